@@ -1,0 +1,7 @@
+"""CLEAR Studio's library: find and fix bad examples in LLM fine-tuning datasets.
+
+Stages, one module each: :mod:`~curation.ingest`, :mod:`~curation.score`,
+:mod:`~curation.filter`, :mod:`~curation.correct`, :mod:`~curation.review`,
+:mod:`~curation.export`; all state lives in :mod:`~curation.store`.
+"""
+__version__ = "0.1.0"

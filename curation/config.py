@@ -1,0 +1,184 @@
+"""One typed, frozen configuration, loaded once and passed explicitly.
+
+Sources, lowest priority first: defaults, a TOML file, then overrides (CLI flags or UI
+widgets) as a flat ``{"section.key": value}`` mapping. A bad value raises
+:class:`~curation.errors.ConfigError` naming the key, the value and what is allowed.
+The API key itself is never part of the config: only the *name* of the environment
+variable that holds it.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from curation.errors import ConfigError
+
+BACKENDS = ("embedded", "openai")
+GAMMA_MODES = ("absolute", "quantile")
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Which model answers, and how it is reached.
+
+    ``model`` is, for the embedded backend, a packaged model name (see
+    :data:`curation.llm.embedded.PACKAGED_MODELS`) or a path to a local GGUF file; for the
+    ``openai`` backend, the model name the endpoint expects.
+    """
+
+    backend: str = "embedded"
+    model: str = "qwen2.5-coder-0.5b"
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    extra_headers: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 8
+    max_attempts: int = 6
+    timeout_s: float = 60.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
+    price_prompt_per_m: float = 0.0
+    price_completion_per_m: float = 0.0
+    budget_usd: float | None = None
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    seed: int = 0
+    model_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """BSDetector constants and the extra signals' weights."""
+
+    k: int = 5
+    alpha: float = 0.8
+    beta: float = 0.7
+    temperature: float = 1.0
+    max_tokens: int = 192
+    reflection_prompts: int = 2
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Auto-Filter threshold γ: an absolute confidence, or a quantile of the dataset's."""
+
+    gamma: float = 0.5
+    gamma_mode: str = "absolute"
+
+
+@dataclass(frozen=True)
+class CorrectConfig:
+    """Auto-Correct: the judge threshold η and whether confident corrections apply themselves."""
+
+    eta: float = 0.8
+    auto_apply: bool = True
+    few_shot: int = 3
+    max_tokens: int = 256
+
+
+@dataclass(frozen=True)
+class Config:
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    correct: CorrectConfig = field(default_factory=CorrectConfig)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, overrides: dict[str, Any]) -> "Config":
+        """A copy with ``{"section.key": value}`` overrides applied (``None`` values skipped)."""
+        sections = {name: getattr(self, name) for name in _SECTIONS}
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, key = _split_key(dotted)
+            sections[section] = replace(sections[section], **{key: _coerce(dotted, value, sections[section], key)})
+        return Config(**sections)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        flat = {}
+        for section, values in data.items():
+            if section not in _SECTIONS or not isinstance(values, dict):
+                raise ConfigError(f"config: unknown section {section!r}; allowed: {', '.join(_SECTIONS)}")
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+        return cls().with_overrides(flat)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> "Config":
+        """Defaults, then the TOML file at ``path`` (if given), then ``overrides``."""
+        config = cls()
+        if path is not None:
+            try:
+                data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+                raise ConfigError(f"{path}: cannot read config: {e}") from e
+            config = cls.from_dict(data)
+        return config.with_overrides(overrides or {})
+
+
+_SECTIONS = {"llm": LLMConfig, "scoring": ScoringConfig, "filter": FilterConfig, "correct": CorrectConfig}
+
+
+def _split_key(dotted: str) -> tuple[str, str]:
+    section, _, key = dotted.partition(".")
+    if section not in _SECTIONS:
+        raise ConfigError(f"config: unknown key {dotted!r}; sections: {', '.join(_SECTIONS)}")
+    names = [f.name for f in fields(_SECTIONS[section])]
+    if key not in names:
+        raise ConfigError(f"config: unknown key {dotted!r}; allowed: {', '.join(section + '.' + n for n in names)}")
+    return section, key
+
+
+def _coerce(dotted: str, value: Any, section_obj: Any, key: str) -> Any:
+    current = getattr(section_obj, key)
+    kind = type(current) if current is not None else None
+    try:
+        if isinstance(current, bool):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return value.lower() in ("true", "1", "yes")
+            return bool(value)
+        if kind in (int, float) and not isinstance(value, bool):
+            return kind(value)
+        if key in ("budget_usd",) and value is not None:
+            return float(value)
+        if key == "n_threads" and value is not None:
+            return int(value)
+        if key in ("base_url", "model_dir") and value is not None:
+            return str(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"config: {dotted} = {value!r} is not a valid {kind.__name__ if kind else 'value'}") from e
+    return value
+
+
+def _check(ok: bool, key: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"config: {key} = {value!r} is not allowed; expected {allowed}")
+
+
+def _validate(c: Config) -> None:
+    _check(c.llm.backend in BACKENDS, "llm.backend", c.llm.backend, " or ".join(BACKENDS))
+    _check(c.llm.concurrency >= 1, "llm.concurrency", c.llm.concurrency, "an integer >= 1")
+    _check(c.llm.max_attempts >= 1, "llm.max_attempts", c.llm.max_attempts, "an integer >= 1")
+    _check(c.llm.timeout_s > 0, "llm.timeout_s", c.llm.timeout_s, "a number > 0")
+    _check(c.llm.price_prompt_per_m >= 0, "llm.price_prompt_per_m", c.llm.price_prompt_per_m, "a number >= 0")
+    _check(c.llm.price_completion_per_m >= 0, "llm.price_completion_per_m", c.llm.price_completion_per_m, "a number >= 0")
+    _check(c.llm.budget_usd is None or c.llm.budget_usd >= 0, "llm.budget_usd", c.llm.budget_usd, "a number >= 0 or none")
+    _check(isinstance(c.llm.extra_headers, dict), "llm.extra_headers", c.llm.extra_headers, "a table of strings")
+    _check(c.scoring.k >= 0, "scoring.k", c.scoring.k, "an integer >= 0")
+    for key in ("alpha", "beta"):
+        value = getattr(c.scoring, key)
+        _check(0.0 <= value <= 1.0, f"scoring.{key}", value, "a number in [0, 1]")
+    _check(0.0 <= c.scoring.temperature <= 2.0, "scoring.temperature", c.scoring.temperature, "a number in [0, 2]")
+    _check(c.scoring.reflection_prompts in (0, 1, 2), "scoring.reflection_prompts", c.scoring.reflection_prompts, "0, 1 or 2")
+    _check(c.filter.gamma_mode in GAMMA_MODES, "filter.gamma_mode", c.filter.gamma_mode, " or ".join(GAMMA_MODES))
+    _check(0.0 <= c.filter.gamma <= 1.0, "filter.gamma", c.filter.gamma, "a number in [0, 1]")
+    _check(0.0 <= c.correct.eta <= 1.0, "correct.eta", c.correct.eta, "a number in [0, 1]")
+    _check(c.correct.few_shot >= 0, "correct.few_shot", c.correct.few_shot, "an integer >= 0")

@@ -1,0 +1,156 @@
+"""The LLM seam: a request, a result, and the protocol every backend implements.
+
+Backends turn one :class:`ChatRequest` into ``request.n`` :class:`ChatResult` samples.
+They raise :class:`~curation.errors.TransientLLMError` for failures worth retrying and
+:class:`~curation.errors.LLMError` for the rest; caching, retries, concurrency and cost
+accounting live above them in :mod:`curation.llm.client`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Protocol, runtime_checkable
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion to make.
+
+    ``top_logprobs`` > 0 asks for that many alternatives (token -> log-probability) at each
+    of the first generated positions, where the backend can give them. ``sample_index``
+    tells apart otherwise identical samples at temperature > 0 (it is part of the cache key).
+    """
+
+    messages: tuple[Message, ...]
+    temperature: float = 0.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    top_logprobs: int = 0
+    n: int = 1
+    sample_index: int = 0
+
+    def single(self, sample_index: int) -> "ChatRequest":
+        """The same request for one sample only."""
+        return replace(self, n=1, sample_index=sample_index)
+
+    def cache_key(self, backend: str, model: str) -> str:
+        """A stable hash of everything that decides the reply (``n`` excluded)."""
+        payload = asdict(self)
+        payload.pop("n")
+        payload.update(backend=backend, model=model)
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """One generated sample.
+
+    ``top_logprobs`` holds, for each of the first generated positions, a mapping of
+    candidate token text to its log-probability (natural log); empty when not asked for
+    or not offered by the backend.
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    top_logprobs: tuple[dict[str, float], ...] = ()
+    cached: bool = False
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("cached")
+        data["top_logprobs"] = [dict(pos) for pos in self.top_logprobs]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict, *, cached: bool = False) -> "ChatResult":
+        return cls(
+            text=data["text"],
+            prompt_tokens=int(data.get("prompt_tokens", 0)),
+            completion_tokens=int(data.get("completion_tokens", 0)),
+            finish_reason=data.get("finish_reason"),
+            top_logprobs=tuple(dict(p) for p in data.get("top_logprobs", ())),
+            cached=cached,
+        )
+
+
+@dataclass(frozen=True)
+class TokenScores:
+    """Teacher-forced mean log-probability of a response, with and without its prompt."""
+
+    mean_logprob_with_prompt: float
+    mean_logprob_without_prompt: float
+    n_tokens: int
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    """What the rest of the library needs from a model."""
+
+    name: str
+    model: str
+    max_concurrency: int
+
+    def complete(self, request: ChatRequest) -> list[ChatResult]:
+        """Return ``request.n`` samples (fewer only if the backend raises)."""
+        ...
+
+    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+        """Teacher-forced log-likelihood of ``response``; ``None`` when not supported."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def messages_of(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> tuple[Message, ...]:
+    """Build a message tuple from ``(role, content)`` pairs."""
+    return tuple(Message(role, content) for role, content in pairs)
+
+
+__all__ = [
+    "ROLES",
+    "Message",
+    "ChatRequest",
+    "ChatResult",
+    "TokenScores",
+    "ChatBackend",
+    "messages_of",
+    "CallCache",
+    "MemoryCache",
+]
+
+
+class CallCache(Protocol):
+    """Where finished calls are kept so that no call is ever paid for twice."""
+
+    def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
+        """Map each known key to the stored :meth:`ChatResult.to_json` dict."""
+        ...
+
+    def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
+        ...
+
+
+class MemoryCache:
+    """A process-local :class:`CallCache` (for scripts and tests that need no store)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, dict] = {}
+
+    def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
+        return {k: self._data[k] for k in keys if k in self._data}
+
+    def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
+        self._data[key] = result

@@ -1,0 +1,126 @@
+"""The project store's schema, as ordered, named migrations.
+
+Each migration is a name and a list of DDL statements; :mod:`curation.store` applies the
+ones not yet recorded in ``migrations``, in order, each in its own transaction. Never edit
+a released migration: add a new one.
+"""
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_initial", [
+        """CREATE TABLE datasets (
+            dataset_id INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL UNIQUE,
+            source_path VARCHAR NOT NULL,
+            source_sha256 VARCHAR NOT NULL,
+            file_type VARCHAR NOT NULL,
+            format VARCHAR NOT NULL,
+            options JSON NOT NULL,
+            n_examples INTEGER NOT NULL,
+            n_rejected INTEGER NOT NULL,
+            imported_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE examples (
+            dataset_id INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            id_source VARCHAR NOT NULL,
+            position INTEGER NOT NULL,
+            line INTEGER NOT NULL,
+            prompt JSON NOT NULL,
+            prompt_text VARCHAR NOT NULL,
+            response VARCHAR NOT NULL,
+            record JSON NOT NULL,
+            PRIMARY KEY (dataset_id, example_id)
+        )""",
+        """CREATE TABLE rejected (
+            dataset_id INTEGER NOT NULL,
+            line INTEGER,
+            field VARCHAR,
+            message VARCHAR NOT NULL,
+            raw VARCHAR NOT NULL
+        )""",
+        """CREATE TABLE runs (
+            run_id VARCHAR PRIMARY KEY,
+            dataset_id INTEGER NOT NULL,
+            stage VARCHAR NOT NULL,
+            backend VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            config JSON NOT NULL,
+            score_key VARCHAR,
+            status VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            n_examples INTEGER NOT NULL DEFAULT 0,
+            n_done INTEGER NOT NULL DEFAULT 0,
+            n_failed INTEGER NOT NULL DEFAULT 0,
+            calls INTEGER NOT NULL DEFAULT 0,
+            cache_hits INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens BIGINT NOT NULL DEFAULT 0,
+            completion_tokens BIGINT NOT NULL DEFAULT 0,
+            cost_usd DOUBLE NOT NULL DEFAULT 0,
+            error VARCHAR
+        )""",
+        # One row per example and scoring configuration (score_key = hash of model + scoring
+        # settings): a new config scores afresh, an old one is kept as history.
+        """CREATE TABLE scores (
+            dataset_id INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            score_key VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            confidence DOUBLE,
+            consistency DOUBLE,
+            reflection DOUBLE,
+            signals JSON NOT NULL,
+            fired JSON NOT NULL,
+            explanation JSON NOT NULL,
+            error VARCHAR,
+            scored_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset_id, example_id, score_key)
+        )""",
+        """CREATE TABLE flags (
+            dataset_id INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            flagged BOOLEAN NOT NULL,
+            threshold DOUBLE NOT NULL,
+            run_id VARCHAR NOT NULL,
+            PRIMARY KEY (dataset_id, example_id)
+        )""",
+        """CREATE TABLE proposals (
+            dataset_id INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            run_id VARCHAR NOT NULL,
+            candidate VARCHAR NOT NULL,
+            judge_confidence DOUBLE,
+            verdicts JSON NOT NULL,
+            auto_applied BOOLEAN NOT NULL,
+            status VARCHAR NOT NULL,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset_id, example_id)
+        )""",
+        "CREATE SEQUENCE review_event_ids START 1",
+        # Append-only: the current decision is the latest event not undone.
+        """CREATE TABLE review_log (
+            event_id BIGINT PRIMARY KEY DEFAULT nextval('review_event_ids'),
+            dataset_id INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            annotator VARCHAR NOT NULL,
+            before VARCHAR,
+            after VARCHAR,
+            batch_id VARCHAR,
+            undoes BIGINT,
+            created_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE TABLE llm_cache (
+            key VARCHAR PRIMARY KEY,
+            backend VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            request JSON NOT NULL,
+            result JSON NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""",
+        "CREATE INDEX review_log_example ON review_log (dataset_id, example_id)",
+    ]),
+]

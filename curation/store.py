@@ -1,0 +1,447 @@
+"""The project store: one DuckDB file holding every dataset, score, decision and LLM call.
+
+This is the only module that talks to DuckDB. Every query is a named constant with bound
+parameters. One :class:`Store` wraps one connection; a re-entrant lock serialises use from
+several threads (the app serves several sessions; the LLM layer writes the call cache from
+worker threads). Writes that must land together run in :meth:`Store.transaction`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from curation.errors import StorageError, StoreLockedError
+from curation.llm.base import Message
+from curation.records import ParsedDataset
+from curation.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE = "curation.duckdb"
+
+# -- SQL -------------------------------------------------------------------------------
+SQL_CREATE_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
+    "applied_at TIMESTAMP NOT NULL)"
+)
+SQL_APPLIED = "SELECT id, name FROM migrations ORDER BY id"
+SQL_RECORD_MIGRATION = "INSERT INTO migrations VALUES (?, ?, ?)"
+
+SQL_NEXT_DATASET_ID = "SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets"
+SQL_INSERT_DATASET = "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+SQL_INSERT_EXAMPLES = (
+    "INSERT INTO examples SELECT dataset_id, example_id, id_source, position, line, prompt, "
+    "prompt_text, response, record FROM new_examples"
+)
+SQL_INSERT_REJECTED = "INSERT INTO rejected VALUES (?, ?, ?, ?, ?)"
+SQL_DATASETS = (
+    "SELECT dataset_id, name, source_path, source_sha256, file_type, format, options, n_examples, "
+    "n_rejected, imported_at FROM datasets ORDER BY dataset_id"
+)
+SQL_DATASET_BY_NAME = SQL_DATASETS.replace("ORDER BY dataset_id", "WHERE name = ?")
+SQL_REJECTED = "SELECT line, field, message, raw FROM rejected WHERE dataset_id = ? ORDER BY line"
+
+SQL_EXAMPLES_PAGE = (
+    "SELECT example_id, id_source, line, prompt, response, record FROM examples "
+    "WHERE dataset_id = ? AND position >= ? ORDER BY position LIMIT ?"
+)
+SQL_EXAMPLE = (
+    "SELECT example_id, id_source, line, prompt, response, record FROM examples "
+    "WHERE dataset_id = ? AND example_id = ?"
+)
+
+SQL_CACHE_GET = "SELECT key, result FROM llm_cache WHERE key IN (SELECT unnest(?::VARCHAR[]))"
+SQL_CACHE_PUT = "INSERT OR IGNORE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?)"
+SQL_CACHE_COUNT = "SELECT count(*) FROM llm_cache"
+
+SQL_INSERT_RUN = (
+    "INSERT INTO runs (run_id, dataset_id, stage, backend, model, config, score_key, status, "
+    "started_at, n_examples) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)"
+)
+SQL_UPDATE_RUN = (
+    "UPDATE runs SET n_done = ?, n_failed = ?, calls = ?, cache_hits = ?, prompt_tokens = ?, "
+    "completion_tokens = ?, cost_usd = ? WHERE run_id = ?"
+)
+SQL_FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?"
+SQL_RUNS = (
+    "SELECT run_id, dataset_id, stage, backend, model, score_key, status, started_at, finished_at, "
+    "n_examples, n_done, n_failed, calls, cache_hits, prompt_tokens, completion_tokens, cost_usd, error "
+    "FROM runs WHERE dataset_id = ? ORDER BY started_at DESC"
+)
+SQL_ACTIVE_SCORE_KEY = (
+    "SELECT score_key FROM runs WHERE dataset_id = ? AND stage = 'score' AND score_key IS NOT NULL "
+    "ORDER BY started_at DESC LIMIT 1"
+)
+SQL_LAST_RUN_CONFIG = (
+    "SELECT config FROM runs WHERE dataset_id = ? ORDER BY started_at DESC LIMIT 1"
+)
+
+SQL_APPEND_REVIEW = (
+    "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, "
+    "undoes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
+)
+# The decision in force per example: the latest event that is not an undo and not undone.
+SQL_CURRENT_DECISIONS = """
+    SELECT example_id, event_id, action, annotator, before, after, created_at
+    FROM review_log r
+    WHERE dataset_id = ? AND action <> 'undo'
+      AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = ? AND action = 'undo')
+    QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
+"""
+
+# Export: every example with the decision in force, its proposal and its flag.
+SQL_EXPORT_ROWS = f"""
+    WITH decision AS ({SQL_CURRENT_DECISIONS})
+    SELECT e.example_id, e.prompt, e.response, e.record,
+           d.action, d.annotator, d.after,
+           p.candidate, p.auto_applied, p.judge_confidence,
+           f.flagged, f.threshold, s.confidence
+    FROM examples e
+    LEFT JOIN decision d ON d.example_id = e.example_id
+    LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+    LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
+    LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
+                      AND s.score_key = ?
+    WHERE e.dataset_id = ?
+    ORDER BY e.position
+"""
+
+SQL_STATUS = f"""
+    WITH decision AS ({SQL_CURRENT_DECISIONS})
+    SELECT
+      (SELECT count(*) FROM examples WHERE dataset_id = ?) AS examples,
+      (SELECT count(*) FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok') AS scored,
+      (SELECT count(*) FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'failed') AS failed,
+      (SELECT count(*) FROM flags WHERE dataset_id = ? AND flagged) AS flagged,
+      (SELECT count(*) FROM proposals WHERE dataset_id = ? AND status = 'ok') AS proposed,
+      (SELECT count(*) FROM proposals WHERE dataset_id = ? AND auto_applied) AS auto_applied,
+      (SELECT count(*) FROM decision) AS decided
+"""
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    dataset_id: int
+    name: str
+    source_path: str
+    source_sha256: str
+    file_type: str
+    format: str
+    options: dict[str, Any]
+    n_examples: int
+    n_rejected: int
+    imported_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredExample:
+    example_id: str
+    id_source: str
+    line: int
+    prompt: tuple[Message, ...]
+    response: str
+    record: dict[str, Any]
+
+
+def now() -> datetime:
+    """The current UTC time without tzinfo (DuckDB TIMESTAMP)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def prompt_to_json(prompt: tuple[Message, ...]) -> str:
+    return json.dumps([{"role": m.role, "content": m.content} for m in prompt], ensure_ascii=False)
+
+
+def prompt_from_json(text: str) -> tuple[Message, ...]:
+    return tuple(Message(t["role"], t["content"]) for t in json.loads(text))
+
+
+def prompt_text(prompt: tuple[Message, ...]) -> str:
+    """The prompt's turns as one searchable string."""
+    return "\n\n".join(f"{m.role}: {m.content}" for m in prompt)
+
+
+class Store:
+    """An open project store.
+
+    Args:
+        path: the DuckDB file (created with its schema when missing), or ``":memory:"``.
+    Raises:
+        StoreLockedError: another process holds the file.
+        StorageError: the file cannot be opened or is not a DuckDB database.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool = False):
+        self.path = str(path)
+        self._lock = threading.RLock()
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.IOException as e:
+            raise _open_error(self.path, e) from e
+        except duckdb.Error as e:
+            raise StorageError(f"{self.path}: cannot open the store: {e}") from e
+        if not read_only:
+            self.migrate()
+
+    # -- plumbing -------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block's writes atomically (re-entrant: nested blocks join the outer one)."""
+        with self._lock:
+            if getattr(self, "_in_tx", False):
+                yield
+                return
+            self._in_tx = True
+            self._con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
+            else:
+                self._con.execute("COMMIT")
+            finally:
+                self._in_tx = False
+
+    def _execute(self, sql: str, params: list | tuple = ()) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            try:
+                return self._con.execute(sql, params)
+            except duckdb.Error as e:
+                raise StorageError(f"{self.path}: store query failed: {e}") from e
+
+    def _rows(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._execute(sql, params).fetchall()
+
+    def _dicts(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def query_dicts(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
+        """Rows of a named query of another library module, as dicts (for the review queue)."""
+        return self._dicts(sql, params)
+
+    def query_rows(self, sql: str, params: list | tuple = ()) -> list[tuple]:
+        return self._rows(sql, params)
+
+    def execute(self, sql: str, params: list | tuple = ()) -> None:
+        self._execute(sql, params)
+
+    # -- migrations -------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded, in order; return the names applied."""
+        applied_now = []
+        with self._lock:
+            self._execute(SQL_CREATE_MIGRATIONS)
+            done = {row[0] for row in self._rows(SQL_APPLIED)}
+            for number, (name, statements) in enumerate(MIGRATIONS, start=1):
+                if number in done:
+                    continue
+                with self.transaction():
+                    for statement in statements:
+                        self._execute(statement)
+                    self._execute(SQL_RECORD_MIGRATION, (number, name, now()))
+                applied_now.append(name)
+        return applied_now
+
+    def applied_migrations(self) -> list[str]:
+        return [row[1] for row in self._rows(SQL_APPLIED)]
+
+    # -- datasets and examples ----------------------------------------------------------
+    def add_dataset(self, parsed: ParsedDataset, *, name: str) -> DatasetInfo:
+        """Write a parsed file as a new dataset, all or nothing.
+
+        Raises:
+            StorageError: a dataset of that name exists already.
+        """
+        if self.find_dataset(name) is not None:
+            raise StorageError(f"{self.path}: a dataset named {name!r} exists already; choose another --name")
+        table = pa.table({
+            "dataset_id": pa.array([0] * len(parsed.examples), pa.int32()),
+            "example_id": [e.example_id for e in parsed.examples],
+            "id_source": [e.id_source for e in parsed.examples],
+            "position": pa.array(range(len(parsed.examples)), pa.int32()),
+            "line": pa.array([e.line for e in parsed.examples], pa.int32()),
+            "prompt": [prompt_to_json(e.prompt) for e in parsed.examples],
+            "prompt_text": [prompt_text(e.prompt) for e in parsed.examples],
+            "response": [e.response for e in parsed.examples],
+            "record": [json.dumps(e.record, ensure_ascii=False) for e in parsed.examples],
+        })
+        with self.transaction():
+            dataset_id = self._rows(SQL_NEXT_DATASET_ID)[0][0]
+            table = table.set_column(0, "dataset_id", pa.array([dataset_id] * len(table), pa.int32()))
+            self._execute(SQL_INSERT_DATASET, (
+                dataset_id, name, parsed.path, parsed.sha256, parsed.file_type, parsed.format,
+                json.dumps(parsed.options), len(parsed.examples), len(parsed.rejected), now(),
+            ))
+            with self._lock:
+                self._con.register("new_examples", table)
+                try:
+                    self._execute(SQL_INSERT_EXAMPLES)
+                finally:
+                    self._con.unregister("new_examples")
+            for r in parsed.rejected:
+                self._execute(SQL_INSERT_REJECTED, (dataset_id, r.problem.line, r.problem.field, str(r.problem), r.raw))
+        return self.dataset(name)
+
+    def datasets(self) -> list[DatasetInfo]:
+        return [_dataset_info(row) for row in self._rows(SQL_DATASETS)]
+
+    def find_dataset(self, name: str) -> DatasetInfo | None:
+        rows = self._rows(SQL_DATASET_BY_NAME, (name,))
+        return _dataset_info(rows[0]) if rows else None
+
+    def dataset(self, name: str | None = None) -> DatasetInfo:
+        """The dataset called ``name``, or the only one when ``name`` is None.
+
+        Raises:
+            StorageError: no such dataset, or ``name`` is None and there is not exactly one.
+        """
+        if name is not None:
+            found = self.find_dataset(name)
+            if found is None:
+                known = ", ".join(d.name for d in self.datasets()) or "none yet"
+                raise StorageError(f"{self.path}: no dataset named {name!r} (datasets: {known})")
+            return found
+        all_sets = self.datasets()
+        if len(all_sets) != 1:
+            known = ", ".join(d.name for d in all_sets) or "none yet; run `curate import FILE` first"
+            raise StorageError(f"{self.path}: name a dataset with --dataset (datasets: {known})")
+        return all_sets[0]
+
+    def rejected(self, dataset_id: int) -> list[dict[str, Any]]:
+        return self._dicts(SQL_REJECTED, (dataset_id,))
+
+    def iter_examples(self, dataset_id: int, *, batch: int = 2000) -> Iterator[StoredExample]:
+        """Every example of a dataset in file order, read ``batch`` rows at a time."""
+        position = 0
+        while True:
+            rows = self._rows(SQL_EXAMPLES_PAGE, (dataset_id, position, batch))
+            if not rows:
+                return
+            yield from (_stored_example(row) for row in rows)
+            position += batch
+
+    def example(self, dataset_id: int, example_id: str) -> StoredExample:
+        rows = self._rows(SQL_EXAMPLE, (dataset_id, example_id))
+        if not rows:
+            raise StorageError(f"{self.path}: no example {example_id!r} in dataset {dataset_id}")
+        return _stored_example(rows[0])
+
+    # -- LLM-call cache (implements curation.llm.base.CallCache) ----------------------------
+    def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
+        if not keys:
+            return {}
+        return {key: json.loads(result) for key, result in self._rows(SQL_CACHE_GET, (list(keys),))}
+
+    def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
+        self._execute(SQL_CACHE_PUT, (
+            key, backend, model, json.dumps(request, ensure_ascii=False),
+            json.dumps(result, ensure_ascii=False), now(),
+        ))
+
+    def cache_size(self) -> int:
+        return self._rows(SQL_CACHE_COUNT)[0][0]
+
+    # -- runs -----------------------------------------------------------------------------
+    def start_run(self, *, run_id: str, dataset_id: int, stage: str, backend: str, model: str,
+                  config: dict, score_key: str | None, n_examples: int) -> str:
+        self._execute(SQL_INSERT_RUN, (
+            run_id, dataset_id, stage, backend, model, json.dumps(config), score_key, now(), n_examples,
+        ))
+        return run_id
+
+    def update_run(self, run_id: str, *, n_done: int, n_failed: int, stats: dict[str, Any]) -> None:
+        self._execute(SQL_UPDATE_RUN, (
+            n_done, n_failed, stats.get("calls", 0), stats.get("cache_hits", 0),
+            stats.get("prompt_tokens", 0), stats.get("completion_tokens", 0), stats.get("cost_usd", 0.0), run_id,
+        ))
+
+    def finish_run(self, run_id: str, *, status: str, error: str | None = None) -> None:
+        self._execute(SQL_FINISH_RUN, (status, now(), error, run_id))
+
+    def runs(self, dataset_id: int) -> list[dict[str, Any]]:
+        return self._dicts(SQL_RUNS, (dataset_id,))
+
+    def active_score_key(self, dataset_id: int) -> str | None:
+        rows = self._rows(SQL_ACTIVE_SCORE_KEY, (dataset_id,))
+        return rows[0][0] if rows else None
+
+    def last_run_config(self, dataset_id: int) -> dict[str, Any] | None:
+        rows = self._rows(SQL_LAST_RUN_CONFIG, (dataset_id,))
+        return json.loads(rows[0][0]) if rows else None
+
+    # -- review log -------------------------------------------------------------------------
+    def append_review(self, *, dataset_id: int, example_id: str, action: str, annotator: str,
+                      before: str | None, after: str | None, batch_id: str | None = None,
+                      undoes: int | None = None) -> int:
+        """Append one event to the review log and return its id (events are never changed)."""
+        rows = self._rows(SQL_APPEND_REVIEW, (
+            dataset_id, example_id, action, annotator, before, after, batch_id, undoes, now(),
+        ))
+        return rows[0][0]
+
+    def current_decisions(self, dataset_id: int) -> dict[str, dict[str, Any]]:
+        return {row["example_id"]: row for row in self._dicts(SQL_CURRENT_DECISIONS, (dataset_id, dataset_id))}
+
+    # -- views over the whole pipeline ----------------------------------------------------------
+    def export_rows(self, dataset_id: int) -> list[dict[str, Any]]:
+        key = self.active_score_key(dataset_id)
+        return self._dicts(SQL_EXPORT_ROWS, (dataset_id, dataset_id, key, dataset_id))
+
+    def status(self, dataset_id: int) -> dict[str, int]:
+        key = self.active_score_key(dataset_id)
+        params = (dataset_id, dataset_id, dataset_id, dataset_id, key, dataset_id, key,
+                  dataset_id, dataset_id, dataset_id)
+        return self._dicts(SQL_STATUS, params)[0]
+
+
+def _open_error(path: str, error: duckdb.IOException) -> StorageError:
+    text = str(error)
+    if "lock" in text.lower():
+        pid = _LOCK_PID.search(text)
+        holder = f" (PID {pid.group(1)})" if pid else ""
+        return StoreLockedError(
+            f"{path}: the store is in use by another process{holder}; close it (the app or another "
+            "`curate` command) or use another --store"
+        )
+    return StorageError(f"{path}: cannot open the store: {text}")
+
+
+def _dataset_info(row: tuple) -> DatasetInfo:
+    return DatasetInfo(
+        dataset_id=row[0], name=row[1], source_path=row[2], source_sha256=row[3], file_type=row[4],
+        format=row[5], options=json.loads(row[6]), n_examples=row[7], n_rejected=row[8], imported_at=row[9],
+    )
+
+
+def _stored_example(row: tuple) -> StoredExample:
+    return StoredExample(
+        example_id=row[0], id_source=row[1], line=row[2], prompt=prompt_from_json(row[3]),
+        response=row[4], record=json.loads(row[5]),
+    )

@@ -1,0 +1,93 @@
+"""The embedded backend with real GGUF models shipped in PyPI packages (no network)."""
+import hashlib
+import socket
+
+import pytest
+
+from curation.config import LLMConfig
+from curation.errors import ConfigError
+from curation.llm.base import ChatBackend, ChatRequest, messages_of
+from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
+
+pytestmark = pytest.mark.model
+
+QUESTION = messages_of([("user", "What is the capital of France? Answer with one word.")])
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_packaged_qwen_assembles_to_the_published_hash(tmp_path):
+    spec = PACKAGED_MODELS["qwen2.5-coder-0.5b"]
+    path = resolve_model_path(spec.name, model_dir=tmp_path)
+    assert path.stat().st_size == spec.size
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            digest.update(chunk)
+    assert digest.hexdigest() == spec.sha256
+    assert [p.name for p in tmp_path.iterdir()] == [spec.filename]  # no temporary file left
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(ConfigError, match="neither a packaged model .*qwen2.5-coder-0.5b"):
+        resolve_model_path("no-such-model")
+
+
+def test_small_model_answers_offline(small_backend, no_network):
+    assert isinstance(small_backend, ChatBackend)
+    [result] = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=16))
+    assert result.text.strip()
+    assert result.prompt_tokens > 5 and 0 < result.completion_tokens <= 16
+    assert result.finish_reason in ("stop", "length")
+
+
+def test_greedy_is_deterministic_and_samples_differ(small_backend):
+    greedy = ChatRequest(messages=QUESTION, max_tokens=12)
+    assert small_backend.complete(greedy)[0].text == small_backend.complete(greedy)[0].text
+    sampled = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=24, temperature=1.0, n=4))
+    assert len(sampled) == 4
+    assert len({r.text for r in sampled}) > 1
+
+
+def test_stop_sequence_and_max_tokens(small_backend):
+    request = ChatRequest(messages=messages_of([("user", "Count from 1 to 20 separated by commas.")]),
+                          max_tokens=40, stop=("5",))
+    [result] = small_backend.complete(request)
+    assert "5" not in result.text and result.finish_reason == "stop"
+    [short] = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=2))
+    assert short.completion_tokens <= 2
+
+
+def test_top_logprobs_of_first_tokens(small_backend):
+    [result] = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=4, top_logprobs=5))
+    assert 1 <= len(result.top_logprobs) <= 4
+    first = result.top_logprobs[0]
+    assert 1 <= len(first) <= 5 and all(lp <= 0 for lp in first.values())
+    assert list(first.values()) == sorted(first.values(), reverse=True)
+
+
+def test_teacher_forced_scores_prefer_the_right_answer(default_backend):
+    right = default_backend.score_tokens(QUESTION, "Paris")
+    wrong = default_backend.score_tokens(QUESTION, "Banana")
+    assert right.n_tokens >= 1
+    assert right.mean_logprob_with_prompt > wrong.mean_logprob_with_prompt
+    # the prompt helps the right answer a lot: IFD-style ratio well below 1
+    assert right.mean_logprob_with_prompt > right.mean_logprob_without_prompt
+
+
+def test_default_model_answers_correctly(default_backend):
+    [result] = default_backend.complete(ChatRequest(messages=QUESTION, max_tokens=8))
+    assert "paris" in result.text.lower()
+
+
+def test_model_is_loaded_once_per_process(small_backend):
+    from curation.llm.embedded import EmbeddedBackend
+
+    again = EmbeddedBackend(LLMConfig(model="smollm2-135m", n_ctx=1024))
+    assert again._engine is small_backend._engine
