@@ -15,6 +15,10 @@ class CurationError(Exception):
     """Base class of every error the library raises on purpose."""
 
 
+class InputFileError(CurationError):
+    """The input file cannot be opened, or its extension names no known file type."""
+
+
 class ConfigError(CurationError):
     """A setting has a bad value; the message names the key, the value and what is allowed."""
 

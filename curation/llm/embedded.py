@@ -9,6 +9,7 @@ token, and (3) score a response's tokens teacher-forced, for the likelihood sign
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
@@ -181,6 +182,16 @@ def _engine_for(path: Path, *, n_ctx: int, n_threads: int, seed: int) -> _Engine
         if key not in _ENGINES:
             _ENGINES[key] = _Engine(path, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
         return _ENGINES[key]
+
+
+@atexit.register
+def _close_engines() -> None:
+    # Free the models while the interpreter is whole; llama.cpp's own finaliser fails
+    # with a TypeError when it runs during interpreter shutdown.
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            engine.llm.close()
+        _ENGINES.clear()
 
 
 class EmbeddedBackend:

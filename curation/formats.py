@@ -1,0 +1,414 @@
+"""Detect, parse and render the four record shapes; pure functions, no I/O.
+
+In: one decoded record (a ``dict``). Out: the prompt (a tuple of
+:class:`~curation.llm.base.Message`) and the response (the text a model should learn), or
+the list of every field-level problem. :func:`render_record` goes the other way, from a
+stored record plus a (possibly corrected) response to a record of any shape.
+
+Shapes (see :data:`~curation.records.FORMATS`):
+
+* ``chat``: ``{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}``.
+  The response is the last assistant turn, the prompt every turn before it.
+* ``alpaca``: ``instruction``, optional ``input``, ``output``; also the optional
+  ``system`` (str) and ``history`` (``[[instruction, response], ...]``) fields of the
+  LLaMA-Factory variant. The prompt's last user turn is ``instruction``, plus ``"\\n\\n"``
+  and ``input`` when ``input`` is not empty.
+* ``sharegpt``: ``{"conversations": [{"from": "human"|"gpt"|"system", "value": str}]}``;
+  ``user`` and ``assistant`` are accepted as ``from`` values too.
+* ``prompt-response``: two flat columns, ``prompt`` / ``response`` unless named otherwise;
+  an optional ``system`` column becomes a system turn.
+
+Empty system turns are dropped from the prompt; every other turn must have non-empty text.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from curation.errors import ConfigError, InvalidRecordError, Problem
+from curation.llm.base import ROLES, Message
+from curation.records import FORMATS
+
+COLUMN_PAIRS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"),
+                ("input", "output"))
+DEFAULT_COLUMNS = COLUMN_PAIRS[0]
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "system": "system"}
+_SHAREGPT_FROM = {"user": "human", "assistant": "gpt", "system": "system"}
+_ALPACA_KEYS = ("instruction", "input", "output", "system", "history")
+_TURN_SHAPES = {  # list key, role key, text key, accepted roles -> role
+    "chat": ("messages", "role", "content", {r: r for r in ROLES}),
+    "sharegpt": ("conversations", "from", "value", SHAREGPT_ROLES),
+}
+
+Prompt = tuple[Message, ...]
+
+
+def detect_format(record: Any) -> str | None:
+    """Guess a record's shape from its keys (types are checked later, by :func:`parse_record`).
+
+    Args:
+        record: one decoded record.
+
+    Returns:
+        ``"chat"`` if it has ``messages``, ``"sharegpt"`` if it has ``conversations``,
+        ``"alpaca"`` if it has ``instruction`` and ``output``, ``"prompt-response"`` if
+        exactly one of :data:`COLUMN_PAIRS` is present, else ``None``.
+    """
+    if not isinstance(record, Mapping):
+        return None
+    if "messages" in record:
+        return "chat"
+    if "conversations" in record:
+        return "sharegpt"
+    if "instruction" in record and "output" in record:
+        return "alpaca"
+    return "prompt-response" if detect_columns(record) else None
+
+
+def detect_columns(record: Any) -> tuple[str, str] | None:
+    """The (prompt, response) column pair of a flat record, when exactly one pair fits.
+
+    Args:
+        record: one decoded record.
+
+    Returns:
+        The one pair of :data:`COLUMN_PAIRS` whose both names are keys, else ``None``
+        (no pair, or more than one: ambiguous).
+    """
+    if not isinstance(record, Mapping):
+        return None
+    found = [pair for pair in COLUMN_PAIRS if pair[0] in record and pair[1] in record]
+    return found[0] if len(found) == 1 else None
+
+
+def has_shape_keys(record: Mapping[str, Any], fmt: str, *, prompt_col: str | None = None,
+                   response_col: str | None = None) -> bool:
+    """Whether ``record`` carries any key that identifies shape ``fmt``.
+
+    Used to tell a broken record of the file's shape (reported field by field) from a
+    record of another shape (reported as mixed shapes).
+    """
+    if fmt in _TURN_SHAPES:
+        return _TURN_SHAPES[fmt][0] in record
+    if fmt == "alpaca":
+        return "instruction" in record or "output" in record
+    cols = _columns(record, prompt_col, response_col)
+    return cols[0] in record or cols[1] in record
+
+
+def parse_record(record: Any, fmt: str, *, prompt_col: str | None = None,
+                 response_col: str | None = None, file: str = "<record>",
+                 line: int | None = None) -> tuple[Prompt, str]:
+    """Split one record of shape ``fmt`` into prompt turns and response text.
+
+    Args:
+        record: one decoded record.
+        fmt: one of :data:`~curation.records.FORMATS`.
+        prompt_col: prompt column of a ``prompt-response`` record (default: detected from
+            the record, else ``prompt``).
+        response_col: response column, likewise (default ``response``).
+        file: file name put into each :class:`~curation.errors.Problem`.
+        line: line put into each problem.
+
+    Returns:
+        ``(prompt, response)``: the prompt has at least one user turn; the response is the
+        text as stored (not stripped).
+
+    Raises:
+        InvalidRecordError: listing every problem found, e.g.
+            ``data.jsonl:3: messages[2].content must be a string, got null``.
+        ConfigError: ``fmt`` is not a known format.
+    """
+    check_format(fmt)
+    problems: list[tuple[str | None, str]] = []
+    if not isinstance(record, Mapping):
+        problems.append((None, f"record must be a JSON object, got {type_name(record)}"))
+        result = None
+    elif fmt in _TURN_SHAPES:
+        result = _parse_turns(record, fmt, problems)
+    elif fmt == "alpaca":
+        result = _parse_alpaca(record, problems)
+    else:
+        result = _parse_flat(record, _columns(record, prompt_col, response_col), problems)
+    if problems or result is None:
+        raise InvalidRecordError([Problem(file, line, f, m) for f, m in problems])
+    return result
+
+
+def render_record(record: Mapping[str, Any], source_fmt: str, prompt: Prompt, response: str,
+                  target_fmt: str, *, prompt_col: str | None = None,
+                  response_col: str | None = None) -> dict[str, Any]:
+    """Write a record of shape ``target_fmt`` for export.
+
+    Same shape: a copy of ``record`` with only the response replaced (``prompt`` is not
+    used), so an untouched record comes back equal, key order and extra fields kept.
+
+    Another shape: the target fields are built from ``prompt`` and ``response`` and put
+    where the source's shape fields were; every other field (``id``, ``metadata``, ...) is
+    kept in place, except one named like a target field, which the target field replaces.
+    Leading system turns become the ``system`` field of ``alpaca`` / ``prompt-response``
+    (joined by a blank line). Earlier turns of a multi-turn prompt go, for ``alpaca``, into
+    ``history`` as ``[user, assistant]`` pairs with ``instruction`` = the last user turn and
+    ``input`` = ``""``; when the turns do not alternate user/assistant (or for
+    ``prompt-response``), they are folded into one text, ``"User: ...\\n\\nAssistant: ..."``.
+
+    Args:
+        record: the record as read (:attr:`~curation.records.Example.record`).
+        source_fmt: its shape.
+        prompt: its parsed prompt.
+        response: the response to write.
+        target_fmt: the shape to write.
+        prompt_col: the prompt column on the ``prompt-response`` side (source: detected
+            when not given; target: default ``prompt``).
+        response_col: the response column, likewise (default ``response``).
+
+    Returns:
+        A new dict; ``record`` is not changed.
+
+    Raises:
+        ConfigError: an unknown format.
+        InvalidRecordError: a ``chat`` / ``sharegpt`` record with no assistant turn.
+    """
+    check_format(source_fmt)
+    check_format(target_fmt)
+    if source_fmt == target_fmt:
+        return _replace_response(record, source_fmt, response, prompt_col, response_col)
+    if source_fmt == "prompt-response":
+        source_keys = {*_columns(record, prompt_col, response_col), "system"}
+    else:
+        source_keys = _shape_keys(source_fmt)
+    target = _build(target_fmt, prompt, response, prompt_col, response_col)
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in source_keys:
+            out.update((k, v) for k, v in target.items() if k not in out)
+        elif key not in target:
+            out[key] = value
+    out.update((k, v) for k, v in target.items() if k not in out)
+    return out
+
+
+def type_name(value: Any) -> str:
+    """The JSON name of a value's type (``null``, ``string``, ``array``, ``NaN``...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def check_format(fmt: str) -> None:
+    """Raise :class:`~curation.errors.ConfigError` unless ``fmt`` is one of the formats."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+
+
+def _columns(record: Any, prompt_col: str | None, response_col: str | None) -> tuple[str, str]:
+    detected = detect_columns(record) or DEFAULT_COLUMNS
+    return prompt_col or detected[0], response_col or detected[1]
+
+
+def _shape_keys(fmt: str) -> set[str]:
+    return {_TURN_SHAPES[fmt][0]} if fmt in _TURN_SHAPES else set(_ALPACA_KEYS)
+
+
+def _text(record: Mapping[str, Any], key: str, path: str, problems: list,
+          *, optional: bool = False, allow_empty: bool = False) -> str | None:
+    """The string at ``record[key]``; appends a problem and returns None when it is not one."""
+    if key not in record:
+        if not optional:
+            problems.append((path, "is missing"))
+        return None
+    value = record[key]
+    if not isinstance(value, str):
+        problems.append((path, f"must be a string, got {type_name(value)}"))
+        return None
+    if "\x00" in value:
+        problems.append((path, "contains a null character"))
+        return None
+    if not allow_empty and not value.strip():
+        problems.append((path, "is empty"))
+        return None
+    return value
+
+
+def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[Prompt, str] | None:
+    list_key, role_key, text_key, roles = _TURN_SHAPES[fmt]
+    turns = record.get(list_key)
+    if list_key not in record:
+        problems.append((list_key, "is missing"))
+        return None
+    if not isinstance(turns, (list, tuple)):
+        problems.append((list_key, f"must be an array, got {type_name(turns)}"))
+        return None
+    if not turns:
+        problems.append((list_key, "is empty"))
+        return None
+    parsed: list[Message] = []
+    for i, turn in enumerate(turns):
+        path = f"{list_key}[{i}]"
+        if not isinstance(turn, Mapping):
+            problems.append((path, f"must be an object, got {type_name(turn)}"))
+            continue
+        role = turn.get(role_key)
+        if role_key not in turn:
+            problems.append((f"{path}.{role_key}", "is missing"))
+        elif not isinstance(role, str) or role not in roles:
+            shown = repr(role) if isinstance(role, str) else type_name(role)
+            problems.append((f"{path}.{role_key}",
+                             f"must be one of {', '.join(roles)}, got {shown}"))
+            role = None
+        text = _text(turn, text_key, f"{path}.{text_key}", problems, allow_empty=True)
+        if role in roles and text is not None:
+            parsed.append(Message(roles[role], text))
+    if len(parsed) != len(turns):
+        return None
+    return _split_turns(parsed, list_key, text_key, problems)
+
+
+def _split_turns(turns: list[Message], list_key: str, text_key: str,
+                 problems: list) -> tuple[Prompt, str] | None:
+    last = max((i for i, t in enumerate(turns) if t.role == "assistant"), default=None)
+    if last is None:
+        problems.append((list_key, "has no assistant turn"))
+        return None
+    if last + 1 < len(turns):
+        problems.append((f"{list_key}[{last + 1}]",
+                         "comes after the last assistant turn (the response must be last)"))
+    if not any(t.role == "user" for t in turns[:last]):
+        problems.append((list_key, "has no user turn before the last assistant turn"))
+    for i, turn in enumerate(turns[:last + 1]):
+        if turn.role != "system" and not turn.content.strip():
+            problems.append((f"{list_key}[{i}].{text_key}", "is empty"))
+    if problems:
+        return None
+    prompt = tuple(t for t in turns[:last] if t.role != "system" or t.content.strip())
+    return prompt, turns[last].content
+
+
+def _absent(value: Any) -> bool:
+    """None, or the NaN that pandas and Parquet use for an empty cell of an optional column."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _system(record: Mapping[str, Any], key: str, problems: list) -> list[Message]:
+    if _absent(record.get(key)):
+        return []
+    text = _text(record, key, key, problems, optional=True, allow_empty=True)
+    return [Message("system", text)] if text and text.strip() else []
+
+
+def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, str] | None:
+    prompt = _system(record, "system", problems)
+    history = record.get("history")
+    if not _absent(history) and not isinstance(history, (list, tuple)):
+        problems.append(("history", f"must be an array, got {type_name(history)}"))
+    for i, pair in enumerate(history if isinstance(history, (list, tuple)) else ()):
+        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                or not all(isinstance(p, str) and p.strip() and "\x00" not in p for p in pair)):
+            problems.append((f"history[{i}]", "must be a pair of non-empty strings "
+                                              "[instruction, response]"))
+            continue
+        prompt += [Message("user", pair[0]), Message("assistant", pair[1])]
+    instruction = _text(record, "instruction", "instruction", problems)
+    extra = None if _absent(record.get("input")) else _text(
+        record, "input", "input", problems, allow_empty=True)
+    output = _text(record, "output", "output", problems)
+    if problems or instruction is None or output is None:
+        return None
+    user = instruction + ("\n\n" + extra if extra else "")
+    return tuple(prompt + [Message("user", user)]), output
+
+
+def _parse_flat(record: Mapping[str, Any], cols: tuple[str, str],
+                problems: list) -> tuple[Prompt, str] | None:
+    prompt = [] if "system" in cols else _system(record, "system", problems)
+    text = _text(record, cols[0], cols[0], problems)
+    response = _text(record, cols[1], cols[1], problems)
+    if problems or text is None or response is None:
+        return None
+    return tuple(prompt + [Message("user", text)]), response
+
+
+def _last_turn(record: Mapping[str, Any], fmt: str) -> int:
+    list_key, role_key, _, roles = _TURN_SHAPES[fmt]
+    turns = record.get(list_key)
+    found = [i for i, t in enumerate(turns if isinstance(turns, (list, tuple)) else ())
+             if isinstance(t, Mapping) and isinstance(t.get(role_key), str)
+             and roles.get(t[role_key]) == "assistant"]
+    if not found:
+        raise InvalidRecordError([Problem("<record>", None, list_key, "has no assistant turn")])
+    return found[-1]
+
+
+def _replace_response(record: Mapping[str, Any], fmt: str, response: str,
+                      prompt_col: str | None, response_col: str | None) -> dict[str, Any]:
+    out = dict(record)
+    if fmt in _TURN_SHAPES:
+        list_key, _, text_key, _ = _TURN_SHAPES[fmt]
+        last = _last_turn(record, fmt)
+        turns = list(record[list_key])
+        turns[last] = {**turns[last], text_key: response}
+        out[list_key] = turns
+    elif fmt == "alpaca":
+        out["output"] = response
+    else:
+        out[_columns(record, prompt_col, response_col)[1]] = response
+    return out
+
+
+def _split_system(prompt: Prompt) -> tuple[str | None, list[Message]]:
+    n = next((i for i, m in enumerate(prompt) if m.role != "system"), len(prompt))
+    system = "\n\n".join(m.content for m in prompt[:n])
+    return (system or None), list(prompt[n:])
+
+
+def _transcript(turns: list[Message]) -> str:
+    return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in turns)
+
+
+def _alternates(turns: list[Message]) -> bool:
+    expected = ["user" if i % 2 == 0 else "assistant" for i in range(len(turns))]
+    return len(turns) % 2 == 1 and [m.role for m in turns] == expected
+
+
+def _build(fmt: str, prompt: Prompt, response: str, prompt_col: str | None,
+           response_col: str | None) -> dict[str, Any]:
+    if fmt == "chat":
+        turns = [*prompt, Message("assistant", response)]
+        return {"messages": [{"role": m.role, "content": m.content} for m in turns]}
+    if fmt == "sharegpt":
+        turns = [*prompt, Message("assistant", response)]
+        return {"conversations": [{"from": _SHAREGPT_FROM[m.role], "value": m.content}
+                                  for m in turns]}
+    system, rest = _split_system(prompt)
+    if fmt == "alpaca":
+        if _alternates(rest):
+            pairs = [[rest[i].content, rest[i + 1].content] for i in range(0, len(rest) - 1, 2)]
+            out = {"instruction": rest[-1].content, "input": "", "output": response}
+        else:
+            pairs = []
+            out = {"instruction": _transcript(rest), "input": "", "output": response}
+        if system is not None:
+            out["system"] = system
+        if pairs:
+            out["history"] = pairs
+        return out
+    single = len(rest) == 1 and rest[0].role == "user"
+    text = rest[0].content if single else _transcript(rest)
+    out = {prompt_col or DEFAULT_COLUMNS[0]: text, response_col or DEFAULT_COLUMNS[1]: response}
+    if system is not None:
+        out["system"] = system
+    return out

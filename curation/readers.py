@@ -1,0 +1,277 @@
+"""Read one dataset file into raw records, one per line or row; no format logic.
+
+In: a path. Out: a :class:`RawFile` whose records are decoded objects each with its line
+(JSONL line, 1-based JSON array element, or 1-based CSV / Parquet data row) and raw text,
+or a per-record :class:`~curation.errors.Problem` where the line could not be decoded.
+A problem with the whole file (a JSON syntax error, an unreadable Parquet file, a bad CSV
+header) raises :class:`~curation.errors.InvalidRecordError`; a file that cannot be opened
+or has an unknown extension raises :class:`InputFileError`.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.errors import InputFileError, InvalidRecordError, Problem
+from curation.formats import type_name
+
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
+              ".parquet": "parquet"}
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One line or row: its decoded record, or the problem that stopped decoding it."""
+
+    line: int
+    raw: str
+    record: dict[str, Any] | None
+    problem: Problem | None = None
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A file's type, the sha256 of its bytes, its columns (CSV / Parquet) and records."""
+
+    file_type: str
+    sha256: str
+    columns: tuple[str, ...] | None
+    records: list[RawRecord]
+
+
+def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
+    """Read ``path`` into raw records.
+
+    Args:
+        path: a ``.jsonl`` / ``.ndjson``, ``.json`` (array of objects; JSON Lines are
+            accepted too), ``.csv`` or ``.parquet`` file.
+        name: how problems name the file (default: ``path`` as given).
+
+    Returns:
+        The :class:`RawFile`; blank lines are skipped and a leading UTF-8 BOM is dropped.
+
+    Raises:
+        InputFileError: the file is missing, unreadable or of an unknown type.
+        InvalidRecordError: the file as a whole cannot be parsed.
+    """
+    name = str(path) if name is None else name
+    suffix = Path(path).suffix.lower()
+    if suffix not in EXTENSIONS:
+        raise InputFileError(f"{name}: unknown file type {suffix or '(no extension)'!r}; "
+                             f"expected one of {', '.join(EXTENSIONS)}")
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError as e:
+        raise InputFileError(f"{name}: file not found") from e
+    except IsADirectoryError as e:
+        raise InputFileError(f"{name}: is a directory, not a file") from e
+    except OSError as e:
+        raise InputFileError(f"{name}: cannot read the file: {e.strerror or e}") from e
+    digest = hashlib.sha256(data).hexdigest()
+    file_type = EXTENSIONS[suffix]
+    if file_type == "parquet":
+        columns, records = _read_parquet(data, name)
+        return RawFile("parquet", digest, columns, records)
+    if file_type == "csv":
+        columns, records = _read_csv(data, name)
+        return RawFile("csv", digest, columns, records)
+    if file_type == "json" and not _looks_like_jsonl(data):
+        return RawFile("json", digest, None, _read_json_array(data, name))
+    return RawFile("jsonl", digest, None, _read_jsonl(data, name))
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` made strict-JSON-safe: NaN and infinities to null, dates to ISO text, other
+    non-JSON types (Parquet decimals, durations, bytes) to text."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, timedelta)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return str(value)
+
+
+def _looks_like_jsonl(data: bytes) -> bool:
+    """A ``.json`` file that holds JSON Lines: it starts with an object, not an array."""
+    return data.removeprefix(BOM).lstrip().startswith(b"{")
+
+
+def _bad_utf8(data: bytes, offset: int, err: UnicodeDecodeError) -> str:
+    return f"not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {offset + err.start}"
+
+
+def _null_byte(offset: int) -> str:
+    return f"contains a null byte at byte offset {offset}"
+
+
+def _decode_json(text: str, *, with_line: bool = False) -> Any:
+    """``json.loads``, with every way it can fail turned into a ValueError naming the spot."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno} column {e.colno}" if with_line else f"column {e.colno}"
+        raise ValueError(f"invalid JSON at {where}: {e.msg}") from e
+    except (ValueError, RecursionError) as e:  # integer too long; nesting too deep
+        raise ValueError(f"invalid JSON: {e}") from e
+
+
+def _object(line: int, raw: str, value: Any, name: str) -> RawRecord:
+    if isinstance(value, dict):
+        return RawRecord(line, raw, value)
+    message = f"record must be a JSON object, got {type_name(value)}"
+    return RawRecord(line, raw, None, Problem(name, line, None, message))
+
+
+def _read_jsonl(data: bytes, name: str) -> list[RawRecord]:
+    records: list[RawRecord] = []
+    offset = 0
+    for number, chunk in enumerate(data.split(b"\n"), start=1):
+        start, offset = offset, offset + len(chunk) + 1
+        body = chunk.removesuffix(b"\r")
+        if body.startswith(BOM):  # files joined with cat keep each part's BOM
+            body, start = body[len(BOM):], start + len(BOM)
+        if not body.strip():
+            continue
+        message = None
+        if b"\x00" in body:
+            message = _null_byte(start + body.index(0))
+        else:
+            try:
+                text = body.decode("utf-8")
+                value = _decode_json(text)
+            except UnicodeDecodeError as e:
+                message = _bad_utf8(body, start, e)
+            except ValueError as e:
+                message = str(e)
+        if message is None:
+            records.append(_object(number, text, value, name))
+        else:
+            raw = body.decode("utf-8", errors="replace")
+            records.append(RawRecord(number, raw, None, Problem(name, number, None, message)))
+    return records
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
+    skip = len(BOM) if data.startswith(BOM) else 0
+    if b"\x00" in data:
+        at = data.index(b"\x00")
+        message = f"{_null_byte(at)} (line {_line_of(data, at)})"
+        raise InvalidRecordError([Problem(name, None, None, message)])
+    try:
+        value = _decode_json(data[skip:].decode("utf-8"), with_line=True)
+    except UnicodeDecodeError as e:
+        where = f" (line {_line_of(data, skip + e.start)})"
+        raise InvalidRecordError([Problem(name, None, None,
+                                          _bad_utf8(data[skip:], skip, e) + where)]) from e
+    except ValueError as e:
+        raise InvalidRecordError([Problem(name, None, None, str(e))]) from e
+    if not isinstance(value, list):
+        raise InvalidRecordError([Problem(name, None, None, "must hold a JSON array of records "
+                                          "(or one JSON object per line)")])
+    return [_object(i, json.dumps(v, ensure_ascii=False), v, name)
+            for i, v in enumerate(value, start=1)]
+
+
+class _LineTap:
+    """Feeds ``csv.reader`` one physical line at a time and remembers what it consumed."""
+
+    def __init__(self, text: str):
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _LineTap:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+
+def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]:
+    skip = len(BOM) if data.startswith(BOM) else 0
+    # One response can be longer than csv's default 128 KiB field limit.
+    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
+    tap = _LineTap(data[skip:].decode("utf-8", errors="surrogateescape"))
+    reader = csv.reader(tap)
+    try:
+        header = next((row for row in reader if row), None)  # blank lines before it too
+        if header is None:
+            return (), []
+        if any(_first_bad_char(c) is not None for c in header):
+            raise InvalidRecordError([Problem(name, None, None, "header is not valid UTF-8 text")])
+        dupes = sorted({c for c in header if header.count(c) > 1})
+        if dupes:
+            raise InvalidRecordError([Problem(name, None, None, f"column {dupes[0]!r} appears "
+                                              "more than once in the header")])
+        offset = skip + sum(len(s.encode("utf-8", "surrogateescape")) for s in tap.taken)
+        tap.taken.clear()
+        records = []
+        for row in reader:
+            raw = "".join(tap.taken)
+            tap.taken.clear()
+            if row:  # blank lines are not data rows
+                records.append(_csv_record(len(records) + 1, raw, row, header, offset, name))
+            offset += len(raw.encode("utf-8", "surrogateescape"))
+    except csv.Error as e:
+        raise InvalidRecordError([Problem(name, None, None, f"invalid CSV: {e}")]) from e
+    return tuple(header), records
+
+
+def _first_bad_char(text: str) -> int | None:
+    """Where ``text`` has a NUL or an undecodable byte (kept by ``surrogateescape``)."""
+    return next((i for i, ch in enumerate(text) if ch == "\x00" or "\udc80" <= ch <= "\udcff"),
+                None)
+
+
+def _csv_record(number: int, raw: str, row: list[str], header: list[str], offset: int,
+                name: str) -> RawRecord:
+    shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace").rstrip("\r\n")
+    bad = _first_bad_char(raw)
+    if bad is not None:
+        at = offset + len(raw[:bad].encode("utf-8", "surrogateescape"))
+        message = (_null_byte(at) if raw[bad] == "\x00" else
+                   f"not valid UTF-8: byte 0x{ord(raw[bad]) - 0xdc00:02x} at byte offset {at}")
+        return RawRecord(number, shown, None, Problem(name, number, None, message))
+    if len(row) != len(header):
+        message = f"row has {len(row)} cells but the header has {len(header)}"
+        return RawRecord(number, shown, None, Problem(name, number, None, message))
+    return RawRecord(number, shown, dict(zip(header, row)))
+
+
+def _read_parquet(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]:
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+        rows = table.to_pylist()
+    except (pa.ArrowException, OSError, ValueError) as e:
+        raise InvalidRecordError([Problem(name, None, None, f"cannot read Parquet: {e}")]) from e
+    records = []
+    for number, row in enumerate(rows, start=1):
+        raw = json.dumps(jsonable(row), ensure_ascii=False)
+        records.append(RawRecord(number, raw, row))
+    return tuple(table.column_names), records
