@@ -1,0 +1,355 @@
+"""BSDetector's confidence maths and the tools to combine and evaluate scores; all pure.
+
+In: plain values (answer strings, per-question reflection scores, lists of floats). Out:
+floats in [0, 1], higher = the dataset response is more likely correct, except where a
+docstring says otherwise (:func:`auroc` ranks *positives*; labels there are 1 = error).
+
+- Observed consistency ``O = mean_i [alpha * sim(sample_i, y) + (1 - alpha) * match(sample_i, y)]``
+  with :func:`answers_match` as the exact-match indicator and a pluggable similarity
+  (:data:`Similarity`; default :func:`token_jaccard`).
+- Self-reflection certainty ``S = mean`` of the reflection scores (A = 1, B = 0, C = 0.5).
+- Confidence ``C = beta * O + (1 - beta) * S``, or whichever part exists.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from typing import Any, Callable, Sequence
+
+#: A similarity between a sample and the reference answer, in [0, 1] (1 = same meaning).
+Similarity = Callable[[str, str], float]
+
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_FINAL_NUMBER = re.compile(r"####\s*\$?\s*(?P<num>[-+]?[\d,]*\.?\d+)")
+_NUMBER = re.compile(r"^\s*\$?\s*(?P<num>[-+]?[\d,]*\.?\d+)\s*\.?\s*$")
+_ANY_NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\w.]*\d)")
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(?P<body>.*?)\n?\s*```\s*$", re.DOTALL)
+_TOLERANCE = 1e-9
+
+
+def normalize_answer(s: str) -> str:
+    """Lowercase, drop punctuation, drop the articles a/an/the, collapse whitespace (SQuAD)."""
+    s = s.lower()
+    s = "".join(ch for ch in s if not unicodedata.category(ch).startswith(("P", "S")))
+    s = _ARTICLES.sub(" ", s)
+    return " ".join(s.split())
+
+
+def _as_json(s: str) -> tuple[bool, Any]:
+    m = _FENCE.match(s)
+    text = m.group("body") if m else s
+    try:
+        return True, json.loads(text)
+    except (ValueError, RecursionError):
+        return False, None
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, str) and isinstance(b, str):
+        return normalize_answer(a) == normalize_answer(b)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+    return a == b
+
+
+def _to_number(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def final_number(s: str) -> float | None:
+    """The number on the last ``#### N`` marker of a worked solution (commas stripped)."""
+    found = _FINAL_NUMBER.findall(s)
+    return _to_number(found[-1]) if found else None
+
+
+def _format_number(x: float) -> str:
+    return str(int(x)) if x.is_integer() else repr(x)
+
+
+def _bare_number(s: str) -> float | None:
+    m = _NUMBER.match(s)
+    return _to_number(m.group("num")) if m else None
+
+
+def _short_number(s: str) -> float | None:
+    """The one number in a short answer ("72", "$72.", "72 clips"), else None."""
+    if len(s.split()) > 4:
+        return None
+    found = _ANY_NUMBER.findall(s)
+    return _to_number(found[0]) if len(found) == 1 else None
+
+
+def _same_number(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and math.isclose(a, b, rel_tol=_TOLERANCE, abs_tol=_TOLERANCE)
+
+
+def answers_match(sample: str, reference: str) -> bool:
+    """Whether a sampled answer is the same answer as the reference response.
+
+    In order: (1) both are JSON (a code fence around it is allowed) and at least one is an
+    object or array: equal structure, keys exact, string values compared normalised,
+    numbers numerically; this decides. (2) Either ends with a ``#### N`` line: the final
+    numbers are compared, and a short answer with one number (``72``, ``$1,200``, ``72
+    clips``) on one side matches the other's ``#### N``. (3) Both are bare numbers: numeric equality. (4) Equal after
+    :func:`normalize_answer`.
+    """
+    ok_a, obj_a = _as_json(sample)
+    ok_b, obj_b = _as_json(reference)
+    if ok_a and ok_b:
+        if isinstance(obj_a, (dict, list)) or isinstance(obj_b, (dict, list)):
+            return _json_equal(obj_a, obj_b)
+        if _json_equal(obj_a, obj_b):
+            return True
+    final_a, final_b = final_number(sample), final_number(reference)
+    if final_a is not None or final_b is not None:
+        a = final_a if final_a is not None else _short_number(sample)
+        b = final_b if final_b is not None else _short_number(reference)
+        if a is not None and b is not None:
+            return _same_number(a, b)
+    if _same_number(_bare_number(sample), _bare_number(reference)):
+        return True
+    return normalize_answer(sample) == normalize_answer(reference)
+
+
+def token_jaccard(a: str, b: str) -> float:
+    """Jaccard similarity of the normalised word sets, in [0, 1]; two empty texts give 1."""
+    sa, sb = set(normalize_answer(a).split()), set(normalize_answer(b).split())
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
+
+
+def _check_unit(name: str, value: float) -> float:
+    if not (isinstance(value, (int, float)) and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number in [0, 1], got {value!r}")
+    if not -_TOLERANCE <= value <= 1.0 + _TOLERANCE:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return min(1.0, max(0.0, float(value)))
+
+
+def sample_agreements(
+    samples: Sequence[str], reference: str, *, alpha: float, similarity: Similarity = token_jaccard
+) -> list[float]:
+    """Per-sample ``o_i = alpha * sim(sample_i, reference) + (1 - alpha) * match_i``, each in [0, 1].
+
+    ``match_i`` is :func:`answers_match`. When ``reference`` is a worked solution ending in
+    ``#### N`` and the sample has no such line, the similarity compares the sample with
+    ``N`` alone (BSDetector compares final answers, not a number with a whole solution).
+
+    Raises:
+        ValueError: ``alpha`` outside [0, 1], or ``similarity`` returned a value outside [0, 1].
+    """
+    alpha = _check_unit("alpha", alpha)
+    final = final_number(reference)
+    out = []
+    for sample in samples:
+        # BSDetector compares final answers: a sample is set against a worked solution's N.
+        target = _format_number(final) if final is not None and final_number(sample) is None else reference
+        sim = _check_unit("similarity", similarity(sample, target)) if alpha > 0.0 else 0.0
+        match = 1.0 if answers_match(sample, reference) else 0.0
+        out.append(min(1.0, alpha * sim + (1.0 - alpha) * match))
+    return out
+
+
+def observed_consistency(
+    samples: Sequence[str], reference: str, *, alpha: float, similarity: Similarity = token_jaccard
+) -> float | None:
+    """BSDetector's observed consistency O in [0, 1]; higher = samples agree with ``reference``.
+
+    Args:
+        samples: the parsed answers of the k samples (see :func:`curation.prompts.parse_answer`).
+        reference: the dataset response being judged.
+        alpha: weight of the similarity against exact match (0.8 in the paper).
+        similarity: any :data:`Similarity` (Jaccard by default; NLI, embeddings or an LLM
+            equivalence question can be plugged in).
+
+    Returns:
+        The mean of :func:`sample_agreements`, or ``None`` when there are no samples (then
+        :func:`combine` uses the reflection part alone).
+    """
+    terms = sample_agreements(samples, reference, alpha=alpha, similarity=similarity)
+    return sum(terms) / len(terms) if terms else None
+
+
+def reflection_certainty(scores: Sequence[float]) -> float | None:
+    """Self-reflection certainty S: the mean of the reflection scores, or ``None`` if none.
+
+    Raises:
+        ValueError: a score is outside [0, 1].
+    """
+    checked = [_check_unit("reflection score", s) for s in scores]
+    return sum(checked) / len(checked) if checked else None
+
+
+def combine(observed: float | None, reflection: float | None, *, beta: float) -> float | None:
+    """BSDetector confidence ``beta * O + (1 - beta) * S`` in [0, 1], higher = more likely correct.
+
+    When one part is ``None`` the other is returned alone; both ``None`` gives ``None``.
+
+    Raises:
+        ValueError: ``beta`` or a part is outside [0, 1].
+    """
+    beta = _check_unit("beta", beta)
+    if observed is None and reflection is None:
+        return None
+    if reflection is None:
+        return _check_unit("observed", observed)
+    if observed is None:
+        return _check_unit("reflection", reflection)
+    value = beta * _check_unit("observed", observed) + (1.0 - beta) * _check_unit("reflection", reflection)
+    return min(1.0, max(0.0, value))
+
+
+def judge_confidence(p_second_better_candidate_second: float, p_second_better_candidate_first: float) -> float:
+    """Probability that the candidate beats the original, from both judge orders.
+
+    Args:
+        p_second_better_candidate_second: :attr:`curation.prompts.JudgeVerdict.p_second_better`
+            when asked with (response 1 = original, response 2 = candidate): P(candidate better).
+        p_second_better_candidate_first: ``p_second_better`` when asked with
+            (response 1 = candidate, response 2 = original): P(original better).
+
+    Returns:
+        ``(a + (1 - b)) / 2`` in [0, 1]; higher = the candidate is better. A tie or a judge
+        that always prefers one position gives 0.5.
+
+    Raises:
+        ValueError: an input is outside [0, 1].
+    """
+    for name, value in (("p_second_better_candidate_second", p_second_better_candidate_second),
+                        ("p_second_better_candidate_first", p_second_better_candidate_first)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return (p_second_better_candidate_second + (1.0 - p_second_better_candidate_first)) / 2.0
+
+
+def _average_ranks(values: Sequence[float]) -> list[float]:
+    """1-based ranks, ties sharing their average rank."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for idx in order[i : j + 1]:
+            ranks[idx] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
+def auroc(scores: Sequence[float], labels: Sequence[int]) -> float:
+    """Area under the ROC curve: P(a random positive scores above a random negative), ties half.
+
+    Direction: a *higher score* should mean *positive*. With labels 1 = the row is an error,
+    pass ``1 - confidence`` (or use :func:`error_auroc`), since confidence is high for
+    correct rows. 1 = perfect, 0.5 = chance, 0 = perfectly reversed (Mann-Whitney U).
+
+    Raises:
+        ValueError: lengths differ, a label is not 0/1, a score is not finite, or there is
+            not at least one positive and one negative.
+    """
+    if len(scores) != len(labels):
+        raise ValueError(f"scores and labels differ in length: {len(scores)} != {len(labels)}")
+    if any(label not in (0, 1) for label in labels):
+        raise ValueError("labels must be 0 or 1 (1 = positive = error)")
+    if any(not math.isfinite(s) for s in scores):
+        raise ValueError("scores must be finite numbers")
+    n_pos = sum(1 for label in labels if label == 1)
+    n_neg = len(labels) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"auroc needs at least one positive and one negative label, got {n_pos} and {n_neg}")
+    ranks = _average_ranks(scores)
+    rank_sum = sum(r for r, label in zip(ranks, labels) if label == 1)
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def error_auroc(confidences: Sequence[float], is_error: Sequence[int]) -> float:
+    """How well low confidence finds errors: :func:`auroc` of ``1 - confidence`` against
+    ``is_error`` (1 = the row is wrong). 1 = every error below every correct row."""
+    return auroc([1.0 - c for c in confidences], is_error)
+
+
+def quantile_threshold(scores: Sequence[float], q: float) -> float:
+    """The ``q``-quantile of ``scores`` (linear interpolation, as numpy's default).
+
+    Used as γ in quantile mode: with ``q = 0.5`` (the paper's median) about half the rows
+    fall at or below it. Non-decreasing in ``q``.
+
+    Raises:
+        ValueError: ``scores`` is empty, holds a non-finite value, or ``q`` is outside [0, 1].
+    """
+    if not scores:
+        raise ValueError("quantile_threshold needs at least one score")
+    if not (math.isfinite(q) and 0.0 <= q <= 1.0):
+        raise ValueError(f"q must be in [0, 1], got {q!r}")
+    if any(not math.isfinite(s) for s in scores):
+        raise ValueError("scores must be finite numbers")
+    ordered = sorted(scores)
+    h = (len(ordered) - 1) * q
+    lo = math.floor(h)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (h - lo) * (ordered[hi] - ordered[lo])
+
+
+def below_threshold(scores: Sequence[float | None], gamma: float) -> list[bool]:
+    """Flags for Auto-Filter: ``True`` where ``score <= gamma`` (CLEAR keeps ``c > gamma``).
+
+    A missing score (``None``) is not flagged. Monotone: a larger ``gamma`` flags a superset.
+    """
+    return [s is not None and s <= gamma for s in scores]
+
+
+def rank_average(
+    signals: Sequence[Sequence[float | None]], *, weights: Sequence[float] | None = None
+) -> list[float | None]:
+    """Combine signals by their average normalised rank; each result in [0, 1].
+
+    Each signal is one score per row (higher = more likely correct; ``None`` = not
+    available for that row). Within a signal, rows are ranked among those that have a score
+    and the rank is scaled to [0, 1] (lowest 0, highest 1, ties share their mean, a lone or
+    all-tied signal gives 0.5). A row's result is the weighted mean over its available
+    signals, ``None`` if it has none. Scale-free, so log-probs, rules and LLM confidence
+    can be mixed.
+
+    Raises:
+        ValueError: signals differ in length, or ``weights`` has the wrong length or a
+            negative value.
+    """
+    if not signals:
+        return []
+    n = len(signals[0])
+    if any(len(s) != n for s in signals):
+        raise ValueError("every signal must have one score per row (lengths differ)")
+    if weights is None:
+        weights = [1.0] * len(signals)
+    if len(weights) != len(signals) or any(not math.isfinite(w) or w < 0 for w in weights):
+        raise ValueError("weights must be one non-negative number per signal")
+    totals = [0.0] * n
+    mass = [0.0] * n
+    for signal, weight in zip(signals, weights):
+        present = [i for i, s in enumerate(signal) if s is not None]
+        ranks = _average_ranks([float(signal[i]) for i in present])
+        for i, rank in zip(present, ranks):
+            scaled = 0.5 if len(present) == 1 else (rank - 1.0) / (len(present) - 1.0)
+            totals[i] += weight * scaled
+            mass[i] += weight
+    return [min(1.0, max(0.0, t / m)) if m > 0 else None for t, m in zip(totals, mass)]
+
+
+__all__ = [
+    "Similarity", "normalize_answer", "final_number", "answers_match", "token_jaccard",
+    "sample_agreements", "observed_consistency", "reflection_certainty", "combine", "judge_confidence", "auroc",
+    "error_auroc", "quantile_threshold", "below_threshold", "rank_average",
+]

@@ -1,0 +1,257 @@
+"""Cheap signals that need no generation: format rules, degenerate text, likelihood and IFD.
+
+In: response texts (and prompt text), or a backend's teacher-forced mean log-probabilities.
+Out: scores in [0, 1], higher = the response looks fine, with short reasons when a rule
+fires. They are meant to be combined with the LLM confidence by
+:func:`curation.confidence.rank_average`; on a 0.5B model, rank-averaging likelihood with
+these rules beat every single signal (see METHOD.md).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from typing import NamedTuple, Sequence
+
+
+class SignalScore(NamedTuple):
+    """A score in [0, 1] (1 = looks fine) and why it is lower, if it is."""
+
+    score: float
+    reasons: tuple[str, ...] = ()
+
+
+#: Fewest responses a pattern is learnt from; below it every response scores 1.
+MIN_ROWS = 5
+#: Share of responses that must follow a pattern before breaking it counts.
+DOMINANCE = 0.7
+#: A response of at most this many words is "short".
+SHORT_WORDS = 8
+
+# Each feature: (name, weight); a broken pattern multiplies the score by 1 - weight * share.
+_WEIGHTS = {"shape": 0.9, "keys": 0.8, "final": 0.9, "length": 0.5, "start": 0.3, "end": 0.3}
+_FINAL_LINE = re.compile(r"(?:^|\n)[ \t]*####[ \t]*[-+]?\$?[\d,]*\.?\d+[ \t]*$")
+
+
+def _json_shape(text: str) -> tuple[str, frozenset[str] | None]:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return "text", None
+    try:
+        value = json.loads(stripped)
+    except (ValueError, RecursionError):
+        return "text", None
+    if isinstance(value, dict):
+        return "JSON object", frozenset(value)
+    return ("JSON array", None) if isinstance(value, list) else ("text", None)
+
+
+def _char_class(ch: str) -> str:
+    if ch.isdigit():
+        return "a digit"
+    if ch.isalpha():
+        return "an upper-case letter" if ch.isupper() else "a lower-case letter"
+    return repr(ch)
+
+
+def _end_class(text: str) -> str:
+    if not text:
+        return "nothing"
+    if text[-1] in ".!?" or re.search(r"[.!?][\"')\]]+$", text):
+        return "sentence punctuation"
+    if text[-1] in "}])\"'`":
+        return "a closing mark"
+    return _char_class(text[-1])
+
+
+def _features(text: str) -> dict[str, object]:
+    stripped = text.strip()
+    shape, keys = _json_shape(stripped)
+    return {
+        "shape": shape,
+        "keys": keys,
+        "final": "a '#### N' final line" if _FINAL_LINE.search(stripped) else "no '#### N' final line",
+        "length": f"short (<= {SHORT_WORDS} words)" if len(stripped.split()) <= SHORT_WORDS else f"long (> {SHORT_WORDS} words)",
+        "start": "starts with " + (_char_class(stripped[0]) if stripped else "nothing"),
+        "end": "ends with " + _end_class(stripped),
+    }
+
+
+def _describe(feature: str, value: object) -> str:
+    if feature == "keys":
+        return "JSON keys {" + ", ".join(sorted(value)) + "}"  # type: ignore[arg-type]
+    return str(value)
+
+
+def format_consistency(
+    responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS
+) -> list[SignalScore]:
+    """Score how well each response follows the dataset's dominant format.
+
+    Patterns learnt from all responses: shape (JSON object / JSON array / text); among JSON
+    objects, the key set; a ``#### N`` final line or not; short (<= 8 words) or long; the
+    first character's class; the last character's class. Where one value is shared by at
+    least ``dominance`` of the rows (JSON objects only, for the key set), a response with
+    another value has its score multiplied by ``1 - weight * share`` (weights: shape 0.9,
+    keys 0.8, final line 0.9, length 0.5, first and last character 0.3).
+
+    Returns:
+        One :class:`SignalScore` per response, in order; score in [0, 1], 1 = fits every
+        dominant pattern. Every score is 1 when there are fewer than ``min_rows`` rows.
+
+    Raises:
+        ValueError: ``dominance`` is not in (0.5, 1].
+    """
+    if not 0.5 < dominance <= 1.0:
+        raise ValueError(f"dominance must be in (0.5, 1], got {dominance!r}")
+    rows = [_features(r) for r in responses]
+    dominant: dict[str, tuple[object, float]] = {}
+    for feature in _WEIGHTS:
+        values = [row[feature] for row in rows if feature != "keys" or row["shape"] == "JSON object"]
+        if len(values) < min_rows:
+            continue
+        value, count = Counter(values).most_common(1)[0]
+        if count / len(values) >= dominance:
+            dominant[feature] = (value, count / len(values))
+    out = []
+    for row in rows:
+        score, reasons = 1.0, []
+        for feature, (value, share) in dominant.items():
+            if feature == "keys" and row["shape"] != "JSON object":
+                continue
+            if row[feature] != value:
+                score *= 1.0 - _WEIGHTS[feature] * share
+                reasons.append(f"{_describe(feature, row[feature])}, but {share:.0%} of responses: {_describe(feature, value)}")
+        out.append(SignalScore(min(1.0, max(0.0, score)), tuple(reasons)))
+    return out
+
+
+_WORD = re.compile(r"\w+")
+_REFUSAL = re.compile(
+    r"\b(?:i'?m sorry|i am sorry|as an ai\b|as a language model|i cannot|i can'?t|i can not|"
+    r"i(?:'m| am) (?:unable|not able) to|i won'?t be able)",
+)
+_DANGLING = {"and", "or", "the", "a", "an", "of", "to", "in", "with", "for", "is", "are", "was",
+             "were", "that", "which", "but", "because", "by", "on", "at", "from", "as", "so"}
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _truncation(text: str) -> list[str]:
+    reasons = []
+    if text[0] in "{[" and _json_shape(text)[0] == "text":
+        reasons.append("looks like JSON but does not parse")
+    if any(text.count(o) > text.count(c) for o, c in _PAIRS.items()):
+        reasons.append("unclosed bracket")
+    if text.count("```") % 2:
+        reasons.append("unclosed code fence")
+    words = _WORD.findall(text.lower())
+    if len(words) >= 12:
+        if text[-1] in ",:;-(" or (text[-1].isalnum() and words[-1] in _DANGLING):
+            reasons.append("ends mid-sentence")
+        elif text[-1].isalpha() and re.search(r"[.!?]\s", text):
+            reasons.append("ends without final punctuation")
+    return reasons
+
+
+def _repetition(text: str) -> bool:
+    lines = [ln.strip() for ln in text.splitlines() if len(ln.strip()) >= 10]
+    if lines and Counter(lines).most_common(1)[0][1] >= 3:
+        return True
+    words = _WORD.findall(text.lower())
+    if len(words) < 12:
+        return False
+    grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+    return len(set(grams)) / len(grams) < 0.5
+
+
+def _is_echo(prompt_text: str, response: str) -> bool:
+    resp, prompt = Counter(_WORD.findall(response.lower())), Counter(_WORD.findall(prompt_text.lower()))
+    n_resp, n_prompt = sum(resp.values()), sum(prompt.values())
+    if n_resp < 5 or n_prompt == 0:
+        return False
+    common = sum((resp & prompt).values())
+    return common / n_resp >= 0.9 and common / n_prompt >= 0.6
+
+
+def degenerate(prompt_text: str, response: str) -> SignalScore:
+    """Rules for responses that are broken whatever the task.
+
+    Multipliers: empty or whitespace 0 (and nothing else is checked); a refusal phrase in
+    the first 300 characters ("I'm sorry", "as an AI", "I cannot", ...) 0.2; an echo of the
+    prompt (>= 5 words, >= 90 % of its words from the prompt and covering >= 60 % of the
+    prompt's words) 0.1; truncated-looking (JSON that does not parse, unclosed bracket or
+    code fence, a long text ending on a comma or a word like "and"/"the") 0.3, or a long
+    multi-sentence text ending on a letter 0.7; repeated text (a line three times, or under
+    half of the word 3-grams distinct) 0.3.
+
+    Returns:
+        :class:`SignalScore`: score in [0, 1], 1 = nothing fired; a reason per rule fired.
+    """
+    text = response.strip()
+    if not text:
+        return SignalScore(0.0, ("empty response",))
+    score, reasons = 1.0, []
+    refusal = _REFUSAL.search(text[:300].lower().replace("\u2019", "'"))
+    if refusal:
+        score *= 0.2
+        reasons.append(f"refusal phrase {refusal.group(0)!r}")
+    if _is_echo(prompt_text, text):
+        score *= 0.1
+        reasons.append("repeats the prompt")
+    truncation = _truncation(text)
+    if truncation:
+        score *= 0.7 if truncation == ["ends without final punctuation"] else 0.3
+        reasons.extend(f"truncated? {r}" for r in truncation)
+    if _repetition(text):
+        score *= 0.3
+        reasons.append("repeated text")
+    return SignalScore(score, tuple(reasons))
+
+
+def _check_logprob(name: str, value: float) -> float:
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{name} must be a number <= 0 (a mean log-probability), got {value!r}")
+    return min(0.0, float(value))  # a hair above 0 is rounding
+
+
+def ifd_score(mean_lp_with_prompt: float, mean_lp_without_prompt: float, *, steepness: float = 3.0) -> float:
+    """Instruction-following difficulty as a score in [0, 1], higher = the pair fits.
+
+    ``IFD = loss(y | x) / loss(y)``, with loss = -mean token log-probability. IFD < 1: the
+    prompt helps predict the response (good); IFD > 1: it does not (a mismatched pair).
+    Mapped by a logistic in log IFD: ``1 / (1 + IFD ** steepness)``, so IFD 1 -> 0.5,
+    0.5 -> 0.89, 2 -> 0.11 (steepness 3), 0 -> 1. Strictly decreasing in IFD, so ranks are kept.
+    A response predicted perfectly without the prompt (loss 0) gives IFD 1 if it is also
+    perfect with it, else infinity (score 0).
+
+    Raises:
+        ValueError: a log-probability is NaN or not a number, or ``steepness`` <= 0.
+    """
+    if not steepness > 0:
+        raise ValueError(f"steepness must be > 0, got {steepness!r}")
+    loss_with = -_check_logprob("mean_lp_with_prompt", mean_lp_with_prompt)
+    loss_without = -_check_logprob("mean_lp_without_prompt", mean_lp_without_prompt)
+    if loss_without == 0.0:
+        return 0.5 if loss_with == 0.0 else 0.0
+    if math.isinf(loss_with):
+        return 0.0 if not math.isinf(loss_without) else 0.5
+    ifd = loss_with / loss_without
+    log_term = steepness * math.log(ifd) if ifd > 0 else -math.inf
+    if log_term > 700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(log_term))
+
+
+def likelihood_score(mean_logprob: float) -> float:
+    """Per-token geometric-mean probability ``exp(mean log-prob)`` in [0, 1]; higher = the
+    model finds the response more likely given its prompt.
+
+    Raises:
+        ValueError: ``mean_logprob`` is NaN or not a number.
+    """
+    return math.exp(_check_logprob("mean_logprob", mean_logprob))
+
+
+__all__ = ["SignalScore", "MIN_ROWS", "DOMINANCE", "SHORT_WORDS", "format_consistency", "degenerate",
+           "ifd_score", "likelihood_score"]

@@ -1,0 +1,182 @@
+"""Cheap signals: format patterns, degenerate text, likelihood and IFD."""
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from curation import signals as S
+
+INTENTS = ['{"intent": "card_arrival"}', '{"intent": "lost_card"}', '{"intent": "top_up"}',
+           '{"intent": "card_arrival"}', '{"intent": "refund"}', '{"intent": "lost_card"}',
+           '{"intent": "top_up"}', '{"intent": "refund"}', '{"intent": "greet"}']
+
+
+def test_format_consistency_json_dataset_with_one_broken_row():
+    rows = INTENTS + ["card arrival"]
+    scores = S.format_consistency(rows)
+    assert [s.score for s in scores[:-1]] == [1.0] * len(INTENTS)
+    assert all(s.reasons == () for s in scores[:-1])
+    broken = scores[-1]
+    # shape (0.9 * 0.9), start (0.3 * 0.9) and end (0.3 * 0.9) patterns broken
+    assert broken.score == pytest.approx((1 - 0.9 * 0.9) * (1 - 0.3 * 0.9) ** 2)
+    assert broken.reasons[0] == "text, but 90% of responses: JSON object"
+    assert len(broken.reasons) == 3
+
+
+def test_format_consistency_json_key_set():
+    rows = INTENTS + ['{"label": "refund"}']
+    scores = S.format_consistency(rows)
+    assert scores[-1].score == pytest.approx(1 - 0.8 * 0.9)
+    assert scores[-1].reasons == ("JSON keys {label}, but 90% of responses: JSON keys {intent}",)
+
+
+def test_format_consistency_worked_solutions():
+    rows = [f"She had {n} apples and bought {n} more, so now she has {2 * n} apples in total.\n#### {2 * n}"
+            for n in range(1, 9)]
+    rows.append("She had 3 apples and bought 3 more, so now she has 6 apples in")
+    rows.append("6")
+    scores = S.format_consistency(rows)
+    assert all(s.score == 1.0 for s in scores[:8])
+    truncated, bare = scores[8], scores[9]
+    assert "no '#### N' final line, but 80% of responses: a '#### N' final line" in truncated.reasons
+    assert truncated.score < 0.5
+    assert "short (<= 8 words), but 90% of responses: long (> 8 words)" in bare.reasons
+    assert bare.score < truncated.score
+
+
+def test_format_consistency_short_spans_flag_a_long_sentence():
+    rows = ["Denver Broncos", "1990", "Santa Clara", "gold", "Beyoncé", "the 1960s", "Paris", "three"]
+    rows.append("The game was played on February 7, 2016, at Levi's Stadium in Santa Clara.")
+    scores = S.format_consistency(rows)
+    assert scores[-1].score < 1.0
+    assert any(r.startswith("long (> 8 words)") for r in scores[-1].reasons)
+    assert all(s.score == 1.0 for s in scores[:-1] if not s.reasons)
+
+
+def test_format_consistency_no_dominant_pattern_and_small_data():
+    assert [s.score for s in S.format_consistency(['{"a": 1}', "text", '{"a": 1}', "more"])] == [1.0] * 4
+    mixed = ['{"a": 1}', "text here", "[1, 2]", "Text", "12", "more text words", '{"b": 2}']
+    scores = S.format_consistency(mixed)
+    assert all(0.0 <= s.score <= 1.0 for s in scores)
+    assert S.format_consistency([]) == []
+
+
+def test_format_consistency_rejects_bad_dominance():
+    with pytest.raises(ValueError, match=r"dominance must be in \(0.5, 1\]"):
+        S.format_consistency(["a"], dominance=0.4)
+
+
+@given(st.lists(st.text(max_size=30), max_size=15))
+def test_format_consistency_scores_in_unit_interval(responses):
+    scores = S.format_consistency(responses)
+    assert len(scores) == len(responses)
+    assert all(0.0 <= s.score <= 1.0 for s in scores)
+    assert all((s.score < 1.0) == bool(s.reasons) for s in scores)
+
+
+# --- degenerate -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prompt, response, score, reason",
+    [
+        ("Q?", "", 0.0, "empty response"),
+        ("Q?", "  \n\t", 0.0, "empty response"),
+        ("Classify this.", "I'm sorry, but I cannot help with that.", 0.2, "refusal phrase \"i'm sorry\""),
+        ("Classify this.", "As an AI language model, I do not have opinions.", 0.2, "refusal phrase 'as an ai'"),
+        ("Summarise: the cat sat on the mat all day long",
+         "Summarise: the cat sat on the mat all day long", 0.1, "repeats the prompt"),
+        ("Intent?", '{"intent": "card_', 0.3, "truncated? looks like JSON but does not parse"),
+        ("Explain.", "The reason is that the water cycle moves heat from the oceans to the land and", 0.3,
+         "truncated? ends mid-sentence"),
+        ("Explain.", "It rains. The water cycle moves heat from the oceans to the land masses everywhe", 0.7,
+         "truncated? ends without final punctuation"),
+        ("Say hi.", "hello there friend " * 6, 0.3, "repeated text"),
+    ],
+)
+def test_degenerate_rules(prompt, response, score, reason):
+    result = S.degenerate(prompt, response)
+    assert result.score == pytest.approx(score)
+    assert result.reasons[0] == reason
+
+
+@pytest.mark.parametrize(
+    "prompt, response",
+    [
+        ("What is the capital of France? Context: Paris is the capital of France.", "Paris"),
+        ("Context: The Broncos won Super Bowl 50. Who won Super Bowl 50?", "The Broncos"),
+        ("Intent of: where is my card", '{"intent": "card_arrival"}'),
+        ("Natalia sold clips...", "Natalia sold 48/2 = 24 clips in May.\n#### 72"),
+        ("Write a sentence.", "The quick brown fox jumps over the lazy dog while the cat watches from the porch."),
+        ("Translate: I cannot go", "Je ne peux pas y aller."),
+    ],
+)
+def test_degenerate_passes_normal_responses(prompt, response):
+    assert S.degenerate(prompt, response) == S.SignalScore(1.0, ())
+
+
+def test_degenerate_combines_rules():
+    result = S.degenerate("x", "I'm sorry, I cannot (")
+    assert result.score == pytest.approx(0.2 * 0.3)
+    assert result.reasons == ("refusal phrase \"i'm sorry\"", "truncated? unclosed bracket")
+
+
+@given(st.text(max_size=60), st.text(max_size=120))
+def test_degenerate_score_in_unit_interval(prompt, response):
+    result = S.degenerate(prompt, response)
+    assert 0.0 <= result.score <= 1.0
+    assert (result.score < 1.0) == bool(result.reasons)
+
+
+# --- likelihood and IFD -----------------------------------------------------------------
+
+
+def test_likelihood_score():
+    assert S.likelihood_score(0.0) == 1.0
+    assert S.likelihood_score(math.log(0.25)) == pytest.approx(0.25)
+    assert S.likelihood_score(1e-12) == 1.0
+    assert S.likelihood_score(-math.inf) == 0.0
+    with pytest.raises(ValueError, match="mean_logprob must be a number"):
+        S.likelihood_score(float("nan"))
+
+
+@pytest.mark.parametrize(
+    "with_prompt, without_prompt, expected",
+    [
+        (-1.0, -1.0, 0.5),             # IFD 1
+        (-0.5, -1.0, 1 / (1 + 0.125)),  # IFD 0.5
+        (-2.0, -1.0, 1 / (1 + 8.0)),    # IFD 2
+        (0.0, -1.0, 1.0),              # prompt makes it certain
+        (0.0, 0.0, 0.5),               # certain either way
+        (-1.0, 0.0, 0.0),              # certain only without the prompt
+        (-math.inf, -1.0, 0.0),
+        (-1.0, -math.inf, 1.0),
+        (-math.inf, -math.inf, 0.5),
+    ],
+)
+def test_ifd_score(with_prompt, without_prompt, expected):
+    assert S.ifd_score(with_prompt, without_prompt) == pytest.approx(expected)
+
+
+def test_ifd_score_rejects_bad_input():
+    with pytest.raises(ValueError, match="mean_lp_with_prompt must be a number"):
+        S.ifd_score(float("nan"), -1.0)
+    with pytest.raises(ValueError, match="steepness must be > 0"):
+        S.ifd_score(-1.0, -1.0, steepness=0)
+
+
+lp = st.floats(min_value=-50.0, max_value=0.0, allow_nan=False)
+
+
+@given(lp, lp, lp)
+def test_ifd_score_in_range_and_decreasing_in_loss_with_prompt(a, b, without):
+    lo, hi = sorted((a, b))  # hi = higher log-prob = lower loss = lower IFD
+    s_lo, s_hi = S.ifd_score(lo, without), S.ifd_score(hi, without)
+    assert 0.0 <= s_lo <= s_hi <= 1.0
+
+
+@given(lp, lp)
+def test_likelihood_monotone(a, b):
+    lo, hi = sorted((a, b))
+    assert 0.0 <= S.likelihood_score(lo) <= S.likelihood_score(hi) <= 1.0
