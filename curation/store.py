@@ -86,6 +86,23 @@ SQL_LAST_RUN_CONFIG = (
     "SELECT config FROM runs WHERE dataset_id = ? ORDER BY started_at DESC LIMIT 1"
 )
 
+SQL_UPSERT_SCORE = "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+SQL_SCORED_IDS = "SELECT example_id FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
+SQL_SCORES = (
+    "SELECT example_id, status, confidence, consistency, reflection, signals, fired, explanation, error "
+    "FROM scores WHERE dataset_id = ? AND score_key = ?"
+)
+SQL_DELETE_FLAGS = "DELETE FROM flags WHERE dataset_id = ?"
+SQL_INSERT_FLAGS = "INSERT INTO flags SELECT dataset_id, example_id, flagged, threshold, run_id FROM new_flags"
+SQL_UPSERT_PROPOSAL = "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+SQL_PROPOSALS = (
+    "SELECT example_id, run_id, candidate, judge_confidence, verdicts, auto_applied, status, error "
+    "FROM proposals WHERE dataset_id = ?"
+)
+SQL_SET_AUTO_APPLIED = (
+    "UPDATE proposals SET auto_applied = (status = 'ok' AND judge_confidence >= ? AND ?) WHERE dataset_id = ?"
+)
+
 SQL_APPEND_REVIEW = (
     "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, "
     "undoes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
@@ -395,6 +412,67 @@ class Store:
     def last_run_config(self, dataset_id: int) -> dict[str, Any] | None:
         rows = self._rows(SQL_LAST_RUN_CONFIG, (dataset_id,))
         return json.loads(rows[0][0]) if rows else None
+
+    # -- scores, flags, proposals -----------------------------------------------------------
+    def save_score(self, *, dataset_id: int, example_id: str, score_key: str, run_id: str, status: str,
+                   confidence: float | None, consistency: float | None, reflection: float | None,
+                   signals: dict[str, float], fired: list[str], explanation: dict[str, Any],
+                   error: str | None = None) -> None:
+        """Record one example's score (replacing an earlier one for the same ``score_key``).
+
+        Scores are floats in [0, 1], higher = more likely correct; ``status`` is ``ok`` or
+        ``failed`` (then ``error`` says why and a later run retries it).
+        """
+        self._execute(SQL_UPSERT_SCORE, (
+            dataset_id, example_id, score_key, run_id, status, confidence, consistency, reflection,
+            json.dumps(signals), json.dumps(fired), json.dumps(explanation, ensure_ascii=False), error, now(),
+        ))
+
+    def scored_ids(self, dataset_id: int, score_key: str) -> set[str]:
+        return {row[0] for row in self._rows(SQL_SCORED_IDS, (dataset_id, score_key))}
+
+    def scores(self, dataset_id: int, score_key: str) -> list[dict[str, Any]]:
+        rows = self._dicts(SQL_SCORES, (dataset_id, score_key))
+        for row in rows:
+            for name in ("signals", "fired", "explanation"):
+                row[name] = json.loads(row[name])
+        return rows
+
+    def replace_flags(self, dataset_id: int, flags: dict[str, bool], *, threshold: float, run_id: str) -> None:
+        """Set the Auto-Filter decision of every scored example at once."""
+        table = pa.table({
+            "dataset_id": pa.array([dataset_id] * len(flags), pa.int32()),
+            "example_id": list(flags),
+            "flagged": pa.array(list(flags.values()), pa.bool_()),
+            "threshold": pa.array([threshold] * len(flags), pa.float64()),
+            "run_id": [run_id] * len(flags),
+        })
+        with self.transaction():
+            self._execute(SQL_DELETE_FLAGS, (dataset_id,))
+            with self._lock:
+                self._con.register("new_flags", table)
+                try:
+                    self._execute(SQL_INSERT_FLAGS)
+                finally:
+                    self._con.unregister("new_flags")
+
+    def save_proposal(self, *, dataset_id: int, example_id: str, run_id: str, candidate: str,
+                      judge_confidence: float | None, verdicts: list[dict[str, Any]], auto_applied: bool,
+                      status: str = "ok", error: str | None = None) -> None:
+        self._execute(SQL_UPSERT_PROPOSAL, (
+            dataset_id, example_id, run_id, candidate, judge_confidence,
+            json.dumps(verdicts, ensure_ascii=False), auto_applied, status, error, now(),
+        ))
+
+    def proposals(self, dataset_id: int) -> dict[str, dict[str, Any]]:
+        rows = self._dicts(SQL_PROPOSALS, (dataset_id,))
+        for row in rows:
+            row["verdicts"] = json.loads(row["verdicts"])
+        return {row["example_id"]: row for row in rows}
+
+    def set_auto_applied(self, dataset_id: int, *, eta: float, allowed: bool) -> None:
+        """Re-decide which proposals apply themselves for a new η (no LLM call)."""
+        self._execute(SQL_SET_AUTO_APPLIED, (eta, allowed, dataset_id))
 
     # -- review log -------------------------------------------------------------------------
     def append_review(self, *, dataset_id: int, example_id: str, action: str, annotator: str,
