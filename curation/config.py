@@ -17,6 +17,7 @@ from curation.errors import ConfigError
 
 BACKENDS = ("embedded", "openai")
 GAMMA_MODES = ("absolute", "quantile")
+SAMPLE_STYLES = ("explanation_first", "answer_first")
 
 
 @dataclass(frozen=True)
@@ -49,14 +50,33 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """BSDetector constants and the extra signals' weights."""
+    """BSDetector constants, how samples are asked for, and the extra signals' weights.
+
+    ``sample_style``: ``explanation_first`` is the paper's template (reasoning, then the
+    answer); ``answer_first`` asks for the answer first and stops there (far fewer tokens on
+    a CPU model). ``early_stop``: draw ``early_stop_after`` samples first and the rest only
+    when they disagree. The final confidence is the weighted mean of the soft signals
+    (``bsdetector`` = β·O + (1−β)·S, and the dataset percentiles of ``likelihood`` / ``ifd``)
+    times ``format`` and ``degenerate`` raised to their weights (rules veto; weight 0 = off).
+    """
 
     k: int = 5
     alpha: float = 0.8
     beta: float = 0.7
     temperature: float = 1.0
     max_tokens: int = 192
+    sample_style: str = "explanation_first"
+    early_stop: bool = False
+    early_stop_after: int = 3
     reflection_prompts: int = 2
+    reflection_max_tokens: int = 48
+    letter_first: bool = True
+    top_logprobs: int = 5
+    w_bsdetector: float = 1.0
+    w_likelihood: float = 0.0
+    w_ifd: float = 0.0
+    w_format: float = 0.0
+    w_degenerate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,18 @@ class CorrectConfig:
     auto_apply: bool = True
     few_shot: int = 3
     max_tokens: int = 256
+    judge_max_tokens: int = 48
+    candidate_backend: str | None = None
+    candidate_model: str | None = None
+    candidate_base_url: str | None = None
+
+    def candidate_llm(self, llm: LLMConfig) -> LLMConfig | None:
+        """The candidate model's settings (e.g. the user's fine-tuned endpoint), or None to
+        use the main model with few-shot demonstrations."""
+        if not self.candidate_model:
+            return None
+        return replace(llm, backend=self.candidate_backend or llm.backend, model=self.candidate_model,
+                       base_url=self.candidate_base_url or llm.base_url)
 
 
 @dataclass(frozen=True)
@@ -151,7 +183,8 @@ def _coerce(dotted: str, value: Any, section_obj: Any, key: str) -> Any:
             return float(value)
         if key == "n_threads" and value is not None:
             return int(value)
-        if key in ("base_url", "model_dir") and value is not None:
+        if key in ("base_url", "model_dir", "candidate_backend", "candidate_model", "candidate_base_url") \
+                and value is not None:
             return str(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"config: {dotted} = {value!r} is not a valid {kind.__name__ if kind else 'value'}") from e
@@ -177,8 +210,14 @@ def _validate(c: Config) -> None:
         value = getattr(c.scoring, key)
         _check(0.0 <= value <= 1.0, f"scoring.{key}", value, "a number in [0, 1]")
     _check(0.0 <= c.scoring.temperature <= 2.0, "scoring.temperature", c.scoring.temperature, "a number in [0, 2]")
+    _check(c.scoring.sample_style in SAMPLE_STYLES, "scoring.sample_style", c.scoring.sample_style, " or ".join(SAMPLE_STYLES))
+    _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
+    for key in ("w_bsdetector", "w_likelihood", "w_ifd", "w_format", "w_degenerate"):
+        _check(getattr(c.scoring, key) >= 0, f"scoring.{key}", getattr(c.scoring, key), "a number >= 0")
     _check(c.scoring.reflection_prompts in (0, 1, 2), "scoring.reflection_prompts", c.scoring.reflection_prompts, "0, 1 or 2")
     _check(c.filter.gamma_mode in GAMMA_MODES, "filter.gamma_mode", c.filter.gamma_mode, " or ".join(GAMMA_MODES))
     _check(0.0 <= c.filter.gamma <= 1.0, "filter.gamma", c.filter.gamma, "a number in [0, 1]")
     _check(0.0 <= c.correct.eta <= 1.0, "correct.eta", c.correct.eta, "a number in [0, 1]")
+    _check(c.correct.candidate_backend in (None,) + BACKENDS, "correct.candidate_backend",
+           c.correct.candidate_backend, " or ".join(BACKENDS))
     _check(c.correct.few_shot >= 0, "correct.few_shot", c.correct.few_shot, "an integer >= 0")

@@ -92,6 +92,14 @@ SQL_SCORES = (
     "SELECT example_id, status, confidence, consistency, reflection, signals, fired, explanation, error "
     "FROM scores WHERE dataset_id = ? AND score_key = ?"
 )
+SQL_UPDATE_CONFIDENCES = (
+    "UPDATE scores SET confidence = n.confidence, fired = n.fired FROM new_confidences n "
+    "WHERE scores.dataset_id = ? AND scores.score_key = ? AND scores.example_id = n.example_id"
+)
+SQL_CONFIDENCES = (
+    "SELECT example_id, confidence FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
+)
+SQL_FLAGGED_IDS = "SELECT example_id FROM flags WHERE dataset_id = ? AND flagged ORDER BY example_id"
 SQL_DELETE_FLAGS = "DELETE FROM flags WHERE dataset_id = ?"
 SQL_INSERT_FLAGS = "INSERT INTO flags SELECT dataset_id, example_id, flagged, threshold, run_id FROM new_flags"
 SQL_UPSERT_PROPOSAL = "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -316,12 +324,7 @@ class Store:
                 dataset_id, name, parsed.path, parsed.sha256, parsed.file_type, parsed.format,
                 json.dumps(parsed.options), len(parsed.examples), len(parsed.rejected), now(),
             ))
-            with self._lock:
-                self._con.register("new_examples", table)
-                try:
-                    self._execute(SQL_INSERT_EXAMPLES)
-                finally:
-                    self._con.unregister("new_examples")
+            self._with_table("new_examples", table, SQL_INSERT_EXAMPLES)
             for r in parsed.rejected:
                 self._execute(SQL_INSERT_REJECTED, (dataset_id, r.problem.line, r.problem.field, str(r.problem), r.raw))
         return self.dataset(name)
@@ -438,6 +441,33 @@ class Store:
                 row[name] = json.loads(row[name])
         return rows
 
+    def confidences(self, dataset_id: int, score_key: str) -> dict[str, float | None]:
+        """Final confidence of every successfully scored example (higher = more likely correct)."""
+        return dict(self._rows(SQL_CONFIDENCES, (dataset_id, score_key)))
+
+    def flagged_ids(self, dataset_id: int) -> list[str]:
+        return [row[0] for row in self._rows(SQL_FLAGGED_IDS, (dataset_id,))]
+
+    def update_confidences(self, dataset_id: int, score_key: str,
+                           updates: dict[str, tuple[float | None, list[str]]]) -> None:
+        """Set the final confidence and fired signals of many examples at once."""
+        table = pa.table({
+            "example_id": list(updates),
+            "confidence": pa.array([c for c, _ in updates.values()], pa.float64()),
+            "fired": [json.dumps(f) for _, f in updates.values()],
+        })
+        with self.transaction():
+            self._with_table("new_confidences", table, SQL_UPDATE_CONFIDENCES, (dataset_id, score_key))
+
+    def _with_table(self, name: str, table: pa.Table, sql: str, params: tuple = ()) -> None:
+        """Run ``sql`` with an Arrow table visible as ``name`` (bulk writes)."""
+        with self._lock:
+            self._con.register(name, table)
+            try:
+                self._execute(sql, params)
+            finally:
+                self._con.unregister(name)
+
     def replace_flags(self, dataset_id: int, flags: dict[str, bool], *, threshold: float, run_id: str) -> None:
         """Set the Auto-Filter decision of every scored example at once."""
         table = pa.table({
@@ -449,12 +479,7 @@ class Store:
         })
         with self.transaction():
             self._execute(SQL_DELETE_FLAGS, (dataset_id,))
-            with self._lock:
-                self._con.register("new_flags", table)
-                try:
-                    self._execute(SQL_INSERT_FLAGS)
-                finally:
-                    self._con.unregister("new_flags")
+            self._with_table("new_flags", table, SQL_INSERT_FLAGS)
 
     def save_proposal(self, *, dataset_id: int, example_id: str, run_id: str, candidate: str,
                       judge_confidence: float | None, verdicts: list[dict[str, Any]], auto_applied: bool,

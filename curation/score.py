@@ -1,0 +1,296 @@
+"""Stage 2, score: a confidence in [0, 1] for every example (higher = more likely correct).
+
+In: the examples of a dataset in the store, a :class:`~curation.config.Config` and an
+:class:`~curation.llm.client.LLMClient`. Out: one ``scores`` row per example and scoring
+configuration, written as soon as the example is done (a killed run loses nothing and a
+rerun pays for no call twice: finished examples are skipped, and every LLM call is cached).
+
+Per example (BSDetector): k samples with the reasoning template, compared with the dataset
+response (observed consistency O); one or two self-reflection questions (certainty S,
+probability-weighted when the backend gives log-probabilities); ``bsdetector = β·O + (1−β)·S``.
+Cheap extra signals: format consistency with the rest of the dataset, degenerate responses,
+and the response's teacher-forced likelihood with and without its prompt (IFD) where the
+backend can. :func:`finalize` then folds them into the final ``confidence`` (dataset-level,
+no LLM call), so changing a weight re-decides without any new call.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from curation import confidence as cmath
+from curation import prompts, signals
+from curation.config import Config
+from curation.errors import BudgetExceededError, LLMError
+from curation.llm.base import ChatRequest, ChatResult
+from curation.llm.client import LLMClient
+from curation.store import DatasetInfo, Store, StoredExample, prompt_text
+
+log = logging.getLogger(__name__)
+
+#: Bump when prompts or parsing change, so that old scores are not mixed with new ones.
+SCORER_VERSION = 1
+#: Signals folded in as dataset percentiles (their raw scale means little across datasets).
+RANKED_SIGNALS = ("likelihood", "ifd")
+#: Share of the dataset at the bottom of a ranked signal that counts as "fired".
+RANKED_FIRE_SHARE = 0.15
+BATCH = 16
+
+
+def score_key(config: Config) -> str:
+    """Identify the settings that decide a score's LLM calls (weights excluded: no call)."""
+    s = config.scoring
+    decisive = {
+        "version": SCORER_VERSION, "backend": config.llm.backend, "model": config.llm.model,
+        "base_url": config.llm.base_url, "k": s.k, "alpha": s.alpha, "beta": s.beta,
+        "temperature": s.temperature, "max_tokens": s.max_tokens, "sample_style": s.sample_style,
+        "early_stop": s.early_stop, "early_stop_after": s.early_stop_after,
+        "reflection_prompts": s.reflection_prompts, "reflection_max_tokens": s.reflection_max_tokens,
+        "letter_first": s.letter_first, "top_logprobs": s.top_logprobs,
+    }
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# -- requests (pure) ---------------------------------------------------------------------
+def sample_request(example: StoredExample, config: Config, *, first: int, count: int) -> ChatRequest:
+    s = config.scoring
+    answer_first = s.sample_style == "answer_first"
+    return ChatRequest(
+        messages=prompts.build_sampling_messages(example.prompt, answer_first=answer_first),
+        temperature=s.temperature, max_tokens=s.max_tokens,
+        stop=prompts.ANSWER_FIRST_STOP if answer_first else (), n=count, sample_index=first,
+    )
+
+
+def reflection_requests(example: StoredExample, config: Config) -> list[ChatRequest]:
+    s = config.scoring
+    return [
+        ChatRequest(
+            messages=prompts.build_reflection_messages(example.prompt, example.response, question=q,
+                                                       letter_first=s.letter_first),
+            temperature=0.0, max_tokens=s.reflection_max_tokens, top_logprobs=s.top_logprobs,
+        )
+        for q in range(1, s.reflection_prompts + 1)
+    ]
+
+
+def first_sample_count(config: Config) -> int:
+    s = config.scoring
+    return min(s.k, s.early_stop_after) if s.early_stop else s.k
+
+
+def needs_more_samples(answers: list[str], reference: str, config: Config) -> bool:
+    """Early stop: the first samples all agree on the reference, or all agree with each
+    other against it — more samples would not change the verdict much."""
+    s = config.scoring
+    if not s.early_stop or len(answers) >= s.k:
+        return len(answers) < s.k
+    matches = [cmath.answers_match(a, reference) for a in answers]
+    if all(matches):
+        return False
+    agree_together = all(cmath.answers_match(a, answers[0]) for a in answers[1:])
+    return not (not any(matches) and agree_together)
+
+
+# -- assembling one example's score (pure) -------------------------------------------------
+@dataclass(frozen=True)
+class ExampleScore:
+    consistency: float | None
+    reflection: float | None
+    bsdetector: float | None
+    signals: dict[str, float]
+    explanation: dict[str, Any]
+
+
+def assemble(example: StoredExample, samples: list[ChatResult], reflections: list[ChatResult], *,
+             format_signal: signals.SignalScore, token_scores: Any, config: Config) -> ExampleScore:
+    """Combine one example's LLM results and cheap signals into its score parts."""
+    s = config.scoring
+    parsed = [prompts.parse_answer(r.text) for r in samples]
+    answers = [p.answer for p in parsed]
+    per_sample = cmath.sample_agreements(answers, example.response, alpha=s.alpha) if answers else []
+    consistency = cmath.observed_consistency(answers, example.response, alpha=s.alpha) if answers else None
+    verdicts = [prompts.parse_reflection(r.text, r.top_logprobs) for r in reflections]
+    reflection = cmath.reflection_certainty([v.score for v in verdicts]) if verdicts else None
+    bsdetector = cmath.combine(consistency, reflection, beta=s.beta)
+    degenerate = signals.degenerate(prompt_text(example.prompt), example.response)
+    values: dict[str, float] = {"format": format_signal.score, "degenerate": degenerate.score}
+    if bsdetector is not None:
+        values["bsdetector"] = bsdetector
+    if token_scores is not None:
+        values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
+        values["ifd"] = signals.ifd_score(token_scores.mean_logprob_with_prompt,
+                                          token_scores.mean_logprob_without_prompt)
+    explanation = {
+        "samples": [
+            {"answer": p.answer, "parsed": p.ok, "match": cmath.answers_match(p.answer, example.response),
+             "agreement": round(o, 4)}
+            for p, o in zip(parsed, per_sample)
+        ],
+        "reflections": [
+            {"question": q, "verdict": v.verdict, "score": round(v.score, 4), "explanation": v.explanation,
+             "parsed": v.parsed, "weighted": v.weighted}
+            for q, v in enumerate(verdicts, start=1)
+        ],
+        "unparsed_reflections": sum(not v.parsed for v in verdicts),
+        "reasons": {name: list(sig.reasons) for name, sig in (("format", format_signal), ("degenerate", degenerate))
+                    if sig.reasons},
+    }
+    return ExampleScore(consistency, reflection, bsdetector, values, explanation)
+
+
+def final_confidence(values: dict[str, float], config: Config) -> float | None:
+    """Weighted mean of the soft signals times the rule signals raised to their weights.
+
+    ``values`` holds ``bsdetector`` and the *percentiles* of the ranked signals, plus the
+    rule scores ``format`` and ``degenerate``; all in [0, 1]. Returns None when no soft
+    signal with a positive weight is present and no rule applies.
+    """
+    s = config.scoring
+    soft = [(values[name], weight) for name, weight in
+            (("bsdetector", s.w_bsdetector), ("likelihood", s.w_likelihood), ("ifd", s.w_ifd))
+            if weight > 0 and values.get(name) is not None]
+    total = sum(w for _, w in soft)
+    base = sum(v * w for v, w in soft) / total if total else None
+    rules = [(values.get("format"), s.w_format), (values.get("degenerate"), s.w_degenerate)]
+    factor = 1.0
+    for value, weight in rules:
+        if weight > 0 and value is not None:
+            factor *= value ** weight
+    if base is None:
+        return factor if any(w > 0 for _, w in rules) else None
+    return min(1.0, max(0.0, base * factor))
+
+
+# -- running over a dataset -----------------------------------------------------------------
+@dataclass
+class ScoreResult:
+    scored: int = 0
+    failed: int = 0
+    skipped: int = 0
+    stopped: str | None = None
+
+
+def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMClient, *, run_id: str,
+                  on_progress: Callable[[int, int, int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> ScoreResult:
+    """Score every example of ``info`` not yet scored under this configuration.
+
+    Args:
+        on_progress: called as ``on_progress(done, total, failed)`` after each example.
+        should_stop: polled between batches; True stops the run cleanly (resumable).
+    Returns:
+        Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early.
+    """
+    key = score_key(config)
+    done_ids = store.scored_ids(info.dataset_id, key)
+    examples = list(store.iter_examples(info.dataset_id))
+    formats = dict(zip((e.example_id for e in examples),
+                       signals.format_consistency([e.response for e in examples])))
+    todo = [e for e in examples if e.example_id not in done_ids]
+    result = ScoreResult(skipped=len(examples) - len(todo))
+    for start in range(0, len(todo), BATCH):
+        if should_stop is not None and should_stop():
+            result.stopped = "cancelled"
+            break
+        batch = todo[start:start + BATCH]
+        try:
+            _score_batch(store, info, config, client, batch, formats, key=key, run_id=run_id, result=result,
+                         on_progress=lambda: on_progress and on_progress(result.scored + result.failed, len(todo),
+                                                                         result.failed))
+        except BudgetExceededError:
+            result.stopped = "budget"
+            break
+    return result
+
+
+def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMClient,
+                 batch: list[StoredExample], formats: dict[str, signals.SignalScore], *, key: str, run_id: str,
+                 result: ScoreResult, on_progress: Callable[[], Any]) -> None:
+    first = first_sample_count(config)
+    reflections_per = config.scoring.reflection_prompts
+    requests: list[ChatRequest] = []
+    for example in batch:
+        if first:
+            requests.append(sample_request(example, config, first=0, count=first))
+        requests.extend(reflection_requests(example, config))
+    outcomes = client.complete_many(requests)
+    if any(isinstance(o, BudgetExceededError) for o in outcomes):
+        raise BudgetExceededError("budget reached")
+    per_example = 1 if first else 0
+    cursor = 0
+    pending: list[tuple[StoredExample, list[Any]]] = []
+    for example in batch:
+        own = outcomes[cursor:cursor + per_example + reflections_per]
+        cursor += per_example + reflections_per
+        pending.append((example, own))
+    more = _more_samples(pending, config, client, first) if first else {}
+    for example, own in pending:
+        extra = more.get(example.example_id, [])
+        error = next((o for o in [*own, extra] if isinstance(o, LLMError)), None)
+        tokens = None
+        if error is None:
+            try:
+                tokens = client.score_tokens(example.prompt, example.response)
+            except LLMError as e:
+                error = e
+        if isinstance(error, BudgetExceededError):
+            raise error
+        if error is not None:
+            store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
+                             status="failed", confidence=None, consistency=None, reflection=None, signals={},
+                             fired=[], explanation={}, error=str(error))
+            result.failed += 1
+            on_progress()
+            continue
+        samples = (list(own[0]) + list(extra)) if first else []
+        reflections = [r[0] for r in own[per_example:]]
+        parts = assemble(example, samples, reflections, format_signal=formats[example.example_id],
+                         token_scores=tokens, config=config)
+        store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
+                         status="ok", confidence=parts.bsdetector, consistency=parts.consistency,
+                         reflection=parts.reflection, signals=parts.signals, fired=[],
+                         explanation=parts.explanation)
+        result.scored += 1
+        on_progress()
+
+
+def _more_samples(pending: list[tuple[StoredExample, list[Any]]], config: Config, client: LLMClient,
+                  first: int) -> dict[str, list[ChatResult] | LLMError]:
+    """Draw the remaining samples for the examples whose first samples did not settle it."""
+    wanted = []
+    for example, own in pending:
+        if isinstance(own[0], LLMError):
+            continue
+        answers = [prompts.parse_answer(r.text).answer for r in own[0]]
+        if needs_more_samples(answers, example.response, config):
+            wanted.append(example)
+    requests = [sample_request(e, config, first=first, count=config.scoring.k - first) for e in wanted]
+    return {e.example_id: outcome for e, outcome in zip(wanted, client.complete_many(requests))}
+
+
+def finalize(store: Store, info: DatasetInfo, config: Config) -> int:
+    """Fold the signals into each example's final ``confidence`` and ``fired`` list.
+
+    Dataset-level and free: ranked signals become percentiles over the scored examples.
+    Returns the number of examples updated.
+    """
+    key = score_key(config)
+    rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
+    percentiles = {name: cmath.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
+    updates = {}
+    for i, row in enumerate(rows):
+        values = dict(row["signals"])
+        for name in RANKED_SIGNALS:
+            values[name] = percentiles[name][i]
+        conf = final_confidence(values, config)
+        fired = [name for name in ("format", "degenerate", "bsdetector") if values.get(name, 1.0) < 0.5]
+        fired += [name for name in RANKED_SIGNALS if values.get(name) is not None
+                  and values[name] < RANKED_FIRE_SHARE]
+        updates[row["example_id"]] = (conf, fired)
+    store.update_confidences(info.dataset_id, key, updates)
+    return len(updates)
+
