@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from curation import __version__
+from curation.config import Config
 from curation.errors import CurationError
 from curation.store import DEFAULT_STORE, Store
 
@@ -27,7 +28,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         result = import_file(
             store, args.file, name=args.name, fmt=args.format, prompt_col=args.prompt_col,
-            response_col=args.response_col, skip_invalid=args.skip_invalid,
+            response_col=args.response_col, skip_invalid=args.skip_invalid, append=args.append,
         )
     info = result.dataset
     print(f"imported {info.n_examples} examples into dataset {info.name!r} "
@@ -73,6 +74,49 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+#: CLI flag -> config key, for the flags every pipeline command shares.
+CONFIG_FLAGS = {
+    "backend": "llm.backend", "model": "llm.model", "base_url": "llm.base_url", "api_key_env": "llm.api_key_env",
+    "concurrency": "llm.concurrency", "budget": "llm.budget_usd", "price_prompt": "llm.price_prompt_per_m",
+    "price_completion": "llm.price_completion_per_m", "k": "scoring.k", "alpha": "scoring.alpha",
+    "beta": "scoring.beta", "sample_style": "scoring.sample_style", "gamma": "filter.gamma",
+    "gamma_mode": "filter.gamma_mode", "eta": "correct.eta", "candidate_model": "correct.candidate_model",
+    "candidate_base_url": "correct.candidate_base_url",
+}
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides = {key: getattr(args, flag) for flag, key in CONFIG_FLAGS.items()}
+    if args.no_auto_apply:
+        overrides["correct.auto_apply"] = False
+    return Config.load(args.config, overrides)
+
+
+def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
+    from curation.pipeline import estimate_run, run_pipeline
+    from curation.progress import ProgressBar
+
+    config = _config(args)
+    with Store(args.store) as store:
+        dataset = store.dataset(args.dataset).name
+        if "score" in stages:
+            e = estimate_run(store, dataset, config)
+            print(f"estimate: {e.examples} examples to score, at most {e.calls} calls, "
+                  f"~{e.prompt_tokens + e.completion_tokens:,} tokens, ~{e.seconds / 60:.1f} min, ${e.cost_usd:.2f}",
+                  file=sys.stderr)
+        with ProgressBar(price_known=config.llm.price_prompt_per_m > 0) as bar:
+            summary = run_pipeline(store, dataset, config, stages=stages, on_progress=bar.update)
+    s = summary.stats
+    print(f"{dataset}: scored {summary.scored}, failed {summary.failed}, flagged {summary.flagged}, "
+          f"proposed {summary.proposed}, auto-applied {summary.auto_applied}; "
+          f"{int(s.get('calls', 0))} calls, {int(s.get('cache_hits', 0))} cache hits, "
+          f"{int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,} tokens, ${s.get('cost_usd', 0):.4f}")
+    if summary.stopped:
+        print(f"stopped early ({summary.stopped}); run the same command again to resume", file=sys.stderr)
+        return 3
+    return 0
+
+
 def _cmd_app(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.is_file():
@@ -102,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt-col", help="prompt column for flat prompt/response data")
     p.add_argument("--response-col", help="response column for flat prompt/response data")
     p.add_argument("--skip-invalid", action="store_true", help="import the good records, keep the bad ones aside")
+    p.add_argument("--append", action="store_true", help="add the file's new examples to the dataset of that name")
 
     p = command("status", _cmd_status, "Show each dataset's counts: examples, scored, flagged, proposed, decided.")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -112,10 +157,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="own", choices=("own",) + FORMAT_CHOICES, help="output shape (default: the input's)")
     p.add_argument("--dataset", help="dataset name (needed when the store has several)")
 
+    for name, stages, text in (
+        ("score", ("score",), "Score every example's confidence (resumes; cached calls are free)."),
+        ("filter", ("filter",), "Flag examples with confidence at or below γ (no LLM call)."),
+        ("correct", ("correct",), "Propose and judge corrections for the flagged examples."),
+        ("run", ("score", "filter", "correct"), "Run every stage: score, filter, correct."),
+    ):
+        p = command(name, lambda a, st=stages: _run_stages(a, st), text)
+        _pipeline_flags(p)
+
     p = command("app", _cmd_app, "Start the review app (Streamlit) on this store.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8501)
     return parser
+
+
+def _pipeline_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", help="dataset name (needed when the store has several)")
+    p.add_argument("--config", help="TOML config file (sections llm, scoring, filter, correct)")
+    g = p.add_argument_group("model")
+    g.add_argument("--backend", choices=("embedded", "openai"), help="embedded (default) or an OpenAI-compatible endpoint")
+    g.add_argument("--model", help="packaged model name or .gguf path (embedded), or the endpoint's model name")
+    g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    g.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
+    g.add_argument("--concurrency", type=int, help="calls in flight at once (remote endpoints)")
+    g.add_argument("--budget", type=float, help="stop cleanly once this many dollars are spent")
+    g.add_argument("--price-prompt", type=float, help="dollars per million prompt tokens")
+    g.add_argument("--price-completion", type=float, help="dollars per million completion tokens")
+    g = p.add_argument_group("method")
+    g.add_argument("--k", type=int, help="consistency samples per example (default 5)")
+    g.add_argument("--alpha", type=float, help="similarity vs exact-match weight α (default 0.8)")
+    g.add_argument("--beta", type=float, help="consistency vs reflection weight β (default 0.7)")
+    g.add_argument("--sample-style", choices=("explanation_first", "answer_first"))
+    g.add_argument("--gamma", type=float, help="Auto-Filter threshold γ")
+    g.add_argument("--gamma-mode", choices=("absolute", "quantile"))
+    g.add_argument("--eta", type=float, help="Auto-Correct judge threshold η (default 0.8)")
+    g.add_argument("--candidate-model", help="model that writes corrections (e.g. your fine-tuned endpoint)")
+    g.add_argument("--candidate-base-url", help="endpoint of the candidate model")
+    g.add_argument("--no-auto-apply", action="store_true", help="leave every correction for review")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -33,7 +33,7 @@ class LLMConfig:
     model: str = "qwen2.5-coder-0.5b"
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
-    extra_headers: dict[str, str] = field(default_factory=dict)
+    extra_headers: dict[str, str] = field(default_factory=dict, repr=False)
     concurrency: int = 8
     max_attempts: int = 6
     timeout_s: float = 60.0

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 #: How many of the most confident unflagged examples are candidates for demonstrations.
 DEMO_POOL = 200
-BATCH = 8
+BATCH_PER_CONCURRENCY = 2
 _WORD = re.compile(r"\w+")
 
 
@@ -115,11 +115,12 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
     pool_ids = sorted((i for i in examples if i not in flagged), key=lambda i: -confidences[i])[:DEMO_POOL]
     pool = [examples[i] for i in pool_ids]
     eta, allowed = config.correct.eta, config.correct.auto_apply
-    for start in range(0, len(todo), BATCH):
+    size = BATCH_PER_CONCURRENCY * judge_client.concurrency
+    for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"
             break
-        batch = todo[start:start + BATCH]
+        batch = todo[start:start + size]
         requests = [candidate_request(e, nearest_demonstrations(e, pool, config.correct.few_shot) if use_demos else [],
                                       config) for e in batch]
         drafted = candidates.complete_many(requests)

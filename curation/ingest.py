@@ -232,7 +232,7 @@ class ImportResult:
 
 def import_file(store: Store, path: str | Path, *, name: str | None = None, fmt: str | None = None,
                 prompt_col: str | None = None, response_col: str | None = None,
-                skip_invalid: bool = False) -> ImportResult:
+                skip_invalid: bool = False, append: bool = False) -> ImportResult:
     """Read, validate and store one dataset file, all or nothing.
 
     Args:
@@ -240,6 +240,7 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None, fmt:
         path: the dataset file (see :func:`read_dataset`).
         name: the dataset's name in the store (default: the file's stem).
         fmt, prompt_col, response_col, skip_invalid: as for :func:`read_dataset`.
+        append: add the file's new examples (ids not yet stored) to an existing dataset.
     Returns:
         The stored dataset and the records left out (only with ``skip_invalid``).
     Raises:
@@ -248,6 +249,6 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None, fmt:
     """
     parsed = read_dataset(path, fmt=fmt, prompt_col=prompt_col, response_col=response_col,
                           skip_invalid=skip_invalid)
-    info = store.add_dataset(parsed, name=name or Path(path).stem)
+    info = store.add_dataset(parsed, name=name or Path(path).stem, append=append)
     return ImportResult(dataset=info, rejected=parsed.rejected)
 

@@ -37,7 +37,9 @@ SCORER_VERSION = 1
 RANKED_SIGNALS = ("likelihood", "ifd")
 #: Share of the dataset at the bottom of a ranked signal that counts as "fired".
 RANKED_FIRE_SHARE = 0.15
-BATCH = 16
+#: Examples per batch, per call in flight: small batches keep progress live and lose
+#: little to a kill, enough keep a remote endpoint busy.
+BATCH_PER_CONCURRENCY = 2
 
 
 def score_key(config: Config) -> str:
@@ -192,11 +194,12 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
                        signals.format_consistency([e.response for e in examples])))
     todo = [e for e in examples if e.example_id not in done_ids]
     result = ScoreResult(skipped=len(examples) - len(todo))
-    for start in range(0, len(todo), BATCH):
+    size = BATCH_PER_CONCURRENCY * client.concurrency
+    for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"
             break
-        batch = todo[start:start + BATCH]
+        batch = todo[start:start + size]
         try:
             _score_batch(store, info, config, client, batch, formats, key=key, run_id=run_id, result=result,
                          on_progress=lambda: on_progress and on_progress(result.scored + result.failed, len(todo),

@@ -44,6 +44,11 @@ SQL_INSERT_EXAMPLES = (
     "prompt_text, response, record FROM new_examples"
 )
 SQL_INSERT_REJECTED = "INSERT INTO rejected VALUES (?, ?, ?, ?, ?)"
+SQL_EXAMPLE_IDS = "SELECT example_id FROM examples WHERE dataset_id = ?"
+SQL_UPDATE_DATASET_COUNTS = (
+    "UPDATE datasets SET n_examples = n_examples + ?, n_rejected = n_rejected + ?, source_sha256 = ? "
+    "WHERE dataset_id = ?"
+)
 SQL_DATASETS = (
     "SELECT dataset_id, name, source_path, source_sha256, file_type, format, options, n_examples, "
     "n_rejected, imported_at FROM datasets ORDER BY dataset_id"
@@ -298,35 +303,38 @@ class Store:
         return [row[1] for row in self._rows(SQL_APPLIED)]
 
     # -- datasets and examples ----------------------------------------------------------
-    def add_dataset(self, parsed: ParsedDataset, *, name: str) -> DatasetInfo:
+    def add_dataset(self, parsed: ParsedDataset, *, name: str, append: bool = False) -> DatasetInfo:
         """Write a parsed file as a new dataset, all or nothing.
 
+        With ``append``, an existing dataset of that name gains the examples whose ids it does
+        not have yet (an updated file re-imported: only the new examples get scored).
+
         Raises:
-            StorageError: a dataset of that name exists already.
+            StorageError: a dataset of that name exists already (and not ``append``), or the
+                file has another shape than the dataset.
         """
-        if self.find_dataset(name) is not None:
-            raise StorageError(f"{self.path}: a dataset named {name!r} exists already; choose another --name")
-        table = pa.table({
-            "dataset_id": pa.array([0] * len(parsed.examples), pa.int32()),
-            "example_id": [e.example_id for e in parsed.examples],
-            "id_source": [e.id_source for e in parsed.examples],
-            "position": pa.array(range(len(parsed.examples)), pa.int32()),
-            "line": pa.array([e.line for e in parsed.examples], pa.int32()),
-            "prompt": [prompt_to_json(e.prompt) for e in parsed.examples],
-            "prompt_text": [prompt_text(e.prompt) for e in parsed.examples],
-            "response": [e.response for e in parsed.examples],
-            "record": [json.dumps(e.record, ensure_ascii=False) for e in parsed.examples],
-        })
+        existing = self.find_dataset(name)
+        if existing is not None and not append:
+            raise StorageError(f"{self.path}: a dataset named {name!r} exists already; choose another --name "
+                               "or add --append to add its new examples")
+        if existing is not None and existing.format != parsed.format:
+            raise StorageError(f"{self.path}: dataset {name!r} is {existing.format}, the file is {parsed.format}")
         with self.transaction():
-            dataset_id = self._rows(SQL_NEXT_DATASET_ID)[0][0]
-            table = table.set_column(0, "dataset_id", pa.array([dataset_id] * len(table), pa.int32()))
-            self._execute(SQL_INSERT_DATASET, (
-                dataset_id, name, parsed.path, parsed.sha256, parsed.file_type, parsed.format,
-                json.dumps(parsed.options), len(parsed.examples), len(parsed.rejected), now(),
-            ))
-            self._with_table("new_examples", table, SQL_INSERT_EXAMPLES)
+            if existing is None:
+                dataset_id, first, known = self._rows(SQL_NEXT_DATASET_ID)[0][0], 0, set()
+                self._execute(SQL_INSERT_DATASET, (
+                    dataset_id, name, parsed.path, parsed.sha256, parsed.file_type, parsed.format,
+                    json.dumps(parsed.options), 0, 0, now(),
+                ))
+            else:
+                dataset_id = existing.dataset_id
+                first = existing.n_examples
+                known = {row[0] for row in self._rows(SQL_EXAMPLE_IDS, (dataset_id,))}
+            new = [e for e in parsed.examples if e.example_id not in known]
+            self._with_table("new_examples", _examples_table(dataset_id, first, new), SQL_INSERT_EXAMPLES)
             for r in parsed.rejected:
                 self._execute(SQL_INSERT_REJECTED, (dataset_id, r.problem.line, r.problem.field, str(r.problem), r.raw))
+            self._execute(SQL_UPDATE_DATASET_COUNTS, (len(new), len(parsed.rejected), parsed.sha256, dataset_id))
         return self.dataset(name)
 
     def datasets(self) -> list[DatasetInfo]:
@@ -522,6 +530,20 @@ class Store:
         params = (dataset_id, dataset_id, dataset_id, dataset_id, key, dataset_id, key,
                   dataset_id, dataset_id, dataset_id)
         return self._dicts(SQL_STATUS, params)[0]
+
+
+def _examples_table(dataset_id: int, first_position: int, examples: list) -> pa.Table:
+    return pa.table({
+        "dataset_id": pa.array([dataset_id] * len(examples), pa.int32()),
+        "example_id": pa.array([e.example_id for e in examples], pa.string()),
+        "id_source": pa.array([e.id_source for e in examples], pa.string()),
+        "position": pa.array(range(first_position, first_position + len(examples)), pa.int32()),
+        "line": pa.array([e.line for e in examples], pa.int32()),
+        "prompt": pa.array([prompt_to_json(e.prompt) for e in examples], pa.string()),
+        "prompt_text": pa.array([prompt_text(e.prompt) for e in examples], pa.string()),
+        "response": pa.array([e.response for e in examples], pa.string()),
+        "record": pa.array([json.dumps(e.record, ensure_ascii=False) for e in examples], pa.string()),
+    })
 
 
 def _open_error(path: str, error: duckdb.IOException) -> StorageError:

@@ -103,7 +103,8 @@ class ChatBackend(Protocol):
     max_concurrency: int
 
     def complete(self, request: ChatRequest) -> list[ChatResult]:
-        """Return ``request.n`` samples (fewer only if the backend raises)."""
+        """Return up to ``request.n`` samples, ``sample_index`` onwards; the client asks again
+        for any it did not get."""
         ...
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:

@@ -1,0 +1,407 @@
+"""The one door to the language model: cache, retry, concurrency, cost and budget.
+
+In: :class:`~curation.llm.base.ChatRequest` objects. Out: lists of
+:class:`~curation.llm.base.ChatResult` (one per sample), each sample served from the
+:class:`~curation.llm.base.CallCache` when it was ever paid for, else from the backend.
+Transient failures are retried with exponential backoff and full jitter; a request that
+fails for good raises :class:`~curation.errors.LLMError` (or, in
+:meth:`LLMClient.complete_many`, yields it in its slot while the batch goes on). Once the
+configured budget is spent, no new backend call is made: the run stops with
+:class:`~curation.errors.BudgetExceededError` and a later run resumes from the cache.
+
+Backend convention: a request with ``n`` samples and ``sample_index = s`` asks for samples
+``s .. s + n - 1``; the client only ever asks for the samples it is missing.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, fields, replace
+
+from curation.config import LLMConfig
+from curation.errors import BudgetExceededError, LLMError, TransientLLMError
+from curation.llm.base import CallCache, ChatBackend, ChatRequest, ChatResult, Message, TokenScores
+from curation.llm.retry import backoff_delay
+
+log = logging.getLogger(__name__)
+
+Outcome = list[ChatResult] | LLMError
+
+
+@dataclass
+class LLMStats:
+    """Running totals of one client, safe to update from many threads.
+
+    ``calls`` counts backend calls made (every attempt, failed ones included);
+    ``cache_hits`` / ``cache_misses`` count samples; ``failures`` counts requests that
+    failed for good; ``retries`` counts waits before another attempt; ``elapsed_s`` is the
+    wall-clock time during which at least one request was being served and
+    ``backend_s`` the summed time spent inside backend calls.
+    """
+
+    calls: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    failures: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    elapsed_s: float = 0.0
+    backend_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def add(self, **deltas: float) -> None:
+        """Add ``deltas`` (field name -> amount) atomically."""
+        with self._lock:
+            for name, amount in deltas.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def snapshot(self) -> dict[str, float]:
+        """A consistent copy of every total, as a plain dict."""
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run of calls is expected to cost, before it is made."""
+
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    seconds: float
+
+
+def estimate(
+    n_calls: int,
+    prompt_tokens_per_call: float,
+    completion_tokens_per_call: float,
+    *,
+    seconds_per_call: float,
+    concurrency: int = 1,
+    price_prompt_per_m: float = 0.0,
+    price_completion_per_m: float = 0.0,
+) -> Estimate:
+    """Tokens, dollars and wall-clock seconds for ``n_calls`` calls.
+
+    Args:
+        n_calls: how many backend calls (samples) the run needs.
+        prompt_tokens_per_call: mean prompt tokens per call.
+        completion_tokens_per_call: mean completion tokens per call.
+        seconds_per_call: mean latency of one call.
+        concurrency: calls in flight at once; calls run in ``ceil(n / concurrency)`` waves.
+        price_prompt_per_m: dollars per million prompt tokens.
+        price_completion_per_m: dollars per million completion tokens.
+
+    Returns:
+        The :class:`Estimate`.
+
+    Raises:
+        ValueError: for a negative count, size, latency or price, or concurrency < 1.
+    """
+    numbers = (n_calls, prompt_tokens_per_call, completion_tokens_per_call, seconds_per_call,
+               price_prompt_per_m, price_completion_per_m)
+    if min(numbers) < 0 or concurrency < 1:
+        raise ValueError(f"estimate needs non-negative sizes and concurrency >= 1, got {numbers}, {concurrency}")
+    prompt = round(n_calls * prompt_tokens_per_call)
+    completion = round(n_calls * completion_tokens_per_call)
+    return Estimate(
+        calls=n_calls,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=_cost(prompt, completion, price_prompt_per_m, price_completion_per_m),
+        seconds=math.ceil(n_calls / concurrency) * seconds_per_call,
+    )
+
+
+class LLMClient:
+    """Cached, retried, concurrent, accounted access to one :class:`ChatBackend`."""
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        *,
+        cache: CallCache,
+        config: LLMConfig,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        """Wire the client.
+
+        Args:
+            backend: the model (its ``name`` and ``model`` are part of every cache key).
+            cache: where finished samples are read and written; the client serialises its
+                own access to it, so a cache need not be thread-safe.
+            config: ``concurrency``, ``max_attempts``, ``backoff_base_s``,
+                ``backoff_max_s``, prices and ``budget_usd`` are used.
+            sleep: waits between attempts (inject a recorder in tests).
+            clock: a monotonic clock for timings.
+            rng: jitter source; default ``random.Random(config.seed)``.
+        """
+        self.backend = backend
+        self.config = config
+        self.stats = LLMStats()
+        self._cache = cache
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random(config.seed)
+        self._cache_lock = threading.Lock()
+        self._rng_lock = threading.Lock()
+        self._active_lock = threading.Lock()
+        self._active = 0
+        self._active_since = 0.0
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight at once: ``min(config.concurrency, backend.max_concurrency)``."""
+        return max(1, min(self.config.concurrency, self.backend.max_concurrency))
+
+    def snapshot(self) -> dict[str, float]:
+        """The running totals as a plain dict (see :class:`LLMStats`)."""
+        return self.stats.snapshot()
+
+    def estimate(
+        self, n_calls: int, prompt_tokens_per_call: float, completion_tokens_per_call: float,
+        *, seconds_per_call: float,
+    ) -> Estimate:
+        """:func:`estimate` with this client's prices and concurrency."""
+        return estimate(
+            n_calls, prompt_tokens_per_call, completion_tokens_per_call,
+            seconds_per_call=seconds_per_call, concurrency=self.concurrency,
+            price_prompt_per_m=self.config.price_prompt_per_m,
+            price_completion_per_m=self.config.price_completion_per_m,
+        )
+
+    def complete(self, request: ChatRequest) -> list[ChatResult]:
+        """``request.n`` samples, cached ones first, the missing ones from the backend.
+
+        Args:
+            request: the call to make; sample ``i`` is cached under
+                ``request.single(i).cache_key(backend.name, backend.model)``.
+
+        Returns:
+            ``request.n`` results in sample order; served-from-cache ones have ``cached=True``.
+
+        Raises:
+            BudgetExceededError: a backend call was needed but the budget is spent.
+            LLMError: the backend failed for good (after ``config.max_attempts`` attempts
+                for transient failures), or ``request.n`` < 1.
+        """
+        if request.n < 1:
+            raise LLMError(f"request.n must be >= 1, got {request.n}")
+        self._enter()
+        try:
+            return self._complete(request)
+        finally:
+            self._leave()
+
+    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+        """Teacher-forced log-likelihood of ``response`` (None where the backend cannot), cached.
+
+        Raises:
+            BudgetExceededError: the budget is spent and the result is not cached.
+        """
+        probe = ChatRequest(messages=messages + (Message("assistant", response),), max_tokens=0)
+        key = "score_tokens:" + probe.cache_key(self.backend.name, self.backend.model)
+        with self._cache_lock:
+            stored = self._cache.cache_get_many([key]).get(key)
+        if stored is not None:
+            self.stats.add(cache_hits=1)
+            return TokenScores(**stored["scores"]) if stored.get("scores") else None
+        self._check_budget()
+        self.stats.add(cache_misses=1)
+        started = self._clock()
+        scores = self.backend.score_tokens(messages, response)
+        self.stats.add(calls=1 if scores else 0, backend_s=self._clock() - started,
+                       prompt_tokens=scores.n_tokens if scores else 0)
+        with self._cache_lock:
+            self._cache.cache_put(key, backend=self.backend.name, model=self.backend.model,
+                                  request={"score_tokens": asdict(probe)},
+                                  result={"scores": asdict(scores) if scores else None})
+        return scores
+
+    def complete_many(
+        self,
+        requests: Iterable[ChatRequest],
+        *,
+        on_result: Callable[[int, Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Run many requests concurrently; one failing request never stops the batch.
+
+        Args:
+            requests: the calls to make.
+            on_result: called as ``on_result(index, outcome)`` in the caller's thread as
+                each request finishes (for progress bars).
+
+        Returns:
+            One outcome per request, in input order: its results, or the
+            :class:`LLMError` it failed with. Once the budget is spent no new request is
+            started; those left are given a :class:`BudgetExceededError`.
+        """
+        todo = list(requests)
+        outcomes: list[Outcome | None] = [None] * len(todo)
+        stop = threading.Event()
+        window = 2 * self.concurrency
+
+        def run(request: ChatRequest) -> Outcome:
+            if stop.is_set():
+                return self._not_started()
+            try:
+                return self.complete(request)
+            except LLMError as e:
+                return e
+
+        def finish(index: int, outcome: Outcome) -> None:
+            outcomes[index] = outcome
+            if isinstance(outcome, BudgetExceededError):
+                stop.set()
+            if on_result is not None:
+                on_result(index, outcome)
+
+        pending: dict[Future[Outcome], int] = {}
+        next_index = 0
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="llm") as pool:
+            try:
+                while next_index < len(todo) or pending:
+                    while next_index < len(todo) and len(pending) < window and not stop.is_set():
+                        pending[pool.submit(run, todo[next_index])] = next_index
+                        next_index += 1
+                    if not pending:
+                        break
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        finish(pending.pop(future), future.result())
+            finally:
+                for future in pending:
+                    future.cancel()
+        for index in range(next_index, len(todo)):
+            finish(index, self._not_started())
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _complete(self, request: ChatRequest) -> list[ChatResult]:
+        name, model = self.backend.name, self.backend.model
+        keys = [request.single(i).cache_key(name, model) for i in range(request.n)]
+        with self._cache_lock:
+            stored = self._cache.cache_get_many(keys)
+        results: list[ChatResult | None] = [None] * request.n
+        for i, key in enumerate(keys):
+            if key in stored:
+                results[i] = _from_cache(stored[key], key)
+        missing = [i for i, result in enumerate(results) if result is None]
+        self.stats.add(cache_hits=request.n - len(missing), cache_misses=len(missing))
+        for run in _contiguous_runs(missing):
+            self._fetch(request, run, keys, results)
+        return [result for result in results if result is not None]
+
+    def _fetch(self, request: ChatRequest, run: list[int], keys: list[str], results: list[ChatResult | None]) -> None:
+        """Fill ``results[i]`` for every sample index in ``run``, retrying transient failures."""
+        pending = list(run)
+        failed_attempts = 0
+        while pending:
+            self._check_budget()
+            sub = replace(request, n=len(pending), sample_index=pending[0])
+            started = self._clock()
+            try:
+                got = self.backend.complete(sub)
+                if not got:
+                    raise TransientLLMError("backend returned no samples")
+            except TransientLLMError as e:
+                self.stats.add(calls=1, backend_s=self._clock() - started)
+                failed_attempts += 1
+                if failed_attempts >= self.config.max_attempts:
+                    self.stats.add(failures=1)
+                    raise LLMError(
+                        f"{self.backend.name}/{self.backend.model}: call failed after "
+                        f"{failed_attempts} attempts: {e}"
+                    ) from e
+                self._wait(failed_attempts - 1, e)
+                continue
+            except LLMError:
+                self.stats.add(calls=1, backend_s=self._clock() - started, failures=1)
+                raise
+            got = got[: len(pending)]
+            self._account(got, backend_s=self._clock() - started)
+            for index, result in zip(pending, got):
+                results[index] = result
+                self._store(request.single(index), keys[index], result)
+            pending = pending[len(got):]
+
+    def _wait(self, attempt: int, error: TransientLLMError) -> None:
+        with self._rng_lock:
+            delay = backoff_delay(
+                attempt, base_s=self.config.backoff_base_s, max_s=self.config.backoff_max_s,
+                rng=self._rng, retry_after=error.retry_after,
+            )
+        self.stats.add(retries=1)
+        log.info("transient LLM failure (%s); retrying in %.2f s", error, delay)
+        self._sleep(delay)
+
+    def _account(self, got: list[ChatResult], *, backend_s: float) -> None:
+        prompt = sum(r.prompt_tokens for r in got)
+        completion = sum(r.completion_tokens for r in got)
+        cost = _cost(prompt, completion, self.config.price_prompt_per_m, self.config.price_completion_per_m)
+        self.stats.add(calls=1, backend_s=backend_s, prompt_tokens=prompt,
+                       completion_tokens=completion, cost_usd=cost)
+
+    def _store(self, single: ChatRequest, key: str, result: ChatResult) -> None:
+        with self._cache_lock:
+            self._cache.cache_put(
+                key, backend=self.backend.name, model=self.backend.model,
+                request=asdict(single), result=result.to_json(),
+            )
+
+    def _check_budget(self) -> None:
+        budget = self.config.budget_usd
+        if budget is not None and self.stats.snapshot()["cost_usd"] >= budget:
+            raise BudgetExceededError(
+                f"budget of ${budget:.4f} reached (spent ${self.stats.cost_usd:.4f}); "
+                "finished calls are cached and a rerun resumes from them"
+            )
+
+    def _not_started(self) -> BudgetExceededError:
+        budget = self.config.budget_usd or 0.0
+        return BudgetExceededError(f"not started: budget of ${budget:.4f} reached; a rerun resumes from the cache")
+
+    def _enter(self) -> None:
+        with self._active_lock:
+            if self._active == 0:
+                self._active_since = self._clock()
+            self._active += 1
+
+    def _leave(self) -> None:
+        with self._active_lock:
+            self._active -= 1
+            if self._active == 0:
+                self.stats.add(elapsed_s=self._clock() - self._active_since)
+
+
+def _cost(prompt_tokens: float, completion_tokens: float, price_prompt_per_m: float, price_completion_per_m: float) -> float:
+    return (prompt_tokens * price_prompt_per_m + completion_tokens * price_completion_per_m) / 1_000_000
+
+
+def _contiguous_runs(indices: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for index in indices:
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _from_cache(data: dict, key: str) -> ChatResult | None:
+    try:
+        return ChatResult.from_json(data, cached=True)
+    except (KeyError, TypeError, ValueError) as e:
+        log.warning("ignoring unreadable cache entry %s: %s", key[:12], e)
+        return None

@@ -1,0 +1,252 @@
+"""A :class:`~curation.llm.base.ChatBackend` for any OpenAI-compatible chat endpoint.
+
+In: a :class:`~curation.llm.base.ChatRequest`. Out: ``request.n`` :class:`ChatResult`
+samples, made through the official ``openai`` package (OpenAI, vLLM, Ollama, llama.cpp
+server, LM Studio, gateways ...). The package's own retries are off: retrying, caching,
+concurrency and cost accounting live in :mod:`curation.llm.client`.
+
+Errors are sorted for the retry loop: 429, 408, 5xx, timeouts, lost connections and
+malformed replies raise :class:`~curation.errors.TransientLLMError` (with the server's
+``Retry-After`` when sent); every other failure raises :class:`~curation.errors.LLMError`.
+The API key is read from the environment variable the config names and never appears
+in a message, a ``repr`` or a log line.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import openai
+
+from curation.config import LLMConfig
+from curation.errors import LLMError, TransientLLMError
+from curation.llm.base import ChatRequest, ChatResult, Message, TokenScores
+from curation.llm.retry import parse_retry_after
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER_API_KEY = "not-needed"
+# OpenAI accepts at most 20 alternatives per position.
+MAX_TOP_LOGPROBS = 20
+# Threads sharing one HTTP connection pool (the openai package allows 1000 connections).
+MAX_CONCURRENCY = 256
+_TRANSIENT_STATUS = frozenset({408, 429})
+_REDACTED = "[redacted]"
+
+
+class OpenAIBackend:
+    """Chat completions from an OpenAI-compatible HTTP endpoint.
+
+    Attributes:
+        name: ``"openai"`` (part of every cache key).
+        model: the model name the endpoint expects.
+        max_concurrency: how many calls may run at once through this backend.
+    """
+
+    name = "openai"
+
+    def __init__(self, config: LLMConfig, *, environ: Mapping[str, str] = os.environ) -> None:
+        """Make the HTTP client.
+
+        Args:
+            config: ``model``, ``base_url``, ``api_key_env``, ``extra_headers``,
+                ``timeout_s`` and ``seed`` are used.
+            environ: where the API key is looked up (``environ[config.api_key_env]``);
+                when absent a placeholder is sent, which local servers accept.
+        """
+        self.model = config.model
+        self.max_concurrency = MAX_CONCURRENCY
+        self._base_url = config.base_url
+        self._seed = config.seed
+        key = environ.get(config.api_key_env) or ""
+        self._secret = key if len(key) >= 4 else ""
+        self._client = openai.OpenAI(
+            api_key=key or PLACEHOLDER_API_KEY,
+            base_url=config.base_url,
+            timeout=config.timeout_s,
+            max_retries=0,
+            default_headers=dict(config.extra_headers),
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, base_url={self._base_url!r})"
+
+    def complete(self, request: ChatRequest) -> list[ChatResult]:
+        """Return ``request.n`` samples.
+
+        A server that returns fewer choices than asked (Ollama ignores ``n``) is called
+        again for the rest, with the seed moved on so the extra samples differ.
+
+        Args:
+            request: the messages and sampling settings; ``top_logprobs`` > 0 asks for
+                that many alternatives per generated token.
+
+        Returns:
+            ``request.n`` results, or fewer (at least one) when a follow-up call for the
+            missing choices fails transiently: samples already paid for are not thrown
+            away, and :class:`~curation.llm.client.LLMClient` asks again for the rest. Token usage of a call is split over its choices: the
+            prompt tokens go to the first, the completion tokens are shared out, so that
+            summing over results gives the call's usage.
+
+        Raises:
+            TransientLLMError: rate limit, timeout, 408/5xx, lost connection, malformed reply.
+            LLMError: any other failure (bad request, authentication, unknown model).
+        """
+        results: list[ChatResult] = []
+        while len(results) < request.n:
+            offset = request.sample_index + len(results)
+            try:
+                results.extend(self._call(request, n=request.n - len(results), seed=self._seed + offset))
+            except TransientLLMError as e:
+                if not results:
+                    raise
+                # Keep the samples already paid for; the client asks again for the rest.
+                log.debug("returning %d of %d samples after a transient failure: %s", len(results), request.n, e)
+                break
+        return results[: request.n]
+
+    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+        """Not offered by chat endpoints: always ``None``."""
+        return None
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+    def _call(self, request: ChatRequest, *, n: int, seed: int) -> list[ChatResult]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "seed": seed,
+        }
+        if n != 1:
+            kwargs["n"] = n
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.top_logprobs > 0:
+            kwargs["logprobs"] = True
+            kwargs["top_logprobs"] = min(request.top_logprobs, MAX_TOP_LOGPROBS)
+        error: LLMError | None = None
+        cause: BaseException | None = None
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(**kwargs)
+            body = raw.text
+        except openai.APIStatusError as e:
+            error, cause = self._status_error(e), e
+        except openai.APITimeoutError as e:
+            error, cause = TransientLLMError(f"{self._where()}: timed out"), e
+        except openai.APIConnectionError as e:
+            error, cause = TransientLLMError(f"{self._where()}: connection failed: {e}"), e
+        except openai.OpenAIError as e:
+            error, cause = LLMError(f"{self._where()}: {e}"), e
+        if error is not None:
+            # Raised outside the except block so no exception context carries the
+            # original (possibly key-bearing) message along.
+            error, cause = self._scrubbed(error, cause)
+            raise error from cause
+        return self._parse(body, n)
+
+    def _status_error(self, e: openai.APIStatusError) -> LLMError:
+        status = e.status_code
+        message = f"{self._where()}: {e.message}"
+        if status in _TRANSIENT_STATUS or status >= 500:
+            headers = e.response.headers
+            retry_after = _retry_after_ms(headers.get("retry-after-ms"))
+            if retry_after is None:
+                retry_after = parse_retry_after(headers.get("retry-after"))
+            return TransientLLMError(message, retry_after=retry_after)
+        return LLMError(message)
+
+    def _scrubbed(self, error: LLMError, cause: BaseException | None) -> tuple[LLMError, BaseException | None]:
+        text = str(error)
+        leaked = bool(self._secret) and (self._secret in text or self._secret in str(cause))
+        if leaked:
+            text = text.replace(self._secret, _REDACTED)
+            if isinstance(error, TransientLLMError):
+                error = TransientLLMError(text, retry_after=error.retry_after)
+            else:
+                error = type(error)(text)
+            cause = None
+        return error, cause
+
+    def _parse(self, body: str, n: int) -> list[ChatResult]:
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, TypeError) as e:
+            raise TransientLLMError(f"{self._where()}: malformed reply (not JSON: {e})") from None
+        if not isinstance(data, dict):
+            raise self._malformed("body is not a JSON object")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise self._malformed("no choices")
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        prompt_tokens = _int(usage.get("prompt_tokens"))
+        completion_tokens = _int(usage.get("completion_tokens"))
+        kept = choices[:n]
+        share, extra = divmod(completion_tokens, len(kept))
+        results = []
+        for i, choice in enumerate(kept):
+            message = choice.get("message") if isinstance(choice, dict) else None
+            text = message.get("content") if isinstance(message, dict) else None
+            if not isinstance(text, str):
+                raise self._malformed(f"choice {i} has no text content")
+            results.append(
+                ChatResult(
+                    text=text,
+                    prompt_tokens=prompt_tokens if i == 0 else 0,
+                    completion_tokens=share + (extra if i == 0 else 0),
+                    finish_reason=_str_or_none(choice.get("finish_reason")),
+                    top_logprobs=_top_logprobs(choice.get("logprobs")),
+                )
+            )
+        return results
+
+    def _malformed(self, what: str) -> TransientLLMError:
+        return TransientLLMError(f"{self._where()}: malformed reply ({what})")
+
+    def _where(self) -> str:
+        return f"openai backend, model {self.model!r}"
+
+
+def _top_logprobs(logprobs: Any) -> tuple[dict[str, float], ...]:
+    """Map ``choice.logprobs.content`` to one ``{token: logprob}`` dict per position."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return ()
+    positions = []
+    for entry in content:
+        if not isinstance(entry, dict):
+            continue
+        alternatives = entry.get("top_logprobs")
+        if not isinstance(alternatives, list) or not alternatives:
+            alternatives = [entry]
+        position = {
+            alt["token"]: float(alt["logprob"])
+            for alt in alternatives
+            if isinstance(alt, dict) and isinstance(alt.get("token"), str) and _is_number(alt.get("logprob"))
+        }
+        if position:
+            positions.append(position)
+    return tuple(positions)
+
+
+def _retry_after_ms(value: str | None) -> float | None:
+    seconds = parse_retry_after(value)
+    return None if seconds is None else seconds / 1000.0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _int(value: Any) -> int:
+    return int(value) if _is_number(value) and value >= 0 else 0
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,305 @@
+"""A small OpenAI-compatible chat server for tests and benchmarks.
+
+It serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port),
+from a stdlib ``ThreadingHTTPServer``, so the real ``openai`` package can be driven
+end to end without a network. Replies come from a function of the request JSON, a list
+(served in turn) or a fixed string; ``n`` choices, word-count usage and made-up but
+well-formed ``logprobs`` are returned. Faults can be injected at a seeded random rate or
+by an explicit per-call schedule::
+
+    with FakeOpenAIServer(reply="yes", fault_rate=0.2, seed=1) as server:
+        OpenAI(base_url=server.base_url, api_key="x").chat.completions.create(...)
+        server.count(RATE_LIMIT)
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import random
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+RATE_LIMIT = "rate_limit"  # 429 with a Retry-After header
+SERVER_ERROR = "server_error"  # 500
+TIMEOUT = "timeout"  # answers only after ``timeout_sleep_s`` (longer than the client waits)
+MALFORMED = "malformed"  # 200 with a body that is not JSON
+EMPTY_CHOICES = "empty_choices"  # 200 with "choices": []
+NULL_CONTENT = "null_content"  # 200 with message.content = null
+DISCONNECT = "disconnect"  # closes the connection without answering
+BAD_REQUEST = "bad_request"  # 400 (not worth retrying)
+AUTH_ECHO = "auth_echo"  # 401 whose body repeats the Authorization header, as careless proxies do
+FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES, NULL_CONTENT, DISCONNECT, BAD_REQUEST, AUTH_ECHO)
+TRANSIENT_FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES)
+MAX_BODY_BYTES = 1_000_000
+MAX_RECORDED = 10_000
+
+Reply = Callable[[dict], str] | Sequence[str] | str
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible HTTP server on loopback, started and stopped as a context manager.
+
+    Args:
+        reply: a function ``request_json -> text`` (called once per choice), a list of
+            texts served in turn (cycling), or one fixed text.
+        latency_s: delay before every answer.
+        fault_rate: probability that a call (without a scheduled fault) gets a fault.
+        fault_kinds: the faults drawn from at ``fault_rate``.
+        faults: explicit per-call schedule: ``faults[i]`` is the fault of the i-th call
+            (``None`` = answer normally); calls past its end fall back to ``fault_rate``.
+        seed: seeds the fault draw.
+        retry_after: the ``Retry-After`` value sent with 429 (seconds or an HTTP date).
+        timeout_sleep_s: how long a ``timeout`` fault stalls before answering.
+        max_choices: answer at most this many choices per call (1 mimics Ollama ignoring ``n``).
+        model: the model id listed by ``/v1/models``.
+
+    Attributes:
+        requests: the JSON bodies of the chat calls received, oldest first.
+        headers: their headers, names lower-cased.
+    """
+
+    def __init__(
+        self,
+        *,
+        reply: Reply = "ok",
+        latency_s: float = 0.0,
+        fault_rate: float = 0.0,
+        fault_kinds: Sequence[str] = TRANSIENT_FAULTS,
+        faults: Sequence[str | None] = (),
+        seed: int = 0,
+        retry_after: str = "1",
+        timeout_sleep_s: float = 2.0,
+        max_choices: int | None = None,
+        model: str = "fake-model",
+    ) -> None:
+        unknown = set(fault_kinds) | {f for f in faults if f is not None}
+        unknown -= set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; allowed: {FAULTS}")
+        self.reply = reply
+        self.latency_s = latency_s
+        self.fault_rate = fault_rate
+        self.fault_kinds = tuple(fault_kinds)
+        self.faults = list(faults)
+        self.retry_after = retry_after
+        self.timeout_sleep_s = timeout_sleep_s
+        self.max_choices = max_choices
+        self.model = model
+        self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED)
+        self.headers: collections.deque[dict[str, str]] = collections.deque(maxlen=MAX_RECORDED)
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._rng = random.Random(seed)
+        self._calls = itertools.count()
+        self._replies = itertools.count()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def start(self) -> "FakeOpenAIServer":
+        """Bind a free loopback port and serve in a background thread."""
+        self._stop.clear()
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openai", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, wake stalled handlers and release the port."""
+        self._stop.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``, what ``openai.OpenAI(base_url=...)`` expects."""
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+
+    # -- counters ------------------------------------------------------------------
+    def count(self, kind: str = "requests") -> int:
+        """Calls received (``"requests"``), answered normally (``"ok"``) or with a fault kind."""
+        with self._lock:
+            return self._counts[kind]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    # -- behaviour -------------------------------------------------------------------
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            index = next(self._calls)
+            self._counts["requests"] += 1
+            if index < len(self.faults):
+                fault = self.faults[index]
+            elif self.fault_rate > 0 and self._rng.random() < self.fault_rate:
+                fault = self._rng.choice(self.fault_kinds)
+            else:
+                fault = None
+            self._counts[fault or "ok"] += 1
+            return fault
+
+    def _text_for(self, request: dict) -> str:
+        if callable(self.reply):
+            return self.reply(request)
+        if isinstance(self.reply, str):
+            return self.reply
+        with self._lock:
+            return self.reply[next(self._replies) % len(self.reply)]
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep unless the server stops first; True when it is still running."""
+        return not self._stop.wait(seconds) if seconds > 0 else not self._stop.is_set()
+
+    def completion(self, request: dict, fault: str | None) -> dict:
+        """The JSON body of a successful chat completion for ``request``."""
+        n = int(request.get("n") or 1)
+        if self.max_choices is not None:
+            n = min(n, self.max_choices)
+        texts = [self._text_for(request) for _ in range(n)]
+        top = int(request.get("top_logprobs") or 0) if request.get("logprobs") else 0
+        choices = [
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": None if fault == NULL_CONTENT else text},
+                "finish_reason": "stop",
+                "logprobs": {"content": _logprobs(text, top)} if request.get("logprobs") else None,
+            }
+            for i, text in enumerate(texts)
+        ]
+        prompt_words = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
+        return {
+            "id": f"chatcmpl-fake-{self.count()}",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model", self.model),
+            "choices": [] if fault == EMPTY_CHOICES else choices,
+            "usage": {
+                "prompt_tokens": prompt_words,
+                "completion_tokens": sum(len(t.split()) for t in texts),
+                "total_tokens": prompt_words + sum(len(t.split()) for t in texts),
+            },
+        }
+
+
+def _logprobs(text: str, top: int) -> list[dict[str, Any]]:
+    """Made-up but well-formed logprobs: each word, then ``top - 1`` less likely alternatives."""
+    content = []
+    for position, word in enumerate(text.split()):
+        best = -0.05 * (position % 4)
+        alternatives = [{"token": word, "logprob": best, "bytes": list(word.encode())}]
+        alternatives += [
+            {"token": f"alt{j}", "logprob": best - j, "bytes": list(f"alt{j}".encode())} for j in range(1, top)
+        ]
+        content.append({"token": word, "logprob": best, "bytes": list(word.encode()), "top_logprobs": alternatives})
+    return content
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    allow_reuse_address = True
+    fake: FakeOpenAIServer
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        return client_address[0] in ("127.0.0.1", "::1")
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hang up on stalled replies (that is the point of the timeout fault).
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle's algorithm and
+        # delayed ACKs add about 40 ms to every reply.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.rstrip("/") != "/v1/models":
+            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return
+        self._send(200, {"object": "list", "data": [
+            {"id": self.server.fake.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413, {"error": {"message": "body too large", "type": "invalid_request_error"}})
+            return
+        raw = self.rfile.read(length)
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+            return
+        try:
+            request = json.loads(raw)
+        except json.JSONDecodeError:
+            self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+            return
+        fake.requests.append(request)
+        fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+        fault = fake._next_fault()
+        if not fake._pause(fake.latency_s):
+            return
+        if fault == TIMEOUT and not fake._pause(fake.timeout_sleep_s):
+            return
+        if fault == RATE_LIMIT:
+            self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
+                       headers={"Retry-After": fake.retry_after})
+        elif fault == SERVER_ERROR:
+            self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
+        elif fault == BAD_REQUEST:
+            self._send(400, {"error": {"message": "bad request", "type": "invalid_request_error"}})
+        elif fault == AUTH_ECHO:
+            self._send(401, {"error": {"message": f"invalid key {self.headers.get('Authorization')}",
+                                       "type": "invalid_request_error"}})
+        elif fault == MALFORMED:
+            self._send_bytes(200, b'{"choices": [ this is not json', "application/json")
+        elif fault == DISCONNECT:
+            self.close_connection = True
+        else:
+            self._send(200, fake.completion(request, fault))
+
+    def _send(self, status: int, payload: dict, *, headers: dict[str, str] | None = None) -> None:
+        self._send_bytes(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def _send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True

@@ -1,0 +1,350 @@
+"""LLMClient: cache, retries, concurrency, accounting and budget.
+
+The logic is pinned with a scripted in-process backend; the end-to-end behaviour runs
+through the real ``openai`` package against the fake server in ``tests/support``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+import random
+import threading
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from curation.config import LLMConfig
+from curation.errors import BudgetExceededError, LLMError, TransientLLMError
+from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores, messages_of
+from curation.llm.client import Estimate, LLMClient, estimate
+from curation.llm.openai_backend import OpenAIBackend
+from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after
+from tests.support.fake_openai import (
+    AUTH_ECHO,
+    EMPTY_CHOICES,
+    MALFORMED,
+    NULL_CONTENT,
+    RATE_LIMIT,
+    SERVER_ERROR,
+    TIMEOUT,
+    FakeOpenAIServer,
+)
+
+KEY_ENV = "CLEAR_TEST_OPENAI_KEY"
+SECRET = "sk-test-DO-NOT-LEAK-9876543210"
+
+
+def ask(text: str = "is the sky blue", **kwargs) -> ChatRequest:
+    return ChatRequest(messages=messages_of([("user", text)]), **kwargs)
+
+
+class ScriptedBackend:
+    """Answers from a script of outcomes (text or exception); then echoes the prompt."""
+
+    name = "scripted"
+    model = "m"
+
+    def __init__(self, script=(), *, max_concurrency: int = 64, tokens=(10, 5)) -> None:
+        self.max_concurrency = max_concurrency
+        self.script = list(script)
+        self.requests: list[ChatRequest] = []
+        self.tokens = tokens
+        self._lock = threading.Lock()
+
+    def complete(self, request: ChatRequest) -> list[ChatResult]:
+        with self._lock:
+            self.requests.append(request)
+            step = self.script.pop(0) if self.script else None
+        if isinstance(step, Exception):
+            raise step
+        return [
+            ChatResult(text=step or f"{request.messages[-1].content}#{request.sample_index + i}",
+                       prompt_tokens=self.tokens[0], completion_tokens=self.tokens[1])
+            for i in range(request.n)
+        ]
+
+    def score_tokens(self, messages, response):
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingCache(MemoryCache):
+    def __init__(self) -> None:
+        super().__init__()
+        self.puts: list[dict] = []
+
+    def cache_put(self, key, *, backend, model, request, result) -> None:
+        self.puts.append(dict(key=key, backend=backend, model=model, request=request, result=result))
+        super().cache_put(key, backend=backend, model=model, request=request, result=result)
+
+
+def make_client(chat_backend, *, cache=None, sleeps=None, **overrides) -> LLMClient:
+    settings = dict(backend="openai", model="m", max_attempts=3, backoff_base_s=0.5, backoff_max_s=4.0)
+    settings.update(overrides)
+    recorder = sleeps.append if sleeps is not None else (lambda seconds: None)
+    return LLMClient(chat_backend, cache=cache if cache is not None else MemoryCache(),
+                     config=LLMConfig(**settings), sleep=recorder, rng=random.Random(0))
+
+
+def openai_client(server, *, cache=None, sleeps=None, **overrides) -> LLMClient:
+    settings = dict(backend="openai", model="fake-model", base_url=server.base_url, api_key_env=KEY_ENV,
+                    timeout_s=0.25, max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05)
+    settings.update(overrides)
+    backend = OpenAIBackend(LLMConfig(**settings), environ={KEY_ENV: SECRET})
+    return make_client(backend, cache=cache, sleeps=sleeps, **settings)
+
+
+# -- pure parts --------------------------------------------------------------------------
+
+@given(attempt=st.integers(0, 200), base=st.floats(0, 10), cap=st.floats(0, 60),
+       hint=st.none() | st.floats(0, 10_000), seed=st.integers(0, 2**32))
+def test_backoff_stays_between_zero_and_its_ceiling(attempt, base, cap, hint, seed):
+    delay = backoff_delay(attempt, base_s=base, max_s=cap, rng=random.Random(seed), retry_after=hint)
+    assert 0 <= delay <= max(cap, min(hint or 0, MAX_RETRY_AFTER_S))
+    if hint:
+        assert delay >= min(hint, MAX_RETRY_AFTER_S)
+
+
+def test_backoff_rejects_a_negative_attempt():
+    with pytest.raises(ValueError, match="attempt must be >= 0"):
+        backoff_delay(-1, base_s=1, max_s=1, rng=random.Random(0))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2", 2.0), (" 1.5 ", 1.5), ("-3", 0.0), ("", None), (None, None), ("nan", None), ("tomorrow", None),
+     ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0)],
+)
+def test_retry_after_parsing(value, expected):
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc)
+    assert parse_retry_after(value, now=now) == expected
+
+
+def test_estimate_counts_waves_of_concurrent_calls():
+    got = estimate(1000, 200, 50, seconds_per_call=2.0, concurrency=8,
+                   price_prompt_per_m=1.0, price_completion_per_m=4.0)
+    assert got == Estimate(calls=1000, prompt_tokens=200_000, completion_tokens=50_000,
+                           cost_usd=pytest.approx(0.4), seconds=250.0)
+
+
+def test_estimate_rejects_nonsense():
+    with pytest.raises(ValueError, match="concurrency >= 1"):
+        estimate(10, 1, 1, seconds_per_call=1, concurrency=0)
+
+
+def test_client_estimate_uses_config_prices_and_concurrency():
+    client = make_client(ScriptedBackend(max_concurrency=4), concurrency=16, price_prompt_per_m=2.0)
+    assert client.concurrency == 4
+    assert client.estimate(10, 1000, 0, seconds_per_call=1.0) == Estimate(10, 10_000, 0, pytest.approx(0.02), 3.0)
+
+
+# -- cache, retries, accounting with a scripted backend -----------------------------------
+
+def test_cache_serves_every_sample_ever_paid_for():
+    backend, cache = ScriptedBackend(), RecordingCache()
+    client = make_client(backend, cache=cache, price_prompt_per_m=1e6 / 10, price_completion_per_m=0)
+    first = client.complete(ask(n=2, temperature=1.0))
+    more = client.complete(ask(n=4, temperature=1.0))
+    assert [r.text for r in first] == ["is the sky blue#0", "is the sky blue#1"]
+    assert [r.text for r in more] == [r.text for r in first] + ["is the sky blue#2", "is the sky blue#3"]
+    assert [r.cached for r in more] == [True, True, False, False]
+    assert [(r.n, r.sample_index) for r in backend.requests] == [(2, 0), (2, 2)]
+    assert cache.puts[2]["request"]["sample_index"] == 2 and cache.puts[2]["request"]["n"] == 1
+    stats = client.snapshot()
+    assert (stats["calls"], stats["cache_hits"], stats["cache_misses"]) == (2, 2, 4)
+    assert (stats["prompt_tokens"], stats["completion_tokens"]) == (40, 20)
+    assert stats["cost_usd"] == pytest.approx(4.0)
+
+
+def test_transient_errors_are_retried_with_growing_jittered_waits():
+    backend = ScriptedBackend([TransientLLMError("busy"), TransientLLMError("busy", retry_after=7.0)])
+    sleeps: list[float] = []
+    client = make_client(backend, sleeps=sleeps)
+    assert client.complete(ask())[0].text == "is the sky blue#0"
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.5 and sleeps[1] >= 7.0
+    assert (client.stats.calls, client.stats.retries, client.stats.failures) == (3, 2, 0)
+
+
+def test_attempts_are_bounded():
+    backend = ScriptedBackend([TransientLLMError("HTTP 503")] * 5)
+    client = make_client(backend)
+    with pytest.raises(LLMError, match="call failed after 3 attempts: HTTP 503"):
+        client.complete(ask())
+    assert (client.stats.calls, client.stats.retries, client.stats.failures) == (3, 2, 1)
+
+
+def test_permanent_errors_are_not_retried():
+    client = make_client(ScriptedBackend([LLMError("HTTP 400 bad request")]))
+    with pytest.raises(LLMError, match="HTTP 400"):
+        client.complete(ask())
+    assert (client.stats.calls, client.stats.retries, client.stats.failures) == (1, 0, 1)
+
+
+def test_invalid_request_is_refused():
+    with pytest.raises(LLMError, match="request.n must be >= 1"):
+        make_client(ScriptedBackend()).complete(ask(n=0))
+
+
+def test_unreadable_cache_entry_is_a_miss():
+    backend, cache = ScriptedBackend(), MemoryCache()
+    client = make_client(backend, cache=cache)
+    cache.cache_put(ask().single(0).cache_key("scripted", "m"), backend="scripted", model="m",
+                    request={}, result={"no": "text"})
+    assert client.complete(ask())[0].cached is False
+
+
+def test_complete_many_keeps_order_reports_progress_and_isolates_failures():
+    backend = ScriptedBackend([LLMError("HTTP 400 bad request")], max_concurrency=1)
+    seen = []
+    client = make_client(backend, concurrency=8)
+    outcomes = client.complete_many([ask(f"q{i}") for i in range(5)],
+                                    on_result=lambda i, outcome: seen.append(i))
+    assert isinstance(outcomes[0], LLMError)
+    assert [o[0].text for o in outcomes[1:]] == ["q1#0", "q2#0", "q3#0", "q4#0"]
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+def test_budget_stops_the_batch_and_a_bigger_budget_resumes_from_the_cache():
+    cache = MemoryCache()
+    prices = dict(price_prompt_per_m=0.0, price_completion_per_m=1e6 / 5)  # $1 per call
+    first_backend = ScriptedBackend()
+    first = make_client(first_backend, cache=cache, budget_usd=5.0, concurrency=1, **prices)
+    outcomes = first.complete_many([ask(f"q{i}") for i in range(20)])
+    assert all(isinstance(o, list) for o in outcomes[:5])
+    assert all(isinstance(o, BudgetExceededError) for o in outcomes[5:])
+    assert first.stats.calls == 5 and first.stats.cost_usd == pytest.approx(5.0)
+    with pytest.raises(BudgetExceededError, match=r"budget of \$5.0000 reached"):
+        first.complete(ask("q19"))
+    assert first.complete(ask("q0"))[0].cached  # cached work is still served
+
+    second_backend = ScriptedBackend()
+    second = make_client(second_backend, cache=cache, budget_usd=100.0, concurrency=4, **prices)
+    resumed = second.complete_many([ask(f"q{i}") for i in range(20)])
+    assert [o[0].text for o in resumed] == [f"q{i}#0" for i in range(20)]
+    assert sorted(r.messages[0].content for r in second_backend.requests) == sorted(f"q{i}" for i in range(5, 20))
+    assert (second.stats.calls, second.stats.cache_hits) == (15, 5)
+
+
+def test_zero_budget_makes_no_call():
+    backend = ScriptedBackend()
+    outcomes = make_client(backend, budget_usd=0.0).complete_many([ask("a"), ask("b")])
+    assert all(isinstance(o, BudgetExceededError) for o in outcomes) and backend.requests == []
+
+
+def test_bugs_in_a_backend_surface():
+    with pytest.raises(ZeroDivisionError, match="division"):
+        make_client(ScriptedBackend([ZeroDivisionError("division by zero")])).complete_many([ask()])
+
+
+# -- end to end through the openai package and the fake server ------------------------------
+
+@pytest.mark.parametrize("fault", [RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES, NULL_CONTENT])
+def test_each_fault_is_retried_to_success(fault):
+    with FakeOpenAIServer(reply="yes", faults=[fault]) as server:
+        client = openai_client(server)
+        assert client.complete(ask())[0].text == "yes"
+        assert server.count() == 2 and server.count(fault) == 1
+    assert (client.stats.calls, client.stats.retries) == (2, 1)
+
+
+def test_retry_after_is_honoured():
+    sleeps: list[float] = []
+    with FakeOpenAIServer(faults=[RATE_LIMIT, RATE_LIMIT], retry_after="2") as server:
+        client = openai_client(server, sleeps=sleeps, backoff_max_s=0.1)
+        assert client.complete(ask())[0].text == "ok"
+    assert len(sleeps) == 2 and all(s >= 2.0 for s in sleeps)
+
+
+def test_persistent_faults_end_in_an_llm_error():
+    with FakeOpenAIServer(faults=[SERVER_ERROR] * 10) as server:
+        client = openai_client(server, max_attempts=3)
+        with pytest.raises(LLMError, match="call failed after 3 attempts: .*Error code: 500"):
+            client.complete(ask())
+        assert server.count() == 3
+
+
+def test_many_requests_with_injected_faults_all_end_answered_or_failed():
+    with FakeOpenAIServer(reply="fine", fault_rate=0.2, seed=3, timeout_sleep_s=1.0) as server:
+        client = openai_client(server, concurrency=32, max_attempts=3)
+        outcomes = client.complete_many([ask(f"question {i}") for i in range(200)])
+        received = server.count()
+        faults = received - server.count("ok")
+    answered = [o for o in outcomes if isinstance(o, list)]
+    failed = [o for o in outcomes if isinstance(o, LLMError)]
+    assert len(answered) + len(failed) == 200
+    assert all(o[0].text == "fine" for o in answered)
+    assert len(failed) == client.stats.failures < 10
+    assert client.stats.calls == received and client.stats.retries == faults - len(failed)
+    assert faults > 20
+
+
+def test_rerun_is_served_entirely_from_the_cache():
+    cache = MemoryCache()
+    requests = [ask(f"q{i}", n=2, temperature=1.0) for i in range(10)]
+    with FakeOpenAIServer(reply=lambda r: r["messages"][0]["content"].upper()) as server:
+        first = openai_client(server, cache=cache).complete_many(requests)
+        rerun_client = openai_client(server, cache=cache)
+        rerun = rerun_client.complete_many(requests)
+        assert server.count() == 10
+    assert [[r.text for r in o] for o in rerun] == [[r.text for r in o] for o in first]
+    assert all(r.cached for o in rerun for r in o)
+    assert rerun_client.stats.calls == 0 and rerun_client.stats.cache_hits == 20
+
+
+def test_concurrent_requests_overlap():
+    with FakeOpenAIServer(latency_s=0.1) as server:
+        client = openai_client(server, concurrency=8, timeout_s=2.0)
+        started = time.perf_counter()
+        outcomes = client.complete_many([ask(f"q{i}") for i in range(32)])
+        seconds = time.perf_counter() - started
+    assert all(isinstance(o, list) for o in outcomes)
+    assert seconds < 1.6  # serial would take 3.2 s; 4 waves of 8 take about 0.4 s
+    assert 0.35 <= client.stats.elapsed_s <= seconds
+
+
+def test_api_key_never_leaks(caplog):
+    caplog.set_level(logging.DEBUG)
+    cache = RecordingCache()
+    with FakeOpenAIServer(faults=[AUTH_ECHO, RATE_LIMIT, SERVER_ERROR] + [AUTH_ECHO] * 3) as server:
+        client = openai_client(server, cache=cache, concurrency=1)
+        outcomes = client.complete_many([ask("a"), ask("b"), ask("c"), ask("d"), ask("e")])
+    errors = [o for o in outcomes if isinstance(o, LLMError)]
+    assert len(errors) == 4 and cache.puts
+    for error in errors:
+        chained: BaseException | None = error
+        while chained is not None:
+            assert SECRET not in str(chained) and SECRET not in repr(chained)
+            chained = chained.__cause__ or chained.__context__
+    assert SECRET not in repr(client.backend)
+    assert SECRET not in json.dumps(cache.puts)
+    assert SECRET not in caplog.text
+
+
+def test_client_asks_again_for_samples_a_server_ignoring_n_failed_to_give():
+    with FakeOpenAIServer(reply=["s0", "s1", "s2"], max_choices=1, faults=[None, SERVER_ERROR]) as server:
+        client = openai_client(server)
+        results = client.complete(ask(n=3, temperature=1.0))
+        seeds = [r["seed"] for r in server.requests]
+    assert [r.text for r in results] == ["s0", "s1", "s2"]
+    assert seeds == [0, 1, 1, 2]
+    assert (client.stats.calls, client.stats.retries, client.stats.completion_tokens) == (2, 0, 3)
+
+
+def test_token_scores_are_cached():
+    class ScoringBackend(ScriptedBackend):
+        def score_tokens(self, messages, response):
+            self.requests.append(response)
+            return TokenScores(mean_logprob_with_prompt=-0.5, mean_logprob_without_prompt=-1.5, n_tokens=4)
+
+    backend = ScoringBackend()
+    client = make_client(backend)
+    first = client.score_tokens(ask().messages, "yes")
+    again = client.score_tokens(ask().messages, "yes")
+    assert first == again == TokenScores(-0.5, -1.5, 4)
+    assert backend.requests == ["yes"]
+    assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (1, 1, 1)
