@@ -18,6 +18,7 @@ from curation.errors import ConfigError
 BACKENDS = ("embedded", "openai")
 GAMMA_MODES = ("absolute", "quantile")
 SAMPLE_STYLES = ("explanation_first", "answer_first")
+REFLECTION_STYLES = ("tagged", "follow_up")
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,20 @@ class ScoringConfig:
     alpha: float = 0.8
     beta: float = 0.7
     temperature: float = 1.0
-    max_tokens: int = 192
-    sample_style: str = "explanation_first"
-    early_stop: bool = False
+    max_tokens: int = 64
+    sample_style: str = "answer_first"
+    early_stop: bool = True
     early_stop_after: int = 3
     reflection_prompts: int = 2
-    reflection_max_tokens: int = 48
+    reflection_style: str = "tagged"
+    reflection_max_tokens: int = 24
     letter_first: bool = True
     top_logprobs: int = 5
     w_bsdetector: float = 1.0
-    w_likelihood: float = 0.0
+    w_likelihood: float = 1.0
     w_ifd: float = 0.0
-    w_format: float = 0.0
-    w_degenerate: float = 0.0
+    w_format: float = 1.0
+    w_degenerate: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,8 @@ def _validate(c: Config) -> None:
         _check(0.0 <= value <= 1.0, f"scoring.{key}", value, "a number in [0, 1]")
     _check(0.0 <= c.scoring.temperature <= 2.0, "scoring.temperature", c.scoring.temperature, "a number in [0, 2]")
     _check(c.scoring.sample_style in SAMPLE_STYLES, "scoring.sample_style", c.scoring.sample_style, " or ".join(SAMPLE_STYLES))
+    _check(c.scoring.reflection_style in REFLECTION_STYLES, "scoring.reflection_style", c.scoring.reflection_style,
+           " or ".join(REFLECTION_STYLES))
     _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
     for key in ("w_bsdetector", "w_likelihood", "w_ifd", "w_format", "w_degenerate"):
         _check(getattr(c.scoring, key) >= 0, f"scoring.{key}", getattr(c.scoring, key), "a number >= 0")

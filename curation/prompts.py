@@ -65,6 +65,15 @@ REFLECTION_QUESTIONS = (
     "(A) Correct\n(B) Incorrect\n(C) I am not sure",
 )
 
+#: Follow-up reflection: asked as the next user turn after the example's own conversation,
+#: so it reuses the model's work on the prompt and response (much cheaper on a local model).
+FOLLOW_UP_QUESTIONS = (
+    "Evaluate the assistant's last response above as an answer to the request before it. "
+    "Is the response:\n(A) Correct\n(B) Incorrect\n(C) I am not sure",
+    "Are you really sure the assistant's last response above is correct? Choose again:\n"
+    "(A) Correct\n(B) Incorrect\n(C) I am not sure",
+)
+
 FORM_EXPLANATION_FIRST = (
     "The output should strictly use the following template: "
     "explanation: [insert analysis], answer: [choose one letter from among choices A through C]"
@@ -223,7 +232,8 @@ def parse_answer(text: str) -> ParsedAnswer:
 # --- self-reflection -------------------------------------------------------------------
 
 def build_reflection_messages(
-    prompt_turns: tuple[Message, ...], response: str, *, question: int = 1, letter_first: bool = False
+    prompt_turns: tuple[Message, ...], response: str, *, question: int = 1, letter_first: bool = False,
+    follow_up: bool = False,
 ) -> tuple[Message, ...]:
     """Ask whether ``response`` is a correct answer to ``prompt_turns``.
 
@@ -231,12 +241,19 @@ def build_reflection_messages(
         question: 1 for "Is the proposed answer ...", 2 for "Are you really sure ...".
         letter_first: ask for ``answer: <letter>`` before the explanation, so the letter is
             among the first generated tokens and its probabilities can be read.
+        follow_up: instead of quoting the example inside data tags (the paper's form, and
+            the robust one against instructions hidden in the data), replay the example as
+            the conversation and ask :data:`FOLLOW_UP_QUESTIONS` as the next user turn.
 
     Raises:
         ValueError: ``question`` is not 1 or 2.
     """
     if question not in (1, 2):
         raise ValueError(f"question must be 1 or 2, got {question!r}")
+    form = FORM_LETTER_FIRST if letter_first else FORM_EXPLANATION_FIRST
+    if follow_up:
+        ask = f"{FOLLOW_UP_QUESTIONS[question - 1]}\n\n{form}"
+        return tuple(prompt_turns) + (Message("assistant", response), Message("user", ask))
     content = REFLECTION_TEMPLATE.format(
         question=_fenced(render_turns(prompt_turns)),
         answer=_fenced(response),

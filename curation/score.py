@@ -51,6 +51,7 @@ def score_key(config: Config) -> str:
         "temperature": s.temperature, "max_tokens": s.max_tokens, "sample_style": s.sample_style,
         "early_stop": s.early_stop, "early_stop_after": s.early_stop_after,
         "reflection_prompts": s.reflection_prompts, "reflection_max_tokens": s.reflection_max_tokens,
+        "reflection_style": s.reflection_style,
         "letter_first": s.letter_first, "top_logprobs": s.top_logprobs,
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
@@ -72,7 +73,8 @@ def reflection_requests(example: StoredExample, config: Config) -> list[ChatRequ
     return [
         ChatRequest(
             messages=prompts.build_reflection_messages(example.prompt, example.response, question=q,
-                                                       letter_first=s.letter_first),
+                                                       letter_first=s.letter_first,
+                                                       follow_up=s.reflection_style == "follow_up"),
             temperature=0.0, max_tokens=s.reflection_max_tokens, top_logprobs=s.top_logprobs,
         )
         for q in range(1, s.reflection_prompts + 1)
@@ -194,7 +196,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
                        signals.format_consistency([e.response for e in examples])))
     todo = [e for e in examples if e.example_id not in done_ids]
     result = ScoreResult(skipped=len(examples) - len(todo))
-    size = BATCH_PER_CONCURRENCY * client.concurrency
+    size = BATCH_PER_CONCURRENCY * client.concurrency if client.concurrency > 1 else 1
     for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"
@@ -213,33 +215,32 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
 def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMClient,
                  batch: list[StoredExample], formats: dict[str, signals.SignalScore], *, key: str, run_id: str,
                  result: ScoreResult, on_progress: Callable[[], Any]) -> None:
+    # Order matters on the embedded model, which reuses the longest shared token prefix:
+    # likelihood (prompt + response), then the reflections (follow-up style extends that very
+    # conversation), then the samples (same prompt turns plus the answer template).
     first = first_sample_count(config)
-    reflections_per = config.scoring.reflection_prompts
+    tokens: dict[str, Any] = {}
+    for example in batch:
+        try:
+            tokens[example.example_id] = client.score_tokens(example.prompt, example.response)
+        except BudgetExceededError:
+            raise
+        except LLMError as e:
+            tokens[example.example_id] = e
+    per_example = config.scoring.reflection_prompts + (1 if first else 0)
     requests: list[ChatRequest] = []
     for example in batch:
+        requests.extend(reflection_requests(example, config))
         if first:
             requests.append(sample_request(example, config, first=0, count=first))
-        requests.extend(reflection_requests(example, config))
     outcomes = client.complete_many(requests)
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
-    per_example = 1 if first else 0
-    cursor = 0
-    pending: list[tuple[StoredExample, list[Any]]] = []
-    for example in batch:
-        own = outcomes[cursor:cursor + per_example + reflections_per]
-        cursor += per_example + reflections_per
-        pending.append((example, own))
+    pending = [(e, outcomes[i * per_example:(i + 1) * per_example]) for i, e in enumerate(batch)]
     more = _more_samples(pending, config, client, first) if first else {}
     for example, own in pending:
         extra = more.get(example.example_id, [])
-        error = next((o for o in [*own, extra] if isinstance(o, LLMError)), None)
-        tokens = None
-        if error is None:
-            try:
-                tokens = client.score_tokens(example.prompt, example.response)
-            except LLMError as e:
-                error = e
+        error = next((o for o in [*own, extra, tokens[example.example_id]] if isinstance(o, LLMError)), None)
         if isinstance(error, BudgetExceededError):
             raise error
         if error is not None:
@@ -249,10 +250,10 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
             result.failed += 1
             on_progress()
             continue
-        samples = (list(own[0]) + list(extra)) if first else []
-        reflections = [r[0] for r in own[per_example:]]
+        reflections = [r[0] for r in own[:config.scoring.reflection_prompts]]
+        samples = (list(own[-1]) + list(extra)) if first else []
         parts = assemble(example, samples, reflections, format_signal=formats[example.example_id],
-                         token_scores=tokens, config=config)
+                         token_scores=tokens[example.example_id], config=config)
         store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
                          status="ok", confidence=parts.bsdetector, consistency=parts.consistency,
                          reflection=parts.reflection, signals=parts.signals, fired=[],
@@ -266,9 +267,9 @@ def _more_samples(pending: list[tuple[StoredExample, list[Any]]], config: Config
     """Draw the remaining samples for the examples whose first samples did not settle it."""
     wanted = []
     for example, own in pending:
-        if isinstance(own[0], LLMError):
+        if isinstance(own[-1], LLMError):
             continue
-        answers = [prompts.parse_answer(r.text).answer for r in own[0]]
+        answers = [prompts.parse_answer(r.text).answer for r in own[-1]]
         if needs_more_samples(answers, example.response, config):
             wanted.append(example)
     requests = [sample_request(e, config, first=first, count=config.scoring.k - first) for e in wanted]

@@ -91,3 +91,25 @@ def test_model_is_loaded_once_per_process(small_backend):
 
     again = EmbeddedBackend(LLMConfig(model="smollm2-135m", n_ctx=1024))
     assert again._engine is small_backend._engine
+
+
+def test_parallel_sequences_match_one_by_one_when_greedy(small_backend):
+    request = ChatRequest(messages=QUESTION, max_tokens=10, n=3)
+    small_backend.parallel = True
+    together = [r.text for r in small_backend.complete(request)]
+    small_backend.parallel = False
+    try:
+        apart = [r.text for r in small_backend.complete(request)]
+    finally:
+        small_backend.parallel = True
+    assert together == apart and len(set(together)) == 1
+
+
+def test_parallel_samples_leave_the_prefix_cache_clean(small_backend):
+    greedy = ChatRequest(messages=QUESTION, max_tokens=12)
+    [before] = small_backend.complete(greedy)
+    sampled = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=12, temperature=1.0, n=5, top_logprobs=2))
+    assert len(sampled) == 5 and all(r.top_logprobs for r in sampled)
+    # the next call reuses the cached prompt; stale cells of the sample sequences would change it
+    [after] = small_backend.complete(greedy)
+    assert after.text == before.text

@@ -14,7 +14,8 @@ import hashlib
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 _FORCED_CHUNK = 64  # tokens decoded per batch when every position's logits are needed
 _LOGPROB_POSITIONS = 4  # generated positions for which top log-probabilities are kept
+MAX_SEQUENCES = 8  # samples of one prompt decoded together as parallel sequences
+_PARAMS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class _Engine:
         self.lock = threading.Lock()
         self.path = path
         try:
-            self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
+            with _parallel_sequences():
+                self.llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
         except (ValueError, RuntimeError) as e:
             raise LLMError(f"{path}: cannot load the model: {e}") from e
         self.n_vocab = self.llm.n_vocab()
@@ -124,6 +128,78 @@ class _Engine:
             self.llm.eval([token])
         return _Generation(text=text, n_tokens=len(generated), finish_reason=finish, top_logprobs=tuple(tops))
 
+    def generate_many(self, prompt: list[int], *, rngs: list[np.random.Generator], temperature: float,
+                      max_tokens: int, stop: tuple[str, ...], top_logprobs: int) -> list[_Generation]:
+        """Several samples of one prompt decoded together, one sequence each.
+
+        The prompt is evaluated once and its KV cells are shared by every sequence; each
+        step decodes one token per unfinished sequence in a single batch, which on a CPU
+        costs little more than decoding one (the weights are read once per step).
+        """
+        if len(rngs) == 1:
+            return [self.generate(prompt, temperature=temperature, max_tokens=max_tokens, stop=stop,
+                                  top_logprobs=top_logprobs, rng=rngs[0])]
+        n_ctx = self.llm.n_ctx()
+        if len(prompt) + len(rngs) > n_ctx:
+            raise LLMError(f"prompt of {len(prompt)} tokens does not fit the model's context of {n_ctx}")
+        max_tokens = min(max_tokens, (n_ctx - len(prompt)) // len(rngs))
+        self._eval(prompt)
+        base, ctx = len(prompt), self.llm._ctx
+        for seq in range(1, len(rngs)):
+            ctx.kv_cache_seq_cp(0, seq, 0, base)
+        states = [_Sampling() for _ in rngs]
+        logprobs = [self._last_logprobs()] * len(rngs)
+        try:
+            for _ in range(max_tokens):
+                rows = []
+                for seq, state in enumerate(states):
+                    if state.finish is None and self._advance(state, logprobs[seq], rngs[seq], temperature=temperature,
+                                                              stop=stop, top_logprobs=top_logprobs,
+                                                              max_tokens=max_tokens):
+                        rows.append((seq, state.tokens[-1], base + len(state.tokens) - 1))
+                if not rows:
+                    break
+                for i, row in enumerate(self._decode_rows(rows)):
+                    logprobs[rows[i][0]] = row
+        finally:
+            for seq in range(1, len(rngs)):
+                ctx.kv_cache_seq_rm(seq, -1, -1)
+            ctx.kv_cache_seq_rm(0, base, -1)
+            self.llm.n_tokens = base
+        return [_Generation(text=s.text, n_tokens=len(s.tokens), finish_reason=s.finish or "length",
+                            top_logprobs=tuple(s.tops)) for s in states]
+
+    def _advance(self, state: "_Sampling", logprobs: np.ndarray, rng: np.random.Generator, *, temperature: float,
+                 stop: tuple[str, ...], top_logprobs: int, max_tokens: int) -> bool:
+        """Pick one token for a sequence; True when it must be decoded to go on."""
+        if top_logprobs and len(state.tops) < _LOGPROB_POSITIONS:
+            state.tops.append(self._top(logprobs, top_logprobs))
+        token = _pick(logprobs, temperature, rng)
+        if self._is_end(token):
+            state.finish = "stop"
+            return False
+        state.tokens.append(token)
+        state.text = self.llm.detokenize(state.tokens).decode("utf-8", "ignore")
+        cut = _first_stop(state.text, stop)
+        if cut is not None:
+            state.text, state.finish = state.text[:cut], "stop"
+            return False
+        if len(state.tokens) >= max_tokens:
+            state.finish = "length"
+            return False
+        return True
+
+    def _decode_rows(self, rows: list[tuple[int, int, int]]) -> list[np.ndarray]:
+        """Decode one ``(sequence, token, position)`` per row in one batch; log-probs per row."""
+        batch = self.llm._batch.batch
+        for i, (seq, token, position) in enumerate(rows):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0], batch.logits[i] = seq, True
+        batch.n_tokens = len(rows)
+        self.llm._ctx.decode(self.llm._batch)
+        return [_log_softmax(np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(i), shape=(self.n_vocab,))
+                             .astype(np.float64)) for i in range(len(rows))]
+
     def forced_logprobs(self, context: list[int], target: list[int]) -> list[float]:
         """Log-probability of each ``target`` token after ``context``, teacher-forced."""
         if not target:
@@ -151,6 +227,38 @@ class _Engine:
         llm.input_ids[n_past : n_past + len(chunk)] = chunk
         llm.n_tokens += len(chunk)
         return logits
+
+
+@dataclass
+class _Sampling:
+    """One sequence's progress in :meth:`_Engine.generate_many`."""
+
+    tokens: list[int] = field(default_factory=list)
+    tops: list[dict[str, float]] = field(default_factory=list)
+    text: str = ""
+    finish: str | None = None
+
+
+@contextmanager
+def _parallel_sequences():
+    """Make the next Llama context hold :data:`MAX_SEQUENCES` sequences in one unified KV
+    cache (llama-cpp-python's constructor has no argument for it)."""
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_context_default_params
+
+    def params():
+        p = original()
+        p.n_seq_max = MAX_SEQUENCES
+        p.kv_unified = True
+        return p
+
+    with _PARAMS_LOCK:
+        lib.llama_context_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_context_default_params = original
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -204,28 +312,32 @@ class EmbeddedBackend:
     name = "embedded"
     max_concurrency = 1
 
-    def __init__(self, config: LLMConfig):
+    def __init__(self, config: LLMConfig, *, parallel: bool = True):
         path = resolve_model_path(config.model, model_dir=config.model_dir)
         self.model = config.model
+        self.parallel = parallel  # samples of one prompt as parallel sequences (measured faster)
         self._seed = config.seed
         threads = config.n_threads or max(1, min(os.cpu_count() or 1, 8))
         self._engine = _engine_for(path, n_ctx=config.n_ctx, n_threads=threads, seed=config.seed)
 
     def complete(self, request: ChatRequest) -> list[ChatResult]:
+        rngs = [np.random.default_rng(_seed_of(request.single(request.sample_index + i), self._seed))
+                for i in range(request.n)]
         results = []
         with self._engine.lock:
             prompt = self._engine.chat_tokens(request.messages)
-            for offset in range(request.n):
-                one = request.single(request.sample_index + offset)
-                rng = np.random.default_rng(_seed_of(one, self._seed))
-                gen = self._engine.generate(
-                    prompt, temperature=one.temperature, max_tokens=one.max_tokens, stop=one.stop,
-                    top_logprobs=one.top_logprobs, rng=rng,
-                )
-                results.append(ChatResult(
-                    text=gen.text, prompt_tokens=len(prompt), completion_tokens=gen.n_tokens,
-                    finish_reason=gen.finish_reason, top_logprobs=gen.top_logprobs,
-                ))
+            for start in range(0, request.n, MAX_SEQUENCES):
+                chunk = rngs[start:start + MAX_SEQUENCES]
+                if self.parallel:
+                    gens = self._engine.generate_many(
+                        prompt, rngs=chunk, temperature=request.temperature, max_tokens=request.max_tokens,
+                        stop=request.stop, top_logprobs=request.top_logprobs)
+                else:
+                    gens = [self._engine.generate(prompt, temperature=request.temperature, max_tokens=request.max_tokens,
+                                                  stop=request.stop, top_logprobs=request.top_logprobs, rng=rng)
+                            for rng in chunk]
+                results.extend(ChatResult(text=g.text, prompt_tokens=len(prompt), completion_tokens=g.n_tokens,
+                                          finish_reason=g.finish_reason, top_logprobs=g.top_logprobs) for g in gens)
         return results
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:

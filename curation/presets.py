@@ -1,0 +1,25 @@
+"""Named configurations with measured trade-offs (see ``benchmarks/detection.py``).
+
+- ``default``: what ``Config()`` gives — BSDetector's k, α, β with the speed techniques that
+  keep detection quality on a CPU model (answers first, early stop, letter-first
+  reflections read from log-probabilities) plus the cheap signals, weighted as measured.
+- ``faithful``: BSDetector and CLEAR as published: reasoning before the answer, both
+  reflection questions with explanations, confidence = β·O + (1−β)·S alone, γ = the median.
+- ``fast``: no sampling: one reflection, likelihood and rules (a few calls per example).
+"""
+from __future__ import annotations
+
+from curation.config import Config
+
+PRESETS: dict[str, Config] = {
+    "default": Config(),
+    "faithful": Config().with_overrides({
+        "scoring.sample_style": "explanation_first", "scoring.early_stop": False, "scoring.letter_first": False,
+        "scoring.reflection_max_tokens": 192, "scoring.max_tokens": 256, "scoring.w_bsdetector": 1.0,
+        "scoring.w_likelihood": 0.0, "scoring.w_ifd": 0.0, "scoring.w_format": 0.0, "scoring.w_degenerate": 0.0,
+        "filter.gamma_mode": "quantile", "filter.gamma": 0.5,
+    }),
+    "fast": Config().with_overrides({
+        "scoring.k": 0, "scoring.reflection_prompts": 1,
+    }),
+}
