@@ -2,6 +2,8 @@
 
 Sections, one function each, results merged into ``benchmarks/results/llm_throughput.json``:
 
+* ``embedded``: the embedded model's load time, prompt and generation tokens/s and memory,
+  with k = 5 samples drawn one after another and as parallel sequences.
 * ``remote``: LLMClient + OpenAIBackend (the real ``openai`` package) against the fake
   OpenAI-compatible server with a fixed latency, at several concurrencies, a fresh
   MemoryCache each (every call reaches the server). Ideal calls/s = concurrency / latency.
@@ -92,7 +94,68 @@ def remote_section(*, quick: bool) -> dict:
     return {"latency_s": LATENCY_S, "quick": quick, "rows": rows}
 
 
-SECTIONS: dict[str, Callable[..., dict]] = {"remote": remote_section}
+def _embedded_child(model: str, quick: bool, out: "multiprocessing.Queue[dict]") -> None:
+    """Child process (clean memory accounting): load, then time prompt and generation."""
+    import resource
+
+    import numpy as np
+
+    from curation.llm.embedded import EmbeddedBackend
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    backend = EmbeddedBackend(LLMConfig(model=model))
+    load_s = time.perf_counter() - started
+    engine = backend._engine
+    text = " ".join(f"Item {i}: the quick brown fox jumps over the lazy dog number {i}." for i in range(80))
+    tokens = engine.text_tokens(text)[: 256 if quick else 512]
+    with engine.lock:
+        engine.llm.n_tokens = 0
+        started = time.perf_counter()
+        engine._eval(tokens)
+        prompt_tps = len(tokens) / (time.perf_counter() - started)
+    request = ChatRequest(messages=messages_of([("user", "Write a long story about a lighthouse keeper.")]),
+                          temperature=1.0, max_tokens=32 if quick else 64, n=5)
+    rows = {}
+    for parallel in (False, True):
+        backend.parallel = parallel
+        backend.complete(request.single(99))  # warm the prompt
+        started = time.perf_counter()
+        results = backend.complete(request)
+        elapsed = time.perf_counter() - started
+        generated = sum(r.completion_tokens for r in results)
+        rows["parallel" if parallel else "sequential"] = {
+            "samples": len(results), "tokens": generated, "seconds": round(elapsed, 3),
+            "tokens_per_s": round(generated / elapsed, 1)}
+    out.put({
+        "model": model, "load_s": round(load_s, 2), "prompt_tokens": len(tokens),
+        "prompt_tokens_per_s": round(prompt_tps, 1), "generation_k5": rows,
+        "max_rss_mib": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1),
+        "numpy": np.__version__,
+    })
+
+
+def embedded_section(*, quick: bool) -> dict:
+    """The embedded model on this machine: load time, prompt and generation tokens/s, memory;
+    k = 5 samples one after another vs as parallel sequences."""
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for model in ("qwen2.5-coder-0.5b", "smollm2-135m"):
+        out = context.Queue()
+        child = context.Process(target=_embedded_child, args=(model, quick, out))
+        child.start()
+        rows.append(out.get(timeout=600))
+        child.join(timeout=60)
+    print("\nembedded: llama.cpp on this machine's CPU (a process per model)")
+    print(f"{'model':<20} {'load s':>7} {'prompt tok/s':>13} {'gen tok/s 1-by-1':>17} {'gen tok/s parallel':>19} {'RSS MiB':>8}")
+    for r in rows:
+        g = r["generation_k5"]
+        print(f"{r['model']:<20} {r['load_s']:>7} {r['prompt_tokens_per_s']:>13} {g['sequential']['tokens_per_s']:>17} "
+              f"{g['parallel']['tokens_per_s']:>19} {r['max_rss_mib']:>8}")
+    return {"quick": quick, "rows": rows}
+
+
+SECTIONS: dict[str, Callable[..., dict]] = {"remote": remote_section, "embedded": embedded_section}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""Helpers for the app tests and the real-browser test (seeded stores, a Streamlit server)."""

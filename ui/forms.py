@@ -1,0 +1,163 @@
+"""The Run page's widgets: the run configuration form, the estimate and the live job panel.
+
+The form starts from the dataset's last run configuration (so pressing Start again resumes
+that run) and returns a validated :class:`~curation.config.Config`. Widget keys start with
+``run_`` and end with the dataset's name, so each dataset keeps its own settings. The API key
+itself is never asked for: only the *name* of the environment variable holding it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+import streamlit as st
+
+from curation.config import BACKENDS, GAMMA_MODES, SAMPLE_STYLES, Config
+from curation.errors import ConfigError, CurationError
+from curation.llm.packaged import PACKAGED_MODELS
+from curation.pipeline import STAGES, RunEstimate
+from curation.store import DatasetInfo, Store
+from ui.jobs import RunJob
+
+GGUF_CHOICE = "a GGUF file…"
+_BACKEND_LABELS = {"embedded": "Embedded (offline, runs here)", "openai": "OpenAI-compatible endpoint"}
+
+
+def last_config(store: Store, dataset: DatasetInfo) -> Config:
+    """The dataset's last run configuration, or the defaults."""
+    stored = store.last_run_config(dataset.dataset_id) or {}
+    sections = {k: v for k, v in stored.items() if k in ("llm", "scoring", "filter", "correct")}
+    try:
+        return Config.from_dict(sections)
+    except CurationError:
+        return Config()
+
+
+def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
+    """Render the settings, starting from ``base``; return the chosen config and stages.
+
+    Raises:
+        ConfigError: a value the config rejects (the message names the key).
+    """
+    def key(name: str) -> str:
+        return f"run_{name}:{scope}"
+
+    llm, s, f, c = base.llm, base.scoring, base.filter, base.correct
+    o: dict[str, Any] = {}
+    st.subheader("Model")
+    left, right = st.columns(2)
+    o["llm.backend"] = left.selectbox("Backend", BACKENDS, index=BACKENDS.index(llm.backend), key=key("backend"),
+                                      format_func=_BACKEND_LABELS.get)
+    if o["llm.backend"] == "embedded":
+        choices = list(PACKAGED_MODELS) + [GGUF_CHOICE]
+        picked = right.selectbox("Model", choices, key=key("model"),
+                                 index=choices.index(llm.model) if llm.model in PACKAGED_MODELS else len(choices) - 1)
+        if picked == GGUF_CHOICE:
+            o["llm.model"] = right.text_input("GGUF file", key=key("gguf"), placeholder="/models/my-model.gguf",
+                                              value="" if llm.model in PACKAGED_MODELS else llm.model).strip()
+        else:
+            o["llm.model"] = picked
+            right.caption(f"{PACKAGED_MODELS[picked].origin} · licence {PACKAGED_MODELS[picked].licence}")
+    else:
+        o["llm.base_url"] = right.text_input("Base URL", value=llm.base_url or "", key=key("base_url"),
+                                             placeholder="http://localhost:8000/v1").strip() or None
+        o["llm.model"] = left.text_input("Model name", key=key("model_name"),
+                                         value="" if llm.model in PACKAGED_MODELS else llm.model).strip()
+        env = right.text_input("API key environment variable", value=llm.api_key_env, key=key("key_env"),
+                               help="The name of the variable, not the key: the key is never stored.").strip()
+        o["llm.api_key_env"] = env
+        if env and os.environ.get(env):
+            right.caption(f"{env} is set in the app's environment.")
+        else:
+            right.warning(f"{env or 'The variable'} is not set in the app's environment; local servers "
+                          "may not need it, hosted APIs do.")
+    a, b, d = st.columns(3)
+    o["llm.concurrency"] = a.number_input("Concurrency", 1, 256, llm.concurrency, key=key("concurrency"))
+    o["llm.price_prompt_per_m"] = b.number_input("Price per M prompt tokens ($)", 0.0, value=llm.price_prompt_per_m,
+                                                 key=key("price_in"), format="%.3f")
+    o["llm.price_completion_per_m"] = d.number_input("Price per M completion tokens ($)", 0.0, format="%.3f",
+                                                     value=llm.price_completion_per_m, key=key("price_out"))
+    budget = a.number_input("Budget ($, empty = no cap)", 0.0, value=llm.budget_usd, key=key("budget"),
+                            placeholder="no cap", help="The run stops when it has spent this much; "
+                            "start it again with a higher budget to go on.")
+
+    st.subheader("Scoring, filter and correction")
+    a, b, d = st.columns(3)
+    o["scoring.k"] = a.number_input("k (samples per example)", 0, 20, s.k, key=key("k"))
+    o["scoring.alpha"] = b.slider("α (weight of agreement vs. contradiction)", 0.0, 1.0, s.alpha, 0.05,
+                                  key=key("alpha"))
+    o["scoring.beta"] = d.slider("β (weight of consistency vs. self-reflection)", 0.0, 1.0, s.beta, 0.05,
+                                 key=key("beta"))
+    o["filter.gamma"] = a.slider("γ (flag below this confidence)", 0.0, 1.0, f.gamma, 0.01, key=key("gamma"))
+    o["filter.gamma_mode"] = b.radio("γ is", GAMMA_MODES, index=GAMMA_MODES.index(f.gamma_mode), key=key("gamma_mode"),
+                                     horizontal=True, help="absolute: a confidence; quantile: flag that share.")
+    o["correct.eta"] = d.slider("η (apply corrections judged at least this sure)", 0.0, 1.0, c.eta, 0.01,
+                                key=key("eta"))
+    o["correct.auto_apply"] = a.toggle("Auto-apply confident corrections", c.auto_apply, key=key("auto_apply"),
+                                       help="Off: every correction waits for a reviewer.")
+    with st.expander("Advanced"):
+        o["scoring.sample_style"] = st.radio("Samples", SAMPLE_STYLES, key=key("sample_style"), horizontal=True,
+                                             index=SAMPLE_STYLES.index(s.sample_style),
+                                             help="answer_first needs far fewer tokens on a CPU model.")
+        o["scoring.temperature"] = st.slider("Sampling temperature", 0.0, 2.0, s.temperature, 0.05,
+                                             key=key("temperature"))
+        stages = st.multiselect("Stages", STAGES, default=list(STAGES), key=key("stages"))
+    if not o["llm.model"]:
+        raise ConfigError("config: llm.model is empty; enter " + (
+            "the path of a .gguf file" if o["llm.backend"] == "embedded" else "the model name the endpoint expects"))
+    config = base.with_overrides(o)
+    if budget is None and config.llm.budget_usd is not None:
+        config = replace(config, llm=replace(config.llm, budget_usd=None))
+    return config, tuple(x for x in STAGES if x in stages)
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def show_estimate(estimate: RunEstimate) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Examples to score", f"{estimate.examples:,}")
+    cols[1].metric("LLM calls (at most)", f"{estimate.calls:,}")
+    cols[2].metric("Tokens", f"{estimate.prompt_tokens + estimate.completion_tokens:,}",
+                   help=f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion")
+    cols[3].metric("Time", duration(estimate.seconds))
+    cols[4].metric("Cost", f"${estimate.cost_usd:,.2f}")
+
+
+def show_job(job: RunJob) -> None:
+    """Progress bar and live counts of a job, then how it ended."""
+    p = job.progress
+    stats = p.stats if p else {}
+    if p is not None:
+        share = p.done / p.total if p.total else 1.0
+        st.progress(min(share, 1.0), text=f"{p.stage}: {p.done:,} of {p.total:,} examples")
+    elif job.running:
+        st.progress(0.0, text="starting (loading the model)…")
+    cols = st.columns(6)
+    cols[0].metric("Done", f"{p.done if p else 0:,}")
+    cols[1].metric("Failed", f"{p.failed if p else 0:,}")
+    cols[2].metric("LLM calls", f"{int(stats.get('calls', 0)):,}")
+    cols[3].metric("Cache hits", f"{int(stats.get('cache_hits', 0)):,}")
+    cols[4].metric("Tokens", f"{int(stats.get('prompt_tokens', 0) + stats.get('completion_tokens', 0)):,}")
+    cols[5].metric("Cost", f"${stats.get('cost_usd', 0.0):,.4f}")
+    if job.running:
+        st.caption("Stopping after the examples in flight…" if job.stop.is_set() else "Running in the background: "
+                   "you can leave this page; coming back (or refreshing) shows this run.")
+    elif job.error:
+        st.error(job.error)
+    elif job.crash is not None:
+        st.exception(job.crash)
+    elif job.summary is not None:
+        r = job.summary
+        text = (f"scored {r.scored:,} · failed {r.failed:,} · flagged {r.flagged:,} · "
+                f"proposed {r.proposed:,} · auto-applied {r.auto_applied:,}")
+        if r.stopped:
+            st.warning(f"Stopped ({r.stopped}): {text}. Start again with the same settings to resume.")
+        else:
+            st.success(f"Finished: {text}.")
