@@ -85,20 +85,25 @@ CONFIG_FLAGS = {
 }
 
 
-def _config(args: argparse.Namespace) -> Config:
+def _config(args: argparse.Namespace, last_run: dict | None) -> Config:
+    """``--config`` file, else the dataset's last run's settings, else defaults; flags on top."""
     overrides = {key: getattr(args, flag) for flag, key in CONFIG_FLAGS.items()}
-    if args.no_auto_apply:
-        overrides["correct.auto_apply"] = False
-    return Config.load(args.config, overrides)
+    overrides["correct.auto_apply"] = args.auto_apply
+    config = Config.load(args.config, overrides)  # validates the flags even when not used as base
+    if args.config is None and last_run is not None:
+        return Config.from_dict(last_run).with_overrides(overrides)
+    return config
 
 
 def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
     from curation.pipeline import estimate_run, run_pipeline
     from curation.progress import ProgressBar
 
-    config = _config(args)
+    _config(args, None)  # a bad flag is reported before anything else
     with Store(args.store) as store:
-        dataset = store.dataset(args.dataset).name
+        info = store.dataset(args.dataset)
+        dataset = info.name
+        config = _config(args, store.last_run_config(info.dataset_id))
         if "score" in stages:
             e = estimate_run(store, dataset, config)
             print(f"estimate: {e.examples} examples to score, at most {e.calls} calls, "
@@ -174,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset name (needed when the store has several)")
-    p.add_argument("--config", help="TOML config file (sections llm, scoring, filter, correct)")
+    p.add_argument("--config", help="TOML config file (sections llm, scoring, filter, correct); default: "
+                   "the settings of the dataset's last run, else the built-in defaults; flags override either")
     g = p.add_argument_group("model")
     g.add_argument("--backend", choices=("embedded", "openai"), help="embedded (default) or an OpenAI-compatible endpoint")
     g.add_argument("--model", help="packaged model name or .gguf path (embedded), or the endpoint's model name")
@@ -194,7 +200,8 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eta", type=float, help="Auto-Correct judge threshold η (default 0.8)")
     g.add_argument("--candidate-model", help="model that writes corrections (e.g. your fine-tuned endpoint)")
     g.add_argument("--candidate-base-url", help="endpoint of the candidate model")
-    g.add_argument("--no-auto-apply", action="store_true", help="leave every correction for review")
+    g.add_argument("--auto-apply", action=argparse.BooleanOptionalAction, default=None,
+                   help="apply confident corrections by themselves (default) or leave all for review")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -110,14 +110,21 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
         should_stop: polled between batches; True stops cleanly (the next run resumes).
         client: the main model's client (default: built from ``config.llm`` over the store's cache).
     Raises:
-        ConfigError: unknown stage; StorageError: unknown dataset; LLMError: the model cannot load.
+        ConfigError: unknown stage, or filter / correct without score on a dataset scored with
+            other settings; StorageError: unknown dataset; LLMError: the model cannot load.
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise ConfigError(f"stages: {', '.join(unknown)} unknown; allowed: {', '.join(STAGES)}")
     info = store.dataset(dataset)
-    client = client or make_client(config.llm, store)
     key = score_key(config)
+    active = store.active_score_key(info.dataset_id)
+    if "score" not in stages and active not in (None, key) and not store.scored_ids(info.dataset_id, key):
+        # Filtering on a key with no scores would silently replace every flag with none.
+        raise ConfigError(f"dataset {info.name!r} was scored with other settings (backend, model, base URL or "
+                          "scoring options); pass the same ones, or run the score stage with these first")
+    if client is None and ("score" in stages or "correct" in stages):
+        client = make_client(config.llm, store)  # the filter alone needs no model
     summary = RunSummary()
 
     def report(stage: str) -> Callable[[int, int, int], None]:
@@ -127,19 +134,19 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
         return send
 
     if "score" in stages:
-        with _run(store, info, config, "score", key, client, summary) as run_id:
+        with _run(store, info, config, "score", key, summary) as run_id:
             result = score_dataset(store, info, config, client, run_id=run_id, on_progress=report("score"),
                                    should_stop=should_stop)
             finalize(store, info, config)
             summary.scored, summary.failed, summary.stopped = result.scored, result.failed, result.stopped
             store.update_run(run_id, n_done=result.scored, n_failed=result.failed, stats=client.snapshot())
     if "filter" in stages and summary.stopped is None:
-        with _run(store, info, config, "filter", key, client, summary) as run_id:
+        with _run(store, info, config, "filter", key, summary) as run_id:
             summary.flagged = apply_filter(store, info, config, score_key=key, run_id=run_id).flagged
     if "correct" in stages and summary.stopped is None:
         candidate_config = config.correct.candidate_llm(config.llm)
         candidates = make_client(candidate_config, store) if candidate_config else client
-        with _run(store, info, config, "correct", key, client, summary) as run_id:
+        with _run(store, info, config, "correct", key, summary) as run_id:
             store.set_auto_applied(info.dataset_id, eta=config.correct.eta, allowed=config.correct.auto_apply)
             result = correct_dataset(store, info, config, candidates=candidates, judge_client=client, score_key=key,
                                      run_id=run_id, on_progress=report("correct"), should_stop=should_stop)
@@ -147,12 +154,12 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
             store.update_run(run_id, n_done=result.proposed + result.unchanged, n_failed=result.failed,
                              stats=client.snapshot())
         summary.auto_applied = store.status(info.dataset_id)["auto_applied"]
-    summary.stats = client.snapshot()
+    summary.stats = client.snapshot() if client is not None else {}
     return summary
 
 
 @contextmanager
-def _run(store: Store, info: DatasetInfo, config: Config, stage: str, key: str, client: LLMClient,
+def _run(store: Store, info: DatasetInfo, config: Config, stage: str, key: str,
          summary: RunSummary) -> Iterator[str]:
     """Record one stage as a run: 'running' while it goes, then its final status."""
     run_id = f"{stage}-{uuid.uuid4().hex[:12]}"

@@ -159,13 +159,14 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
             if weight > 0 and values.get(name) is not None]
     total = sum(w for _, w in soft)
     base = sum(v * w for v, w in soft) / total if total else None
-    rules = [(values.get("format"), s.w_format), (values.get("degenerate"), s.w_degenerate)]
+    rules = [(value, weight) for value, weight in
+             ((values.get("format"), s.w_format), (values.get("degenerate"), s.w_degenerate))
+             if weight > 0 and value is not None]
     factor = 1.0
     for value, weight in rules:
-        if weight > 0 and value is not None:
-            factor *= value ** weight
+        factor *= value ** weight
     if base is None:
-        return factor if any(w > 0 for _, w in rules) else None
+        return factor if rules else None
     return min(1.0, max(0.0, base * factor))
 
 

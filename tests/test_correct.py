@@ -1,0 +1,163 @@
+"""Stage 4, Auto-Correct: demonstrations, the two judge orders and the judge's confidence by
+hand (position bias cancels), then the stage against the loopback OpenAI-compatible server."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from curation import prompts
+from curation.config import Config
+from curation.correct import candidate_request, correct_dataset, judge, judge_requests, nearest_demonstrations
+from curation.filter import apply_filter
+from curation.ingest import import_file
+from curation.llm import make_client
+from curation.llm.base import ChatResult, Message
+from curation.score import finalize, score_dataset, score_key
+from curation.store import StoredExample
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
+
+KEY_ENV = "CLEAR_TEST_CORRECT_KEY"
+
+
+def ex(example_id: str, prompt: str, response: str = "r") -> StoredExample:
+    return StoredExample(example_id=example_id, id_source="record", line=1, prompt=(Message("user", prompt),),
+                         response=response, record={})
+
+
+# -- demonstrations ---------------------------------------------------------------------------
+TARGET = ex("t", "What is the capital of France?")
+SPAIN = ex("s", "What is the capital of Spain?")          # shares 6 of 8 words (with "user")
+SPIDER = ex("x", "How many legs does a spider have?")     # shares only "user"
+CITY = ex("c", "Which city is the capital?")               # shares user, is, the, capital
+
+
+def test_nearest_demonstrations_rank_by_word_overlap():
+    assert nearest_demonstrations(TARGET, [SPIDER, CITY, SPAIN], 1) == [SPAIN]
+    assert nearest_demonstrations(TARGET, [SPIDER, CITY, SPAIN], 2) == [SPAIN, CITY]
+    assert nearest_demonstrations(TARGET, [SPIDER, CITY, SPAIN], 10) == [SPAIN, CITY, SPIDER]
+
+
+def test_nearest_demonstrations_never_shows_the_target_itself():
+    same_id = ex("t", "What is the capital of France?", "Paris")
+    assert nearest_demonstrations(TARGET, [same_id, SPIDER], 2) == [SPIDER]
+
+
+@pytest.mark.parametrize("k", [0, -1])
+def test_no_demonstrations_asked(k):
+    assert nearest_demonstrations(TARGET, [SPAIN], k) == []
+
+
+def test_nearest_demonstrations_ties_keep_pool_order():
+    a, b = ex("a", "alpha beta"), ex("b", "alpha gamma")
+    assert nearest_demonstrations(ex("t", "alpha"), [b, a], 2) == [b, a]
+
+
+def test_candidate_request_is_greedy_few_shot():
+    c = Config().with_overrides({"correct.max_tokens": 99})
+    r = candidate_request(TARGET, [ex("s", "What is the capital of Spain?", "Madrid")], c)
+    assert r.temperature == 0.0 and r.max_tokens == 99 and r.n == 1
+    assert [(m.role, m.content) for m in r.messages] == [
+        ("user", "What is the capital of Spain?"), ("assistant", "Madrid"), ("user", "What is the capital of France?")]
+
+
+# -- the judge ----------------------------------------------------------------------------------
+def test_judge_requests_ask_both_orders():
+    c = Config().with_overrides({"correct.judge_max_tokens": 17})
+    first, second = judge_requests(ex("t", "What is 2 + 2?", "5"), "4", c)
+    assert "<response_1>\n5\n</response_1>" in first.messages[-1].content
+    assert "<response_2>\n4\n</response_2>" in first.messages[-1].content
+    assert "<response_1>\n4\n</response_1>" in second.messages[-1].content
+    assert "<response_2>\n5\n</response_2>" in second.messages[-1].content
+    for r in (first, second):
+        assert r.temperature == 0.0 and r.max_tokens == 17 and r.top_logprobs == c.scoring.top_logprobs
+        assert r.messages[0] == Message("system", prompts.DATA_RULE)
+
+
+def reply(text: str, top_logprobs=()) -> ChatResult:
+    return ChatResult(text=text, top_logprobs=tuple(top_logprobs))
+
+
+@pytest.mark.parametrize("candidate_second, candidate_first, confidence", [
+    ("answer: A", "answer: B", 1.0),   # candidate better in both orders
+    ("answer: B", "answer: A", 0.0),   # original better in both orders
+    ("answer: A", "answer: A", 0.5),   # always "response 2": pure position bias
+    ("answer: B", "answer: B", 0.5),   # always "response 1"
+    ("answer: C", "answer: B", 0.75),  # (0.5 + (1 - 0)) / 2
+    ("answer: A", "answer: C", 0.75),  # (1 + (1 - 0.5)) / 2
+    ("I cannot decide", "", 0.5),      # unreadable: neutral
+    ("Yes, response 2 is better.", "No.", 1.0),
+])
+def test_judge_confidence_by_hand(candidate_second, candidate_first, confidence):
+    conf, verdicts = judge(reply(candidate_second), reply(candidate_first))
+    assert conf == pytest.approx(confidence)
+    assert [v["order"] for v in verdicts] == ["candidate_second", "candidate_first"]
+
+
+def test_judge_verdicts_record_what_was_read():
+    _, verdicts = judge(reply("answer: A, explanation: it adds up"), reply("gibberish"))
+    assert verdicts[0] == {"order": "candidate_second", "p": 1.0, "verdict": "A", "explanation": "it adds up",
+                           "parsed": True}
+    assert verdicts[1]["p"] == 0.5 and verdicts[1]["parsed"] is False and verdicts[1]["verdict"] is None
+
+
+def test_judge_weighs_letter_probabilities():
+    # P(A) 0.6, P(B) 0.4 at the letter position -> 0.6; the other order says B -> (0.6 + 1) / 2
+    logprobs = ({"answer": 0.0}, {":": 0.0}, {" A": math.log(0.6), " B": math.log(0.4)})
+    conf, verdicts = judge(reply("answer: A", logprobs), reply("answer: B"))
+    assert verdicts[0]["p"] == pytest.approx(0.6)
+    assert conf == pytest.approx(0.8)
+
+
+# -- the stage against the loopback server ---------------------------------------------------------
+RECORDS = (("q1", "What is 3 + 4?", "7"), ("q2", "What is 2 + 2?", "5"), ("q3", "What is 6 + 7?", "13"),
+           ("q4", "What is 9 + 9?", "18"), ("q5", "What is 1 + 1?", "2"))
+
+
+def scored(store, tmp_path, server, **overrides):
+    path = tmp_path / "arith.jsonl"
+    write_records(path, RECORDS)
+    info = import_file(store, path, name="arith").dataset
+    config = Config().with_overrides(openai_overrides(server.base_url, KEY_ENV, **overrides))
+    client = make_client(config.llm, store)
+    score_dataset(store, info, config, client, run_id="s")
+    finalize(store, info, config)
+    apply_filter(store, info, config, score_key=score_key(config), run_id="f")
+    return info, config, client
+
+
+def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
+    model = ArithmeticModel()
+    with FakeOpenAIServer(reply=model) as server:
+        info, config, client = scored(store, tmp_path, server)
+        assert store.flagged_ids(info.dataset_id) == ["q2"]
+        before = server.count()
+        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                 score_key=score_key(config), run_id="c1")
+        new = list(server.requests)[before:]
+        assert [kind_of(r) for r in new] == [CANDIDATE, JUDGE, JUDGE]
+        assert (result.proposed, result.unchanged, result.failed, result.auto_applied) == (1, 0, 0, 1)
+        # the candidate prompt shows the most similar confident examples, then the target
+        candidate_turns = new[0]["messages"]
+        assert candidate_turns[-1] == {"role": "user", "content": "What is 2 + 2?"}
+        assert len(candidate_turns) == 1 + 2 * config.correct.few_shot
+        proposal = store.proposals(info.dataset_id)["q2"]
+        assert (proposal["candidate"], proposal["judge_confidence"], proposal["auto_applied"]) == ("4", 1.0, True)
+        again = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                score_key=score_key(config), run_id="c2")
+        assert again.skipped == 1 and again.proposed == 0 and server.count() == before + 3
+
+
+def test_a_candidate_equal_to_the_original_is_not_judged(store, tmp_path):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        info, config, client = scored(store, tmp_path, server, **{"filter.gamma": 1.0})
+        assert len(store.flagged_ids(info.dataset_id)) == 5  # every confidence is <= 1
+        before = server.count()
+        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                 score_key=score_key(config), run_id="c")
+        kinds = [kind_of(r) for r in list(server.requests)[before:]]
+        assert kinds.count(CANDIDATE) == 5 and kinds.count(JUDGE) == 2  # only q2's candidate differs
+        assert (result.proposed, result.unchanged) == (1, 4)
+        statuses = {i: p["status"] for i, p in store.proposals(info.dataset_id).items()}
+        assert statuses == {"q1": "same", "q2": "ok", "q3": "same", "q4": "same", "q5": "same"}

@@ -1,0 +1,282 @@
+"""Stage 2, score: the pure parts (cache key, early stop, assembling, final confidence) by hand,
+property tests for the confidence invariants, and :func:`finalize` over a tiny store.
+
+The whole stage against a model is in ``tests/test_pipeline.py``.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from curation import prompts
+from curation.config import Config
+from curation.ingest import import_file
+from curation.llm.base import ChatResult, Message, TokenScores
+from curation.score import (
+    assemble,
+    final_confidence,
+    finalize,
+    first_sample_count,
+    needs_more_samples,
+    reflection_requests,
+    sample_request,
+    score_key,
+)
+from curation.signals import SignalScore
+from curation.store import StoredExample
+
+
+def example(prompt: str = "Passage: the ship brought back red seaweed. What did it bring?",
+            response: str = "red seaweed", example_id: str = "e1") -> StoredExample:
+    return StoredExample(example_id=example_id, id_source="record", line=1,
+                         prompt=(Message("user", prompt),), response=response, record={})
+
+
+def config(**overrides) -> Config:
+    return Config().with_overrides(overrides)
+
+
+def replies(*texts: str) -> list[ChatResult]:
+    return [ChatResult(text=t) for t in texts]
+
+
+# -- score_key ---------------------------------------------------------------------------
+BASE_KEY = score_key(Config())
+
+
+@pytest.mark.parametrize("key, value", [
+    ("scoring.k", 3), ("llm.model", "another-model"), ("scoring.sample_style", "explanation_first"),
+    ("scoring.alpha", 0.5), ("scoring.beta", 0.5), ("scoring.reflection_prompts", 1),
+    ("llm.backend", "openai"), ("llm.base_url", "http://127.0.0.1:9/v1"), ("scoring.temperature", 0.7),
+])
+def test_score_key_changes_with_what_decides_the_calls(key, value):
+    assert score_key(config(**{key: value})) != BASE_KEY
+
+
+@pytest.mark.parametrize("key, value", [
+    ("scoring.w_bsdetector", 0.3), ("scoring.w_likelihood", 0.0), ("scoring.w_ifd", 2.0),
+    ("scoring.w_format", 0.0), ("scoring.w_degenerate", 3.0), ("filter.gamma", 0.9),
+    ("filter.gamma_mode", "quantile"), ("correct.eta", 0.5), ("llm.budget_usd", 1.0),
+    ("llm.concurrency", 3), ("llm.api_key_env", "OTHER_KEY"),
+])
+def test_score_key_ignores_what_needs_no_call(key, value):
+    assert score_key(config(**{key: value})) == BASE_KEY
+
+
+def test_score_key_is_stable_and_short():
+    assert score_key(Config()) == score_key(Config())
+    assert len(BASE_KEY) == 16 and int(BASE_KEY, 16) >= 0
+
+
+# -- requests ------------------------------------------------------------------------------
+def test_sample_request_asks_for_the_missing_samples_with_the_template():
+    c = config(**{"scoring.sample_style": "answer_first", "scoring.temperature": 0.9, "scoring.max_tokens": 33})
+    r = sample_request(example(), c, first=3, count=2)
+    assert (r.n, r.sample_index, r.temperature, r.max_tokens) == (2, 3, 0.9, 33)
+    assert r.stop == prompts.ANSWER_FIRST_STOP
+    assert r.messages[-1].content.endswith(prompts.SAMPLING_INSTRUCTION_ANSWER_FIRST)
+    paper = sample_request(example(), config(**{"scoring.sample_style": "explanation_first"}), first=0, count=5)
+    assert paper.stop == () and paper.messages[-1].content.endswith(prompts.SAMPLING_INSTRUCTION)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_reflection_requests_one_per_question_greedy(n):
+    requests = reflection_requests(example(), config(**{"scoring.reflection_prompts": n}))
+    assert len(requests) == n
+    for question, r in enumerate(requests, start=1):
+        assert r.temperature == 0.0 and r.top_logprobs == Config().scoring.top_logprobs
+        assert prompts.REFLECTION_QUESTIONS[question - 1] in r.messages[-1].content
+
+
+# -- early stop -----------------------------------------------------------------------------
+EARLY = config(**{"scoring.k": 5, "scoring.early_stop": True, "scoring.early_stop_after": 3})
+NO_EARLY = config(**{"scoring.k": 5, "scoring.early_stop": False})
+
+
+@pytest.mark.parametrize("answers, more", [
+    (["7", "7", "7"], False),          # all agree with the reference: settled
+    (["8", "8", "8"], False),          # all agree with each other against it: settled
+    (["7", "8", "7"], True),           # split
+    (["8", "9", "8"], True),           # none match, but they disagree among themselves
+    (["seven", "7", "7"], True),       # "seven" is not the number 7
+    (["7", "7", "7", "8", "8"], False),  # k reached
+])
+def test_needs_more_samples_with_early_stop(answers, more):
+    assert needs_more_samples(answers, "7", EARLY) is more
+
+
+@pytest.mark.parametrize("answers, more", [(["7", "7", "7"], True), (["7"] * 5, False), (["8"] * 6, False)])
+def test_needs_more_samples_without_early_stop_draws_all_k(answers, more):
+    assert needs_more_samples(answers, "7", NO_EARLY) is more
+
+
+@pytest.mark.parametrize("overrides, first", [
+    ({"scoring.k": 5, "scoring.early_stop_after": 3}, 3),
+    ({"scoring.k": 2, "scoring.early_stop_after": 3}, 2),
+    ({"scoring.k": 5, "scoring.early_stop": False}, 5),
+    ({"scoring.k": 0}, 0),
+])
+def test_first_sample_count(overrides, first):
+    assert first_sample_count(config(**overrides)) == first
+
+
+# -- assemble -----------------------------------------------------------------------------------
+def test_assemble_by_hand():
+    # Sample 1 "red seaweed": Jaccard 1, exact match 1 -> o = 0.8 + 0.2 = 1.0.
+    # Sample 2 "seaweed": Jaccard {seaweed}/{red, seaweed} = 0.5, no match -> o = 0.8 * 0.5 = 0.4.
+    # O = 0.7; reflections A, B -> S = 0.5; bsdetector = 0.7 * 0.7 + 0.3 * 0.5 = 0.64.
+    c = config(**{"scoring.k": 2, "scoring.alpha": 0.8, "scoring.beta": 0.7})
+    samples = replies("explanation: it says so, answer: red seaweed", "explanation: hmm, answer: seaweed")
+    parts = assemble(example(), samples, replies("answer: A", "answer: B"),
+                     format_signal=SignalScore(1.0), token_scores=None, config=c)
+    assert parts.consistency == pytest.approx(0.7)
+    assert parts.reflection == pytest.approx(0.5)
+    assert parts.bsdetector == pytest.approx(0.64)
+    assert parts.signals == {"format": 1.0, "degenerate": 1.0, "bsdetector": pytest.approx(0.64)}
+    assert [(s["answer"], s["match"], s["agreement"]) for s in parts.explanation["samples"]] == [
+        ("red seaweed", True, 1.0), ("seaweed", False, 0.4)]
+    assert [(r["verdict"], r["score"]) for r in parts.explanation["reflections"]] == [("A", 1.0), ("B", 0.0)]
+    assert parts.explanation["unparsed_reflections"] == 0
+    assert parts.explanation["reasons"] == {}
+
+
+def test_assemble_token_scores_become_likelihood_and_ifd():
+    # likelihood = exp(-0.5); IFD = 0.5 / 1.0 = 0.5 -> 1 / (1 + 0.5 ** 3) = 1 / 1.125.
+    parts = assemble(example(), [], [], format_signal=SignalScore(1.0),
+                     token_scores=TokenScores(mean_logprob_with_prompt=-0.5, mean_logprob_without_prompt=-1.0,
+                                              n_tokens=4),
+                     config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
+    assert parts.consistency is None and parts.reflection is None and parts.bsdetector is None
+    assert "bsdetector" not in parts.signals
+    assert parts.signals["likelihood"] == pytest.approx(math.exp(-0.5))
+    assert parts.signals["ifd"] == pytest.approx(1 / 1.125)
+
+
+@pytest.mark.parametrize("reply, score, parsed", [
+    ("answer: A, explanation: right", 1.0, True),
+    ("**Answer:** B.", 0.0, True),
+    ("answer: C", 0.5, True),
+    ("", 0.5, False),
+    ("I would rather not say", 0.5, False),
+])
+def test_assemble_reflection_alone_and_unparsed_replies_score_half(reply, score, parsed):
+    c = config(**{"scoring.k": 0, "scoring.reflection_prompts": 1})
+    parts = assemble(example(), [], replies(reply), format_signal=SignalScore(1.0), token_scores=None, config=c)
+    assert parts.consistency is None
+    assert parts.reflection == parts.bsdetector == score  # no samples: C = S
+    assert parts.explanation["unparsed_reflections"] == (0 if parsed else 1)
+
+
+def test_assemble_unlabelled_sample_is_compared_whole():
+    # No "answer:" label: the whole reply is the answer; "7" matches "7" -> o = 1.
+    c = config(**{"scoring.k": 1, "scoring.reflection_prompts": 0})
+    parts = assemble(example("What is 3 + 4?", "7"), replies("7"), [], format_signal=SignalScore(1.0),
+                     token_scores=None, config=c)
+    assert parts.consistency == 1.0
+    assert parts.explanation["samples"] == [{"answer": "7", "parsed": False, "match": True, "agreement": 1.0}]
+
+
+def test_assemble_reports_why_rules_fired():
+    parts = assemble(example(response="I'm sorry, I cannot answer that."), [], [],
+                     format_signal=SignalScore(0.4, ("long (> 8 words), but 90% of responses: short",)),
+                     token_scores=None, config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
+    assert parts.signals["format"] == 0.4
+    assert parts.signals["degenerate"] == pytest.approx(0.2)  # refusal
+    assert set(parts.explanation["reasons"]) == {"format", "degenerate"}
+
+
+# -- final_confidence ----------------------------------------------------------------------------
+DEFAULT = Config()  # w_bsdetector 1, w_likelihood 1, w_ifd 0, w_format 1, w_degenerate 1
+
+
+@pytest.mark.parametrize("values, expected", [
+    # soft mean (0.8 + 0.4) / 2 = 0.6 (ifd has weight 0), times format 0.5 -> 0.3
+    ({"bsdetector": 0.8, "likelihood": 0.4, "ifd": 0.1, "format": 0.5, "degenerate": 1.0}, 0.3),
+    # likelihood missing: the soft weights renormalise to bsdetector alone -> 0.8 * 0.5
+    ({"bsdetector": 0.8, "format": 0.5, "degenerate": 1.0}, 0.4),
+    ({"bsdetector": 0.8, "likelihood": None, "format": 0.5, "degenerate": 1.0}, 0.4),
+    # a rule at 0 vetoes whatever the soft signals say
+    ({"bsdetector": 1.0, "likelihood": 1.0, "format": 1.0, "degenerate": 0.0}, 0.0),
+    # no soft signal: the rules alone
+    ({"format": 0.5, "degenerate": 0.5}, 0.25),
+])
+def test_final_confidence_by_hand(values, expected):
+    assert final_confidence(values, DEFAULT) == pytest.approx(expected)
+
+
+def test_final_confidence_weights():
+    c = config(**{"scoring.w_bsdetector": 3.0, "scoring.w_likelihood": 1.0, "scoring.w_format": 2.0})
+    # (3 * 0.8 + 1 * 0.4) / 4 = 0.7; format 0.5 ** 2 = 0.25 -> 0.175
+    assert final_confidence({"bsdetector": 0.8, "likelihood": 0.4, "format": 0.5, "degenerate": 1.0},
+                            c) == pytest.approx(0.175)
+    off = config(**{"scoring.w_format": 0.0, "scoring.w_degenerate": 0.0})
+    assert final_confidence({"bsdetector": 0.8, "format": 0.0, "degenerate": 0.0}, off) == pytest.approx(0.8)
+    assert final_confidence({"format": 0.0}, off) is None  # nothing with a weight is present
+
+
+NAMES = ("bsdetector", "likelihood", "ifd", "format", "degenerate")
+unit = st.floats(0.0, 1.0, allow_nan=False)
+weight = st.floats(0.0, 3.0, allow_nan=False)
+
+
+@st.composite
+def inputs(draw):
+    values = {n: draw(st.one_of(st.none(), unit)) for n in NAMES}
+    values = {n: v for n, v in values.items() if v is not None or draw(st.booleans())}
+    weights = {f"scoring.w_{n}": draw(weight) for n in NAMES}
+    return values, config(**weights)
+
+
+@given(inputs())
+def test_final_confidence_is_in_unit_interval(case):
+    values, c = case
+    result = final_confidence(values, c)
+    assert result is None or 0.0 <= result <= 1.0
+
+
+@given(inputs(), st.sampled_from(NAMES), unit)
+def test_final_confidence_is_monotone_in_each_signal(case, name, other):
+    values, c = case
+    if values.get(name) is None:
+        return
+    low, high = sorted((values[name], other))
+    before = final_confidence({**values, name: low}, c)
+    after = final_confidence({**values, name: high}, c)
+    assert (before is None) == (after is None)
+    if before is not None:
+        assert after >= before - 1e-12
+
+
+# -- finalize (dataset-level, no LLM call) ---------------------------------------------------
+def test_finalize_folds_ranked_signals_as_percentiles(store, tmp_path):
+    path = tmp_path / "tiny.jsonl"
+    path.write_text("".join(json.dumps({"id": f"e{i}", "prompt": f"What is {i} + 1?", "response": str(i + 1)}) + "\n"
+                            for i in range(3)))
+    info = import_file(store, path).dataset
+    c = Config()
+    key = score_key(c)
+    for i, lik in enumerate((0.1, 0.5, 0.9)):
+        store.save_score(dataset_id=info.dataset_id, example_id=f"e{i}", score_key=key, run_id="r", status="ok",
+                         confidence=0.8, consistency=None, reflection=None,
+                         signals={"format": 1.0, "degenerate": 1.0, "bsdetector": 0.8 if i else 0.3,
+                                  "likelihood": lik},
+                         fired=[], explanation={})
+    store.save_score(dataset_id=info.dataset_id, example_id="e3", score_key=key, run_id="r", status="failed",
+                     confidence=None, consistency=None, reflection=None, signals={}, fired=[], explanation={},
+                     error="boom")
+    assert finalize(store, info, c) == 3
+    rows = {r["example_id"]: r for r in store.scores(info.dataset_id, key)}
+    # likelihood percentiles 0, 0.5, 1; confidence = mean(bsdetector, percentile)
+    assert rows["e0"]["confidence"] == pytest.approx((0.3 + 0.0) / 2)
+    assert rows["e1"]["confidence"] == pytest.approx((0.8 + 0.5) / 2)
+    assert rows["e2"]["confidence"] == pytest.approx((0.8 + 1.0) / 2)
+    assert rows["e0"]["fired"] == ["bsdetector", "likelihood"]
+    assert rows["e1"]["fired"] == rows["e2"]["fired"] == []
+    assert rows["e3"]["status"] == "failed" and rows["e3"]["confidence"] is None
+    # a weight change re-decides without any call: the signals are kept
+    finalize(store, info, config(**{"scoring.w_likelihood": 0.0}))
+    assert store.confidences(info.dataset_id, key) == pytest.approx({"e0": 0.3, "e1": 0.8, "e2": 0.8})
