@@ -26,7 +26,8 @@ from curation.config import Config
 from curation.errors import BudgetExceededError, LLMError
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
-from curation.store import DatasetInfo, Store, StoredExample, prompt_text
+from curation.records import Example
+from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,13 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
-def nearest_demonstrations(target: StoredExample, pool: list[StoredExample], k: int) -> list[StoredExample]:
+def nearest_demonstrations(target: Example, pool: list[Example], k: int) -> list[Example]:
     """The ``k`` pool examples whose prompts share the most words with the target's (pure)."""
     if k <= 0:
         return []
     target_words = _words(prompt_text(target.prompt))
 
-    def overlap(candidate: StoredExample) -> float:
+    def overlap(candidate: Example) -> float:
         words = _words(prompt_text(candidate.prompt))
         union = target_words | words
         return len(target_words & words) / len(union) if union else 0.0
@@ -65,12 +66,12 @@ def nearest_demonstrations(target: StoredExample, pool: list[StoredExample], k: 
     return ranked[:k]
 
 
-def candidate_request(example: StoredExample, demos: list[StoredExample], config: Config) -> ChatRequest:
+def candidate_request(example: Example, demos: list[Example], config: Config) -> ChatRequest:
     messages = prompts.build_candidate_messages(example.prompt, [(d.prompt, d.response) for d in demos])
     return ChatRequest(messages=messages, temperature=0.0, max_tokens=config.correct.max_tokens)
 
 
-def judge_requests(example: StoredExample, candidate: str, config: Config) -> tuple[ChatRequest, ChatRequest]:
+def judge_requests(example: Example, candidate: str, config: Config) -> tuple[ChatRequest, ChatRequest]:
     """Two judge calls: (original, candidate) and (candidate, original)."""
     def ask(first: str, second: str) -> ChatRequest:
         return ChatRequest(messages=prompts.build_judge_messages(example.prompt, first, second, letter_first=True),
@@ -143,7 +144,7 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
     return result
 
 
-def _record(store: Store, info: DatasetInfo, example: StoredExample, drafted: list[ChatResult] | LLMError,
+def _record(store: Store, info: DatasetInfo, example: Example, drafted: list[ChatResult] | LLMError,
             verdict: tuple | None, *, run_id: str, eta: float, allowed: bool, result: CorrectResult) -> None:
     common = {"dataset_id": info.dataset_id, "example_id": example.example_id, "run_id": run_id}
     error = drafted if isinstance(drafted, LLMError) else next(

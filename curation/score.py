@@ -27,7 +27,8 @@ from curation.config import Config
 from curation.errors import BudgetExceededError, LLMError
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
-from curation.store import DatasetInfo, Store, StoredExample, prompt_text
+from curation.records import Example
+from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def score_key(config: Config) -> str:
 
 
 # -- requests (pure) ---------------------------------------------------------------------
-def sample_request(example: StoredExample, config: Config, *, first: int, count: int) -> ChatRequest:
+def sample_request(example: Example, config: Config, *, first: int, count: int) -> ChatRequest:
     s = config.scoring
     answer_first = s.sample_style == "answer_first"
     return ChatRequest(
@@ -68,7 +69,7 @@ def sample_request(example: StoredExample, config: Config, *, first: int, count:
     )
 
 
-def reflection_requests(example: StoredExample, config: Config) -> list[ChatRequest]:
+def reflection_requests(example: Example, config: Config) -> list[ChatRequest]:
     s = config.scoring
     return [
         ChatRequest(
@@ -109,7 +110,7 @@ class ExampleScore:
     explanation: dict[str, Any]
 
 
-def assemble(example: StoredExample, samples: list[ChatResult], reflections: list[ChatResult], *,
+def assemble(example: Example, samples: list[ChatResult], reflections: list[ChatResult], *,
              format_signal: signals.SignalScore, token_scores: Any, config: Config) -> ExampleScore:
     """Combine one example's LLM results and cheap signals into its score parts."""
     s = config.scoring
@@ -214,7 +215,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
 
 
 def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMClient,
-                 batch: list[StoredExample], formats: dict[str, signals.SignalScore], *, key: str, run_id: str,
+                 batch: list[Example], formats: dict[str, signals.SignalScore], *, key: str, run_id: str,
                  result: ScoreResult, on_progress: Callable[[], Any]) -> None:
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
@@ -263,7 +264,7 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
         on_progress()
 
 
-def _more_samples(pending: list[tuple[StoredExample, list[Any]]], config: Config, client: LLMClient,
+def _more_samples(pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient,
                   first: int) -> dict[str, list[ChatResult] | LLMError]:
     """Draw the remaining samples for the examples whose first samples did not settle it."""
     wanted = []

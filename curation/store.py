@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from curation.errors import StorageError, StoreLockedError
 from curation.llm.base import Message
-from curation.records import ParsedDataset
+from curation.records import Example, ParsedDataset
 from curation.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
@@ -173,16 +173,6 @@ class DatasetInfo:
     n_examples: int
     n_rejected: int
     imported_at: datetime
-
-
-@dataclass(frozen=True)
-class StoredExample:
-    example_id: str
-    id_source: str
-    line: int
-    prompt: tuple[Message, ...]
-    response: str
-    record: dict[str, Any]
 
 
 def now() -> datetime:
@@ -365,7 +355,7 @@ class Store:
     def rejected(self, dataset_id: int) -> list[dict[str, Any]]:
         return self._dicts(SQL_REJECTED, (dataset_id,))
 
-    def iter_examples(self, dataset_id: int, *, batch: int = 2000) -> Iterator[StoredExample]:
+    def iter_examples(self, dataset_id: int, *, batch: int = 2000) -> Iterator[Example]:
         """Every example of a dataset in file order, read ``batch`` rows at a time."""
         position = 0
         while True:
@@ -375,7 +365,7 @@ class Store:
             yield from (_stored_example(row) for row in rows)
             position += batch
 
-    def example(self, dataset_id: int, example_id: str) -> StoredExample:
+    def example(self, dataset_id: int, example_id: str) -> Example:
         rows = self._rows(SQL_EXAMPLE, (dataset_id, example_id))
         if not rows:
             raise StorageError(f"{self.path}: no example {example_id!r} in dataset {dataset_id}")
@@ -565,8 +555,8 @@ def _dataset_info(row: tuple) -> DatasetInfo:
     )
 
 
-def _stored_example(row: tuple) -> StoredExample:
-    return StoredExample(
+def _stored_example(row: tuple) -> Example:
+    return Example(
         example_id=row[0], id_source=row[1], line=row[2], prompt=prompt_from_json(row[3]),
         response=row[4], record=json.loads(row[5]),
     )

@@ -14,15 +14,15 @@ from curation.ingest import import_file
 from curation.llm import make_client
 from curation.llm.base import ChatResult, Message
 from curation.score import finalize, score_dataset, score_key
-from curation.store import StoredExample
+from curation.records import Example
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CORRECT_KEY"
 
 
-def ex(example_id: str, prompt: str, response: str = "r") -> StoredExample:
-    return StoredExample(example_id=example_id, id_source="record", line=1, prompt=(Message("user", prompt),),
+def ex(example_id: str, prompt: str, response: str = "r") -> Example:
+    return Example(example_id=example_id, id_source="record", line=1, prompt=(Message("user", prompt),),
                          response=response, record={})
 
 

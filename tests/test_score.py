@@ -27,12 +27,12 @@ from curation.score import (
     score_key,
 )
 from curation.signals import SignalScore
-from curation.store import StoredExample
+from curation.records import Example
 
 
 def example(prompt: str = "Passage: the ship brought back red seaweed. What did it bring?",
-            response: str = "red seaweed", example_id: str = "e1") -> StoredExample:
-    return StoredExample(example_id=example_id, id_source="record", line=1,
+            response: str = "red seaweed", example_id: str = "e1") -> Example:
+    return Example(example_id=example_id, id_source="record", line=1,
                          prompt=(Message("user", prompt),), response=response, record={})
 
 
