@@ -56,7 +56,10 @@ Q_DECISIONS = """
     )"""  # dataset_id, dataset_id
 Q_COUNT = "SELECT count(*)"
 Q_PAGE = "SELECT e.example_id, count(*) OVER () AS total"
-Q_POSITION = "SELECT pos FROM (SELECT e.example_id, row_number() OVER (ORDER BY s.confidence ASC NULLS LAST, e.position) - 1 AS pos"
+Q_POSITION = (
+    "SELECT pos FROM (SELECT e.example_id, "
+    "row_number() OVER (ORDER BY s.confidence ASC NULLS LAST, e.position) - 1 AS pos"
+)
 Q_FROM = "FROM examples e"
 Q_JOIN_SCORES = (
     "LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = ?"
@@ -163,10 +166,10 @@ SQL_EXAMPLE_STATE = """
         ORDER BY event_id DESC LIMIT 1
     )
     SELECT e.response, p.candidate, p.status, p.auto_applied, mine.action, mine.after
-    FROM examples e
-    LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+    FROM (SELECT response FROM examples WHERE dataset_id = $1 AND example_id = $2) e
+    LEFT JOIN (SELECT candidate, status, auto_applied FROM proposals WHERE dataset_id = $1 AND example_id = $2) p
+           ON true
     LEFT JOIN mine ON true
-    WHERE e.dataset_id = $1 AND e.example_id = $2
 """
 
 SQL_HISTORY = """
@@ -365,6 +368,14 @@ class QueueRow:
 
 
 @dataclass(frozen=True)
+class QueueWindow:
+    """One page of the queue and how many examples the whole filtered queue holds."""
+
+    total: int
+    rows: list[QueueRow]
+
+
+@dataclass(frozen=True)
 class BulkRule:
     """A rule applied to every example of a filtered queue at once.
 
@@ -455,25 +466,46 @@ class ThresholdChoice:
 
 # -- queue -------------------------------------------------------------------------------
 def queue_count(store: Store, dataset_id: int, flt: QueueFilter) -> int:
-    """How many examples of the dataset pass ``flt``."""
-    return store.query_rows(SQL_QUEUE_COUNT, _filter_params(store, dataset_id, flt))[0][0]
+    """How many examples of the dataset pass ``flt``.
+
+    Raises:
+        ReviewError: a bad filter.
+    """
+    sql, params = _queue_sql(dataset_id, store.active_score_key(dataset_id), flt, head=Q_COUNT)
+    return store.query_rows(sql, params)[0][0]
 
 
-def queue_page(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> list[QueueRow]:
-    """One page of the queue, lowest confidence first (unscored last, then file order).
+def queue_window(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> QueueWindow:
+    """One page of the queue and the size of the whole filtered queue, from one pass over it.
+
+    The page is ordered by confidence ascending (least trustworthy first), unscored examples
+    last, ties in file order; only the page's rows are read in full.
 
     Raises:
         ReviewError: a bad filter, or a negative offset / non-positive limit.
     """
     if offset < 0 or limit < 1:
         raise ReviewError(f"queue page: offset must be >= 0 and limit >= 1, got offset={offset}, limit={limit}")
-    params = _filter_params(store, dataset_id, flt) + [limit, offset]
-    return [_queue_row(row) for row in store.query_dicts(SQL_QUEUE_PAGE, params)]
+    key = store.active_score_key(dataset_id)
+    sql, params = _queue_sql(dataset_id, key, flt, head=Q_PAGE, tail=Q_ORDER_PAGE, tail_params=(limit, offset))
+    ranked = store.query_rows(sql, params)
+    if not ranked:
+        return QueueWindow(total=queue_count(store, dataset_id, flt) if offset else 0, rows=[])
+    ids = [example_id for example_id, _ in ranked]
+    details = {row["example_id"]: row for row in store.query_dicts(SQL_QUEUE_DETAILS, (dataset_id, ids, key))}
+    return QueueWindow(total=ranked[0][1], rows=[_queue_row(details[example_id]) for example_id in ids])
+
+
+def queue_page(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> list[QueueRow]:
+    """The rows of :func:`queue_window` (SQL ``LIMIT``/``OFFSET``; never the whole table)."""
+    return queue_window(store, dataset_id, flt, offset=offset, limit=limit).rows
 
 
 def queue_position(store: Store, dataset_id: int, flt: QueueFilter, example_id: str) -> int | None:
     """The 0-based place of ``example_id`` in the filtered queue, or None when it is not in it."""
-    rows = store.query_rows(SQL_QUEUE_POSITION, _filter_params(store, dataset_id, flt) + [example_id])
+    sql, params = _queue_sql(dataset_id, store.active_score_key(dataset_id), flt, head=Q_POSITION,
+                             tail=Q_POSITION_END, tail_params=(example_id,))
+    rows = store.query_rows(sql, params)
     return rows[0][0] if rows else None
 
 
@@ -724,17 +756,47 @@ def threshold_for_precision(pairs: Iterable[tuple[float, bool]], target: float, 
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _filter_params(store: Store, dataset_id: int, flt: QueueFilter) -> list[Any]:
+def _check_filter(flt: QueueFilter) -> None:
     if flt.status not in STATUSES:
         raise ReviewError(f"queue filter: status {flt.status!r} is not one of {', '.join(STATUSES)}")
     for name in ("conf_min", "conf_max"):
         value = getattr(flt, name)
         if value is not None and not 0.0 <= value <= 1.0:
             raise ReviewError(f"queue filter: {name} must be in [0, 1], got {value}")
-    search = flt.search.strip() if flt.search else ""
-    pattern = f"%{_escape_like(search)}%" if search else None
+
+
+def _search_text(flt: QueueFilter) -> str | None:
+    return flt.search.strip() if flt.search and flt.search.strip() else None
+
+
+def _queue_sql(dataset_id: int, score_key: str | None, flt: QueueFilter, *, head: str, tail: str = "",
+               tail_params: tuple = ()) -> tuple[str, list[Any]]:
+    """The queue query for ``flt``: only the joins and predicates its filters use."""
+    _check_filter(flt)
+    search = _search_text(flt)
+    by_decision = flt.status in ("decided", "undecided")
+    need_scores = head != Q_COUNT or flt.signal or flt.conf_min is not None or flt.conf_max is not None
+    parts: list[tuple[str, tuple]] = [
+        (Q_DECISIONS if by_decision else "", (dataset_id, dataset_id) if by_decision else ()),
+        (head, ()), (Q_FROM, ()),
+        (Q_JOIN_SCORES if need_scores else "", (score_key,) if need_scores else ()),
+        (Q_JOIN_FLAGS if flt.status == "flagged" else "", ()),
+        (Q_JOIN_PROPOSALS if flt.status in ("proposed", "auto_applied") else "", ()),
+        (Q_JOIN_DECISIONS if by_decision else "", ()),
+        (Q_WHERE, (dataset_id,)), (Q_STATUS[flt.status], ()),
+        (Q_SIGNAL if flt.signal else "", (flt.signal,) if flt.signal else ()),
+        (Q_CONF_MIN if flt.conf_min is not None else "", () if flt.conf_min is None else (flt.conf_min,)),
+        (Q_CONF_MAX if flt.conf_max is not None else "", () if flt.conf_max is None else (flt.conf_max,)),
+        (Q_SEARCH if search else "", (search, search) if search else ()),
+        (tail, tail_params),
+    ]
+    return "\n".join(sql for sql, _ in parts if sql), [value for _, values in parts for value in values]
+
+
+def _base_params(store: Store, dataset_id: int, flt: QueueFilter) -> list[Any]:
+    _check_filter(flt)
     return [dataset_id, store.active_score_key(dataset_id), flt.status, flt.signal or None,
-            flt.conf_min, flt.conf_max, pattern]
+            flt.conf_min, flt.conf_max, _search_text(flt)]
 
 
 def _bulk_params(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule) -> list[Any]:
@@ -742,12 +804,8 @@ def _bulk_params(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule
         raise ReviewError(f"bulk rule {rule.kind!r} is not one of {', '.join(BULK_ACTIONS)}")
     if not 0.0 <= rule.min_judge <= 1.0:
         raise ReviewError(f"bulk rule: min_judge must be in [0, 1], got {rule.min_judge}")
-    return _filter_params(store, dataset_id, flt) + [rule.kind, rule.min_judge, rule.override,
-                                                      BULK_ACTIONS[rule.kind]]
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _base_params(store, dataset_id, flt) + [rule.kind, rule.min_judge, rule.override,
+                                                    BULK_ACTIONS[rule.kind]]
 
 
 def _annotator(name: str) -> str:
@@ -808,8 +866,8 @@ def _queue_row(row: dict[str, Any]) -> QueueRow:
 __all__ = [
     "ACTIONS", "STATUSES", "BULK_ACTIONS", "ReviewError", "QueueFilter", "QueueRow", "Proposal", "Decision",
     "BulkRule", "Batch", "Agreement", "PairAgreement", "AutoPrecision", "ThresholdChoice",
-    "queue_count", "queue_page", "queue_position", "history", "example_of_event", "signal_names", "decide", "undo_last", "bulk_preview",
-    "bulk_apply", "undo_batch", "last_batch", "agreement", "auto_precision", "thresholds_for_precision",
+    "QueueWindow", "queue_count", "queue_page", "queue_window", "queue_position", "history", "example_of_event",
+    "signal_names", "decide", "undo_last", "bulk_preview", "bulk_apply", "undo_batch", "last_batch", "agreement", "auto_precision", "thresholds_for_precision",
     "reviewed_pairs", "confidence_histogram", "signal_histogram", "count_below", "cohen_kappa",
     "precision_curve", "threshold_for_precision",
 ]

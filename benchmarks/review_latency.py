@@ -1,0 +1,196 @@
+"""How fast the Review page answers on a large dataset.
+
+Builds a store with N examples (default 100,000) in a temporary directory, with scores, flags,
+proposals for a third of the flagged examples and a few thousand earlier decisions, then times
+(median and p95 over R repetitions):
+
+- ``next example``: ``queue_count`` + one ``queue_page`` of 20 at a random offset, default filter;
+- ``next example, search``: the same with a text search;
+- ``next example, flagged + signal``: the same with status and signal filters;
+- ``... (queue_window)``: the same three through ``queue_window`` (page and count in one pass),
+  which is what the Review page calls;
+- ``page render (all queries)``: every library call the Review page makes on one run;
+- ``bulk preview``: counting what a bulk rule would change (only while the bulk panel is open);
+- ``decision``: one ``decide``;
+- ``insights: ...``: the Insights page's queries (histograms binned in SQL, the γ count).
+
+Targets: next example < 300 ms, decision < 100 ms. Prints a table and writes
+``benchmarks/results/review_latency.json``.
+
+    .venv/bin/python -m benchmarks.review_latency [--n 100000] [--reps 50]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from curation import review
+from curation.llm.base import Message
+from curation.records import Example, ParsedDataset
+from curation.review import BulkRule, QueueFilter
+from curation.store import Store
+
+RESULTS = Path(__file__).parent / "results" / "review_latency.json"
+TARGETS_MS = {"next": 300.0, "decision": 100.0}
+PAGE = 20
+
+# Synthetic scores from a hash of the id, so that the store is the same on every run.
+SQL_SEED_SCORES = """
+    INSERT INTO scores
+    SELECT dataset_id, example_id, $2, 'bench', 'ok', c, c, least(c + 0.1, 1.0),
+           json_object('format', CASE WHEN h % 7 = 0 THEN 0.1 ELSE 0.9 END,
+                       'degenerate', CASE WHEN h % 50 = 0 THEN 0.0 ELSE 1.0 END, 'ifd', (h % 100) / 100.0),
+           to_json(list_filter(['format', 'degenerate'],
+                               x -> (x = 'format' AND h % 7 = 0) OR (x = 'degenerate' AND h % 50 = 0))),
+           json_object('samples', [json_object('answer', 'sampled answer', 'match', true, 'similarity', 0.8)],
+                       'reflections', [json_object('question', 1, 'verdict', 'A', 'score', 1.0,
+                                                   'explanation', 'looks right', 'weighted', true)],
+                       'reasons', json_object()),
+           NULL, now()
+    FROM (SELECT dataset_id, example_id, hash(example_id) % 1000003 AS h,
+                 (hash(example_id) % 10007) / 10007.0 AS c
+          FROM examples WHERE dataset_id = $1)
+"""
+SQL_SEED_FLAGS = """
+    INSERT INTO flags SELECT dataset_id, example_id, confidence < 0.3, 0.3, 'bench'
+    FROM scores WHERE dataset_id = $1 AND score_key = $2
+"""
+SQL_SEED_PROPOSALS = """
+    INSERT INTO proposals
+    SELECT f.dataset_id, f.example_id, 'bench', 'A corrected answer for ' || f.example_id,
+           (hash(f.example_id) % 101) / 100.0, '[]', (hash(f.example_id) % 101) >= 90, 'ok', NULL, now()
+    FROM flags f WHERE f.dataset_id = $1 AND f.flagged AND hash(f.example_id) % 3 = 0
+"""
+SQL_SEED_DECISIONS = """
+    INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, created_at)
+    SELECT dataset_id, example_id, CASE WHEN position % 2 = 0 THEN 'keep' ELSE 'remove' END,
+           CASE WHEN position % 3 = 0 THEN 'bob' ELSE 'ann' END, response, NULL, NULL, NULL, now()
+    FROM examples WHERE dataset_id = $1 AND position % $2 = 0
+"""
+
+WORDS = "the a capital of France is Paris answer question number result value list code error".split()
+
+
+def build(path: Path, n: int) -> int:
+    rng = random.Random(0)
+    examples = [
+        Example(example_id=f"ex-{i:06d}", id_source="record", line=i + 1,
+                prompt=(Message("system", "Answer briefly."),
+                        Message("user", " ".join(rng.choices(WORDS, k=12)) + f" #{i}?")),
+                response=" ".join(rng.choices(WORDS, k=rng.randint(5, 60))),
+                record={"id": f"ex-{i:06d}"})
+        for i in range(n)
+    ]
+    with Store(path) as store:
+        ds = store.add_dataset(ParsedDataset(path="bench.jsonl", file_type="jsonl", format="chat",
+                                             sha256="0" * 64, examples=examples), name="bench").dataset_id
+        store.start_run(run_id="bench", dataset_id=ds, stage="score", backend="bench", model="bench", config={},
+                        score_key="k", n_examples=n)
+        store.execute(SQL_SEED_SCORES, (ds, "k"))
+        store.execute(SQL_SEED_FLAGS, (ds, "k"))
+        store.execute(SQL_SEED_PROPOSALS, (ds,))
+        store.execute(SQL_SEED_DECISIONS, (ds, 20))  # 5% of the examples already decided
+    return ds
+
+
+def timed(fn: Callable[[], object], reps: int) -> dict[str, float]:
+    fn()  # warm up
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return {"median_ms": statistics.median(times), "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
+            "max_ms": times[-1]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--reps", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.duckdb"
+        start = time.perf_counter()
+        ds = build(path, args.n)
+        build_s = time.perf_counter() - start
+        with Store(path) as store:
+            sizes = {}
+
+            def next_example(flt: QueueFilter) -> Callable[[], object]:
+                def run() -> object:
+                    total = review.queue_count(store, ds, flt)
+                    offset = rng.randrange(max(total, 1)) // PAGE * PAGE
+                    return review.queue_page(store, ds, flt, offset=offset, limit=PAGE)
+                return run
+
+            def window(flt: QueueFilter) -> Callable[[], object]:
+                sizes[flt] = review.queue_count(store, ds, flt)
+
+                def run() -> object:
+                    offset = rng.randrange(max(sizes[flt], 1)) // PAGE * PAGE
+                    return review.queue_window(store, ds, flt, offset=offset, limit=PAGE)
+                return run
+
+            def page_render() -> object:
+                flt = QueueFilter()
+                review.signal_names(store, ds)
+                shown = review.queue_window(store, ds, flt, offset=rng.randrange(args.n) // PAGE * PAGE, limit=PAGE)
+                review.agreement(store, ds)
+                return review.history(store, ds, shown.rows[0].example_id)
+
+            ids = [f"ex-{i:06d}" for i in range(args.n)]
+
+            def decision() -> object:
+                return review.decide(store, ds, rng.choice(ids), rng.choice(["keep", "remove"]), annotator="bench")
+
+            default, search = QueueFilter(), QueueFilter(search="paris answer")
+            flagged = QueueFilter(status="flagged", signal="format")
+            cases = {
+                "next example": (next_example(default), "next"),
+                "next example, search": (next_example(search), "next"),
+                "next example, flagged + signal": (next_example(flagged), "next"),
+                "next example (queue_window)": (window(default), "next"),
+                "search (queue_window)": (window(search), "next"),
+                "flagged + signal (queue_window)": (window(flagged), "next"),
+                "page render (all queries)": (page_render, "next"),
+                "bulk preview": (lambda: review.bulk_preview(store, ds, default, BulkRule("keep_unflagged")), None),
+                "decision": (decision, "decision"),
+                "insights: confidence histogram": (lambda: review.confidence_histogram(store, ds), None),
+                "insights: signal histograms": (lambda: review.signal_histogram(store, ds), None),
+                "insights: count below γ": (lambda: review.count_below(store, ds, rng.random()), None),
+            }
+            results = {}
+            for name, (fn, target) in cases.items():
+                results[name] = timed(fn, args.reps)
+                if target:
+                    results[name]["target_ms"] = TARGETS_MS[target]
+                    results[name]["meets_target"] = results[name]["p95_ms"] < TARGETS_MS[target]
+    report = {"examples": args.n, "repetitions": args.reps, "build_seconds": round(build_s, 1),
+              "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+              "load_average_1m_after": round(os.getloadavg()[0], 2), "results": results}
+    print(f"Review latency on {args.n:,} examples ({args.reps} repetitions; store built in {build_s:.1f} s; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    print(f"{'path':34} {'median ms':>10} {'p95 ms':>9} {'target':>8}  (p95 against the target)")
+    for name, r in results.items():
+        target = f"<{r['target_ms']:.0f}" if "target_ms" in r else ""
+        mark = "" if "meets_target" not in r else (" ok" if r["meets_target"] else " SLOW")
+        print(f"{name:34} {r['median_ms']:10.1f} {r['p95_ms']:9.1f} {target:>8}{mark}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+if __name__ == "__main__":
+    main()

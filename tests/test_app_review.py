@@ -1,0 +1,248 @@
+"""The Review page driven through streamlit.testing.v1.AppTest on a temporary, seeded store."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from curation.store import Store
+from tests.test_review import seed
+from tests.browser.driver import CHROMIUM, chromium_page, fill_text_input, settle
+from tests.browser.server import streamlit_app
+from ui import common
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = str(ROOT / "pages" / "3_Review.py")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """A function giving an AppTest of the page on the store at ``tmp_path`` (seeded or not)."""
+    path = tmp_path / "store.duckdb"
+    monkeypatch.setenv(common.STORE_ENV, str(path))
+    common.open_store.clear()
+
+    def make(*, seeded=True, annotator="ann"):
+        if seeded:
+            with Store(path) as store:
+                seed(store)
+        at = AppTest.from_file(PAGE, default_timeout=30)
+        if annotator:
+            at.session_state["annotator"] = annotator
+        return at.run()
+
+    yield make
+    common.open_store.clear()
+
+
+def store_of(at):
+    """The store the app opened (one per process, cached)."""
+    return common.open_store(common.store_path())
+
+
+def button(at, label):
+    return next(b for b in at.button if b.label == label)
+
+
+def texts(at):
+    return [t.value for t in at.text]
+
+
+def events(at):
+    return store_of(at).query_dicts(
+        "SELECT example_id, action, annotator, after, batch_id FROM review_log ORDER BY event_id")
+
+
+def test_page_renders_the_lowest_confidence_example_first(app):
+    at = app()
+    assert not at.exception
+    assert "Example 1 of 10 · page 1 of 1" in [c.value for c in at.caption]
+    assert "Question e0?" in texts(at) and "aaaa aaaa aaaa aaaa" in texts(at)
+    assert at.metric[0].value == "0.10"
+    assert len(at.chat_message) == 2  # system + user turns
+    assert any("fixed e0" in h.proto.body for h in at.get("html"))  # the diff of the correction
+
+
+def test_accept_lands_in_the_store_with_the_annotator_and_moves_on(app):
+    at = app()
+    button(at, "Accept").click().run()
+    assert not at.exception
+    assert events(at) == [{"example_id": "e0", "action": "accept", "annotator": "ann", "after": "fixed e0",
+                           "batch_id": None}]
+    assert at.session_state["review_pos"] == 1
+    assert "Question e1?" in texts(at)
+
+
+def test_remove_and_keep_and_undo(app):
+    at = app(annotator="bob")
+    button(at, "Remove").click().run()
+    button(at, "Keep").click().run()
+    assert [(e["example_id"], e["action"], e["annotator"]) for e in events(at)] == [
+        ("e0", "remove", "bob"), ("e1", "keep", "bob")]
+    button(at, "Undo last").click().run()
+    assert not at.exception
+    assert [e["action"] for e in events(at)] == ["remove", "keep", "undo"]
+    assert at.session_state["review_pos"] == 1  # back on the undone example
+    assert list(store_of(at).current_decisions(1)) == ["e0"]
+
+
+def test_edit_saves_the_typed_text(app):
+    at = app()
+    box = at.text_area(key="review_edit_e0")
+    assert box.value == "fixed e0"  # the edit starts from the proposal
+    box.input("A better answer.")
+    next(b for b in at.button if b.label == "Save edit").click().run()
+    assert not at.exception
+    assert events(at)[-1] == {"example_id": "e0", "action": "edit", "annotator": "ann",
+                              "after": "A better answer.", "batch_id": None}
+
+
+def test_empty_edit_shows_the_error_and_writes_nothing(app):
+    at = app()
+    at.text_area(key="review_edit_e0").input("   ")
+    next(b for b in at.button if b.label == "Save edit").click().run()
+    assert "an edit needs a non-empty response text" in at.error[0].value
+    assert events(at) == []
+
+
+def test_undecided_filter_keeps_the_position_after_a_decision(app):
+    at = app()
+    at.selectbox(key="review_status").set_value("undecided").run()
+    button(at, "Keep").click().run()
+    assert at.session_state["review_pos"] == 0
+    assert "Question e1?" in texts(at)
+    assert "Example 1 of 9 · page 1 of 1" in [c.value for c in at.caption]
+
+
+def test_filters_and_navigation_change_what_is_shown(app):
+    at = app()
+    at.selectbox(key="review_status").set_value("flagged").run()
+    assert "Example 1 of 4 · page 1 of 1" in [c.value for c in at.caption]
+    button(at, "Next").click().run()
+    assert at.session_state["review_pos"] == 1 and "Question e1?" in texts(at)
+    button(at, "Previous").click().run()
+    assert at.session_state["review_pos"] == 0
+    at.text_input(key="review_search").input("50%").run()
+    assert "Example 1 of 1 · page 1 of 1" in [c.value for c in at.caption]
+    assert "Question e3?" in texts(at)
+    at.text_input(key="review_search").input("no such text").run()
+    assert any("No example matches these filters" in i.value for i in at.info)
+    at.text_input(key="review_search").input("").run()
+    at.selectbox(key="review_signal").set_value("format").run()
+    assert "Example 1 of 2 · page 1 of 1" in [c.value for c in at.caption]
+    at.selectbox(key="review_status").set_value("all").run()
+    at.selectbox(key="review_signal").set_value("(any)").run()
+    at.slider(key="review_conf").set_value((0.5, 1.0)).run()
+    assert "Example 1 of 4 · page 1 of 1" in [c.value for c in at.caption]
+    assert not at.exception
+
+
+def test_bulk_rule_needs_confirmation_and_can_be_undone(app):
+    at = app()
+    assert not [s for s in at.selectbox if s.key == "review_bulk_rule"]  # closed until asked for
+    at.toggle(key="review_bulk_open").set_value(True).run()
+    at.selectbox(key="review_bulk_rule").set_value("keep_unflagged").run()
+    apply = next(b for b in at.button if b.label.startswith("Apply to"))
+    assert apply.label == "Apply to 4 example(s)…"
+    apply.click().run()
+    assert events(at) == []  # nothing until confirmed
+    assert any("Record 4 'keep' decisions as ann" in w.value for w in at.warning)
+    at.button(key="review_bulk_confirm_button").click().run()
+    rows = events(at)
+    assert len(rows) == 4 and {r["action"] for r in rows} == {"keep"} and len({r["batch_id"] for r in rows}) == 1
+    at.button(key="review_bulk_undo").click().run()
+    assert not at.exception
+    assert store_of(at).current_decisions(1) == {}
+    assert len(events(at)) == 8
+
+
+def test_two_annotators_show_agreement(app):
+    at = app()
+    button(at, "Remove").click().run()
+    at.session_state["annotator"] = "bob"
+    at.session_state["review_pos"] = 0
+    at.run()
+    button(at, "Keep").click().run()
+    at.session_state["review_pos"] = 0
+    at.run()
+    assert not at.exception
+    assert any("Annotator agreement: 0% of 1 examples" in c.value for c in at.caption)
+    assert any("2 annotators disagree" in w.value for w in at.warning)
+    assert "ann: remove\nbob: keep" in texts(at)
+
+
+def test_example_text_is_never_markup(app, tmp_path):
+    at = app(seeded=False)
+    with Store(tmp_path / "store.duckdb") as store:  # same file, same process: DuckDB shares the database
+        ds = seed(store, {"e0": (0.1, [], True, (0.9, False), "<script>alert(1)</script> **bold**")}, name="x")
+        store.save_proposal(dataset_id=ds, example_id="e0", run_id="r", candidate="<img src=x onerror=alert(1)>",
+                            judge_confidence=0.9, verdicts=[], auto_applied=False)
+    at.run()
+    assert not at.exception
+    assert "<script>alert(1)</script> **bold**" in texts(at)
+    diff = next(h.proto.body for h in at.get("html") if "review-diff" in h.proto.body)
+    assert "<script>" not in diff and "<img" not in diff and "&lt;img src=x onerror=alert(1)&gt;" in diff
+    assert all("alert" not in m.value for m in at.markdown)
+
+
+def test_empty_store_points_to_import(app):
+    at = app(seeded=False)
+    assert not at.exception
+    assert any("No dataset yet" in i.value for i in at.info)
+
+
+def test_unscored_dataset_points_to_run_and_still_lists_examples(app, tmp_path):
+    from curation.llm.base import Message
+    from curation.records import Example, ParsedDataset
+
+    at = app(seeded=False)
+    with Store(tmp_path / "store.duckdb") as store:
+        store.add_dataset(ParsedDataset(path="d", file_type="jsonl", format="chat", sha256="1" * 64, examples=[
+            Example("x1", "record", 1, (Message("user", "hello?"),), "hi", {})]), name="raw")
+    at.run()
+    assert not at.exception
+    assert any("not scored yet" in i.value for i in at.info)
+    assert "hello?" in texts(at)
+
+
+def test_anonymous_reviewer_is_warned(app):
+    at = app(annotator=None)
+    assert any("Enter your name" in w.value for w in at.warning)
+
+
+# -- a real browser: the keyboard-only review flow ---------------------------------------------
+@pytest.mark.skipif(not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
+                    reason="needs Debian's Chromium and the playwright package")
+def test_a_reviewer_can_work_with_the_keyboard_only(tmp_path):
+    path = tmp_path / "store.duckdb"
+    with Store(path) as store:
+        seed(store)
+    with streamlit_app(path, tmp_path / "streamlit.log") as url, chromium_page() as page:
+        page.goto(f"{url}/Review")
+        settle(page)
+        page.get_by_text("Question e0?").wait_for()
+        fill_text_input(page, "Annotator", "kb")
+
+        def key(name, then_text=None):
+            page.evaluate("document.activeElement && document.activeElement.blur()")
+            page.keyboard.press(name)
+            settle(page)
+            if then_text:
+                page.get_by_text(then_text).wait_for()
+
+        key("k", "Question e1?")          # keep e0, on to e1
+        key("a", "Question e2?")          # accept e1's proposal, on to e2
+        key("p", "Question e1?")          # back to e1
+        key("e")                          # focus the edit box
+        assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Edited response"
+        page.keyboard.press("Control+a")
+        page.keyboard.type("Paris.")
+        page.keyboard.press("Control+Enter")  # save the edit
+        settle(page)
+        page.get_by_text("Question e2?").wait_for()
+        key("x")                          # remove e2
+        key("u")                          # undo it
+    with Store(path) as store:
+        rows = store.query_rows("SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
+    assert rows == [("e0", "keep", "kb", "aaaa aaaa aaaa aaaa"), ("e1", "accept", "kb", "fixed e1"),
+                    ("e1", "edit", "kb", "Paris."), ("e2", "remove", "kb", None), ("e2", "undo", "kb", None)]

@@ -1,0 +1,448 @@
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from curation import review
+from curation.diff import word_diff
+from curation.llm.base import Message
+from curation.records import Example, ParsedDataset
+from curation.review import BulkRule, QueueFilter, ReviewError
+
+# id: (confidence, fired, flagged, proposal (judge confidence, auto-applied) or None, response)
+# e8's scoring failed (no confidence); e9 has no score row at all.
+SEED = {
+    "e0": (0.10, ["degenerate"], True, (0.95, True), "aaaa aaaa aaaa aaaa"),
+    "e1": (0.20, ["format"], True, (0.60, False), "The capital of France is Lyon."),
+    "e2": (0.30, [], True, None, ""),
+    "e3": (0.40, ["format"], True, None, "Save 50% on 'quoted' items: a_b"),
+    "e4": (0.60, [], False, None, "It costs 500 dollars, axb."),
+    "e5": (0.70, [], False, None, "Paris."),
+    "e6": (0.80, [], False, None, "Four."),
+    "e7": (0.90, [], False, None, "Blue."),
+    "e8": (None, [], None, None, "Maybe."),
+    "e9": (None, [], None, None, "Unscored."),
+}
+ORDER = [f"e{i}" for i in range(10)]
+
+
+def seed(store, rows=SEED, *, name="demo"):
+    """A dataset of ``rows`` with an active score, flags and proposals; returns its id."""
+    examples = [
+        Example(example_id=eid, id_source="record", line=i + 1,
+                prompt=(Message("system", "Be brief."), Message("user", f"Question {eid}?")),
+                response=row[4], record={"id": eid})
+        for i, (eid, row) in enumerate(rows.items())
+    ]
+    info = store.add_dataset(ParsedDataset(path="d.jsonl", file_type="jsonl", format="chat", sha256="0" * 64,
+                                           examples=examples), name=name)
+    ds = info.dataset_id
+    store.start_run(run_id=f"run-{name}", dataset_id=ds, stage="score", backend="fake", model="m", config={},
+                    score_key="k1", n_examples=len(rows))
+    flags = {}
+    for eid, (conf, fired, flagged, proposal, _) in rows.items():
+        if eid == "e9":
+            continue
+        status = "failed" if conf is None else "ok"
+        store.save_score(
+            dataset_id=ds, example_id=eid, score_key="k1", run_id=f"run-{name}", status=status,
+            confidence=conf, consistency=None if conf is None else conf, reflection=None,
+            signals={} if conf is None else {"format": 0.2 if "format" in fired else 0.9, "degenerate": 0.5},
+            fired=fired,
+            explanation={"samples": [{"answer": "x", "match": True, "similarity": 0.9}],
+                         "reflections": [{"question": 1, "verdict": "A", "score": 1.0, "explanation": "ok",
+                                          "weighted": True}],
+                         "reasons": {name: [f"{name} fired"] for name in fired}},
+            error="timeout" if status == "failed" else None)
+        if flagged is not None:
+            flags[eid] = flagged
+        if proposal is not None:
+            store.save_proposal(dataset_id=ds, example_id=eid, run_id=f"run-{name}", candidate=f"fixed {eid}",
+                                judge_confidence=proposal[0], verdicts=[{"order": "candidate_second", "p": 0.9,
+                                                                         "verdict": "B", "explanation": "better"}],
+                                auto_applied=proposal[1])
+    store.replace_flags(ds, flags, threshold=0.5, run_id=f"run-{name}")
+    return ds
+
+
+def ids(store, ds, flt=QueueFilter(), **page):
+    return [r.example_id for r in review.queue_page(store, ds, flt, offset=page.get("offset", 0),
+                                                    limit=page.get("limit", 100))]
+
+
+def log_rows(store):
+    return store.query_rows("SELECT count(*) FROM review_log")[0][0]
+
+
+@pytest.fixture
+def ds(store):
+    return seed(store)
+
+
+# -- queue -------------------------------------------------------------------------------
+def test_queue_is_lowest_confidence_first_with_unscored_last(store, ds):
+    assert ids(store, ds) == ORDER
+    assert review.queue_count(store, ds, QueueFilter()) == 10
+
+
+def test_queue_row_carries_what_the_card_needs(store, ds):
+    row = review.queue_page(store, ds, QueueFilter(), offset=0, limit=1)[0]
+    assert row.prompt == (Message("system", "Be brief."), Message("user", "Question e0?"))
+    assert (row.confidence, row.fired, row.flagged, row.threshold) == (0.10, ["degenerate"], True, 0.5)
+    assert row.signals == {"format": 0.9, "degenerate": 0.5}
+    assert row.explanation["reasons"] == {"degenerate": ["degenerate fired"]}
+    assert row.proposal.candidate == "fixed e0" and row.proposal.auto_applied
+    assert row.proposal.verdicts[0]["verdict"] == "B"
+    assert row.decision is None and row.n_annotators == 0
+    assert row.in_force == "fixed e0"  # the auto-applied correction is what export writes now
+    failed = review.queue_page(store, ds, QueueFilter(), offset=8, limit=1)[0]
+    assert (failed.example_id, failed.score_status, failed.score_error) == ("e8", "failed", "timeout")
+
+
+@pytest.mark.parametrize("flt, expected", [
+    (QueueFilter(status="flagged"), ["e0", "e1", "e2", "e3"]),
+    (QueueFilter(status="proposed"), ["e0", "e1"]),
+    (QueueFilter(status="auto_applied"), ["e0"]),
+    (QueueFilter(signal="format"), ["e1", "e3"]),
+    (QueueFilter(signal="degenerate", status="flagged"), ["e0"]),
+    (QueueFilter(conf_min=0.25, conf_max=0.7), ["e2", "e3", "e4", "e5"]),
+    (QueueFilter(conf_min=0.0, conf_max=1.0), ORDER[:8]),
+    (QueueFilter(search="PARIS"), ["e5"]),
+    (QueueFilter(search="question e7"), ["e7"]),  # the prompt is searched too
+    (QueueFilter(search="   "), ORDER),
+])
+def test_each_filter(store, ds, flt, expected):
+    assert ids(store, ds, flt) == expected
+    assert review.queue_count(store, ds, flt) == len(expected)
+
+
+@pytest.mark.parametrize("search, expected", [
+    ("50%", ["e3"]),            # % is literal: "500" does not match
+    ("'quoted'", ["e3"]),       # quotes are bound, not spliced into SQL
+    ("a_b", ["e3"]),            # _ is literal: "axb" does not match
+    ("'; DROP TABLE examples; --", []),
+    ("\\", []),
+])
+def test_search_is_bound_and_literal(store, ds, search, expected):
+    assert ids(store, ds, QueueFilter(search=search)) == expected
+    assert review.queue_count(store, ds, QueueFilter()) == 10
+
+
+def test_queue_position_follows_the_filter(store, ds):
+    assert review.queue_position(store, ds, QueueFilter(), "e5") == 5
+    assert review.queue_position(store, ds, QueueFilter(status="flagged"), "e3") == 3
+    assert review.queue_position(store, ds, QueueFilter(status="flagged"), "e5") is None
+
+
+def test_decided_and_undecided_filters(store, ds):
+    review.decide(store, ds, "e4", "keep", annotator="ann")
+    assert ids(store, ds, QueueFilter(status="decided")) == ["e4"]
+    assert ids(store, ds, QueueFilter(status="undecided")) == [e for e in ORDER if e != "e4"]
+
+
+def test_paging_reads_the_whole_queue_in_order(store, ds):
+    pages = [ids(store, ds, offset=offset, limit=3) for offset in (0, 3, 6, 9, 12)]
+    assert pages == [ORDER[0:3], ORDER[3:6], ORDER[6:9], ORDER[9:], []]
+
+
+@pytest.mark.parametrize("flt, message", [
+    (QueueFilter(status="bogus"), "status 'bogus' is not one of"),
+    (QueueFilter(conf_min=-0.1), r"conf_min must be in \[0, 1\]"),
+])
+def test_bad_filters_are_refused(store, ds, flt, message):
+    with pytest.raises(ReviewError, match=message):
+        review.queue_count(store, ds, flt)
+
+
+def test_bad_page_is_refused(store, ds):
+    with pytest.raises(ReviewError, match="limit >= 1"):
+        review.queue_page(store, ds, QueueFilter(), offset=0, limit=0)
+
+
+def test_queue_works_before_scoring(store):
+    ds = store.add_dataset(ParsedDataset(path="d", file_type="jsonl", format="chat", sha256="1" * 64, examples=[
+        Example("x1", "record", 1, (Message("user", "q"),), "r", {})]), name="raw").dataset_id
+    row = review.queue_page(store, ds, QueueFilter(), offset=0, limit=5)[0]
+    assert (row.example_id, row.confidence, row.proposal, row.flagged) == ("x1", None, None, None)
+
+
+# -- decisions and undo -------------------------------------------------------------------
+def test_decisions_record_before_and_after(store, ds):
+    events = [
+        review.decide(store, ds, "e1", "accept", annotator="ann"),
+        review.decide(store, ds, "e1", "edit", annotator="ann", text="Paris is the capital."),
+        review.decide(store, ds, "e1", "remove", annotator="ann"),
+        review.decide(store, ds, "e5", "keep", annotator="ann"),
+    ]
+    assert log_rows(store) == 4 and events == sorted(events)
+    hist = review.history(store, ds, "e1")
+    assert [(h["action"], h["before"], h["after"]) for h in hist] == [
+        ("accept", "The capital of France is Lyon.", "fixed e1"),
+        ("edit", "fixed e1", "Paris is the capital."),
+        ("remove", "Paris is the capital.", None),
+    ]
+    assert review.history(store, ds, "e5")[0]["after"] == "Paris."
+    # Before a decision on an auto-corrected example, the correction is what is in force.
+    review.decide(store, ds, "e0", "keep", annotator="ann")
+    assert review.history(store, ds, "e0")[0]["before"] == "fixed e0"
+
+
+@pytest.mark.parametrize("eid, action, kwargs, message", [
+    ("e5", "edit", {"text": "   "}, "an edit needs a non-empty response text"),
+    ("e5", "edit", {}, "an edit needs a non-empty response text"),
+    ("e5", "accept", {}, "there is no proposed correction to accept"),
+    ("e5", "approve", {}, "action 'approve' is not one of accept, keep, remove, edit"),
+    ("nope", "keep", {}, "no example 'nope' in dataset"),
+])
+def test_invalid_decisions_are_refused_and_nothing_written(store, ds, eid, action, kwargs, message):
+    with pytest.raises(ReviewError, match=message):
+        review.decide(store, ds, eid, action, annotator="ann", **kwargs)
+    assert log_rows(store) == 0
+
+
+def test_an_empty_annotator_is_refused(store, ds):
+    with pytest.raises(ReviewError, match="annotator's name is empty"):
+        review.decide(store, ds, "e5", "keep", annotator="  ")
+
+
+def test_undo_last_appends_and_steps_back_per_annotator(store, ds):
+    first = review.decide(store, ds, "e4", "remove", annotator="ann")
+    bob = review.decide(store, ds, "e5", "remove", annotator="bob")
+    second = review.decide(store, ds, "e6", "keep", annotator="ann")
+    assert review.undo_last(store, ds, annotator="ann") == second
+    assert review.example_of_event(store, ds, second) == "e6"
+    assert review.undo_last(store, ds, annotator="ann") == first
+    assert review.undo_last(store, ds, annotator="ann") is None
+    assert log_rows(store) == 5  # three decisions, two undo events; nothing deleted
+    decided = store.current_decisions(ds)
+    assert list(decided) == ["e5"] and decided["e5"]["event_id"] == bob
+    assert [h["undone"] for h in review.history(store, ds, "e4")] == [True, False]
+
+
+def test_two_annotators_are_both_kept_and_the_latest_is_shown(store, ds):
+    review.decide(store, ds, "e4", "remove", annotator="ann")
+    review.decide(store, ds, "e4", "keep", annotator="bob")
+    row = review.queue_page(store, ds, QueueFilter(status="decided"), offset=0, limit=5)[0]
+    assert (row.decision.action, row.decision.annotator, row.n_annotators) == ("keep", "bob", 2)
+    assert [(h["annotator"], h["action"]) for h in review.history(store, ds, "e4")] == [
+        ("ann", "remove"), ("bob", "keep")]
+    review.undo_last(store, ds, annotator="bob")
+    row = review.queue_page(store, ds, QueueFilter(status="decided"), offset=0, limit=5)[0]
+    assert (row.decision.action, row.decision.annotator, row.n_annotators) == ("remove", "ann", 1)
+
+
+# -- bulk --------------------------------------------------------------------------------
+@pytest.mark.parametrize("rule, flt, expected", [
+    (BulkRule("accept_proposals", min_judge=0.9), QueueFilter(), {"e0": "fixed e0"}),
+    (BulkRule("accept_proposals", min_judge=0.5), QueueFilter(), {"e0": "fixed e0", "e1": "fixed e1"}),
+    (BulkRule("remove_empty_or_degenerate"), QueueFilter(), {"e0": None, "e2": None}),
+    (BulkRule("remove_flagged_unproposed"), QueueFilter(), {"e2": None, "e3": None}),
+    (BulkRule("keep_unflagged"), QueueFilter(), {"e4": "It costs 500 dollars, axb.", "e5": "Paris.",
+                                                 "e6": "Four.", "e7": "Blue."}),
+    (BulkRule("keep_unflagged"), QueueFilter(conf_max=0.75), {"e4": "It costs 500 dollars, axb.", "e5": "Paris."}),
+    (BulkRule("remove_flagged_unproposed"), QueueFilter(search="quoted"), {"e3": None}),
+])
+def test_bulk_rules_apply_to_the_whole_filtered_set(store, ds, rule, flt, expected):
+    assert review.bulk_preview(store, ds, flt, rule) == len(expected)
+    batch = review.bulk_apply(store, ds, flt, rule, annotator="ann")
+    rows = store.query_dicts("SELECT example_id, action, after, batch_id, annotator FROM review_log")
+    assert {r["example_id"]: r["after"] for r in rows} == expected
+    assert {r["action"] for r in rows} == {review.BULK_ACTIONS[rule.kind]}
+    assert {(r["batch_id"], r["annotator"]) for r in rows} == {(batch, "ann")}
+    assert review.bulk_preview(store, ds, flt, rule) == 0  # applying again changes nothing
+
+
+def test_bulk_leaves_decisions_alone_unless_told(store, ds):
+    review.decide(store, ds, "e2", "keep", annotator="bob")
+    rule = BulkRule("remove_flagged_unproposed")
+    assert review.bulk_preview(store, ds, QueueFilter(), rule) == 1
+    assert review.bulk_preview(store, ds, QueueFilter(), BulkRule(rule.kind, override=True)) == 2
+    review.bulk_apply(store, ds, QueueFilter(), BulkRule(rule.kind, override=True), annotator="ann")
+    assert store.current_decisions(ds)["e2"]["action"] == "remove"
+
+
+def test_undo_batch_restores_the_state_before_it(store, ds):
+    review.decide(store, ds, "e4", "remove", annotator="bob")
+    before = store.current_decisions(ds)
+    batch = review.bulk_apply(store, ds, QueueFilter(), BulkRule("keep_unflagged", override=True), annotator="ann")
+    assert review.last_batch(store, ds).batch_id == batch and review.last_batch(store, ds).n == 4
+    assert review.last_batch(store, ds, annotator="bob") is None
+    assert review.undo_batch(store, ds, batch, annotator="ann") == 4
+    assert log_rows(store) == 1 + 4 + 4
+    assert store.current_decisions(ds) == before
+    assert review.last_batch(store, ds) is None
+    assert review.undo_batch(store, ds, batch, annotator="ann") == 0  # undoing twice adds nothing
+    assert log_rows(store) == 9
+
+
+def test_bulk_apply_is_all_or_nothing(store, ds, monkeypatch):
+    monkeypatch.setattr(review, "SQL_BULK_APPLY", review.SQL_BULK_APPLY + " RETURNING no_such_column")
+    with pytest.raises(review.CurationError, match="store query failed"):
+        review.bulk_apply(store, ds, QueueFilter(), BulkRule("keep_unflagged"), annotator="ann")
+    assert log_rows(store) == 0
+
+
+def test_unknown_bulk_rule_is_refused(store, ds):
+    with pytest.raises(ReviewError, match="bulk rule 'remove_all' is not one of"):
+        review.bulk_preview(store, ds, QueueFilter(), BulkRule("remove_all"))
+
+
+# -- agreement ---------------------------------------------------------------------------
+def test_agreement_by_hand(store, ds):
+    for eid, who, action in [("e4", "ann", "remove"), ("e4", "bob", "remove"),
+                             ("e5", "ann", "keep"), ("e5", "bob", "remove"),
+                             ("e6", "ann", "remove"), ("e6", "bob", "remove"), ("e6", "cy", "keep"),
+                             ("e7", "ann", "keep")]:
+        review.decide(store, ds, eid, action, annotator=who)
+    review.decide(store, ds, "e5", "keep", annotator="ann")  # a repeat by the same person counts once
+    result = review.agreement(store, ds)
+    assert (result.n_examples, result.n_agree, result.simple) == (3, 1, pytest.approx(1 / 3))
+    pairs = {p.annotators: p for p in result.pairs}
+    # ann vs bob on e4, e5, e6: observed 2/3; chance (2*3 + 1*0)/9 = 2/3; kappa 0.
+    assert (pairs["ann", "bob"].n, pairs["ann", "bob"].agreement) == (3, pytest.approx(2 / 3))
+    assert pairs["ann", "bob"].kappa == pytest.approx(0.0)
+    assert pairs["ann", "cy"].agreement == 0 and pairs["bob", "cy"].n == 1
+    assert result.kappa == pytest.approx(0.0)
+
+
+def test_agreement_with_one_annotator_is_empty(store, ds):
+    review.decide(store, ds, "e4", "remove", annotator="ann")
+    assert review.agreement(store, ds) == review.Agreement(0, 0, None, None, [])
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    (["x", "x", "y", "y"], ["x", "y", "y", "y"], 0.5),   # po 3/4, pe (2*1 + 2*3)/16 = 1/2
+    (["x", "y"], ["x", "y"], 1.0),
+    (["x", "y"], ["y", "x"], -1.0),
+    (["x", "x"], ["x", "x"], None),                      # chance agreement is 1: undefined
+    ([], [], None),
+])
+def test_cohen_kappa(a, b, expected):
+    got = review.cohen_kappa(a, b)
+    assert got == (None if expected is None else pytest.approx(expected))
+
+
+def test_cohen_kappa_needs_equal_lengths():
+    with pytest.raises(ReviewError, match="differ in length"):
+        review.cohen_kappa(["x"], [])
+
+
+# -- measured precision ------------------------------------------------------------------------
+def test_auto_precision_counts_only_one_by_one_decisions(store, ds):
+    review.decide(store, ds, "e0", "accept", annotator="ann")    # flagged, confirmed; auto-fix accepted
+    review.decide(store, ds, "e1", "keep", annotator="ann")      # flagged, not confirmed
+    review.decide(store, ds, "e2", "edit", annotator="ann", text="Something.")  # flagged, confirmed
+    review.decide(store, ds, "e4", "remove", annotator="ann")    # passed but bad
+    review.decide(store, ds, "e5", "keep", annotator="ann")      # passed and good
+    review.bulk_apply(store, ds, QueueFilter(), BulkRule("keep_unflagged"), annotator="bot")  # measures nothing
+    got = review.auto_precision(store, ds)
+    assert (got.flagged_reviewed, got.flagged_confirmed, got.filter_precision) == (3, 2, pytest.approx(2 / 3))
+    assert (got.passed_reviewed, got.passed_bad, got.missed_rate) == (2, 1, 0.5)
+    assert (got.auto_reviewed, got.auto_accepted, got.correction_precision) == (1, 1, 1.0)
+
+
+def test_auto_precision_without_reviews_is_unmeasured(store, ds):
+    got = review.auto_precision(store, ds)
+    assert (got.filter_precision, got.missed_rate, got.correction_precision) == (None, None, None)
+
+
+def test_thresholds_for_precision_from_the_store(store, ds):
+    for eid, action in [("e0", "accept"), ("e1", "remove"), ("e2", "keep"), ("e3", "remove"), ("e4", "keep")]:
+        review.decide(store, ds, eid, action, annotator="ann")
+    # (confidence, bad): (.1 T) (.2 T) (.3 F) (.4 T) (.6 F); judge: (.95 accepted) (.60 not)
+    got = review.thresholds_for_precision(store, ds, 0.75)
+    assert (got["gamma"].threshold, got["gamma"].precision, got["gamma"].selected) == (
+        pytest.approx(0.5), 0.75, 4)
+    assert (got["eta"].threshold, got["eta"].precision, got["eta"].selected) == (0.95, 1.0, 1)
+
+
+@pytest.mark.parametrize("target, threshold, selected", [(0.75, 0.5, 4), (0.8, 0.25, 2), (1.0, 0.25, 2),
+                                                         (0.6, 0.6 + 2 ** -52 * 0.5, 5)])
+def test_gamma_for_precision_by_hand(target, threshold, selected):
+    pairs = [(0.4, True), (0.1, True), (0.3, False), (0.2, True), (0.6, False)]
+    got = review.threshold_for_precision(pairs, target, direction="below")
+    assert (got.threshold, got.selected, got.total) == (pytest.approx(threshold), selected, 5)
+
+
+@pytest.mark.parametrize("target, threshold, selected", [(0.9, 0.7, 3), (0.75, 0.5, 4), (0.5, 0.5, 4)])
+def test_eta_for_precision_by_hand(target, threshold, selected):
+    pairs = [(0.5, False), (0.7, True), (0.9, True), (0.95, True)]
+    got = review.threshold_for_precision(pairs, target, direction="at_or_above")
+    assert (got.threshold, got.selected) == (threshold, selected)
+
+
+def test_unreachable_target_gives_none():
+    assert review.threshold_for_precision([(0.2, False)], 0.5, direction="below") is None
+    assert review.threshold_for_precision([], 0.5, direction="at_or_above") is None
+    with pytest.raises(ReviewError, match=r"target precision must be in \[0, 1\]"):
+        review.threshold_for_precision([], 1.5, direction="below")
+
+
+pair_lists = st.lists(st.tuples(st.floats(0, 1), st.booleans()), max_size=30)
+
+
+@given(pair_lists, st.floats(0, 1))
+def test_gamma_choice_meets_the_target_and_flags_the_most(pairs, target):
+    got = review.threshold_for_precision(pairs, target, direction="below")
+    flagged = [bad for score, bad in pairs if got is not None and score < got.threshold]
+    curve = review.precision_curve(pairs, direction="below")
+    if got is None:
+        assert all(c.precision < target for c in curve)
+        return
+    assert len(flagged) == got.selected and sum(flagged) / len(flagged) >= target - 1e-9
+    assert all(c.selected <= got.selected for c in curve if c.precision >= target)
+
+
+@given(pair_lists, st.floats(0, 1))
+def test_eta_choice_meets_the_target(pairs, target):
+    got = review.threshold_for_precision(pairs, target, direction="at_or_above")
+    if got is not None:
+        applied = [ok for score, ok in pairs if score >= got.threshold]
+        assert len(applied) == got.selected and sum(applied) / len(applied) >= target - 1e-9
+
+
+# -- insights --------------------------------------------------------------------------------
+def test_insight_queries(store, ds):
+    review.decide(store, ds, "e5", "keep", annotator="ann")
+    hist = review.confidence_histogram(store, ds, bins=10)
+    assert sum(r["n"] for r in hist) == 8
+    assert {(r["bin"], r["status"], r["decision"]) for r in hist if r["bin"] in (1, 7)} == {
+        (1, "auto-corrected", "undecided"), (7, "passed", "keep")}
+    signals = review.signal_histogram(store, ds, bins=10)
+    assert {r["signal"] for r in signals} == {"format", "degenerate", "consistency"}
+    assert sum(r["n"] for r in signals if r["signal"] == "format") == 8
+    assert review.count_below(store, ds, 0.5) == {"below": 4, "scored": 8, "gamma": 0.5, "flagged": 4}
+    assert review.count_below(store, ds, 0.0)["below"] == 0
+    assert review.signal_names(store, ds) == {"format": 2, "degenerate": 1}
+
+
+def test_histogram_bins_are_checked(store, ds):
+    with pytest.raises(ReviewError, match="bins must be between 1 and 1000"):
+        review.confidence_histogram(store, ds, bins=0)
+
+
+# -- word diff ---------------------------------------------------------------------------------
+def test_word_diff_by_hand():
+    assert word_diff("The capital is Lyon.", "The capital is Paris.") == [
+        ("equal", "The capital is "), ("delete", "Lyon."), ("insert", "Paris.")]
+    assert word_diff("a  b", "a  b\nc") == [("equal", "a  b"), ("insert", "\nc")]
+    # A space between two changed words joins the change instead of chopping it up.
+    assert word_diff("aaaa aaaa aaaa", "fixed e0") == [("delete", "aaaa aaaa aaaa"), ("insert", "fixed e0")]
+    assert word_diff("", "") == []
+    assert word_diff("x", "") == [("delete", "x")]
+
+
+@given(st.text(alphabet="ab \n\t.", max_size=40), st.text(alphabet="ab \n\t.", max_size=40))
+def test_word_diff_round_trips(a, b):
+    pieces = word_diff(a, b)
+    assert "".join(t for op, t in pieces if op != "insert") == a
+    assert "".join(t for op, t in pieces if op != "delete") == b
+    assert all(x[0] != y[0] for x, y in zip(pieces, pieces[1:]))
+
+
+def test_review_does_not_import_streamlit():
+    code = "import sys, curation.review, curation.diff\nassert 'streamlit' not in sys.modules\n"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
