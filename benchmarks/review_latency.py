@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from curation import review
+from curation import insights, review
 from curation.llm.base import Message
 from curation.records import Example, ParsedDataset
 from curation.review import BulkRule, QueueFilter
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> dict:
                 flt = QueueFilter()
                 review.signal_names(store, ds)
                 shown = review.queue_window(store, ds, flt, offset=rng.randrange(args.n) // PAGE * PAGE, limit=PAGE)
-                review.agreement(store, ds)
+                insights.agreement(store, ds)
                 return review.history(store, ds, shown.rows[0].example_id)
 
             ids = [f"ex-{i:06d}" for i in range(args.n)]
@@ -167,9 +167,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "page render (all queries)": (page_render, "next"),
                 "bulk preview": (lambda: review.bulk_preview(store, ds, default, BulkRule("keep_unflagged")), None),
                 "decision": (decision, "decision"),
-                "insights: confidence histogram": (lambda: review.confidence_histogram(store, ds), None),
-                "insights: signal histograms": (lambda: review.signal_histogram(store, ds), None),
-                "insights: count below γ": (lambda: review.count_below(store, ds, rng.random()), None),
+                "insights: confidence histogram": (lambda: insights.confidence_histogram(store, ds), None),
+                "insights: signal histograms": (lambda: insights.signal_histogram(store, ds), None),
+                "insights: count below γ": (lambda: insights.count_below(store, ds, rng.random()), None),
             }
             results = {}
             for name, (fn, target) in cases.items():

@@ -50,6 +50,10 @@ class BudgetExceededError(LLMError):
     """The run reached its cost cap; finished work is kept and a rerun resumes."""
 
 
+class ReviewError(CurationError):
+    """A decision, filter or bulk rule that cannot be applied; the message says why."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one input record.

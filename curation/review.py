@@ -1,302 +1,36 @@
-"""Review: the queue a person works through, their decisions, bulk rules, undo and agreement.
+"""Review: the queue a person works through, their decisions, bulk rules and undo.
 
 In: the store (examples, the active score, flags, proposals, the review log). Out: queue pages
 (lowest confidence first, read with SQL LIMIT/OFFSET), and new events appended to the
 append-only ``review_log`` (``accept`` | ``keep`` | ``remove`` | ``edit`` | ``undo``). The
 decision in force for an example is its latest event that is not an undo and not undone, by
 any annotator; undo is a new event naming the one it undoes. Nothing here updates or deletes
-a review event.
-
-It also measures the automatic stages against the reviewers (:func:`auto_precision`,
-:func:`thresholds_for_precision`) and the reviewers against each other (:func:`agreement`).
+a review event. The SQL lives in :mod:`curation.review_sql`; measuring the automatic stages and
+the reviewers against each other is :mod:`curation.insights`.
 Scores are floats in [0, 1], higher = more likely correct.
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
 import uuid
-from collections import Counter
 from dataclasses import dataclass
-from itertools import combinations, groupby
-from typing import Any, Iterable
+from typing import Any
 
-from curation.errors import CurationError
+from curation.errors import ReviewError
 from curation.llm.base import Message
+from curation.review_sql import (
+    Q_COUNT, Q_CONF_MAX, Q_CONF_MIN, Q_DECISIONS, Q_FROM, Q_JOIN_DECISIONS, Q_JOIN_FLAGS, Q_JOIN_PROPOSALS,
+    Q_JOIN_SCORES, Q_ORDER_PAGE, Q_PAGE, Q_POSITION, Q_POSITION_END, Q_SEARCH, Q_SIGNAL, Q_STATUS, Q_WHERE,
+    SQL_BATCH_EFFECTIVE, SQL_BULK_APPLY, SQL_BULK_PREVIEW, SQL_EVENT_EXAMPLE, SQL_EXAMPLE_STATE, SQL_FIRED_COUNTS,
+    SQL_HISTORY, SQL_LAST_BATCH, SQL_LAST_EFFECTIVE_BY, SQL_QUEUE_DETAILS, SQL_UNDO_BATCH, SQL_UNDO_EVENT,
+)
 from curation.store import Store, now, prompt_from_json
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "keep", "remove", "edit")
 STATUSES = ("all", "flagged", "proposed", "auto_applied", "decided", "undecided")
-#: Decisions that say the original response was bad (the Auto-Filter was right to flag it).
-CONFIRMS_BAD = ("remove", "accept", "edit")
-
-
-class ReviewError(CurationError):
-    """A decision, filter or bulk rule that cannot be applied; the message says why."""
-
-
-# -- SQL -------------------------------------------------------------------------------
-# The queue's SQL is assembled from the named fragments below, one per filter in use, so that a
-# filter left empty costs no join and no scan (a join of 100,000 rows is most of a page's time).
-# Every value is a bound ``?`` parameter; a fragment lists how many it takes.
-Q_DECISIONS = """
-    WITH effective AS (
-        SELECT event_id, example_id, action, annotator, after, batch_id, created_at
-        FROM review_log
-        WHERE dataset_id = ? AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log
-                               WHERE dataset_id = ? AND action = 'undo' AND undoes IS NOT NULL)
-    ),
-    decision AS (
-        SELECT * FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
-    )"""  # dataset_id, dataset_id
-Q_COUNT = "SELECT count(*)"
-Q_PAGE = "SELECT e.example_id, count(*) OVER () AS total"
-Q_POSITION = (
-    "SELECT pos FROM (SELECT e.example_id, "
-    "row_number() OVER (ORDER BY s.confidence ASC NULLS LAST, e.position) - 1 AS pos"
-)
-Q_FROM = "FROM examples e"
-Q_JOIN_SCORES = (
-    "LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = ?"
-)  # score_key
-Q_JOIN_FLAGS = "LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id"
-Q_JOIN_PROPOSALS = "LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id"
-Q_JOIN_DECISIONS = "LEFT JOIN decision d ON d.example_id = e.example_id"
-Q_WHERE = "WHERE e.dataset_id = ?"  # dataset_id
-Q_STATUS = {
-    "all": "",
-    "flagged": "AND coalesce(f.flagged, false)",
-    "proposed": "AND p.status = 'ok'",
-    "auto_applied": "AND coalesce(p.auto_applied, false)",
-    "decided": "AND d.action IS NOT NULL",
-    "undecided": "AND d.action IS NULL",
-}
-Q_SIGNAL = """AND list_contains(from_json(s.fired, '["VARCHAR"]'), ?)"""  # signal
-Q_CONF_MIN = "AND s.confidence >= ?"  # conf_min
-Q_CONF_MAX = "AND s.confidence <= ?"  # conf_max
-# A literal, case-insensitive substring: no LIKE wildcards, so % _ \\ ' need no escaping.
-Q_SEARCH = "AND (contains(lower(e.prompt_text), lower(?)) OR contains(lower(e.response), lower(?)))"  # search x2
-Q_ORDER_PAGE = "ORDER BY s.confidence ASC NULLS LAST, e.position LIMIT ? OFFSET ?"  # limit, offset
-Q_POSITION_END = ") WHERE example_id = ?"  # example_id
-
-# The wide columns of one page's examples, found by id: $1 dataset_id, $2 ids, $3 score_key.
-SQL_QUEUE_DETAILS = """
-    WITH effective AS (
-        SELECT event_id, example_id, action, annotator, after, created_at FROM review_log
-        WHERE dataset_id = $1 AND example_id = ANY($2) AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = ANY($2)
-                               AND action = 'undo' AND undoes IS NOT NULL)
-    ),
-    decision AS (
-        SELECT *, count(DISTINCT annotator) OVER (PARTITION BY example_id) AS n_annotators FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
-    )
-    SELECT e.example_id, e.position, e.prompt, e.response,
-           s.status AS score_status, s.confidence, s.consistency, s.reflection, s.signals, s.fired,
-           s.explanation, s.error AS score_error, f.flagged, f.threshold,
-           p.candidate, p.judge_confidence, p.verdicts, p.auto_applied, p.status AS proposal_status,
-           p.error AS proposal_error,
-           d.event_id, d.action, d.annotator, d.after, d.created_at AS decided_at,
-           coalesce(d.n_annotators, 0) AS n_annotators
-    FROM (SELECT * FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e
-    LEFT JOIN (SELECT * FROM scores WHERE dataset_id = $1 AND score_key = $3 AND example_id = ANY($2)) s
-           ON s.example_id = e.example_id
-    LEFT JOIN (SELECT * FROM flags WHERE dataset_id = $1 AND example_id = ANY($2)) f ON f.example_id = e.example_id
-    LEFT JOIN (SELECT * FROM proposals WHERE dataset_id = $1 AND example_id = ANY($2)) p
-           ON p.example_id = e.example_id
-    LEFT JOIN decision d ON d.example_id = e.example_id
-"""
-
-# Bulk rules, decision history and insights share these numbered parameters:
-#   $1 dataset_id, $2 score_key, $3 status, $4 signal, $5 conf_min, $6 conf_max, $7 search
-_EFFECTIVE = """
-    effective AS (
-        SELECT event_id, example_id, action, annotator, before, after, batch_id, created_at
-        FROM review_log
-        WHERE dataset_id = $1 AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log
-                               WHERE dataset_id = $1 AND action = 'undo' AND undoes IS NOT NULL)
-    ),
-    decision AS (
-        SELECT * FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
-    )"""
-
-# The filtered queue with everything the bulk rules need (one statement for any filter).
-_BASE = f"""
-    WITH {_EFFECTIVE},
-    base AS (
-        SELECT e.example_id, e.position, e.response, s.confidence, s.fired, f.flagged,
-               p.candidate, p.judge_confidence, p.status AS proposal_status, p.auto_applied,
-               d.action, d.after,
-               CASE WHEN d.action IN ('accept', 'edit') THEN d.after
-                    WHEN d.action IS NULL AND p.auto_applied THEN p.candidate
-                    ELSE e.response END AS in_force
-        FROM examples e
-        LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
-                          AND s.score_key = $2
-        LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
-        LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
-        LEFT JOIN decision d ON d.example_id = e.example_id
-        WHERE e.dataset_id = $1
-          AND ($3 = 'all'
-               OR ($3 = 'flagged' AND coalesce(f.flagged, false))
-               OR ($3 = 'proposed' AND coalesce(p.status = 'ok', false))
-               OR ($3 = 'auto_applied' AND coalesce(p.auto_applied, false))
-               OR ($3 = 'decided' AND d.action IS NOT NULL)
-               OR ($3 = 'undecided' AND d.action IS NULL))
-          AND ($4 IS NULL OR coalesce(list_contains(from_json(s.fired, '["VARCHAR"]'), $4), false))
-          AND ($5 IS NULL OR s.confidence >= $5)
-          AND ($6 IS NULL OR s.confidence <= $6)
-          AND ($7 IS NULL OR contains(lower(e.prompt_text), lower($7)) OR contains(lower(e.response), lower($7)))
-    )"""
-
-# One example's state before a decision: $1 dataset_id, $2 example_id.
-SQL_EXAMPLE_STATE = """
-    WITH mine AS (
-        SELECT event_id, action, after FROM review_log
-        WHERE dataset_id = $1 AND example_id = $2 AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = $2
-                               AND action = 'undo' AND undoes IS NOT NULL)
-        ORDER BY event_id DESC LIMIT 1
-    )
-    SELECT e.response, p.candidate, p.status, p.auto_applied, mine.action, mine.after
-    FROM (SELECT response FROM examples WHERE dataset_id = $1 AND example_id = $2) e
-    LEFT JOIN (SELECT candidate, status, auto_applied FROM proposals WHERE dataset_id = $1 AND example_id = $2) p
-           ON true
-    LEFT JOIN mine ON true
-"""
-
-SQL_HISTORY = """
-    SELECT r.event_id, r.action, r.annotator, r.before, r.after, r.batch_id, r.undoes, r.created_at,
-           u.event_id IS NOT NULL AS undone
-    FROM review_log r
-    LEFT JOIN review_log u ON u.dataset_id = r.dataset_id AND u.action = 'undo' AND u.undoes = r.event_id
-    WHERE r.dataset_id = ? AND r.example_id = ?
-    ORDER BY r.event_id
-"""
-
-# $1 dataset_id, $2 annotator.
-SQL_LAST_EFFECTIVE_BY = f"""
-    WITH {_EFFECTIVE}
-    SELECT event_id, example_id FROM effective WHERE annotator = $2 ORDER BY event_id DESC LIMIT 1
-"""
-
-SQL_EVENT_EXAMPLE = "SELECT example_id FROM review_log WHERE dataset_id = ? AND event_id = ?"
-SQL_UNDO_EVENT = (
-    "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, "
-    "created_at) VALUES (?, ?, 'undo', ?, NULL, NULL, ?, ?, ?)"
-)
-
-# Bulk: $8 rule, $9 min judge confidence, $10 override decisions, $11 action.
-_RULE_MATCH = """
-    (($8 = 'accept_proposals' AND proposal_status = 'ok' AND judge_confidence >= $9)
-     OR ($8 = 'remove_empty_or_degenerate'
-         AND (trim(response) = '' OR coalesce(list_contains(from_json(fired, '["VARCHAR"]'), 'degenerate'), false)))
-     OR ($8 = 'remove_flagged_unproposed' AND coalesce(flagged, false) AND coalesce(proposal_status <> 'ok', true))
-     OR ($8 = 'keep_unflagged' AND flagged = false))
-    AND (action IS NULL OR ($10 AND action <> $11))
-"""
-SQL_BULK_PREVIEW = f"{_BASE} SELECT count(*) FROM base WHERE {_RULE_MATCH}"
-# $12 annotator, $13 batch_id, $14 created_at.
-SQL_BULK_APPLY = f"""
-    INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, created_at)
-    {_BASE}
-    SELECT $1, example_id, $11, $12, in_force,
-           CASE $11 WHEN 'accept' THEN candidate WHEN 'keep' THEN response ELSE NULL END,
-           $13, NULL, $14
-    FROM base WHERE {_RULE_MATCH}
-    ORDER BY confidence ASC NULLS LAST, position
-"""
-
-# $1 dataset_id, $2 batch_id, $3 annotator, $4 undo batch id, $5 created_at.
-SQL_UNDO_BATCH = f"""
-    INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, created_at)
-    WITH {_EFFECTIVE}
-    SELECT $1, example_id, 'undo', $3, NULL, NULL, $4, event_id, $5 FROM effective WHERE batch_id = $2
-    ORDER BY event_id
-"""
-SQL_BATCH_EFFECTIVE = f"WITH {_EFFECTIVE} SELECT count(*) FROM effective WHERE batch_id = $2"
-# $1 dataset_id, $2 annotator or NULL.
-SQL_LAST_BATCH = f"""
-    WITH {_EFFECTIVE}
-    SELECT batch_id, any_value(action) AS action, any_value(annotator) AS annotator, count(*) AS n,
-           max(created_at) AS created_at
-    FROM effective WHERE batch_id IS NOT NULL AND ($2 IS NULL OR annotator = $2)
-    GROUP BY batch_id ORDER BY max(event_id) DESC LIMIT 1
-"""
-
-# Each annotator's latest decision on examples that two or more annotators decided.
-SQL_MULTI_DECISIONS = f"""
-    WITH {_EFFECTIVE},
-    latest AS (
-        SELECT example_id, annotator, action FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id, annotator ORDER BY event_id DESC) = 1
-    )
-    SELECT example_id, annotator, action FROM latest
-    WHERE example_id IN (SELECT example_id FROM latest GROUP BY example_id HAVING count(*) >= 2)
-    ORDER BY example_id, annotator
-"""
-
-# Examples whose decision in force a person made one by one (bulk rules measure nothing),
-# with their automatic scores: $1 dataset_id, $2 score_key.
-SQL_REVIEWED = f"""
-    WITH {_EFFECTIVE}
-    SELECT d.example_id, d.action, s.confidence, f.flagged, p.judge_confidence, p.auto_applied,
-           p.status AS proposal_status
-    FROM decision d
-    LEFT JOIN scores s ON s.dataset_id = $1 AND s.example_id = d.example_id AND s.score_key = $2
-                      AND s.status = 'ok'
-    LEFT JOIN flags f ON f.dataset_id = $1 AND f.example_id = d.example_id
-    LEFT JOIN proposals p ON p.dataset_id = $1 AND p.example_id = d.example_id
-    WHERE d.batch_id IS NULL
-"""
-
-# Insights: $1 dataset_id, $2 score_key, $3 number of bins.
-SQL_CONFIDENCE_HISTOGRAM = f"""
-    WITH {_EFFECTIVE}
-    SELECT least(floor(s.confidence * $3), $3 - 1)::INTEGER AS bin,
-           CASE WHEN coalesce(p.auto_applied, false) THEN 'auto-corrected'
-                WHEN coalesce(f.flagged, false) THEN 'flagged' ELSE 'passed' END AS status,
-           coalesce(d.action, 'undecided') AS decision,
-           count(*) AS n
-    FROM scores s
-    LEFT JOIN flags f ON f.dataset_id = s.dataset_id AND f.example_id = s.example_id
-    LEFT JOIN proposals p ON p.dataset_id = s.dataset_id AND p.example_id = s.example_id
-    LEFT JOIN decision d ON d.example_id = s.example_id
-    WHERE s.dataset_id = $1 AND s.score_key = $2 AND s.status = 'ok' AND s.confidence IS NOT NULL
-    GROUP BY ALL ORDER BY bin
-"""
-SQL_SIGNAL_HISTOGRAM = """
-    WITH parts AS (
-        SELECT j.key AS signal, TRY_CAST(j.value AS DOUBLE) AS value
-        FROM scores s, json_each(s.signals) j
-        WHERE s.dataset_id = $1 AND s.score_key = $2 AND s.status = 'ok'
-        UNION ALL
-        SELECT 'consistency', consistency FROM scores WHERE dataset_id = $1 AND score_key = $2 AND status = 'ok'
-        UNION ALL
-        SELECT 'reflection', reflection FROM scores WHERE dataset_id = $1 AND score_key = $2 AND status = 'ok'
-    )
-    SELECT signal, least(floor(value * $3), $3 - 1)::INTEGER AS bin, count(*) AS n
-    FROM parts WHERE value IS NOT NULL GROUP BY ALL ORDER BY signal, bin
-"""
-SQL_FIRED_COUNTS = """
-    SELECT name, count(*) AS n
-    FROM (SELECT unnest(from_json(fired, '["VARCHAR"]')) AS name FROM scores
-          WHERE dataset_id = ? AND score_key = ? AND status = 'ok')
-    GROUP BY name ORDER BY n DESC, name
-"""
-SQL_COUNT_BELOW = """
-    SELECT count(*) FILTER (WHERE confidence < ?) AS below, count(*) AS scored,
-           (SELECT max(threshold) FROM flags WHERE dataset_id = ?) AS gamma,
-           (SELECT count(*) FROM flags WHERE dataset_id = ? AND flagged) AS flagged
-    FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok' AND confidence IS NOT NULL
-"""
 
 
 # -- types -------------------------------------------------------------------------------
@@ -406,62 +140,6 @@ class Batch:
     annotator: str
     n: int
     created_at: Any
-
-
-@dataclass(frozen=True)
-class PairAgreement:
-    annotators: tuple[str, str]
-    n: int
-    agreement: float
-    kappa: float | None
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """Inter-annotator agreement over examples decided by two or more annotators.
-
-    ``simple``: share of those examples where every annotator's latest action is the same;
-    ``kappa``: Cohen's kappa per pair of annotators, averaged weighted by shared examples.
-    """
-
-    n_examples: int
-    n_agree: int
-    simple: float | None
-    kappa: float | None
-    pairs: list[PairAgreement]
-
-
-@dataclass(frozen=True)
-class AutoPrecision:
-    """The automatic stages as measured by reviewers (precisions in [0, 1], None when unmeasured)."""
-
-    flagged_reviewed: int
-    flagged_confirmed: int
-    passed_reviewed: int
-    passed_bad: int
-    auto_reviewed: int
-    auto_accepted: int
-
-    @property
-    def filter_precision(self) -> float | None:
-        return _share(self.flagged_confirmed, self.flagged_reviewed)
-
-    @property
-    def missed_rate(self) -> float | None:
-        """Among reviewed examples the filter let through, the share a reviewer found bad."""
-        return _share(self.passed_bad, self.passed_reviewed)
-
-    @property
-    def correction_precision(self) -> float | None:
-        return _share(self.auto_accepted, self.auto_reviewed)
-
-
-@dataclass(frozen=True)
-class ThresholdChoice:
-    threshold: float
-    precision: float
-    selected: int
-    total: int
 
 
 # -- queue -------------------------------------------------------------------------------
@@ -610,151 +288,6 @@ def last_batch(store: Store, dataset_id: int, *, annotator: str | None = None) -
     return Batch(*rows[0]) if rows else None
 
 
-# -- agreement and measured precision ----------------------------------------------------------
-def agreement(store: Store, dataset_id: int) -> Agreement:
-    """Agreement between annotators' latest decisions on the examples two or more of them decided."""
-    by_example: dict[str, dict[str, str]] = {}
-    for example_id, who, action in store.query_rows(SQL_MULTI_DECISIONS, (dataset_id,)):
-        by_example.setdefault(example_id, {})[who] = action
-    n_agree = sum(1 for votes in by_example.values() if len(set(votes.values())) == 1)
-    pair_labels: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
-    for votes in by_example.values():
-        for a, b in combinations(sorted(votes), 2):
-            first, second = pair_labels.setdefault((a, b), ([], []))
-            first.append(votes[a])
-            second.append(votes[b])
-    pairs = [PairAgreement(annotators=key, n=len(x), agreement=_agree_share(x, y), kappa=cohen_kappa(x, y))
-             for key, (x, y) in sorted(pair_labels.items())]
-    weighted = [(p.kappa, p.n) for p in pairs if p.kappa is not None]
-    kappa = sum(k * n for k, n in weighted) / sum(n for _, n in weighted) if weighted else None
-    return Agreement(n_examples=len(by_example), n_agree=n_agree, simple=_share(n_agree, len(by_example)),
-                     kappa=kappa, pairs=pairs)
-
-
-def auto_precision(store: Store, dataset_id: int) -> AutoPrecision:
-    """How often reviewers confirmed the automatic decisions.
-
-    Flagged examples count as confirmed when the decision in force is ``remove``, ``accept`` or
-    ``edit`` (the original was bad) and not when it is ``keep``; auto-applied corrections count
-    as confirmed only when ``accept``-ed.
-    """
-    reviewed = _reviewed(store, dataset_id)
-    flagged = [r for r in reviewed if r["flagged"]]
-    passed = [r for r in reviewed if r["flagged"] is False]
-    auto = [r for r in reviewed if r["auto_applied"]]
-    return AutoPrecision(
-        flagged_reviewed=len(flagged), flagged_confirmed=sum(r["action"] in CONFIRMS_BAD for r in flagged),
-        passed_reviewed=len(passed), passed_bad=sum(r["action"] in CONFIRMS_BAD for r in passed),
-        auto_reviewed=len(auto), auto_accepted=sum(r["action"] == "accept" for r in auto),
-    )
-
-
-def thresholds_for_precision(store: Store, dataset_id: int, target: float) -> dict[str, ThresholdChoice | None]:
-    """The γ and η that would have reached ``target`` precision on the reviewed examples.
-
-    Returns:
-        ``{"gamma": ..., "eta": ...}``: γ flags confidence < γ (precision = share confirmed bad),
-        η auto-applies judge confidence ≥ η (precision = share accepted); None where no
-        threshold reaches the target or nothing is reviewed.
-    """
-    pairs = reviewed_pairs(store, dataset_id)
-    return {"gamma": threshold_for_precision(pairs["gamma"], target, direction="below"),
-            "eta": threshold_for_precision(pairs["eta"], target, direction="at_or_above")}
-
-
-def reviewed_pairs(store: Store, dataset_id: int) -> dict[str, list[tuple[float, bool]]]:
-    """(confidence, confirmed bad) and (judge confidence, accepted) of every reviewed example."""
-    reviewed = _reviewed(store, dataset_id)
-    return {
-        "gamma": [(r["confidence"], r["action"] in CONFIRMS_BAD) for r in reviewed if r["confidence"] is not None],
-        "eta": [(r["judge_confidence"], r["action"] == "accept") for r in reviewed
-                if r["judge_confidence"] is not None and r["proposal_status"] == "ok"],
-    }
-
-
-# -- insights ------------------------------------------------------------------------------
-def confidence_histogram(store: Store, dataset_id: int, *, bins: int = 20) -> list[dict[str, Any]]:
-    """Scored examples binned by confidence: rows of ``bin`` (0..bins-1), ``status``, ``decision``, ``n``."""
-    _check_bins(bins)
-    return store.query_dicts(SQL_CONFIDENCE_HISTOGRAM, (dataset_id, store.active_score_key(dataset_id), bins))
-
-
-def signal_histogram(store: Store, dataset_id: int, *, bins: int = 20) -> list[dict[str, Any]]:
-    """Each signal's values (plus consistency and reflection) binned: rows of ``signal``, ``bin``, ``n``."""
-    _check_bins(bins)
-    return store.query_dicts(SQL_SIGNAL_HISTOGRAM, (dataset_id, store.active_score_key(dataset_id), bins))
-
-
-def count_below(store: Store, dataset_id: int, gamma: float) -> dict[str, Any]:
-    """How many scored examples have confidence < ``gamma``; also the γ and flag count in force."""
-    key = store.active_score_key(dataset_id)
-    return store.query_dicts(SQL_COUNT_BELOW, (gamma, dataset_id, dataset_id, dataset_id, key))[0]
-
-
-# -- pure maths ------------------------------------------------------------------------------
-def cohen_kappa(a: list[str], b: list[str]) -> float | None:
-    """Cohen's kappa of two raters' labels on the same items; None when undefined (chance agreement is 1)."""
-    if len(a) != len(b):
-        raise ReviewError(f"kappa: the two label lists differ in length ({len(a)} != {len(b)})")
-    if not a:
-        return None
-    n = len(a)
-    observed = sum(x == y for x, y in zip(a, b)) / n
-    count_a, count_b = Counter(a), Counter(b)
-    expected = sum(count_a[label] * count_b[label] for label in count_a) / (n * n)
-    if math.isclose(expected, 1.0):
-        return None
-    return (observed - expected) / (1.0 - expected)
-
-
-def precision_curve(pairs: Iterable[tuple[float, bool]], *, direction: str) -> list[ThresholdChoice]:
-    """Precision at every threshold that splits the scores differently.
-
-    Args:
-        pairs: (score, positive) for each reviewed example; scores in [0, 1].
-        direction: ``below`` (select score < threshold; thresholds are midpoints between
-            distinct scores, or just above the highest) or ``at_or_above`` (select
-            score ≥ threshold; thresholds are the distinct scores).
-    Returns:
-        One :class:`ThresholdChoice` per threshold, in increasing threshold order.
-    """
-    if direction not in ("below", "at_or_above"):
-        raise ReviewError(f"precision curve: direction {direction!r} is not 'below' or 'at_or_above'")
-    groups = [(score, [p for _, p in group]) for score, group in groupby(sorted(pairs), key=lambda x: x[0])]
-    total = sum(len(g) for _, g in groups)
-    out = []
-    if direction == "below":
-        selected = positives = 0
-        for i, (score, group) in enumerate(groups):
-            selected += len(group)
-            positives += sum(group)
-            cut = (score + groups[i + 1][0]) / 2 if i + 1 < len(groups) else math.nextafter(score, math.inf)
-            out.append(ThresholdChoice(cut, positives / selected, selected, total))
-    else:
-        selected, positives = total, sum(sum(g) for _, g in groups)
-        for score, group in groups:
-            out.append(ThresholdChoice(score, positives / selected, selected, total))
-            selected -= len(group)
-            positives -= sum(group)
-    return out
-
-
-def threshold_for_precision(pairs: Iterable[tuple[float, bool]], target: float, *,
-                            direction: str) -> ThresholdChoice | None:
-    """The threshold selecting the most examples whose precision is at least ``target``.
-
-    ``direction="below"`` is the Auto-Filter's γ (flag confidence < γ; positive = confirmed
-    bad); ``"at_or_above"`` is Auto-Correct's η (apply judge confidence ≥ η; positive =
-    accepted). Returns None when no threshold reaches ``target`` or there are no pairs.
-    """
-    if not 0.0 <= target <= 1.0:
-        raise ReviewError(f"target precision must be in [0, 1], got {target}")
-    reaching = [c for c in precision_curve(pairs, direction=direction) if c.precision >= target - 1e-12]
-    if not reaching:
-        return None
-    return max(reaching, key=lambda c: c.selected)
-
-
 # -- helpers -----------------------------------------------------------------------------------
 def _check_filter(flt: QueueFilter) -> None:
     if flt.status not in STATUSES:
@@ -824,23 +357,6 @@ def _in_force(response: str, candidate: str | None, auto_applied: bool | None, a
     return response
 
 
-def _reviewed(store: Store, dataset_id: int) -> list[dict[str, Any]]:
-    return store.query_dicts(SQL_REVIEWED, (dataset_id, store.active_score_key(dataset_id)))
-
-
-def _check_bins(bins: int) -> None:
-    if not 1 <= bins <= 1000:
-        raise ReviewError(f"histogram: bins must be between 1 and 1000, got {bins}")
-
-
-def _share(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
-def _agree_share(a: list[str], b: list[str]) -> float:
-    return sum(x == y for x, y in zip(a, b)) / len(a)
-
-
 def _queue_row(row: dict[str, Any]) -> QueueRow:
     proposal = None
     if row["candidate"] is not None or row["proposal_status"] is not None:
@@ -865,9 +381,7 @@ def _queue_row(row: dict[str, Any]) -> QueueRow:
 
 __all__ = [
     "ACTIONS", "STATUSES", "BULK_ACTIONS", "ReviewError", "QueueFilter", "QueueRow", "Proposal", "Decision",
-    "BulkRule", "Batch", "Agreement", "PairAgreement", "AutoPrecision", "ThresholdChoice",
-    "QueueWindow", "queue_count", "queue_page", "queue_window", "queue_position", "history", "example_of_event",
-    "signal_names", "decide", "undo_last", "bulk_preview", "bulk_apply", "undo_batch", "last_batch", "agreement", "auto_precision", "thresholds_for_precision",
-    "reviewed_pairs", "confidence_histogram", "signal_histogram", "count_below", "cohen_kappa",
-    "precision_curve", "threshold_for_precision",
+    "BulkRule", "Batch", "QueueWindow", "queue_count", "queue_page", "queue_window", "queue_position", "history",
+    "example_of_event", "signal_names", "decide", "undo_last", "bulk_preview", "bulk_apply", "undo_batch",
+    "last_batch",
 ]

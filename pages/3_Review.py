@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from curation import review
+from curation import insights, review
 from curation.errors import CurationError
 from ui import card, review_panel as panel
 from ui.common import annotator, sidebar, store_or_stop
@@ -34,7 +34,7 @@ try:
     offset = pos // panel.PAGE_SIZE * panel.PAGE_SIZE
     window = review.queue_window(store, ds, flt, offset=offset, limit=panel.PAGE_SIZE)
     total = window.total
-    agreement = review.agreement(store, ds)
+    agreement = insights.agreement(store, ds)
     if agreement.n_examples:
         kappa = "n/a" if agreement.kappa is None else f"{agreement.kappa:.2f}"
         st.caption(f"Annotator agreement: {agreement.simple:.0%} of {agreement.n_examples} examples decided by "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from curation import review
+from curation import insights
 from curation.errors import CurationError
 from ui import charts
 from ui.common import sidebar, store_or_stop
@@ -31,28 +31,28 @@ try:
         col.metric(label, f"{status[key]:,}")
 
     st.subheader("Confidence")
-    now = review.count_below(store, ds, 0.5)
+    now = insights.count_below(store, ds, 0.5)
     st.session_state.setdefault("insights_gamma", round(now["gamma"] if now["gamma"] is not None else 0.5, 2))
     st.session_state.setdefault("insights_colour", "status")
     left, right = st.columns([3, 1])
     gamma = left.slider("γ: flag examples whose confidence is below", 0.0, 1.0, step=0.01, key="insights_gamma")
     by = right.radio("Colour by", ["status", "decision"], key="insights_colour", horizontal=True)
-    counted = review.count_below(store, ds, gamma)
+    counted = insights.count_below(store, ds, gamma)
     share = counted["below"] / counted["scored"] if counted["scored"] else 0.0
     right.metric("Would be flagged", f"{counted['below']:,} ({share:.0%})",
                  delta=f"{counted['below'] - counted['flagged']:+,} vs now", delta_color="off")
-    st.plotly_chart(charts.confidence_histogram(review.confidence_histogram(store, ds, bins=BINS), by=by,
+    st.plotly_chart(charts.confidence_histogram(insights.confidence_histogram(store, ds, bins=BINS), by=by,
                                                 bins=BINS, gamma=gamma))
 
     st.subheader("Signals")
-    signal_rows = review.signal_histogram(store, ds, bins=BINS)
+    signal_rows = insights.signal_histogram(store, ds, bins=BINS)
     if signal_rows:
         st.plotly_chart(charts.signal_histograms(signal_rows, bins=BINS))
     else:
         st.caption("No signal values recorded.")
 
     st.subheader("Automatic decisions, as measured by reviewers")
-    measured = review.auto_precision(store, ds)
+    measured = insights.auto_precision(store, ds)
     if measured.flagged_reviewed + measured.passed_reviewed + measured.auto_reviewed == 0:
         point_to("No one-by-one reviews yet. Decisions on the Review page measure how often the filter and "
                  "the corrections were right (bulk rules measure nothing).", "pages/3_Review.py", "Review")
@@ -67,8 +67,8 @@ try:
         col.caption(f"{n} reviewed {what}")
 
     target = st.number_input("Target precision", 0.5, 1.0, 0.9, 0.01, key="insights_target")
-    choice = review.thresholds_for_precision(store, ds, target)
-    pairs = review.reviewed_pairs(store, ds)
+    choice = insights.thresholds_for_precision(store, ds, target)
+    pairs = insights.reviewed_pairs(store, ds)
     cols = st.columns(2)
     for col, name, key, direction, rule in [
         (cols[0], "γ", "gamma", "below", "flag confidence below"),
@@ -83,7 +83,7 @@ try:
                        help=f"{rule} {chosen.threshold:.2f}: precision {chosen.precision:.0%}, "
                             f"{chosen.selected} of {chosen.total} reviewed examples selected")
         if pairs[key]:
-            col.plotly_chart(charts.precision_curve(review.precision_curve(pairs[key], direction=direction),
+            col.plotly_chart(charts.precision_curve(insights.precision_curve(pairs[key], direction=direction),
                                                     target=target, name=name, chosen=chosen))
 except CurationError as e:
     st.error(str(e))

@@ -1,6 +1,6 @@
 """Plotly figures for the Insights page, built from small pre-aggregated rows (never raw tables).
 
-Each function takes what :mod:`curation.review` returns and gives a figure; none touches the store.
+Each function takes what :mod:`curation.insights` returns and gives a figure; none touches the store.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import plotly.express as px
 import plotly.graph_objects as go
 
-from curation.review import ThresholdChoice
+from curation.insights import ThresholdChoice
 
 STATUS_COLOURS = {"flagged": "#e45756", "auto-corrected": "#f58518", "passed": "#54a24b"}
 DECISION_COLOURS = {"remove": "#e45756", "edit": "#b279a2", "accept": "#4c78a8", "keep": "#54a24b",

@@ -346,8 +346,10 @@ class EmbeddedBackend:
             target = engine.text_tokens(response)
             if not target:
                 return None
-            with_prompt = engine.forced_logprobs(engine.chat_tokens(messages), target)
+            # Without the prompt first: the context then ends on prompt + response, which the
+            # follow-up reflection that comes next extends (prefix reuse).
             alone = engine.forced_logprobs(engine.chat_tokens((Message("user", ""),)), target)
+            with_prompt = engine.forced_logprobs(engine.chat_tokens(messages), target)
         return TokenScores(
             mean_logprob_with_prompt=float(np.mean(with_prompt)),
             mean_logprob_without_prompt=float(np.mean(alone)),

@@ -1,0 +1,211 @@
+"""The review stage's SQL, as named constants (every value a bound parameter).
+
+In: nothing but strings. Out: the queue's fragments (``Q_*``, assembled by
+:func:`curation.review.queue_window` and friends) and whole statements (``SQL_*``) for decisions,
+undo and bulk rules. :data:`EFFECTIVE` defines the decision in force once (the latest event that
+is not an undo and not undone); :mod:`curation.insights` builds on it too.
+"""
+from __future__ import annotations
+
+# The queue's SQL is assembled from the named fragments below, one per filter in use, so that a
+# filter left empty costs no join and no scan (a join of 100,000 rows is most of a page's time).
+# Every value is a bound ``?`` parameter; a fragment lists how many it takes.
+Q_DECISIONS = """
+    WITH effective AS (
+        SELECT event_id, example_id, action, annotator, after, batch_id, created_at
+        FROM review_log
+        WHERE dataset_id = ? AND action <> 'undo'
+          AND event_id NOT IN (SELECT undoes FROM review_log
+                               WHERE dataset_id = ? AND action = 'undo' AND undoes IS NOT NULL)
+    ),
+    decision AS (
+        SELECT * FROM effective
+        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
+    )"""  # dataset_id, dataset_id
+Q_COUNT = "SELECT count(*)"
+Q_PAGE = "SELECT e.example_id, count(*) OVER () AS total"
+Q_POSITION = (
+    "SELECT pos FROM (SELECT e.example_id, "
+    "row_number() OVER (ORDER BY s.confidence ASC NULLS LAST, e.position) - 1 AS pos"
+)
+Q_FROM = "FROM examples e"
+Q_JOIN_SCORES = (
+    "LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = ?"
+)  # score_key
+Q_JOIN_FLAGS = "LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id"
+Q_JOIN_PROPOSALS = "LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id"
+Q_JOIN_DECISIONS = "LEFT JOIN decision d ON d.example_id = e.example_id"
+Q_WHERE = "WHERE e.dataset_id = ?"  # dataset_id
+Q_STATUS = {
+    "all": "",
+    "flagged": "AND coalesce(f.flagged, false)",
+    "proposed": "AND p.status = 'ok'",
+    "auto_applied": "AND coalesce(p.auto_applied, false)",
+    "decided": "AND d.action IS NOT NULL",
+    "undecided": "AND d.action IS NULL",
+}
+Q_SIGNAL = """AND list_contains(from_json(s.fired, '["VARCHAR"]'), ?)"""  # signal
+Q_CONF_MIN = "AND s.confidence >= ?"  # conf_min
+Q_CONF_MAX = "AND s.confidence <= ?"  # conf_max
+# A literal, case-insensitive substring: no LIKE wildcards, so % _ \\ ' need no escaping.
+Q_SEARCH = "AND (contains(lower(e.prompt_text), lower(?)) OR contains(lower(e.response), lower(?)))"  # search x2
+Q_ORDER_PAGE = "ORDER BY s.confidence ASC NULLS LAST, e.position LIMIT ? OFFSET ?"  # limit, offset
+Q_POSITION_END = ") WHERE example_id = ?"  # example_id
+
+# The wide columns of one page's examples, found by id: $1 dataset_id, $2 ids, $3 score_key.
+SQL_QUEUE_DETAILS = """
+    WITH effective AS (
+        SELECT event_id, example_id, action, annotator, after, created_at FROM review_log
+        WHERE dataset_id = $1 AND example_id = ANY($2) AND action <> 'undo'
+          AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = ANY($2)
+                               AND action = 'undo' AND undoes IS NOT NULL)
+    ),
+    decision AS (
+        SELECT *, count(DISTINCT annotator) OVER (PARTITION BY example_id) AS n_annotators FROM effective
+        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
+    )
+    SELECT e.example_id, e.position, e.prompt, e.response,
+           s.status AS score_status, s.confidence, s.consistency, s.reflection, s.signals, s.fired,
+           s.explanation, s.error AS score_error, f.flagged, f.threshold,
+           p.candidate, p.judge_confidence, p.verdicts, p.auto_applied, p.status AS proposal_status,
+           p.error AS proposal_error,
+           d.event_id, d.action, d.annotator, d.after, d.created_at AS decided_at,
+           coalesce(d.n_annotators, 0) AS n_annotators
+    FROM (SELECT * FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e
+    LEFT JOIN (SELECT * FROM scores WHERE dataset_id = $1 AND score_key = $3 AND example_id = ANY($2)) s
+           ON s.example_id = e.example_id
+    LEFT JOIN (SELECT * FROM flags WHERE dataset_id = $1 AND example_id = ANY($2)) f ON f.example_id = e.example_id
+    LEFT JOIN (SELECT * FROM proposals WHERE dataset_id = $1 AND example_id = ANY($2)) p
+           ON p.example_id = e.example_id
+    LEFT JOIN decision d ON d.example_id = e.example_id
+"""
+
+# The decision in force, as two CTEs for a ``WITH``: ``effective`` (every event of $1 dataset_id
+# that is not an undo and not undone) and ``decision`` (the latest of those per example). Undo,
+# bulk rules and curation.insights build on it. Bulk rules, decision history and insights share
+# these numbered parameters:
+#   $1 dataset_id, $2 score_key, $3 status, $4 signal, $5 conf_min, $6 conf_max, $7 search
+EFFECTIVE = """
+    effective AS (
+        SELECT event_id, example_id, action, annotator, before, after, batch_id, created_at
+        FROM review_log
+        WHERE dataset_id = $1 AND action <> 'undo'
+          AND event_id NOT IN (SELECT undoes FROM review_log
+                               WHERE dataset_id = $1 AND action = 'undo' AND undoes IS NOT NULL)
+    ),
+    decision AS (
+        SELECT * FROM effective
+        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
+    )"""
+
+# The filtered queue with everything the bulk rules need (one statement for any filter).
+_BASE = f"""
+    WITH {EFFECTIVE},
+    base AS (
+        SELECT e.example_id, e.position, e.response, s.confidence, s.fired, f.flagged,
+               p.candidate, p.judge_confidence, p.status AS proposal_status, p.auto_applied,
+               d.action, d.after,
+               CASE WHEN d.action IN ('accept', 'edit') THEN d.after
+                    WHEN d.action IS NULL AND p.auto_applied THEN p.candidate
+                    ELSE e.response END AS in_force
+        FROM examples e
+        LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
+                          AND s.score_key = $2
+        LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
+        LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+        LEFT JOIN decision d ON d.example_id = e.example_id
+        WHERE e.dataset_id = $1
+          AND ($3 = 'all'
+               OR ($3 = 'flagged' AND coalesce(f.flagged, false))
+               OR ($3 = 'proposed' AND coalesce(p.status = 'ok', false))
+               OR ($3 = 'auto_applied' AND coalesce(p.auto_applied, false))
+               OR ($3 = 'decided' AND d.action IS NOT NULL)
+               OR ($3 = 'undecided' AND d.action IS NULL))
+          AND ($4 IS NULL OR coalesce(list_contains(from_json(s.fired, '["VARCHAR"]'), $4), false))
+          AND ($5 IS NULL OR s.confidence >= $5)
+          AND ($6 IS NULL OR s.confidence <= $6)
+          AND ($7 IS NULL OR contains(lower(e.prompt_text), lower($7)) OR contains(lower(e.response), lower($7)))
+    )"""
+
+# One example's state before a decision: $1 dataset_id, $2 example_id.
+SQL_EXAMPLE_STATE = """
+    WITH mine AS (
+        SELECT event_id, action, after FROM review_log
+        WHERE dataset_id = $1 AND example_id = $2 AND action <> 'undo'
+          AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = $2
+                               AND action = 'undo' AND undoes IS NOT NULL)
+        ORDER BY event_id DESC LIMIT 1
+    )
+    SELECT e.response, p.candidate, p.status, p.auto_applied, mine.action, mine.after
+    FROM (SELECT response FROM examples WHERE dataset_id = $1 AND example_id = $2) e
+    LEFT JOIN (SELECT candidate, status, auto_applied FROM proposals WHERE dataset_id = $1 AND example_id = $2) p
+           ON true
+    LEFT JOIN mine ON true
+"""
+
+SQL_HISTORY = """
+    SELECT r.event_id, r.action, r.annotator, r.before, r.after, r.batch_id, r.undoes, r.created_at,
+           u.event_id IS NOT NULL AS undone
+    FROM review_log r
+    LEFT JOIN review_log u ON u.dataset_id = r.dataset_id AND u.action = 'undo' AND u.undoes = r.event_id
+    WHERE r.dataset_id = ? AND r.example_id = ?
+    ORDER BY r.event_id
+"""
+
+# $1 dataset_id, $2 annotator.
+SQL_LAST_EFFECTIVE_BY = f"""
+    WITH {EFFECTIVE}
+    SELECT event_id, example_id FROM effective WHERE annotator = $2 ORDER BY event_id DESC LIMIT 1
+"""
+
+SQL_EVENT_EXAMPLE = "SELECT example_id FROM review_log WHERE dataset_id = ? AND event_id = ?"
+SQL_UNDO_EVENT = (
+    "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, "
+    "created_at) VALUES (?, ?, 'undo', ?, NULL, NULL, ?, ?, ?)"
+)
+
+# Bulk: $8 rule, $9 min judge confidence, $10 override decisions, $11 action.
+_RULE_MATCH = """
+    (($8 = 'accept_proposals' AND proposal_status = 'ok' AND judge_confidence >= $9)
+     OR ($8 = 'remove_empty_or_degenerate'
+         AND (trim(response) = '' OR coalesce(list_contains(from_json(fired, '["VARCHAR"]'), 'degenerate'), false)))
+     OR ($8 = 'remove_flagged_unproposed' AND coalesce(flagged, false) AND coalesce(proposal_status <> 'ok', true))
+     OR ($8 = 'keep_unflagged' AND flagged = false))
+    AND (action IS NULL OR ($10 AND action <> $11))
+"""
+SQL_BULK_PREVIEW = f"{_BASE} SELECT count(*) FROM base WHERE {_RULE_MATCH}"
+# $12 annotator, $13 batch_id, $14 created_at.
+SQL_BULK_APPLY = f"""
+    INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, created_at)
+    {_BASE}
+    SELECT $1, example_id, $11, $12, in_force,
+           CASE $11 WHEN 'accept' THEN candidate WHEN 'keep' THEN response ELSE NULL END,
+           $13, NULL, $14
+    FROM base WHERE {_RULE_MATCH}
+    ORDER BY confidence ASC NULLS LAST, position
+"""
+
+# $1 dataset_id, $2 batch_id, $3 annotator, $4 undo batch id, $5 created_at.
+SQL_UNDO_BATCH = f"""
+    INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, created_at)
+    WITH {EFFECTIVE}
+    SELECT $1, example_id, 'undo', $3, NULL, NULL, $4, event_id, $5 FROM effective WHERE batch_id = $2
+    ORDER BY event_id
+"""
+SQL_BATCH_EFFECTIVE = f"WITH {EFFECTIVE} SELECT count(*) FROM effective WHERE batch_id = $2"
+# $1 dataset_id, $2 annotator or NULL.
+SQL_LAST_BATCH = f"""
+    WITH {EFFECTIVE}
+    SELECT batch_id, any_value(action) AS action, any_value(annotator) AS annotator, count(*) AS n,
+           max(created_at) AS created_at
+    FROM effective WHERE batch_id IS NOT NULL AND ($2 IS NULL OR annotator = $2)
+    GROUP BY batch_id ORDER BY max(event_id) DESC LIMIT 1
+"""
+
+# Fired signal names of the active score, with how often each fired: dataset_id, score_key.
+SQL_FIRED_COUNTS = """
+    SELECT name, count(*) AS n
+    FROM (SELECT unnest(from_json(fired, '["VARCHAR"]')) AS name FROM scores
+          WHERE dataset_id = ? AND score_key = ? AND status = 'ok')
+    GROUP BY name ORDER BY n DESC, name
+"""
