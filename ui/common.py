@@ -151,9 +151,9 @@ def load_samples(store: Store) -> list[str]:
 
 
 def stage_pages() -> list[tuple[str, str]]:
-    """``(path relative to app.py, label)`` of each page in ``pages/``, in stage order."""
+    """``(path relative to app.py, label)`` of each stage page in ``pages/`` (Home excluded), in order."""
     return [(f"pages/{p.name}", p.stem.split("_", 1)[-1].replace("_", " "))
-            for p in sorted((REPO_ROOT / "pages").glob("[0-9]*_*.py"))]
+            for p in sorted((REPO_ROOT / "pages").glob("[1-9]*_*.py"))]
 
 
 def datasets_table(store: Store) -> list[dict]:
