@@ -1,6 +1,7 @@
 """The project store: one DuckDB file holding every dataset, score, decision and LLM call.
 
-This is the only module that talks to DuckDB. Every query is a named constant with bound
+This is the only module that talks to DuckDB. Every query is a named constant (in
+:mod:`curation.store_sql`; the review queue's in :mod:`curation.review_sql`) with bound
 parameters. One :class:`Store` wraps one connection; a re-entrant lock serialises use from
 several threads (the app serves several sessions; the LLM layer writes the call cache from
 worker threads). Writes that must land together run in :meth:`Store.transaction`.
@@ -23,140 +24,12 @@ import pyarrow as pa
 from curation.errors import StorageError, StoreLockedError
 from curation.llm.base import Message
 from curation.records import Example, ParsedDataset
+from curation import store_sql as sql
 from curation.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "curation.duckdb"
-
-# -- SQL -------------------------------------------------------------------------------
-SQL_CREATE_MIGRATIONS = (
-    "CREATE TABLE IF NOT EXISTS migrations (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL, "
-    "applied_at TIMESTAMP NOT NULL)"
-)
-SQL_APPLIED = "SELECT id, name FROM migrations ORDER BY id"
-SQL_RECORD_MIGRATION = "INSERT INTO migrations VALUES (?, ?, ?)"
-
-SQL_NEXT_DATASET_ID = "SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets"
-SQL_INSERT_DATASET = "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-SQL_INSERT_EXAMPLES = (
-    "INSERT INTO examples SELECT dataset_id, example_id, id_source, position, line, prompt, "
-    "prompt_text, response, record FROM new_examples"
-)
-SQL_INSERT_REJECTED = "INSERT INTO rejected VALUES (?, ?, ?, ?, ?)"
-SQL_EXAMPLE_IDS = "SELECT example_id FROM examples WHERE dataset_id = ?"
-SQL_UPDATE_DATASET_COUNTS = (
-    "UPDATE datasets SET n_examples = n_examples + ?, n_rejected = n_rejected + ?, source_sha256 = ? "
-    "WHERE dataset_id = ?"
-)
-SQL_DATASETS = (
-    "SELECT dataset_id, name, source_path, source_sha256, file_type, format, options, n_examples, "
-    "n_rejected, imported_at FROM datasets ORDER BY dataset_id"
-)
-SQL_DATASET_BY_NAME = SQL_DATASETS.replace("ORDER BY dataset_id", "WHERE name = ?")
-SQL_REJECTED = "SELECT line, field, message, raw FROM rejected WHERE dataset_id = ? ORDER BY line"
-
-SQL_EXAMPLES_PAGE = (
-    "SELECT example_id, id_source, line, prompt, response, record FROM examples "
-    "WHERE dataset_id = ? AND position >= ? ORDER BY position LIMIT ?"
-)
-SQL_EXAMPLE = (
-    "SELECT example_id, id_source, line, prompt, response, record FROM examples "
-    "WHERE dataset_id = ? AND example_id = ?"
-)
-
-SQL_CACHE_GET = "SELECT key, result FROM llm_cache WHERE key IN (SELECT unnest(?::VARCHAR[]))"
-SQL_CACHE_PUT = "INSERT OR IGNORE INTO llm_cache VALUES (?, ?, ?, ?, ?, ?)"
-SQL_CACHE_COUNT = "SELECT count(*) FROM llm_cache"
-
-SQL_INSERT_RUN = (
-    "INSERT INTO runs (run_id, dataset_id, stage, backend, model, config, score_key, status, "
-    "started_at, n_examples) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)"
-)
-SQL_UPDATE_RUN = (
-    "UPDATE runs SET n_done = ?, n_failed = ?, calls = ?, cache_hits = ?, prompt_tokens = ?, "
-    "completion_tokens = ?, cost_usd = ? WHERE run_id = ?"
-)
-SQL_FINISH_RUN = "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?"
-SQL_RUNS = (
-    "SELECT run_id, dataset_id, stage, backend, model, score_key, status, started_at, finished_at, "
-    "n_examples, n_done, n_failed, calls, cache_hits, prompt_tokens, completion_tokens, cost_usd, error "
-    "FROM runs WHERE dataset_id = ? ORDER BY started_at DESC"
-)
-SQL_ACTIVE_SCORE_KEY = (
-    "SELECT score_key FROM runs WHERE dataset_id = ? AND stage = 'score' AND score_key IS NOT NULL "
-    "ORDER BY started_at DESC LIMIT 1"
-)
-SQL_LAST_RUN_CONFIG = (
-    "SELECT config FROM runs WHERE dataset_id = ? ORDER BY started_at DESC LIMIT 1"
-)
-
-SQL_UPSERT_SCORE = "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-SQL_SCORED_IDS = "SELECT example_id FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
-SQL_SCORES = (
-    "SELECT example_id, status, confidence, consistency, reflection, signals, fired, explanation, error "
-    "FROM scores WHERE dataset_id = ? AND score_key = ?"
-)
-SQL_UPDATE_CONFIDENCES = (
-    "UPDATE scores SET confidence = n.confidence, fired = n.fired FROM new_confidences n "
-    "WHERE scores.dataset_id = ? AND scores.score_key = ? AND scores.example_id = n.example_id"
-)
-SQL_CONFIDENCES = (
-    "SELECT example_id, confidence FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
-)
-SQL_FLAGGED_IDS = "SELECT example_id FROM flags WHERE dataset_id = ? AND flagged ORDER BY example_id"
-SQL_DELETE_FLAGS = "DELETE FROM flags WHERE dataset_id = ?"
-SQL_INSERT_FLAGS = "INSERT INTO flags SELECT dataset_id, example_id, flagged, threshold, run_id FROM new_flags"
-SQL_UPSERT_PROPOSAL = "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-SQL_PROPOSALS = (
-    "SELECT example_id, run_id, candidate, judge_confidence, verdicts, auto_applied, status, error "
-    "FROM proposals WHERE dataset_id = ?"
-)
-SQL_SET_AUTO_APPLIED = (
-    "UPDATE proposals SET auto_applied = (status = 'ok' AND judge_confidence >= ? AND ?) WHERE dataset_id = ?"
-)
-
-SQL_APPEND_REVIEW = (
-    "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, "
-    "undoes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
-)
-# The decision in force per example: the latest event that is not an undo and not undone.
-SQL_CURRENT_DECISIONS = """
-    SELECT example_id, event_id, action, annotator, before, after, created_at
-    FROM review_log r
-    WHERE dataset_id = ? AND action <> 'undo'
-      AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = ? AND action = 'undo')
-    QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
-"""
-
-# Export: every example with the decision in force, its proposal and its flag.
-SQL_EXPORT_ROWS = f"""
-    WITH decision AS ({SQL_CURRENT_DECISIONS})
-    SELECT e.example_id, e.prompt, e.response, e.record,
-           d.action, d.annotator, d.after,
-           p.candidate, p.auto_applied, p.judge_confidence,
-           f.flagged, f.threshold, s.confidence
-    FROM examples e
-    LEFT JOIN decision d ON d.example_id = e.example_id
-    LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
-    LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
-    LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
-                      AND s.score_key = ?
-    WHERE e.dataset_id = ?
-    ORDER BY e.position
-"""
-
-SQL_STATUS = f"""
-    WITH decision AS ({SQL_CURRENT_DECISIONS})
-    SELECT
-      (SELECT count(*) FROM examples WHERE dataset_id = ?) AS examples,
-      (SELECT count(*) FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok') AS scored,
-      (SELECT count(*) FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'failed') AS failed,
-      (SELECT count(*) FROM flags WHERE dataset_id = ? AND flagged) AS flagged,
-      (SELECT count(*) FROM proposals WHERE dataset_id = ? AND status = 'ok') AS proposed,
-      (SELECT count(*) FROM proposals WHERE dataset_id = ? AND auto_applied) AS auto_applied,
-      (SELECT count(*) FROM decision) AS decided
-"""
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
@@ -277,20 +150,20 @@ class Store:
         """Apply the migrations not yet recorded, in order; return the names applied."""
         applied_now = []
         with self._lock:
-            self._execute(SQL_CREATE_MIGRATIONS)
-            done = {row[0] for row in self._rows(SQL_APPLIED)}
+            self._execute(sql.CREATE_MIGRATIONS)
+            done = {row[0] for row in self._rows(sql.APPLIED)}
             for number, (name, statements) in enumerate(MIGRATIONS, start=1):
                 if number in done:
                     continue
                 with self.transaction():
                     for statement in statements:
                         self._execute(statement)
-                    self._execute(SQL_RECORD_MIGRATION, (number, name, now()))
+                    self._execute(sql.RECORD_MIGRATION, (number, name, now()))
                 applied_now.append(name)
         return applied_now
 
     def applied_migrations(self) -> list[str]:
-        return [row[1] for row in self._rows(SQL_APPLIED)]
+        return [row[1] for row in self._rows(sql.APPLIED)]
 
     # -- datasets and examples ----------------------------------------------------------
     def add_dataset(self, parsed: ParsedDataset, *, name: str, append: bool = False) -> DatasetInfo:
@@ -311,27 +184,27 @@ class Store:
             raise StorageError(f"{self.path}: dataset {name!r} is {existing.format}, the file is {parsed.format}")
         with self.transaction():
             if existing is None:
-                dataset_id, first, known = self._rows(SQL_NEXT_DATASET_ID)[0][0], 0, set()
-                self._execute(SQL_INSERT_DATASET, (
+                dataset_id, first, known = self._rows(sql.NEXT_DATASET_ID)[0][0], 0, set()
+                self._execute(sql.INSERT_DATASET, (
                     dataset_id, name, parsed.path, parsed.sha256, parsed.file_type, parsed.format,
                     json.dumps(parsed.options), 0, 0, now(),
                 ))
             else:
                 dataset_id = existing.dataset_id
                 first = existing.n_examples
-                known = {row[0] for row in self._rows(SQL_EXAMPLE_IDS, (dataset_id,))}
+                known = {row[0] for row in self._rows(sql.EXAMPLE_IDS, (dataset_id,))}
             new = [e for e in parsed.examples if e.example_id not in known]
-            self._with_table("new_examples", _examples_table(dataset_id, first, new), SQL_INSERT_EXAMPLES)
+            self._with_table("new_examples", _examples_table(dataset_id, first, new), sql.INSERT_EXAMPLES)
             for r in parsed.rejected:
-                self._execute(SQL_INSERT_REJECTED, (dataset_id, r.problem.line, r.problem.field, str(r.problem), r.raw))
-            self._execute(SQL_UPDATE_DATASET_COUNTS, (len(new), len(parsed.rejected), parsed.sha256, dataset_id))
+                self._execute(sql.INSERT_REJECTED, (dataset_id, r.problem.line, r.problem.field, str(r.problem), r.raw))
+            self._execute(sql.UPDATE_DATASET_COUNTS, (len(new), len(parsed.rejected), parsed.sha256, dataset_id))
         return self.dataset(name)
 
     def datasets(self) -> list[DatasetInfo]:
-        return [_dataset_info(row) for row in self._rows(SQL_DATASETS)]
+        return [_dataset_info(row) for row in self._rows(sql.DATASETS)]
 
     def find_dataset(self, name: str) -> DatasetInfo | None:
-        rows = self._rows(SQL_DATASET_BY_NAME, (name,))
+        rows = self._rows(sql.DATASET_BY_NAME, (name,))
         return _dataset_info(rows[0]) if rows else None
 
     def dataset(self, name: str | None = None) -> DatasetInfo:
@@ -353,20 +226,20 @@ class Store:
         return all_sets[0]
 
     def rejected(self, dataset_id: int) -> list[dict[str, Any]]:
-        return self._dicts(SQL_REJECTED, (dataset_id,))
+        return self._dicts(sql.REJECTED, (dataset_id,))
 
     def iter_examples(self, dataset_id: int, *, batch: int = 2000) -> Iterator[Example]:
         """Every example of a dataset in file order, read ``batch`` rows at a time."""
         position = 0
         while True:
-            rows = self._rows(SQL_EXAMPLES_PAGE, (dataset_id, position, batch))
+            rows = self._rows(sql.EXAMPLES_PAGE, (dataset_id, position, batch))
             if not rows:
                 return
             yield from (_stored_example(row) for row in rows)
             position += batch
 
     def example(self, dataset_id: int, example_id: str) -> Example:
-        rows = self._rows(SQL_EXAMPLE, (dataset_id, example_id))
+        rows = self._rows(sql.EXAMPLE, (dataset_id, example_id))
         if not rows:
             raise StorageError(f"{self.path}: no example {example_id!r} in dataset {dataset_id}")
         return _stored_example(rows[0])
@@ -375,43 +248,43 @@ class Store:
     def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
         if not keys:
             return {}
-        return {key: json.loads(result) for key, result in self._rows(SQL_CACHE_GET, (list(keys),))}
+        return {key: json.loads(result) for key, result in self._rows(sql.CACHE_GET, (list(keys),))}
 
     def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
-        self._execute(SQL_CACHE_PUT, (
+        self._execute(sql.CACHE_PUT, (
             key, backend, model, json.dumps(request, ensure_ascii=False),
             json.dumps(result, ensure_ascii=False), now(),
         ))
 
     def cache_size(self) -> int:
-        return self._rows(SQL_CACHE_COUNT)[0][0]
+        return self._rows(sql.CACHE_COUNT)[0][0]
 
     # -- runs -----------------------------------------------------------------------------
     def start_run(self, *, run_id: str, dataset_id: int, stage: str, backend: str, model: str,
                   config: dict, score_key: str | None, n_examples: int) -> str:
-        self._execute(SQL_INSERT_RUN, (
+        self._execute(sql.INSERT_RUN, (
             run_id, dataset_id, stage, backend, model, json.dumps(config), score_key, now(), n_examples,
         ))
         return run_id
 
     def update_run(self, run_id: str, *, n_done: int, n_failed: int, stats: dict[str, Any]) -> None:
-        self._execute(SQL_UPDATE_RUN, (
+        self._execute(sql.UPDATE_RUN, (
             n_done, n_failed, stats.get("calls", 0), stats.get("cache_hits", 0),
             stats.get("prompt_tokens", 0), stats.get("completion_tokens", 0), stats.get("cost_usd", 0.0), run_id,
         ))
 
     def finish_run(self, run_id: str, *, status: str, error: str | None = None) -> None:
-        self._execute(SQL_FINISH_RUN, (status, now(), error, run_id))
+        self._execute(sql.FINISH_RUN, (status, now(), error, run_id))
 
     def runs(self, dataset_id: int) -> list[dict[str, Any]]:
-        return self._dicts(SQL_RUNS, (dataset_id,))
+        return self._dicts(sql.RUNS, (dataset_id,))
 
     def active_score_key(self, dataset_id: int) -> str | None:
-        rows = self._rows(SQL_ACTIVE_SCORE_KEY, (dataset_id,))
+        rows = self._rows(sql.ACTIVE_SCORE_KEY, (dataset_id,))
         return rows[0][0] if rows else None
 
     def last_run_config(self, dataset_id: int) -> dict[str, Any] | None:
-        rows = self._rows(SQL_LAST_RUN_CONFIG, (dataset_id,))
+        rows = self._rows(sql.LAST_RUN_CONFIG, (dataset_id,))
         return json.loads(rows[0][0]) if rows else None
 
     # -- scores, flags, proposals -----------------------------------------------------------
@@ -424,16 +297,16 @@ class Store:
         Scores are floats in [0, 1], higher = more likely correct; ``status`` is ``ok`` or
         ``failed`` (then ``error`` says why and a later run retries it).
         """
-        self._execute(SQL_UPSERT_SCORE, (
+        self._execute(sql.UPSERT_SCORE, (
             dataset_id, example_id, score_key, run_id, status, confidence, consistency, reflection,
             json.dumps(signals), json.dumps(fired), json.dumps(explanation, ensure_ascii=False), error, now(),
         ))
 
     def scored_ids(self, dataset_id: int, score_key: str) -> set[str]:
-        return {row[0] for row in self._rows(SQL_SCORED_IDS, (dataset_id, score_key))}
+        return {row[0] for row in self._rows(sql.SCORED_IDS, (dataset_id, score_key))}
 
     def scores(self, dataset_id: int, score_key: str) -> list[dict[str, Any]]:
-        rows = self._dicts(SQL_SCORES, (dataset_id, score_key))
+        rows = self._dicts(sql.SCORES, (dataset_id, score_key))
         for row in rows:
             for name in ("signals", "fired", "explanation"):
                 row[name] = json.loads(row[name])
@@ -441,10 +314,10 @@ class Store:
 
     def confidences(self, dataset_id: int, score_key: str) -> dict[str, float | None]:
         """Final confidence of every successfully scored example (higher = more likely correct)."""
-        return dict(self._rows(SQL_CONFIDENCES, (dataset_id, score_key)))
+        return dict(self._rows(sql.CONFIDENCES, (dataset_id, score_key)))
 
     def flagged_ids(self, dataset_id: int) -> list[str]:
-        return [row[0] for row in self._rows(SQL_FLAGGED_IDS, (dataset_id,))]
+        return [row[0] for row in self._rows(sql.FLAGGED_IDS, (dataset_id,))]
 
     def update_confidences(self, dataset_id: int, score_key: str,
                            updates: dict[str, tuple[float | None, list[str]]]) -> None:
@@ -455,7 +328,7 @@ class Store:
             "fired": [json.dumps(f) for _, f in updates.values()],
         })
         with self.transaction():
-            self._with_table("new_confidences", table, SQL_UPDATE_CONFIDENCES, (dataset_id, score_key))
+            self._with_table("new_confidences", table, sql.UPDATE_CONFIDENCES, (dataset_id, score_key))
 
     def _with_table(self, name: str, table: pa.Table, sql: str, params: tuple = ()) -> None:
         """Run ``sql`` with an Arrow table visible as ``name`` (bulk writes)."""
@@ -476,50 +349,50 @@ class Store:
             "run_id": [run_id] * len(flags),
         })
         with self.transaction():
-            self._execute(SQL_DELETE_FLAGS, (dataset_id,))
-            self._with_table("new_flags", table, SQL_INSERT_FLAGS)
+            self._execute(sql.DELETE_FLAGS, (dataset_id,))
+            self._with_table("new_flags", table, sql.INSERT_FLAGS)
 
     def save_proposal(self, *, dataset_id: int, example_id: str, run_id: str, candidate: str,
                       judge_confidence: float | None, verdicts: list[dict[str, Any]], auto_applied: bool,
                       status: str = "ok", error: str | None = None) -> None:
-        self._execute(SQL_UPSERT_PROPOSAL, (
+        self._execute(sql.UPSERT_PROPOSAL, (
             dataset_id, example_id, run_id, candidate, judge_confidence,
             json.dumps(verdicts, ensure_ascii=False), auto_applied, status, error, now(),
         ))
 
     def proposals(self, dataset_id: int) -> dict[str, dict[str, Any]]:
-        rows = self._dicts(SQL_PROPOSALS, (dataset_id,))
+        rows = self._dicts(sql.PROPOSALS, (dataset_id,))
         for row in rows:
             row["verdicts"] = json.loads(row["verdicts"])
         return {row["example_id"]: row for row in rows}
 
     def set_auto_applied(self, dataset_id: int, *, eta: float, allowed: bool) -> None:
         """Re-decide which proposals apply themselves for a new η (no LLM call)."""
-        self._execute(SQL_SET_AUTO_APPLIED, (eta, allowed, dataset_id))
+        self._execute(sql.SET_AUTO_APPLIED, (eta, allowed, dataset_id))
 
     # -- review log -------------------------------------------------------------------------
     def append_review(self, *, dataset_id: int, example_id: str, action: str, annotator: str,
                       before: str | None, after: str | None, batch_id: str | None = None,
                       undoes: int | None = None) -> int:
         """Append one event to the review log and return its id (events are never changed)."""
-        rows = self._rows(SQL_APPEND_REVIEW, (
+        rows = self._rows(sql.APPEND_REVIEW, (
             dataset_id, example_id, action, annotator, before, after, batch_id, undoes, now(),
         ))
         return rows[0][0]
 
     def current_decisions(self, dataset_id: int) -> dict[str, dict[str, Any]]:
-        return {row["example_id"]: row for row in self._dicts(SQL_CURRENT_DECISIONS, (dataset_id, dataset_id))}
+        return {row["example_id"]: row for row in self._dicts(sql.CURRENT_DECISIONS, (dataset_id, dataset_id))}
 
     # -- views over the whole pipeline ----------------------------------------------------------
     def export_rows(self, dataset_id: int) -> list[dict[str, Any]]:
         key = self.active_score_key(dataset_id)
-        return self._dicts(SQL_EXPORT_ROWS, (dataset_id, dataset_id, key, dataset_id))
+        return self._dicts(sql.EXPORT_ROWS, (dataset_id, dataset_id, key, dataset_id))
 
     def status(self, dataset_id: int) -> dict[str, int]:
         key = self.active_score_key(dataset_id)
         params = (dataset_id, dataset_id, dataset_id, dataset_id, key, dataset_id, key,
                   dataset_id, dataset_id, dataset_id)
-        return self._dicts(SQL_STATUS, params)[0]
+        return self._dicts(sql.STATUS, params)[0]
 
 
 def _examples_table(dataset_id: int, first_position: int, examples: list) -> pa.Table:
