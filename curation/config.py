@@ -85,7 +85,7 @@ class ScoringConfig:
 class FilterConfig:
     """Auto-Filter threshold γ: an absolute confidence, or a quantile of the dataset's."""
 
-    gamma: float = 0.5
+    gamma: float = 0.15
     gamma_mode: str = "absolute"
 
 

@@ -9,10 +9,13 @@ The current state of each example decides what is written:
 - else the example is written untouched.
 
 Both files are written atomically (temporary file, fsync, rename), so a crash leaves the
-previous export or the complete new one, never half a file.
+previous export or the complete new one, never half a file. Both are complete on disk before
+either is renamed, and the manifest holds the data file's SHA-256, so the one stale pair a
+kill can leave (the new data beside the previous manifest, between the two renames) shows.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -100,20 +103,28 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
             )
 
     out = Path(out)
-    _atomic_write(out, _jsonl_lines(records(), fail_after))
-    manifest = {
-        "tool": "clear-studio",
-        "version": __version__,
-        "exported_at": now().isoformat(timespec="seconds") + "Z",
-        "dataset": info.name,
-        "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
-        "output": {"path": str(out), "format": target},
-        "counts": counts,
-        "config": store.last_run_config(info.dataset_id),
-        "changes": changes,
-    }
     manifest_path = out.with_name(out.name + ".manifest.json")
-    _atomic_write(manifest_path, [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"])
+    digest = hashlib.sha256()
+    data_tmp = _write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))
+    try:
+        manifest = {
+            "tool": "clear-studio",
+            "version": __version__,
+            "exported_at": now().isoformat(timespec="seconds") + "Z",
+            "dataset": info.name,
+            "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
+            "output": {"path": str(out), "format": target, "sha256": digest.hexdigest()},
+            "counts": counts,
+            "config": store.last_run_config(info.dataset_id),
+            "changes": changes,
+        }
+        manifest_tmp = _write_temp(manifest_path,
+                                   [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"])
+    except BaseException:
+        _remove(data_tmp)
+        raise
+    _commit(data_tmp, out, also=manifest_tmp)
+    _commit(manifest_tmp, manifest_path)
     return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest)
 
 
@@ -124,7 +135,14 @@ def _jsonl_lines(records: Iterable[dict[str, Any]], fail_after: int | None) -> I
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
+def _hashed(chunks: Iterable[str], digest: Any) -> Iterable[str]:
+    for chunk in chunks:
+        digest.update(chunk.encode("utf-8"))
+        yield chunk
+
+
+def _write_temp(path: Path, chunks: Iterable[str]) -> str:
+    """Write ``chunks`` to a synced temporary file beside ``path``; return its name."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -136,12 +154,29 @@ def _atomic_write(path: Path, chunks: Iterable[str]) -> None:
                 handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
+    except OSError as e:
+        _remove(tmp)
+        raise CurationError(f"{path}: cannot write the export: {e}") from e
+    except BaseException:
+        _remove(tmp)
+        raise
+    return tmp
+
+
+def _commit(tmp: str, path: Path, *, also: str | None = None) -> None:
+    """Rename ``tmp`` over ``path`` (on failure, remove it and the ``also`` temporary file)."""
+    try:
         os.replace(tmp, path)
     except OSError as e:
+        _remove(tmp)
+        if also is not None:
+            _remove(also)
         raise CurationError(f"{path}: cannot write the export: {e}") from e
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def _remove(tmp: str) -> None:
+    if os.path.exists(tmp):
+        os.unlink(tmp)
 
 
 __all__ = ["export_dataset", "resolve", "ExportResult", "OWN_FORMAT"]

@@ -209,6 +209,19 @@ def type_name(value: Any) -> str:
     return type(value).__name__
 
 
+def quoted(text: str, *, limit: int = 60) -> str:
+    """``repr(text)`` for a one-line message: cut to ``limit`` characters, the length noted."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit] + '…'!r} ({len(text)} characters)"
+
+
+def printable(text: str) -> str:
+    """``text`` with control and other invisible characters written as escapes, so that a
+    message quoting the data cannot drive a terminal (``\x1b[2J``) or reorder text."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def check_format(fmt: str) -> None:
     """Raise :class:`~curation.errors.ConfigError` unless ``fmt`` is one of the formats."""
     if fmt not in FORMATS:
@@ -266,7 +279,7 @@ def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[P
         if role_key not in turn:
             problems.append((f"{path}.{role_key}", "is missing"))
         elif not isinstance(role, str) or role not in roles:
-            shown = repr(role) if isinstance(role, str) else type_name(role)
+            shown = quoted(role) if isinstance(role, str) else type_name(role)
             problems.append((f"{path}.{role_key}",
                              f"must be one of {', '.join(roles)}, got {shown}"))
             role = None

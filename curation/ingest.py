@@ -18,7 +18,7 @@ from typing import Any
 from curation.errors import ConfigError, InputFileError, InvalidRecordError, Problem
 from curation.formats import (
     DEFAULT_COLUMNS, Prompt, check_format, detect_columns, detect_format, has_shape_keys,
-    parse_record, type_name,
+    parse_record, printable, quoted, type_name,
 )
 from curation.readers import RawFile, RawRecord, jsonable, read_raw
 from curation.records import Example, ParsedDataset, Rejected
@@ -124,7 +124,7 @@ def _decide_format(raw: RawFile, fmt: str | None, prompt_col: str | None,
         elif raw.columns is not None:
             fmt = "prompt-response"
         else:
-            keys = ", ".join(map(str, readable[0])) or "(none)"
+            keys = ", ".join(printable(str(k)) for k in readable[0]) or "(none)"
             unknown = Problem(name, None, None, (
                 "cannot tell the record format: expected messages (chat), conversations "
                 "(sharegpt), instruction/output (alpaca) or prompt/response columns; the first "
@@ -141,7 +141,7 @@ def _decide_format(raw: RawFile, fmt: str | None, prompt_col: str | None,
 
 
 def _check_columns(columns: tuple[str, ...], required: tuple, fmt: str, name: str) -> None:
-    shown = ", ".join(columns) or "(none)"
+    shown = ", ".join(map(printable, columns)) or "(none)"
     hint = _COLUMN_HINT if fmt == "prompt-response" else ""
     problems = [Problem(name, None, None, f"column {col!r} not found; columns are: {shown}{hint}")
                 for col in required if col not in columns]
@@ -175,7 +175,7 @@ def _check_records(records: list[RawRecord], fmt: str, cols: tuple, name: str) -
             if message:
                 c.problems.append(Problem(name, line, "id", message))
             elif c.own_id in seen_ids:
-                c.problems.append(Problem(name, line, "id", f"{c.own_id!r} duplicates line "
+                c.problems.append(Problem(name, line, "id", f"{quoted(c.own_id)} duplicates line "
                                           f"{seen_ids[c.own_id]}"))
             else:
                 seen_ids[c.own_id] = line

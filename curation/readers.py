@@ -24,8 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.errors import InputFileError, InvalidRecordError, Problem
-from curation.formats import type_name
+from curation.formats import printable, quoted, type_name
 
+#: Arrays / objects nested deeper than this inside one field make the record a problem: the
+#: decoded value would overflow the stack of the recursive code that stores and renders it.
+MAX_DEPTH = 100
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
               ".parquet": "parquet"}
 BOM = b"\xef\xbb\xbf"
@@ -89,6 +92,9 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
         return RawFile("csv", digest, columns, records)
     if file_type == "json" and not _looks_like_jsonl(data):
         return RawFile("json", digest, None, _read_json_array(data, name))
+    if file_type == "json" and _one_object_over_lines(data):
+        raise InvalidRecordError([Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over "
+                                          "several lines (wrap the records in [ ])")])
     return RawFile("jsonl", digest, None, _read_jsonl(data, name))
 
 
@@ -117,6 +123,42 @@ def _looks_like_jsonl(data: bytes) -> bool:
     return data.removeprefix(BOM).lstrip().startswith(b"{")
 
 
+def _one_object_over_lines(data: bytes) -> bool:
+    """A ``.json`` file holding one pretty-printed object, which is not JSON Lines either."""
+    body = data.removeprefix(BOM).lstrip()
+    end = body.find(b"\n")
+    try:
+        json.loads(body[:end] if end >= 0 else body)
+        return False  # the first line is a record by itself: JSON Lines
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    try:
+        return isinstance(json.loads(body), dict)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+
+
+def _nested_too_deep(record: dict[str, Any]) -> str | None:
+    """The first key whose value nests arrays / objects more than :data:`MAX_DEPTH` deep.
+
+    Iterative on purpose: the point is to stop values that recursion cannot walk.
+    """
+    for key, value in record.items():
+        stack = [(value, 1)]
+        while stack:
+            item, depth = stack.pop()
+            if isinstance(item, dict):
+                children = list(item.values())
+            elif isinstance(item, (list, tuple)):
+                children = list(item)
+            else:
+                continue
+            if depth > MAX_DEPTH:
+                return printable(str(key))
+            stack.extend((child, depth + 1) for child in children)
+    return None
+
+
 def _bad_utf8(data: bytes, offset: int, err: UnicodeDecodeError) -> str:
     return f"not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {offset + err.start}"
 
@@ -137,10 +179,26 @@ def _decode_json(text: str, *, with_line: bool = False) -> Any:
 
 
 def _object(line: int, raw: str, value: Any, name: str) -> RawRecord:
-    if isinstance(value, dict):
-        return RawRecord(line, raw, value)
-    message = f"record must be a JSON object, got {type_name(value)}"
-    return RawRecord(line, raw, None, Problem(name, line, None, message))
+    if not isinstance(value, dict):
+        message = f"record must be a JSON object, got {type_name(value)}"
+        return RawRecord(line, raw, None, Problem(name, line, None, message))
+    deep = _nested_too_deep(value)
+    if deep is not None:
+        message = f"is nested more than {MAX_DEPTH} levels deep"
+        return RawRecord(line, raw, None, Problem(name, line, deep, message))
+    return RawRecord(line, raw, value)
+
+
+def _dump(value: Any) -> str:
+    """One JSON array element as text, for a rejected record's raw line."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")
+    except RecursionError:  # checked and reported by _object
+        return "(nested too deep to show)"
+    except UnicodeEncodeError:  # an unpaired \ud83d escape: keep it escaped, as the file had it
+        return json.dumps(value)
+    return text
 
 
 def _read_jsonl(data: bytes, name: str) -> list[RawRecord]:
@@ -176,6 +234,9 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+_NOT_AN_ARRAY = "must hold a JSON array of records (or one JSON object per line)"
+
+
 def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
     skip = len(BOM) if data.startswith(BOM) else 0
     if b"\x00" in data:
@@ -191,10 +252,8 @@ def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
     except ValueError as e:
         raise InvalidRecordError([Problem(name, None, None, str(e))]) from e
     if not isinstance(value, list):
-        raise InvalidRecordError([Problem(name, None, None, "must hold a JSON array of records "
-                                          "(or one JSON object per line)")])
-    return [_object(i, json.dumps(v, ensure_ascii=False), v, name)
-            for i, v in enumerate(value, start=1)]
+        raise InvalidRecordError([Problem(name, None, None, _NOT_AN_ARRAY)])
+    return [_object(i, _dump(v), v, name) for i, v in enumerate(value, start=1)]
 
 
 class _LineTap:
@@ -227,9 +286,10 @@ def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]
             raise InvalidRecordError([Problem(name, None, None, "header is not valid UTF-8 text")])
         dupes = sorted({c for c in header if header.count(c) > 1})
         if dupes:
-            raise InvalidRecordError([Problem(name, None, None, f"column {dupes[0]!r} appears "
+            raise InvalidRecordError([Problem(name, None, None, f"column {quoted(dupes[0])} appears "
                                               "more than once in the header")])
-        offset = skip + sum(len(s.encode("utf-8", "surrogateescape")) for s in tap.taken)
+        last = "".join(tap.taken)
+        offset = skip + len(last.encode("utf-8", "surrogateescape"))
         tap.taken.clear()
         records = []
         for row in reader:
@@ -237,10 +297,26 @@ def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]
             tap.taken.clear()
             if row:  # blank lines are not data rows
                 records.append(_csv_record(len(records) + 1, raw, row, header, offset, name))
+                last = raw
             offset += len(raw.encode("utf-8", "surrogateescape"))
+        if _quote_never_closed(last):  # it swallowed every line after it into one cell
+            raise InvalidRecordError([Problem(name, len(records) or None, None, (
+                "" if records else "header ") + "opens a quoted field that is never closed "
+                "(it runs to the end of the file)")])
     except csv.Error as e:
         raise InvalidRecordError([Problem(name, None, None, f"invalid CSV: {e}")]) from e
     return tuple(header), records
+
+
+def _quote_never_closed(raw: str) -> bool:
+    """Whether ``raw``, the last row read, ends inside a quoted field (the lenient reader
+    takes the rest of the file as the field's text; the strict one says so)."""
+    try:
+        for _ in csv.reader(io.StringIO(raw, newline=""), strict=True):
+            pass
+    except csv.Error as e:
+        return "unexpected end of data" in str(e)
+    return False
 
 
 def _first_bad_char(text: str) -> int | None:
@@ -272,6 +348,11 @@ def _read_parquet(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawReco
         raise InvalidRecordError([Problem(name, None, None, f"cannot read Parquet: {e}")]) from e
     records = []
     for number, row in enumerate(rows, start=1):
+        deep = _nested_too_deep(row)
+        if deep is not None:
+            problem = Problem(name, number, deep, f"is nested more than {MAX_DEPTH} levels deep")
+            records.append(RawRecord(number, "(nested too deep to show)", None, problem))
+            continue
         raw = json.dumps(jsonable(row), ensure_ascii=False)
         records.append(RawRecord(number, raw, row))
     return tuple(table.column_names), records

@@ -38,7 +38,7 @@ def test_quantile_gamma_by_hand(gamma, threshold, flagged):
 def test_quantile_of_nothing_known_flags_nothing():
     flags, threshold = decide({"a": None, "b": None}, FilterConfig(gamma=0.5, gamma_mode="quantile"))
     assert threshold == 0.0 and flags == {"a": False, "b": False}
-    assert decide({}, FilterConfig()) == ({}, 0.5)
+    assert decide({}, FilterConfig()) == ({}, 0.15)
 
 
 confidence_maps = st.dictionaries(st.text("abcdef", min_size=1, max_size=3),
@@ -68,7 +68,7 @@ def test_apply_filter_replaces_earlier_flags(store, tmp_path):
                      confidence=None, consistency=None, reflection=None, signals={}, fired=[], explanation={},
                      error="timed out")
     result = apply_filter(store, info, Config(), score_key="k", run_id="f1")
-    assert (result.threshold, result.flagged, result.total) == (0.5, 1, 3)  # the failed one is not judged
+    assert (result.threshold, result.flagged, result.total) == (0.15, 1, 3)  # the failed one is not judged
     assert store.flagged_ids(info.dataset_id) == ["e0"]
     result = apply_filter(store, info, Config().with_overrides({"filter.gamma": 0.7}), score_key="k", run_id="f2")
     assert result.flagged == 2 and store.flagged_ids(info.dataset_id) == ["e0", "e1"]

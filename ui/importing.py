@@ -74,6 +74,8 @@ def inspect_file(path: str | Path, *, fmt: str | None = None, prompt_col: str | 
     p = Path(path)
     try:
         stat = p.stat()
+    except FileNotFoundError:
+        return FileReport(error=f"{p}: file not found")  # the library's words, as the CLI says it
     except OSError as e:
         return FileReport(error=f"{p}: cannot read the file: {e.strerror or e}")
     return _inspect(str(p), stat.st_size, stat.st_mtime_ns, fmt, prompt_col, response_col)

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import threading
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,8 +65,24 @@ class _Engine:
 
     # -- tokens ---------------------------------------------------------------
     def chat_tokens(self, messages: tuple[Message, ...]) -> list[int]:
-        rendered = self.formatter(messages=[{"role": m.role, "content": m.content} for m in messages])
-        return self.llm.tokenize(rendered.prompt.encode("utf-8"), add_bos=False, special=True)
+        """The chat template's tokens, where only the template's own markup may become control
+        tokens: message text is data, so an example holding ``<|im_start|>system`` stays text
+        instead of opening a real system turn (prompt injection through the template)."""
+        marks = [f"\x00{uuid.uuid4().hex}\x00" for _ in messages]
+        rendered = self.formatter(messages=[{"role": m.role, "content": mark}
+                                            for m, mark in zip(messages, marks)]).prompt
+        pieces: list[tuple[str, bool]] = []
+        for message, mark in zip(messages, marks):
+            head, found, rendered = rendered.partition(mark)
+            if not found or mark in rendered:  # a template that rewrites content: render it whole
+                return self._tokens(self.formatter(messages=[{"role": m.role, "content": m.content}
+                                                             for m in messages]).prompt, special=True)
+            pieces += [(head, True), (message.content, False)]
+        pieces.append((rendered, True))
+        return [token for text, special in pieces if text for token in self._tokens(text, special=special)]
+
+    def _tokens(self, text: str, *, special: bool) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def text_tokens(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)

@@ -1,0 +1,338 @@
+"""`curate run` and `curate export` killed with SIGKILL at chosen points, then run again.
+
+The run is a real subprocess (``python -m curation.cli``) against the loopback server in this
+process, answered by the scripted arithmetic model with a little latency. The server itself
+sends the SIGKILL when a chosen request arrives, before answering it, so the kill lands at
+the same place every time: mid-scoring (the reflection of the 9th example) and
+mid-correction (the first judge request). After each kill the store must open (DuckDB
+replays its WAL), review decisions made between the attempts must survive, and the final
+state must equal an uninterrupted run's on a fresh store.
+
+"No LLM call is paid for twice" is checked per sample: every request body is split into the
+samples it asks for (messages, temperature, max tokens, seed = sample index) and compared
+with the samples the store's call cache holds after each kill. A sample is *in flight* at a
+kill when it was asked for in that attempt and not saved; only those may be asked again,
+and the server's total over all attempts must equal a fresh run's plus the in-flight requests.
+
+Exports are killed by a hook in the subprocess: after N records, before the data file's
+rename, and between the data file's and the manifest's renames.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from curation import review
+from curation.ingest import import_file
+from curation.store import Store
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.scripted import JUDGE, REFLECTION, ArithmeticModel, kind_of, question_of, write_records
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY_ENV = "CLEAR_TEST_KILL_KEY"
+CONCURRENCY = 2
+# 20 sums, 5 of them wrong; every question is different, so every request body is too.
+RECORDS = tuple(
+    (f"q{i:02d}", f"What is {i} + {i + 10}?", str(2 * i + 10 + (1 if i % 4 == 3 else 0)))
+    for i in range(20)
+)
+WRONG = {f"q{i:02d}" for i in range(20) if i % 4 == 3}
+SCORE_REQUESTS = 3 * len(RECORDS)  # two reflections and one request of 3 samples each
+FULL_RUN_REQUESTS = SCORE_REQUESTS + 3 * len(WRONG)  # a candidate and two judge calls per flagged one
+
+
+# -- the killer: a reply function that SIGKILLs the run when a chosen request arrives ------------
+class KillingModel:
+    """The arithmetic model, which kills the armed process on the first request that
+    ``when(request)`` picks, before answering it (so that request is in flight)."""
+
+    def __init__(self) -> None:
+        self.model = ArithmeticModel()
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._when = None
+        self.killed = False
+
+    def arm(self, proc: subprocess.Popen, when) -> None:
+        with self._lock:
+            self._proc, self._when, self.killed = proc, when, False
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._proc = self._when = None
+
+    def __call__(self, request: dict) -> str:
+        with self._lock:
+            if self._proc is not None and not self.killed and self._when(request):
+                self._proc.send_signal(signal.SIGKILL)
+                self._proc.wait(timeout=30)
+                self.killed = True
+            if self.killed and self._proc is not None:  # the dead run's other calls: nobody reads these
+                return "killed before answering"
+        return self.model(request)
+
+
+def is_reflection_of(question: str):
+    return lambda r: kind_of(r) == REFLECTION and question_of(r["messages"][-1]["content"]) == question
+
+
+def is_judge(request: dict) -> bool:
+    return kind_of(request) == JUDGE
+
+
+# -- accounting ---------------------------------------------------------------------------------
+def body_key(body: dict) -> str:
+    return json.dumps(body, sort_keys=True)
+
+
+def sample_keys(body: dict) -> list[tuple]:
+    """The samples one request body asks for (the run's seed is 0: seed = sample index)."""
+    messages = json.dumps(body["messages"], sort_keys=True)
+    return [(messages, float(body["temperature"]), body["max_tokens"], body["seed"] + i)
+            for i in range(body.get("n") or 1)]
+
+
+def saved_samples(path: Path) -> set[tuple]:
+    """The samples the store's call cache holds (opening the store replays its WAL)."""
+    with Store(path) as store:
+        rows = store.query_rows("SELECT request FROM llm_cache")
+    saved = set()
+    for (text,) in rows:
+        request = json.loads(text)
+        if "messages" in request:
+            saved.add((json.dumps(request["messages"], sort_keys=True), float(request["temperature"]),
+                       request["max_tokens"], request["sample_index"]))
+    return saved
+
+
+def in_flight(bodies: list[dict], saved: set[tuple]) -> list[dict]:
+    """The bodies of an attempt with at least one sample the store did not save."""
+    return [b for b in bodies if not set(sample_keys(b)) <= saved]
+
+
+# -- running the CLI ------------------------------------------------------------------------------
+def env() -> dict[str, str]:
+    return {**os.environ, KEY_ENV: "sk-test-kill", "PYTHONPATH": str(ROOT)}
+
+
+def curate(*args: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "curation.cli", *args], cwd=cwd, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_args(store: Path, server: FakeOpenAIServer) -> list[str]:
+    return ["run", "--store", str(store), "--backend", "openai", "--base-url", server.base_url,
+            "--api-key-env", KEY_ENV, "--model", "fake-model", "--concurrency", str(CONCURRENCY)]
+
+
+def new_store(path: Path, data: Path) -> Path:
+    with Store(path) as store:
+        import_file(store, data, name="arith")
+    return path
+
+
+def attempt(server: FakeOpenAIServer, killer: KillingModel, store: Path, cwd: Path, when=None):
+    """One `curate run`; returns (return code, request bodies it sent, stderr)."""
+    before = len(server.requests)
+    proc = curate(*run_args(store, server), cwd=cwd)
+    if when is not None:
+        killer.arm(proc, when)
+    _, err = proc.communicate(timeout=120)
+    killer.disarm()
+    return proc.returncode, list(server.requests)[before:], err
+
+
+def state(path: Path) -> tuple:
+    """Everything the run decided (scores, flags, proposals) for comparing runs."""
+    with Store(path) as store:
+        info = store.dataset("arith")
+        key = store.active_score_key(info.dataset_id)
+        scores = {r["example_id"]: (r["status"], r["confidence"], r["consistency"], r["reflection"])
+                  for r in store.scores(info.dataset_id, key)}
+        proposals = {i: (p["status"], p["candidate"], p["judge_confidence"], p["auto_applied"])
+                     for i, p in store.proposals(info.dataset_id).items()}
+        return scores, store.flagged_ids(info.dataset_id), proposals
+
+
+def decide(path: Path, decisions: list[tuple[str, str, str, str | None]]) -> None:
+    with Store(path) as store:
+        ds = store.dataset("arith").dataset_id
+        for example_id, action, who, text in decisions:
+            review.decide(store, ds, example_id, action, annotator=who, text=text)
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    path = tmp_path / "arith.jsonl"
+    write_records(path, RECORDS)
+    return path
+
+
+def test_killed_run_resumes_without_repeating_a_call_or_losing_a_decision(tmp_path, data):
+    killer = KillingModel()
+    with FakeOpenAIServer(reply=killer, latency_s=0.02) as server:
+        # The reference: one uninterrupted run on a fresh store.
+        fresh = new_store(tmp_path / "fresh.duckdb", data)
+        code, fresh_bodies, err = attempt(server, killer, fresh, tmp_path)
+        assert code == 0, err
+        assert len(fresh_bodies) == FULL_RUN_REQUESTS
+        fresh_samples = Counter(s for b in fresh_bodies for s in sample_keys(b))
+        assert max(fresh_samples.values()) == 1  # no sample asked twice, even uninterrupted
+
+        path = new_store(tmp_path / "killed.duckdb", data)
+        wal = path.with_name(path.name + ".wal")
+        bodies: list[dict] = []
+        flights: list[list[dict]] = []
+        decisions = [("q01", "keep", "alice", None), ("q02", "remove", "bob", None),
+                     ("q03", "edit", "alice", "16"), ("q01", "remove", "bob", None)]
+
+        # 1. killed mid-scoring, while the 9th example's first reflection is being answered
+        code, sent, _ = attempt(server, killer, path, tmp_path, when=is_reflection_of(RECORDS[8][1]))
+        assert code == -signal.SIGKILL and killer.killed
+        assert 3 * 8 <= len(sent) < SCORE_REQUESTS
+        assert wal.exists()  # the kill left committed work in the WAL only
+        flights.append(in_flight(sent, saved_samples(path)))  # opens the store: WAL replayed
+        with Store(path) as store:
+            ds = store.dataset("arith").dataset_id
+            assert len(store.scored_ids(ds, store.active_score_key(ds))) >= 8  # the first two batches
+        bodies += sent
+        decide(path, decisions[:2])
+
+        # 2. killed mid-correction, on the first judge request
+        code, sent, _ = attempt(server, killer, path, tmp_path, when=is_judge)
+        assert code == -signal.SIGKILL and killer.killed
+        assert any(kind_of(b) == JUDGE for b in sent) and wal.exists()
+        with Store(path) as store:
+            ds = store.dataset("arith").dataset_id
+            assert len(store.scored_ids(ds, store.active_score_key(ds))) == len(RECORDS)
+        flights.append(in_flight(sent, saved_samples(path)))
+        bodies += sent
+        decide(path, decisions[2:])
+
+        # 3. resumed to the end
+        code, sent, err = attempt(server, killer, path, tmp_path)
+        assert code == 0, err
+        bodies += sent
+
+    for flight in flights:  # each kill caught at least the request it was armed on, at most a window
+        assert 1 <= len(flight) <= CONCURRENCY
+    asked = Counter(s for b in bodies for s in sample_keys(b))
+    assert set(asked) == set(fresh_samples)  # the same calls as an uninterrupted run, nothing else
+    in_flight_samples = Counter(s for flight in flights for b in flight for s in sample_keys(b))
+    for sample, times in asked.items():
+        assert times == 1 + in_flight_samples[sample], sample  # only what was in flight is asked again
+    assert len(bodies) == FULL_RUN_REQUESTS + sum(len(f) for f in flights)
+
+    assert state(path) == state(fresh)
+    with Store(path) as store:
+        ds = store.dataset("arith").dataset_id
+        log = store.query_rows("SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
+        assert log == [("q01", "keep", "alice", RECORDS[1][2]), ("q02", "remove", "bob", None),
+                       ("q03", "edit", "alice", "16"), ("q01", "remove", "bob", None)]
+        current = {i: (d["action"], d["annotator"]) for i, d in store.current_decisions(ds).items()}
+        assert current == {"q01": ("remove", "bob"), "q02": ("remove", "bob"), "q03": ("edit", "alice")}
+
+
+# -- export ------------------------------------------------------------------------------------------
+EXPORT_HOOK = r"""
+import os, signal, sys
+import curation.export as export
+
+mode, n, argv = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+seen = [0]
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if mode == "records":  # killed while writing, after n records
+    render = export.render_record
+    def counting(*args, **kwargs):
+        seen[0] += 1
+        if seen[0] > n:
+            die()
+        return render(*args, **kwargs)
+    export.render_record = counting
+else:  # killed just before the n-th rename (1: the data file, 2: the manifest)
+    replace = os.replace
+    def dying(src, dst):
+        seen[0] += 1
+        if seen[0] == n:
+            die()
+        return replace(src, dst)
+    os.replace = dying
+
+from curation.cli import main
+sys.exit(main(argv))
+"""
+N_EXPORT = 3000
+
+
+def killed_export(store: Path, out: Path, mode: str, n: int) -> None:
+    done = subprocess.run([sys.executable, "-c", EXPORT_HOOK, mode, str(n), "export", "--store", str(store),
+                           "--out", str(out)], cwd=out.parent, env=env(), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+
+
+def export(store: Path, out: Path) -> tuple[bytes, bytes]:
+    proc = curate("export", "--store", str(store), "--out", str(out), cwd=out.parent)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    return snapshot(out)
+
+
+def snapshot(out: Path) -> tuple[bytes | None, bytes | None]:
+    manifest = out.with_name(out.name + ".manifest.json")
+    return (out.read_bytes() if out.exists() else None, manifest.read_bytes() if manifest.exists() else None)
+
+
+def check_pair(data: bytes, manifest: bytes) -> dict:
+    """A complete JSONL file and a manifest that describes exactly it."""
+    lines = data.decode().splitlines()
+    assert data.endswith(b"\n") and all(json.loads(line) for line in lines)
+    about = json.loads(manifest)
+    assert about["counts"]["kept"] == len(lines)
+    assert about["output"]["sha256"] == hashlib.sha256(data).hexdigest()
+    return about
+
+
+def test_killed_export_leaves_the_previous_file_or_the_complete_new_one(tmp_path):
+    data = tmp_path / "big.jsonl"
+    write_records(data, [(f"r{i}", f"What is {i} + 1?", str(i + 1)) for i in range(N_EXPORT)])
+    path = new_store(tmp_path / "export.duckdb", data)
+    out = tmp_path / "out" / "curated.jsonl"
+    out.parent.mkdir()
+
+    killed_export(path, out, "records", 1000)  # the first export ever, killed: nothing appears
+    assert snapshot(out) == (None, None)
+
+    first = export(path, out)
+    assert check_pair(*first)["counts"]["kept"] == N_EXPORT
+    decide(path, [("r5", "remove", "alice", None)])  # the next export differs: one record fewer
+
+    for mode, n in (("records", 10), ("records", 2500), ("replace", 1)):
+        killed_export(path, out, mode, n)
+        assert snapshot(out) == first, (mode, n)  # the previous export, untouched
+
+    killed_export(path, out, "replace", 2)  # between the two renames: new data, previous manifest
+    new_data, manifest = snapshot(out)
+    assert manifest == first[1]
+    assert len(new_data.decode().splitlines()) == N_EXPORT - 1
+    stale = json.loads(manifest)
+    assert stale["output"]["sha256"] != hashlib.sha256(new_data).hexdigest()  # the mismatch shows
+
+    second = export(path, out)
+    assert second[0] == new_data
+    assert check_pair(*second)["counts"] == {"total": N_EXPORT, "kept": N_EXPORT - 1, "removed": 1,
+                                             "corrected": 0, "edited": 0, "untouched": N_EXPORT - 1}
+    assert sorted(p.name for p in out.parent.iterdir() if not p.name.startswith(".")) == [
+        "curated.jsonl", "curated.jsonl.manifest.json"]
