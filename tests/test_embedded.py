@@ -113,3 +113,31 @@ def test_parallel_samples_leave_the_prefix_cache_clean(small_backend):
     # the next call reuses the cached prompt; stale cells of the sample sequences would change it
     [after] = small_backend.complete(greedy)
     assert after.text == before.text
+
+
+def test_a_repeated_system_prompt_is_evaluated_once(small_backend):
+    engine = small_backend._engine
+    system = " ".join(f"Rule {i}: answer briefly and politely." for i in range(40))
+
+    def ask(question: str) -> int:
+        before = engine.evaluated
+        small_backend.complete(ChatRequest(messages=messages_of([("system", system), ("user", question)]),
+                                           max_tokens=2))
+        return engine.evaluated - before
+
+    first = ask("What is the capital of France?")
+    ask("Name a colour.")  # another kind of call in between keeps its own cached prompt
+    second = ask("What is the capital of Spain?")
+    assert first > 300 and second < 30
+
+
+def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend):
+    engine = small_backend._engine
+    assert engine.llm.n_ctx() == 4 * 1024
+    long = " ".join(f"Fact {i}: water is wet." for i in range(90))
+    for i in range(8):  # 8 long distinct prompts: more than the KV cache holds at once
+        [result] = small_backend.complete(ChatRequest(messages=messages_of([("user", f"{i} {long}")]), max_tokens=2))
+        assert result.completion_tokens >= 1
+    greedy = ChatRequest(messages=QUESTION, max_tokens=8)
+    assert small_backend.complete(greedy)[0].text == small_backend.complete(greedy)[0].text
+    assert len(long) * 10 // 4 > engine.llm.n_ctx()  # (about 4 characters a token: it did overflow)
