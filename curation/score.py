@@ -33,7 +33,11 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts or parsing change, so that old scores are not mixed with new ones.
-SCORER_VERSION = 1
+SCORER_VERSION = 2
+#: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
+#: The score is read from the letter's probabilities, so it equals that of a longer reply;
+#: only the first question's explanation is kept (about 1 s a question on the CPU model).
+LETTER_ONLY_TOKENS = 5
 #: Signals folded in as dataset percentiles (their raw scale means little across datasets).
 RANKED_SIGNALS = ("likelihood", "ifd")
 #: Share of the dataset at the bottom of a ranked signal that counts as "fired".
@@ -76,10 +80,19 @@ def reflection_requests(example: Example, config: Config) -> list[ChatRequest]:
             messages=prompts.build_reflection_messages(example.prompt, example.response, question=q,
                                                        letter_first=s.letter_first,
                                                        follow_up=s.reflection_style == "follow_up"),
-            temperature=0.0, max_tokens=s.reflection_max_tokens, top_logprobs=s.top_logprobs,
+            temperature=0.0, max_tokens=reflection_tokens(q, config), top_logprobs=s.top_logprobs,
         )
         for q in range(1, s.reflection_prompts + 1)
     ]
+
+
+def reflection_tokens(question: int, config: Config) -> int:
+    """Token cap of reflection ``question`` (1-based): the first keeps its explanation; later
+    letter-first ones read only the letter when log-probabilities carry the score."""
+    s = config.scoring
+    if question == 1 or not s.letter_first or not s.top_logprobs:
+        return s.reflection_max_tokens
+    return min(s.reflection_max_tokens, LETTER_ONLY_TOKENS)
 
 
 def first_sample_count(config: Config) -> int:

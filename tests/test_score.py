@@ -17,6 +17,7 @@ from curation.config import Config
 from curation.ingest import import_file
 from curation.llm.base import ChatResult, Message, TokenScores
 from curation.score import (
+    LETTER_ONLY_TOKENS,
     assemble,
     final_confidence,
     finalize,
@@ -90,6 +91,17 @@ def test_reflection_requests_one_per_question_greedy(n):
     for question, r in enumerate(requests, start=1):
         assert r.temperature == 0.0 and r.top_logprobs == Config().scoring.top_logprobs
         assert prompts.REFLECTION_QUESTIONS[question - 1] in r.messages[-1].content
+
+
+@pytest.mark.parametrize("overrides, caps", [
+    ({}, [24, LETTER_ONLY_TOKENS]),  # letter first, scored from probabilities: the second reads the letter only
+    ({"scoring.letter_first": False}, [24, 24]),  # explanation first: the letter comes last
+    ({"scoring.top_logprobs": 0}, [24, 24]),
+    ({"scoring.reflection_max_tokens": 3}, [3, 3]),
+])
+def test_only_the_first_reflection_keeps_its_explanation(overrides, caps):
+    requests = reflection_requests(example(), config(**{"scoring.reflection_prompts": 2, **overrides}))
+    assert [r.max_tokens for r in requests] == caps
 
 
 # -- early stop -----------------------------------------------------------------------------

@@ -89,6 +89,13 @@ class _Engine:
         eos = self.llm.detokenize([self.llm.token_eos()], special=True).decode("utf-8", "ignore")
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
 
+    def clear(self, *, n_slots: int = N_SLOTS) -> None:
+        """Forget every cached prompt and keep at most ``n_slots`` from now on (1 = a single
+        cached prompt, as a plain llama.cpp context does; for measurements)."""
+        for seq in range(N_SLOTS + MAX_SEQUENCES):
+            self.llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+        self.slots = SlotTable(min(n_slots, N_SLOTS))
+
     # -- tokens ---------------------------------------------------------------
     def chat_tokens(self, messages: tuple[Message, ...]) -> list[int]:
         """The chat template's tokens, where only the template's own markup may become control

@@ -1,0 +1,140 @@
+"""Scoring speed on the embedded model: examples per hour at default settings, and what each
+speed technique is worth.
+
+For each sample dataset, the first N examples are scored (score stage only, empty call
+cache, the model loaded once beforehand) under several variants:
+
+* ``default``: every technique on — several cached prompts (prefix reuse across the calls
+  and the examples), samples as parallel sequences, early stop when the first samples agree,
+  letter-only second reflection — and all of llama.cpp's work on one thread;
+* ``naive``: each technique off (one cached prompt, samples one by one, all k samples, both
+  reflections with their explanation);
+* ``no-<technique>``: the default with that one technique off (``--ablations``);
+* ``fast``: the ``fast`` preset (no sampling, one reflection, likelihood and rules).
+
+Reported per dataset and variant: seconds and LLM calls per example, prompt tokens the model
+had to evaluate (those no cached prefix covered) and tokens generated per example, and
+examples per hour (including each dataset's first, uncached example).
+
+Run from the repository root (about 5-15 s per example and variant on 2 CPU cores)::
+
+    python -m benchmarks.scoring_speed --per-dataset 8
+    python -m benchmarks.scoring_speed --per-dataset 6 --ablations
+
+Prints a table and writes ``benchmarks/results/scoring_speed.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+from curation import score  # noqa: E402
+from curation.config import Config  # noqa: E402
+from curation.ingest import read_dataset  # noqa: E402
+from curation.llm import make_client  # noqa: E402
+from curation.pipeline import run_pipeline  # noqa: E402
+from curation.presets import PRESETS  # noqa: E402
+from curation.store import Store  # noqa: E402
+
+DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
+RESULTS = ROOT / "benchmarks" / "results" / "scoring_speed.json"
+TECHNIQUES = ("prefix_cache", "parallel", "early_stop", "letter_only")
+
+
+@contextmanager
+def techniques(backend, on: set[str], base: Config):
+    """Switch the speed techniques for one measurement; yields the config to score with."""
+    engine = backend._engine
+    engine.call(engine.clear, n_slots=8 if "prefix_cache" in on else 1)
+    backend.parallel = "parallel" in on
+    saved = score.LETTER_ONLY_TOKENS
+    if "letter_only" not in on:
+        score.LETTER_ONLY_TOKENS = Config().scoring.reflection_max_tokens
+    try:
+        yield base.with_overrides({"scoring.early_stop": "early_stop" in on})
+    finally:
+        score.LETTER_ONLY_TOKENS = saved
+        backend.parallel = True
+        engine.call(engine.clear)
+
+
+def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Path) -> dict:
+    rows = {}
+    with Store(work / f"{variant}.duckdb") as store:
+        client = make_client(Config().llm, store)
+        backend = client.backend
+        for file_name in DATASETS:
+            parsed = read_dataset(ROOT / "sample_data" / file_name)
+            parsed.examples = parsed.examples[:per_dataset]
+            name = file_name.split(".")[0]
+            store.add_dataset(parsed, name=name)
+            with techniques(backend, on, base) as config:
+                before, evaluated = client.snapshot(), backend._engine.evaluated
+                started = time.perf_counter()
+                run_pipeline(store, name, config, stages=("score",), client=client)
+                seconds = time.perf_counter() - started
+                after = client.snapshot()
+            n = len(parsed.examples)
+            rows[name] = {
+                "examples": n, "seconds": round(seconds, 1), "seconds_per_example": round(seconds / n, 2),
+                "examples_per_hour": round(3600 * n / seconds),
+                "calls_per_example": round((after["calls"] - before["calls"]) / n, 2),
+                "prompt_tokens_evaluated_per_example": round((backend._engine.evaluated - evaluated) / n),
+                "generated_tokens_per_example": round((after["completion_tokens"] - before["completion_tokens"]) / n),
+            }
+            print(f"{variant} {name}: {rows[name]['seconds_per_example']} s/example", file=sys.stderr, flush=True)
+    total_n = sum(r["examples"] for r in rows.values())
+    total_s = sum(r["seconds"] for r in rows.values())
+    return {"techniques": sorted(on), "datasets": rows,
+            "overall": {"examples": total_n, "seconds_per_example": round(total_s / total_n, 2),
+                        "examples_per_hour": round(3600 * total_n / total_s)}}
+
+
+def print_table(report: dict) -> None:
+    print(f"{'variant':<16}{'dataset':<22}{'s/ex':>7}{'ex/hour':>9}{'calls/ex':>9}{'eval tok/ex':>12}{'gen tok/ex':>11}")
+    for variant, v in report["variants"].items():
+        for name, r in v["datasets"].items():
+            print(f"{variant:<16}{name:<22}{r['seconds_per_example']:>7}{r['examples_per_hour']:>9}"
+                  f"{r['calls_per_example']:>9}{r['prompt_tokens_evaluated_per_example']:>12}"
+                  f"{r['generated_tokens_per_example']:>11}")
+        o = v["overall"]
+        print(f"{variant:<16}{'all':<22}{o['seconds_per_example']:>7}{o['examples_per_hour']:>9}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-dataset", type=int, default=8)
+    parser.add_argument("--ablations", action="store_true", help="also each technique off alone")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    every = set(TECHNIQUES)
+    variants = {"default": (every, Config()), "naive": (set(), Config())}
+    if args.ablations:
+        variants.update({f"no-{t}": (every - {t}, Config()) for t in TECHNIQUES})
+    variants["fast"] = (every, PRESETS["fast"])
+    with tempfile.TemporaryDirectory() as tmp:
+        report = {
+            "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+            "model": Config().llm.model, "per_dataset": args.per_dataset,
+            "variants": {name: measure(name, on, base, args.per_dataset, Path(tmp))
+                         for name, (on, base) in variants.items()},
+        }
+    print_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
