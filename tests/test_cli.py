@@ -76,7 +76,7 @@ def test_user_errors_exit_2_without_traceback(tmp_path, capsys):
     assert "missing.jsonl: file not found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["import", "status", "export", "app"])
+@pytest.mark.parametrize("command", ["import", "status", "export", "app", "run", "score", "filter", "correct"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit, match="0"):
         main([command, "--help"])

@@ -249,6 +249,16 @@ def test_every_problem_is_listed_in_line_order():
     assert [p.line for p in info.value.problems] == [2, 4, 5]
 
 
+def test_the_first_50_problems_are_listed_then_a_count():
+    path = write("data.jsonl", "\n".join([GOOD] + ["{"] * 60))
+    with pytest.raises(InvalidRecordError) as info:
+        read_dataset(path)
+    lines = str(info.value).splitlines()
+    assert len(info.value.problems) == 60 and len(lines) == 51
+    assert lines[0].startswith("data.jsonl:2: invalid JSON") and lines[49].startswith("data.jsonl:51: ")
+    assert lines[50] == "... and 10 more problem(s)"
+
+
 def test_non_utf8_bytes_name_line_and_file_offset():
     data = b"\xef\xbb\xbf" + GOOD.encode() + b'\n{"x": "caf\xe9"}\n'
     offset = data.index(b"\xe9")

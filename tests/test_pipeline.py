@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import curation
 from curation import prompts
 from curation.config import Config
 from curation.errors import ConfigError, StorageError
@@ -307,7 +308,11 @@ def test_api_key_is_never_stored_exported_or_logged(tmp_path, caplog):
             assert SECRET not in repr(store.query_rows(f"SELECT * FROM {table}")), table
     for file in [path, *tmp_path.glob("store.duckdb*"), result.path, result.manifest_path]:
         assert SECRET.encode() not in file.read_bytes(), file
-    assert json.loads(result.manifest_path.read_text())["config"]["llm"]["api_key_env"] == KEY_ENV
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["config"]["llm"]["api_key_env"] == KEY_ENV
+    assert manifest["tool"] == "clear-studio" and manifest["version"] == curation.__version__
+    assert (manifest["config"]["filter"]["gamma"], manifest["config"]["correct"]["eta"]) == (cfg.filter.gamma, cfg.correct.eta)
+    assert set(manifest["counts"]) == {"total", "kept", "removed", "corrected", "edited", "untouched"}
     assert caplog.records  # the run did log, at DEBUG, through openai and httpx
     assert SECRET not in caplog.text
     assert not any(SECRET in str(r.args) for r in caplog.records)
