@@ -115,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-dataset", type=int, default=8)
     parser.add_argument("--ablations", action="store_true", help="also each technique off alone")
+    parser.add_argument("--only", nargs="+", metavar="VARIANT", help="measure these variants only; the file keeps "
+                        "the others' last results")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     every = set(TECHNIQUES)
@@ -122,13 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.ablations:
         variants.update({f"no-{t}": (every - {t}, Config()) for t in TECHNIQUES})
     variants["fast"] = (every, PRESETS["fast"])
+    if args.only:
+        variants = {name: variants[name] for name in args.only}
+    kept = json.loads(args.out.read_text())["variants"] if args.only and args.out.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
         report = {
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
             "model": Config().llm.model, "per_dataset": args.per_dataset,
-            "variants": {name: measure(name, on, base, args.per_dataset, Path(tmp))
-                         for name, (on, base) in variants.items()},
+            "variants": {**kept, **{name: measure(name, on, base, args.per_dataset, Path(tmp))
+                                    for name, (on, base) in variants.items()}},
         }
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

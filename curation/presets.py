@@ -5,11 +5,13 @@
   reflections read from log-probabilities) plus the cheap signals, weighted as measured.
 - ``faithful``: BSDetector and CLEAR as published: reasoning before the answer, both
   reflection questions with explanations, confidence = β·O + (1−β)·S alone, γ = the median.
-- ``fast``: no sampling: one reflection, likelihood and rules (a few calls per example).
+- ``fast``: no sampling: one reflection, read from its letter alone (no explanation),
+  likelihood and rules (two calls per example).
 """
 from __future__ import annotations
 
 from curation.config import Config
+from curation.score import LETTER_ONLY_TOKENS
 
 PRESETS: dict[str, Config] = {
     "default": Config(),
@@ -20,6 +22,6 @@ PRESETS: dict[str, Config] = {
         "filter.gamma_mode": "quantile", "filter.gamma": 0.5,
     }),
     "fast": Config().with_overrides({
-        "scoring.k": 0, "scoring.reflection_prompts": 1,
+        "scoring.k": 0, "scoring.reflection_prompts": 1, "scoring.reflection_max_tokens": LETTER_ONLY_TOKENS,
     }),
 }

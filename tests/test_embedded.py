@@ -141,3 +141,13 @@ def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend):
     greedy = ChatRequest(messages=QUESTION, max_tokens=8)
     assert small_backend.complete(greedy)[0].text == small_backend.complete(greedy)[0].text
     assert len(long) * 10 // 4 > engine.llm.n_ctx()  # (about 4 characters a token: it did overflow)
+
+
+def test_calls_from_several_threads_at_once_are_served_one_at_a_time(small_backend):
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = [ChatRequest(messages=messages_of([("user", f"Say the number {i}.")]), max_tokens=6) for i in range(4)]
+    alone = [small_backend.complete(r)[0].text for r in requests]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda r: small_backend.complete(r)[0].text, requests * 2))
+    assert together == alone * 2

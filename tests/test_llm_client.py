@@ -348,3 +348,61 @@ def test_token_scores_are_cached():
     assert first == again == TokenScores(-0.5, -1.5, 4)
     assert backend.requests == ["yes"]
     assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (1, 1, 1)
+
+
+# -- a backend that serves many requests in one call (the embedded model) -------------------------
+class BatchingBackend(ScriptedBackend):
+    """A one-at-a-time backend with ``complete_batch``: per request, samples or an error."""
+
+    def __init__(self, fail: dict[str, LLMError] | None = None, short: set[str] = frozenset()) -> None:
+        super().__init__(max_concurrency=1)
+        self.batches: list[list[ChatRequest]] = []
+        self.fail, self.short = fail or {}, short
+
+    def complete_batch(self, requests):
+        self.batches.append(list(requests))
+        out = []
+        for request in requests:
+            text = request.messages[-1].content
+            if text in self.fail:
+                out.append(self.fail.pop(text))
+            else:
+                got = [ChatResult(text=f"{text}#{request.sample_index + i}", prompt_tokens=10, completion_tokens=5)
+                       for i in range(request.n)]
+                out.append(got[:1] if text in self.short else got)
+        return out
+
+
+def test_one_at_a_time_backend_serves_the_whole_batch_in_one_call():
+    backend = BatchingBackend()
+    client = LLMClient(backend, cache=MemoryCache(), config=LLMConfig(concurrency=8))
+    seen = []
+    outcomes = client.complete_many([ask("a"), ask("b", n=3, temperature=1.0)], on_result=lambda i, o: seen.append(i))
+    assert [[r.text for r in o] for o in outcomes] == [["a#0"], ["b#0", "b#1", "b#2"]]
+    assert len(backend.batches) == 1 and seen == [0, 1]
+    stats = client.snapshot()
+    assert (stats["calls"], stats["cache_misses"], stats["prompt_tokens"]) == (2, 4, 40)
+    # again: nothing left to ask for; a wider request asks only for its new samples
+    again = client.complete_many([ask("a"), ask("b", n=5, temperature=1.0)])
+    assert [r.cached for r in again[1]] == [True, True, True, False, False]
+    assert [(r.n, r.sample_index) for r in backend.batches[-1]] == [(2, 3)]
+    assert client.snapshot()["cache_hits"] == 4
+
+
+def test_a_failed_request_in_a_batch_leaves_the_others_answered():
+    backend = BatchingBackend(fail={"bad": LLMError("prompt too long"), "flaky": TransientLLMError("503")},
+                              short={"short"})
+    client = LLMClient(backend, cache=MemoryCache(), config=LLMConfig(concurrency=1), sleep=lambda s: None)
+    bad, flaky, short, good = client.complete_many([ask("bad"), ask("flaky"), ask("short", n=2), ask("good")])
+    assert isinstance(bad, LLMError) and "prompt too long" in str(bad)
+    assert [r.text for r in flaky] == ["flaky#0"]  # retried alone, through complete()
+    assert [r.text for r in short] == ["short#0", "short#1"]  # the missing sample asked again
+    assert [r.text for r in good] == ["good#0"]
+    assert client.snapshot()["failures"] == 1
+
+
+def test_a_spent_budget_starts_no_batch():
+    backend = BatchingBackend()
+    config = LLMConfig(concurrency=1, budget_usd=0.0, price_prompt_per_m=1.0)
+    outcomes = LLMClient(backend, cache=MemoryCache(), config=config).complete_many([ask("a"), ask("b")])
+    assert all(isinstance(o, BudgetExceededError) for o in outcomes) and backend.batches == []

@@ -96,7 +96,12 @@ class TokenScores:
 
 @runtime_checkable
 class ChatBackend(Protocol):
-    """What the rest of the library needs from a model."""
+    """What the rest of the library needs from a model.
+
+    A backend that serves one call at a time may also offer ``complete_batch(requests)``,
+    returning per request its samples or the :class:`~curation.errors.LLMError` it failed
+    with; the client then hands it whole batches (the embedded model decodes them together).
+    """
 
     name: str
     model: str

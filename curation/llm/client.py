@@ -11,116 +11,30 @@ configured budget is spent, no new backend call is made: the run stops with
 
 Backend convention: a request with ``n`` samples and ``sample_index = s`` asks for samples
 ``s .. s + n - 1``; the client only ever asks for the samples it is missing.
+
+Totals and estimates are computed in :mod:`curation.llm.accounting` (re-exported here).
 """
 from __future__ import annotations
 
 import logging
-import math
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, replace
 
 from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
+from curation.llm.accounting import Estimate, LLMStats, call_cost, estimate
 from curation.llm.base import CallCache, ChatBackend, ChatRequest, ChatResult, Message, TokenScores
 from curation.llm.retry import backoff_delay
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Estimate", "LLMClient", "LLMStats", "Outcome", "estimate"]
+
 Outcome = list[ChatResult] | LLMError
-
-
-@dataclass
-class LLMStats:
-    """Running totals of one client, safe to update from many threads.
-
-    ``calls`` counts backend calls made (every attempt, failed ones included);
-    ``cache_hits`` / ``cache_misses`` count samples; ``failures`` counts requests that
-    failed for good; ``retries`` counts waits before another attempt; ``elapsed_s`` is the
-    wall-clock time during which at least one request was being served and
-    ``backend_s`` the summed time spent inside backend calls.
-    """
-
-    calls: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
-    failures: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    elapsed_s: float = 0.0
-    backend_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-
-    def add(self, **deltas: float) -> None:
-        """Add ``deltas`` (field name -> amount) atomically."""
-        with self._lock:
-            for name, amount in deltas.items():
-                setattr(self, name, getattr(self, name) + amount)
-
-    def snapshot(self) -> dict[str, float]:
-        """A consistent copy of every total, as a plain dict."""
-        with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What a run of calls is expected to cost, before it is made."""
-
-    calls: int
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    seconds: float
-
-
-def estimate(
-    n_calls: int,
-    prompt_tokens_per_call: float,
-    completion_tokens_per_call: float,
-    *,
-    seconds_per_call: float,
-    concurrency: int = 1,
-    price_prompt_per_m: float = 0.0,
-    price_completion_per_m: float = 0.0,
-) -> Estimate:
-    """Tokens, dollars and wall-clock seconds for ``n_calls`` calls.
-
-    Args:
-        n_calls: how many backend calls (samples) the run needs.
-        prompt_tokens_per_call: mean prompt tokens per call.
-        completion_tokens_per_call: mean completion tokens per call.
-        seconds_per_call: mean latency of one call.
-        concurrency: calls in flight at once; calls run in ``ceil(n / concurrency)`` waves.
-        price_prompt_per_m: dollars per million prompt tokens.
-        price_completion_per_m: dollars per million completion tokens.
-
-    Returns:
-        The :class:`Estimate`.
-
-    Raises:
-        ValueError: for a negative count, size, latency or price, or concurrency < 1.
-    """
-    numbers = (n_calls, prompt_tokens_per_call, completion_tokens_per_call, seconds_per_call,
-               price_prompt_per_m, price_completion_per_m)
-    if min(numbers) < 0 or concurrency < 1:
-        raise ValueError(f"estimate needs non-negative sizes and concurrency >= 1, got {numbers}, {concurrency}")
-    prompt = round(n_calls * prompt_tokens_per_call)
-    completion = round(n_calls * completion_tokens_per_call)
-    return Estimate(
-        calls=n_calls,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cost_usd=_cost(prompt, completion, price_prompt_per_m, price_completion_per_m),
-        seconds=math.ceil(n_calls / concurrency) * seconds_per_call,
-    )
 
 
 class LLMClient:
@@ -249,6 +163,8 @@ class LLMClient:
             started; those left are given a :class:`BudgetExceededError`.
         """
         todo = list(requests)
+        if self.concurrency == 1 and callable(getattr(self.backend, "complete_batch", None)):
+            return self._complete_together(todo, on_result)
         outcomes: list[Outcome | None] = [None] * len(todo)
         stop = threading.Event()
         window = 2 * self.concurrency
@@ -287,6 +203,67 @@ class LLMClient:
         for index in range(next_index, len(todo)):
             finish(index, self._not_started())
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def _complete_together(self, todo: list[ChatRequest],
+                           on_result: Callable[[int, Outcome], None] | None) -> list[Outcome]:
+        """:meth:`complete_many` for a one-at-a-time backend that serves many requests in one
+        ``complete_batch`` call (the embedded model decodes their samples together). Cached
+        samples are not asked for; a request the batch answered with a transient error, or
+        with fewer samples, goes the retrying way of :meth:`complete` for the rest."""
+        self._enter()
+        try:
+            name, model = self.backend.name, self.backend.model
+            keys = [[r.single(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in todo]
+            with self._cache_lock:
+                stored = self._cache.cache_get_many([k for ks in keys for k in ks])
+            results = [[_from_cache(stored[k], k) if k in stored else None for k in ks] for ks in keys]
+            errors: dict[int, LLMError] = {i: LLMError(f"request.n must be >= 1, got {r.n}")
+                                           for i, r in enumerate(todo) if r.n < 1}
+            runs = [(i, run) for i, got in enumerate(results)
+                    for run in _contiguous_runs([s for s, r in enumerate(got) if r is None])]
+            missing = sum(len(run) for _, run in runs)
+            self.stats.add(cache_hits=sum(len(k) for k in keys) - missing, cache_misses=missing)
+            if runs:
+                errors.update(self._batch_runs(todo, runs, keys, results))
+            outcomes: list[Outcome] = []
+            for i, got in enumerate(results):
+                outcomes.append(errors.get(i) or [r for r in got if r is not None])
+                if on_result is not None:
+                    on_result(i, outcomes[-1])
+            return outcomes
+        finally:
+            self._leave()
+
+    def _batch_runs(self, todo: list[ChatRequest], runs: list[tuple[int, list[int]]], keys: list[list[str]],
+                    results: list[list[ChatResult | None]]) -> dict[int, LLMError]:
+        """Fill the missing samples ``runs`` (request index, sample indices) in one backend call."""
+        try:
+            self._check_budget()
+        except BudgetExceededError as e:
+            return {i: e for i, _ in runs}
+        started = self._clock()
+        outcomes = self.backend.complete_batch([replace(todo[i], n=len(run), sample_index=run[0]) for i, run in runs])
+        share = (self._clock() - started) / len(runs)
+        errors: dict[int, LLMError] = {}
+        for (i, run), outcome in zip(runs, outcomes):
+            if isinstance(outcome, LLMError) and not isinstance(outcome, TransientLLMError):
+                self.stats.add(calls=1, backend_s=share, failures=1)
+                errors[i] = outcome
+                continue
+            got = [] if isinstance(outcome, LLMError) else outcome[: len(run)]
+            if got:
+                self._account(got, backend_s=share)
+            else:
+                self.stats.add(calls=1, backend_s=share)
+            for index, result in zip(run, got):
+                results[i][index] = result
+                self._store(todo[i].single(index), keys[i][index], result)
+            if len(got) < len(run):
+                try:
+                    self._fetch(todo[i], run[len(got):], keys[i], results[i])
+                except LLMError as e:
+                    errors[i] = e
+        return errors
 
     def _complete(self, request: ChatRequest) -> list[ChatResult]:
         name, model = self.backend.name, self.backend.model
@@ -349,7 +326,7 @@ class LLMClient:
     def _account(self, got: list[ChatResult], *, backend_s: float) -> None:
         prompt = sum(r.prompt_tokens for r in got)
         completion = sum(r.completion_tokens for r in got)
-        cost = _cost(prompt, completion, self.config.price_prompt_per_m, self.config.price_completion_per_m)
+        cost = call_cost(prompt, completion, self.config.price_prompt_per_m, self.config.price_completion_per_m)
         self.stats.add(calls=1, backend_s=backend_s, prompt_tokens=prompt,
                        completion_tokens=completion, cost_usd=cost)
 
@@ -383,10 +360,6 @@ class LLMClient:
             self._active -= 1
             if self._active == 0:
                 self.stats.add(elapsed_s=self._clock() - self._active_since)
-
-
-def _cost(prompt_tokens: float, completion_tokens: float, price_prompt_per_m: float, price_completion_per_m: float) -> float:
-    return (prompt_tokens * price_prompt_per_m + completion_tokens * price_completion_per_m) / 1_000_000
 
 
 def _contiguous_runs(indices: list[int]) -> list[list[int]]:

@@ -1,0 +1,328 @@
+"""The llama.cpp engine behind the embedded backend: one loaded GGUF model and its KV cache.
+
+Our own short loop over llama.cpp's decode, so that we can (1) keep several prompts' KV
+caches at once and start each call from the longest cached token prefix
+(:mod:`curation.llm.prefix_cache`) — a dataset's system prompt and our fixed instructions
+repeat in every example's calls — (2) decode the samples of several prompts together as
+parallel sequences, (3) read the log-probabilities of the first generated tokens without
+keeping logits for every prompt token, and (4) score a response's tokens teacher-forced,
+for the likelihood signals. All of an engine's work runs on one thread of its own
+(measured: llama.cpp's OpenMP decode is about 60 % slower when calls come from changing
+threads).
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+from curation.errors import LLMError
+from curation.llm.base import Message
+from curation.llm.prefix_cache import SlotTable
+
+_FORCED_CHUNK = 64  # tokens decoded per batch when every position's logits are needed
+_LOGPROB_POSITIONS = 4  # generated positions for which top log-probabilities are kept
+MAX_SEQUENCES = 8  # sample sequences decoded together (of one prompt or several)
+N_SLOTS = 8  # prompts whose KV caches are kept at once (sequences 0 .. N_SLOTS - 1)
+KV_CONTEXTS = 4  # KV cells = KV_CONTEXTS x the context length: room for the cached prompts
+_PARAMS_LOCK = threading.Lock()
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Generation:
+    text: str
+    n_tokens: int
+    finish_reason: str
+    top_logprobs: tuple[dict[str, float], ...]
+
+
+class Engine:
+    """One loaded model. Its methods must run on the engine's own thread: use :meth:`call`."""
+
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, seed: int):
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self.path = path
+        try:
+            self.call(self._load, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
+        except BaseException:
+            self._thread.shutdown(wait=False)
+            raise
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the engine's thread (after any call already queued) and return its
+        result or raise its exception."""
+        return self._thread.submit(fn, *args, **kwargs).result()
+
+    def _load(self, *, n_ctx: int, n_threads: int, seed: int) -> None:
+        from llama_cpp import Llama  # heavy import, only when the embedded model is used
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        path = self.path
+        try:
+            with _parallel_sequences():
+                # Flash attention skips the KV cells of other sequences (masked out) cheaply.
+                self.llm = Llama(model_path=str(path), n_ctx=n_ctx * KV_CONTEXTS, n_threads=n_threads, seed=seed,
+                                 flash_attn=True, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise LLMError(f"{path}: cannot load the model: {e}") from e
+        self.max_prompt = n_ctx  # tokens one sequence may hold (prompt + generation)
+        self.slots = SlotTable(N_SLOTS)
+        self.evaluated = 0  # prompt tokens decoded so far (the ones no cached prefix covered)
+        self.n_vocab = self.llm.n_vocab()
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise LLMError(f"{path}: the GGUF file has no chat template")
+        eos = self.llm.detokenize([self.llm.token_eos()], special=True).decode("utf-8", "ignore")
+        self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+
+    def clear(self, *, n_slots: int = N_SLOTS) -> None:
+        """Forget every cached prompt and keep at most ``n_slots`` from now on (1 = a single
+        cached prompt, as a plain llama.cpp context does; for measurements)."""
+        for seq in range(N_SLOTS + MAX_SEQUENCES):
+            self.llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+        self.slots = SlotTable(min(n_slots, N_SLOTS))
+
+    # -- tokens ---------------------------------------------------------------
+    def chat_tokens(self, messages: tuple[Message, ...]) -> list[int]:
+        """The chat template's tokens, where only the template's own markup may become control
+        tokens: message text is data, so an example holding ``<|im_start|>system`` stays text
+        instead of opening a real system turn (prompt injection through the template)."""
+        marks = [f"\x00{uuid.uuid4().hex}\x00" for _ in messages]
+        rendered = self.formatter(messages=[{"role": m.role, "content": mark}
+                                            for m, mark in zip(messages, marks)]).prompt
+        pieces: list[tuple[str, bool]] = []
+        for message, mark in zip(messages, marks):
+            head, found, rendered = rendered.partition(mark)
+            if not found or mark in rendered:  # a template that rewrites content: render it whole
+                return self._tokens(self.formatter(messages=[{"role": m.role, "content": m.content}
+                                                             for m in messages]).prompt, special=True)
+            pieces += [(head, True), (message.content, False)]
+        pieces.append((rendered, True))
+        return [token for text, special in pieces if text for token in self._tokens(text, special=special)]
+
+    def _tokens(self, text: str, *, special: bool) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def text_tokens(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _is_end(self, token: int) -> bool:
+        import llama_cpp
+
+        return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
+
+    # -- evaluation -----------------------------------------------------------
+    def _prepare(self, prompt: list[int]) -> tuple[int, np.ndarray]:
+        """Bring a slot to exactly ``prompt``, reusing the longest cached prefix (see
+        :mod:`curation.llm.prefix_cache`); returns the slot and the log-probabilities of the
+        token after the prompt."""
+        plan = self.slots.plan(prompt)
+        ctx = self.llm._ctx
+        if plan.source is None:
+            ctx.kv_cache_seq_rm(plan.slot, plan.keep, -1)
+        else:
+            ctx.kv_cache_seq_rm(plan.slot, -1, -1)
+            ctx.kv_cache_seq_cp(plan.source, plan.slot, 0, plan.keep)
+        self.slots.commit(plan.slot, prompt[: plan.keep])
+        rest = prompt[plan.keep:]
+        self.evaluated += len(rest)
+        last = None
+        for start in range(0, len(rest), self.llm.n_batch):
+            chunk = rest[start : start + self.llm.n_batch]
+            final = start + len(chunk) == len(rest)
+            last = self._extend(plan.slot, chunk, logits="last" if final else "none")
+        return plan.slot, _log_softmax(last[-1])
+
+    def _extend(self, slot: int, tokens: list[int], *, logits: str) -> list[np.ndarray]:
+        """Decode ``tokens`` at the end of ``slot`` in one batch; the raw logits after the
+        last token (``logits="last"``), after every token (``"all"``) or none."""
+        base = len(self.slots.tokens[slot])
+        wanted = {"last": lambda i: i == len(tokens) - 1, "all": lambda i: True, "none": lambda i: False}[logits]
+        rows = self._decode([(slot, token, base + i, wanted(i)) for i, token in enumerate(tokens)], protect=slot)
+        self.slots.commit(slot, self.slots.tokens[slot] + tokens)
+        return rows
+
+    def _decode(self, rows: list[tuple[int, int, int, bool]], *, protect: int) -> list[np.ndarray]:
+        """Decode ``(sequence, token, position, wants_logits)`` rows in one batch and return
+        the raw logits of the rows that want them. When the KV cache is full, the least
+        recently used cached prompt other than ``protect`` is dropped and the batch retried."""
+        batch = self.llm._batch.batch
+        for i, (seq, token, position, wants) in enumerate(rows):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0], batch.logits[i] = seq, wants
+        batch.n_tokens = len(rows)
+        while True:
+            try:
+                self.llm._ctx.decode(self.llm._batch)
+                break
+            except RuntimeError as e:  # llama_decode returned 1: no room left in the KV cache
+                evicted = self.slots.evict_one(keep=protect)
+                if evicted is None:
+                    raise LLMError(f"{self.path.name}: the model's KV cache is full ({e})") from e
+                self.llm._ctx.kv_cache_seq_rm(evicted, -1, -1)
+        return [np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(i), shape=(self.n_vocab,)).copy()
+                for i, row in enumerate(rows) if row[3]]
+
+    def _top(self, logprobs: np.ndarray, k: int) -> dict[str, float]:
+        best = np.argpartition(-logprobs, k)[:k]
+        best = best[np.argsort(-logprobs[best])]
+        out: dict[str, float] = {}
+        for token in best:
+            text = self.llm.detokenize([int(token)]).decode("utf-8", "replace")
+            out.setdefault(text, float(logprobs[token]))
+        return out
+
+    def generate_batch(self, jobs: list["Job"]) -> list[list[_Generation] | LLMError]:
+        """The samples of several prompts decoded together, one sequence each (at most
+        :data:`MAX_SEQUENCES` in all); per job, its samples or the error that stopped it.
+
+        Each prompt is evaluated once into a cached slot whose KV cells its sample sequences
+        share; each step then decodes one token for every unfinished sequence of every job in
+        a single batch, which on a CPU costs far less than decoding them one by one (the
+        weights are read once a step). The samples' own cells are dropped afterwards, so the
+        slots cache the prompts alone.
+        """
+        if sum(len(job.rngs) for job in jobs) > MAX_SEQUENCES:
+            raise ValueError(f"at most {MAX_SEQUENCES} sequences decode together")
+        ctx = self.llm._ctx
+        results: list[list[_Generation] | LLMError] = [[] for _ in jobs]
+        rows: list[_Sampling] = []
+        try:
+            for j, job in enumerate(jobs):
+                base = len(job.prompt)
+                if base + 1 > self.max_prompt:
+                    results[j] = LLMError(f"prompt of {base} tokens does not fit the model's context of "
+                                          f"{self.max_prompt}")
+                    continue
+                slot, first = self._prepare(job.prompt)
+                for rng in job.rngs:
+                    seq = N_SLOTS + len(rows)
+                    ctx.kv_cache_seq_rm(seq, -1, -1)
+                    ctx.kv_cache_seq_cp(slot, seq, 0, base)
+                    rows.append(_Sampling(job=j, rng=rng, seq=seq, base=base, logprobs=first,
+                                          max_tokens=min(job.max_tokens, self.max_prompt - base)))
+            while step := [r for r in rows if r.finish is None and self._advance(r, jobs[r.job])]:
+                out = self._decode([(r.seq, r.tokens[-1], r.base + len(r.tokens) - 1, True) for r in step], protect=None)
+                for r, logits in zip(step, out):
+                    r.logprobs = _log_softmax(logits)
+        finally:
+            for seq in range(N_SLOTS, N_SLOTS + len(rows)):
+                ctx.kv_cache_seq_rm(seq, -1, -1)
+        for r in rows:
+            results[r.job].append(_Generation(text=r.text, n_tokens=len(r.tokens), finish_reason=r.finish or "length",
+                                              top_logprobs=tuple(r.tops)))
+        return results
+
+    def _advance(self, state: "_Sampling", job: "Job") -> bool:
+        """Pick one token for a sequence; True when it must be decoded to go on."""
+        if len(state.tokens) >= state.max_tokens:
+            state.finish = "length"
+            return False
+        if job.top_logprobs and len(state.tops) < _LOGPROB_POSITIONS:
+            state.tops.append(self._top(state.logprobs, job.top_logprobs))
+        token = _pick(state.logprobs, job.temperature, state.rng)
+        if self._is_end(token):
+            state.finish = "stop"
+            return False
+        state.tokens.append(token)
+        state.text = self.llm.detokenize(state.tokens).decode("utf-8", "ignore")
+        cut = _first_stop(state.text, job.stop)
+        if cut is not None:
+            state.text, state.finish = state.text[:cut], "stop"
+            return False
+        if len(state.tokens) >= state.max_tokens:
+            state.finish = "length"
+            return False
+        return True
+
+    def forced_logprobs(self, context: list[int], target: list[int]) -> list[float]:
+        """Log-probability of each ``target`` token after ``context``, teacher-forced."""
+        if not target:
+            return []
+        target = target[: max(self.max_prompt - len(context), 1)]
+        slot, first = self._prepare(context)
+        scores = [float(first[target[0]])]
+        rest = target[:-1]
+        for start in range(0, len(rest), _FORCED_CHUNK):
+            chunk = rest[start : start + _FORCED_CHUNK]
+            following = target[start + 1 : start + 1 + len(chunk)]
+            for row, token in zip(self._extend(slot, chunk, logits="all"), following):
+                scores.append(float(_log_softmax(row)[token]))
+        return scores
+
+
+@dataclass(frozen=True)
+class Job:
+    """Samples to draw from one prompt, one per random generator in ``rngs``."""
+
+    prompt: list[int]
+    rngs: list[np.random.Generator]
+    temperature: float
+    max_tokens: int
+    stop: tuple[str, ...]
+    top_logprobs: int
+
+
+@dataclass
+class _Sampling:
+    """One sequence's progress in :meth:`Engine.generate_batch`."""
+
+    job: int
+    rng: np.random.Generator
+    seq: int
+    base: int
+    logprobs: np.ndarray
+    max_tokens: int
+    tokens: list[int] = field(default_factory=list)
+    tops: list[dict[str, float]] = field(default_factory=list)
+    text: str = ""
+    finish: str | None = None
+
+
+@contextmanager
+def _parallel_sequences():
+    """Make the next Llama context hold :data:`N_SLOTS` cached prompts plus
+    :data:`MAX_SEQUENCES` sample sequences in one unified KV cache (llama-cpp-python's
+    constructor has no argument for it)."""
+    import llama_cpp.llama_cpp as lib
+
+    original = lib.llama_context_default_params
+
+    def params():
+        p = original()
+        p.n_seq_max = N_SLOTS + MAX_SEQUENCES
+        p.kv_unified = True
+        return p
+
+    with _PARAMS_LOCK:
+        lib.llama_context_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_context_default_params = original
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits.astype(np.float64) - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def _pick(logprobs: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    if temperature <= 0:
+        return int(np.argmax(logprobs))
+    scaled = logprobs / temperature
+    probs = np.exp(scaled - scaled.max())
+    probs /= probs.sum()
+    return int(rng.choice(len(probs), p=probs))
+
+
+def _first_stop(text: str, stop: tuple[str, ...]) -> int | None:
+    hits = [text.find(s) for s in stop if s and s in text]
+    return min(hits) if hits else None
