@@ -212,17 +212,11 @@ class LLMClient:
         with fewer samples, goes the retrying way of :meth:`complete` for the rest."""
         self._enter()
         try:
-            name, model = self.backend.name, self.backend.model
-            keys = [[r.single(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in todo]
-            with self._cache_lock:
-                stored = self._cache.cache_get_many([k for ks in keys for k in ks])
-            results = [[_from_cache(stored[k], k) if k in stored else None for k in ks] for ks in keys]
+            keys, results = self._lookup(todo)
             errors: dict[int, LLMError] = {i: LLMError(f"request.n must be >= 1, got {r.n}")
                                            for i, r in enumerate(todo) if r.n < 1}
             runs = [(i, run) for i, got in enumerate(results)
                     for run in _contiguous_runs([s for s, r in enumerate(got) if r is None])]
-            missing = sum(len(run) for _, run in runs)
-            self.stats.add(cache_hits=sum(len(k) for k in keys) - missing, cache_misses=missing)
             if runs:
                 errors.update(self._batch_runs(todo, runs, keys, results))
             outcomes: list[Outcome] = []
@@ -266,19 +260,22 @@ class LLMClient:
         return errors
 
     def _complete(self, request: ChatRequest) -> list[ChatResult]:
-        name, model = self.backend.name, self.backend.model
-        keys = [request.single(i).cache_key(name, model) for i in range(request.n)]
-        with self._cache_lock:
-            stored = self._cache.cache_get_many(keys)
-        results: list[ChatResult | None] = [None] * request.n
-        for i, key in enumerate(keys):
-            if key in stored:
-                results[i] = _from_cache(stored[key], key)
-        missing = [i for i, result in enumerate(results) if result is None]
-        self.stats.add(cache_hits=request.n - len(missing), cache_misses=len(missing))
-        for run in _contiguous_runs(missing):
+        [keys], [results] = self._lookup([request])
+        for run in _contiguous_runs([i for i, result in enumerate(results) if result is None]):
             self._fetch(request, run, keys, results)
         return [result for result in results if result is not None]
+
+    def _lookup(self, requests: list[ChatRequest]) -> tuple[list[list[str]], list[list[ChatResult | None]]]:
+        """Per request, the cache key of each sample and the cached sample (None where
+        missing), read in one go; hits and misses are counted."""
+        name, model = self.backend.name, self.backend.model
+        keys = [[r.single(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in requests]
+        with self._cache_lock:
+            stored = self._cache.cache_get_many([k for ks in keys for k in ks])
+        results = [[_from_cache(stored[k], k) if k in stored else None for k in ks] for ks in keys]
+        missing = sum(r is None for got in results for r in got)
+        self.stats.add(cache_hits=sum(map(len, keys)) - missing, cache_misses=missing)
+        return keys, results
 
     def _fetch(self, request: ChatRequest, run: list[int], keys: list[str], results: list[ChatResult | None]) -> None:
         """Fill ``results[i]`` for every sample index in ``run``, retrying transient failures."""
