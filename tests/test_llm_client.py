@@ -406,3 +406,16 @@ def test_a_spent_budget_starts_no_batch():
     config = LLMConfig(concurrency=1, budget_usd=0.0, price_prompt_per_m=1.0)
     outcomes = LLMClient(backend, cache=MemoryCache(), config=config).complete_many([ask("a"), ask("b")])
     assert all(isinstance(o, BudgetExceededError) for o in outcomes) and backend.batches == []
+
+
+@pytest.mark.parametrize("backend", [ScriptedBackend(), BatchingBackend()], ids=["threads", "batched"])
+def test_later_samples_are_new_samples_not_the_first_ones_again(backend):
+    """A request for samples 3 and 4 (early stop asking for more) is not served by the cached
+    samples 0 and 1: sample indices are ``sample_index`` onwards."""
+    client = LLMClient(backend, cache=MemoryCache(), config=LLMConfig(concurrency=1))
+    first = client.complete_many([ask("q", n=3, temperature=1.0)])[0]
+    more = client.complete_many([ask("q", n=2, temperature=1.0, sample_index=3)])[0]
+    assert [r.text for r in first] == ["q#0", "q#1", "q#2"]
+    assert [r.text for r in more] == ["q#3", "q#4"] and not any(r.cached for r in more)
+    again = client.complete(ask("q", n=5, temperature=1.0))
+    assert [r.text for r in again] == ["q#0", "q#1", "q#2", "q#3", "q#4"] and all(r.cached for r in again)

@@ -42,6 +42,10 @@ class ChatRequest:
         """The same request for one sample only."""
         return replace(self, n=1, sample_index=sample_index)
 
+    def sample(self, offset: int) -> "ChatRequest":
+        """The request for its ``offset``-th sample alone: sample ``sample_index + offset``."""
+        return self.single(self.sample_index + offset)
+
     def cache_key(self, backend: str, model: str) -> str:
         """A stable hash of everything that decides the reply (``n`` excluded)."""
         payload = asdict(self)

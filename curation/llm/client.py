@@ -100,8 +100,8 @@ class LLMClient:
         """``request.n`` samples, cached ones first, the missing ones from the backend.
 
         Args:
-            request: the call to make; sample ``i`` is cached under
-                ``request.single(i).cache_key(backend.name, backend.model)``.
+            request: the call to make, for samples ``sample_index .. sample_index + n - 1``;
+                each is cached under ``request.sample(i).cache_key(backend.name, backend.model)``.
 
         Returns:
             ``request.n`` results in sample order; served-from-cache ones have ``cached=True``.
@@ -236,7 +236,7 @@ class LLMClient:
         except BudgetExceededError as e:
             return {i: e for i, _ in runs}
         started = self._clock()
-        outcomes = self.backend.complete_batch([replace(todo[i], n=len(run), sample_index=run[0]) for i, run in runs])
+        outcomes = self.backend.complete_batch([replace(todo[i], n=len(run), sample_index=todo[i].sample_index + run[0]) for i, run in runs])
         share = (self._clock() - started) / len(runs)
         errors: dict[int, LLMError] = {}
         for (i, run), outcome in zip(runs, outcomes):
@@ -251,7 +251,7 @@ class LLMClient:
                 self.stats.add(calls=1, backend_s=share)
             for index, result in zip(run, got):
                 results[i][index] = result
-                self._store(todo[i].single(index), keys[i][index], result)
+                self._store(todo[i].sample(index), keys[i][index], result)
             if len(got) < len(run):
                 try:
                     self._fetch(todo[i], run[len(got):], keys[i], results[i])
@@ -269,7 +269,7 @@ class LLMClient:
         """Per request, the cache key of each sample and the cached sample (None where
         missing), read in one go; hits and misses are counted."""
         name, model = self.backend.name, self.backend.model
-        keys = [[r.single(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in requests]
+        keys = [[r.sample(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in requests]
         with self._cache_lock:
             stored = self._cache.cache_get_many([k for ks in keys for k in ks])
         results = [[_from_cache(stored[k], k) if k in stored else None for k in ks] for ks in keys]
@@ -283,7 +283,7 @@ class LLMClient:
         failed_attempts = 0
         while pending:
             self._check_budget()
-            sub = replace(request, n=len(pending), sample_index=pending[0])
+            sub = replace(request, n=len(pending), sample_index=request.sample_index + pending[0])
             started = self._clock()
             try:
                 got = self.backend.complete(sub)
@@ -307,7 +307,7 @@ class LLMClient:
             self._account(got, backend_s=self._clock() - started)
             for index, result in zip(pending, got):
                 results[index] = result
-                self._store(request.single(index), keys[index], result)
+                self._store(request.sample(index), keys[index], result)
             pending = pending[len(got):]
 
     def _wait(self, attempt: int, error: TransientLLMError) -> None:

@@ -81,7 +81,7 @@ class EmbeddedBackend:
         per_job = MAX_SEQUENCES if self.parallel else 1
         jobs, owners = [], []
         for i, request in enumerate(requests):
-            rngs = [np.random.default_rng(_seed_of(request.single(request.sample_index + s), self._seed))
+            rngs = [np.random.default_rng(_seed_of(request.sample(s), self._seed))
                     for s in range(request.n)]
             prompt = self._engine.chat_tokens(request.messages)
             for start in range(0, request.n, per_job):
