@@ -121,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     every = set(TECHNIQUES)
     variants = {"default": (every, Config()), "naive": (set(), Config())}
+    ablations = {f"no-{t}": (every - {t}, Config()) for t in TECHNIQUES}
     if args.ablations:
-        variants.update({f"no-{t}": (every - {t}, Config()) for t in TECHNIQUES})
+        variants.update(ablations)
     variants["fast"] = (every, PRESETS["fast"])
     if args.only:
-        variants = {name: variants[name] for name in args.only}
+        variants = {name: {**variants, **ablations}[name] for name in args.only}
     kept = json.loads(args.out.read_text())["variants"] if args.only and args.out.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
         report = {
