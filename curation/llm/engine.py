@@ -111,7 +111,7 @@ class Engine:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def text_tokens(self, text: str) -> list[int]:
-        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        return self._tokens(text, special=False)
 
     def _is_end(self, token: int) -> bool:
         import llama_cpp
@@ -143,13 +143,13 @@ class Engine:
     def _extend(self, slot: int, tokens: list[int], *, logits: str) -> list[np.ndarray]:
         """Decode ``tokens`` at the end of ``slot`` in one batch; the raw logits after the
         last token (``logits="last"``), after every token (``"all"``) or none."""
-        base = len(self.slots.tokens[slot])
-        wanted = {"last": lambda i: i == len(tokens) - 1, "all": lambda i: True, "none": lambda i: False}[logits]
-        rows = self._decode([(slot, token, base + i, wanted(i)) for i, token in enumerate(tokens)], protect=slot)
+        base, last = len(self.slots.tokens[slot]), len(tokens) - 1
+        rows = self._decode([(slot, token, base + i, logits == "all" or (logits == "last" and i == last))
+                             for i, token in enumerate(tokens)], protect=slot)
         self.slots.commit(slot, self.slots.tokens[slot] + tokens)
         return rows
 
-    def _decode(self, rows: list[tuple[int, int, int, bool]], *, protect: int) -> list[np.ndarray]:
+    def _decode(self, rows: list[tuple[int, int, int, bool]], *, protect: int | None) -> list[np.ndarray]:
         """Decode ``(sequence, token, position, wants_logits)`` rows in one batch and return
         the raw logits of the rows that want them. When the KV cache is full, the least
         recently used cached prompt other than ``protect`` is dropped and the batch retried."""

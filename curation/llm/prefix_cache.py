@@ -7,8 +7,9 @@ instructions), so each kind of prompt finds its own previous instance still cach
 
 For a new prompt, :meth:`SlotTable.plan` picks the slot sharing the longest token prefix
 with it. The prompt extends that slot in place when it continues (or repeats) all of it;
-otherwise it *branches*: a free or least recently used slot takes the shared prefix (with a unified KV
-cache the cells are shared, not copied) and the source slot stays intact for its own kind.
+otherwise it *branches*: a free or least recently used slot takes the shared prefix (with a
+unified KV cache the cells are shared, not copied) and the source slot stays intact for its
+own kind.
 """
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ class SlotTable:
         self._clock += 1
         self._used[slot] = self._clock
 
-    def evict_one(self, *, keep: int) -> int | None:
+    def evict_one(self, *, keep: int | None) -> int | None:
         """Forget the least recently used non-empty slot other than ``keep``; its index, or
         None when there is none (the caller then frees its KV cells)."""
         filled = [s for s, t in enumerate(self.tokens) if t and s != keep]
