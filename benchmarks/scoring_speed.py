@@ -5,7 +5,8 @@ For each sample dataset, the first N examples are scored (score stage only, empt
 cache, the model loaded once beforehand) under several variants:
 
 * ``default``: every technique on — several cached prompts (prefix reuse across the calls
-  and the examples), samples as parallel sequences, early stop when the first samples agree,
+  and the examples), the samples and reflections of several examples decoded together as
+  parallel sequences (up to 24 at once), early stop when the first samples agree,
   letter-only second reflection — and all of llama.cpp's work on one thread;
 * ``naive``: each technique off (one cached prompt, samples one by one, all k samples, both
   reflections with their explanation);
@@ -129,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         variants = {name: {**variants, **ablations}[name] for name in args.only}
     kept = json.loads(args.out.read_text())["variants"] if args.only and args.out.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
+        import llama_cpp
+
         report = {
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                        "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
                         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
             "model": Config().llm.model, "per_dataset": args.per_dataset,
             "variants": {**kept, **{name: measure(name, on, base, args.per_dataset, Path(tmp))

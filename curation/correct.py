@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 #: How many of the most confident unflagged examples are candidates for demonstrations.
 DEMO_POOL = 200
-BATCH_PER_CONCURRENCY = 2
 _WORD = re.compile(r"\w+")
 
 
@@ -116,7 +115,7 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
     pool_ids = sorted((i for i in examples if i not in flagged), key=lambda i: -confidences[i])[:DEMO_POOL]
     pool = [examples[i] for i in pool_ids]
     eta, allowed = config.correct.eta, config.correct.auto_apply
-    size = BATCH_PER_CONCURRENCY * judge_client.concurrency
+    size = judge_client.items_per_batch(2)  # a candidate, then the judge's two orders
     for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"

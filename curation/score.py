@@ -42,9 +42,6 @@ LETTER_ONLY_TOKENS = 5
 RANKED_SIGNALS = ("likelihood", "ifd")
 #: Share of the dataset at the bottom of a ranked signal that counts as "fired".
 RANKED_FIRE_SHARE = 0.15
-#: Examples per batch, per call in flight: small batches keep progress live and lose
-#: little to a kill, enough keep a remote endpoint busy.
-BATCH_PER_CONCURRENCY = 2
 
 
 def score_key(config: Config) -> str:
@@ -211,7 +208,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
                        signals.format_consistency([e.response for e in examples])))
     todo = [e for e in examples if e.example_id not in done_ids]
     result = ScoreResult(skipped=len(examples) - len(todo))
-    size = BATCH_PER_CONCURRENCY * client.concurrency if client.concurrency > 1 else 1
+    size = client.items_per_batch(config.scoring.reflection_prompts + first_sample_count(config))
     for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"

@@ -419,3 +419,12 @@ def test_later_samples_are_new_samples_not_the_first_ones_again(backend):
     assert [r.text for r in more] == ["q#3", "q#4"] and not any(r.cached for r in more)
     again = client.complete(ask("q", n=5, temperature=1.0))
     assert [r.text for r in again] == ["q#0", "q#1", "q#2", "q#3", "q#4"] and all(r.cached for r in again)
+
+
+def test_items_per_batch_fills_the_concurrency_or_the_batch_decoder():
+    assert make_client(ScriptedBackend(max_concurrency=8), concurrency=4).items_per_batch(5) == 8
+    assert make_client(ScriptedBackend(max_concurrency=1), concurrency=4).items_per_batch(5) == 1
+    batching = BatchingBackend()
+    batching.max_batch_sequences = 24
+    client = make_client(batching, concurrency=8)
+    assert [client.items_per_batch(n) for n in (5, 2, 24, 40, 0)] == [4, 12, 1, 1, 24]

@@ -96,6 +96,16 @@ class LLMClient:
             price_completion_per_m=self.config.price_completion_per_m,
         )
 
+    def items_per_batch(self, sequences_per_item: int) -> int:
+        """How many items (e.g. examples, each asking for ``sequences_per_item`` samples) to
+        hand to :meth:`complete_many` at once: two per request in flight on a concurrent
+        backend; on a batching one, as many as it decodes together
+        (``backend.max_batch_sequences``). Small enough that a kill loses little."""
+        if self.concurrency > 1:
+            return 2 * self.concurrency
+        capacity = getattr(self.backend, "max_batch_sequences", 1)
+        return max(1, capacity // max(1, sequences_per_item))
+
     def complete(self, request: ChatRequest) -> list[ChatResult]:
         """``request.n`` samples, cached ones first, the missing ones from the backend.
 

@@ -65,6 +65,13 @@ class EmbeddedBackend:
         threads = config.n_threads or max(1, min(os.cpu_count() or 1, 8))
         self._engine = _engine_for(path, n_ctx=config.n_ctx, n_threads=threads, seed=config.seed)
 
+    @property
+    def max_batch_sequences(self) -> int:
+        """Sample sequences decoded together by :meth:`complete_batch`: the samples and
+        reflections of several examples at once (measured: a decode step of 20 sequences
+        costs about 16 ms a sequence on 2 cores, one alone about 53 ms)."""
+        return MAX_SEQUENCES if self.parallel else 1
+
     def complete(self, request: ChatRequest) -> list[ChatResult]:
         [outcome] = self.complete_batch([request])
         if isinstance(outcome, LLMError):
