@@ -15,8 +15,10 @@ Run from the repository root (about 10-30 s per example on 2 CPU cores when fres
 
     python -m benchmarks.detection --per-dataset 30 --fresh
     python -m benchmarks.detection --preset faithful --per-dataset 20
+    python -m benchmarks.detection --fresh --set scoring.early_stop=false  # a variant
 
-Prints a table and writes ``benchmarks/results/detection.json``.
+Prints a table and writes ``benchmarks/results/detection.json`` (one entry per preset, or
+per preset and ``--set`` overrides).
 """
 from __future__ import annotations
 
@@ -110,8 +112,9 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
     }
 
 
-def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Path) -> dict:
-    config = PRESETS[preset]
+def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Path,
+        overrides: dict[str, str] | None = None) -> dict:
+    config = PRESETS[preset].with_overrides(overrides or {})
     results = {}
     with Store(store_path) as store:
         for file_name in datasets:
@@ -125,12 +128,14 @@ def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Pa
             results[name] = evaluate(store, name, config, _labels(path), elapsed, summary.stats.get("calls", 0))
             results[name]["cache_hits"] = summary.stats.get("cache_hits", 0)
             print(f"{name}: done in {elapsed:.0f} s", file=sys.stderr, flush=True)
-    return {"preset": preset, "config": config.to_dict(), "per_dataset": per_dataset, "datasets": results}
+    return {"preset": preset, "overrides": overrides or {}, "config": config.to_dict(), "per_dataset": per_dataset,
+            "datasets": results}
 
 
 def print_table(report: dict) -> None:
     cols = ("confidence", "bsdetector", "consistency", "reflection", "likelihood", "ifd", "rules", "random")
-    print(f"preset: {report['preset']}, {report['per_dataset']} examples per dataset")
+    extra = "".join(f" {k}={v}" for k, v in report.get("overrides", {}).items())
+    print(f"preset: {report['preset']}{extra}, {report['per_dataset']} examples per dataset")
     print(f"{'dataset':<26}" + "".join(f"{c[:11]:>12}" for c in cols) + f"{'P@γ':>7}{'R@γ':>7}{'fixed':>7}"
           f"{'clean Δ':>8}{'calls/ex':>9}{'s/ex':>7}")
     for name, r in report["datasets"].items():
@@ -150,19 +155,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-dataset", type=int, default=30)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--fresh", action="store_true", help="empty call cache (honest timings)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config overrides on top of the preset, e.g. scoring.early_stop=false")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if any("=" not in item for item in args.set):
+        parser.error("--set takes KEY=VALUE items")
+    overrides = dict(item.split("=", 1) for item in args.set)
     WORK.mkdir(parents=True, exist_ok=True)
     if args.fresh:
         store_path = Path(tempfile.mkdtemp(dir=WORK)) / "detection.duckdb"
     else:
         store_path = WORK / "detection.duckdb"
-    report = run(args.preset, args.per_dataset, tuple(args.datasets), store_path)
+    report = run(args.preset, args.per_dataset, tuple(args.datasets), store_path, overrides)
     report["fresh"] = args.fresh
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
-    existing[args.preset] = report
+    existing[" ".join([args.preset, *args.set])] = report
     args.out.write_text(json.dumps(existing, indent=2) + "\n")
     return 0
 

@@ -78,10 +78,10 @@ def test_evict_one_forgets_the_least_recently_used_other_slot():
     table.commit(0, [1])
     table.commit(1, [2])
     table.commit(2, [3])
-    assert table.evict_one(keep=0) == 1
+    assert table.evict_one(keep={0}) == 1
     assert table.tokens[1] == []
-    assert table.evict_one(keep=0) == 2
-    assert table.evict_one(keep=0) is None
+    assert table.evict_one(keep={0}) == 2
+    assert table.evict_one(keep={0}) is None
 
 
 def test_bad_arguments_are_refused():
@@ -101,4 +101,39 @@ def test_plans_are_always_consistent(prompts, n_slots):
         source = table.tokens[plan.slot if plan.source is None else plan.source]
         assert source[:plan.keep] == prompt[:plan.keep]  # what is kept really is cached
         assert plan.source != plan.slot
+        table.commit(plan.slot, prompt)
+
+
+def test_busy_slots_are_avoided_when_a_free_one_shares_nearly_as_much():
+    table = SlotTable(4)
+    table.commit(0, [1, 2, 3])  # free: shares [1, 2] with the prompt below
+    table.commit(1, [1, 2, 3, 4])  # busy (waiting to be evaluated): shares [1, 2]
+    prompt = [1, 2, 9]
+    assert table.plan(prompt).source == 1  # most recent among equals
+    plan = table.plan(prompt, busy={1}, slack=4)
+    assert plan.source == 0 and plan.slot not in (0, 1) and plan.keep == 2
+
+
+def test_a_much_longer_busy_prefix_still_wins_and_victims_are_never_busy():
+    table = SlotTable(3)
+    table.commit(0, [7])
+    table.commit(1, list(range(20)))  # busy
+    plan = table.plan(list(range(19)) + [99], busy={1}, slack=4)
+    assert plan.source == 1  # 19 shared tokens against 0: the caller evaluates slot 1 first
+    assert plan.slot == 2
+    table.commit(2, [8])
+    assert table.plan([5, 5], busy={1, 2}).slot == 0
+
+
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=12),
+       st.integers(1, 4), st.sets(st.integers(0, 3)), st.integers(0, 3))
+def test_plans_with_busy_slots_stay_consistent(prompts, n_slots, busy, slack):
+    table = SlotTable(n_slots)
+    busy = {b for b in busy if b < n_slots}
+    for prompt in prompts:
+        plan = table.plan(prompt, busy=busy, slack=slack)
+        source = table.tokens[plan.slot if plan.source is None else plan.source]
+        assert source[:plan.keep] == prompt[:plan.keep] and plan.source != plan.slot
+        if plan.source is not None and len(busy) < n_slots - 1:
+            assert plan.slot not in busy
         table.commit(plan.slot, prompt)

@@ -10,9 +10,14 @@ with it. The prompt extends that slot in place when it continues (or repeats) al
 otherwise it *branches*: a free or least recently used slot takes the shared prefix (with a
 unified KV cache the cells are shared, not copied) and the source slot stays intact for its
 own kind.
+
+Several prompts may be planned before any is evaluated (their new tokens then decode in one
+batch): slots still waiting for their tokens are *busy*; plans avoid reading or rewriting
+them where a free slot shares nearly as long a prefix.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 
@@ -47,9 +52,15 @@ class SlotTable:
         self._used = [0] * n_slots
         self._clock = 0
 
-    def plan(self, prompt: list[int]) -> Plan:
+    def plan(self, prompt: list[int], *, busy: Collection[int] = (), slack: int = 0) -> Plan:
         """Where to evaluate ``prompt``. At least its last token is always left to evaluate,
         so that fresh logits follow it.
+
+        Args:
+            busy: slots whose tokens are committed but not yet evaluated. A free slot is
+                preferred as the source unless a busy one shares more than ``slack`` tokens
+                more; a busy slot is never the victim while another can be. The caller
+                evaluates the busy slots first when the plan still involves one.
 
         Raises:
             ValueError: ``prompt`` is empty.
@@ -57,12 +68,12 @@ class SlotTable:
         if not prompt:
             raise ValueError("cannot plan an empty prompt")
         shared = [common_prefix(tokens, prompt) for tokens in self.tokens]
-        best = max(range(len(self.tokens)), key=lambda s: (shared[s], self._used[s]))
+        best = max(range(len(self.tokens)), key=lambda s: (shared[s] + (0 if s in busy else slack), self._used[s]))
         keep = min(shared[best], len(prompt) - 1)
         if shared[best] == len(self.tokens[best]) or keep == 0 or len(self.tokens) == 1:
-            slot = best if keep else self._victim(exclude=None)
+            slot = best if keep else self._victim(exclude=None, avoid=busy)
             return Plan(slot=slot, source=None, keep=keep)
-        return Plan(slot=self._victim(exclude=best), source=best, keep=keep)
+        return Plan(slot=self._victim(exclude=best, avoid=busy), source=best, keep=keep)
 
     def commit(self, slot: int, tokens: list[int]) -> None:
         """Record that ``slot`` now caches exactly ``tokens``, and mark it used."""
@@ -70,18 +81,24 @@ class SlotTable:
         self._clock += 1
         self._used[slot] = self._clock
 
-    def evict_one(self, *, keep: int | None) -> int | None:
-        """Forget the least recently used non-empty slot other than ``keep``; its index, or
-        None when there is none (the caller then frees its KV cells)."""
-        filled = [s for s, t in enumerate(self.tokens) if t and s != keep]
+    def drop(self, slot: int) -> None:
+        """Forget what ``slot`` holds (its KV cells were lost or never filled)."""
+        self.tokens[slot] = []
+        self._used[slot] = 0
+
+    def evict_one(self, *, keep: Collection[int] = ()) -> int | None:
+        """Forget the least recently used non-empty slot not in ``keep``; its index, or None
+        when there is none (the caller then frees its KV cells)."""
+        filled = [s for s, t in enumerate(self.tokens) if t and s not in keep]
         if not filled:
             return None
         slot = min(filled, key=lambda s: self._used[s])
-        self.tokens[slot] = []
-        self._used[slot] = 0
+        self.drop(slot)
         return slot
 
-    def _victim(self, *, exclude: int | None) -> int:
-        """An empty slot if any, else the least recently used one (never ``exclude``)."""
-        choices = [s for s in range(len(self.tokens)) if s != exclude]
+    def _victim(self, *, exclude: int | None, avoid: Collection[int]) -> int:
+        """An empty slot if any, else the least recently used one; never ``exclude``, and
+        not one in ``avoid`` while another is left."""
+        allowed = [s for s in range(len(self.tokens)) if s != exclude]
+        choices = [s for s in allowed if s not in avoid] or allowed
         return min(choices, key=lambda s: (bool(self.tokens[s]), self._used[s]))
