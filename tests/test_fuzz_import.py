@@ -85,9 +85,9 @@ def check(path: Path, store: Store) -> None:
         except CurationError:
             continue
         assert isinstance(ds, ParsedDataset) and ds.examples
-        for example in ds.examples:
-            assert isinstance(example.response, str) and example.response.strip()
-            assert all(isinstance(m.content, str) for m in example.prompt)
+        for parsed in ds.examples:
+            assert isinstance(parsed.response, str) and parsed.response.strip()
+            assert all(isinstance(m.content, str) for m in parsed.prompt)
         store.add_dataset(ds, name=f"fuzz-{next(_names)}")
 
 

@@ -6,7 +6,6 @@ import json
 import sys
 import tomllib
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -29,7 +28,7 @@ LINK = "[x](javascript:alert(1))"
 PAYLOAD = f"{SCRIPT} {IMG} {LINK}"
 PROMPT = f"Question {PAYLOAD}?"
 RESPONSE = f"Answer {LINK} {IMG} {SCRIPT}"
-CANDIDATE = f"Fixed <script>alert(2)</script> <img src=y onerror=alert(2)> [y](javascript:alert(2))"
+CANDIDATE = "Fixed <script>alert(2)</script> <img src=y onerror=alert(2)> [y](javascript:alert(2))"
 RAW_MARKUP = ("<script", "<img", "onerror=", "javascript:")
 
 
