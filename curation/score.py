@@ -240,10 +240,10 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
             raise
         except LLMError as e:
             tokens[example.example_id] = e
-    kinds = [reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
-             for e in batch]
-    per_example = len(kinds[0])
-    outcomes = client.complete_many([r for own in kinds for r in own])
+    asks = [reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
+            for e in batch]
+    per_example = len(asks[0])
+    outcomes = client.complete_many([r for own in asks for r in own])
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
     pending = [(e, outcomes[i * per_example:(i + 1) * per_example]) for i, e in enumerate(batch)]

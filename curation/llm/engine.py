@@ -67,7 +67,7 @@ class Engine:
 
         path = self.path
         try:
-            with _parallel_sequences():
+            with _engine_params():
                 # Flash attention skips the KV cells of other sequences (masked out) cheaply.
                 self.llm = Llama(model_path=str(path), n_ctx=n_ctx * KV_CONTEXTS, n_threads=n_threads, seed=seed,
                                  flash_attn=True, verbose=False)
@@ -227,8 +227,8 @@ class Engine:
         """The samples of several prompts decoded together, one sequence each (at most
         :data:`MAX_SEQUENCES` in all); per job, its samples or the error that stopped it.
 
-        Each prompt is evaluated once into a cached slot whose KV cells its sample sequences
-        share; each step then decodes one token for every unfinished sequence of every job in
+        The prompts are evaluated together into cached slots (:meth:`_prefill`) whose KV
+        cells their sample sequences share; each step then decodes one token for every unfinished sequence of every job in
         a single batch, which on a CPU costs far less than decoding them one by one (the
         weights are read once a step). The samples' own cells are dropped afterwards, so the
         slots cache the prompts alone.
@@ -335,7 +335,7 @@ class _Sampling:
 
 
 @contextmanager
-def _parallel_sequences():
+def _engine_params():
     """Make the next Llama context hold :data:`N_SLOTS` cached prompts plus
     :data:`MAX_SEQUENCES` sample sequences in one unified KV cache, and keep the weights out
     of llama.cpp's AMX buffers (llama-cpp-python's constructor has no argument for either).
