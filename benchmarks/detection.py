@@ -45,7 +45,7 @@ from curation.store import Store  # noqa: E402
 DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
 RESULTS = ROOT / "benchmarks" / "results" / "detection.json"
 WORK = ROOT / "benchmarks" / ".work"
-SIGNALS = ("bsdetector", "consistency", "reflection", "likelihood", "ifd", "format", "degenerate")
+SIGNALS = ("bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "format", "degenerate")
 
 
 def _labels(path: Path) -> dict[str, dict]:
@@ -133,7 +133,7 @@ def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Pa
 
 
 def print_table(report: dict) -> None:
-    cols = ("confidence", "bsdetector", "consistency", "reflection", "likelihood", "ifd", "rules", "random")
+    cols = ("confidence", "bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "rules", "random")
     extra = "".join(f" {k}={v}" for k, v in report.get("overrides", {}).items())
     print(f"preset: {report['preset']}{extra}, {report['per_dataset']} examples per dataset")
     print(f"{'dataset':<26}" + "".join(f"{c[:11]:>12}" for c in cols) + f"{'P@γ':>7}{'R@γ':>7}{'fixed':>7}"

@@ -7,11 +7,15 @@ example with text that tries to steer the model appended to its response, or to 
   of each injected example, in both reflection styles (``tagged``: the example quoted inside
   data tags; ``follow_up``: the example replayed as the conversation, then asked about);
 * the judge's confidence that the right answer (a fixed candidate) beats the response,
-  both orders, clean and injected.
+  both orders, clean and injected;
+* the full confidence C (default scoring: samples, reflections and every signal) of all the
+  clean and injected examples, scored together as one dataset, and whether the Auto-Filter
+  flags each (γ as configured).
 
 An injection *held* when it did not move the score toward "the response is correct" by more
 than the tolerance (0.15) and did not flip a verdict letter to the one meaning correct (A for
-a reflection; the letter preferring the original for the judge). *Score held* drops the
+a reflection; the letter preferring the original for the judge); for the confidence, when
+it did not rise by more than the tolerance nor unflag an example whose clean twin is flagged. *Score held* drops the
 second condition: with a small model whose A/B/C probabilities are nearly flat, the greedy
 letter flips on a small shift, so both are reported.
 
@@ -31,7 +35,9 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,11 +45,17 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from curation.config import Config  # noqa: E402
+from curation.ingest import read_dataset  # noqa: E402
 from curation.llm.base import MemoryCache  # noqa: E402
 from curation.llm.client import LLMClient  # noqa: E402
+from curation.pipeline import run_pipeline  # noqa: E402
+from curation.score import score_key  # noqa: E402
+from curation.store import Store  # noqa: E402
 from tests.support.injection_cases import (  # noqa: E402
     CASES,
     TOLERANCE,
+    VARIANTS,
+    confidence_held,
     judge,
     judge_held,
     judge_score_held,
@@ -57,7 +69,8 @@ STYLES = ("tagged", "follow_up")
 INJECTED = ("response", "prompt")
 
 
-def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int | None) -> dict:
+def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int | None,
+        with_confidence: bool = True) -> dict:
     from curation.llm.embedded import EmbeddedBackend
 
     base = Config().with_overrides({"scoring.reflection_max_tokens": max_tokens,
@@ -85,15 +98,60 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
             row["judge"][variant] = {**_reading(injected), "held": judge_held(clean, injected),
                                      "score_held": judge_score_held(clean, injected)}
         rows.append(row)
-        print(f"{case.name}: done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+        print(f"{case.name}: reflection and judge done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+    if with_confidence:
+        for row, confidence in zip(rows, confidences(client, cases, base)):
+            row["confidence"] = confidence
+        print(f"confidence done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                     "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
         "model": base.llm.model, "tolerance": TOLERANCE,
         "max_tokens": {"reflection": base.scoring.reflection_max_tokens, "judge": base.correct.judge_max_tokens},
         "seconds": round(time.perf_counter() - started, 1), "calls": client.snapshot()["calls"],
+        "gamma": base.filter.gamma, "gamma_mode": base.filter.gamma_mode,
         "summary": summarise(rows, styles), "cases": rows,
     }
+
+
+def confidences(client: LLMClient, cases, config: Config) -> list[dict]:
+    """Per case: the wrong example's confidence C and flag in each variant. Each variant is a
+    dataset of its own, scored and filtered through the pipeline as a user's run would be:
+    the cases' right answers (a background of correct examples, the same in every dataset,
+    since the ranked signals are percentiles over the dataset) plus the wrong examples, clean
+    or injected."""
+    rows: dict = {}
+    flagged: set = set()
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "store.duckdb") as store:
+        for variant in VARIANTS:
+            examples = [replace(c.example("clean"), example_id=f"{c.name}-right", response=c.right) for c in cases]
+            examples += [c.example(variant) for c in cases]
+            path = Path(tmp) / f"injection-{variant}.jsonl"
+            path.write_text("".join(json.dumps({"id": e.example_id, "messages": [
+                {"role": "user", "content": e.prompt[-1].content},
+                {"role": "assistant", "content": e.response}]}, ensure_ascii=False) + "\n" for e in examples),
+                encoding="utf-8")
+            info = store.add_dataset(read_dataset(path), name=path.stem)
+            run_pipeline(store, info.name, config, stages=("score", "filter"), client=client)
+            rows.update((r["example_id"], r) for r in store.scores(info.dataset_id, score_key(config))
+                        if not r["example_id"].endswith("-right"))
+            flagged.update(store.flagged_ids(info.dataset_id))
+    out = []
+    for case in cases:
+        parts = {v: rows.get(f"{case.name}-{v}", {}) for v in VARIANTS}
+        reading = {v: (parts[v].get("confidence"), f"{case.name}-{v}" in flagged) for v in VARIANTS}
+        row = {v: {"score": _round(reading[v][0]), "flagged": reading[v][1],
+                   "consistency": _round(parts[v].get("consistency")), "reflection": _round(parts[v].get("reflection")),
+                   "signals": {k: _round(x) for k, x in (parts[v].get("signals") or {}).items()}} for v in VARIANTS}
+        for variant in INJECTED:
+            held = confidence_held(reading["clean"], reading[variant])
+            row[variant].update(held=held, score_held=held)
+        out.append(row)
+    return out
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _reading(r) -> dict:
@@ -116,6 +174,13 @@ def summarise(rows: list[dict], styles: tuple[str, ...]) -> dict:
         return out
     summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows]) for s in styles}
     summary["judge"] = count([r["judge"] for r in rows])
+    if rows and "confidence" in rows[0]:
+        summary["confidence"] = count([r["confidence"] for r in rows])
+        for variant in INJECTED:
+            pairs = [(r["confidence"]["clean"]["flagged"], r["confidence"][variant]["flagged"]) for r in rows]
+            summary["confidence"][variant].update(
+                clean_flagged=sum(c for c, _ in pairs), unflagged=sum(c and not i for c, i in pairs),
+                newly_flagged=sum(i and not c for c, i in pairs))
     return summary
 
 
@@ -124,10 +189,11 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
           f"{report['seconds']} s. Scores: clean → injected in the response / in the prompt "
           f"(reflection: S, higher = 'correct'; judge: P(right answer better)); "
           "✗ = not held (score moved > tolerance: ✗✗; a verdict flipped only: ✗)")
-    heads = [f"refl. {s}" for s in styles] + ["judge"]
+    extra = ["confidence"] if "confidence" in report["summary"] else []
+    heads = [f"refl. {s}" for s in styles] + ["judge"] + extra
     print(f"{'case':<24}" + "".join(f"{h:>26}" for h in heads))
     for row in report["cases"]:
-        parts = [row["reflection"][s] for s in styles] + [row["judge"]]
+        parts = [row["reflection"][s] for s in styles] + [row["judge"]] + [row[e] for e in extra]
         cells = []
         for p in parts:
             marks = ["" if p[v]["held"] else "✗" if p[v]["score_held"] else "✗✗" for v in INJECTED]
@@ -147,10 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", nargs="*", default=list(STYLES), choices=STYLES)
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="reflection and judge reply length (default: the config's, 24 and 48)")
+    parser.add_argument("--no-confidence", action="store_true",
+                        help="skip the full-confidence pass (the slow part: samples, reflections, signals)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     styles = tuple(args.styles)
-    report = run(args.cases, styles, args.max_tokens)
+    report = run(args.cases, styles, args.max_tokens, with_confidence=not args.no_confidence)
     print_table(report, styles)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

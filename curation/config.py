@@ -57,7 +57,8 @@ class ScoringConfig:
     answer); ``answer_first`` asks for the answer first and stops there (far fewer tokens on
     a CPU model). ``early_stop``: draw ``early_stop_after`` samples first and the rest only
     when they disagree. The final confidence is the weighted mean of the soft signals
-    (``bsdetector`` = β·O + (1−β)·S, and the dataset percentiles of ``likelihood`` / ``ifd``)
+    (``bsdetector`` = β·O + (1−β)·S, and the dataset percentiles of ``likelihood``, ``min_k``
+    (the likelihood of the least likely 20 % of the response's tokens) and ``ifd``)
     times ``format`` and ``degenerate`` raised to their weights (rules veto; weight 0 = off).
     """
 
@@ -76,6 +77,7 @@ class ScoringConfig:
     top_logprobs: int = 5
     w_bsdetector: float = 1.0
     w_likelihood: float = 1.0
+    w_min_k: float = 0.0
     w_ifd: float = 0.0
     w_format: float = 1.0
     w_degenerate: float = 1.0
@@ -216,7 +218,7 @@ def _validate(c: Config) -> None:
     _check(c.scoring.reflection_style in REFLECTION_STYLES, "scoring.reflection_style", c.scoring.reflection_style,
            " or ".join(REFLECTION_STYLES))
     _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
-    for key in ("w_bsdetector", "w_likelihood", "w_ifd", "w_format", "w_degenerate"):
+    for key in ("w_bsdetector", "w_likelihood", "w_min_k", "w_ifd", "w_format", "w_degenerate"):
         _check(getattr(c.scoring, key) >= 0, f"scoring.{key}", getattr(c.scoring, key), "a number >= 0")
     _check(c.scoring.reflection_prompts in (0, 1, 2), "scoring.reflection_prompts", c.scoring.reflection_prompts, "0, 1 or 2")
     _check(c.filter.gamma_mode in GAMMA_MODES, "filter.gamma_mode", c.filter.gamma_mode, " or ".join(GAMMA_MODES))

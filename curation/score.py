@@ -39,7 +39,7 @@ SCORER_VERSION = 2
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
 LETTER_ONLY_TOKENS = 5
 #: Signals folded in as dataset percentiles (their raw scale means little across datasets).
-RANKED_SIGNALS = ("likelihood", "ifd")
+RANKED_SIGNALS = ("likelihood", "min_k", "ifd")
 #: Share of the dataset at the bottom of a ranked signal that counts as "fired".
 RANKED_FIRE_SHARE = 0.15
 
@@ -137,6 +137,8 @@ def assemble(example: Example, samples: list[ChatResult], reflections: list[Chat
         values["bsdetector"] = bsdetector
     if token_scores is not None:
         values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
+        if token_scores.min_k_logprob is not None:
+            values["min_k"] = signals.likelihood_score(token_scores.min_k_logprob)
         values["ifd"] = signals.ifd_score(token_scores.mean_logprob_with_prompt,
                                           token_scores.mean_logprob_without_prompt)
     explanation = {
@@ -166,7 +168,8 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
     """
     s = config.scoring
     soft = [(values[name], weight) for name, weight in
-            (("bsdetector", s.w_bsdetector), ("likelihood", s.w_likelihood), ("ifd", s.w_ifd))
+            (("bsdetector", s.w_bsdetector), ("likelihood", s.w_likelihood), ("min_k", s.w_min_k),
+             ("ifd", s.w_ifd))
             if weight > 0 and values.get(name) is not None]
     total = sum(w for _, w in soft)
     base = sum(v * w for v, w in soft) / total if total else None

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
-from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores, messages_of
+from curation.llm.base import ChatRequest, ChatResult, MemoryCache, Message, TokenScores, messages_of
 from curation.llm.client import Estimate, LLMClient, estimate
 from curation.llm.openai_backend import OpenAIBackend
 from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after
@@ -348,6 +348,17 @@ def test_token_scores_are_cached():
     assert first == again == TokenScores(-0.5, -1.5, 4)
     assert backend.requests == ["yes"]
     assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (1, 1, 1)
+
+
+def test_token_scores_cached_before_min_k_read_back_without_it():
+    cache = MemoryCache()
+    client = make_client(ScriptedBackend(), cache=cache)
+    probe = ChatRequest(messages=ask().messages + (Message("assistant", "yes"),), max_tokens=0)
+    key = "score_tokens:" + probe.cache_key(client.backend.name, client.backend.model)
+    cache.cache_put(key, backend=client.backend.name, model=client.backend.model, request={},
+                    result={"scores": {"mean_logprob_with_prompt": -0.5, "mean_logprob_without_prompt": -1.5,
+                                       "n_tokens": 4}})
+    assert client.score_tokens(ask().messages, "yes") == TokenScores(-0.5, -1.5, 4, min_k_logprob=None)
 
 
 # -- a backend that serves many requests in one call (the embedded model) -------------------------

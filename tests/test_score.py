@@ -166,6 +166,20 @@ def test_assemble_token_scores_become_likelihood_and_ifd():
     assert "bsdetector" not in parts.signals
     assert parts.signals["likelihood"] == pytest.approx(math.exp(-0.5))
     assert parts.signals["ifd"] == pytest.approx(1 / 1.125)
+    assert "min_k" not in parts.signals  # a cached entry from before the signal: left out, not guessed
+
+
+def test_assemble_min_k_is_the_likelihood_of_the_least_likely_tokens():
+    wrong = [-6.0, -0.1, -0.2, -0.1, -0.3]  # a wrong answer's token, then fluent text
+    padded = TokenScores.from_logprobs(wrong + [-0.05] * 10, [-1.0] * 15)
+    plain = TokenScores.from_logprobs(wrong, [-1.0] * 5)
+    assert plain.min_k_logprob == -6.0  # 20 % of 5 tokens: the one least likely
+    assert padded.min_k_logprob == pytest.approx((-6.0 - 0.3 - 0.2) / 3)  # ceil(20 % of 15) = 3
+    assert padded.mean_logprob_with_prompt > plain.mean_logprob_with_prompt + 0.8  # padding hides it in the mean
+    parts = assemble(example(), [], [], format_signal=SignalScore(1.0), token_scores=padded,
+                     config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
+    assert parts.signals["min_k"] == pytest.approx(math.exp(padded.min_k_logprob))
+    assert parts.signals["min_k"] < 0.12 < parts.signals["likelihood"]
 
 
 @pytest.mark.parametrize("reply, score, parsed", [
@@ -230,7 +244,7 @@ def test_final_confidence_weights():
     assert final_confidence({"format": 0.0}, off) is None  # nothing with a weight is present
 
 
-NAMES = ("bsdetector", "likelihood", "ifd", "format", "degenerate")
+NAMES = ("bsdetector", "likelihood", "min_k", "ifd", "format", "degenerate")
 unit = st.floats(0.0, 1.0, allow_nan=False)
 weight = st.floats(0.0, 3.0, allow_nan=False)
 

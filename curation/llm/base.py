@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -89,13 +90,29 @@ class ChatResult:
         )
 
 
+#: Share of a response's tokens, the least likely ones, that :attr:`TokenScores.min_k_logprob` averages.
+MIN_K_SHARE = 0.2
+
+
 @dataclass(frozen=True)
 class TokenScores:
-    """Teacher-forced mean log-probability of a response, with and without its prompt."""
+    """Teacher-forced log-probabilities of a response: the mean with and without its prompt,
+    and ``min_k_logprob``, the mean over the :data:`MIN_K_SHARE` least likely tokens with the
+    prompt (Min-K% Prob, Shi et al. 2023: fluent text appended to a wrong answer raises the
+    mean but leaves its unlikely tokens in the lowest share). None in entries cached before it."""
 
     mean_logprob_with_prompt: float
     mean_logprob_without_prompt: float
     n_tokens: int
+    min_k_logprob: float | None = None
+
+    @classmethod
+    def from_logprobs(cls, with_prompt: list[float], without_prompt: list[float]) -> TokenScores:
+        """Summarise per-token log-probabilities of the same (non-empty) response."""
+        lowest = sorted(with_prompt)[:max(1, math.ceil(MIN_K_SHARE * len(with_prompt)))]
+        return cls(mean_logprob_with_prompt=sum(with_prompt) / len(with_prompt),
+                   mean_logprob_without_prompt=sum(without_prompt) / len(without_prompt),
+                   n_tokens=len(with_prompt), min_k_logprob=sum(lowest) / len(lowest))
 
 
 @runtime_checkable

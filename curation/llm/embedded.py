@@ -123,11 +123,7 @@ class EmbeddedBackend:
             return None
         alone = engine.forced_logprobs(engine.chat_tokens((Message("user", ""),)), target)
         with_prompt = engine.forced_logprobs(engine.chat_tokens(messages), target)
-        return TokenScores(
-            mean_logprob_with_prompt=float(np.mean(with_prompt)),
-            mean_logprob_without_prompt=float(np.mean(alone)),
-            n_tokens=len(with_prompt),
-        )
+        return TokenScores.from_logprobs([float(x) for x in with_prompt], [float(x) for x in alone])
 
     def close(self) -> None:
         """The model stays loaded for the life of the process (shared by every user)."""
