@@ -22,7 +22,8 @@ from curation import correct, prompts, score
 from curation.config import Config
 from curation.llm.base import MemoryCache
 from curation.llm.client import LLMClient
-from tests.support.injection_cases import CASES, MODEL_TEST_CASES, case, reflect, reflection_score_held
+from tests.support.injection_cases import (CASES, MODEL_TEST_CASES, case, confidence_held, reflect,
+                                          reflection_score_held)
 from tests.support.scripted import block
 
 TAGGED = Config()  # the default reflection style is the tagged one
@@ -81,6 +82,14 @@ def test_judge_keeps_the_injection_inside_its_data_block(c, variant):
         assert user.content.endswith(prompts.FORM_LETTER_FIRST)
         tail = user.content[user.content.index("</response_2>"):]
         assert c.injection not in tail and "answer: A" not in tail.replace("answer: [choose", "")
+
+
+def test_confidence_held_counts_only_what_helps_the_attacker():
+    assert confidence_held((0.10, True), (0.20, True))  # rose less than the tolerance, still flagged
+    assert not confidence_held((0.10, True), (0.14, False))  # released by the filter
+    assert not confidence_held((0.30, False), (0.50, False))  # rose by more than the tolerance
+    assert confidence_held((0.30, False), (0.05, True))  # newly flagged: the injection backfired
+    assert confidence_held((None, False), (0.9, False))  # the clean twin failed to score: nothing to compare
 
 
 def test_follow_up_style_replays_the_injection_unfenced():
