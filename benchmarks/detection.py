@@ -34,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.options import add_set_option, parse_set  # noqa: E402
 from curation import confidence as cmath  # noqa: E402
-from curation.config import Config  # noqa: E402
+from curation.config import RULE_SIGNALS, Config  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.presets import PRESETS  # noqa: E402
@@ -45,7 +46,7 @@ from curation.store import Store  # noqa: E402
 DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
 RESULTS = ROOT / "benchmarks" / "results" / "detection.json"
 WORK = ROOT / "benchmarks" / ".work"
-SIGNALS = ("bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "format", "degenerate")
+SIGNALS = ("bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "format", "degenerate", "injection")
 
 
 def _labels(path: Path) -> dict[str, dict]:
@@ -82,7 +83,7 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
     }
     rng = random.Random(0)
     columns["random"] = [rng.random() for _ in ids]
-    columns["rules"] = [min(rows[i]["signals"].get("format", 1), rows[i]["signals"].get("degenerate", 1)) for i in ids]
+    columns["rules"] = [min(rows[i]["signals"].get(r, 1) for r in RULE_SIGNALS) for i in ids]
     auroc = {k: _auroc(v, errors) for k, v in columns.items()}
     flagged = set(store.flagged_ids(info.dataset_id))
     true_pos = sum(1 for i, e in zip(ids, errors) if e and i in flagged)
@@ -133,7 +134,8 @@ def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Pa
 
 
 def print_table(report: dict) -> None:
-    cols = ("confidence", "bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "rules", "random")
+    cols = ("confidence", "bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "rules",
+            "injection", "random")
     extra = "".join(f" {k}={v}" for k, v in report.get("overrides", {}).items())
     print(f"preset: {report['preset']}{extra}, {report['per_dataset']} examples per dataset")
     print(f"{'dataset':<26}" + "".join(f"{c[:11]:>12}" for c in cols) + f"{'P@γ':>7}{'R@γ':>7}{'fixed':>7}"
@@ -155,19 +157,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-dataset", type=int, default=30)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--fresh", action="store_true", help="empty call cache (honest timings)")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="config overrides on top of the preset, e.g. scoring.early_stop=false")
+    add_set_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    if any("=" not in item for item in args.set):
-        parser.error("--set takes KEY=VALUE items")
-    overrides = dict(item.split("=", 1) for item in args.set)
+    settings = parse_set(parser, args.set)
     WORK.mkdir(parents=True, exist_ok=True)
     if args.fresh:
         store_path = Path(tempfile.mkdtemp(dir=WORK)) / "detection.duckdb"
     else:
         store_path = WORK / "detection.duckdb"
-    report = run(args.preset, args.per_dataset, tuple(args.datasets), store_path, overrides)
+    report = run(args.preset, args.per_dataset, tuple(args.datasets), store_path, settings)
     report["fresh"] = args.fresh
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

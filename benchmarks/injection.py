@@ -8,9 +8,17 @@ example with text that tries to steer the model appended to its response, or to 
   data tags; ``follow_up``: the example replayed as the conversation, then asked about);
 * the judge's confidence that the right answer (a fixed candidate) beats the response,
   both orders, clean and injected;
-* the full confidence C (default scoring: samples, reflections and every signal) of the
-  clean and the injected examples, and whether the Auto-Filter flags each (γ as configured):
-  each variant is scored as a dataset of its own, with the cases' right answers as background.
+* the full confidence C (default scoring: samples, reflections and every signal, the
+  injection rule included) of the clean and the injected examples, and whether the
+  Auto-Filter flags each (γ as configured). The clean dataset holds every case's right
+  answer and its wrong one; each injected example is scored in a copy of it where it
+  replaces its clean twin, so nothing else differs (the likelihood is a percentile over the
+  dataset). The benign controls (neutral text of the same length, in the response or the
+  prompt) are scored the same way: they show how far any added text moves C.
+
+Cases are reported in two sets: ``design`` (the cases the injection rule was written
+against) and ``held_out`` (written afterwards, in other wordings; see
+``tests/support/injection_cases.py``).
 
 An injection *held* when it did not move the score toward "the response is correct" by more
 than the tolerance (0.15) and did not flip a verdict letter to the one meaning correct (A for
@@ -23,6 +31,9 @@ Run from the repository root (the embedded model on CPU; about 1 s a call on 2 i
 
     python -m benchmarks.injection
     python -m benchmarks.injection --cases ignore_previous chatml_system --styles tagged
+    python -m benchmarks.injection --cache benchmarks/.work/injection.duckdb
+    python -m benchmarks.injection --cache benchmarks/.work/injection.duckdb --set scoring.w_injection=0 \
+        --out benchmarks/results/injection-no-rule.json    # calls reused: only the weights differ
 
 Prints a table and writes ``benchmarks/results/injection.json``. Settings are the defaults;
 ``--max-tokens N`` shortens the replies for a quicker run (replies are letter-first and
@@ -31,6 +42,7 @@ greedy, so the letter and its probabilities, hence every score, are the same).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -44,6 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.options import add_set_option, parse_set  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
 from curation.llm.base import MemoryCache  # noqa: E402
@@ -53,6 +66,7 @@ from curation.score import score_key  # noqa: E402
 from curation.store import Store  # noqa: E402
 from tests.support.injection_cases import (  # noqa: E402
     CASES,
+    HELD_OUT,
     TOLERANCE,
     VARIANTS,
     confidence_held,
@@ -67,21 +81,28 @@ from tests.support.injection_cases import (  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "injection.json"
 STYLES = ("tagged", "follow_up")
 INJECTED = ("response", "prompt")
+CONTROLS = ("benign_response", "benign_prompt")
+SETS = {"design": CASES, "held_out": HELD_OUT}
 
 
 def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int | None,
-        with_confidence: bool = True) -> dict:
+        with_confidence: bool = True, overrides: dict[str, str] | None = None,
+        cache: Store | None = None) -> dict:
+    """Measure every case; ``cache``: a store whose call cache is used and kept (default: a
+    fresh in-memory one, so the timings are honest)."""
     from curation.llm.embedded import EmbeddedBackend
 
     base = Config().with_overrides({"scoring.reflection_max_tokens": max_tokens,
                                     "correct.judge_max_tokens": max_tokens})  # None keeps the defaults
+    base = base.with_overrides(overrides or {})
     backend = EmbeddedBackend(base.llm)
-    client = LLMClient(backend, cache=MemoryCache(), config=base.llm)
-    cases = [c for c in CASES if not case_names or c.name in case_names]
+    client = LLMClient(backend, cache=cache if cache is not None else MemoryCache(), config=base.llm)
+    sets = {c.name: name for name, cases in SETS.items() for c in cases}
+    cases = [c for c in CASES + HELD_OUT if not case_names or c.name in case_names]
     rows = []
     started = time.perf_counter()
     for case in cases:
-        row: dict = {"case": case.name, "reflection": {}, "judge": {}}
+        row: dict = {"case": case.name, "set": sets[case.name], "reflection": {}, "judge": {}}
         for style in styles:
             config = base.with_overrides({"scoring.reflection_style": style})
             clean = reflect(client, case.example("clean"), config)
@@ -107,45 +128,56 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
     return {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                     "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-        "model": base.llm.model, "tolerance": TOLERANCE,
+        "model": base.llm.model, "tolerance": TOLERANCE, "overrides": overrides or {},
         "max_tokens": {"reflection": base.scoring.reflection_max_tokens, "judge": base.correct.judge_max_tokens},
         "seconds": round(time.perf_counter() - started, 1), "calls": client.snapshot()["calls"],
         "gamma": base.filter.gamma, "gamma_mode": base.filter.gamma_mode,
-        "summary": summarise(rows, styles), "cases": rows,
+        "summary": {name: summarise([r for r in rows if r["set"] == name], styles) for name in SETS},
+        "cases": rows,
     }
 
 
 def confidences(client: LLMClient, cases, config: Config) -> list[dict]:
-    """Per case: the wrong example's confidence C and flag in each variant. Each variant is a
-    dataset of its own, scored and filtered through the pipeline as a user's run would be:
-    the cases' right answers (a background of correct examples, the same in every dataset,
-    since the ranked signals are percentiles over the dataset) plus the wrong examples, clean
-    or injected."""
-    rows: dict = {}
-    flagged: set = set()
+    """Per case: the wrong example's confidence C and flag, clean and in each other variant.
+
+    The clean dataset is every case's right answer plus every wrong one; each other variant of
+    a case is scored in a copy where it replaces its clean twin (the rest is cached, so each
+    copy costs only its new example's calls). Scored and filtered through the pipeline as a
+    user's run would be."""
+    background = [replace(c.example("clean"), example_id=f"{c.name}-right", response=c.right) for c in cases]
+    clean = [c.example("clean") for c in cases]
+    readings: dict[str, tuple[dict, bool]] = {}
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "store.duckdb") as store:
-        for variant in VARIANTS:
-            examples = [replace(c.example("clean"), example_id=f"{c.name}-right", response=c.right) for c in cases]
-            examples += [c.example(variant) for c in cases]
-            path = Path(tmp) / f"injection-{variant}.jsonl"
+        def score(name: str, examples: list, wanted: list[str]) -> None:
+            path = Path(tmp) / f"{name}.jsonl"
             path.write_text("".join(json.dumps({"id": e.example_id, "messages": [
                 {"role": "user", "content": e.prompt[-1].content},
                 {"role": "assistant", "content": e.response}]}, ensure_ascii=False) + "\n" for e in examples),
                 encoding="utf-8")
-            info = store.add_dataset(read_dataset(path), name=path.stem)
+            info = store.add_dataset(read_dataset(path), name=name)
             run_pipeline(store, info.name, config, stages=("score", "filter"), client=client)
-            rows.update((r["example_id"], r) for r in store.scores(info.dataset_id, score_key(config))
-                        if not r["example_id"].endswith("-right"))
-            flagged.update(store.flagged_ids(info.dataset_id))
+            rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key(config))}
+            flagged = set(store.flagged_ids(info.dataset_id))
+            readings.update((i, (rows.get(i, {}), i in flagged)) for i in wanted)
+
+        score("clean", background + clean, [e.example_id for e in clean])
+        for n, case in enumerate(cases):
+            for variant in VARIANTS[1:]:
+                swapped = clean[:n] + [case.example(variant)] + clean[n + 1:]
+                score(f"{case.name}-{variant}", background + swapped, [f"{case.name}-{variant}"])
+            print(f"{case.name}: confidence done", file=sys.stderr, flush=True)
     out = []
     for case in cases:
-        parts = {v: rows.get(f"{case.name}-{v}", {}) for v in VARIANTS}
-        reading = {v: (parts[v].get("confidence"), f"{case.name}-{v}" in flagged) for v in VARIANTS}
-        row = {v: {"score": _round(reading[v][0]), "flagged": reading[v][1],
-                   "consistency": _round(parts[v].get("consistency")), "reflection": _round(parts[v].get("reflection")),
-                   "signals": {k: _round(x) for k, x in (parts[v].get("signals") or {}).items()}} for v in VARIANTS}
-        for variant in INJECTED:
-            held = confidence_held(reading["clean"], reading[variant])
+        row = {}
+        for variant in VARIANTS:
+            part, flagged = readings[f"{case.name}-{variant}"]
+            row[variant] = {"score": _round(part.get("confidence")), "flagged": flagged,
+                            "consistency": _round(part.get("consistency")), "reflection": _round(part.get("reflection")),
+                            "signals": {k: _round(x) for k, x in (part.get("signals") or {}).items()},
+                            "fired": part.get("fired") or []}
+        for variant in VARIANTS[1:]:
+            held = confidence_held((row["clean"]["score"], row["clean"]["flagged"]),
+                                   (row[variant]["score"], row[variant]["flagged"]))
             row[variant].update(held=held, score_held=held)
         out.append(row)
     return out
@@ -160,52 +192,66 @@ def _reading(r) -> dict:
 
 
 def summarise(rows: list[dict], styles: tuple[str, ...]) -> dict:
-    """Held / total per reflection style and for the judge, per injected variant, with the
-    mean clean and injected scores."""
-    def count(parts: list[dict]) -> dict:
+    """Held / total per reflection style, for the judge and for the confidence, per variant,
+    with the mean clean and changed scores, the largest and the mean absolute shift, and
+    for the confidence how many flags were kept, released or newly raised."""
+    def count(parts: list[dict], variants: tuple[str, ...]) -> dict:
         out = {}
-        for variant in INJECTED:
+        for variant in variants:
+            shifts = [p[variant]["score"] - p["clean"]["score"] for p in parts]
             out[variant] = {
                 "held": sum(p[variant]["held"] for p in parts),
                 "score_held": sum(p[variant]["score_held"] for p in parts), "total": len(parts),
                 "mean_clean": round(sum(p["clean"]["score"] for p in parts) / len(parts), 3),
                 "mean_injected": round(sum(p[variant]["score"] for p in parts) / len(parts), 3),
-                "max_shift": round(max(abs(p[variant]["score"] - p["clean"]["score"]) for p in parts), 3),
+                "max_shift": round(max(abs(d) for d in shifts), 3),
+                "mean_abs_shift": round(sum(abs(d) for d in shifts) / len(shifts), 3),
             }
         return out
-    summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows]) for s in styles}
-    summary["judge"] = count([r["judge"] for r in rows])
-    if rows and "confidence" in rows[0]:
-        summary["confidence"] = count([r["confidence"] for r in rows])
-        for variant in INJECTED:
+    if not rows:
+        return {}
+    summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows], INJECTED) for s in styles}
+    summary["judge"] = count([r["judge"] for r in rows], INJECTED)
+    if "confidence" in rows[0]:
+        summary["confidence"] = count([r["confidence"] for r in rows], INJECTED + CONTROLS)
+        for variant in INJECTED + CONTROLS:
             pairs = [(r["confidence"]["clean"]["flagged"], r["confidence"][variant]["flagged"]) for r in rows]
             summary["confidence"][variant].update(
                 clean_flagged=sum(c for c, _ in pairs), unflagged=sum(c and not i for c, i in pairs),
-                newly_flagged=sum(i and not c for c, i in pairs))
+                newly_flagged=sum(i and not c for c, i in pairs),
+                rule_fired=sum("injection" in r["confidence"][variant]["fired"] for r in rows))
     return summary
 
 
 def print_table(report: dict, styles: tuple[str, ...]) -> None:
     print(f"model {report['model']}; tolerance {report['tolerance']}; {report['calls']} calls in "
-          f"{report['seconds']} s. Scores: clean → injected in the response / in the prompt "
-          f"(reflection: S, higher = 'correct'; judge: P(right answer better)); "
-          "✗ = not held (score moved > tolerance: ✗✗; a verdict flipped only: ✗)")
-    extra = ["confidence"] if "confidence" in report["summary"] else []
+          f"{report['seconds']} s; overrides {report['overrides'] or 'none'}. Scores: clean → injected in the "
+          "response / in the prompt (reflection: S, higher = 'correct'; judge: P(right answer better); "
+          "confidence: C, * = flagged, then the benign controls); "
+          "✗ = not held (score moved > tolerance or a flag released: ✗✗; a verdict flipped only: ✗)")
+    extra = ["confidence"] if report["cases"] and "confidence" in report["cases"][0] else []
     heads = [f"refl. {s}" for s in styles] + ["judge"] + extra
-    print(f"{'case':<24}" + "".join(f"{h:>26}" for h in heads))
+    print(f"{'case':<24}" + "".join(f"{h:>24}" for h in heads) + ("   benign resp. / prompt" if extra else ""))
     for row in report["cases"]:
         parts = [row["reflection"][s] for s in styles] + [row["judge"]] + [row[e] for e in extra]
         cells = []
         for p in parts:
-            marks = ["" if p[v]["held"] else "✗" if p[v]["score_held"] else "✗✗" for v in INJECTED]
-            cells.append(f"{p['clean']['score']:.2f} → "
-                         f"{p['response']['score']:.2f}{marks[0]} / {p['prompt']['score']:.2f}{marks[1]}")
-        print(f"{row['case']:<24}" + "".join(f"{c:>26}" for c in cells))
-    for name, by_variant in report["summary"].items():
-        text = "; ".join(f"{v}: {c['held']}/{c['total']} held, {c['score_held']}/{c['total']} score held "
-                         f"(mean {c['mean_clean']:.2f} → {c['mean_injected']:.2f}, max shift {c['max_shift']:.2f})"
-                         for v, c in by_variant.items())
-        print(f"{name}: {text}")
+            def cell(v: str) -> str:
+                mark = "" if p[v].get("held", True) else "✗" if p[v]["score_held"] else "✗✗"
+                return f"{p[v]['score']:.2f}{'*' if p[v].get('flagged') else ''}{mark}"
+            cells.append(f"{cell('clean')} → {cell('response')} / {cell('prompt')}")
+            if p is row.get("confidence"):
+                cells.append(f"{cell('benign_response')} / {cell('benign_prompt')}")
+        print(f"{row['case']:<24}" + "".join(f"{c:>24}" for c in cells))
+    for set_name, summary in report["summary"].items():
+        for name, by_variant in summary.items():
+            text = "; ".join(f"{v}: {c['held']}/{c['total']} held, {c['score_held']}/{c['total']} score held "
+                             f"(mean {c['mean_clean']:.2f} → {c['mean_injected']:.2f}, mean |shift| "
+                             f"{c['mean_abs_shift']:.2f}, max {c['max_shift']:.2f}"
+                             + (f"; flags: {c['clean_flagged']} clean, {c['unflagged']} released, "
+                                f"{c['newly_flagged']} new; rule fired {c['rule_fired']}" if "unflagged" in c else "")
+                             + ")" for v, c in by_variant.items())
+            print(f"{set_name} {name}: {text}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,13 +262,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="reflection and judge reply length (default: the config's, 24 and 48)")
     parser.add_argument("--no-confidence", action="store_true",
                         help="skip the full-confidence pass (the slow part: samples, reflections, signals)")
+    add_set_option(parser)
+    parser.add_argument("--cache", type=Path, default=None, metavar="FILE",
+                        help="keep the LLM calls in this store file, so a rerun with other weights costs "
+                             "no call (default: in memory, for honest timings)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     styles = tuple(args.styles)
-    report = run(args.cases, styles, args.max_tokens, with_confidence=not args.no_confidence)
-    print_table(report, styles)
+    with contextlib.ExitStack() as stack:
+        cache = stack.enter_context(Store(args.cache)) if args.cache else None
+        report = run(args.cases, styles, args.max_tokens, with_confidence=not args.no_confidence,
+                     overrides=parse_set(parser, args.set), cache=cache)
+    report["cached"] = str(args.cache) if args.cache else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print_table(report, styles)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -19,6 +19,10 @@ BACKENDS = ("embedded", "openai")
 GAMMA_MODES = ("absolute", "quantile")
 SAMPLE_STYLES = ("explanation_first", "answer_first")
 REFLECTION_STYLES = ("tagged", "follow_up")
+#: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
+#: ``scoring.w_<name>``.
+SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd")
+RULE_SIGNALS = ("format", "degenerate", "injection")
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class ScoringConfig:
     when they disagree. The final confidence is the weighted mean of the soft signals
     (``bsdetector`` = β·O + (1−β)·S, and the dataset percentiles of ``likelihood``, ``min_k``
     (the likelihood of the least likely 20 % of the response's tokens) and ``ifd``)
-    times ``format`` and ``degenerate`` raised to their weights (rules veto; weight 0 = off).
+    times the rule signals ``format``, ``degenerate`` and ``injection`` (chat-template tokens,
+    role markers, fence tags, orders or verdict lines aimed at a grader) raised to their
+    weights (rules veto; weight 0 = off).
     """
 
     k: int = 5
@@ -81,6 +87,7 @@ class ScoringConfig:
     w_ifd: float = 0.0
     w_format: float = 1.0
     w_degenerate: float = 1.0
+    w_injection: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -218,8 +225,9 @@ def _validate(c: Config) -> None:
     _check(c.scoring.reflection_style in REFLECTION_STYLES, "scoring.reflection_style", c.scoring.reflection_style,
            " or ".join(REFLECTION_STYLES))
     _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
-    for key in ("w_bsdetector", "w_likelihood", "w_min_k", "w_ifd", "w_format", "w_degenerate"):
-        _check(getattr(c.scoring, key) >= 0, f"scoring.{key}", getattr(c.scoring, key), "a number >= 0")
+    for name in SOFT_SIGNALS + RULE_SIGNALS:
+        _check(getattr(c.scoring, f"w_{name}") >= 0, f"scoring.w_{name}", getattr(c.scoring, f"w_{name}"),
+               "a number >= 0")
     _check(c.scoring.reflection_prompts in (0, 1, 2), "scoring.reflection_prompts", c.scoring.reflection_prompts, "0, 1 or 2")
     _check(c.filter.gamma_mode in GAMMA_MODES, "filter.gamma_mode", c.filter.gamma_mode, " or ".join(GAMMA_MODES))
     _check(0.0 <= c.filter.gamma <= 1.0, "filter.gamma", c.filter.gamma, "a number in [0, 1]")

@@ -9,7 +9,8 @@ Per example (BSDetector): k samples with the reasoning template, compared with t
 response (observed consistency O); one or two self-reflection questions (certainty S,
 probability-weighted when the backend gives log-probabilities); ``bsdetector = β·O + (1−β)·S``.
 Cheap extra signals: format consistency with the rest of the dataset, degenerate responses,
-and the response's teacher-forced likelihood with and without its prompt (IFD) where the
+injection markers (text aimed at a model or grader, see :mod:`curation.injection`), and the
+response's teacher-forced likelihood with and without its prompt (IFD) where the
 backend can. :func:`finalize` then folds them into the final ``confidence`` (dataset-level,
 no LLM call), so changing a weight re-decides without any new call.
 """
@@ -23,7 +24,8 @@ from typing import Any, Callable
 
 from curation import confidence as cmath
 from curation import prompts, signals
-from curation.config import Config
+from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.injection import injection_scores
 from curation.errors import BudgetExceededError, LLMError
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
@@ -33,7 +35,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts or parsing change, so that old scores are not mixed with new ones.
-SCORER_VERSION = 2
+SCORER_VERSION = 3
 #: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
@@ -120,9 +122,19 @@ class ExampleScore:
     explanation: dict[str, Any]
 
 
+def dataset_rules(examples: list[Example]) -> dict[str, dict[str, signals.SignalScore]]:
+    """Per example id, the rule signals learnt from the whole dataset: ``format`` (consistency
+    with the other responses) and ``injection`` (markers not common in the dataset)."""
+    responses = [e.response for e in examples]
+    formats = signals.format_consistency(responses)
+    marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
+    return {e.example_id: {"format": f, "injection": m} for e, f, m in zip(examples, formats, marks)}
+
+
 def assemble(example: Example, samples: list[ChatResult], reflections: list[ChatResult], *,
-             format_signal: signals.SignalScore, token_scores: Any, config: Config) -> ExampleScore:
-    """Combine one example's LLM results and cheap signals into its score parts."""
+             rules: dict[str, signals.SignalScore], token_scores: Any, config: Config) -> ExampleScore:
+    """Combine one example's LLM results and cheap signals into its score parts; ``rules``
+    holds its dataset-level rule signals (see :func:`dataset_rules`)."""
     s = config.scoring
     parsed = [prompts.parse_answer(r.text) for r in samples]
     answers = [p.answer for p in parsed]
@@ -131,8 +143,8 @@ def assemble(example: Example, samples: list[ChatResult], reflections: list[Chat
     verdicts = [prompts.parse_reflection(r.text, r.top_logprobs) for r in reflections]
     reflection = cmath.reflection_certainty([v.score for v in verdicts]) if verdicts else None
     bsdetector = cmath.combine(consistency, reflection, beta=s.beta)
-    degenerate = signals.degenerate(prompt_text(example.prompt), example.response)
-    values: dict[str, float] = {"format": format_signal.score, "degenerate": degenerate.score}
+    rules = {**rules, "degenerate": signals.degenerate(prompt_text(example.prompt), example.response)}
+    values: dict[str, float] = {name: sig.score for name, sig in rules.items()}
     if bsdetector is not None:
         values["bsdetector"] = bsdetector
     if token_scores is not None:
@@ -153,8 +165,7 @@ def assemble(example: Example, samples: list[ChatResult], reflections: list[Chat
             for q, v in enumerate(verdicts, start=1)
         ],
         "unparsed_reflections": sum(not v.parsed for v in verdicts),
-        "reasons": {name: list(sig.reasons) for name, sig in (("format", format_signal), ("degenerate", degenerate))
-                    if sig.reasons},
+        "reasons": {name: list(sig.reasons) for name, sig in rules.items() if sig.reasons},
     }
     return ExampleScore(consistency, reflection, bsdetector, values, explanation)
 
@@ -163,19 +174,17 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
     """Weighted mean of the soft signals times the rule signals raised to their weights.
 
     ``values`` holds ``bsdetector`` and the *percentiles* of the ranked signals, plus the
-    rule scores ``format`` and ``degenerate``; all in [0, 1]. Returns None when no soft
-    signal with a positive weight is present and no rule applies.
+    scores of the :data:`~curation.config.RULE_SIGNALS`; all in [0, 1]. Returns None when no
+    soft signal with a positive weight is present and no rule applies.
     """
-    s = config.scoring
-    soft = [(values[name], weight) for name, weight in
-            (("bsdetector", s.w_bsdetector), ("likelihood", s.w_likelihood), ("min_k", s.w_min_k),
-             ("ifd", s.w_ifd))
-            if weight > 0 and values.get(name) is not None]
+    def weighted(names: tuple[str, ...]) -> list[tuple[float, float]]:
+        pairs = ((values.get(name), getattr(config.scoring, f"w_{name}")) for name in names)
+        return [(value, weight) for value, weight in pairs if weight > 0 and value is not None]
+
+    soft = weighted(SOFT_SIGNALS)
     total = sum(w for _, w in soft)
     base = sum(v * w for v, w in soft) / total if total else None
-    rules = [(value, weight) for value, weight in
-             ((values.get("format"), s.w_format), (values.get("degenerate"), s.w_degenerate))
-             if weight > 0 and value is not None]
+    rules = weighted(RULE_SIGNALS)
     factor = 1.0
     for value, weight in rules:
         factor *= value ** weight
@@ -207,8 +216,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
     key = score_key(config)
     done_ids = store.scored_ids(info.dataset_id, key)
     examples = list(store.iter_examples(info.dataset_id))
-    formats = dict(zip((e.example_id for e in examples),
-                       signals.format_consistency([e.response for e in examples])))
+    rules = dataset_rules(examples)
     todo = [e for e in examples if e.example_id not in done_ids]
     result = ScoreResult(skipped=len(examples) - len(todo))
     size = client.items_per_batch(config.scoring.reflection_prompts + first_sample_count(config))
@@ -218,7 +226,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
             break
         batch = todo[start:start + size]
         try:
-            _score_batch(store, info, config, client, batch, formats, key=key, run_id=run_id, result=result,
+            _score_batch(store, info, config, client, batch, rules, key=key, run_id=run_id, result=result,
                          on_progress=lambda: on_progress and on_progress(result.scored + result.failed, len(todo),
                                                                          result.failed))
         except BudgetExceededError:
@@ -228,7 +236,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
 
 
 def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMClient,
-                 batch: list[Example], formats: dict[str, signals.SignalScore], *, key: str, run_id: str,
+                 batch: list[Example], rules: dict[str, dict[str, signals.SignalScore]], *, key: str, run_id: str,
                  result: ScoreResult, on_progress: Callable[[], Any]) -> None:
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
@@ -265,7 +273,7 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
             continue
         reflections = [r[0] for r in own[:config.scoring.reflection_prompts]]
         samples = (list(own[-1]) + list(extra)) if first else []
-        parts = assemble(example, samples, reflections, format_signal=formats[example.example_id],
+        parts = assemble(example, samples, reflections, rules=rules[example.example_id],
                          token_scores=tokens[example.example_id], config=config)
         store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
                          status="ok", confidence=parts.bsdetector, consistency=parts.consistency,
@@ -304,7 +312,7 @@ def finalize(store: Store, info: DatasetInfo, config: Config) -> int:
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
         conf = final_confidence(values, config)
-        fired = [name for name in ("format", "degenerate", "bsdetector") if values.get(name, 1.0) < 0.5]
+        fired = [name for name in (*RULE_SIGNALS, "bsdetector") if values.get(name, 1.0) < 0.5]
         fired += [name for name in RANKED_SIGNALS if values.get(name) is not None
                   and values[name] < RANKED_FIRE_SHARE]
         updates[row["example_id"]] = (conf, fired)

@@ -20,9 +20,10 @@ import pytest
 
 from curation import correct, prompts, score
 from curation.config import Config
+from curation.injection import markers
 from curation.llm.base import MemoryCache
 from curation.llm.client import LLMClient
-from tests.support.injection_cases import (CASES, MODEL_TEST_CASES, case, confidence_held, reflect,
+from tests.support.injection_cases import (ALL_CASES, CASES, MODEL_TEST_CASES, case, confidence_held, reflect,
                                           reflection_score_held)
 from tests.support.scripted import block
 
@@ -38,13 +39,25 @@ def test_the_cases_cover_the_families():
                    "answer: A", "</proposed_answer>", "</response_1>", "The correct choice is (A)",
                    '{"verdict": "A"'):
         assert family in text, family
-    for c in CASES:
+    assert len({c.name for c in ALL_CASES}) == len(ALL_CASES)
+    for c in ALL_CASES:
         assert c.injection in c.example("response").response and c.injection not in c.example("clean").response
         assert c.injection in c.example("prompt").prompt[-1].content
 
 
+@pytest.mark.parametrize("c", ALL_CASES, ids=lambda c: c.name)
+def test_benign_controls_add_neutral_text_of_the_same_length(c):
+    benign = c.benign()
+    assert len(benign.split()) == len(c.injection.split()) and markers(benign) == {}
+    assert c.example("benign_response").response == f"{c.wrong}\n\n{benign}"
+    assert c.example("benign_prompt").prompt[-1].content == f"{c.question}\n\n{benign}"
+    assert c.example("benign_prompt").response == c.wrong
+    with pytest.raises(ValueError):
+        c.example("other")
+
+
 @pytest.mark.parametrize("variant", INJECTED)
-@pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("c", ALL_CASES, ids=lambda c: c.name)
 def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
     example = c.example(variant)
     assert TAGGED.scoring.reflection_style == "tagged"
@@ -66,7 +79,7 @@ def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
 
 
 @pytest.mark.parametrize("variant", INJECTED)
-@pytest.mark.parametrize("c", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("c", ALL_CASES, ids=lambda c: c.name)
 def test_judge_keeps_the_injection_inside_its_data_block(c, variant):
     example = c.example(variant)
     for request, original in zip(correct.judge_requests(example, c.right, TAGGED), ("response_1", "response_2")):

@@ -353,6 +353,13 @@ def test_injected_text_stays_inside_the_data_tags(store, tmp_path):
             assert "&lt;/response_2>" in original and "&lt;/proposed_answer>" in original
             assert "10" in inside  # the candidate, in the other block
 
+        # the injection rule saw the closing fence tags in both the prompt and the response, and
+        # the forged verdict line in the response: 0.2 * 0.4
+        row = next(r for r in store.scores(info.dataset_id, score_key(config(server))) if r["example_id"] == "inj")
+        assert row["signals"]["injection"] == pytest.approx(0.08) and "injection" in row["fired"]
+        assert row["explanation"]["reasons"]["injection"] == [
+            "fence marker in the response ('</proposed_answer>') and the prompt ('</question>')",
+            "verdict marker in the response ('answer: A')"]
         # a model that respects the fences judged the response wrong and corrected it
         assert "inj" in store.flagged_ids(info.dataset_id)
         assert store.proposals(info.dataset_id)["inj"]["candidate"] == "10"

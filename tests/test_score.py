@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from curation import prompts
-from curation.config import Config
+from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 from curation.ingest import import_file
 from curation.llm.base import ChatResult, Message, TokenScores
 from curation.score import (
@@ -144,7 +144,7 @@ def test_assemble_by_hand():
     c = config(**{"scoring.k": 2, "scoring.alpha": 0.8, "scoring.beta": 0.7})
     samples = replies("explanation: it says so, answer: red seaweed", "explanation: hmm, answer: seaweed")
     parts = assemble(example(), samples, replies("answer: A", "answer: B"),
-                     format_signal=SignalScore(1.0), token_scores=None, config=c)
+                     rules={"format": SignalScore(1.0)}, token_scores=None, config=c)
     assert parts.consistency == pytest.approx(0.7)
     assert parts.reflection == pytest.approx(0.5)
     assert parts.bsdetector == pytest.approx(0.64)
@@ -158,7 +158,7 @@ def test_assemble_by_hand():
 
 def test_assemble_token_scores_become_likelihood_and_ifd():
     # likelihood = exp(-0.5); IFD = 0.5 / 1.0 = 0.5 -> 1 / (1 + 0.5 ** 3) = 1 / 1.125.
-    parts = assemble(example(), [], [], format_signal=SignalScore(1.0),
+    parts = assemble(example(), [], [], rules={"format": SignalScore(1.0)},
                      token_scores=TokenScores(mean_logprob_with_prompt=-0.5, mean_logprob_without_prompt=-1.0,
                                               n_tokens=4),
                      config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
@@ -176,7 +176,7 @@ def test_assemble_min_k_is_the_likelihood_of_the_least_likely_tokens():
     assert plain.min_k_logprob == -6.0  # 20 % of 5 tokens: the one least likely
     assert padded.min_k_logprob == pytest.approx((-6.0 - 0.3 - 0.2) / 3)  # ceil(20 % of 15) = 3
     assert padded.mean_logprob_with_prompt > plain.mean_logprob_with_prompt + 0.8  # padding hides it in the mean
-    parts = assemble(example(), [], [], format_signal=SignalScore(1.0), token_scores=padded,
+    parts = assemble(example(), [], [], rules={"format": SignalScore(1.0)}, token_scores=padded,
                      config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
     assert parts.signals["min_k"] == pytest.approx(math.exp(padded.min_k_logprob))
     assert parts.signals["min_k"] < 0.12 < parts.signals["likelihood"]
@@ -191,7 +191,7 @@ def test_assemble_min_k_is_the_likelihood_of_the_least_likely_tokens():
 ])
 def test_assemble_reflection_alone_and_unparsed_replies_score_half(reply, score, parsed):
     c = config(**{"scoring.k": 0, "scoring.reflection_prompts": 1})
-    parts = assemble(example(), [], replies(reply), format_signal=SignalScore(1.0), token_scores=None, config=c)
+    parts = assemble(example(), [], replies(reply), rules={"format": SignalScore(1.0)}, token_scores=None, config=c)
     assert parts.consistency is None
     assert parts.reflection == parts.bsdetector == score  # no samples: C = S
     assert parts.explanation["unparsed_reflections"] == (0 if parsed else 1)
@@ -200,7 +200,7 @@ def test_assemble_reflection_alone_and_unparsed_replies_score_half(reply, score,
 def test_assemble_unlabelled_sample_is_compared_whole():
     # No "answer:" label: the whole reply is the answer; "7" matches "7" -> o = 1.
     c = config(**{"scoring.k": 1, "scoring.reflection_prompts": 0})
-    parts = assemble(example("What is 3 + 4?", "7"), replies("7"), [], format_signal=SignalScore(1.0),
+    parts = assemble(example("What is 3 + 4?", "7"), replies("7"), [], rules={"format": SignalScore(1.0)},
                      token_scores=None, config=c)
     assert parts.consistency == 1.0
     assert parts.explanation["samples"] == [{"answer": "7", "parsed": False, "match": True, "agreement": 1.0}]
@@ -208,7 +208,7 @@ def test_assemble_unlabelled_sample_is_compared_whole():
 
 def test_assemble_reports_why_rules_fired():
     parts = assemble(example(response="I'm sorry, I cannot answer that."), [], [],
-                     format_signal=SignalScore(0.4, ("long (> 8 words), but 90% of responses: short",)),
+                     rules={"format": SignalScore(0.4, ("long (> 8 words), but 90% of responses: short",))},
                      token_scores=None, config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
     assert parts.signals["format"] == 0.4
     assert parts.signals["degenerate"] == pytest.approx(0.2)  # refusal
@@ -229,6 +229,8 @@ DEFAULT = Config()  # w_bsdetector 1, w_likelihood 1, w_ifd 0, w_format 1, w_deg
     ({"bsdetector": 1.0, "likelihood": 1.0, "format": 1.0, "degenerate": 0.0}, 0.0),
     # no soft signal: the rules alone
     ({"format": 0.5, "degenerate": 0.5}, 0.25),
+    # injection markers multiply in like any rule
+    ({"bsdetector": 0.6, "likelihood": 0.6, "format": 1.0, "degenerate": 1.0, "injection": 0.4}, 0.24),
 ])
 def test_final_confidence_by_hand(values, expected):
     assert final_confidence(values, DEFAULT) == pytest.approx(expected)
@@ -244,7 +246,7 @@ def test_final_confidence_weights():
     assert final_confidence({"format": 0.0}, off) is None  # nothing with a weight is present
 
 
-NAMES = ("bsdetector", "likelihood", "min_k", "ifd", "format", "degenerate")
+NAMES = SOFT_SIGNALS + RULE_SIGNALS
 unit = st.floats(0.0, 1.0, allow_nan=False)
 weight = st.floats(0.0, 3.0, allow_nan=False)
 

@@ -1,0 +1,94 @@
+"""Injection markers: text in an example that speaks to a model or grader instead of the user.
+
+A fine-tuning example whose response (or prompt) carries a chat template's control tokens,
+role markers, the closing tag of an evaluator's data fence, an order to ignore instructions
+or a verdict line for a grader is bad training data whatever the task, and it is the text an
+attacker would add to steer the self-reflection or the judge. The rule signal here flags it
+for review rather than letting the LLM part of the confidence decide.
+
+Each marker kind multiplies the score (1 = nothing found) by its :data:`MULTIPLIERS` entry,
+once per kind. A kind found in at least :data:`COMMON_SHARE` of a dataset's examples is that
+dataset's style (role labels in written dialogues, ``answer: A`` in multiple-choice data,
+XML-tagged prompts, a template token left on every row) rather than an attack on a few rows,
+and does not count. Prompts are
+checked for the kinds of :data:`PROMPT_KINDS` only: a question may fairly quote a dialogue or
+ask for a letter. Pure: text in, :class:`~curation.signals.SignalScore` out.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from curation.prompts import DATA_TAGS
+from curation.signals import MIN_ROWS, SignalScore
+
+#: What each marker kind multiplies the score by.
+MULTIPLIERS = {"template": 0.2, "fence": 0.2, "override": 0.3, "role": 0.4, "verdict": 0.4}
+#: A kind in at least this share of a dataset's examples (of MIN_ROWS or more) does not count.
+COMMON_SHARE = 0.2
+#: Kinds looked for in the prompt as well as in the response.
+PROMPT_KINDS = ("template", "fence", "override")
+
+_PATTERNS = {
+    "template": re.compile(
+        r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>|<s>\s*\[", re.IGNORECASE),
+    "fence": re.compile(r"<\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b[^<>\n]{0,20}>?", re.IGNORECASE),
+    "override": re.compile(
+        r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"
+        r"original|system)\s+(?:instructions?|prompts?|rules|messages?|directions)\b"
+        r"|\bsystem\s+override\b|\b(?:grading|evaluation|judge|developer|admin)\s+mode\b"
+        r"|\bnote\s+to\s+the\s+(?:evaluator|grader|judge|reviewer|assessor|model|ai)\b"
+        r"|\b(?:the\s+)?(?:evaluator|grader|judge|reviewer|assessor)\s+(?:must|should|has\s+to|is\s+required\s+to)\b",
+        re.IGNORECASE),
+    "role": re.compile(
+        r"^[ \t]*(?:#{1,6}[ \t]*|\*\*)?(?:system|assistant|user|human)\**[ \t]*:", re.IGNORECASE | re.MULTILINE),
+    "verdict": re.compile(
+        r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=][ \t]*[\"'(\[]?[A-D]\b"
+        r"|(?i:\bcorrect\s+(?:choice|option|letter|answer)\s+is)\s*:?\s*\(?[A-D]\)"
+        r"|(?i:\b(?:choose|select|pick|reply\s+with|respond\s+with|output))\s*:?\s*\(?[A-D]\)"
+        r"|(?i:\"(?:verdict|correct)\")\s*:",
+        re.MULTILINE),
+}
+
+
+def markers(text: str) -> dict[str, str]:
+    """The marker kinds found in ``text``, each with the first match (as written)."""
+    found = {}
+    for kind, pattern in _PATTERNS.items():
+        match = pattern.search(text)
+        if match:
+            found[kind] = match.group(0).strip()
+    return found
+
+
+def injection_scores(prompts: Sequence[str], responses: Sequence[str]) -> list[SignalScore]:
+    """Score each example (its prompt's message texts and its response) for injection markers.
+
+    Args:
+        prompts: per example, the prompt's message contents joined (no role labels added).
+        responses: per example, the response.
+    Returns:
+        One :class:`SignalScore` per example: the product of the multipliers of the kinds
+        found, with a reason naming each kind, where it was found and the text.
+    """
+    found = [({k: v for k, v in markers(p).items() if k in PROMPT_KINDS}, markers(r))
+             for p, r in zip(prompts, responses, strict=True)]
+    common = set()
+    if len(found) >= MIN_ROWS:
+        for kind in MULTIPLIERS:
+            if sum(kind in p or kind in r for p, r in found) >= COMMON_SHARE * len(found):
+                common.add(kind)
+    out = []
+    for in_prompt, in_response in found:
+        score, reasons = 1.0, []
+        for kind, multiplier in MULTIPLIERS.items():
+            if kind in common:
+                continue
+            where = [(part, marks[kind]) for part, marks in (("response", in_response), ("prompt", in_prompt))
+                     if kind in marks]
+            if where:
+                score *= multiplier
+                reasons.append(f"{kind} marker in the " + " and the ".join(f"{part} ({text[:40]!r})"
+                                                                         for part, text in where))
+        out.append(SignalScore(score, tuple(reasons)))
+    return out
