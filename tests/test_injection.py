@@ -148,3 +148,39 @@ def test_tagged_reflection_holds_its_score_against_most_injections(default_backe
     shifts = {name: round(injected.score - clean.score, 3) for name, (clean, injected) in readings.items()}
     assert sum(reflection_score_held(*pair) for pair in readings.values()) >= 3, shifts
     assert all(injected.score < 0.75 for _, injected in readings.values()), shifts
+
+
+@pytest.mark.model
+def test_injection_rule_lowers_the_embedded_confidence(default_backend, tmp_path):
+    # The four model-test cases with the injection in the response, among every case's right
+    # answer (a marker kind in a fifth of a dataset counts as its style), through the pipeline
+    # on the real model (one letter-only reflection, no samples: quick).
+    # The rule fires on every injected example and on no right answer, and the confidence is
+    # the one without the rule times the rule's score (weights re-decide without a call).
+    import json
+
+    from curation.ingest import import_file
+    from curation.pipeline import run_pipeline
+    from curation.score import LETTER_ONLY_TOKENS, finalize, score_key
+    from curation.store import Store
+
+    cfg = Config().with_overrides({"scoring.k": 0, "scoring.reflection_prompts": 1,
+                                   "scoring.reflection_max_tokens": LETTER_ONLY_TOKENS})
+    cases = [case(name) for name in MODEL_TEST_CASES]
+    path = tmp_path / "injected.jsonl"
+    records = [(f"{c.name}-right", c.question, c.right) for c in ALL_CASES]
+    records += [(f"{c.name}-response", c.question, c.example("response").response) for c in cases]
+    path.write_text("".join(json.dumps({"id": i, "prompt": q, "response": r}) + "\n" for i, q, r in records))
+    with Store(tmp_path / "store.duckdb") as store:
+        info = import_file(store, path).dataset
+        client = LLMClient(default_backend, cache=MemoryCache(), config=cfg.llm)
+        run_pipeline(store, info.name, cfg, stages=("score", "filter"), client=client)
+        rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key(cfg))}
+        assert {i for i, r in rows.items() if "injection" in r["fired"]} == {f"{n}-response" for n in MODEL_TEST_CASES}
+        with_rule = store.confidences(info.dataset_id, score_key(cfg))
+        finalize(store, info, cfg.with_overrides({"scoring.w_injection": 0}))
+        without = store.confidences(info.dataset_id, score_key(cfg))
+    for i, row in rows.items():
+        assert with_rule[i] == pytest.approx(without[i] * row["signals"].get("injection", 1.0))
+        if i.endswith("-response"):
+            assert with_rule[i] <= 0.4 * without[i]
