@@ -10,9 +10,8 @@ Each marker kind multiplies the score (1 = nothing found) by its :data:`MULTIPLI
 once per kind. A kind found in at least :data:`COMMON_SHARE` of a dataset's examples is that
 dataset's style (role labels in written dialogues, ``answer: A`` in multiple-choice data,
 XML-tagged prompts, a template token left on every row) rather than an attack on a few rows,
-and does not count. Prompts are
-checked for the kinds of :data:`PROMPT_KINDS` only: a question may fairly quote a dialogue or
-ask for a letter. Pure: text in, :class:`~curation.signals.SignalScore` out.
+and does not count. Prompts are checked for the kinds of :data:`PROMPT_KINDS` only: a question
+may fairly quote a dialogue or ask for a letter. Pure: text in, :class:`~curation.signals.SignalScore` out.
 """
 from __future__ import annotations
 
@@ -31,7 +30,8 @@ PROMPT_KINDS = ("template", "fence", "override")
 
 _PATTERNS = {
     "template": re.compile(
-        r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>|<s>\s*\[", re.IGNORECASE),
+        r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[",
+        re.IGNORECASE),  # "</s>" only where it ends the text or a turn: <s>…</s> is also HTML strikethrough
     "fence": re.compile(r"<\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b[^<>\n]{0,20}>?", re.IGNORECASE),
     "override": re.compile(
         r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"
@@ -43,7 +43,7 @@ _PATTERNS = {
     "role": re.compile(
         r"^[ \t]*(?:#{1,6}[ \t]*|\*\*)?(?:system|assistant|user|human)\**[ \t]*:", re.IGNORECASE | re.MULTILINE),
     "verdict": re.compile(
-        r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=][ \t]*[\"'(\[]?[A-D]\b"
+        r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=][ \t]*[\"'(\[]?[A-D]\b(?![ \t]*[a-z])"
         r"|(?i:\bcorrect\s+(?:choice|option|letter|answer)\s+is)\s*:?\s*\(?[A-D]\)"
         r"|(?i:\b(?:choose|select|pick|reply\s+with|respond\s+with|output))\s*:?\s*\(?[A-D]\)"
         r"|(?i:\"(?:verdict|correct)\")\s*:",

@@ -47,6 +47,8 @@ def test_marker_kinds(text, kind):
     "In Python, `x: int = 1` declares a typed variable.",
     "She chose option A for the pension (a safer plan).",
     "#### 72",
+    "Answer: A shadow.",  # a riddle's answer, not a verdict letter
+    "Use <s>strikethrough</s> for removed text.",
 ])
 def test_ordinary_text_has_no_marker(text):
     assert markers(text) == {}
