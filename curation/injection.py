@@ -10,8 +10,9 @@ Each marker kind multiplies the score (1 = nothing found) by its :data:`MULTIPLI
 once per kind. A kind found in at least :data:`COMMON_SHARE` of a dataset's examples is that
 dataset's style (role labels in written dialogues, ``answer: A`` in multiple-choice data,
 XML-tagged prompts, a template token left on every row) rather than an attack on a few rows,
-and does not count. Prompts are checked for the kinds of :data:`PROMPT_KINDS` only: a question
-may fairly quote a dialogue or ask for a letter. Pure: text in, :class:`~curation.signals.SignalScore` out.
+and does not count. Prompts are checked for the kinds of :data:`PROMPT_KINDS`, and for role
+lines only when the role is ``system``: a question may fairly quote a dialogue or ask for a
+letter, but has no business giving the grader a system turn. Pure: text in, :class:`~curation.signals.SignalScore` out.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ COMMON_SHARE = 0.2
 #: Kinds looked for in the prompt as well as in the response.
 PROMPT_KINDS = ("template", "fence", "override")
 
+_ROLE_LINE = r"^[ \t]*(?:#{{1,6}}[ \t]*|\*\*)?(?:{roles})\**[ \t]*:"
+_SYSTEM_LINE = re.compile(_ROLE_LINE.format(roles="system"), re.IGNORECASE | re.MULTILINE)
 _PATTERNS = {
     "template": re.compile(
         r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[",
@@ -41,7 +44,7 @@ _PATTERNS = {
         r"|\b(?:the\s+)?(?:evaluator|grader|judge|reviewer|assessor)\s+(?:must|should|has\s+to|is\s+required\s+to)\b",
         re.IGNORECASE),
     "role": re.compile(
-        r"^[ \t]*(?:#{1,6}[ \t]*|\*\*)?(?:system|assistant|user|human)\**[ \t]*:", re.IGNORECASE | re.MULTILINE),
+        _ROLE_LINE.format(roles="system|assistant|user|human"), re.IGNORECASE | re.MULTILINE),
     "verdict": re.compile(
         r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=][ \t]*[\"'(\[]?[A-D]\b(?![ \t]*[a-z])"
         r"|(?i:\bcorrect\s+(?:choice|option|letter|answer)\s+is)\s*:?\s*\(?[A-D]\)"
@@ -61,6 +64,14 @@ def markers(text: str) -> dict[str, str]:
     return found
 
 
+def _prompt_markers(text: str) -> dict[str, str]:
+    found = {k: v for k, v in markers(text).items() if k in PROMPT_KINDS}
+    system = _SYSTEM_LINE.search(text)
+    if system:
+        found["role"] = system.group(0).strip()
+    return found
+
+
 def injection_scores(prompts: Sequence[str], responses: Sequence[str]) -> list[SignalScore]:
     """Score each example (its prompt's message texts and its response) for injection markers.
 
@@ -71,8 +82,7 @@ def injection_scores(prompts: Sequence[str], responses: Sequence[str]) -> list[S
         One :class:`SignalScore` per example: the product of the multipliers of the kinds
         found, with a reason naming each kind, where it was found and the text.
     """
-    found = [({k: v for k, v in markers(p).items() if k in PROMPT_KINDS}, markers(r))
-             for p, r in zip(prompts, responses, strict=True)]
+    found = [(_prompt_markers(p), markers(r)) for p, r in zip(prompts, responses, strict=True)]
     common = set()
     if len(found) >= MIN_ROWS:
         for kind in MULTIPLIERS:
