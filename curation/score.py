@@ -25,8 +25,8 @@ from typing import Any, Callable
 from curation import confidence as cmath
 from curation import prompts, signals
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
-from curation.injection import injection_scores
 from curation.errors import BudgetExceededError, LLMError
+from curation.injection import injection_scores
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
@@ -34,7 +34,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
 
-#: Bump when prompts or parsing change, so that old scores are not mixed with new ones.
+#: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
 SCORER_VERSION = 3
 #: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
