@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from curation.prompts import DATA_TAGS
+from curation.prompts import TAG_LOOKALIKE
 from curation.signals import MIN_ROWS, SignalScore
 
 #: What each marker kind multiplies the score by.
@@ -35,7 +35,7 @@ _PATTERNS = {
     "template": re.compile(
         r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[",
         re.IGNORECASE),  # "</s>" only where it ends the text or a turn: <s>…</s> is also HTML strikethrough
-    "fence": re.compile(r"<\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b[^<>\n]{0,20}>?", re.IGNORECASE),
+    "fence": TAG_LOOKALIKE,
     "override": re.compile(
         r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"
         r"original|system)\s+(?:instructions?|prompts?|rules|messages?|directions)\b"

@@ -149,13 +149,14 @@ class JudgeVerdict:
 
 # --- data fencing ----------------------------------------------------------------------
 
-_TAG_LOOKALIKE = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
+#: Text that looks like one of :data:`DATA_TAGS`, open or close (up to its ``>``, where near).
+TAG_LOOKALIKE = re.compile(r"<\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b[^<>\n]{0,20}>?", re.IGNORECASE)
 
 
 def neutralise(text: str) -> str:
     """Escape anything in ``text`` that looks like one of :data:`DATA_TAGS` (open or close),
     so data cannot end its block early; other ``<`` are left alone."""
-    return _TAG_LOOKALIKE.sub("&lt;", text)
+    return TAG_LOOKALIKE.sub(lambda m: "&lt;" + m.group(0)[1:], text)
 
 
 def render_turns(turns: Iterable[Message]) -> str:
@@ -483,7 +484,7 @@ def parse_equivalence(text: str, top_logprobs: tuple[Mapping[str, float], ...] =
 __all__ = [
     "SAMPLING_INSTRUCTION", "DATA_RULE", "REFLECTION_TEMPLATE", "REFLECTION_QUESTIONS",
     "FORM_EXPLANATION_FIRST", "FORM_LETTER_FIRST", "JUDGE_TEMPLATE", "EQUIVALENCE_TEMPLATE",
-    "DATA_TAGS", "CHOICE_SCORES", "ParsedAnswer", "Reflection", "JudgeVerdict", "neutralise",
+    "DATA_TAGS", "TAG_LOOKALIKE", "CHOICE_SCORES", "ParsedAnswer", "Reflection", "JudgeVerdict", "neutralise",
     "render_turns", "build_sampling_messages", "parse_answer", "build_reflection_messages",
     "choice_probabilities", "parse_reflection", "build_judge_messages", "parse_judge",
     "judge_confidence", "build_candidate_messages", "build_equivalence_messages",
