@@ -36,7 +36,7 @@ if __package__ in (None, ""):
 
 from benchmarks.options import add_set_option, parse_set  # noqa: E402
 from curation import confidence as cmath  # noqa: E402
-from curation.config import RULE_SIGNALS, Config  # noqa: E402
+from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.presets import PRESETS  # noqa: E402
@@ -46,7 +46,6 @@ from curation.store import Store  # noqa: E402
 DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
 RESULTS = ROOT / "benchmarks" / "results" / "detection.json"
 WORK = ROOT / "benchmarks" / ".work"
-SIGNALS = ("bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "format", "degenerate", "injection")
 
 
 def _labels(path: Path) -> dict[str, dict]:
@@ -79,7 +78,7 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
         "confidence": [rows[i]["confidence"] for i in ids],
         "consistency": [rows[i]["consistency"] for i in ids],
         "reflection": [rows[i]["reflection"] for i in ids],
-        **{s: [rows[i]["signals"].get(s) for i in ids] for s in SIGNALS if s not in ("consistency", "reflection")},
+        **{s: [rows[i]["signals"].get(s) for i in ids] for s in SOFT_SIGNALS + RULE_SIGNALS},
     }
     rng = random.Random(0)
     columns["random"] = [rng.random() for _ in ids]

@@ -12,7 +12,8 @@ dataset's style (role labels in written dialogues, ``answer: A`` in multiple-cho
 XML-tagged prompts, a template token left on every row) rather than an attack on a few rows,
 and does not count. Prompts are checked for the kinds of :data:`PROMPT_KINDS`, and for role
 lines only when the role is ``system``: a question may fairly quote a dialogue or ask for a
-letter, but has no business giving the grader a system turn. Pure: text in, :class:`~curation.signals.SignalScore` out.
+letter, but has no business giving the grader a system turn. Pure: text in,
+:class:`~curation.signals.SignalScore` out.
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ _PATTERNS = {
     "role": re.compile(
         _ROLE_LINE.format(roles="system|assistant|user|human"), re.IGNORECASE | re.MULTILINE),
     "verdict": re.compile(
-        r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=][ \t]*[\"'(\[]?[A-D]\b(?![ \t]*[a-z])"
+        r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=]"
+        r"[ \t]*[\"'(\[]?[A-D]\b(?![ \t]*[a-z])"
         r"|(?i:\bcorrect\s+(?:choice|option|letter|answer)\s+is)\s*:?\s*\(?[A-D]\)"
         r"|(?i:\b(?:choose|select|pick|reply\s+with|respond\s+with|output))\s*:?\s*\(?[A-D]\)"
         r"|(?i:\"(?:verdict|correct)\")\s*:",
@@ -83,11 +85,8 @@ def injection_scores(prompts: Sequence[str], responses: Sequence[str]) -> list[S
         found, with a reason naming each kind, where it was found and the text.
     """
     found = [(_prompt_markers(p), markers(r)) for p, r in zip(prompts, responses, strict=True)]
-    common = set()
-    if len(found) >= MIN_ROWS:
-        for kind in MULTIPLIERS:
-            if sum(kind in p or kind in r for p, r in found) >= COMMON_SHARE * len(found):
-                common.add(kind)
+    common = {kind for kind in MULTIPLIERS if len(found) >= MIN_ROWS
+              and sum(kind in p or kind in r for p, r in found) >= COMMON_SHARE * len(found)}
     out = []
     for in_prompt, in_response in found:
         score, reasons = 1.0, []
