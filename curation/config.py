@@ -19,6 +19,7 @@ BACKENDS = ("embedded", "openai")
 GAMMA_MODES = ("absolute", "quantile")
 SAMPLE_STYLES = ("explanation_first", "answer_first")
 REFLECTION_STYLES = ("tagged", "follow_up")
+REFLECTION_ORDERS = ("balanced", "fixed")
 #: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
 #: ``scoring.w_<name>``.
 SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd")
@@ -65,7 +66,10 @@ class ScoringConfig:
     (the likelihood of the least likely 20 % of the response's tokens) and ``ifd``)
     times the rule signals ``format``, ``degenerate`` and ``injection`` (chat-template tokens,
     role markers, fence tags, orders or verdict lines aimed at a grader) raised to their
-    weights (rules veto; weight 0 = off).
+    weights (rules veto; weight 0 = off). ``reflection_order``: ``fixed`` asks both reflection
+    questions with the paper's choices (A correct, B incorrect); ``balanced`` swaps A and B in
+    the second, so a letter or position preference (and text in the data saying "answer A")
+    cancels in S instead of adding up.
     """
 
     k: int = 5
@@ -78,6 +82,7 @@ class ScoringConfig:
     early_stop_after: int = 3
     reflection_prompts: int = 2
     reflection_style: str = "tagged"
+    reflection_order: str = "balanced"
     reflection_max_tokens: int = 24
     letter_first: bool = True
     top_logprobs: int = 5
@@ -224,6 +229,8 @@ def _validate(c: Config) -> None:
     _check(c.scoring.sample_style in SAMPLE_STYLES, "scoring.sample_style", c.scoring.sample_style, " or ".join(SAMPLE_STYLES))
     _check(c.scoring.reflection_style in REFLECTION_STYLES, "scoring.reflection_style", c.scoring.reflection_style,
            " or ".join(REFLECTION_STYLES))
+    _check(c.scoring.reflection_order in REFLECTION_ORDERS, "scoring.reflection_order", c.scoring.reflection_order,
+           " or ".join(REFLECTION_ORDERS))
     _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
     for name in SOFT_SIGNALS + RULE_SIGNALS:
         _check(getattr(c.scoring, f"w_{name}") >= 0, f"scoring.w_{name}", getattr(c.scoring, f"w_{name}"),

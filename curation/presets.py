@@ -4,7 +4,7 @@
   keep detection quality on a CPU model (answers first, early stop, letter-first
   reflections read from log-probabilities) plus the cheap signals, weighted as measured.
 - ``faithful``: BSDetector and CLEAR as published: reasoning before the answer, both
-  reflection questions with explanations, confidence = β·O + (1−β)·S alone, γ = the median.
+  reflection questions with explanations and the paper's fixed choices, confidence = β·O + (1−β)·S alone, γ = the median.
 - ``fast``: no sampling: one reflection, read from its letter alone (no explanation),
   likelihood and rules (two calls per example).
 """
@@ -17,6 +17,7 @@ PRESETS: dict[str, Config] = {
     "default": Config(),
     "faithful": Config().with_overrides({
         "scoring.sample_style": "explanation_first", "scoring.early_stop": False, "scoring.letter_first": False,
+        "scoring.reflection_order": "fixed",
         "scoring.reflection_max_tokens": 192, "scoring.max_tokens": 256, "scoring.w_bsdetector": 1.0,
         "scoring.w_likelihood": 0.0, "scoring.w_min_k": 0.0, "scoring.w_ifd": 0.0, "scoring.w_format": 0.0,
         "scoring.w_degenerate": 0.0, "scoring.w_injection": 0.0,

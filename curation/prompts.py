@@ -59,19 +59,26 @@ REFLECTION_TEMPLATE = (
     "{ask}\n\n{form}"
 )
 
+#: The self-reflection's choices in the paper's order; verdicts are reported in these letters.
+REFLECTION_OPTIONS = "(A) Correct\n(B) Incorrect\n(C) I am not sure"
+#: The choices with A and B swapped, for the second question of a balanced reflection
+#: (``scoring.reflection_order``): a preference for a letter, or for text saying "A", then
+#: pulls the two questions opposite ways and cancels in S instead of adding up.
+SWAPPED_OPTIONS = "(A) Incorrect\n(B) Correct\n(C) I am not sure"
+#: What each letter of :data:`SWAPPED_OPTIONS` means, as the letter of :data:`REFLECTION_OPTIONS`.
+SWAPPED_MEANING = {"A": "B", "B": "A", "C": "C"}
+
 REFLECTION_QUESTIONS = (
-    "Is the proposed answer:\n(A) Correct\n(B) Incorrect\n(C) I am not sure",
-    "Are you really sure the proposed answer is correct? Choose again:\n"
-    "(A) Correct\n(B) Incorrect\n(C) I am not sure",
+    f"Is the proposed answer:\n{REFLECTION_OPTIONS}",
+    f"Are you really sure the proposed answer is correct? Choose again:\n{REFLECTION_OPTIONS}",
 )
 
 #: Follow-up reflection: asked as the next user turn after the example's own conversation,
 #: so it reuses the model's work on the prompt and response (much cheaper on a local model).
 FOLLOW_UP_QUESTIONS = (
     "Evaluate the assistant's last response above as an answer to the request before it. "
-    "Is the response:\n(A) Correct\n(B) Incorrect\n(C) I am not sure",
-    "Are you really sure the assistant's last response above is correct? Choose again:\n"
-    "(A) Correct\n(B) Incorrect\n(C) I am not sure",
+    f"Is the response:\n{REFLECTION_OPTIONS}",
+    f"Are you really sure the assistant's last response above is correct? Choose again:\n{REFLECTION_OPTIONS}",
 )
 
 FORM_EXPLANATION_FIRST = (
@@ -234,7 +241,7 @@ def parse_answer(text: str) -> ParsedAnswer:
 
 def build_reflection_messages(
     prompt_turns: tuple[Message, ...], response: str, *, question: int = 1, letter_first: bool = False,
-    follow_up: bool = False,
+    follow_up: bool = False, swapped: bool = False,
 ) -> tuple[Message, ...]:
     """Ask whether ``response`` is a correct answer to ``prompt_turns``.
 
@@ -245,6 +252,8 @@ def build_reflection_messages(
         follow_up: instead of quoting the example inside data tags (the paper's form, and
             the robust one against instructions hidden in the data), replay the example as
             the conversation and ask :data:`FOLLOW_UP_QUESTIONS` as the next user turn.
+        swapped: offer :data:`SWAPPED_OPTIONS` (read the reply with ``parse_reflection(...,
+            swapped=True)``).
 
     Raises:
         ValueError: ``question`` is not 1 or 2.
@@ -252,14 +261,13 @@ def build_reflection_messages(
     if question not in (1, 2):
         raise ValueError(f"question must be 1 or 2, got {question!r}")
     form = FORM_LETTER_FIRST if letter_first else FORM_EXPLANATION_FIRST
+    ask = (FOLLOW_UP_QUESTIONS if follow_up else REFLECTION_QUESTIONS)[question - 1]
+    if swapped:
+        ask = ask.replace(REFLECTION_OPTIONS, SWAPPED_OPTIONS)
     if follow_up:
-        ask = f"{FOLLOW_UP_QUESTIONS[question - 1]}\n\n{form}"
-        return tuple(prompt_turns) + (Message("assistant", response), Message("user", ask))
+        return tuple(prompt_turns) + (Message("assistant", response), Message("user", f"{ask}\n\n{form}"))
     content = REFLECTION_TEMPLATE.format(
-        question=_fenced(render_turns(prompt_turns)),
-        answer=_fenced(response),
-        ask=REFLECTION_QUESTIONS[question - 1],
-        form=FORM_LETTER_FIRST if letter_first else FORM_EXPLANATION_FIRST,
+        question=_fenced(render_turns(prompt_turns)), answer=_fenced(response), ask=ask, form=form,
     )
     return (Message("system", DATA_RULE), Message("user", content))
 
@@ -277,14 +285,15 @@ _AFTER_CHOICE = " .,;:)]*\"'`\n"
 _WORD_CHOICE = {"incorrect": "B", "correct": "A", "not sure": "C", "unsure": "C", "uncertain": "C"}
 
 
-def _choice_from_match(m: re.Match) -> str:
+def _choice_from_match(m: re.Match, meaning: Mapping[str, str]) -> str:
     if m.group("letter"):
-        return m.group("letter").upper()
+        return meaning[m.group("letter").upper()]
     return _WORD_CHOICE[re.sub(r"\s+", " ", m.group("word").lower())]
 
 
-def _text_choice(text: str) -> tuple[str | None, str]:
-    """The letter a reply chose and its explanation, from the text alone."""
+def _text_choice(text: str, meaning: Mapping[str, str]) -> tuple[str | None, str]:
+    """The choice a reply made (a letter read through ``meaning``; a word such as
+    "incorrect" as its letter in the paper's order) and its explanation, from the text alone."""
     found = []
     for label in _ANSWER_LABEL.finditer(text):
         m = _CHOICE_AFTER_LABEL.match(text, label.end())
@@ -295,14 +304,14 @@ def _text_choice(text: str) -> tuple[str | None, str]:
         letter_first = not text[: found[0][0].start()].strip(" *_\n")
         label, m = found[0] if letter_first else found[-1]
         rest = text[m.end():] if letter_first else text[: label.start()]
-        return _choice_from_match(m), _clean_explanation(rest.lstrip(_AFTER_CHOICE))
+        return _choice_from_match(m, meaning), _clean_explanation(rest.lstrip(_AFTER_CHOICE))
     letters = set(_PAREN_LETTER.findall(text))
     if len(letters) > 1:  # "(A) or (B)": no single choice
         return None, text.strip()
     m = _BARE_CHOICE.match(text) or _BARE_LOWER.match(text) or _ANSWER_IS.search(text)
     if m:
-        return m.group("letter").upper(), _clean_explanation(text[m.end():].lstrip(_AFTER_CHOICE))
-    return (letters.pop(), text.strip()) if letters else (None, text.strip())
+        return meaning[m.group("letter").upper()], _clean_explanation(text[m.end():].lstrip(_AFTER_CHOICE))
+    return (meaning[letters.pop()], text.strip()) if letters else (None, text.strip())
 
 
 def _token_choice(token: str, choices: Mapping[str, str]) -> str | None:
@@ -345,8 +354,8 @@ def choice_probabilities(
 _ABC = {"A": "A", "B": "B", "C": "C"}
 
 
-def _weighted_abc(top_logprobs: Iterable[Mapping[str, float]]) -> float | None:
-    probs = choice_probabilities(top_logprobs, _ABC)
+def _weighted_abc(top_logprobs: Iterable[Mapping[str, float]], meaning: Mapping[str, str]) -> float | None:
+    probs = choice_probabilities(top_logprobs, meaning)
     if not probs:
         return None
     total = sum(probs.values())
@@ -355,7 +364,8 @@ def _weighted_abc(top_logprobs: Iterable[Mapping[str, float]]) -> float | None:
     return min(1.0, max(0.0, (probs.get("A", 0.0) + 0.5 * probs.get("C", 0.0)) / total))
 
 
-def parse_reflection(text: str, top_logprobs: tuple[Mapping[str, float], ...] = ()) -> Reflection:
+def parse_reflection(text: str, top_logprobs: tuple[Mapping[str, float], ...] = (), *,
+                     swapped: bool = False) -> Reflection:
     """Read a self-reflection reply; score in [0, 1], higher = proposed answer correct.
 
     Text accepted: ``answer: A`` anywhere (any case, ``**Answer:** A.``, ``answer: (B)
@@ -363,10 +373,13 @@ def parse_reflection(text: str, top_logprobs: tuple[Mapping[str, float], ...] = 
     that is just the letter (``A``, ``(A)``, ``A) Correct``), in either order with the
     explanation. A = 1, B = 0, C = 0.5. With ``top_logprobs``, the score is
     ``(P(A) + 0.5 P(C)) / (P(A) + P(B) + P(C))`` at the first position whose top token is a
-    letter (``weighted=True``). Neither: 0.5 with ``parsed=False``.
+    letter (``weighted=True``). Neither: 0.5 with ``parsed=False``. ``swapped``: the question
+    offered :data:`SWAPPED_OPTIONS`; its letters are read by meaning, so the score and the
+    verdict (in the paper's letters) mean the same as for an unswapped question.
     """
-    verdict, explanation = _text_choice(text)
-    weighted = _weighted_abc(top_logprobs)
+    meaning = SWAPPED_MEANING if swapped else _ABC
+    verdict, explanation = _text_choice(text, meaning)
+    weighted = _weighted_abc(top_logprobs, meaning)
     if weighted is not None:
         return Reflection(weighted, verdict, explanation, parsed=True, weighted=True)
     if verdict is None:

@@ -35,7 +35,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 3
+SCORER_VERSION = 4
 #: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
@@ -55,7 +55,7 @@ def score_key(config: Config) -> str:
         "temperature": s.temperature, "max_tokens": s.max_tokens, "sample_style": s.sample_style,
         "early_stop": s.early_stop, "early_stop_after": s.early_stop_after,
         "reflection_prompts": s.reflection_prompts, "reflection_max_tokens": s.reflection_max_tokens,
-        "reflection_style": s.reflection_style,
+        "reflection_style": s.reflection_style, "reflection_order": s.reflection_order,
         "letter_first": s.letter_first, "top_logprobs": s.top_logprobs,
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
@@ -78,11 +78,24 @@ def reflection_requests(example: Example, config: Config) -> list[ChatRequest]:
         ChatRequest(
             messages=prompts.build_reflection_messages(example.prompt, example.response, question=q,
                                                        letter_first=s.letter_first,
-                                                       follow_up=s.reflection_style == "follow_up"),
+                                                       follow_up=s.reflection_style == "follow_up",
+                                                       swapped=reflection_swapped(q, config)),
             temperature=0.0, max_tokens=reflection_tokens(q, config), top_logprobs=s.top_logprobs,
         )
         for q in range(1, s.reflection_prompts + 1)
     ]
+
+
+def reflection_swapped(question: int, config: Config) -> bool:
+    """Whether reflection ``question`` (1-based) offers the swapped choices: the second one of
+    a ``balanced`` reflection."""
+    return question == 2 and config.scoring.reflection_order == "balanced"
+
+
+def read_reflections(replies: list[ChatResult], config: Config) -> list[prompts.Reflection]:
+    """The reflection replies (in question order) read as :func:`reflection_requests` asked them."""
+    return [prompts.parse_reflection(r.text, r.top_logprobs, swapped=reflection_swapped(q, config))
+            for q, r in enumerate(replies, start=1)]
 
 
 def reflection_tokens(question: int, config: Config) -> int:
@@ -140,7 +153,7 @@ def assemble(example: Example, samples: list[ChatResult], reflections: list[Chat
     answers = [p.answer for p in parsed]
     per_sample = cmath.sample_agreements(answers, example.response, alpha=s.alpha) if answers else []
     consistency = cmath.observed_consistency(answers, example.response, alpha=s.alpha) if answers else None
-    verdicts = [prompts.parse_reflection(r.text, r.top_logprobs) for r in reflections]
+    verdicts = read_reflections(reflections, config)
     reflection = cmath.reflection_certainty([v.score for v in verdicts]) if verdicts else None
     bsdetector = cmath.combine(consistency, reflection, beta=s.beta)
     rules = {**rules, "degenerate": signals.degenerate(prompt_text(example.prompt), example.response)}

@@ -61,13 +61,16 @@ def test_benign_controls_add_neutral_text_of_the_same_length(c):
 def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
     example = c.example(variant)
     assert TAGGED.scoring.reflection_style == "tagged"
+    # balanced by default: the second question offers A and B the other way round
+    asks = (prompts.REFLECTION_QUESTIONS[0],
+            prompts.REFLECTION_QUESTIONS[1].replace("(A) Correct\n(B) Incorrect", "(A) Incorrect\n(B) Correct"))
     for q, request in enumerate(score.reflection_requests(example, TAGGED), start=1):
         system, user = request.messages
         assert (system.role, system.content, user.role) == ("system", prompts.DATA_RULE, "user")
         # exactly the template, with the data fenced in: nothing of the example lands elsewhere
         assert user.content == prompts.REFLECTION_TEMPLATE.format(
             question=prompts.neutralise(example.prompt[-1].content), answer=prompts.neutralise(example.response),
-            ask=prompts.REFLECTION_QUESTIONS[q - 1], form=prompts.FORM_LETTER_FIRST)
+            ask=asks[q - 1], form=prompts.FORM_LETTER_FIRST)
         for tag in ("question", "proposed_answer"):
             assert user.content.count(f"<{tag}>") == user.content.count(f"</{tag}>") == 1
         where = "proposed_answer" if variant == "response" else "question"
@@ -75,7 +78,7 @@ def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
         assert prompts.neutralise(c.injection) in inside
         assert not _ANY_TAG.search(inside) and not _ANY_TAG.search(block(user.content, "question"))
         after = user.content[user.content.index("</proposed_answer>"):]
-        assert after == f"</proposed_answer>\n\n{prompts.REFLECTION_QUESTIONS[q - 1]}\n\n{prompts.FORM_LETTER_FIRST}"
+        assert after == f"</proposed_answer>\n\n{asks[q - 1]}\n\n{prompts.FORM_LETTER_FIRST}"
 
 
 @pytest.mark.parametrize("variant", INJECTED)

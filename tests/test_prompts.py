@@ -233,6 +233,36 @@ def test_lowercase_letter_tokens_are_not_read_as_choices():
     assert (r.score, r.verdict, r.weighted) == (1.0, "A", False)
 
 
+@pytest.mark.parametrize("reply, verdict, score", [
+    ("answer: A, explanation: wrong sum", "B", 0.0),   # swapped: A is "Incorrect"
+    ("answer: B, explanation: right", "A", 1.0),
+    ("answer: C", "C", 0.5),
+    ("(A) Incorrect", "B", 0.0),
+    ("answer: Correct", "A", 1.0),                      # a word is read by its meaning
+    ("answer: incorrect", "B", 0.0),
+])
+def test_swapped_reflection_is_read_by_meaning(reply, verdict, score):
+    r = P.parse_reflection(reply, swapped=True)
+    assert (r.verdict, r.score, r.parsed) == (verdict, score, True)
+
+
+def test_swapped_reflection_weighs_letters_by_meaning():
+    positions = ({"answer": 0.0}, {":": 0.0}, {" A": LP(0.7), " B": LP(0.2), " C": LP(0.1)})
+    fixed, swapped = P.parse_reflection("answer: A", positions), P.parse_reflection("answer: A", positions, swapped=True)
+    assert (fixed.verdict, fixed.score) == ("A", pytest.approx(0.75))
+    assert (swapped.verdict, swapped.score) == ("B", pytest.approx(0.25))
+    # a pull towards the letter A, whatever it means, cancels across the two orders
+    assert (fixed.score + swapped.score) / 2 == pytest.approx(0.5)
+
+
+def test_swapped_question_offers_the_choices_the_other_way_round():
+    for follow_up in (False, True):
+        ask = P.build_reflection_messages(Q, "4", question=2, swapped=True, follow_up=follow_up)[-1].content
+        assert P.SWAPPED_OPTIONS in ask and P.REFLECTION_OPTIONS not in ask
+        plain = P.build_reflection_messages(Q, "4", question=2, follow_up=follow_up)[-1].content
+        assert plain.replace(P.REFLECTION_OPTIONS, P.SWAPPED_OPTIONS) == ask
+
+
 def test_choice_probabilities_none_without_a_choice():
     assert P.choice_probabilities(({"Hello": 0.0},), {"A": "A"}) is None
     assert P.choice_probabilities((), {"A": "A"}) is None

@@ -23,6 +23,7 @@ from curation.score import (
     finalize,
     first_sample_count,
     needs_more_samples,
+    read_reflections,
     reflection_requests,
     sample_request,
     score_key,
@@ -90,7 +91,21 @@ def test_reflection_requests_one_per_question_greedy(n):
     assert len(requests) == n
     for question, r in enumerate(requests, start=1):
         assert r.temperature == 0.0 and r.top_logprobs == Config().scoring.top_logprobs
-        assert prompts.REFLECTION_QUESTIONS[question - 1] in r.messages[-1].content
+        # balanced (the default): the second question offers A and B the other way round
+        ask = prompts.REFLECTION_QUESTIONS[question - 1]
+        if question == 2:
+            ask = ask.replace(prompts.REFLECTION_OPTIONS, prompts.SWAPPED_OPTIONS)
+            assert "(A) Incorrect\n(B) Correct\n(C) I am not sure" in r.messages[-1].content
+        assert ask in r.messages[-1].content
+
+
+@pytest.mark.parametrize("style", ["tagged", "follow_up"])
+def test_fixed_reflection_order_asks_the_papers_choices_twice(style):
+    c = config(**{"scoring.reflection_order": "fixed", "scoring.reflection_style": style})
+    for r in reflection_requests(example(), c):
+        assert r.messages[-1].content.count("(A) Correct\n(B) Incorrect\n(C) I am not sure") == 1
+    balanced = reflection_requests(example(), config(**{"scoring.reflection_style": style}))
+    assert "(A) Incorrect\n(B) Correct\n(C) I am not sure" in balanced[1].messages[-1].content
 
 
 @pytest.mark.parametrize("overrides, caps", [
@@ -140,10 +155,11 @@ def test_first_sample_count(overrides, first):
 def test_assemble_by_hand():
     # Sample 1 "red seaweed": Jaccard 1, exact match 1 -> o = 0.8 + 0.2 = 1.0.
     # Sample 2 "seaweed": Jaccard {seaweed}/{red, seaweed} = 0.5, no match -> o = 0.8 * 0.5 = 0.4.
-    # O = 0.7; reflections A, B -> S = 0.5; bsdetector = 0.7 * 0.7 + 0.3 * 0.5 = 0.64.
+    # O = 0.7; reflections "A" twice: Correct, then (the second question's choices swapped)
+    # Incorrect -> S = 0.5; bsdetector = 0.7 * 0.7 + 0.3 * 0.5 = 0.64.
     c = config(**{"scoring.k": 2, "scoring.alpha": 0.8, "scoring.beta": 0.7})
     samples = replies("explanation: it says so, answer: red seaweed", "explanation: hmm, answer: seaweed")
-    parts = assemble(example(), samples, replies("answer: A", "answer: B"),
+    parts = assemble(example(), samples, replies("answer: A", "answer: A"),
                      rules={"format": SignalScore(1.0)}, token_scores=None, config=c)
     assert parts.consistency == pytest.approx(0.7)
     assert parts.reflection == pytest.approx(0.5)
@@ -154,6 +170,15 @@ def test_assemble_by_hand():
     assert [(r["verdict"], r["score"]) for r in parts.explanation["reflections"]] == [("A", 1.0), ("B", 0.0)]
     assert parts.explanation["unparsed_reflections"] == 0
     assert parts.explanation["reasons"] == {}
+
+
+@pytest.mark.parametrize("order, texts, expected", [
+    ("balanced", ("answer: A", "answer: B"), [("A", 1.0), ("A", 1.0)]),  # B in the swapped question = Correct
+    ("fixed", ("answer: A", "answer: B"), [("A", 1.0), ("B", 0.0)]),
+])
+def test_read_reflections_reads_each_question_as_it_was_asked(order, texts, expected):
+    read = read_reflections(replies(*texts), config(**{"scoring.reflection_order": order}))
+    assert [(r.verdict, r.score) for r in read] == expected
 
 
 def test_assemble_token_scores_become_likelihood_and_ifd():
@@ -308,3 +333,12 @@ def test_finalize_folds_ranked_signals_as_percentiles(store, tmp_path):
     # a weight change re-decides without any call: the signals are kept
     finalize(store, info, config(**{"scoring.w_likelihood": 0.0}))
     assert store.confidences(info.dataset_id, key) == pytest.approx({"e0": 0.3, "e1": 0.8, "e2": 0.8})
+
+
+def test_reflection_order_is_checked():
+    from curation.errors import ConfigError
+    from curation.presets import PRESETS
+
+    with pytest.raises(ConfigError, match=r"scoring.reflection_order = 'random' is not allowed; expected balanced or fixed"):
+        Config().with_overrides({"scoring.reflection_order": "random"})
+    assert PRESETS["faithful"].scoring.reflection_order == "fixed" and Config().scoring.reflection_order == "balanced"

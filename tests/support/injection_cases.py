@@ -173,10 +173,10 @@ class Reading:
 def reflect(client, example: Example, config) -> Reading:
     """Self-reflection certainty S of ``example`` (probability-weighted where the backend
     gives log-probabilities), asked in ``config.scoring.reflection_style``."""
-    from curation import confidence, prompts, score
+    from curation import confidence, score
 
     replies = [client.complete(r)[0] for r in score.reflection_requests(example, config)]
-    parsed = [prompts.parse_reflection(r.text, r.top_logprobs) for r in replies]
+    parsed = score.read_reflections(replies, config)
     return Reading(confidence.reflection_certainty([p.score for p in parsed]),
                    tuple(p.verdict for p in parsed), tuple(r.text for r in replies))
 

@@ -4,8 +4,9 @@ It knows arithmetic: every question of the form ``What is A + B?`` has the right
 ``A + B``, and it answers each kind of request the library sends the way a good model would:
 
 - sampling prompts (the "explanation: ... answer:" template): ``explanation: ..., answer: <sum>``;
-- self-reflection prompts (``<proposed_answer>`` block): ``answer: A`` when the proposed
-  answer is the right sum, else ``answer: B``;
+- self-reflection prompts (``<proposed_answer>`` block): the letter of "Correct" when the
+  proposed answer is the right sum, else the letter of "Incorrect" (A and B in the paper's
+  order; the other way round when the question offers the swapped choices);
 - judge prompts (``<response_1>`` / ``<response_2>`` blocks): prefers the response holding the
   right sum (``answer: A`` when response 2 is right and response 1 is not, ``answer: B`` the
   other way round, ``answer: C`` otherwise);
@@ -28,6 +29,7 @@ from threading import Lock
 
 SAMPLE, REFLECTION, JUDGE, CANDIDATE = "sample", "reflection", "judge", "candidate"
 _SUM = re.compile(r"What is (-?\d+) \+ (-?\d+)\?")
+_CHOICE = re.compile(r"^\(([AB])\) (Correct|Incorrect)$", re.MULTILINE)
 _SAMPLING_MARK = "explanation: [insert step-by-step analysis]"
 
 
@@ -102,9 +104,10 @@ class ArithmeticModel:
         proposed = (block(content, "proposed_answer") or "").strip()
         if question_of(question) in self.unsure:
             return "answer: C, explanation: I am not sure."
+        choices = dict((word, letter) for letter, word in _CHOICE.findall(content.rsplit("</proposed_answer>", 1)[-1]))
         if proposed == str(right_sum(question)):
-            return "answer: A, explanation: the sum is right."
-        return "answer: B, explanation: the sum is wrong."
+            return f"answer: {choices['Correct']}, explanation: the sum is right."
+        return f"answer: {choices['Incorrect']}, explanation: the sum is wrong."
 
     def _judge(self, content: str) -> str:
         question = block(content, "question") or ""
