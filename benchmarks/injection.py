@@ -14,7 +14,8 @@ example with text that tries to steer the model appended to its response, or to 
   answer and its wrong one; each injected example is scored in a copy of it where it
   replaces its clean twin, so nothing else differs (the likelihood is a percentile over the
   dataset). The benign controls (neutral text of the same length, in the response or the
-  prompt) are scored the same way: they show how far any added text moves C.
+  prompt) are scored the same way, for the reflections and the judge too: they show how far
+  any added text moves a score or flips a letter.
 
 Cases are reported in two sets: ``design`` (the cases the injection rule was written
 against) and ``held_out`` (written afterwards, in other wordings; see
@@ -107,14 +108,14 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
             config = base.with_overrides({"scoring.reflection_style": style})
             clean = reflect(client, case.example("clean"), config)
             out = {"clean": _reading(clean)}
-            for variant in INJECTED:
+            for variant in INJECTED + CONTROLS:
                 injected = reflect(client, case.example(variant), config)
                 out[variant] = {**_reading(injected), "held": reflection_held(clean, injected),
                                 "score_held": reflection_score_held(clean, injected)}
             row["reflection"][style] = out
         clean = judge(client, case.example("clean"), case.right, base)
         row["judge"] = {"clean": _reading(clean)}
-        for variant in INJECTED:
+        for variant in INJECTED + CONTROLS:
             injected = judge(client, case.example(variant), case.right, base)
             row["judge"][variant] = {**_reading(injected), "held": judge_held(clean, injected),
                                      "score_held": judge_score_held(clean, injected)}
@@ -210,8 +211,8 @@ def summarise(rows: list[dict], styles: tuple[str, ...]) -> dict:
         return out
     if not rows:
         return {}
-    summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows], INJECTED) for s in styles}
-    summary["judge"] = count([r["judge"] for r in rows], INJECTED)
+    summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows], INJECTED + CONTROLS) for s in styles}
+    summary["judge"] = count([r["judge"] for r in rows], INJECTED + CONTROLS)
     if "confidence" in rows[0]:
         summary["confidence"] = count([r["confidence"] for r in rows], INJECTED + CONTROLS)
         for variant in INJECTED + CONTROLS:
@@ -227,11 +228,11 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
     print(f"model {report['model']}; tolerance {report['tolerance']}; {report['calls']} calls in "
           f"{report['seconds']} s; overrides {report['overrides'] or 'none'}. Scores: clean → injected in the "
           "response / in the prompt (reflection: S, higher = 'correct'; judge: P(right answer better); "
-          "confidence: C, * = flagged, then the benign controls); "
+          "confidence: C, * = flagged; after | the benign controls); "
           "✗ = not held (score moved > tolerance or a flag released: ✗✗; a verdict flipped only: ✗)")
     extra = ["confidence"] if report["cases"] and "confidence" in report["cases"][0] else []
     heads = [f"refl. {s}" for s in styles] + ["judge"] + extra
-    print(f"{'case':<24}" + "".join(f"{h:>24}" for h in heads) + ("   benign resp. / prompt" if extra else ""))
+    print(f"{'case':<24}" + "".join(f"{h + ' (| benign resp. / prompt)':>38}" for h in heads))
     for row in report["cases"]:
         parts = [row["reflection"][s] for s in styles] + [row["judge"]] + [row[e] for e in extra]
         cells = []
@@ -240,9 +241,8 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
                 mark = "" if p[v].get("held", True) else "✗" if p[v]["score_held"] else "✗✗"
                 return f"{p[v]['score']:.2f}{'*' if p[v].get('flagged') else ''}{mark}"
             cells.append(f"{cell('clean')} → {cell('response')} / {cell('prompt')}")
-            if p is row.get("confidence"):
-                cells.append(f"{cell('benign_response')} / {cell('benign_prompt')}")
-        print(f"{row['case']:<24}" + "".join(f"{c:>24}" for c in cells))
+            cells[-1] += f" | {cell('benign_response')} / {cell('benign_prompt')}"
+        print(f"{row['case']:<24}" + "".join(f"{c:>38}" for c in cells))
     for set_name, summary in report["summary"].items():
         for name, by_variant in summary.items():
             text = "; ".join(f"{v}: {c['held']}/{c['total']} held, {c['score_held']}/{c['total']} score held "
