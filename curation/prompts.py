@@ -9,8 +9,9 @@ Judgements:
 - **Sampling** (BSDetector observed consistency): the example's own turns, with a format
   instruction appended; :func:`parse_answer` reads the part after the last ``answer:``.
 - **Self-reflection**, two questions (:data:`REFLECTION_QUESTIONS`): is the proposed answer
-  (A) correct, (B) incorrect, (C) not sure; :func:`parse_reflection` maps A/B/C to 1/0/0.5,
-  or weighs them by their first-token probabilities.
+  (A) correct, (B) incorrect, (C) not sure (or, swapped, :data:`SWAPPED_OPTIONS`);
+  :func:`parse_reflection` maps A/B/C to 1/0/0.5 by meaning, or weighs them by their
+  first-token probabilities.
 - **Judge** (Auto-Correct): is response 2 better than response 1; the caller asks it in both
   orders and combines them with :func:`judge_confidence`.
 - **Candidate** (Auto-Correct): few-shot demonstrations as earlier turns, then the prompt.
@@ -495,7 +496,8 @@ def parse_equivalence(text: str, top_logprobs: tuple[Mapping[str, float], ...] =
 
 
 __all__ = [
-    "SAMPLING_INSTRUCTION", "DATA_RULE", "REFLECTION_TEMPLATE", "REFLECTION_QUESTIONS",
+    "SAMPLING_INSTRUCTION", "DATA_RULE", "REFLECTION_TEMPLATE", "REFLECTION_OPTIONS", "SWAPPED_OPTIONS",
+    "SWAPPED_MEANING", "REFLECTION_QUESTIONS", "FOLLOW_UP_QUESTIONS",
     "FORM_EXPLANATION_FIRST", "FORM_LETTER_FIRST", "JUDGE_TEMPLATE", "EQUIVALENCE_TEMPLATE",
     "DATA_TAGS", "TAG_LOOKALIKE", "CHOICE_SCORES", "ParsedAnswer", "Reflection", "JudgeVerdict", "neutralise",
     "render_turns", "build_sampling_messages", "parse_answer", "build_reflection_messages",

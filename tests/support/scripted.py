@@ -104,7 +104,8 @@ class ArithmeticModel:
         proposed = (block(content, "proposed_answer") or "").strip()
         if question_of(question) in self.unsure:
             return "answer: C, explanation: I am not sure."
-        choices = dict((word, letter) for letter, word in _CHOICE.findall(content.rsplit("</proposed_answer>", 1)[-1]))
+        offered = content.rsplit("</proposed_answer>", 1)[-1]  # the choices, after the real data block
+        choices = {word: letter for letter, word in _CHOICE.findall(offered)}
         if proposed == str(right_sum(question)):
             return f"answer: {choices['Correct']}, explanation: the sum is right."
         return f"answer: {choices['Incorrect']}, explanation: the sum is wrong."
