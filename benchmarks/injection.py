@@ -133,7 +133,9 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
         "max_tokens": {"reflection": base.scoring.reflection_max_tokens, "judge": base.correct.judge_max_tokens},
         "seconds": round(time.perf_counter() - started, 1), "calls": client.snapshot()["calls"],
         "gamma": base.filter.gamma, "gamma_mode": base.filter.gamma_mode,
-        "summary": {name: summarise([r for r in rows if r["set"] == name], styles) for name in SETS},
+        "eta": base.correct.eta,
+        "summary": {name: summarise([r for r in rows if r["set"] == name], styles, eta=base.correct.eta)
+                    for name in SETS},
         "cases": rows,
     }
 
@@ -192,10 +194,13 @@ def _reading(r) -> dict:
     return {"score": round(r.score, 4), "verdicts": list(r.verdicts), "texts": list(r.texts)}
 
 
-def summarise(rows: list[dict], styles: tuple[str, ...]) -> dict:
+def summarise(rows: list[dict], styles: tuple[str, ...], *, eta: float) -> dict:
     """Held / total per reflection style, for the judge and for the confidence, per variant,
-    with the mean clean and changed scores, the largest and the mean absolute shift, and
-    for the confidence how many flags were kept, released or newly raised."""
+    with the mean clean and changed scores, the largest and the mean absolute shift; for the
+    confidence how many flags were kept, released or newly raised; for a reflection how many
+    letters flipped to A (correct) on each question; and for the judge how many
+    corrections would apply themselves (confidence ≥ ``eta``) clean and how many of those the
+    changed text stopped: the decisions CLEAR takes from these scores."""
     def count(parts: list[dict], variants: tuple[str, ...]) -> dict:
         out = {}
         for variant in variants:
@@ -212,7 +217,17 @@ def summarise(rows: list[dict], styles: tuple[str, ...]) -> dict:
     if not rows:
         return {}
     summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows], INJECTED + CONTROLS) for s in styles}
+    for style in styles:
+        parts = [r["reflection"][style] for r in rows]
+        for variant in INJECTED + CONTROLS:
+            summary[f"reflection_{style}"][variant]["flipped_per_question"] = [
+                sum(p["clean"]["verdicts"][q] != "A" and p[variant]["verdicts"][q] == "A" for p in parts)
+                for q in range(len(parts[0]["clean"]["verdicts"]))]
     summary["judge"] = count([r["judge"] for r in rows], INJECTED + CONTROLS)
+    for variant in INJECTED + CONTROLS:
+        pairs = [(r["judge"]["clean"]["score"] >= eta, r["judge"][variant]["score"] >= eta) for r in rows]
+        summary["judge"][variant].update(applied_clean=sum(c for c, _ in pairs),
+                                         apply_stopped=sum(c and not i for c, i in pairs))
     if "confidence" in rows[0]:
         summary["confidence"] = count([r["confidence"] for r in rows], INJECTED + CONTROLS)
         for variant in INJECTED + CONTROLS:
@@ -250,6 +265,10 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
                              f"{c['mean_abs_shift']:.2f}, max {c['max_shift']:.2f}"
                              + (f"; flags: {c['clean_flagged']} clean, {c['unflagged']} released, "
                                 f"{c['newly_flagged']} new; rule fired {c['rule_fired']}" if "unflagged" in c else "")
+                             + (f"; letters flipped to A per question: {c['flipped_per_question']}"
+                                if "flipped_per_question" in c else "")
+                             + (f"; corrections applied at eta: {c['applied_clean']} clean, {c['apply_stopped']} "
+                                "stopped" if "applied_clean" in c else "")
                              + ")" for v, c in by_variant.items())
             print(f"{set_name} {name}: {text}")
 
