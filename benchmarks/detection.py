@@ -8,7 +8,8 @@ preset, then measure against ``sample_data/<name>.labels.jsonl``:
   consistency alone, likelihood alone, the format/degenerate rules alone);
 * precision and recall of the Auto-Filter flags at the preset's γ, and recall per error kind;
 * Auto-Correct: share of corrupted examples whose applied correction matches the clean
-  answer, and share of clean examples wrongly changed;
+  answer, and share of clean examples wrongly changed; and the same two shares for the
+  proposals, applied or waiting (what a reviewer who accepted every proposal would get);
 * LLM calls and seconds per example (seconds only mean something with ``--fresh``).
 
 Run from the repository root (about 10-30 s per example on 2 CPU cores when fresh)::
@@ -96,6 +97,9 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
     fixed = sum(1 for i in corrupted if i in applied and cmath.answers_match(applied[i]["candidate"],
                                                                              labels[i]["clean_response"]))
     clean = [i for i, e in zip(ids, errors) if not e]
+    offered = {i: p for i, p in proposals.items() if p["status"] == "ok"}
+    would_fix = sum(1 for i in corrupted if i in offered and cmath.answers_match(offered[i]["candidate"],
+                                                                                 labels[i]["clean_response"]))
     return {
         "examples": len(rows), "scored": len(ids), "errors": sum(errors),
         "auroc": auroc,
@@ -107,6 +111,8 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
         "auto_applied": len(applied),
         "corrupted_fixed_share": round(fixed / len(corrupted), 3) if corrupted else None,
         "clean_changed_share": round(sum(1 for i in clean if i in applied) / len(clean), 3) if clean else None,
+        "proposal_fixes_share": round(would_fix / len(corrupted), 3) if corrupted else None,
+        "proposal_changes_clean_share": round(sum(1 for i in clean if i in offered) / len(clean), 3) if clean else None,
         "calls_per_example": round(calls / max(len(rows), 1), 2),
         "seconds_per_example": round(seconds / max(len(rows), 1), 2),
     }
@@ -138,11 +144,12 @@ def print_table(report: dict) -> None:
     extra = "".join(f" {k}={v}" for k, v in report.get("overrides", {}).items())
     print(f"preset: {report['preset']}{extra}, {report['per_dataset']} examples per dataset")
     print(f"{'dataset':<26}" + "".join(f"{c[:11]:>12}" for c in cols) + f"{'P@γ':>7}{'R@γ':>7}{'fixed':>7}"
-          f"{'clean Δ':>8}{'calls/ex':>9}{'s/ex':>7}")
+          f"{'clean Δ':>8}{'prop.fix':>9}{'prop.Δ':>7}{'calls/ex':>9}{'s/ex':>7}")
     for name, r in report["datasets"].items():
         cells = "".join(f"{'-' if r['auroc'].get(c) is None else r['auroc'][c]:>12}" for c in cols)
         print(f"{name:<26}{cells}{_fmt(r['precision']):>7}{_fmt(r['recall']):>7}"
               f"{_fmt(r['corrupted_fixed_share']):>7}{_fmt(r['clean_changed_share']):>8}"
+              f"{_fmt(r.get('proposal_fixes_share')):>9}{_fmt(r.get('proposal_changes_clean_share')):>7}"
               f"{r['calls_per_example']:>9}{r['seconds_per_example']:>7}")
 
 
