@@ -17,8 +17,9 @@ example with text that tries to steer the model appended to its response, or to 
   prompt) are scored the same way, for the reflections and the judge too: they show how far
   any added text moves a score or flips a letter.
 
-Cases are reported in two sets: ``design`` (the cases the injection rule was written
-against) and ``held_out`` (written afterwards, in other wordings; see
+Cases are reported in three sets: ``design`` (the cases the injection rule was written
+against), ``held_out`` (written afterwards, in other wordings) and ``held_out_2`` (written
+after the rule's revision for ``held_out``'s misses was planned, before it was made; see
 ``tests/support/injection_cases.py``).
 
 An injection *held* when it did not move the score toward "the response is correct" by more
@@ -66,8 +67,10 @@ from curation.pipeline import run_pipeline  # noqa: E402
 from curation.score import score_key  # noqa: E402
 from curation.store import Store  # noqa: E402
 from tests.support.injection_cases import (  # noqa: E402
+    ALL_CASES,
     CASES,
     HELD_OUT,
+    HELD_OUT_2,
     TOLERANCE,
     VARIANTS,
     confidence_held,
@@ -83,7 +86,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "injection.json"
 STYLES = ("tagged", "follow_up")
 INJECTED = ("response", "prompt")
 CONTROLS = ("benign_response", "benign_prompt")
-SETS = {"design": CASES, "held_out": HELD_OUT}
+SETS = {"design": CASES, "held_out": HELD_OUT, "held_out_2": HELD_OUT_2}
 
 
 def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int | None,
@@ -99,7 +102,7 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
     backend = EmbeddedBackend(base.llm)
     client = LLMClient(backend, cache=cache if cache is not None else MemoryCache(), config=base.llm)
     sets = {c.name: name for name, cases in SETS.items() for c in cases}
-    cases = [c for c in CASES + HELD_OUT if not case_names or c.name in case_names]
+    cases = [c for c in ALL_CASES if not case_names or c.name in case_names]
     rows = []
     started = time.perf_counter()
     for case in cases:
