@@ -92,6 +92,20 @@ def judge(candidate_second: ChatResult, candidate_first: ChatResult) -> tuple[fl
     return cmath.judge_confidence(a.p_second_better, b.p_second_better), verdicts
 
 
+def same_position(verdicts: list[dict]) -> int | None:
+    """The response position (1 or 2) the judge picked in both orders, else None (pure).
+
+    The two orders show the candidate second and then first, so a judge that reads the
+    responses picks a different position each time; the same pick twice (letter A, response
+    2 better, or B, response 1, in both) is a preference for a position, and its confidence
+    (about 0.5) says nothing about the responses. ``verdicts`` as stored by :func:`judge`.
+    """
+    letters = [v.get("verdict") for v in verdicts]
+    if len(letters) == 2 and letters[0] == letters[1] and letters[0] in ("A", "B"):
+        return 2 if letters[0] == "A" else 1
+    return None
+
+
 def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidates: LLMClient, judge_client: LLMClient,
                     score_key: str, run_id: str, on_progress: Callable[[int, int, int], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> CorrectResult:

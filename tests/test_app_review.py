@@ -185,6 +185,22 @@ def test_example_text_is_never_markup(app, tmp_path):
     assert all("alert" not in m.value for m in at.markdown)
 
 
+@pytest.mark.parametrize("letters, says", [(("B", "B"), True), (("A", "B"), False)])
+def test_a_judge_that_followed_the_position_is_named(app, tmp_path, letters, says):
+    at = app(seeded=False)
+    with Store(tmp_path / "store.duckdb") as store:
+        ds = seed(store, {"e0": (0.1, [], True, (0.5, False), "13")}, name="x")
+        verdicts = [{"order": o, "p": 0.5, "verdict": v, "explanation": "", "parsed": True}
+                    for o, v in zip(("candidate_second", "candidate_first"), letters)]
+        store.save_proposal(dataset_id=ds, example_id="e0", run_id="r", candidate="12", judge_confidence=0.5,
+                            verdicts=verdicts, auto_applied=False)
+    at.run()
+    assert not at.exception
+    named = [c.value for c in at.caption if "in both orders" in c.value]
+    assert named == (["The judge picked response 1 in both orders, so it followed the position, not the text: "
+                      "its confidence says nothing here. Decide from the diff."] if says else [])
+
+
 def test_empty_store_points_to_import(app):
     at = app(seeded=False)
     assert not at.exception

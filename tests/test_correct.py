@@ -8,7 +8,8 @@ import pytest
 
 from curation import prompts
 from curation.config import Config
-from curation.correct import candidate_request, correct_dataset, judge, judge_requests, nearest_demonstrations
+from curation.correct import (candidate_request, correct_dataset, judge, judge_requests, nearest_demonstrations,
+                              same_position)
 from curation.filter import apply_filter
 from curation.ingest import import_file
 from curation.llm import make_client
@@ -108,6 +109,20 @@ def test_judge_weighs_letter_probabilities():
     conf, verdicts = judge(reply("answer: A", logprobs), reply("answer: B"))
     assert verdicts[0]["p"] == pytest.approx(0.6)
     assert conf == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("candidate_second, candidate_first, position", [
+    ("answer: A", "answer: A", 2),  # "response 2" both times: the candidate, then the original
+    ("answer: B", "answer: B", 1),
+    ("answer: A", "answer: B", None),  # the candidate both times: it read the responses
+    ("answer: B", "answer: A", None),  # the original both times
+    ("answer: C", "answer: C", None),  # unsure is no position
+    ("gibberish", "gibberish", None),
+])
+def test_same_position_names_a_judge_that_followed_the_position(candidate_second, candidate_first, position):
+    _, verdicts = judge(reply(candidate_second), reply(candidate_first))
+    assert same_position(verdicts) == position
+    assert same_position(verdicts[:1]) is None and same_position([]) is None
 
 
 # -- the stage against the loopback server ---------------------------------------------------------

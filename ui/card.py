@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import resolve
 from curation.review import QueueRow
@@ -81,6 +82,10 @@ def _proposal(row: QueueRow) -> None:
     judge = "n/a" if proposal.judge_confidence is None else f"{proposal.judge_confidence:.2f}"
     applied = " · applied automatically" if proposal.auto_applied else ""
     st.markdown(f"**Proposed correction** (judge confidence {judge}{applied})")
+    position = same_position(proposal.verdicts)
+    if position is not None:
+        st.caption(f"The judge picked response {position} in both orders, so it followed the position, not "
+                   "the text: its confidence says nothing here. Decide from the diff.")
     with st.container(border=True):
         st.html(diff_html(row.response, proposal.candidate))
 
