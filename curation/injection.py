@@ -2,8 +2,9 @@
 
 A fine-tuning example whose response (or prompt) carries a chat template's control tokens,
 role markers, the closing tag of an evaluator's data fence, an order to ignore instructions
-or a verdict line for a grader is bad training data whatever the task, and it is the text an
-attacker would add to steer the self-reflection or the judge. The rule signal here flags it
+or a rubric, a line addressed to the grader, a claim that the example was checked and found
+correct, or a verdict line for a grader is bad training data whatever the task, and it is
+the text an attacker would add to steer the self-reflection or the judge. The rule signal here flags it
 for review rather than letting the LLM part of the confidence decide.
 
 Each marker kind multiplies the score (1 = nothing found) by its :data:`MULTIPLIERS` entry,
@@ -40,10 +41,18 @@ _PATTERNS = {
     "override": re.compile(
         r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"
         r"original|system)\s+(?:instructions?|prompts?|rules|messages?|directions)\b"
+        r"|\b(?:ignore|disregard|forget)\s+(?:your|the|all|any)\s+(?:grading\s+|scoring\s+|evaluation\s+)?"
+        r"(?:rubrics?|criteria|guidelines)\b"
         r"|\bsystem\s+override\b|\b(?:grading|evaluation|judge|developer|admin)\s+mode\b"
         r"|\bnote\s+to\s+the\s+(?:evaluator|grader|judge|reviewer|assessor|model|ai)\b"
-        r"|\b(?:the\s+)?(?:evaluator|grader|judge|reviewer|assessor)\s+(?:must|should|has\s+to|is\s+required\s+to)\b",
-        re.IGNORECASE),
+        r"|\b(?:the\s+)?(?:evaluator|grader|judge|reviewer|assessor)\s+(?:must|should|has\s+to|is\s+required\s+to)\b"
+        # a line or an aside that opens by addressing the grader: "Evaluators: ...", "(Dear grader, ..."
+        r"|(?:^|\()[ \t]*(?:dear[ \t]+|to[ \t]+the[ \t]+)?"
+        r"(?:evaluator|grader|judge|reviewer|assessor|annotator|rater)s?[ \t]*[:,]"
+        # a claim that the example itself was checked and found right
+        r"|\b(?:this|the)\s+(?:response|answer|reply|output|label)\b[^.\n]{0,30}?"
+        r"\b(?:verified|confirmed|checked|validated|graded|marked)\b[^.\n]{0,20}?\b(?:correct|right|accurate|valid)\b",
+        re.IGNORECASE | re.MULTILINE),
     "role": re.compile(
         _ROLE_LINE.format(roles="system|assistant|user|human"), re.IGNORECASE | re.MULTILINE),
     "verdict": re.compile(
