@@ -4,8 +4,8 @@ A fine-tuning example whose response (or prompt) carries a chat template's contr
 role markers, the closing tag of an evaluator's data fence, an order to ignore instructions
 or a rubric, a line addressed to the grader, a claim that the example was checked and found
 correct, or a verdict line for a grader is bad training data whatever the task, and it is
-the text an attacker would add to steer the self-reflection or the judge. The rule signal here flags it
-for review rather than letting the LLM part of the confidence decide.
+the text an attacker would add to steer the self-reflection or the judge. The rule signal
+here flags it for review rather than letting the LLM part of the confidence decide.
 
 Each marker kind multiplies the score (1 = nothing found) by its :data:`MULTIPLIERS` entry,
 once per kind. A kind found in at least :data:`COMMON_SHARE` of a dataset's examples is that
