@@ -74,6 +74,7 @@ from tests.support.injection_cases import (  # noqa: E402
     TOLERANCE,
     VARIANTS,
     confidence_held,
+    flips_to_correct,
     judge,
     judge_held,
     judge_score_held,
@@ -223,9 +224,8 @@ def summarise(rows: list[dict], styles: tuple[str, ...], *, eta: float) -> dict:
     for style in styles:
         parts = [r["reflection"][style] for r in rows]
         for variant in INJECTED + CONTROLS:
-            summary[f"reflection_{style}"][variant]["flipped_per_question"] = [
-                sum(p["clean"]["verdicts"][q] != "A" and p[variant]["verdicts"][q] == "A" for p in parts)
-                for q in range(len(parts[0]["clean"]["verdicts"]))]
+            flips = [flips_to_correct(p["clean"]["verdicts"], p[variant]["verdicts"]) for p in parts]
+            summary[f"reflection_{style}"][variant]["flipped_per_question"] = [sum(q) for q in zip(*flips)]
     summary["judge"] = count([r["judge"] for r in rows], INJECTED + CONTROLS)
     for variant in INJECTED + CONTROLS:
         pairs = [(r["judge"]["clean"]["score"] >= eta, r["judge"][variant]["score"] >= eta) for r in rows]

@@ -4,7 +4,8 @@
   keep detection quality on a CPU model (answers first, early stop, letter-first
   reflections read from log-probabilities) plus the cheap signals, weighted as measured.
 - ``faithful``: BSDetector and CLEAR as published: reasoning before the answer, both
-  reflection questions with explanations and the paper's fixed choices, confidence = β·O + (1−β)·S alone, γ = the median.
+  reflection questions with explanations and the paper's fixed choices, confidence =
+  β·O + (1−β)·S alone, γ = the median.
 - ``fast``: no sampling: one reflection, read from its letter alone (no explanation),
   likelihood and rules (two calls per example).
 """
