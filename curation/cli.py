@@ -116,10 +116,14 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
           f"proposed {summary.proposed}, auto-applied {summary.auto_applied}; "
           f"{int(s.get('calls', 0))} calls, {int(s.get('cache_hits', 0))} cache hits, "
           f"{int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,} tokens, ${s.get('cost_usd', 0):.4f}")
+    for note in summary.notes:
+        print(note, file=sys.stderr)
+    for warning in summary.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
     if summary.stopped:
         print(f"stopped early ({summary.stopped}); run the same command again to resume", file=sys.stderr)
         return 3
-    return 0
+    return 4 if summary.warnings else 0
 
 
 def _cmd_app(args: argparse.Namespace) -> int:

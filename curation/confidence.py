@@ -348,8 +348,39 @@ def rank_average(
     return [min(1.0, max(0.0, t / m)) if m > 0 else None for t, m in zip(totals, mass)]
 
 
+def fit_logistic(xs: Sequence[float], ys: Sequence[int], *, l2: float = 1e-2, steps: int = 50) -> tuple[float, float]:
+    """Intercept and slope of ``P(y = 1) = 1 / (1 + exp(-(a + b * x)))`` by Newton's method,
+    with a small L2 penalty on the slope so that separable data still gives finite values.
+
+    Raises:
+        ValueError: lengths differ, a label is not 0/1, or there are no points.
+    """
+    if len(xs) != len(ys) or not xs:
+        raise ValueError(f"fit_logistic needs as many labels as values (got {len(xs)} and {len(ys)}), at least one")
+    if any(y not in (0, 1) for y in ys):
+        raise ValueError("labels must be 0 or 1")
+    a = b = 0.0
+    for _ in range(steps):
+        g_a, g_b = 0.0, -l2 * b
+        h_aa, h_ab, h_bb = 1e-9, 0.0, l2
+        for x, y in zip(xs, ys):
+            p = 1.0 / (1.0 + math.exp(-max(-700.0, min(700.0, a + b * x))))
+            g_a += y - p
+            g_b += (y - p) * x
+            w = p * (1.0 - p)
+            h_aa, h_ab, h_bb = h_aa + w, h_ab + w * x, h_bb + w * x * x
+        det = h_aa * h_bb - h_ab * h_ab
+        if det <= 0:
+            break
+        step_a, step_b = (h_bb * g_a - h_ab * g_b) / det, (h_aa * g_b - h_ab * g_a) / det
+        a, b = a + step_a, b + step_b
+        if abs(step_a) + abs(step_b) < 1e-10:
+            break
+    return a, b
+
+
 __all__ = [
     "Similarity", "normalize_answer", "final_number", "answers_match", "token_jaccard",
     "sample_agreements", "observed_consistency", "reflection_certainty", "combine", "judge_confidence", "auroc",
-    "error_auroc", "quantile_threshold", "below_threshold", "rank_average",
+    "error_auroc", "quantile_threshold", "below_threshold", "rank_average", "fit_logistic",
 ]

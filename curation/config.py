@@ -20,9 +20,14 @@ GAMMA_MODES = ("absolute", "quantile")
 SAMPLE_STYLES = ("explanation_first", "answer_first")
 REFLECTION_STYLES = ("tagged", "follow_up")
 REFLECTION_ORDERS = ("balanced", "fixed")
+#: Where Auto-Correct's candidates come from (see :mod:`curation.contest`).
+CANDIDATE_SOURCES = ("samples", "closed_set", "extractive", "few_shot")
+#: How a candidate is judged: ``contest`` (compared confidences, calibrated), ``llm`` (the
+#: paper's two-order judge alone) or ``both`` (the LLM judge joins where it is informative).
+JUDGES = ("contest", "llm", "both")
 #: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
 #: ``scoring.w_<name>``.
-SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd")
+SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd", "contrast")
 RULE_SIGNALS = ("format", "degenerate", "injection")
 
 
@@ -48,7 +53,7 @@ class LLMConfig:
     price_prompt_per_m: float = 0.0
     price_completion_per_m: float = 0.0
     budget_usd: float | None = None
-    n_ctx: int = 2048
+    n_ctx: int = 4096
     n_threads: int | None = None
     seed: int = 0
     model_dir: str | None = None
@@ -69,7 +74,10 @@ class ScoringConfig:
     weights (rules veto; weight 0 = off). ``reflection_order``: ``fixed`` asks both reflection
     questions with the paper's choices (A correct, B incorrect); ``balanced`` swaps A and B in
     the second, so a letter or position preference (and text in the data saying "answer A")
-    cancels in S instead of adding up.
+    cancels in S instead of adding up. ``contrast``: how much more plausible the best
+    alternative (the samples' majority, a closed-set member, a prompt span) is than the
+    response (:mod:`curation.contest`); computing it scores those alternatives' likelihood,
+    so a weight of 0 also skips those calls.
     """
 
     k: int = 5
@@ -90,6 +98,7 @@ class ScoringConfig:
     w_likelihood: float = 1.0
     w_min_k: float = 0.0
     w_ifd: float = 0.0
+    w_contrast: float = 1.0
     w_format: float = 1.0
     w_degenerate: float = 1.0
     w_injection: float = 1.0
@@ -105,9 +114,18 @@ class FilterConfig:
 
 @dataclass(frozen=True)
 class CorrectConfig:
-    """Auto-Correct: the judge threshold η and whether confident corrections apply themselves."""
+    """Auto-Correct: where candidates come from, how they are judged, the threshold η on the
+    probability that the winner is better, and whether confident corrections apply themselves.
 
+    A winner is proposed only when that probability reaches ``propose_at``; ``few_shot`` is
+    the number of demonstrations (fitted to the context), and the ``few_shot`` source writes
+    with the candidate model instead when ``candidate_model`` is set.
+    """
+
+    sources: tuple[str, ...] = CANDIDATE_SOURCES
+    judge: str = "both"
     eta: float = 0.8
+    propose_at: float = 0.5
     auto_apply: bool = True
     few_shot: int = 3
     max_tokens: int = 256
@@ -195,6 +213,9 @@ def _coerce(dotted: str, value: Any, section_obj: Any, key: str) -> Any:
             return bool(value)
         if kind in (int, float) and not isinstance(value, bool):
             return kind(value)
+        if isinstance(current, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(item).strip() for item in items if str(item).strip())
         if key in ("budget_usd",) and value is not None:
             return float(value)
         if key == "n_threads" and value is not None:
@@ -241,4 +262,8 @@ def _validate(c: Config) -> None:
     _check(0.0 <= c.correct.eta <= 1.0, "correct.eta", c.correct.eta, "a number in [0, 1]")
     _check(c.correct.candidate_backend in (None,) + BACKENDS, "correct.candidate_backend",
            c.correct.candidate_backend, " or ".join(BACKENDS))
+    _check(bool(c.correct.sources) and set(c.correct.sources) <= set(CANDIDATE_SOURCES), "correct.sources",
+           c.correct.sources, "one or more of " + ", ".join(CANDIDATE_SOURCES))
+    _check(c.correct.judge in JUDGES, "correct.judge", c.correct.judge, " or ".join(JUDGES))
+    _check(0.0 <= c.correct.propose_at <= 1.0, "correct.propose_at", c.correct.propose_at, "a number in [0, 1]")
     _check(c.correct.few_shot >= 0, "correct.few_shot", c.correct.few_shot, "an integer >= 0")

@@ -1,38 +1,51 @@
-"""Stage 4, Auto-Correct: propose a better response for each flagged example, judged.
+"""Stage 4, Auto-Correct: a contest between the recorded response and candidate corrections.
 
-In: the flagged examples of a dataset. Out: one ``proposals`` row per flagged example with
-the candidate, the judge's confidence that it is better than the original, and the verdicts.
+In: the flagged examples of a dataset with their scores. Out: one ``proposals`` row per
+flagged example: the winning candidate (or why there is none), every candidate with its
+confidence, the winner's margin over the original and the probability that it is better.
 
-- The candidate comes from the candidate model (the user's fine-tuned endpoint when
-  ``correct.candidate_model`` is set), else from the main model prompted with few-shot
-  demonstrations: the most confident unflagged examples of the same dataset, nearest to the
-  target by word overlap (a no-training stand-in for the fine-tuned model). Greedy decoding.
-- The judge is asked twice, with the candidate second and then first (against position
-  bias); each answer's A/B/C probabilities give a certainty, BSDetector's self-reflection
-  style, and the confidence is their mean (:func:`curation.confidence.judge_confidence`).
-- A proposal applies itself only when confidence ≥ η and ``correct.auto_apply``; otherwise it
-  waits for review. A flagged example without a confident correction stays flagged for removal.
+- Candidates (``correct.sources``, see :mod:`curation.contest`): the samples' majority
+  answer, every member of a closed set, prompt spans for extractive answers, and a greedy
+  few-shot answer from the main model with the most confident similar examples as
+  demonstrations fitted to the context (or from the user's fine-tuned endpoint when
+  ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
+  with half the demonstrations, then none.
+- Each candidate and the original get the same confidence (agreement with the samples,
+  likelihood, format, degenerate rules); the best candidate's margin over the original
+  becomes a calibrated probability that it is better (:func:`curation.contest.p_better`).
+- ``correct.judge``: ``contest`` uses that probability alone; ``llm`` the paper's judge alone
+  (asked in both orders, :func:`judge`); ``both`` averages the two where the LLM judge is
+  informative, i.e. did not pick the same position in both orders (:func:`same_position`).
+- A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
+  ``correct.auto_apply``); otherwise the example stays flagged and waits for review.
 """
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Callable
 
 from curation import confidence as cmath
-from curation import prompts
+from curation import contest, prompts
 from curation.config import Config
-from curation.errors import BudgetExceededError, LLMError
+from curation.errors import BudgetExceededError, ContextLengthError, LLMError
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
+from curation.score import DatasetView, dataset_view, run_contest
 from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
 
 #: How many of the most confident unflagged examples are candidates for demonstrations.
 DEMO_POOL = 200
+#: Characters a token is assumed to take when fitting demonstrations into the context (on the
+#: short side of real text, 3.5-4.5, so that an estimate errs towards fewer demonstrations).
+CHARS_PER_TOKEN = 3.0
+#: Tokens kept free for the chat template's markup around the turns.
+TEMPLATE_TOKENS = 64
 _WORD = re.compile(r"\w+")
 
 
@@ -40,10 +53,21 @@ _WORD = re.compile(r"\w+")
 class CorrectResult:
     proposed: int = 0
     unchanged: int = 0
+    weaker: int = 0
     failed: int = 0
     auto_applied: int = 0
     skipped: int = 0
     stopped: str | None = None
+    attempted: int = 0
+    first_error: str | None = None
+    shape: str = ""
+
+    def warning(self) -> str | None:
+        """A loud line when half or more of the attempted examples failed, else None."""
+        if not self.failed or 2 * self.failed < self.attempted:
+            return None
+        return (f"Auto-Correct failed on {self.failed} of {self.attempted} flagged examples; "
+                f"first error: {self.first_error}")
 
 
 def _words(text: str) -> set[str]:
@@ -63,6 +87,22 @@ def nearest_demonstrations(target: Example, pool: list[Example], k: int) -> list
 
     ranked = sorted((e for e in pool if e.example_id != target.example_id), key=overlap, reverse=True)
     return ranked[:k]
+
+
+def fit_demonstrations(target: Example, demos: list[Example], *, budget_tokens: int) -> list[Example]:
+    """The leading ``demos`` that fit ``budget_tokens`` together with the target's prompt, at
+    :data:`CHARS_PER_TOKEN` (pure). System turns equal to the target's are not counted: the
+    few-shot prompt gives them once (:func:`curation.prompts.build_candidate_messages`)."""
+    shared = {m.content for m in target.prompt if m.role == "system"}
+    used = len(prompt_text(target.prompt)) / CHARS_PER_TOKEN
+    kept = []
+    for demo in demos:
+        own = [m for m in demo.prompt if not (m.role == "system" and m.content in shared)]
+        used += (sum(len(m.content) for m in own) + len(demo.response)) / CHARS_PER_TOKEN
+        if used > budget_tokens:
+            break
+        kept.append(demo)
+    return kept
 
 
 def candidate_request(example: Example, demos: list[Example], config: Config) -> ChatRequest:
@@ -106,76 +146,165 @@ def same_position(verdicts: list[dict]) -> int | None:
     return None
 
 
+#: Proposal statuses that are final: a rerun does not correct those examples again.
+DONE = ("ok", "same", "weaker")
+
+
 def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidates: LLMClient, judge_client: LLMClient,
                     score_key: str, run_id: str, on_progress: Callable[[int, int, int], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> CorrectResult:
-    """Propose and judge a correction for every flagged example that has none yet.
+    """Run the contest for every flagged example that has no final proposal yet.
 
     Args:
-        candidates: the client that writes candidates (the fine-tuned endpoint or the main model).
-        judge_client: the client that judges (the main model).
+        candidates: the client that writes few-shot candidates (the fine-tuned endpoint or the main model).
+        judge_client: the main model's client: likelihoods and the LLM judge.
     Returns:
-        Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early.
+        Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early,
+        :meth:`CorrectResult.warning` says when most examples failed.
     """
     flagged = set(store.flagged_ids(info.dataset_id))
     existing = store.proposals(info.dataset_id)
-    todo_ids = {i for i in flagged if existing.get(i, {}).get("status") not in ("ok", "same")}
+    todo_ids = {i for i in flagged if existing.get(i, {}).get("status") not in DONE}
     result = CorrectResult(skipped=len(flagged) - len(todo_ids))
-    confidences = store.confidences(info.dataset_id, score_key)
-    examples = {e.example_id: e for e in store.iter_examples(info.dataset_id) if e.example_id in todo_ids
-                or (e.example_id not in flagged and confidences.get(e.example_id) is not None)}
-    todo = [examples[i] for i in sorted(todo_ids)]
-    use_demos = config.correct.candidate_llm(config.llm) is None
-    pool_ids = sorted((i for i in examples if i not in flagged), key=lambda i: -confidences[i])[:DEMO_POOL]
-    pool = [examples[i] for i in pool_ids]
-    eta, allowed = config.correct.eta, config.correct.auto_apply
+    rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key) if r["status"] == "ok"}
+    everything = list(store.iter_examples(info.dataset_id))
+    view = dataset_view(everything)
+    result.shape = view.shape.note
+    todo = [e for e in everything if e.example_id in todo_ids]
+    pool = sorted((e for e in everything if e.example_id not in flagged
+                   and rows.get(e.example_id, {}).get("confidence") is not None),
+                  key=lambda e: -rows[e.example_id]["confidence"])[:DEMO_POOL]
     size = judge_client.items_per_batch(2)  # a candidate, then the judge's two orders
     for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"
             break
         batch = todo[start:start + size]
-        requests = [candidate_request(e, nearest_demonstrations(e, pool, config.correct.few_shot) if use_demos else [],
-                                      config) for e in batch]
-        drafted = candidates.complete_many(requests)
-        if any(isinstance(o, BudgetExceededError) for o in drafted):
+        try:
+            drafted = _draft(candidates, batch, pool, config)
+            contests = [_contest(e, d, rows.get(e.example_id), judge_client, view, config)
+                        for e, d in zip(batch, drafted)]
+            verdicts = _ask_judge(judge_client, batch, contests, config)
+        except BudgetExceededError:
             result.stopped = "budget"
             break
-        judged_examples = [(e, o[0].text.strip()) for e, o in zip(batch, drafted) if not isinstance(o, LLMError)]
-        to_judge = [(e, c) for e, c in judged_examples if c and not cmath.answers_match(c, e.response)]
-        verdict_requests = [r for e, c in to_judge for r in judge_requests(e, c, config)]
-        verdicts = judge_client.complete_many(verdict_requests)
-        if any(isinstance(o, BudgetExceededError) for o in verdicts):
-            result.stopped = "budget"
-            break
-        verdict_of = {e.example_id: (verdicts[2 * i], verdicts[2 * i + 1]) for i, (e, _) in enumerate(to_judge)}
-        for example, outcome in zip(batch, drafted):
-            _record(store, info, example, outcome, verdict_of.get(example.example_id), run_id=run_id, eta=eta,
-                    allowed=allowed, result=result)
+        for example, draft, rival, verdict in zip(batch, drafted, contests, verdicts):
+            _record(store, info, example, draft, rival, verdict, run_id=run_id, config=config, result=result)
+            result.attempted += 1
             if on_progress is not None:
-                on_progress(result.proposed + result.unchanged + result.failed, len(todo), result.failed)
+                on_progress(result.attempted, len(todo), result.failed)
     return result
 
 
-def _record(store: Store, info: DatasetInfo, example: Example, drafted: list[ChatResult] | LLMError,
-            verdict: tuple | None, *, run_id: str, eta: float, allowed: bool, result: CorrectResult) -> None:
-    common = {"dataset_id": info.dataset_id, "example_id": example.example_id, "run_id": run_id}
-    error = drafted if isinstance(drafted, LLMError) else next(
-        (v for v in verdict or () if isinstance(v, LLMError)), None)
-    if error is not None:
-        store.save_proposal(**common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False,
-                            status="failed", error=str(error))
+def _draft(client: LLMClient, batch: list[Example], pool: list[Example],
+           config: Config) -> list[list[ChatResult] | LLMError | None]:
+    """Per example, the few-shot (or endpoint) candidate, or None when that source is off. A
+    call too long for the context is retried with half the demonstrations, then none."""
+    c = config.correct
+    if "few_shot" not in c.sources:
+        return [None] * len(batch)
+    budget = config.llm.n_ctx - c.max_tokens - TEMPLATE_TOKENS
+    use_demos = c.candidate_llm(config.llm) is None
+    demos = {e.example_id: fit_demonstrations(e, nearest_demonstrations(e, pool, c.few_shot), budget_tokens=budget)
+             if use_demos else [] for e in batch}
+    outcomes: dict[str, list[ChatResult] | LLMError] = {}
+    pending = batch
+    while pending:
+        got = client.complete_many([candidate_request(e, demos[e.example_id], config) for e in pending])
+        if any(isinstance(o, BudgetExceededError) for o in got):
+            raise BudgetExceededError("budget reached")
+        retry = []
+        for example, outcome in zip(pending, got):
+            shown = demos[example.example_id]
+            if isinstance(outcome, ContextLengthError) and shown:
+                demos[example.example_id] = shown[:len(shown) // 2]
+                retry.append(example)
+            else:
+                outcomes[example.example_id] = outcome
+        pending = retry
+    return [outcomes[e.example_id] for e in batch]
+
+
+def _contest(example: Example, draft: list[ChatResult] | LLMError | None, row: dict | None, client: LLMClient,
+             view: DatasetView, config: Config) -> contest.Contest:
+    """The recorded response against every candidate, with likelihoods from ``client``."""
+    c = config.correct
+    answers = [s["answer"] for s in (row or {}).get("explanation", {}).get("samples", [])]
+    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape,
+                                 sources=c.sources)
+    text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
+    if text and not cmath.answers_match(text, example.response) and \
+            not any(cmath.answers_match(text, t) for t, _ in found):
+        found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
+    logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
+    likelihood = (row or {}).get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
+    original = math.log(likelihood) if likelihood else None
+    return run_contest(example, answers, original, found, logprobs, view=view, config=config)
+
+
+def _ask_judge(client: LLMClient, batch: list[Example], contests: list[contest.Contest],
+               config: Config) -> list[tuple | LLMError | None]:
+    """Per example, the LLM judge's two replies on the best candidate (None when not asked)."""
+    if config.correct.judge == "contest":
+        return [None] * len(batch)
+    asked = [(i, e) for i, (e, r) in enumerate(zip(batch, contests)) if r.candidates]
+    replies = client.complete_many([q for i, e in asked for q in judge_requests(e, contests[i].candidates[0].text,
+                                                                                 config)])
+    if any(isinstance(o, BudgetExceededError) for o in replies):
+        raise BudgetExceededError("budget reached")
+    out: list[tuple | LLMError | None] = [None] * len(batch)
+    for n, (i, _) in enumerate(asked):
+        pair = replies[2 * n:2 * n + 2]
+        error = next((o for o in pair if isinstance(o, LLMError)), None)
+        out[i] = error if error is not None else (pair[0][0], pair[1][0])
+    return out
+
+
+def decide(rival: contest.Contest, verdict: tuple | None, config: Config) -> tuple[float | None, list[dict]]:
+    """The probability that the best candidate is better than the original, and the LLM
+    judge's verdicts where it was asked (pure): the calibrated contest probability, the
+    judge's confidence (``llm``), or their mean where the judge did not follow a position."""
+    if not rival.candidates:
+        return None, []
+    if verdict is None:
+        return rival.p_better, []
+    judged, verdicts = judge(*verdict)
+    if config.correct.judge == "llm":
+        return judged, verdicts
+    informative = same_position(verdicts) is None and all(v["parsed"] for v in verdicts)
+    return ((rival.p_better + judged) / 2 if informative else rival.p_better), verdicts
+
+
+def _record(store: Store, info: DatasetInfo, example: Example, draft: list[ChatResult] | LLMError | None,
+            rival: contest.Contest, verdict: tuple | LLMError | None, *, run_id: str, config: Config,
+            result: CorrectResult) -> None:
+    errors = [o for o in (draft, verdict) if isinstance(o, LLMError)]
+    if errors:
         result.failed += 1
+        result.first_error = result.first_error or str(errors[0])
+    common = {"dataset_id": info.dataset_id, "example_id": example.example_id, "run_id": run_id,
+              "error": str(errors[0]) if errors else None, "calibration": contest.CALIBRATION.version,
+              "candidates": [rival.original.to_json()] + [
+                  {**c.to_json(), "p_better": round(contest.p_better(c.confidence - rival.original.confidence), 4)}
+                  for c in rival.candidates]}
+    if errors and (not rival.candidates or isinstance(verdict, LLMError)):
+        store.save_proposal(**common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False,
+                            status="failed")
         return
-    candidate = drafted[0].text.strip()
-    if verdict is None:  # empty, or the same answer as the original: nothing to propose
-        store.save_proposal(**common, candidate=candidate, judge_confidence=None, verdicts=[], auto_applied=False,
+    if not rival.candidates:  # every candidate repeats the original: nothing to propose
+        store.save_proposal(**common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False,
                             status="same")
         result.unchanged += 1
         return
-    conf, verdicts = judge(verdict[0][0], verdict[1][0])
-    applied = allowed and conf >= eta
-    store.save_proposal(**common, candidate=candidate, judge_confidence=conf, verdicts=verdicts,
-                        auto_applied=applied)
-    result.proposed += 1
-    result.auto_applied += applied
+    p, verdicts = decide(rival, verdict if not isinstance(verdict, LLMError) else None, config)
+    best = rival.candidates[0]
+    gated = config.correct.judge != "llm"  # the paper's judge alone proposes every candidate
+    status = "weaker" if gated and p < config.correct.propose_at else "ok"
+    applied = status == "ok" and config.correct.auto_apply and p >= config.correct.eta
+    store.save_proposal(**common, candidate=best.text, judge_confidence=p, verdicts=verdicts, auto_applied=applied,
+                        status=status, source=best.source, margin=rival.margin)
+    if status == "ok":
+        result.proposed += 1
+        result.auto_applied += applied
+    else:
+        result.weaker += 1

@@ -46,6 +46,10 @@ class TransientLLMError(LLMError):
         self.retry_after = retry_after
 
 
+class ContextLengthError(LLMError):
+    """A call too long for the model's context (prompt plus reply): retry it in a smaller form."""
+
+
 class BudgetExceededError(LLMError):
     """The run reached its cost cap; finished work is kept and a rerun resumes."""
 

@@ -56,6 +56,8 @@ class RunSummary:
     auto_applied: int = 0
     stopped: str | None = None  # None, "cancelled" or "budget"
     stats: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # a stage that failed most of its examples
+    notes: list[str] = field(default_factory=list)  # what a stage learnt, e.g. the dataset's shape
 
 
 ProgressFn = Callable[[Progress], None]
@@ -73,7 +75,9 @@ _EXPECTED_FLAG_SHARE = 0.2
 def calls_per_example(config: Config) -> dict[str, int]:
     """LLM calls one example costs at most, by kind (early stop only lowers samples)."""
     s = config.scoring
-    return {"sample": s.k, "reflection": s.reflection_prompts, "likelihood": 1 if config.llm.backend == "embedded" else 0}
+    likelihood = 1 if config.llm.backend == "embedded" else 0
+    return {"sample": s.k, "reflection": s.reflection_prompts, "likelihood": likelihood,
+            "contrast": likelihood if s.w_contrast > 0 else 0}  # the alternatives, scored together
 
 
 def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
@@ -152,7 +156,11 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
             result = correct_dataset(store, info, config, candidates=candidates, judge_client=client, score_key=key,
                                      run_id=run_id, on_progress=report("correct"), should_stop=should_stop)
             summary.proposed, summary.stopped = result.proposed, result.stopped
-            store.update_run(run_id, n_done=result.proposed + result.unchanged, n_failed=result.failed,
+            summary.notes.append(f"correct: {result.shape}; {result.proposed} proposed, {result.weaker} not "
+                                 f"better than the original, {result.unchanged} with no other candidate")
+            if result.warning():
+                summary.warnings.append(result.warning())
+            store.update_run(run_id, n_done=result.attempted - result.failed, n_failed=result.failed,
                              stats=client.snapshot())
         summary.auto_applied = store.status(info.dataset_id)["auto_applied"]
     summary.stats = client.snapshot() if client is not None else {}
@@ -167,9 +175,10 @@ def _run(store: Store, info: DatasetInfo, config: Config, stage: str, key: str,
     store.start_run(run_id=run_id, dataset_id=info.dataset_id, stage=stage, backend=config.llm.backend,
                     model=config.llm.model, config=config.to_dict(), score_key=key, n_examples=info.n_examples)
     summary.run_ids[stage] = run_id
+    warned = len(summary.warnings)
     try:
         yield run_id
     except BaseException as e:
         store.finish_run(run_id, status="failed", error=str(e) or type(e).__name__)
         raise
-    store.finish_run(run_id, status=summary.stopped or "done")
+    store.finish_run(run_id, status=summary.stopped or "done", error="; ".join(summary.warnings[warned:]) or None)

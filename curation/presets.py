@@ -5,7 +5,8 @@
   reflections read from log-probabilities) plus the cheap signals, weighted as measured.
 - ``faithful``: BSDetector and CLEAR as published: reasoning before the answer, both
   reflection questions with explanations and the paper's fixed choices, confidence =
-  β·O + (1−β)·S alone, γ = the median.
+  β·O + (1−β)·S alone, γ = the median; one few-shot candidate judged by the two-order LLM
+  judge alone.
 - ``fast``: no sampling: one reflection, read from its letter alone (no explanation),
   likelihood and rules (two calls per example).
 """
@@ -21,7 +22,8 @@ PRESETS: dict[str, Config] = {
         "scoring.reflection_order": "fixed",
         "scoring.reflection_max_tokens": 192, "scoring.max_tokens": 256, "scoring.w_bsdetector": 1.0,
         "scoring.w_likelihood": 0.0, "scoring.w_min_k": 0.0, "scoring.w_ifd": 0.0, "scoring.w_format": 0.0,
-        "scoring.w_degenerate": 0.0, "scoring.w_injection": 0.0,
+        "scoring.w_degenerate": 0.0, "scoring.w_injection": 0.0, "scoring.w_contrast": 0.0,
+        "correct.sources": ("few_shot",), "correct.judge": "llm",
         "filter.gamma_mode": "quantile", "filter.gamma": 0.5,
     }),
     "fast": Config().with_overrides({

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from curation.errors import ReviewError
@@ -56,8 +56,11 @@ class Proposal:
     judge_confidence: float | None
     verdicts: list[dict[str, Any]]
     auto_applied: bool
-    status: str
+    status: str  # ok (a proposal), weaker / same (no candidate beat the original), failed
     error: str | None
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # the original first, then best first
+    source: str | None = None
+    margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -362,7 +365,9 @@ def _queue_row(row: dict[str, Any]) -> QueueRow:
     if row["candidate"] is not None or row["proposal_status"] is not None:
         proposal = Proposal(candidate=row["candidate"] or "", judge_confidence=row["judge_confidence"],
                             verdicts=json.loads(row["verdicts"] or "[]"), auto_applied=bool(row["auto_applied"]),
-                            status=row["proposal_status"], error=row["proposal_error"])
+                            status=row["proposal_status"], error=row["proposal_error"],
+                            candidates=json.loads(row["candidates"] or "[]"), source=row["proposal_source"],
+                            margin=row["margin"])
     decision = None
     if row["action"] is not None:
         decision = Decision(event_id=row["event_id"], action=row["action"], annotator=row["annotator"],

@@ -68,7 +68,7 @@ SQL_QUEUE_DETAILS = """
            s.status AS score_status, s.confidence, s.consistency, s.reflection, s.signals, s.fired,
            s.explanation, s.error AS score_error, f.flagged, f.threshold,
            p.candidate, p.judge_confidence, p.verdicts, p.auto_applied, p.status AS proposal_status,
-           p.error AS proposal_error,
+           p.error AS proposal_error, p.candidates, p.source AS proposal_source, p.margin,
            d.event_id, d.action, d.annotator, d.after, d.created_at AS decided_at,
            coalesce(d.n_annotators, 0) AS n_annotators
     FROM (SELECT * FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e

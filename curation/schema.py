@@ -123,4 +123,12 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         "CREATE INDEX review_log_example ON review_log (dataset_id, example_id)",
     ]),
+    # Correction as a contest: every candidate with its confidence, the winner's source, its
+    # margin over the original and the calibration that turned the margin into a probability.
+    ("0002_proposal_contest", [
+        "ALTER TABLE proposals ADD COLUMN candidates JSON DEFAULT '[]'",
+        "ALTER TABLE proposals ADD COLUMN source VARCHAR",
+        "ALTER TABLE proposals ADD COLUMN margin DOUBLE",
+        "ALTER TABLE proposals ADD COLUMN calibration VARCHAR",
+    ]),
 ]

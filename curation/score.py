@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from curation import confidence as cmath
-from curation import prompts, signals
+from curation import contest, prompts, signals
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 from curation.errors import BudgetExceededError, LLMError
 from curation.injection import injection_scores
@@ -35,7 +35,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 4
+SCORER_VERSION = 5
 #: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
@@ -56,7 +56,7 @@ def score_key(config: Config) -> str:
         "early_stop": s.early_stop, "early_stop_after": s.early_stop_after,
         "reflection_prompts": s.reflection_prompts, "reflection_max_tokens": s.reflection_max_tokens,
         "reflection_style": s.reflection_style, "reflection_order": s.reflection_order,
-        "letter_first": s.letter_first, "top_logprobs": s.top_logprobs,
+        "letter_first": s.letter_first, "top_logprobs": s.top_logprobs, "contrast": s.w_contrast > 0,
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -135,19 +135,46 @@ class ExampleScore:
     explanation: dict[str, Any]
 
 
-def dataset_rules(examples: list[Example]) -> dict[str, dict[str, signals.SignalScore]]:
-    """Per example id, the rule signals learnt from the whole dataset: ``format`` (consistency
-    with the other responses) and ``injection`` (markers not common in the dataset)."""
+@dataclass(frozen=True)
+class DatasetView:
+    """What scoring and correcting learn from the whole dataset once: its shape (closed set,
+    extractive, reasoning), its dominant format, and per example id the rule signals
+    ``format`` and ``injection`` (markers not common in the dataset)."""
+
+    shape: contest.DatasetShape
+    format_of: Callable[[str], signals.SignalScore]
+    rules: dict[str, dict[str, signals.SignalScore]]
+
+
+def dataset_view(examples: list[Example]) -> DatasetView:
     responses = [e.response for e in examples]
-    formats = signals.format_consistency(responses)
+    format_of = signals.format_scorer(responses)
     marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
-    return {e.example_id: {"format": f, "injection": m} for e, f, m in zip(examples, formats, marks)}
+    rules = {e.example_id: {"format": format_of(e.response), "injection": m} for e, m in zip(examples, marks)}
+    shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
+    return DatasetView(shape, format_of, rules)
+
+
+def run_contest(example: Example, answers: list[str], original_logprob: float | None,
+                candidates: list[tuple[str, str]], logprobs: list[list[float] | None], *, view: DatasetView,
+                config: Config) -> contest.Contest:
+    """The recorded response against ``(text, source)`` candidates, each scored alike (pure)."""
+    prompt = prompt_text(example.prompt)
+
+    def scored(text: str, source: str, logprob: float | None) -> contest.Scored:
+        return contest.score_response(text, source, answers=answers, logprob=logprob, alpha=config.scoring.alpha,
+                                      format_of=view.format_of, prompt=prompt)
+
+    return contest.contest(scored(example.response, "original", original_logprob),
+                           [scored(t, src, contest.mean_logprob(lp)) for (t, src), lp in zip(candidates, logprobs)])
 
 
 def assemble(example: Example, samples: list[ChatResult], reflections: list[ChatResult], *,
-             rules: dict[str, signals.SignalScore], token_scores: Any, config: Config) -> ExampleScore:
+             rules: dict[str, signals.SignalScore], token_scores: Any, config: Config,
+             rival: contest.Contest | None = None) -> ExampleScore:
     """Combine one example's LLM results and cheap signals into its score parts; ``rules``
-    holds its dataset-level rule signals (see :func:`dataset_rules`)."""
+    holds its dataset-level rule signals (see :attr:`DatasetView.rules`), ``rival`` the
+    contest with its alternatives (the ``contrast`` signal), where computed."""
     s = config.scoring
     parsed = [prompts.parse_answer(r.text) for r in samples]
     answers = [p.answer for p in parsed]
@@ -180,6 +207,10 @@ def assemble(example: Example, samples: list[ChatResult], reflections: list[Chat
         "unparsed_reflections": sum(not v.parsed for v in verdicts),
         "reasons": {name: list(sig.reasons) for name, sig in rules.items() if sig.reasons},
     }
+    if rival is not None:
+        values["contrast"] = contest.contrast_score(rival)
+        explanation["alternatives"] = [c.to_json() for c in rival.candidates[:3]]
+        explanation["original"] = rival.original.to_json()
     return ExampleScore(consistency, reflection, bsdetector, values, explanation)
 
 
@@ -229,7 +260,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
     key = score_key(config)
     done_ids = store.scored_ids(info.dataset_id, key)
     examples = list(store.iter_examples(info.dataset_id))
-    rules = dataset_rules(examples)
+    view = dataset_view(examples)
     todo = [e for e in examples if e.example_id not in done_ids]
     result = ScoreResult(skipped=len(examples) - len(todo))
     size = client.items_per_batch(config.scoring.reflection_prompts + first_sample_count(config))
@@ -239,7 +270,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
             break
         batch = todo[start:start + size]
         try:
-            _score_batch(store, info, config, client, batch, rules, key=key, run_id=run_id, result=result,
+            _score_batch(store, info, config, client, batch, view, key=key, run_id=run_id, result=result,
                          on_progress=lambda: on_progress and on_progress(result.scored + result.failed, len(todo),
                                                                          result.failed))
         except BudgetExceededError:
@@ -249,7 +280,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
 
 
 def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMClient,
-                 batch: list[Example], rules: dict[str, dict[str, signals.SignalScore]], *, key: str, run_id: str,
+                 batch: list[Example], view: DatasetView, *, key: str, run_id: str,
                  result: ScoreResult, on_progress: Callable[[], Any]) -> None:
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
@@ -286,14 +317,30 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
             continue
         reflections = [r[0] for r in own[:config.scoring.reflection_prompts]]
         samples = (list(own[-1]) + list(extra)) if first else []
-        parts = assemble(example, samples, reflections, rules=rules[example.example_id],
-                         token_scores=tokens[example.example_id], config=config)
+        rival = _rival(example, samples, tokens[example.example_id], client, view=view, config=config)
+        parts = assemble(example, samples, reflections, rules=view.rules[example.example_id],
+                         token_scores=tokens[example.example_id], config=config, rival=rival)
         store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
                          status="ok", confidence=parts.bsdetector, consistency=parts.consistency,
                          reflection=parts.reflection, signals=parts.signals, fired=[],
                          explanation=parts.explanation)
         result.scored += 1
         on_progress()
+
+
+def _rival(example: Example, samples: list[ChatResult], token_scores: Any, client: LLMClient, *,
+           view: DatasetView, config: Config) -> contest.Contest | None:
+    """The contest of the response with its alternatives, for the ``contrast`` signal: None
+    when its weight is 0, the dataset's responses hold reasoning (bare answers are no rival) or
+    the backend gives no likelihoods (without them the contest only restates consistency O)."""
+    if config.scoring.w_contrast <= 0 or view.shape.reasoning or token_scores is None:
+        return None
+    answers = [prompts.parse_answer(r.text).answer for r in samples]
+    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape,
+                                 sources=config.correct.sources)
+    logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
+    original = token_scores.mean_logprob_with_prompt if token_scores is not None else None
+    return run_contest(example, answers, original, found, logprobs, view=view, config=config)
 
 
 def _more_samples(pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient,
@@ -310,25 +357,27 @@ def _more_samples(pending: list[tuple[Example, list[Any]]], config: Config, clie
     return {e.example_id: outcome for e, outcome in zip(wanted, client.complete_many(requests))}
 
 
-def finalize(store: Store, info: DatasetInfo, config: Config) -> int:
-    """Fold the signals into each example's final ``confidence`` and ``fired`` list.
-
-    Dataset-level and free: ranked signals become percentiles over the scored examples.
-    Returns the number of examples updated.
-    """
-    key = score_key(config)
-    rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
+def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, tuple[float | None, list[str]]]:
+    """Per example id, the final confidence and the fired signals of scored ``rows`` (pure;
+    dataset-level: ranked signals become percentiles over the rows)."""
     percentiles = {name: cmath.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
-    updates = {}
+    out = {}
     for i, row in enumerate(rows):
         values = dict(row["signals"])
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
-        conf = final_confidence(values, config)
-        fired = [name for name in (*RULE_SIGNALS, "bsdetector") if values.get(name, 1.0) < 0.5]
+        fired = [name for name in (*RULE_SIGNALS, "bsdetector", "contrast") if values.get(name, 1.0) < 0.5]
         fired += [name for name in RANKED_SIGNALS if values.get(name) is not None
                   and values[name] < RANKED_FIRE_SHARE]
-        updates[row["example_id"]] = (conf, fired)
+        out[row["example_id"]] = (final_confidence(values, config), fired)
+    return out
+
+
+def finalize(store: Store, info: DatasetInfo, config: Config) -> int:
+    """Fold the signals into each example's final ``confidence`` and ``fired`` list
+    (:func:`final_confidences`; no LLM call). Returns the number of examples updated."""
+    key = score_key(config)
+    rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
+    updates = final_confidences(rows, config)
     store.update_confidences(info.dataset_id, key, updates)
     return len(updates)
-

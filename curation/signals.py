@@ -12,7 +12,7 @@ import json
 import math
 import re
 from collections import Counter
-from typing import NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 
 class SignalScore(NamedTuple):
@@ -84,21 +84,19 @@ def _describe(feature: str, value: object) -> str:
     return str(value)
 
 
-def format_consistency(
+def format_scorer(
     responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS
-) -> list[SignalScore]:
-    """Score how well each response follows the dataset's dominant format.
+) -> Callable[[str], SignalScore]:
+    """Learn the dataset's dominant format from ``responses`` and return a function that
+    scores any response against it (a candidate correction as well as a recorded response).
 
-    Patterns learnt from all responses: shape (JSON object / JSON array / text); among JSON
-    objects, the key set; a ``#### N`` final line or not; short (<= 8 words) or long; the
-    first character's class; the last character's class. Where one value is shared by at
-    least ``dominance`` of the rows (JSON objects only, for the key set), a response with
-    another value has its score multiplied by ``1 - weight * share`` (weights: shape 0.9,
-    keys 0.8, final line 0.9, length 0.5, first and last character 0.3).
-
-    Returns:
-        One :class:`SignalScore` per response, in order; score in [0, 1], 1 = fits every
-        dominant pattern. Every score is 1 when there are fewer than ``min_rows`` rows.
+    Patterns: shape (JSON object / JSON array / text); among JSON objects, the key set; a
+    ``#### N`` final line or not; short (<= 8 words) or long; the first character's class;
+    the last character's class. Where one value is shared by at least ``dominance`` of the
+    rows (JSON objects only, for the key set), a response with another value has its score
+    multiplied by ``1 - weight * share`` (weights: shape 0.9, keys 0.8, final line 0.9,
+    length 0.5, first and last character 0.3). Every score is 1 when there are fewer than
+    ``min_rows`` rows.
 
     Raises:
         ValueError: ``dominance`` is not in (0.5, 1].
@@ -114,17 +112,36 @@ def format_consistency(
         value, count = Counter(values).most_common(1)[0]
         if count / len(values) >= dominance:
             dominant[feature] = (value, count / len(values))
-    out = []
-    for row in rows:
-        score, reasons = 1.0, []
+
+    def score(response: str) -> SignalScore:
+        row = _features(response)
+        value_score, reasons = 1.0, []
         for feature, (value, share) in dominant.items():
             if feature == "keys" and row["shape"] != "JSON object":
                 continue
             if row[feature] != value:
-                score *= 1.0 - _WEIGHTS[feature] * share
+                value_score *= 1.0 - _WEIGHTS[feature] * share
                 reasons.append(f"{_describe(feature, row[feature])}, but {share:.0%} of responses: {_describe(feature, value)}")
-        out.append(SignalScore(min(1.0, max(0.0, score)), tuple(reasons)))
-    return out
+        return SignalScore(min(1.0, max(0.0, value_score)), tuple(reasons))
+
+    return score
+
+
+def format_consistency(
+    responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS
+) -> list[SignalScore]:
+    """Score how well each response follows the dataset's dominant format
+    (:func:`format_scorer` learnt from the same responses).
+
+    Returns:
+        One :class:`SignalScore` per response, in order; score in [0, 1], 1 = fits every
+        dominant pattern.
+
+    Raises:
+        ValueError: ``dominance`` is not in (0.5, 1].
+    """
+    score = format_scorer(responses, dominance=dominance, min_rows=min_rows)
+    return [score(r) for r in responses]
 
 
 _WORD = re.compile(r"\w+")
@@ -253,5 +270,5 @@ def likelihood_score(mean_logprob: float) -> float:
     return math.exp(_check_logprob("mean_logprob", mean_logprob))
 
 
-__all__ = ["SignalScore", "MIN_ROWS", "DOMINANCE", "SHORT_WORDS", "format_consistency", "degenerate",
+__all__ = ["SignalScore", "MIN_ROWS", "DOMINANCE", "SHORT_WORDS", "format_scorer", "format_consistency", "degenerate",
            "ifd_score", "likelihood_score"]

@@ -354,16 +354,22 @@ class Store:
 
     def save_proposal(self, *, dataset_id: int, example_id: str, run_id: str, candidate: str,
                       judge_confidence: float | None, verdicts: list[dict[str, Any]], auto_applied: bool,
-                      status: str = "ok", error: str | None = None) -> None:
+                      status: str = "ok", error: str | None = None, candidates: list[dict[str, Any]] = (),
+                      source: str | None = None, margin: float | None = None,
+                      calibration: str | None = None) -> None:
+        """Record an example's proposal (or why there is none: ``status`` ``same``, ``weaker`` or
+        ``failed``) with every candidate that competed (:meth:`curation.contest.Scored.to_json`)."""
         self._execute(sql.UPSERT_PROPOSAL, (
             dataset_id, example_id, run_id, candidate, judge_confidence,
             json.dumps(verdicts, ensure_ascii=False), auto_applied, status, error, now(),
+            json.dumps(list(candidates), ensure_ascii=False), source, margin, calibration,
         ))
 
     def proposals(self, dataset_id: int) -> dict[str, dict[str, Any]]:
         rows = self._dicts(sql.PROPOSALS, (dataset_id,))
         for row in rows:
             row["verdicts"] = json.loads(row["verdicts"])
+            row["candidates"] = json.loads(row["candidates"] or "[]")
         return {row["example_id"]: row for row in rows}
 
     def set_auto_applied(self, dataset_id: int, *, eta: float, allowed: bool) -> None:

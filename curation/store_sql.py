@@ -82,10 +82,14 @@ CONFIDENCES = (
 FLAGGED_IDS = "SELECT example_id FROM flags WHERE dataset_id = ? AND flagged ORDER BY example_id"
 DELETE_FLAGS = "DELETE FROM flags WHERE dataset_id = ?"
 INSERT_FLAGS = "INSERT INTO flags SELECT dataset_id, example_id, flagged, threshold, run_id FROM new_flags"
-UPSERT_PROPOSAL = "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+UPSERT_PROPOSAL = (
+    "INSERT OR REPLACE INTO proposals (dataset_id, example_id, run_id, candidate, judge_confidence, verdicts, "
+    "auto_applied, status, error, created_at, candidates, source, margin, calibration) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 PROPOSALS = (
-    "SELECT example_id, run_id, candidate, judge_confidence, verdicts, auto_applied, status, error "
-    "FROM proposals WHERE dataset_id = ?"
+    "SELECT example_id, run_id, candidate, judge_confidence, verdicts, auto_applied, status, error, "
+    "candidates, source, margin, calibration FROM proposals WHERE dataset_id = ?"
 )
 SET_AUTO_APPLIED = (
     "UPDATE proposals SET auto_applied = (status = 'ok' AND judge_confidence >= ? AND ?) WHERE dataset_id = ?"

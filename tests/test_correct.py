@@ -8,8 +8,10 @@ import pytest
 
 from curation import prompts
 from curation.config import Config
-from curation.correct import (candidate_request, correct_dataset, judge, judge_requests, nearest_demonstrations,
-                              same_position)
+from curation.contest import CALIBRATION, p_better
+from curation import contest
+from curation.correct import (candidate_request, correct_dataset, decide, fit_demonstrations, judge, judge_requests,
+                              nearest_demonstrations, same_position)
 from curation.filter import apply_filter
 from curation.ingest import import_file
 from curation.llm import make_client
@@ -158,7 +160,12 @@ def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
         assert candidate_turns[-1] == {"role": "user", "content": "What is 2 + 2?"}
         assert len(candidate_turns) == 1 + 2 * config.correct.few_shot
         proposal = store.proposals(info.dataset_id)["q2"]
-        assert (proposal["candidate"], proposal["judge_confidence"], proposal["auto_applied"]) == ("4", 1.0, True)
+        # the samples' majority "4" wins the contest (the few-shot "4" repeats it); the judge read
+        # the responses (candidate both times), so its 1.0 is averaged with the contest's probability
+        assert (proposal["candidate"], proposal["source"], proposal["auto_applied"]) == ("4", "samples", True)
+        assert proposal["judge_confidence"] == pytest.approx((p_better(proposal["margin"]) + 1.0) / 2)
+        assert [c["source"] for c in proposal["candidates"]] == ["original", "samples"]
+        assert proposal["calibration"] == CALIBRATION.version
         again = correct_dataset(store, info, config, candidates=client, judge_client=client,
                                 score_key=score_key(config), run_id="c2")
         assert again.skipped == 1 and again.proposed == 0 and server.count() == before + 3
@@ -176,3 +183,94 @@ def test_a_candidate_equal_to_the_original_is_not_judged(store, tmp_path):
         assert (result.proposed, result.unchanged) == (1, 4)
         statuses = {i: p["status"] for i, p in store.proposals(info.dataset_id).items()}
         assert statuses == {"q1": "same", "q2": "ok", "q3": "same", "q4": "same", "q5": "same"}
+
+
+# -- the contest: fitting the context, the decision, loud failures -----------------------------------
+def test_demonstrations_are_cut_to_the_token_budget_and_shared_system_turns_count_once():
+    system = Message("system", "S" * 3000)  # 1,000 tokens at 3 characters a token, given once
+    target = Example(example_id="t", id_source="record", line=1, prompt=(system, Message("user", "q" * 300)),
+                     response="r", record={})
+    demos = [Example(example_id=f"d{i}", id_source="record", line=1, prompt=(system, Message("user", "u" * 270)),
+                     response="a" * 30, record={}) for i in range(5)]  # 100 tokens each
+    assert fit_demonstrations(target, demos, budget_tokens=1100 + 250) == demos[:2]
+    assert fit_demonstrations(target, demos, budget_tokens=1099) == []
+    other = [Example(example_id="o", id_source="record", line=1, prompt=(Message("system", "T" * 300),
+                                                                          Message("user", "u" * 270)),
+                     response="a" * 30, record={})]  # its own system turn is folded in: 200 tokens
+    assert fit_demonstrations(target, other, budget_tokens=1299) == []
+
+
+def test_a_call_too_long_for_the_context_is_retried_with_fewer_demonstrations(store, tmp_path):
+    records = [(f"q{i}", f"What is {i} + {i}? " + "Think it through. " * 20, str(2 * i)) for i in range(1, 7)]
+    records[1] = ("q2", records[1][1], "5")
+    path = tmp_path / "long.jsonl"
+    write_records(path, records)
+    # one prompt holds ~380 characters: the target plus one demonstration fits, three do not
+    with FakeOpenAIServer(reply=ArithmeticModel(), max_prompt_chars=1500) as server:
+        info = import_file(store, path, name="long").dataset
+        config = Config().with_overrides(openai_overrides(server.base_url, KEY_ENV, **{"scoring.w_contrast": 0}))
+        client = make_client(config.llm, store)
+        score_dataset(store, info, config, client, run_id="s")
+        finalize(store, info, config)
+        apply_filter(store, info, config, score_key=score_key(config), run_id="f")
+        assert store.flagged_ids(info.dataset_id) == ["q2"]
+        before = server.count()
+        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                 score_key=score_key(config), run_id="c")
+        drafts = [r for r in list(server.requests)[before:] if kind_of(r) == CANDIDATE]
+        assert [len(r["messages"]) for r in drafts] == [7, 3]  # 3 demonstrations, then 1 (half of 3)
+        assert result.failed == 0 and result.warning() is None
+        assert store.proposals(info.dataset_id)["q2"]["status"] == "ok"
+
+
+def test_a_stage_that_fails_most_examples_says_so(store, tmp_path):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        info, config, client = scored(store, tmp_path, server, **{"filter.gamma": 1.0,
+                                                                   "correct.sources": "few_shot"})
+        server.fault_rate, server.fault_kinds = 1.0, ("bad_request",)
+        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                 score_key=score_key(config), run_id="c")
+    assert (result.attempted, result.failed) == (5, 5)
+    assert result.warning().startswith("Auto-Correct failed on 5 of 5 flagged examples; first error:")
+    assert {p["status"] for p in store.proposals(info.dataset_id).values()} == {"failed"}
+
+
+def rival(margin: float) -> contest.Contest:
+    original = contest.Scored("5", "original", 0.0, None, 1.0, 1.0, 0.2)
+    best = contest.Scored("4", "samples", 1.0, None, 1.0, 1.0, 0.2 + margin)
+    return contest.contest(original, [best])
+
+
+@pytest.mark.parametrize("judge_mode, replies, expected", [
+    ("contest", None, "contest"),
+    ("both", ("answer: A", "answer: B"), "mean"),       # the judge read the responses: averaged
+    ("both", ("answer: A", "answer: A"), "contest"),    # the judge followed a position: ignored
+    ("both", ("gibberish", "answer: B"), "contest"),    # an unreadable verdict: ignored
+    ("llm", ("answer: A", "answer: A"), 0.5),           # the paper's judge alone, position bias and all
+])
+def test_the_decision_by_hand(judge_mode, replies, expected):
+    config = Config().with_overrides({"correct.judge": judge_mode})
+    r = rival(0.6)
+    p, verdicts = decide(r, (reply(replies[0]), reply(replies[1])) if replies else None, config)
+    if expected == "contest":
+        assert p == pytest.approx(r.p_better)
+    elif expected == "mean":
+        assert p == pytest.approx((r.p_better + 1.0) / 2)
+    else:
+        assert p == pytest.approx(expected)
+    assert len(verdicts) == (2 if replies else 0)
+    assert decide(contest.contest(r.original, []), None, config) == (None, [])
+
+
+def test_a_winner_below_propose_at_is_recorded_but_not_proposed(store, tmp_path):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        info, config, client = scored(store, tmp_path, server, **{"correct.propose_at": 1.0,
+                                                                   "correct.judge": "contest"})
+        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                 score_key=score_key(config), run_id="c")
+        assert (result.proposed, result.weaker) == (0, 1)
+        p = store.proposals(info.dataset_id)["q2"]
+        assert (p["status"], p["candidate"], p["auto_applied"]) == ("weaker", "4", False)
+        again = correct_dataset(store, info, config, candidates=client, judge_client=client,
+                                score_key=score_key(config), run_id="c2")
+        assert again.skipped == 1  # a final status: not redone

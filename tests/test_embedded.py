@@ -8,6 +8,7 @@ import pytest
 from curation.config import LLMConfig
 from curation.errors import ConfigError
 from curation.llm.base import ChatBackend, ChatRequest, messages_of
+from curation.llm.engine import KV_CONTEXTS
 from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
 
 pytestmark = pytest.mark.model
@@ -80,6 +81,17 @@ def test_teacher_forced_scores_prefer_the_right_answer(default_backend):
     assert right.mean_logprob_with_prompt > wrong.mean_logprob_with_prompt
     # the prompt helps the right answer a lot: IFD-style ratio well below 1
     assert right.mean_logprob_with_prompt > right.mean_logprob_without_prompt
+
+
+def test_continuations_share_the_prompt_and_match_scoring_one_at_a_time(default_backend):
+    answers = ["Paris", "Banana", "The capital of France is Paris.", ""]
+    together = default_backend.continuation_logprobs(QUESTION, answers)
+    assert [len(t) for t in together[:3]] == [len(default_backend._engine.call(default_backend._engine.text_tokens, a))
+                                             for a in answers[:3]] and together[3] == []
+    for answer, logprobs in zip(answers[:3], together):
+        alone = default_backend.score_tokens(QUESTION, answer)
+        assert sum(logprobs) / len(logprobs) == pytest.approx(alone.mean_logprob_with_prompt, abs=0.05)
+    assert sum(together[0]) / len(together[0]) > sum(together[1]) / len(together[1])
 
 
 def test_default_model_answers_correctly(default_backend):
@@ -163,7 +175,7 @@ def test_a_repeated_system_prompt_is_evaluated_once(small_backend):
 
 def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend):
     engine = small_backend._engine
-    assert engine.llm.n_ctx() == 4 * 1024
+    assert engine.llm.n_ctx() == KV_CONTEXTS * 1024
     long = " ".join(f"Fact {i}: water is wet." for i in range(90))
     for i in range(8):  # 8 long distinct prompts: more than the KV cache holds at once
         [result] = small_backend.complete(ChatRequest(messages=messages_of([("user", f"{i} {long}")]), max_tokens=2))

@@ -54,7 +54,8 @@ def test_decisions_and_pipeline_state_decide_what_is_written(store, chat_dataset
     store.append_review(dataset_id=ds, example_id="c2", action="accept", annotator="ann", before="4", after="four")
     store.execute("INSERT INTO flags VALUES (?, 'c3', true, 0.5, 'r1')", (ds,))
     store.execute("INSERT INTO flags VALUES (?, 'c4', true, 0.5, 'r1')", (ds,))
-    store.execute("INSERT INTO proposals VALUES (?, 'c4', 'r1', 'EIGHT', 0.93, '[]', true, 'ok', NULL, now())", (ds,))
+    store.save_proposal(dataset_id=ds, example_id="c4", run_id="r1", candidate="EIGHT", judge_confidence=0.93,
+                        verdicts=[], auto_applied=True)
     result = export_dataset(store, tmp_path / "out.jsonl")
     records = {r["id"]: r["messages"][-1]["content"] for r in read_jsonl(result.path)}
     assert records == {"c1": "two", "c2": "four", "c4": "EIGHT"}

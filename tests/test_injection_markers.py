@@ -10,7 +10,7 @@ import pytest
 
 from curation.ingest import read_dataset
 from curation.injection import COMMON_SHARE, MULTIPLIERS, PROMPT_KINDS, injection_scores, markers
-from curation.score import dataset_rules
+from curation.score import dataset_view
 from tests.support.injection_cases import CASES, case
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
@@ -136,6 +136,6 @@ def test_prompts_and_responses_must_pair():
 def test_on_the_sample_data_the_rule_fires_on_planted_errors_only(name):
     dataset = read_dataset(SAMPLES / name)
     labels = {r["id"]: r for r in map(json.loads, (SAMPLES / f"{name.split('.')[0]}.labels.jsonl").open())}
-    fired = [i for i, rules in dataset_rules(dataset.examples).items() if rules["injection"].score < 1.0]
+    fired = [i for i, rules in dataset_view(dataset.examples).rules.items() if rules["injection"].score < 1.0]
     assert all(labels[i]["is_error"] for i in fired)
     assert len(fired) == (3 if name == "open_chat.csv" else 0)  # the planted chat-template leaks

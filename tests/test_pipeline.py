@@ -163,11 +163,13 @@ def test_interrupted_run_resumes_without_repeating_a_call(store, tmp_path):
 
 def test_gamma_and_eta_redecide_without_a_request(store, tmp_path):
     # q1's reflections say "not sure": S = 0.5, C = 0.7 * 1 + 0.3 * 0.5 = 0.85.
-    # q6's judge hedges when the candidate comes first: (1 + (1 - 0.5)) / 2 = 0.75 < η = 0.8.
+    # q6's judge hedges when the candidate comes first: (1 + (1 - 0.5)) / 2 = 0.75 < η = 0.8
+    # (the paper's judge alone decides here: correct.judge = llm).
     model = ArithmeticModel(unsure=("What is 3 + 4?",), hedge=("What is 12 + 30?",))
     with FakeOpenAIServer(reply=model) as server:
         info = imported(store, tmp_path)
-        cfg = config(server)
+        paper = {"correct.judge": "llm"}
+        cfg = config(server, **paper)
         summary = run_pipeline(store, "arith", cfg)
         assert store.confidences(info.dataset_id, score_key(cfg))["q1"] == pytest.approx(0.85)
         assert store.proposals(info.dataset_id)["q6"]["judge_confidence"] == pytest.approx(0.75)
@@ -183,7 +185,7 @@ def test_gamma_and_eta_redecide_without_a_request(store, tmp_path):
         assert flagged(0.5) == 2 and store.flagged_ids(info.dataset_id) == ["q3", "q6"]
 
         def applied(**more):
-            return run_pipeline(store, "arith", config(server, **more), stages=("correct",)).auto_applied
+            return run_pipeline(store, "arith", config(server, **paper, **more), stages=("correct",)).auto_applied
 
         assert applied(**{"correct.eta": 0.7}) == 2
         assert store.proposals(info.dataset_id)["q6"]["auto_applied"] is True

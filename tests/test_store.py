@@ -24,7 +24,7 @@ EXPECTED_COLUMNS = {
                "reflection", "signals", "fired", "explanation", "error", "scored_at"],
     "flags": ["dataset_id", "example_id", "flagged", "threshold", "run_id"],
     "proposals": ["dataset_id", "example_id", "run_id", "candidate", "judge_confidence", "verdicts",
-                  "auto_applied", "status", "error", "created_at"],
+                  "auto_applied", "status", "error", "created_at", "candidates", "source", "margin", "calibration"],
     "review_log": ["event_id", "dataset_id", "example_id", "action", "annotator", "before", "after", "batch_id",
                    "undoes", "created_at"],
     "llm_cache": ["key", "backend", "model", "request", "result", "created_at"],

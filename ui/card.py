@@ -14,7 +14,7 @@ import streamlit as st
 from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import resolve
-from curation.review import QueueRow
+from curation.review import Proposal, QueueRow
 
 ROLE_AVATARS = {"system": "⚙️", "user": "user", "assistant": "assistant"}  # names Streamlit knows, or emoji
 _DIFF_STYLE = {
@@ -75,19 +75,44 @@ def _proposal(row: QueueRow) -> None:
     if proposal is None:
         st.caption("No proposed correction.")
         return
-    if proposal.status != "ok":
+    if proposal.status == "failed":
         st.warning("The correction step failed for this example.")
         st.text(proposal.error or "", width="stretch")
         return
+    if proposal.status != "ok":
+        st.caption("No proposed correction: no candidate was more plausible than this response."
+                   if proposal.status == "weaker" else "No proposed correction: every candidate gave this answer.")
+        _candidates(proposal)
+        return
     judge = "n/a" if proposal.judge_confidence is None else f"{proposal.judge_confidence:.2f}"
     applied = " · applied automatically" if proposal.auto_applied else ""
-    st.markdown(f"**Proposed correction** (judge confidence {judge}{applied})")
+    source = f" from {SOURCE_LABELS.get(proposal.source, proposal.source)}" if proposal.source else ""
+    st.markdown(f"**Proposed correction**{source} (P(better) {judge}{applied})")
     position = same_position(proposal.verdicts)
     if position is not None:
         st.caption(f"The judge picked response {position} in both orders, so it followed the position, not "
                    "the text: its confidence says nothing here. Decide from the diff.")
     with st.container(border=True):
         st.html(diff_html(row.response, proposal.candidate))
+    _candidates(proposal)
+
+
+#: How the review card names where a candidate came from.
+SOURCE_LABELS = {"original": "the recorded response", "samples": "the samples' majority answer",
+                 "closed_set": "the dataset's label set", "extractive": "a span of the prompt",
+                 "few_shot": "a few-shot answer", "endpoint": "the candidate model"}
+
+
+def _candidates(proposal: Proposal) -> None:
+    """Every response that competed, with its confidence (the original first)."""
+    if not proposal.candidates:
+        return
+    with st.expander(f"All candidates ({len(proposal.candidates) - 1}) and their confidence"):
+        st.dataframe(pd.DataFrame([
+            {"response": c["text"], "from": SOURCE_LABELS.get(c["source"], c["source"]),
+             "confidence": c["confidence"], "P(better)": c.get("p_better"), "agreement": c.get("agreement"),
+             "likelihood": c.get("likelihood"), "format": c.get("format")}
+            for c in proposal.candidates]), hide_index=True)
 
 
 def _confidence(row: QueueRow) -> None:

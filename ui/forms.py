@@ -157,7 +157,13 @@ def show_job(job: RunJob) -> None:
         r = job.summary
         text = (f"scored {r.scored:,} · failed {r.failed:,} · flagged {r.flagged:,} · "
                 f"proposed {r.proposed:,} · auto-applied {r.auto_applied:,}")
+        for warning in r.warnings:
+            st.error(warning)
         if r.stopped:
             st.warning(f"Stopped ({r.stopped}): {text}. Start again with the same settings to resume.")
+        elif r.warnings:
+            st.warning(f"Finished with failures: {text}. Start again to retry the failed examples.")
         else:
             st.success(f"Finished: {text}.")
+        for note in r.notes:
+            st.caption(note)

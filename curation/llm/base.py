@@ -137,6 +137,11 @@ class ChatBackend(Protocol):
         """Teacher-forced log-likelihood of ``response``; ``None`` when not supported."""
         ...
 
+    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]] | None:
+        """Per response, the log-probability of each of its tokens after ``messages``
+        (teacher-forced, the prompt shared); ``None`` when not supported."""
+        ...
+
     def close(self) -> None:
         ...
 

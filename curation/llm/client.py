@@ -154,6 +154,35 @@ class LLMClient:
                                   result={"scores": asdict(scores) if scores else None})
         return scores
 
+    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float] | None]:
+        """Per response, its tokens' log-probabilities after ``messages`` (teacher-forced), cached
+        per response; ``None`` for an empty response or where the backend cannot. The uncached
+        ones go to the backend in one call, which evaluates the shared prompt once.
+
+        Raises:
+            BudgetExceededError: the budget is spent and some result is not cached.
+        """
+        keys = ["continuation:" + ChatRequest(messages=messages + (Message("assistant", r),), max_tokens=0)
+                .cache_key(self.backend.name, self.backend.model) for r in responses]
+        with self._cache_lock:
+            stored = self._cache.cache_get_many(keys)
+        out: list[list[float] | None] = [stored[k]["logprobs"] if k in stored else None for k in keys]
+        todo = sorted({i for i, k in enumerate(keys) if k not in stored and responses[i]}, key=responses.__getitem__)
+        self.stats.add(cache_hits=sum(1 for v in out if v is not None))  # "unsupported" is no call saved
+        if not todo:
+            return out
+        self._check_budget()
+        started = self._clock()
+        got = self.backend.continuation_logprobs(messages, [responses[i] for i in todo])
+        self.stats.add(calls=1 if got else 0, cache_misses=len(todo) if got else 0,
+                       backend_s=self._clock() - started, prompt_tokens=sum(map(len, got)) if got else 0)
+        for n, i in enumerate(todo):
+            out[i] = got[n] if got else None
+            with self._cache_lock:
+                self._cache.cache_put(keys[i], backend=self.backend.name, model=self.backend.model,
+                                      request={"continuation": responses[i]}, result={"logprobs": out[i]})
+        return out
+
     def complete_many(
         self,
         requests: Iterable[ChatRequest],

@@ -125,6 +125,15 @@ class EmbeddedBackend:
         with_prompt = engine.forced_logprobs(engine.chat_tokens(messages), target)
         return TokenScores.from_logprobs([float(x) for x in with_prompt], [float(x) for x in alone])
 
+    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]]:
+        """Per response, its tokens' log-probabilities after ``messages``, teacher-forced; the
+        prompt is evaluated once for all of them (closed-set labels, candidate corrections)."""
+        return self._engine.call(self._continuations, messages, responses)
+
+    def _continuations(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]]:
+        engine = self._engine
+        return engine.continuation_logprobs(engine.chat_tokens(messages), [engine.text_tokens(r) for r in responses])
+
     def close(self) -> None:
         """The model stays loaded for the life of the process (shared by every user)."""
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from curation.errors import LLMError
+from curation.errors import ContextLengthError, LLMError
 from curation.llm.base import Message
 from curation.llm.prefix_cache import SlotTable
 
@@ -31,7 +31,7 @@ _LOGPROB_POSITIONS = 4  # generated positions for which top log-probabilities ar
 _MERGE_SLACK = 32  # prompt tokens worth re-evaluating to keep several prompts in one batch
 MAX_SEQUENCES = 24  # sample sequences decoded together (of one prompt or several)
 N_SLOTS = 16  # prompts whose KV caches are kept at once (sequences 0 .. N_SLOTS - 1)
-KV_CONTEXTS = 4  # KV cells = KV_CONTEXTS x the context length: room for the cached prompts
+KV_CONTEXTS = 2  # KV cells = KV_CONTEXTS x the context length: room for the cached prompts
 _PARAMS_LOCK = threading.Lock()
 T = TypeVar("T")
 
@@ -209,7 +209,7 @@ class Engine:
             except RuntimeError as e:  # llama_decode returned 1: no room left in the KV cache
                 evicted = self.slots.evict_one(keep=protect)
                 if evicted is None:
-                    raise LLMError(f"{self.path.name}: the model's KV cache is full ({e})") from e
+                    raise ContextLengthError(f"{self.path.name}: the model's KV cache is full ({e})") from e
                 self.llm._ctx.kv_cache_seq_rm(evicted, -1, -1)
         return [np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(i), shape=(self.n_vocab,)).copy()
                 for i, row in enumerate(rows) if row[3]]
@@ -243,8 +243,8 @@ class Engine:
             for j, job in enumerate(jobs):
                 base = len(job.prompt)
                 if base + 1 > self.max_prompt:
-                    results[j] = LLMError(f"prompt of {base} tokens does not fit the model's context of "
-                                          f"{self.max_prompt}")
+                    results[j] = ContextLengthError(f"prompt of {base} tokens does not fit the model's context "
+                                                    f"of {self.max_prompt}")
                     continue
                 fitting.append(j)
                 rows += [_Sampling(job=j, rng=rng, seq=N_SLOTS + len(rows) + i, base=base,
@@ -304,6 +304,47 @@ class Engine:
             for row, token in zip(self._extend(slot, chunk), following):
                 scores.append(float(_log_softmax(row)[token]))
         return scores
+
+    def continuation_logprobs(self, context: list[int], targets: list[list[int]]) -> list[list[float]]:
+        """Per target, the log-probability of each of its tokens after ``context``,
+        teacher-forced. The context is evaluated once (or found cached); the targets then run
+        as sequences of their own that share its KV cells, several decoded in one batch."""
+        slot, first = self._prepare(context)
+        base = len(context)
+        room = min(max(self.max_prompt - base, 1), self.llm.n_batch + 1)  # a target's rows fit one batch
+        targets = [t[:room] for t in targets]
+        out = [[float(first[t[0]])] if t else [] for t in targets]
+        ctx = self.llm._ctx
+        for group in _pack_rows([max(len(t) - 1, 0) for t in targets], self.llm.n_batch, MAX_SEQUENCES):
+            rows, owners = [], []
+            for offset, j in enumerate(group):
+                seq = N_SLOTS + offset
+                ctx.kv_cache_seq_rm(seq, -1, -1)
+                ctx.kv_cache_seq_cp(slot, seq, 0, base)
+                rows += [((seq,), token, base + i, True) for i, token in enumerate(targets[j][:-1])]
+                owners += [(j, i + 1) for i in range(len(targets[j]) - 1)]
+            try:
+                logits = self._decode(rows, protect={slot}) if rows else []
+            finally:
+                for offset in range(len(group)):
+                    ctx.kv_cache_seq_rm(N_SLOTS + offset, -1, -1)
+            for (j, position), row in zip(owners, logits):
+                out[j].append(float(_log_softmax(row)[targets[j][position]]))
+        return out
+
+
+def _pack_rows(sizes: list[int], capacity: int, most: int) -> list[list[int]]:
+    """Consecutive indices grouped so that each group's sizes add up to at most ``capacity``
+    and a group holds at most ``most`` indices (a size over the capacity stands alone)."""
+    groups: list[list[int]] = []
+    used = capacity
+    for index, size in enumerate(sizes):
+        if not groups or used + size > capacity or len(groups[-1]) == most:
+            groups.append([])
+            used = 0
+        groups[-1].append(index)
+        used += min(size, capacity)
+    return groups
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import openai
 
 from curation.config import LLMConfig
-from curation.errors import LLMError, TransientLLMError
+from curation.errors import ContextLengthError, LLMError, TransientLLMError
 from curation.llm.base import ChatRequest, ChatResult, Message, TokenScores
 from curation.llm.retry import parse_retry_after
 
@@ -34,6 +35,8 @@ MAX_TOP_LOGPROBS = 20
 # Threads sharing one HTTP connection pool (the openai package allows 1000 connections).
 MAX_CONCURRENCY = 256
 _TRANSIENT_STATUS = frozenset({408, 429})
+#: How OpenAI, vLLM and llama.cpp's server word a request too long for the model's context.
+_CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|exceeds the context|context size", re.IGNORECASE)
 _REDACTED = "[redacted]"
 
 
@@ -112,6 +115,10 @@ class OpenAIBackend:
         """Not offered by chat endpoints: always ``None``."""
         return None
 
+    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> None:
+        """Not offered by chat endpoints: always ``None`` (candidates then compete without likelihood)."""
+        return None
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._client.close()
@@ -160,6 +167,8 @@ class OpenAIBackend:
             if retry_after is None:
                 retry_after = parse_retry_after(headers.get("retry-after"))
             return TransientLLMError(message, retry_after=retry_after)
+        if _CONTEXT_LENGTH.search(message):
+            return ContextLengthError(message)
         return LLMError(message)
 
     def _scrubbed(self, error: LLMError, cause: BaseException | None) -> tuple[LLMError, BaseException | None]:

@@ -56,6 +56,8 @@ class FakeOpenAIServer:
         timeout_sleep_s: how long a ``timeout`` fault stalls before answering.
         max_choices: answer at most this many choices per call (1 mimics Ollama ignoring ``n``).
         model: the model id listed by ``/v1/models``.
+        max_prompt_chars: a chat call whose messages hold more characters gets OpenAI's 400
+            "maximum context length" error (a model with a small context).
 
     Attributes:
         requests: the JSON bodies of the chat calls received, oldest first.
@@ -75,6 +77,7 @@ class FakeOpenAIServer:
         timeout_sleep_s: float = 2.0,
         max_choices: int | None = None,
         model: str = "fake-model",
+        max_prompt_chars: int | None = None,
     ) -> None:
         unknown = set(fault_kinds) | {f for f in faults if f is not None}
         unknown -= set(FAULTS)
@@ -89,6 +92,7 @@ class FakeOpenAIServer:
         self.timeout_sleep_s = timeout_sleep_s
         self.max_choices = max_choices
         self.model = model
+        self.max_prompt_chars = max_prompt_chars
         self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED)
         self.headers: collections.deque[dict[str, str]] = collections.deque(maxlen=MAX_RECORDED)
         self._counts: collections.Counter[str] = collections.Counter()
@@ -272,7 +276,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == TIMEOUT and not fake._pause(fake.timeout_sleep_s):
             return
-        if fault == RATE_LIMIT:
+        chars = sum(len(m.get("content") or "") for m in request.get("messages", []))
+        if fake.max_prompt_chars is not None and chars > fake.max_prompt_chars:
+            self._send(400, {"error": {"message": f"This model's maximum context length is {fake.max_prompt_chars} "
+                                                  f"characters; your messages hold {chars}",
+                                       "type": "invalid_request_error", "code": "context_length_exceeded"}})
+        elif fault == RATE_LIMIT:
             self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
                        headers={"Retry-After": fake.retry_after})
         elif fault == SERVER_ERROR:

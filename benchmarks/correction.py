@@ -1,0 +1,277 @@
+"""Auto-Correct as a contest against today's few-shot candidate and LLM judge, every sample dataset in full.
+
+Each dataset is imported twice into one store and run through score → filter → correct with
+the embedded model:
+
+* ``today``: the few-shot candidate judged by the two-order LLM judge alone, scoring without
+  the contrast signal (``correct.sources=few_shot correct.judge=llm scoring.w_contrast=0``);
+* ``contest``: the default (candidates from the samples, the closed set, prompt spans and the
+  few-shot answer, chosen by confidence; contrast in the confidence).
+
+From the same run, with no further call: ``samples_majority`` (propose the samples' majority
+answer whenever it differs from the response) and ``closed_set`` (propose the most likely
+member of the closed set, confident-learning style) over the contest run's flags.
+
+Per dataset and error kind: ``proposal_fixes_share`` (flagged corrupted examples whose proposal
+matches the clean answer; also over all corrupted), ``proposal_changes_clean_share`` (clean
+examples a proposal would change), ``auto_applied_precision`` at η and the share of fixable
+errors auto-applied (fixable = some candidate matches the clean answer); detection AUROC with
+and without the contrast signal, contrast alone, recall per kind at γ; seconds of the correct
+stage per flagged example (only honest when its calls were not cached).
+
+The contest's calibration (margin → P(candidate right)) is refitted on the design half of the
+examples (a hash of the id) and checked on the other half; the shipped one is
+:data:`curation.contest.CALIBRATION`.
+
+    python -m benchmarks.correction                      # all four datasets, in full
+    python -m benchmarks.correction --datasets passage_qa.jsonl --limit 40
+
+Prints a table and writes ``benchmarks/results/correction.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.detection import DATASETS, _auroc, _labels, _subset  # noqa: E402
+from curation import confidence as cmath  # noqa: E402
+from curation import contest  # noqa: E402
+from curation.config import Config  # noqa: E402
+from curation.correct import same_position  # noqa: E402
+from curation.pipeline import run_pipeline  # noqa: E402
+from curation.score import final_confidences, score_key  # noqa: E402
+from curation.store import Store  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "correction.json"
+WORK = ROOT / "benchmarks" / ".work"
+TODAY = {"correct.sources": "few_shot", "correct.judge": "llm", "scoring.w_contrast": 0}
+
+
+def design_half(example_id: str) -> bool:
+    """Half of the examples, fixed by their id, on which the calibration is fitted."""
+    return hashlib.sha256(example_id.encode()).digest()[0] % 2 == 0
+
+
+def _share(hits: int, total: int) -> float | None:
+    return round(hits / total, 3) if total else None
+
+
+def _p(proposal: dict, calibration: contest.Calibration) -> float | None:
+    """The proposal's P(better) re-decided with ``calibration`` (the LLM judge joins where informative)."""
+    if proposal.get("margin") is None:
+        return proposal.get("judge_confidence")
+    p = contest.p_better(proposal["margin"], calibration)
+    verdicts = proposal["verdicts"]
+    if len(verdicts) == 2 and same_position(verdicts) is None and all(v["parsed"] for v in verdicts):
+        p = (p + cmath.judge_confidence(verdicts[0]["p"], verdicts[1]["p"])) / 2
+    return p
+
+
+def proposals_by_variant(store: Store, name: str, config: Config, calibration: contest.Calibration,
+                         labels: dict[str, dict]) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Per variant, example id -> (proposed text, applied automatically) over the run's flags."""
+    info = store.dataset(name)
+    c = config.correct
+    stored = store.proposals(info.dataset_id)
+    out: dict[str, dict[str, tuple[str, bool]]] = {"run": {}, "samples_majority": {}, "closed_set": {}}
+    rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key(config))}
+    for i in store.flagged_ids(info.dataset_id):
+        p = stored.get(i)
+        if p and p["status"] in ("ok", "weaker") and p["candidate"]:
+            prob = _p(p, calibration) if c.judge != "llm" else p["judge_confidence"]
+            if c.judge == "llm" or prob >= c.propose_at:
+                out["run"][i] = (p["candidate"], c.auto_apply and prob >= c.eta)
+        answers = [s["answer"] for s in (rows.get(i) or {}).get("explanation", {}).get("samples", [])]
+        top = contest.majority(answers)
+        response = store.example(info.dataset_id, i).response
+        if top and not cmath.answers_match(top[0], response):
+            out["samples_majority"][i] = (top[0], False)
+        members = [x for x in (p or {}).get("candidates", []) if x["source"] in ("closed_set", "original")]
+        if len(members) > 1 and all(x["likelihood"] is not None for x in members):
+            best = max(members, key=lambda x: x["likelihood"])
+            if best["source"] != "original":
+                out["closed_set"][i] = (best["text"], False)
+    return out
+
+
+def correction_metrics(proposed: dict[str, tuple[str, bool]], flagged: set[str], labels: dict[str, dict],
+                       fixable: set[str]) -> dict:
+    """The shares for one variant (see the module docstring), overall and per error kind."""
+    def right(i: str) -> bool:
+        return cmath.answers_match(proposed[i][0], labels[i]["clean_response"])
+
+    def block(ids: list[str]) -> dict:
+        corrupted = [i for i in ids if labels[i]["is_error"]]
+        caught = [i for i in corrupted if i in flagged]
+        clean = [i for i in ids if not labels[i]["is_error"]]
+        applied = [i for i in ids if i in proposed and proposed[i][1]]
+        return {
+            "corrupted": len(corrupted), "flagged_corrupted": len(caught),
+            "proposal_fixes_share": _share(sum(1 for i in caught if i in proposed and right(i)), len(caught)),
+            "proposal_fixes_share_of_all": _share(sum(1 for i in corrupted if i in proposed and right(i)),
+                                                  len(corrupted)),
+            "proposal_changes_clean_share": _share(sum(1 for i in clean if i in proposed), len(clean)),
+            "proposals": sum(1 for i in ids if i in proposed),
+            "auto_applied": len(applied),
+            "auto_applied_precision": _share(sum(1 for i in applied if labels[i]["is_error"] and right(i)),
+                                             len(applied)),
+            "fixable": sum(1 for i in caught if i in fixable),
+            "auto_applied_fixable_share": _share(sum(1 for i in caught if i in fixable and i in proposed
+                                                     and proposed[i][1] and right(i)),
+                                                 sum(1 for i in caught if i in fixable)),
+        }
+
+    ids = list(labels)
+    kinds = sorted({labels[i]["kind"] for i in ids if labels[i]["is_error"]})
+    return {**block(ids), "by_kind": {k: block([i for i in ids if labels[i]["kind"] == k]) for k in kinds}}
+
+
+def detection_metrics(store: Store, name: str, config: Config, labels: dict[str, dict]) -> dict:
+    """AUROC of the confidence with and without the contrast signal, contrast alone, recall by kind at γ."""
+    info = store.dataset(name)
+    rows = [r for r in store.scores(info.dataset_id, score_key(config)) if r["status"] == "ok"]
+    ids = [r["example_id"] for r in rows]
+    errors = [int(labels[i]["is_error"]) for i in ids]
+    with_c = final_confidences(rows, config)
+    without = final_confidences(rows, config.with_overrides({"scoring.w_contrast": 0}))
+    gamma = config.filter.gamma
+
+    def recall(conf: dict) -> dict:
+        kinds: dict[str, list[int]] = {}
+        for i in ids:
+            if labels[i]["is_error"]:
+                kinds.setdefault(labels[i]["kind"], []).append(int((conf[i][0] or 0) <= gamma))
+        return {k: round(sum(v) / len(v), 3) for k, v in sorted(kinds.items())}
+
+    return {
+        "auroc": _auroc([with_c[i][0] for i in ids], errors),
+        "auroc_without_contrast": _auroc([without[i][0] for i in ids], errors),
+        "auroc_contrast_alone": _auroc([r["signals"].get("contrast") for r in rows], errors),
+        "recall_by_kind": recall(with_c), "recall_by_kind_without_contrast": recall(without),
+    }
+
+
+def fixable_ids(store: Store, name: str, labels: dict[str, dict]) -> set[str]:
+    """Examples where some candidate of the contest gives the clean answer."""
+    info = store.dataset(name)
+    return {i for i, p in store.proposals(info.dataset_id).items()
+            if any(c["source"] != "original" and cmath.answers_match(c["text"], labels[i]["clean_response"])
+                   for c in p.get("candidates", []))}
+
+
+def correct_seconds(store: Store, name: str) -> float | None:
+    """Seconds of the dataset's latest correct stage per example it worked on."""
+    runs = [r for r in store.runs(store.dataset(name).dataset_id) if r["stage"] == "correct" and r["finished_at"]]
+    if not runs or not runs[0]["n_done"] + runs[0]["n_failed"]:
+        return None
+    run = runs[0]
+    return round((run["finished_at"] - run["started_at"]).total_seconds() / (run["n_done"] + run["n_failed"]), 2)
+
+
+def fit_calibration(points: list[tuple[float, int]]) -> contest.Calibration:
+    a, b = cmath.fit_logistic([m for m, _ in points], [y for _, y in points])
+    return contest.Calibration(version="refit", intercept=round(a, 3), slope=round(b, 3))
+
+
+def run(datasets: tuple[str, ...], limit: int | None, store_path: Path) -> dict:
+    default = Config()
+    variants = {"today": default.with_overrides(TODAY), "contest": default}
+    report: dict = {"datasets": {}, "calibration": {}}
+    points: dict[str, list[tuple[float, int]]] = {"design": [], "held_out": []}
+    with Store(store_path) as store:
+        for file_name in datasets:
+            path = ROOT / "sample_data" / file_name
+            labels = _labels(path)
+            parsed = _subset(path, limit or len(labels))
+            labels = {e.example_id: labels[e.example_id] for e in parsed.examples}
+            stem = path.name.split(".")[0]
+            entry: dict = {"examples": len(labels), "errors": sum(v["is_error"] for v in labels.values())}
+            for variant, config in variants.items():
+                name = f"{stem}-{variant}-{len(labels)}"
+                if store.find_dataset(name) is None:
+                    store.add_dataset(parsed, name=name)
+                started = time.perf_counter()
+                summary = run_pipeline(store, name, config)
+                print(f"{name}: {time.perf_counter() - started:.0f} s, {summary.stats.get('calls', 0):.0f} calls; "
+                      + "; ".join(summary.notes + summary.warnings), file=sys.stderr, flush=True)
+                info = store.dataset(name)
+                flagged = set(store.flagged_ids(info.dataset_id))
+                fixable = fixable_ids(store, name, labels)
+                by_variant = proposals_by_variant(store, name, config, contest.CALIBRATION, labels)
+                entry[variant] = {"flagged": len(flagged), "correct_seconds_per_example": correct_seconds(store, name),
+                                  **correction_metrics(by_variant["run"], flagged, labels, fixable),
+                                  "detection": detection_metrics(store, name, config, labels)}
+                if variant == "contest":
+                    entry["contest"]["notes"] = summary.notes
+                    for extra in ("samples_majority", "closed_set"):
+                        entry[extra] = correction_metrics(by_variant[extra], flagged, labels, fixable)
+                    for i, p in store.proposals(info.dataset_id).items():
+                        if p.get("margin") is not None and i in flagged:
+                            half = "design" if design_half(i) else "held_out"
+                            right = cmath.answers_match(p["candidate"], labels[i]["clean_response"])
+                            points[half].append((p["margin"], int(right)))
+            report["datasets"][stem] = entry
+        refit = fit_calibration(points["design"]) if len({y for _, y in points["design"]}) == 2 else None
+        report["calibration"] = {"shipped": contest.CALIBRATION.__dict__, "refit_on_design_half": refit and refit.__dict__,
+                                 "points": {k: len(v) for k, v in points.items()},
+                                 "held_out": _calibration_check(points["held_out"], refit or contest.CALIBRATION,
+                                                                default.correct.eta)}
+    return report
+
+
+def _calibration_check(points: list[tuple[float, int]], calibration: contest.Calibration, eta: float) -> dict:
+    """How the calibration does on examples it was not fitted on: precision at η, mean P against the hit rate."""
+    applied = [(m, y) for m, y in points if contest.p_better(m, calibration) >= eta]
+    return {"n": len(points), "right": sum(y for _, y in points),
+            "mean_p": round(sum(contest.p_better(m, calibration) for m, _ in points) / len(points), 3) if points else None,
+            "applied_at_eta": len(applied), "applied_precision": _share(sum(y for _, y in applied), len(applied))}
+
+
+def print_table(report: dict) -> None:
+    head = (f"{'dataset':<18}{'variant':<18}{'flag':>5}{'fix%fl':>8}{'fix%all':>8}{'clean Δ':>8}{'auto':>6}"
+            f"{'auto P':>8}{'auto/fixable':>13}{'AUROC':>7}{'no-contr':>9}{'s/ex':>6}")
+    print(head)
+    for stem, entry in report["datasets"].items():
+        for variant in ("today", "contest", "samples_majority", "closed_set"):
+            r = entry.get(variant)
+            if r is None:
+                continue
+            det = r.get("detection", {})
+            print(f"{stem:<18}{variant:<18}{r.get('flagged', ''):>5}{_fmt(r['proposal_fixes_share']):>8}"
+                  f"{_fmt(r['proposal_fixes_share_of_all']):>8}{_fmt(r['proposal_changes_clean_share']):>8}"
+                  f"{r['auto_applied']:>6}{_fmt(r['auto_applied_precision']):>8}"
+                  f"{_fmt(r['auto_applied_fixable_share']):>13}{_fmt(det.get('auroc')):>7}"
+                  f"{_fmt(det.get('auroc_without_contrast')):>9}{_fmt(r.get('correct_seconds_per_example')):>6}")
+    print("calibration:", json.dumps(report["calibration"]))
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--limit", type=int, default=None, help="first N examples of each dataset (default: all)")
+    parser.add_argument("--store", type=Path, default=WORK / "correction.duckdb",
+                        help="the project store (its call cache makes a rerun cost no call)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    args.store.parent.mkdir(parents=True, exist_ok=True)
+    report = run(tuple(args.datasets), args.limit, args.store)
+    print_table(report)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""Correction as a contest: alternatives to a recorded response, compared by one confidence (pure).
+
+In: a dataset's prompts and responses (to learn its shape), one example's sampled answers and
+candidate texts with their mean token log-probabilities. Out: the alternatives worth scoring,
+each candidate's confidence, the best one's margin over the recorded response, and the
+calibrated probability that it is the better response.
+
+Where alternatives come from (each a source name, stored with the proposal):
+
+- ``samples``: the majority answer of the consistency samples scoring already drew (no extra
+  call). In a dataset whose responses hold worked reasoning (a ``#### N`` final line) the bare
+  answer is no replacement; it then only votes, through every candidate's agreement.
+- ``closed_set``: when the responses come from a small set (see :func:`dataset_shape`),
+  every member of the set; confident learning's "given label against the most likely label".
+- ``extractive``: when the responses are spans of the prompt, each sample snapped to the
+  prompt span it overlaps most, and that span one word longer or shorter at either end.
+- ``few_shot`` / ``endpoint``: generated in :mod:`curation.correct`.
+
+A response's confidence (original and candidates alike) is the mean of its agreement with
+the samples (BSDetector's observed consistency) and its likelihood ``exp(mean log-prob)``,
+times its format consistency with the dataset and the degenerate-text rule. The margin is
+``confidence(best) - confidence(original)``; :func:`p_better` maps it through a logistic
+fitted on the benchmark (:data:`CALIBRATION`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+from curation import confidence as cmath
+from curation import signals
+
+#: A response value shared by at least this many examples is a member of the closed set.
+CLOSED_SET_MIN_COUNT = 2
+#: At most this many members; more and the responses are treated as open.
+CLOSED_SET_MAX_MEMBERS = 50
+#: Share of the responses the members must cover (a set with 20 % planted noise covers ~85 %).
+CLOSED_SET_COVERAGE = 0.7
+#: Share of the responses that must occur verbatim (normalised) in their prompt: extractive.
+EXTRACTIVE_SHARE = 0.7
+#: Share of the responses with a ``#### N`` final line for the dataset to hold reasoning.
+REASONING_SHARE = 0.5
+#: Snapped spans may be this many words longer than the sample they come from.
+SPAN_SLACK = 3
+#: Least token F1 between a sample and a prompt span for the span to stand in for it.
+SPAN_MIN_F1 = 0.5
+SOURCES = ("samples", "closed_set", "extractive", "few_shot", "endpoint")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """``P(candidate is right) = 1 / (1 + exp(-(intercept + slope * margin)))``."""
+
+    version: str
+    intercept: float
+    slope: float
+
+
+#: Fitted by ``benchmarks/correction.py`` on the design half of the sample data (embedded model).
+CALIBRATION = Calibration(version="2026-12-05.1", intercept=-0.5, slope=8.0)
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """What kind of responses a dataset has, learnt from the dataset itself."""
+
+    closed_set: tuple[str, ...]
+    extractive: bool
+    reasoning: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One response in the contest: its text, where it came from and its confidence parts."""
+
+    text: str
+    source: str
+    agreement: float | None
+    likelihood: float | None
+    format: float
+    degenerate: float
+    confidence: float
+
+    def to_json(self) -> dict:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Contest:
+    original: Scored
+    candidates: tuple[Scored, ...]  # best first; none equal to the original
+    margin: float | None  # best minus original; None without candidates
+    p_better: float | None
+
+
+def _canonical(response: str) -> str:
+    text = response.strip()
+    if text[:1] in "{[":
+        try:
+            return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            pass
+    return cmath.normalize_answer(text)
+
+
+def dataset_shape(prompts: Sequence[str], responses: Sequence[str]) -> DatasetShape:
+    """Detect a closed set (at most :data:`CLOSED_SET_MAX_MEMBERS` values, each given by at
+    least :data:`CLOSED_SET_MIN_COUNT` examples, covering :data:`CLOSED_SET_COVERAGE` of the
+    responses; a member is the most common wording of its value), extractive answers (at least
+    :data:`EXTRACTIVE_SHARE` of the responses occur in their prompt) and worked reasoning."""
+    n = len(responses)
+    if n == 0:
+        return DatasetShape((), False, False, "no responses")
+    keys = [_canonical(r) for r in responses]
+    counts = Counter(keys)
+    members = [k for k, c in counts.most_common() if c >= CLOSED_SET_MIN_COUNT and k]
+    coverage = sum(counts[k] for k in members) / n
+    closed = 2 <= len(members) <= CLOSED_SET_MAX_MEMBERS and coverage >= CLOSED_SET_COVERAGE
+    wording = {k: Counter(r.strip() for r, key in zip(responses, keys) if key == k).most_common(1)[0][0]
+               for k in members} if closed else {}
+    inside = sum(1 for p, r in zip(prompts, responses)
+                 if cmath.normalize_answer(r) and f" {cmath.normalize_answer(r)} " in f" {cmath.normalize_answer(p)} ")
+    extractive = not closed and inside / n >= EXTRACTIVE_SHARE
+    reasoning = sum(1 for r in responses if cmath.final_number(r) is not None) / n >= REASONING_SHARE
+    notes = [f"closed set of {len(members)} responses covering {coverage:.0%}" if closed else
+             f"not a closed set ({len(members)} repeated responses cover {coverage:.0%}; needs at most "
+             f"{CLOSED_SET_MAX_MEMBERS} covering {CLOSED_SET_COVERAGE:.0%})",
+             f"extractive ({inside / n:.0%} of responses are spans of their prompt)" if extractive else
+             f"not extractive ({inside / n:.0%} of responses are spans of their prompt; needs "
+             f"{EXTRACTIVE_SHARE:.0%})"]
+    if reasoning:
+        notes.append("worked reasoning with a '#### N' final line: sampled answers only vote")
+    return DatasetShape(tuple(wording[k] for k in members) if closed else (), extractive, reasoning,
+                        "; ".join(notes))
+
+
+def majority(answers: Sequence[str]) -> tuple[str, int] | None:
+    """The answer most samples agree on (:func:`~curation.confidence.answers_match`) and how
+    many agree, when at least two do; ties go to the earliest."""
+    best: tuple[str, int] | None = None
+    for i, answer in enumerate(answers):
+        if not answer.strip() or any(cmath.answers_match(answer, a) for a in answers[:i]):
+            continue
+        votes = sum(1 for a in answers if cmath.answers_match(answer, a))
+        if votes >= 2 and (best is None or votes > best[1]):
+            best = (answer, votes)
+    return best
+
+
+_SPAN_WORD = re.compile(r"\w+(?:['\u2019.,-]\w+)*")
+
+
+def snap_to_spans(answer: str, prompt: str, *, variants: bool = True) -> list[str]:
+    """The prompt span whose words overlap ``answer`` most (token F1 at least
+    :data:`SPAN_MIN_F1`, ties to the earlier and shorter), then, with ``variants``, that span
+    one word shorter or longer at either end; empty when no span overlaps enough."""
+    words = [(m.group(0), m.start(), m.end()) for m in _SPAN_WORD.finditer(prompt)]
+    target = Counter(cmath.normalize_answer(answer).split())
+    if not words or not target:
+        return []
+    norm = [cmath.normalize_answer(w) for w, _, _ in words]
+    size = sum(target.values())
+    best, best_f1 = None, SPAN_MIN_F1 - 1e-9
+    for i in range(len(words)):
+        if not target[norm[i]]:
+            continue
+        got = Counter()
+        for j in range(i, min(len(words), i + size + SPAN_SLACK)):
+            got[norm[j]] += 1
+            common = sum((got & target).values())
+            f1 = 2 * common / (j - i + 1 + size)
+            if f1 > best_f1:
+                best, best_f1 = (i, j), f1
+    if best is None:
+        return []
+    i, j = best
+    spans = [(i, j), (i + 1, j), (i, j - 1), (i - 1, j), (i, j + 1)] if variants else [(i, j)]
+    out: list[str] = []
+    for a, b in spans:
+        if 0 <= a <= b < len(words):
+            text = prompt[words[a][1]:words[b][2]]
+            if text not in out:
+                out.append(text)
+    return out
+
+
+def alternatives(response: str, answers: Sequence[str], prompt: str, shape: DatasetShape, *,
+                 sources: Sequence[str] = SOURCES) -> list[tuple[str, str]]:
+    """``(text, source)`` alternatives to ``response`` from the samples' ``answers``, the
+    closed set and prompt spans (those of ``sources`` that fit the dataset's ``shape``),
+    without repeats or the response itself."""
+    found: list[tuple[str, str]] = []
+    top = majority(answers)
+    if shape.closed_set and "closed_set" in sources:
+        found += [(m, "closed_set") for m in shape.closed_set]
+    if shape.extractive and "extractive" in sources:
+        found += [(span, "extractive") for span in (snap_to_spans(top[0], prompt) if top else [])]
+        found += [(span, "extractive") for a in answers for span in snap_to_spans(a, prompt, variants=False)]
+    if top and "samples" in sources and not shape.reasoning:
+        found.append((top[0].strip(), "samples"))
+    out: list[tuple[str, str]] = []
+    for text, source in found:
+        if text.strip() and not cmath.answers_match(text, response) and \
+                not any(cmath.answers_match(text, t) for t, _ in out):
+            out.append((text, source))
+    return out
+
+
+def mean_logprob(logprobs: Sequence[float] | None) -> float | None:
+    return sum(logprobs) / len(logprobs) if logprobs else None
+
+
+def score_response(text: str, source: str, *, answers: Sequence[str], logprob: float | None, alpha: float,
+                   format_of: Callable[[str], signals.SignalScore], prompt: str) -> Scored:
+    """One response's confidence in [0, 1] (higher = more likely right): the mean of its
+    agreement with the sampled ``answers`` and its likelihood ``exp(logprob)`` (those present;
+    0.5 when neither is), times its format and degenerate-text scores."""
+    agreement = cmath.observed_consistency(answers, text, alpha=alpha) if answers else None
+    likelihood = signals.likelihood_score(logprob) if logprob is not None else None
+    parts = [v for v in (agreement, likelihood) if v is not None]
+    fmt = format_of(text).score
+    degenerate = signals.degenerate(prompt, text).score
+    base = sum(parts) / len(parts) if parts else 0.5
+    return Scored(text, source, agreement, likelihood, fmt, degenerate, base * fmt * degenerate)
+
+
+def p_better(margin: float, calibration: Calibration = CALIBRATION) -> float:
+    """Calibrated probability that a candidate ``margin`` above the original is the right one."""
+    z = calibration.intercept + calibration.slope * margin
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
+def contest(original: Scored, candidates: Sequence[Scored], calibration: Calibration = CALIBRATION) -> Contest:
+    """Rank the candidates (best confidence first, ties to the earlier) against the original."""
+    ranked = tuple(sorted(candidates, key=lambda c: -c.confidence))
+    if not ranked:
+        return Contest(original, (), None, None)
+    margin = ranked[0].confidence - original.confidence
+    return Contest(original, ranked, margin, p_better(margin, calibration))
+
+
+def contrast_score(result: Contest) -> float:
+    """Detection signal in [0, 1], higher = no alternative beats the response: ``1 - p_better``
+    of the best alternative (1 when there is none)."""
+    return 1.0 if result.p_better is None else 1.0 - result.p_better
+
+
+__all__ = ["SOURCES", "Calibration", "CALIBRATION", "DatasetShape", "Scored", "Contest", "dataset_shape",
+           "majority", "snap_to_spans", "alternatives", "mean_logprob", "score_response", "p_better", "contest",
+           "contrast_score"]

@@ -1,0 +1,130 @@
+"""Correction as a contest (pure): the dataset's shape, the samples' majority, prompt spans, the
+alternatives, each response's confidence and the calibrated margin, worked out by hand."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from curation import contest
+from curation.contest import Calibration, Scored, alternatives, dataset_shape, majority, snap_to_spans
+from curation.signals import SignalScore, format_scorer
+
+LABELS = ['{"label": "spam"}', '{"label": "ham"}']
+
+
+def test_a_small_set_of_repeated_responses_is_a_closed_set():
+    responses = [LABELS[0]] * 5 + [LABELS[1]] * 4 + ['{"label": "sp', "whatever"]  # 9 of 11 in the set
+    shape = dataset_shape(["p"] * len(responses), responses)
+    assert shape.closed_set == tuple(LABELS) and not shape.extractive and not shape.reasoning
+    assert "closed set of 2 responses covering 82%" in shape.note
+
+
+def test_members_are_compared_as_json_and_keep_their_most_common_wording():
+    responses = ['{"label": "spam"}'] * 3 + ['{ "label" : "spam" }'] + ['{"label": "ham"}'] * 2
+    assert dataset_shape(["p"] * 6, responses).closed_set == ('{"label": "spam"}', '{"label": "ham"}')
+
+
+def test_varied_responses_fall_back_and_say_why():
+    responses = [f"answer number {i}" for i in range(20)]
+    shape = dataset_shape(["p"] * 20, responses)
+    assert shape.closed_set == () and not shape.extractive
+    assert "not a closed set (0 repeated responses cover 0%" in shape.note
+    assert "not extractive (0% of responses are spans of their prompt; needs 70%)" in shape.note
+
+
+def test_too_many_members_is_not_a_closed_set():
+    responses = [f"label {i // 2}" for i in range(2 * (contest.CLOSED_SET_MAX_MEMBERS + 1))]
+    assert dataset_shape(["p"] * len(responses), responses).closed_set == ()
+
+
+def test_spans_of_the_prompt_make_an_extractive_dataset_and_final_lines_reasoning():
+    prompts = [f"Passage: the key is under the mat {i}. Question: where is the key?" for i in range(10)]
+    spans = ["under the mat"] * 7 + ["in the car", "on the roof", "nowhere"]
+    shape = dataset_shape(prompts, spans)
+    assert shape.extractive and "extractive (70% of responses are spans" in shape.note
+    assert dataset_shape(["q"] * 4, ["2 + 2 = 4\n#### 4", "#### 5", "six", "#### 7"]).reasoning
+
+
+@pytest.mark.parametrize("answers, expected", [
+    (["56", "56", "54", "56"], ("56", 3)),
+    (["56", "54"], None),  # no two agree
+    (["$56.", "56", "fifty"], ("$56.", 2)),  # numbers match numerically; the first wording is kept
+    (["a", "b", "b", "a"], ("a", 2)),  # a tie goes to the earliest
+    ([], None),
+    (["", "", "x"], None),  # empty answers never win
+])
+def test_majority(answers, expected):
+    assert majority(answers) == expected
+
+
+PASSAGE = "The 1878 expedition was led by Bruno Varga. Their ship returned with samples of red seaweed."
+
+
+def test_a_sample_snaps_to_the_span_it_overlaps_most_then_one_word_either_way():
+    assert snap_to_spans("the red seaweed", PASSAGE) == [
+        "red seaweed", "seaweed", "red", "of red seaweed"]  # the last word ends the prompt
+    assert snap_to_spans("Bruno Varga", PASSAGE, variants=False) == ["Bruno Varga"]
+
+
+def test_a_sample_with_too_little_overlap_snaps_to_nothing():
+    assert snap_to_spans("the bridge was built in 1890 by the town", PASSAGE) == []
+    assert snap_to_spans("", PASSAGE) == [] and snap_to_spans("x", "") == []
+
+
+def test_alternatives_by_shape_without_repeats_or_the_response_itself():
+    closed = contest.DatasetShape(tuple(LABELS), False, False, "")
+    assert alternatives(LABELS[0], ['{"label":"spam"}'] * 3, "p", closed) == [(LABELS[1], "closed_set")]
+    open_set = contest.DatasetShape((), False, False, "")
+    assert alternatives("54", ["56", "56", "54"], "7 x 8?", open_set) == [("56", "samples")]
+    assert alternatives("54", ["56", "56"], "7 x 8?", open_set, sources=("few_shot",)) == []
+    reasoning = contest.DatasetShape((), False, True, "")
+    assert alternatives("...\n#### 54", ["56", "56"], "7 x 8?", reasoning) == []  # bare answers only vote
+    spans = contest.DatasetShape((), True, False, "")
+    found = alternatives("Bruno", ["Bruno Varga", "Bruno Varga"], PASSAGE, spans)
+    assert found[0] == ("Bruno Varga", "extractive") and ("Bruno Varga", "samples") not in found
+    assert all(source == "extractive" for _, source in found) and ("Bruno", "extractive") not in found
+
+
+def fmt(text: str) -> SignalScore:
+    return SignalScore(0.5 if text.startswith("#") else 1.0)
+
+
+def test_a_responses_confidence_by_hand():
+    answers = ["56", "56", "54"]
+    s = contest.score_response("56", "samples", answers=answers, logprob=math.log(0.5), alpha=0.8, format_of=fmt,
+                               prompt="7 x 8?")
+    # agreement: two samples agree fully (1), one shares no word (0) -> 2/3; likelihood exp(log 0.5) = 0.5
+    assert s.agreement == pytest.approx(2 / 3) and s.likelihood == pytest.approx(0.5)
+    assert s.confidence == pytest.approx((2 / 3 + 0.5) / 2)
+    bad = contest.score_response("# 56", "few_shot", answers=[], logprob=None, alpha=0.8, format_of=fmt, prompt="")
+    assert (bad.agreement, bad.likelihood, bad.confidence) == (None, None, 0.25)  # 0.5 (no evidence) x format 0.5
+    empty = contest.score_response("", "few_shot", answers=answers, logprob=None, alpha=0.8, format_of=fmt, prompt="")
+    assert empty.confidence == 0.0  # the degenerate rule zeroes an empty response
+
+
+def scored(text: str, confidence: float) -> Scored:
+    return Scored(text, "samples", None, None, 1.0, 1.0, confidence)
+
+
+def test_the_contest_ranks_candidates_and_calibrates_the_margin():
+    calibration = Calibration(version="t", intercept=-1.0, slope=4.0)
+    result = contest.contest(scored("54", 0.2), [scored("55", 0.3), scored("56", 0.7)], calibration)
+    assert [c.text for c in result.candidates] == ["56", "55"]
+    assert result.margin == pytest.approx(0.5)
+    assert result.p_better == pytest.approx(1 / (1 + math.exp(-1.0)))  # -1 + 4 * 0.5 = 1
+    assert contest.contrast_score(result) == pytest.approx(1 - result.p_better)
+    alone = contest.contest(scored("54", 0.2), [], calibration)
+    assert (alone.margin, alone.p_better, contest.contrast_score(alone)) == (None, None, 1.0)
+
+
+def test_p_better_rises_with_the_margin_and_stays_in_range():
+    values = [contest.p_better(m) for m in (-1.0, -0.2, 0.0, 0.2, 1.0)]
+    assert values == sorted(values) and all(0.0 <= v <= 1.0 for v in values)
+    assert contest.p_better(-1e6) == 0.0 and contest.p_better(1e6) == 1.0
+
+
+def test_candidates_are_scored_against_the_datasets_format():
+    score = format_scorer(['{"intent": "a"}'] * 9 + ["prose"])
+    assert score('{"intent": "b"}').score == 1.0
+    assert score("the intent is b").score < 0.2
