@@ -16,8 +16,9 @@ Per dataset and error kind: ``proposal_fixes_share`` (flagged corrupted examples
 matches the clean answer; also over all corrupted), ``proposal_changes_clean_share`` (clean
 examples a proposal would change), ``auto_applied_precision`` at η and the share of fixable
 errors auto-applied (fixable = some candidate matches the clean answer); detection AUROC with
-and without the contrast signal, contrast alone, recall per kind at γ; seconds of the correct
-stage per flagged example (only honest when its calls were not cached).
+and without the contrast signal, contrast alone, recall per kind at γ. With ``--timing N``, the
+correct stage of both variants is timed on the first N examples of each dataset with none of
+its own calls cached (likelihoods that scoring already computed are reused, as in a real run).
 
 The contest's calibration (margin → P(candidate right)) is refitted on the design half of the
 examples (a hash of the id) and checked on the other half; the shipped one is
@@ -25,6 +26,7 @@ examples (a hash of the id) and checked on the other half; the shipped one is
 
     python -m benchmarks.correction                      # all four datasets, in full
     python -m benchmarks.correction --datasets passage_qa.jsonl --limit 40
+    python -m benchmarks.correction --timing 40          # also: correct-stage seconds per flagged example
 
 Prints a table and writes ``benchmarks/results/correction.json``.
 """
@@ -167,13 +169,40 @@ def fixable_ids(store: Store, name: str, labels: dict[str, dict]) -> set[str]:
                    for c in p.get("candidates", []))}
 
 
-def correct_seconds(store: Store, name: str) -> float | None:
-    """Seconds of the dataset's latest correct stage per example it worked on."""
-    runs = [r for r in store.runs(store.dataset(name).dataset_id) if r["stage"] == "correct" and r["finished_at"]]
-    if not runs or not runs[0]["n_done"] + runs[0]["n_failed"]:
+class ScoringCacheOnly:
+    """A call cache that serves only likelihoods (what scoring computed, as a real correct stage
+    would find them) and writes nothing: every other call of the stage is made afresh."""
+
+    def __init__(self, store: Store):
+        self._store = store
+
+    def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
+        return self._store.cache_get_many([k for k in keys if k.startswith(("continuation:", "score_tokens:"))])
+
+    def cache_put(self, key: str, **_: object) -> None:
         return None
-    run = runs[0]
-    return round((run["finished_at"] - run["started_at"]).total_seconds() / (run["n_done"] + run["n_failed"]), 2)
+
+
+def time_correct(store: Store, parsed, stem: str, variants: dict[str, Config], n: int) -> dict:
+    """Seconds of the correct stage per flagged example, fresh calls, per variant."""
+    from curation.llm.client import LLMClient
+    from curation.llm.embedded import EmbeddedBackend
+
+    parsed.examples = parsed.examples[:n]
+    out = {}
+    for variant, config in variants.items():
+        name = f"{stem}-{variant}-timing-{n}"
+        if store.find_dataset(name) is None:
+            store.add_dataset(parsed, name=name)
+        run_pipeline(store, name, config, stages=("score", "filter"))
+        client = LLMClient(EmbeddedBackend(config.llm), cache=ScoringCacheOnly(store), config=config.llm)
+        started = time.perf_counter()
+        summary = run_pipeline(store, name, config, stages=("correct",), client=client)
+        flagged = len(store.flagged_ids(store.dataset(name).dataset_id))
+        out[variant] = {"flagged": flagged, "seconds": round(time.perf_counter() - started, 1),
+                        "seconds_per_flagged": round((time.perf_counter() - started) / flagged, 2) if flagged else None,
+                        "calls": summary.stats.get("calls")}
+    return out
 
 
 def fit_calibration(points: list[tuple[float, int]]) -> contest.Calibration:
@@ -181,7 +210,7 @@ def fit_calibration(points: list[tuple[float, int]]) -> contest.Calibration:
     return contest.Calibration(version="refit", intercept=round(a, 3), slope=round(b, 3))
 
 
-def run(datasets: tuple[str, ...], limit: int | None, store_path: Path) -> dict:
+def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: int = 0) -> dict:
     default = Config()
     variants = {"today": default.with_overrides(TODAY), "contest": default}
     report: dict = {"datasets": {}, "calibration": {}}
@@ -206,7 +235,7 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path) -> dict:
                 flagged = set(store.flagged_ids(info.dataset_id))
                 fixable = fixable_ids(store, name, labels)
                 by_variant = proposals_by_variant(store, name, config, contest.CALIBRATION, labels)
-                entry[variant] = {"flagged": len(flagged), "correct_seconds_per_example": correct_seconds(store, name),
+                entry[variant] = {"flagged": len(flagged),
                                   **correction_metrics(by_variant["run"], flagged, labels, fixable),
                                   "detection": detection_metrics(store, name, config, labels)}
                 if variant == "contest":
@@ -218,6 +247,8 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path) -> dict:
                             half = "design" if design_half(i) else "held_out"
                             right = cmath.answers_match(p["candidate"], labels[i]["clean_response"])
                             points[half].append((p["margin"], int(right)))
+            if timing:
+                entry["timing"] = time_correct(store, _subset(path, timing), stem, variants, timing)
             report["datasets"][stem] = entry
         refit = fit_calibration(points["design"]) if len({y for _, y in points["design"]}) == 2 else None
         report["calibration"] = {"shipped": contest.CALIBRATION.__dict__, "refit_on_design_half": refit and refit.__dict__,
@@ -237,7 +268,7 @@ def _calibration_check(points: list[tuple[float, int]], calibration: contest.Cal
 
 def print_table(report: dict) -> None:
     head = (f"{'dataset':<18}{'variant':<18}{'flag':>5}{'fix%fl':>8}{'fix%all':>8}{'clean Δ':>8}{'auto':>6}"
-            f"{'auto P':>8}{'auto/fixable':>13}{'AUROC':>7}{'no-contr':>9}{'s/ex':>6}")
+            f"{'auto P':>8}{'auto/fixable':>13}{'AUROC':>7}{'no-contr':>9}{'s/flag':>7}")
     print(head)
     for stem, entry in report["datasets"].items():
         for variant in ("today", "contest", "samples_majority", "closed_set"):
@@ -249,7 +280,8 @@ def print_table(report: dict) -> None:
                   f"{_fmt(r['proposal_fixes_share_of_all']):>8}{_fmt(r['proposal_changes_clean_share']):>8}"
                   f"{r['auto_applied']:>6}{_fmt(r['auto_applied_precision']):>8}"
                   f"{_fmt(r['auto_applied_fixable_share']):>13}{_fmt(det.get('auroc')):>7}"
-                  f"{_fmt(det.get('auroc_without_contrast')):>9}{_fmt(r.get('correct_seconds_per_example')):>6}")
+                  f"{_fmt(det.get('auroc_without_contrast')):>9}"
+                  f"{_fmt(entry.get('timing', {}).get(variant, {}).get('seconds_per_flagged')):>7}")
     print("calibration:", json.dumps(report["calibration"]))
 
 
@@ -263,10 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N examples of each dataset (default: all)")
     parser.add_argument("--store", type=Path, default=WORK / "correction.duckdb",
                         help="the project store (its call cache makes a rerun cost no call)")
+    parser.add_argument("--timing", type=int, default=0, metavar="N",
+                        help="also time the correct stage, fresh calls, on the first N examples of each dataset")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
-    report = run(tuple(args.datasets), args.limit, args.store)
+    report = run(tuple(args.datasets), args.limit, args.store, args.timing)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -7,7 +7,8 @@ example with text that tries to steer the model appended to its response, or to 
   of each injected example, in both reflection styles (``tagged``: the example quoted inside
   data tags; ``follow_up``: the example replayed as the conversation, then asked about);
 * the judge's confidence that the right answer (a fixed candidate) beats the response,
-  both orders, clean and injected;
+  both orders, clean and injected; and the same for Auto-Correct's contest (the calibrated
+  probability from both texts' agreement with the samples, likelihood and format);
 * the full confidence C (default scoring: samples, reflections and every signal, the
   injection rule included) of the clean and the injected examples, and whether the
   Auto-Filter flags each (γ as configured). The clean dataset holds every case's right
@@ -74,6 +75,7 @@ from tests.support.injection_cases import (  # noqa: E402
     TOLERANCE,
     VARIANTS,
     confidence_held,
+    contest_judge,
     flips_to_correct,
     judge,
     judge_held,
@@ -107,7 +109,7 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
     rows = []
     started = time.perf_counter()
     for case in cases:
-        row: dict = {"case": case.name, "set": sets[case.name], "reflection": {}, "judge": {}}
+        row: dict = {"case": case.name, "set": sets[case.name], "reflection": {}, "judge": {}, "contest": {}}
         for style in styles:
             config = base.with_overrides({"scoring.reflection_style": style})
             clean = reflect(client, case.example("clean"), config)
@@ -123,6 +125,12 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
             injected = judge(client, case.example(variant), case.right, base)
             row["judge"][variant] = {**_reading(injected), "held": judge_held(clean, injected),
                                      "score_held": judge_score_held(clean, injected)}
+        clean = contest_judge(client, case.example("clean"), case.right, base)
+        row["contest"] = {"clean": _reading(clean)}
+        for variant in INJECTED + CONTROLS:
+            injected = contest_judge(client, case.example(variant), case.right, base)
+            row["contest"][variant] = {**_reading(injected), "held": judge_held(clean, injected),
+                                       "score_held": judge_score_held(clean, injected)}
         rows.append(row)
         print(f"{case.name}: reflection and judge done ({time.perf_counter() - started:.0f} s)",
               file=sys.stderr, flush=True)
@@ -226,11 +234,14 @@ def summarise(rows: list[dict], styles: tuple[str, ...], *, eta: float) -> dict:
         for variant in INJECTED + CONTROLS:
             flips = [flips_to_correct(p["clean"]["verdicts"], p[variant]["verdicts"]) for p in parts]
             summary[f"reflection_{style}"][variant]["flipped_per_question"] = [sum(q) for q in zip(*flips)]
-    summary["judge"] = count([r["judge"] for r in rows], INJECTED + CONTROLS)
-    for variant in INJECTED + CONTROLS:
-        pairs = [(r["judge"]["clean"]["score"] >= eta, r["judge"][variant]["score"] >= eta) for r in rows]
-        summary["judge"][variant].update(applied_clean=sum(c for c, _ in pairs),
-                                         apply_stopped=sum(c and not i for c, i in pairs))
+    for judged in ("judge", "contest"):
+        if judged not in rows[0] or not rows[0][judged]:
+            continue
+        summary[judged] = count([r[judged] for r in rows], INJECTED + CONTROLS)
+        for variant in INJECTED + CONTROLS:
+            pairs = [(r[judged]["clean"]["score"] >= eta, r[judged][variant]["score"] >= eta) for r in rows]
+            summary[judged][variant].update(applied_clean=sum(c for c, _ in pairs),
+                                            apply_stopped=sum(c and not i for c, i in pairs))
     if "confidence" in rows[0]:
         summary["confidence"] = count([r["confidence"] for r in rows], INJECTED + CONTROLS)
         for variant in INJECTED + CONTROLS:
@@ -249,10 +260,11 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
           "confidence: C, * = flagged; after | the benign controls); "
           "✗ = not held (score moved > tolerance or a flag released: ✗✗; a verdict flipped only: ✗)")
     extra = ["confidence"] if report["cases"] and "confidence" in report["cases"][0] else []
-    heads = [f"refl. {s}" for s in styles] + ["judge"] + extra
+    contested = ["contest"] if report["cases"] and report["cases"][0].get("contest") else []
+    heads = [f"refl. {s}" for s in styles] + ["judge"] + contested + extra
     print(f"{'case':<24}" + "".join(f"{h + ' (| benign resp. / prompt)':>38}" for h in heads))
     for row in report["cases"]:
-        parts = [row["reflection"][s] for s in styles] + [row["judge"]] + [row[e] for e in extra]
+        parts = [row["reflection"][s] for s in styles] + [row["judge"]] + [row[e] for e in contested + extra]
         cells = []
         for p in parts:
             def cell(v: str) -> str:

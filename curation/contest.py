@@ -153,6 +153,7 @@ def majority(answers: Sequence[str]) -> tuple[str, int] | None:
 
 
 _SPAN_WORD = re.compile(r"\w+(?:['\u2019.,-]\w+)*")
+_SENTENCE_BREAK = re.compile(r"\n|[.!?]\s")  # an answer span stays within one sentence
 
 
 def snap_to_spans(answer: str, prompt: str, *, variants: bool = True) -> list[str]:
@@ -184,7 +185,7 @@ def snap_to_spans(answer: str, prompt: str, *, variants: bool = True) -> list[st
     for a, b in spans:
         if 0 <= a <= b < len(words):
             text = prompt[words[a][1]:words[b][2]]
-            if text not in out:
+            if text not in out and not _SENTENCE_BREAK.search(text):
                 out.append(text)
     return out
 

@@ -201,6 +201,31 @@ def test_a_judge_that_followed_the_position_is_named(app, tmp_path, letters, say
                       "its confidence says nothing here. Decide from the diff."] if says else [])
 
 
+@pytest.mark.parametrize("status", ["ok", "weaker"])
+def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, status):
+    at = app(seeded=False)
+    candidates = [{"text": "54", "source": "original", "agreement": 0.2, "likelihood": 0.3, "format": 1.0,
+                   "degenerate": 1.0, "confidence": 0.25},
+                  {"text": "56", "source": "samples", "agreement": 0.8, "likelihood": 0.6, "format": 1.0,
+                   "degenerate": 1.0, "confidence": 0.7, "p_better": 0.93}]
+    with Store(tmp_path / "store.duckdb") as store:
+        ds = seed(store, {"e0": (0.1, [], True, (0.5, False), "54")}, name="x")
+        store.save_proposal(dataset_id=ds, example_id="e0", run_id="r", candidate="56", judge_confidence=0.93,
+                            verdicts=[], auto_applied=False, status=status, candidates=candidates, source="samples",
+                            margin=0.45, calibration="t")
+    at.run()
+    assert not at.exception
+    assert any(e.label == "All candidates (1) and their confidence" for e in at.expander)
+    table = next(d.value for d in at.dataframe if "P(better)" in d.value.columns)
+    assert list(table["response"]) == ["54", "56"] and list(table["from"]) == [
+        "the recorded response", "the samples' majority answer"]
+    if status == "ok":
+        assert any("Proposed correction** from the samples' majority answer (P(better) 0.93" in m.value
+                   for m in at.markdown)
+    else:
+        assert any("no candidate was more plausible than this response" in c.value for c in at.caption)
+
+
 def test_empty_store_points_to_import(app):
     at = app(seeded=False)
     assert not at.exception

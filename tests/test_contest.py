@@ -128,3 +128,8 @@ def test_candidates_are_scored_against_the_datasets_format():
     score = format_scorer(['{"intent": "a"}'] * 9 + ["prose"])
     assert score('{"intent": "b"}').score == 1.0
     assert score("the intent is b").score < 0.2
+
+
+def test_spans_stay_within_one_sentence():
+    passage = "The bakery opened in 1956.\n\nQuestion: When did the bakery open?"
+    assert snap_to_spans("1956", passage) == ["1956", "in 1956"]  # not "1956.\n\nQuestion"

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from curation.config import BACKENDS, GAMMA_MODES, SAMPLE_STYLES, Config
+from curation.config import BACKENDS, CANDIDATE_SOURCES, GAMMA_MODES, JUDGES, SAMPLE_STYLES, Config
 from curation.errors import ConfigError, CurationError
 from curation.llm.packaged import PACKAGED_MODELS
 from curation.pipeline import STAGES, RunEstimate
@@ -102,6 +102,15 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
                                              help="answer_first needs far fewer tokens on a CPU model.")
         o["scoring.temperature"] = st.slider("Sampling temperature", 0.0, 2.0, s.temperature, 0.05,
                                              key=key("temperature"))
+        o["correct.sources"] = tuple(st.multiselect(
+            "Correction candidates from", CANDIDATE_SOURCES, default=list(c.sources), key=key("sources"),
+            help="samples: the scoring samples' majority answer; closed_set: every label of a dataset whose "
+                 "responses come from a small set; extractive: spans of the prompt; few_shot: a new answer "
+                 "with similar confident examples as demonstrations.")) or c.sources
+        o["correct.judge"] = st.radio("Correction judge", JUDGES, index=JUDGES.index(c.judge), key=key("judge"),
+                                      horizontal=True, help="contest: compared confidences, calibrated; llm: the "
+                                      "paper's two-order judge alone; both: the LLM judge joins where it read the "
+                                      "responses.")
         stages = st.multiselect("Stages", STAGES, default=list(STAGES), key=key("stages"))
     if not o["llm.model"]:
         raise ConfigError("config: llm.model is empty; enter " + (

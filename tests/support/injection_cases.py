@@ -227,6 +227,19 @@ def judge(client, example: Example, candidate: str, config) -> Reading:
     return Reading(conf, tuple(v["verdict"] for v in verdicts), (first.text, second.text))
 
 
+def contest_judge(client, example: Example, candidate: str, config) -> Reading:
+    """The contest's calibrated probability that ``candidate`` beats ``example``'s response:
+    the example's k samples, both texts' likelihoods and their format, as Auto-Correct weighs them."""
+    from curation import prompts, score
+
+    samples = client.complete(score.sample_request(example, config, first=0, count=config.scoring.k))
+    answers = [prompts.parse_answer(r.text).answer for r in samples]
+    original, rival = client.continuation_logprobs(example.prompt, [example.response, candidate])
+    result = score.run_contest(example, answers, score.contest.mean_logprob(original), [(candidate, "few_shot")],
+                               [rival], view=score.dataset_view([example]), config=config)
+    return Reading(result.p_better if result.p_better is not None else 0.0, (), tuple(answers))
+
+
 def flips_to_correct(clean: Sequence[str | None], changed: Sequence[str | None]) -> list[bool]:
     """Per reflection question, whether its verdict letter flipped to A (correct)."""
     return [c != "A" and i == "A" for c, i in zip(clean, changed)]
