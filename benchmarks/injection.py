@@ -34,6 +34,8 @@ Run from the repository root (the embedded model on CPU; about 1 s a call on 2 i
 
     python -m benchmarks.injection
     python -m benchmarks.injection --cases ignore_previous chatml_system --styles tagged
+    python -m benchmarks.injection --styles --no-judge --no-confidence \
+        --out benchmarks/results/injection-contest.json    # Auto-Correct's contest alone
     python -m benchmarks.injection --cache benchmarks/.work/injection.duckdb
     python -m benchmarks.injection --cache benchmarks/.work/injection.duckdb --set scoring.w_injection=0 \
         --out benchmarks/results/injection-no-rule.json    # calls reused: only the weights differ
@@ -93,7 +95,7 @@ SETS = {"design": CASES, "held_out": HELD_OUT, "held_out_2": HELD_OUT_2}
 
 
 def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int | None,
-        with_confidence: bool = True, overrides: dict[str, str] | None = None,
+        with_confidence: bool = True, overrides: dict[str, str] | None = None, with_judge: bool = True,
         cache: Store | None = None) -> dict:
     """Measure every case; ``cache``: a store whose call cache is used and kept (default: a
     fresh in-memory one, so the timings are honest)."""
@@ -119,18 +121,15 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
                 out[variant] = {**_reading(injected), "held": reflection_held(clean, injected),
                                 "score_held": reflection_score_held(clean, injected)}
             row["reflection"][style] = out
-        clean = judge(client, case.example("clean"), case.right, base)
-        row["judge"] = {"clean": _reading(clean)}
-        for variant in INJECTED + CONTROLS:
-            injected = judge(client, case.example(variant), case.right, base)
-            row["judge"][variant] = {**_reading(injected), "held": judge_held(clean, injected),
-                                     "score_held": judge_score_held(clean, injected)}
-        clean = contest_judge(client, case.example("clean"), case.right, base)
-        row["contest"] = {"clean": _reading(clean)}
-        for variant in INJECTED + CONTROLS:
-            injected = contest_judge(client, case.example(variant), case.right, base)
-            row["contest"][variant] = {**_reading(injected), "held": judge_held(clean, injected),
-                                       "score_held": judge_score_held(clean, injected)}
+        for section, ask in (("judge", judge), ("contest", contest_judge)):
+            if section == "judge" and not with_judge:
+                continue
+            clean = ask(client, case.example("clean"), case.right, base)
+            row[section] = {"clean": _reading(clean)}
+            for variant in INJECTED + CONTROLS:
+                injected = ask(client, case.example(variant), case.right, base)
+                row[section][variant] = {**_reading(injected), "held": judge_held(clean, injected),
+                                         "score_held": judge_score_held(clean, injected)}
         rows.append(row)
         print(f"{case.name}: reflection and judge done ({time.perf_counter() - started:.0f} s)",
               file=sys.stderr, flush=True)
@@ -260,11 +259,11 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
           "confidence: C, * = flagged; after | the benign controls); "
           "✗ = not held (score moved > tolerance or a flag released: ✗✗; a verdict flipped only: ✗)")
     extra = ["confidence"] if report["cases"] and "confidence" in report["cases"][0] else []
-    contested = ["contest"] if report["cases"] and report["cases"][0].get("contest") else []
-    heads = [f"refl. {s}" for s in styles] + ["judge"] + contested + extra
+    judged = [j for j in ("judge", "contest") if report["cases"] and report["cases"][0].get(j)]
+    heads = [f"refl. {s}" for s in styles] + judged + extra
     print(f"{'case':<24}" + "".join(f"{h + ' (| benign resp. / prompt)':>38}" for h in heads))
     for row in report["cases"]:
-        parts = [row["reflection"][s] for s in styles] + [row["judge"]] + [row[e] for e in contested + extra]
+        parts = [row["reflection"][s] for s in styles] + [row[e] for e in judged + extra]
         cells = []
         for p in parts:
             def cell(v: str) -> str:
@@ -294,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", nargs="*", default=list(STYLES), choices=STYLES)
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="reflection and judge reply length (default: the config's, 24 and 48)")
+    parser.add_argument("--no-judge", action="store_true", help="skip the LLM judge (e.g. to measure the contest alone)")
     parser.add_argument("--no-confidence", action="store_true",
                         help="skip the full-confidence pass (the slow part: samples, reflections, signals)")
     add_set_option(parser)
@@ -306,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         cache = stack.enter_context(Store(args.cache)) if args.cache else None
         report = run(args.cases, styles, args.max_tokens, with_confidence=not args.no_confidence,
+                     with_judge=not args.no_judge,
                      overrides=parse_set(parser, args.set), cache=cache)
     report["cached"] = str(args.cache) if args.cache else None
     args.out.parent.mkdir(parents=True, exist_ok=True)

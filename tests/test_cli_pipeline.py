@@ -107,6 +107,18 @@ def test_budget_stop_exits_3_and_says_how_to_resume(project, capsys):
         assert server.count() == 30
 
 
+def test_a_stage_that_fails_most_examples_warns_and_exits_4(project, capsys):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        assert main(["score", *endpoint(project, server)]) == 0 and main(["filter", *endpoint(project, server)]) == 0
+        capsys.readouterr()
+        server.fault_rate, server.fault_kinds = 1.0, ("bad_request",)
+        assert main(["correct", *endpoint(project, server)]) == 4
+        out, err = capsys.readouterr()
+    assert "WARNING: Auto-Correct failed on 2 of 2 flagged examples; first error:" in err
+    assert "correct: not a closed set" in err  # the dataset's shape, and why it falls back
+    assert status(project, capsys)["flagged"] == 2
+
+
 def one_line_error(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err

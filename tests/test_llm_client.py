@@ -69,6 +69,9 @@ class ScriptedBackend:
     def score_tokens(self, messages, response):
         return None
 
+    def continuation_logprobs(self, messages, responses):
+        return None
+
     def close(self) -> None:
         pass
 
@@ -348,6 +351,28 @@ def test_token_scores_are_cached():
     assert first == again == TokenScores(-0.5, -1.5, 4)
     assert backend.requests == ["yes"]
     assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (1, 1, 1)
+
+
+def test_continuations_are_cached_per_response_and_asked_together():
+    class ContinuingBackend(ScriptedBackend):
+        def continuation_logprobs(self, messages, responses):
+            self.requests.append(list(responses))
+            return [[-0.1 * len(r)] * len(r) for r in responses]
+
+    backend = ContinuingBackend()
+    client = make_client(backend)
+    assert client.continuation_logprobs(ask().messages, ["ab", "", "c"]) == [[-0.2, -0.2], None, [-0.1]]
+    assert backend.requests == [["ab", "c"]]  # one call for both; nothing for the empty response
+    assert client.continuation_logprobs(ask().messages, ["c", "de"]) == [[-0.1], [-0.2, -0.2]]
+    assert backend.requests[-1] == ["de"]  # "c" came from the cache
+    assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (2, 1, 3)
+
+
+def test_continuations_a_backend_cannot_give_are_none_and_count_no_hit():
+    client = make_client(ScriptedBackend())
+    for _ in range(2):
+        assert client.continuation_logprobs(ask().messages, ["yes", "no"]) == [None, None]
+    assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (0, 0, 0)
 
 
 def test_token_scores_cached_before_min_k_read_back_without_it():
