@@ -114,6 +114,23 @@ def test_start_runs_in_the_background_and_reports(store_file, monkeypatch):
     assert metric(at, "Done") == "3" and metric(at, "LLM calls") == "6" and metric(at, "Cache hits") == "1"
 
 
+def test_a_stage_that_failed_most_examples_is_shown_in_red(store_file, monkeypatch):
+    warning = "Auto-Correct failed on 25 of 25 flagged examples; first error: prompt of 2377 tokens does not fit"
+
+    def failing_run(store, dataset, config, *, stages, on_progress, should_stop):
+        return RunSummary(scored=3, flagged=25, warnings=[warning], notes=["correct: closed set of 8 responses"])
+
+    monkeypatch.setattr(pipeline, "run_pipeline", failing_run)
+    at = app("run").run()
+    at.button(key="run_start").click().run()
+    finish(store_file)
+    at.run()
+    assert not at.exception
+    assert warning in texts(at, "error")
+    assert any(t.startswith("Finished with failures: scored 3") for t in texts(at, "warning"))
+    assert not texts(at, "success") and any("closed set of 8 responses" in c.value for c in at.caption)
+
+
 def test_cancel_stops_the_run_and_a_new_session_reattaches(store_file, monkeypatch):
     started = threading.Event()
 
