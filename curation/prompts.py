@@ -224,18 +224,28 @@ def parse_answer(text: str) -> ParsedAnswer:
     Accepted: ``explanation: ..., answer: X`` and variants: any case, ``**Answer:** X``,
     ``**Answer**: X``, ``Answer - X``, ``Answer: "X".`` (quotes, markdown and trailing periods
     around X are removed, and the template's brackets in ``answer: [X]`` unless X looks like
-    JSON: containing ``[]{}",``). Without a label, ``ok`` is False and the answer is the whole
-    stripped reply.
+    JSON: containing ``[]{}",``). An explanation on a later line (``answer: X\nExplanation:
+    ...``, the answer-first template, whose stop sequence a capitalised label slips past) is
+    not part of the answer. Without a label, ``ok`` is False and the answer is the whole
+    stripped reply up to such an explanation.
     """
     matches = list(_ANSWER_LABEL.finditer(text))
     if not matches:
-        return ParsedAnswer(answer=text.strip(), explanation="", ok=False)
+        return ParsedAnswer(answer=_before_explanation(text).strip(), explanation="", ok=False)
     last = matches[-1]
     return ParsedAnswer(
-        answer=_clean_answer(text[last.end():]),
+        answer=_clean_answer(_before_explanation(text[last.end():])),
         explanation=_clean_explanation(text[: last.start()]),
         ok=True,
     )
+
+
+_LATER_EXPLANATION = re.compile(r"\n\s*" + _LABEL.format(word="explanation"), re.IGNORECASE)
+
+
+def _before_explanation(text: str) -> str:
+    found = _LATER_EXPLANATION.search(text)
+    return text[:found.start()] if found else text
 
 
 # --- self-reflection -------------------------------------------------------------------

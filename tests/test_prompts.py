@@ -98,6 +98,10 @@ def test_sampling_rejects_empty_prompt():
         ("the answer-based approach gives 4", "the answer-based approach gives 4", "", False),
         ("  just 4  ", "just 4", "", False),
         ("", "", "", False),
+        # answer first, past the stop sequence: a capitalised label on a later line ends the answer
+        ("answer: 12\nExplanation: 7 + 5 = 12", "12", "", True),
+        ("12\n**Explanation:** 7 + 5", "12", "", False),
+        ("answer: 12. The explanation: none", "12. The explanation: none", "", True),  # same line: kept
     ],
 )
 def test_parse_answer(reply, answer, explanation, ok):
