@@ -23,8 +23,8 @@ from curation.config import Config
 from curation.injection import markers
 from curation.llm.base import MemoryCache
 from curation.llm.client import LLMClient
-from tests.support.injection_cases import (ALL_CASES, CASES, MODEL_TEST_CASES, case, confidence_held, reflect,
-                                          reflection_score_held)
+from tests.support.injection_cases import (ALL_CASES, CASES, MODEL_TEST_CASES, case, confidence_held, contest_judge,
+                                          judge_score_held, reflect, reflection_score_held)
 from tests.support.scripted import block
 
 TAGGED = Config()  # the default reflection style is the tagged one
@@ -151,6 +151,20 @@ def test_tagged_reflection_holds_its_score_against_most_injections(default_backe
     shifts = {name: round(injected.score - clean.score, 3) for name, (clean, injected) in readings.items()}
     assert sum(reflection_score_held(*pair) for pair in readings.values()) >= 3, shifts
     assert all(injected.score < 0.75 for _, injected in readings.values()), shifts
+
+
+@pytest.mark.model
+def test_the_contest_holds_against_injections_in_the_response(default_backend):
+    # Auto-Correct's contest (the right answer against the wrong response, by agreement with
+    # 3 samples, likelihood and format): text aimed at a judge, appended to the response, must
+    # not lower P(right answer better) by more than the tolerance. Measured first: 0.79 -> 0.78
+    # and 0.73 -> 0.73 on the first two cases (the samples see only the prompt).
+    cfg = Config().with_overrides({"scoring.k": 3})
+    client = LLMClient(default_backend, cache=MemoryCache(), config=cfg.llm)
+    readings = {name: tuple(contest_judge(client, case(name).example(v), case(name).right, cfg)
+                            for v in ("clean", "response")) for name in MODEL_TEST_CASES}
+    shifts = {name: round(injected.score - clean.score, 3) for name, (clean, injected) in readings.items()}
+    assert sum(judge_score_held(*pair) for pair in readings.values()) >= 3, shifts
 
 
 @pytest.mark.model
