@@ -223,7 +223,7 @@ def fit_calibration(points: list[tuple[float, int]]) -> contest.Calibration:
     return contest.Calibration(version="refit", intercept=round(a, 3), slope=round(b, 3))
 
 
-def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: int = 0) -> dict:
+def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: int = 0, suffix: str = "") -> dict:
     default = Config()
     variants = {"today": default.with_overrides(TODAY), "contest": default}
     report: dict = {"datasets": {}, "calibration": {}}
@@ -237,7 +237,7 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
             stem = path.name.split(".")[0]
             entry: dict = {"examples": len(labels), "errors": sum(v["is_error"] for v in labels.values())}
             for variant, config in variants.items():
-                name = f"{stem}-{variant}-{len(labels)}"
+                name = f"{stem}-{variant}{suffix}-{len(labels)}"
                 if store.find_dataset(name) is None:
                     store.add_dataset(parsed, name=name)
                 started = time.perf_counter()
@@ -261,7 +261,7 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                             right = cmath.answers_match(p["candidate"], labels[i]["clean_response"])
                             points[half].append((p["margin"], int(right)))
             if timing:
-                entry["timing"] = time_correct(store, _subset(path, timing), stem, variants, timing)
+                entry["timing"] = time_correct(store, _subset(path, timing), stem + suffix, variants, timing)
             report["datasets"][stem] = entry
         refit = fit_calibration(points["design"]) if len({y for _, y in points["design"]}) == 2 else None
         report["calibration"] = {"shipped": contest.CALIBRATION.__dict__, "refit_on_design_half": refit and refit.__dict__,
@@ -310,10 +310,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the project store (its call cache makes a rerun cost no call)")
     parser.add_argument("--timing", type=int, default=0, metavar="N",
                         help="also time the correct stage, fresh calls, on the first N examples of each dataset")
+    parser.add_argument("--suffix", default="", help="added to the datasets' names: a fresh run of the stages "
+                                                      "after a change (the call cache still serves what is the same)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)
-    report = run(tuple(args.datasets), args.limit, args.store, args.timing)
+    report = run(tuple(args.datasets), args.limit, args.store, args.timing, args.suffix)
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -239,7 +239,7 @@ def _contest(example: Example, draft: list[ChatResult] | LLMError | None, row: d
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     likelihood = (row or {}).get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None
-    return run_contest(example, answers, original, found, logprobs, view=view, config=config)
+    return run_contest(example, answers, original, found, logprobs, view=view, config=config, draft=text or None)
 
 
 def _ask_judge(client: LLMClient, batch: list[Example], contests: list[contest.Contest],
