@@ -133,3 +133,13 @@ def test_candidates_are_scored_against_the_datasets_format():
 def test_spans_stay_within_one_sentence():
     passage = "The bakery opened in 1956.\n\nQuestion: When did the bakery open?"
     assert snap_to_spans("1956", passage) == ["1956", "in 1956"]  # not "1956.\n\nQuestion"
+
+
+def test_the_few_shot_draft_votes_as_a_third_part():
+    kw = dict(answers=["56", "54"], logprob=math.log(0.5), alpha=0.8, format_of=fmt, prompt="7 x 8?")
+    voted = contest.score_response("56", "closed_set", draft="56", **kw)
+    other = contest.score_response("54", "original", draft="56", **kw)
+    # agreement 0.5 each (one of two samples), likelihood 0.5 each; the vote 1 or 0
+    assert voted.confidence == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    assert other.confidence == pytest.approx((0.5 + 0.5 + 0.0) / 3)
+    assert contest.score_response("56", "x", **kw).confidence == pytest.approx(0.5)  # no draft: two parts

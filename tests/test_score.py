@@ -342,3 +342,37 @@ def test_reflection_order_is_checked():
     with pytest.raises(ConfigError, match=r"scoring.reflection_order = 'random' is not allowed; expected balanced or fixed"):
         Config().with_overrides({"scoring.reflection_order": "random"})
     assert PRESETS["faithful"].scoring.reflection_order == "fixed" and Config().scoring.reflection_order == "balanced"
+
+
+# -- the contrast signal -------------------------------------------------------------------
+class Likelihoods:
+    """Stands in for the client: log-probabilities of candidate texts, and what was asked."""
+
+    def __init__(self, logprob: dict[str, float]):
+        self.logprob, self.asked = logprob, []
+
+    def continuation_logprobs(self, messages, responses):
+        self.asked.append(list(responses))
+        return [[self.logprob.get(r, -5.0)] for r in responses]
+
+
+def test_contrast_comes_from_a_constrained_answer_space_only():
+    from curation.score import _rival, dataset_view
+
+    spans = [example(f"Passage: the ship brought back red seaweed {i}. What did it bring?", "red seaweed", f"e{i}")
+             for i in range(4)] + [example("Passage: the ship brought back red seaweed. What did it bring?", "ship")]
+    tokens = TokenScores(-3.0, -4.0, 2)
+    client = Likelihoods({"red seaweed": -0.1})
+    rival = _rival(spans[-1], replies("answer: red seaweed", "answer: red seaweed"), tokens, client,
+                   view=dataset_view(spans), config=Config())
+    assert client.asked and rival.candidates[0].text == "red seaweed" and rival.candidates[0].source == "extractive"
+    assert rival.margin > 0
+    open_set = [example(f"Say something {i}", f"thing {i}", f"o{i}") for i in range(5)]
+    quiet = Likelihoods({})
+    assert _rival(open_set[0], replies("answer: other", "answer: other"), tokens, quiet,
+                  view=dataset_view(open_set), config=Config()) is None
+    assert quiet.asked == []  # no call for an open answer space
+    assert _rival(spans[-1], replies("answer: red seaweed"), None, quiet, view=dataset_view(spans),
+                  config=Config()) is None  # a backend without likelihoods
+    assert _rival(spans[-1], replies("answer: red seaweed"), tokens, quiet, view=dataset_view(spans),
+                  config=config(**{"scoring.w_contrast": 0})) is None
