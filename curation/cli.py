@@ -201,7 +201,7 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sample-style", choices=("explanation_first", "answer_first"))
     g.add_argument("--gamma", type=float, help="Auto-Filter threshold γ")
     g.add_argument("--gamma-mode", choices=("absolute", "quantile"))
-    g.add_argument("--eta", type=float, help="Auto-Correct judge threshold η (default 0.8)")
+    g.add_argument("--eta", type=float, help="Auto-Correct threshold η on P(candidate better) (default 0.85)")
     g.add_argument("--candidate-model", help="model that writes corrections (e.g. your fine-tuned endpoint)")
     g.add_argument("--candidate-base-url", help="endpoint of the candidate model")
     g.add_argument("--auto-apply", action=argparse.BooleanOptionalAction, default=None,

@@ -23,7 +23,7 @@ PRESETS: dict[str, Config] = {
         "scoring.reflection_max_tokens": 192, "scoring.max_tokens": 256, "scoring.w_bsdetector": 1.0,
         "scoring.w_likelihood": 0.0, "scoring.w_min_k": 0.0, "scoring.w_ifd": 0.0, "scoring.w_format": 0.0,
         "scoring.w_degenerate": 0.0, "scoring.w_injection": 0.0, "scoring.w_contrast": 0.0,
-        "correct.sources": ("few_shot",), "correct.judge": "llm",
+        "correct.sources": ("few_shot",), "correct.judge": "llm", "correct.eta": 0.8,
         "filter.gamma_mode": "quantile", "filter.gamma": 0.5,
     }),
     "fast": Config().with_overrides({

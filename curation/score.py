@@ -372,7 +372,7 @@ def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, t
         values = dict(row["signals"])
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
-        fired = [name for name in (*RULE_SIGNALS, "bsdetector", "contrast") if values.get(name, 1.0) < 0.5]
+        fired = [name for name in (*RULE_SIGNALS, "bsdetector") if values.get(name, 1.0) < 0.5]
         fired += [name for name in RANKED_SIGNALS if values.get(name) is not None
                   and values[name] < RANKED_FIRE_SHARE]
         out[row["example_id"]] = (final_confidence(values, config), fired)

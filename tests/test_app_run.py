@@ -108,7 +108,7 @@ def test_start_runs_in_the_background_and_reports(store_file, monkeypatch):
     finish(store_file)
     at.run()
     assert not at.exception
-    assert seen == {"dataset": DATASET, "k": 3, "eta": 0.8, "stages": ("score", "filter", "correct"),
+    assert seen == {"dataset": DATASET, "k": 3, "eta": 0.85, "stages": ("score", "filter", "correct"),
                     "thread": f"clear-run-{DATASET}"}
     assert any("Finished: scored 3" in t and "flagged 1" in t for t in texts(at, "success"))
     assert metric(at, "Done") == "3" and metric(at, "LLM calls") == "6" and metric(at, "Cache hits") == "1"
