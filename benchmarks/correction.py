@@ -252,7 +252,7 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                                   **correction_metrics(by_variant["run"], flagged, labels, fixable),
                                   "detection": detection_metrics(store, name, config, labels)}
                 if variant == "contest":
-                    entry["contest"]["notes"] = summary.notes
+                    entry["contest"]["last_run_notes"] = summary.notes
                     for extra in ("samples_majority", "closed_set"):
                         entry[extra] = correction_metrics(by_variant[extra], flagged, labels, fixable)
                     for i, p in store.proposals(info.dataset_id).items():
@@ -264,7 +264,8 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                 entry["timing"] = time_correct(store, _subset(path, timing), stem + suffix, variants, timing)
             report["datasets"][stem] = entry
         refit = fit_calibration(points["design"]) if len({y for _, y in points["design"]}) == 2 else None
-        report["calibration"] = {"shipped": contest.CALIBRATION.__dict__, "refit_on_design_half": refit and refit.__dict__,
+        report["calibration"] = {"shipped": contest.CALIBRATION.__dict__,
+                                 "refit_on_design_half": refit and refit.__dict__,
                                  "points": {k: len(v) for k, v in points.items()},
                                  "held_out": _calibration_check(points["held_out"], refit or contest.CALIBRATION,
                                                                 default.correct.eta)}
@@ -274,8 +275,8 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
 def _calibration_check(points: list[tuple[float, int]], calibration: contest.Calibration, eta: float) -> dict:
     """How the calibration does on examples it was not fitted on: precision at η, mean P against the hit rate."""
     applied = [(m, y) for m, y in points if contest.p_better(m, calibration) >= eta]
-    return {"n": len(points), "right": sum(y for _, y in points),
-            "mean_p": round(sum(contest.p_better(m, calibration) for m, _ in points) / len(points), 3) if points else None,
+    mean_p = sum(contest.p_better(m, calibration) for m, _ in points) / len(points) if points else None
+    return {"n": len(points), "right": sum(y for _, y in points), "mean_p": mean_p and round(mean_p, 3),
             "applied_at_eta": len(applied), "applied_precision": _share(sum(y for _, y in applied), len(applied))}
 
 

@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--styles", nargs="*", default=list(STYLES), choices=STYLES)
     parser.add_argument("--max-tokens", type=int, default=None,
                         help="reflection and judge reply length (default: the config's, 24 and 48)")
-    parser.add_argument("--no-judge", action="store_true", help="skip the LLM judge (e.g. to measure the contest alone)")
+    parser.add_argument("--no-judge", action="store_true",
+                        help="skip the LLM judge (e.g. to measure the contest alone)")
     parser.add_argument("--no-confidence", action="store_true",
                         help="skip the full-confidence pass (the slow part: samples, reflections, signals)")
     add_set_option(parser)

@@ -11,7 +11,8 @@ probability-weighted when the backend gives log-probabilities); ``bsdetector = Î
 Cheap extra signals: format consistency with the rest of the dataset, degenerate responses,
 injection markers (text aimed at a model or grader, see :mod:`curation.injection`), and the
 response's teacher-forced likelihood with and without its prompt (IFD) where the
-backend can. :func:`finalize` then folds them into the final ``confidence`` (dataset-level,
+backend can, and, where the answers are constrained (a closed set, prompt spans), the
+``contrast`` rule: how much more plausible the best alternative is (:mod:`curation.contest`). :func:`finalize` then folds them into the final ``confidence`` (dataset-level,
 no LLM call), so changing a weight re-decides without any new call.
 """
 from __future__ import annotations
@@ -339,14 +340,15 @@ def _rival(example: Example, samples: list[ChatResult], token_scores: Any, clien
     never right, and contrast from it cut AUROC from 0.85 to 0.78) or the backend gives no
     likelihoods (without them the contest only restates consistency O)."""
     sources = [s for s in config.correct.sources if s in contest.CONSTRAINED]
-    constrained = (view.shape.closed_set and "closed_set" in sources) or (view.shape.extractive and "extractive" in sources)
+    shape = view.shape
+    constrained = (shape.closed_set and "closed_set" in sources) or (shape.extractive and "extractive" in sources)
     if config.scoring.w_contrast <= 0 or not constrained or token_scores is None:
         return None
     answers = [prompts.parse_answer(r.text).answer for r in samples]
-    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape, sources=sources)
+    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), shape, sources=sources)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
-    original = token_scores.mean_logprob_with_prompt if token_scores is not None else None
-    return run_contest(example, answers, original, found, logprobs, view=view, config=config)
+    return run_contest(example, answers, token_scores.mean_logprob_with_prompt, found, logprobs, view=view,
+                       config=config)
 
 
 def _more_samples(pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient,
