@@ -36,6 +36,7 @@ from typing import Callable, Sequence
 
 from curation import confidence as cmath
 from curation import signals
+from curation.config import CANDIDATE_SOURCES
 
 #: A response value shared by at least this many examples is a member of the closed set.
 CLOSED_SET_MIN_COUNT = 2
@@ -51,7 +52,8 @@ REASONING_SHARE = 0.5
 SPAN_SLACK = 3
 #: Least token F1 between a sample and a prompt span for the span to stand in for it.
 SPAN_MIN_F1 = 0.5
-SOURCES = ("samples", "closed_set", "extractive", "few_shot", "endpoint")
+#: Every source name a stored candidate may carry: the settings' sources and the user's endpoint.
+SOURCES = (*CANDIDATE_SOURCES, "endpoint")
 
 
 @dataclass(frozen=True)
