@@ -131,8 +131,8 @@ def dataset_shape(prompts: Sequence[str], responses: Sequence[str]) -> DatasetSh
     closed = 2 <= len(members) <= CLOSED_SET_MAX_MEMBERS and coverage >= CLOSED_SET_COVERAGE
     wording = {k: Counter(r.strip() for r, key in zip(responses, keys) if key == k).most_common(1)[0][0]
                for k in members} if closed else {}
-    inside = sum(1 for p, r in zip(prompts, responses)
-                 if cmath.normalize_answer(r) and f" {cmath.normalize_answer(r)} " in f" {cmath.normalize_answer(p)} ")
+    normal = [cmath.normalize_answer(r) for r in responses]
+    inside = sum(1 for p, r in zip(prompts, normal) if r and f" {r} " in f" {cmath.normalize_answer(p)} ")
     extractive = not closed and inside / n >= EXTRACTIVE_SHARE
     reasoning = sum(1 for r in responses if cmath.final_number(r) is not None) / n >= REASONING_SHARE
     notes = [f"closed set of {len(members)} responses covering {coverage:.0%}" if closed else

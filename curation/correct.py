@@ -11,7 +11,7 @@ confidence, the winner's margin over the original and the probability that it is
   ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
   with half the demonstrations, then none.
 - Each candidate and the original get the same confidence (agreement with the samples,
-  likelihood, format, degenerate rules); the best candidate's margin over the original
+  likelihood, whether the few-shot answer agrees, format, degenerate rules); the best candidate's margin over the original
   becomes a calibrated probability that it is better (:func:`curation.contest.p_better`).
 - ``correct.judge``: ``contest`` uses that probability alone; ``llm`` the paper's judge alone
   (asked in both orders, :func:`judge`); ``both`` averages the two where the LLM judge is
@@ -168,7 +168,7 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
     result = CorrectResult(skipped=len(flagged) - len(todo_ids))
     rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key) if r["status"] == "ok"}
     everything = list(store.iter_examples(info.dataset_id))
-    view = dataset_view(everything)
+    view = dataset_view(everything, rules=False)
     result.shape = view.shape.note
     todo = [e for e in everything if e.example_id in todo_ids]
     pool = sorted((e for e in everything if e.example_id not in flagged

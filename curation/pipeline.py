@@ -158,8 +158,9 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
             summary.proposed, summary.stopped = result.proposed, result.stopped
             summary.notes.append(f"correct: {result.shape}; {result.proposed} proposed, {result.weaker} not "
                                  f"better than the original, {result.unchanged} with no other candidate")
-            if result.warning():
-                summary.warnings.append(result.warning())
+            warning = result.warning()
+            if warning:
+                summary.warnings.append(warning)
             store.update_run(run_id, n_done=result.attempted - result.failed, n_failed=result.failed,
                              stats=client.snapshot())
         summary.auto_applied = store.status(info.dataset_id)["auto_applied"]
