@@ -66,11 +66,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from curation.export import export_dataset
 
     with Store(args.store) as store:
-        result = export_dataset(store, args.out, dataset=args.dataset, fmt=args.format)
+        result = export_dataset(store, args.out, dataset=args.dataset, fmt=args.format, undecided=args.undecided)
     c = result.counts
     print(f"wrote {c['kept']} of {c['total']} examples to {result.path} "
           f"(removed {c['removed']}, corrected {c['corrected']}, edited {c['edited']}, "
           f"untouched {c['untouched']}); manifest: {result.manifest_path}")
+    choice = result.manifest["undecided"]["choice"]
+    if c["undecided"]:
+        where = f" to {result.held_path}" if result.held_path else ""
+        print(f"{c['undecided']} flagged example(s) nobody decided on: {choice}{where} "
+              f"(--undecided hold|drop|keep; review them with `curate app`)")
     return 0
 
 
@@ -165,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output JSONL file")
     p.add_argument("--format", default="own", choices=("own",) + FORMAT_CHOICES, help="output shape (default: the input's)")
     p.add_argument("--dataset", help="dataset name (needed when the store has several)")
+    p.add_argument("--undecided", choices=("hold", "drop", "keep"), default=None,
+                   help="flagged examples nobody decided on: hold = leave out and write to <out>.held.jsonl, "
+                        "drop = remove, keep = write unchanged (default: the choice saved on the Export page, "
+                        "else hold)")
 
     for name, stages, text in (
         ("score", ("score",), "Score every example's confidence (resumes; cached calls are free)."),

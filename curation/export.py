@@ -5,13 +5,19 @@ The current state of each example decides what is written:
 - a reviewer's decision in force wins: ``remove`` drops it, ``accept`` / ``edit`` write the
   new response, ``keep`` writes the original;
 - else an auto-applied correction (judge confidence ≥ η) writes the candidate;
-- else an Auto-Filter flag (confidence < γ) drops it;
+- else an Auto-Filter flag (confidence < γ) that nobody decided on follows the ``undecided``
+  choice: ``hold`` (the default) leaves it out of the curated file and writes it, unchanged, to
+  ``<out>.held.jsonl`` for later review; ``drop`` removes it; ``keep`` writes it unchanged;
 - else the example is written untouched.
 
-Both files are written atomically (temporary file, fsync, rename), so a crash leaves the
-previous export or the complete new one, never half a file. Both are complete on disk before
-either is renamed, and the manifest holds the data file's SHA-256, so the one stale pair a
-kill can leave (the new data beside the previous manifest, between the two renames) shows.
+``hold`` is the default because a flag is a suspicion, not a verdict: where one flag in three
+is a real error (as on a small QA file), ``drop`` throws away good examples and ``keep`` ships
+bad ones, while ``hold`` ships neither and loses nothing.
+
+The files are written atomically (temporary file, fsync, rename), so a crash leaves the
+previous export or the complete new one, never half a file. All are complete on disk before
+any is renamed, and the manifest holds the data file's SHA-256, so the one stale pair a kill
+can leave (the new data beside the previous manifest, between the renames) shows.
 """
 from __future__ import annotations
 
@@ -30,6 +36,16 @@ from curation.records import FORMATS
 from curation.store import Store, now, prompt_from_json
 
 OWN_FORMAT = "own"
+#: What export does with flagged examples nobody decided on (see the module docstring).
+UNDECIDED = ("hold", "drop", "keep")
+DEFAULT_UNDECIDED = "hold"
+UNDECIDED_SETTING = "export.undecided"
+UNDECIDED_LABELS = {
+    "hold": "hold them: leave them out and write them to a side file for later review",
+    "drop": "drop them: trust the Auto-Filter",
+    "keep": "keep them: write them unchanged",
+}
+COUNT_KEYS = ("total", "kept", "removed", "corrected", "edited", "untouched", "held", "undecided")
 
 
 @dataclass
@@ -38,14 +54,19 @@ class ExportResult:
     manifest_path: Path
     counts: dict[str, int]
     manifest: dict[str, Any] = field(repr=False)
+    held_path: Path | None = None  # the undecided flagged examples, under ``hold``
 
 
-def resolve(row: dict[str, Any]) -> tuple[str, str | None, str]:
+def resolve(row: dict[str, Any], undecided: str = DEFAULT_UNDECIDED) -> tuple[str, str | None, str]:
     """Decide one example's fate from its export row.
 
+    Args:
+        row: the example's state (decision in force, proposal, flag, confidence).
+        undecided: what to do with a flag nobody decided on, one of :data:`UNDECIDED`.
     Returns:
         ``(outcome, response, reason)`` with outcome one of ``untouched``, ``kept``,
-        ``corrected``, ``edited``, ``removed``; ``response`` is None when removed.
+        ``corrected``, ``edited``, ``removed``, ``held`` or ``flag_kept``; ``response`` is
+        None when the example leaves the curated file (removed or held).
     """
     action, who = row.get("action"), row.get("annotator")
     if action == "remove":
@@ -58,15 +79,47 @@ def resolve(row: dict[str, Any]) -> tuple[str, str | None, str]:
         return "kept", row["response"], f"original kept by {who}"
     if row.get("auto_applied"):
         return "corrected", row["candidate"], f"auto-corrected (judge confidence {row['judge_confidence']:.2f})"
-    if row.get("flagged"):
+    if is_undecided_flag(row):
         conf = row.get("confidence")
-        shown = "n/a" if conf is None else f"{conf:.2f}"
-        return "removed", None, f"auto-filtered (confidence {shown} < {row['threshold']:.2f})"
+        flag = f"flagged (confidence {'n/a' if conf is None else f'{conf:.2f}'} < γ {row['threshold']:.2f}), undecided"
+        if undecided == "drop":
+            return "removed", None, f"{flag}: dropped"
+        if undecided == "keep":
+            return "flag_kept", row["response"], f"{flag}: kept unchanged"
+        return "held", None, f"{flag}: held for review"
     return "untouched", row["response"], ""
 
 
+def is_undecided_flag(row: dict[str, Any]) -> bool:
+    """Flagged by the Auto-Filter, with no decision in force and no correction applied."""
+    return bool(row.get("flagged")) and row.get("action") is None and not row.get("auto_applied")
+
+
+def check_undecided(undecided: str) -> str:
+    """``undecided`` if it is one of :data:`UNDECIDED`.
+
+    Raises:
+        CurationError: any other value.
+    """
+    if undecided not in UNDECIDED:
+        raise CurationError(f"export: undecided {undecided!r} is not one of {', '.join(UNDECIDED)}")
+    return undecided
+
+
+def undecided_choice(store: Store, dataset_id: int) -> str:
+    """The dataset's saved choice for undecided flags (the Export page saves it), else the default."""
+    saved = store.setting(dataset_id, UNDECIDED_SETTING, DEFAULT_UNDECIDED)
+    return saved if saved in UNDECIDED else DEFAULT_UNDECIDED
+
+
+def held_path(out: str | Path) -> Path:
+    """Where ``hold`` writes the undecided flagged examples: ``<out>.held.jsonl``."""
+    out = Path(out)
+    return out.with_name(out.name + ".held.jsonl")
+
+
 def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None, fmt: str = OWN_FORMAT,
-                   fail_after: int | None = None) -> ExportResult:
+                   undecided: str | None = None, fail_after: int | None = None) -> ExportResult:
     """Write the curated dataset to ``out`` and its manifest to ``<out>.manifest.json``.
 
     Args:
@@ -74,39 +127,50 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
         out: the JSONL file to write (replaced atomically).
         dataset: the dataset's name (may be None when the store holds exactly one).
         fmt: ``own`` (the input's shape) or one of ``chat``, ``alpaca``, ``sharegpt``, ``prompt-response``.
+        undecided: ``hold``, ``drop`` or ``keep`` for flagged examples nobody decided on (None:
+            the dataset's saved choice, else ``hold``); ``hold`` also writes :func:`held_path`.
         fail_after: testing hook: raise after writing this many records (proves atomicity).
     Returns:
         The paths written and the counts.
     Raises:
-        CurationError: unknown format or unwritable path; StorageError: unknown dataset.
+        CurationError: unknown format or choice, or an unwritable path; StorageError: unknown dataset.
     """
     if fmt != OWN_FORMAT and fmt not in FORMATS:
         raise CurationError(f"export: format {fmt!r} is not one of {OWN_FORMAT}, {', '.join(FORMATS)}")
     info = store.dataset(dataset)
+    undecided = undecided_choice(store, info.dataset_id) if undecided is None else check_undecided(undecided)
     target = info.format if fmt == OWN_FORMAT else fmt
-    counts = {"total": 0, "kept": 0, "removed": 0, "corrected": 0, "edited": 0, "untouched": 0}
+    counts = dict.fromkeys(COUNT_KEYS, 0)
     changes: list[dict[str, str]] = []
+    held: list[dict[str, Any]] = []
+
+    def render(row: dict[str, Any], response: str) -> dict[str, Any]:
+        return render_record(
+            json.loads(row["record"]), info.format, prompt_from_json(row["prompt"]), response, target,
+            prompt_col=info.options.get("prompt_col"), response_col=info.options.get("response_col"),
+        )
 
     def records() -> Iterable[dict[str, Any]]:
         for row in store.export_rows(info.dataset_id):
-            outcome, response, reason = resolve(row)
+            outcome, response, reason = resolve(row, undecided)
             counts["total"] += 1
-            counts[outcome if outcome != "kept" else "untouched"] += 1
+            counts[_COUNTED_AS[outcome]] += 1
+            counts["undecided"] += is_undecided_flag(row)
             if outcome not in ("untouched", "kept"):
                 changes.append({"id": row["example_id"], "outcome": outcome, "reason": reason})
-            if response is None:
-                continue
-            counts["kept"] += 1
-            yield render_record(
-                json.loads(row["record"]), info.format, prompt_from_json(row["prompt"]), response, target,
-                prompt_col=info.options.get("prompt_col"), response_col=info.options.get("response_col"),
-            )
+            if outcome == "held":
+                held.append(render(row, row["response"]))
+            if response is not None:
+                counts["kept"] += 1
+                yield render(row, response)
 
     out = Path(out)
     manifest_path = out.with_name(out.name + ".manifest.json")
     digest = hashlib.sha256()
-    data_tmp = _write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))
+    temps = [_write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))]
     try:
+        if undecided == "hold":
+            temps.append(_write_temp(held_path(out), _jsonl_lines(held, None)))
         manifest = {
             "tool": "clear-studio",
             "version": __version__,
@@ -114,18 +178,28 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
             "dataset": info.name,
             "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
             "output": {"path": str(out), "format": target, "sha256": digest.hexdigest()},
+            "undecided": {"choice": undecided, "count": counts["undecided"],
+                          "held_path": str(held_path(out)) if undecided == "hold" else None},
             "counts": counts,
             "config": store.last_run_config(info.dataset_id),
             "changes": changes,
         }
-        manifest_tmp = _write_temp(manifest_path,
-                                   [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"])
+        temps.append(_write_temp(manifest_path,
+                                 [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"]))
     except BaseException:
-        _remove(data_tmp)
+        for tmp in temps:
+            _remove(tmp)
         raise
-    _commit(data_tmp, out, also=manifest_tmp)
-    _commit(manifest_tmp, manifest_path)
-    return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest)
+    targets = [out, held_path(out), manifest_path] if undecided == "hold" else [out, manifest_path]
+    for i, (tmp, path) in enumerate(zip(temps, targets)):
+        _commit(tmp, path, also=temps[i + 1:])
+    return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest,
+                        held_path=held_path(out) if undecided == "hold" else None)
+
+
+# An outcome → the count it adds to (a written original counts as untouched).
+_COUNTED_AS = {"untouched": "untouched", "kept": "untouched", "flag_kept": "untouched", "corrected": "corrected",
+               "edited": "edited", "removed": "removed", "held": "held"}
 
 
 def _jsonl_lines(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[str]:
@@ -163,14 +237,14 @@ def _write_temp(path: Path, chunks: Iterable[str]) -> str:
     return tmp
 
 
-def _commit(tmp: str, path: Path, *, also: str | None = None) -> None:
-    """Rename ``tmp`` over ``path`` (on failure, remove it and the ``also`` temporary file)."""
+def _commit(tmp: str, path: Path, *, also: Iterable[str] = ()) -> None:
+    """Rename ``tmp`` over ``path`` (on failure, remove it and the ``also`` temporary files)."""
     try:
         os.replace(tmp, path)
     except OSError as e:
         _remove(tmp)
-        if also is not None:
-            _remove(also)
+        for other in also:
+            _remove(other)
         raise CurationError(f"{path}: cannot write the export: {e}") from e
 
 
@@ -179,4 +253,5 @@ def _remove(tmp: str) -> None:
         os.unlink(tmp)
 
 
-__all__ = ["export_dataset", "resolve", "ExportResult", "OWN_FORMAT"]
+__all__ = ["export_dataset", "resolve", "held_path", "undecided_choice", "check_undecided", "ExportResult",
+           "OWN_FORMAT", "UNDECIDED", "DEFAULT_UNDECIDED", "UNDECIDED_LABELS", "UNDECIDED_SETTING"]

@@ -131,4 +131,23 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "ALTER TABLE proposals ADD COLUMN margin DOUBLE",
         "ALTER TABLE proposals ADD COLUMN calibration VARCHAR",
     ]),
+    # Team review: per-dataset settings (the export's choice for undecided flags), the queue's
+    # split among annotators, and the events that settle a disagreement (adjudications).
+    ("0003_team_review", [
+        """CREATE TABLE dataset_settings (
+            dataset_id INTEGER NOT NULL,
+            key VARCHAR NOT NULL,
+            value JSON NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset_id, key)
+        )""",
+        """CREATE TABLE assignments (
+            dataset_id INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL,
+            annotator VARCHAR NOT NULL,
+            assigned_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (dataset_id, example_id, annotator)
+        )""",
+        "ALTER TABLE review_log ADD COLUMN adjudicates BOOLEAN DEFAULT false",
+    ]),
 ]

@@ -65,6 +65,12 @@ ACTIVE_SCORE_KEY = (
 LAST_RUN_CONFIG = (
     "SELECT config FROM runs WHERE dataset_id = ? ORDER BY started_at DESC LIMIT 1"
 )
+RUN_TIMINGS = (  # finished runs that did something, newest first: what calibrates estimates
+    "SELECT dataset_id, score_key, n_done, calls, cache_hits, "
+    "date_diff('millisecond', started_at, finished_at) / 1000.0 AS seconds FROM runs "
+    "WHERE stage = ? AND backend = ? AND model = ? AND status IN ('done', 'cancelled', 'budget') "
+    "AND finished_at IS NOT NULL AND n_done > 0 ORDER BY finished_at DESC LIMIT ?"
+)
 
 UPSERT_SCORE = "INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 SCORED_IDS = "SELECT example_id FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
@@ -97,14 +103,15 @@ SET_AUTO_APPLIED = (
 
 APPEND_REVIEW = (
     "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, "
-    "undoes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
+    "undoes, created_at, adjudicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
 )
 # The decision in force per example: the latest event that is not an undo and not undone.
 CURRENT_DECISIONS = """
     SELECT example_id, event_id, action, annotator, before, after, created_at
     FROM review_log r
     WHERE dataset_id = ? AND action <> 'undo'
-      AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = ? AND action = 'undo')
+      AND event_id NOT IN (SELECT undoes FROM review_log
+                           WHERE dataset_id = ? AND action = 'undo' AND undoes IS NOT NULL)
     QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
 """
 
@@ -136,3 +143,10 @@ STATUS = f"""
       (SELECT count(*) FROM proposals WHERE dataset_id = ? AND auto_applied) AS auto_applied,
       (SELECT count(*) FROM decision) AS decided
 """
+
+SETTING = "SELECT value FROM dataset_settings WHERE dataset_id = ? AND key = ?"
+PUT_SETTING = "INSERT OR REPLACE INTO dataset_settings VALUES (?, ?, ?, ?)"
+
+DELETE_ASSIGNMENTS = "DELETE FROM assignments WHERE dataset_id = ?"
+INSERT_ASSIGNMENTS = "INSERT INTO assignments SELECT dataset_id, example_id, annotator, assigned_at FROM new_assignments"
+ASSIGNEES = "SELECT DISTINCT annotator FROM assignments WHERE dataset_id = ? ORDER BY annotator"

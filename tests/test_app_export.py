@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from curation.export import undecided_choice
 from curation.store import Store
+from ui.common import STORE_ENV
 from tests.browser.apptest import app, texts, use_store
 from tests.browser.seed import seed_scored_store
 
@@ -40,12 +43,28 @@ def test_empty_store_says_there_is_nothing_to_export(tmp_path, monkeypatch):
 def test_preview_counts_and_changes(seeded):
     at = app("export").run()
     assert not at.exception
-    # 6 flagged: 1 accepted, 1 edited, 1 kept by a reviewer, 3 left to the Auto-Filter.
-    assert [metric(at, x) for x in ("Examples", "Written", "Removed", "Corrected", "Edited", "Untouched")] == \
-        ["160", "157", "3", "1", "1", "155"]
+    # 6 flagged: 1 accepted, 1 edited, 1 kept by a reviewer, 3 nobody decided on: held by default.
+    assert [metric(at, x) for x in ("Examples", "Written", "Removed", "Corrected", "Edited", "Untouched",
+                                    "Held for review")] == ["160", "157", "0", "1", "1", "155", "3"]
     changes = at.dataframe[0].value
-    assert sorted(changes["outcome"]) == ["corrected", "edited", "removed", "removed", "removed"]
+    assert sorted(changes["outcome"]) == ["corrected", "edited", "held", "held", "held"]
+    assert any("**3** flagged example(s) nobody decided on will be held" in t for t in texts(at, "warning"))
     assert at.download_button(key="export_download").label == "Download the curated JSONL"
+    assert at.download_button(key="export_download_held").label == "Download the held examples"
+
+
+@pytest.mark.parametrize("choice, written, removed", [("drop", "157", "3"), ("keep", "160", "0")])
+def test_the_undecided_choice_changes_the_counts_and_is_saved(seeded, choice, written, removed):
+    at = app("export").run()
+    at.radio(key=f"export_undecided:{seeded.dataset}").set_value(choice).run()
+    assert not at.exception
+    assert [metric(at, x) for x in ("Written", "Removed", "Held for review")] == [written, removed, "0"]
+    with Store(os.environ[STORE_ENV]) as store:
+        assert undecided_choice(store, store.dataset(seeded.dataset).dataset_id) == choice
+    again = app("export").run()  # a new session starts from the saved choice
+    assert again.radio(key=f"export_undecided:{seeded.dataset}").value == choice
+    assert "export_download_held" not in [b.key for b in again.download_button]
+
 
 
 def test_write_to_path_writes_the_file_and_manifest(seeded, tmp_path):

@@ -81,3 +81,19 @@ def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit, match="0"):
         main([command, "--help"])
     assert "--store" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("choice, written, held", [("hold", 154, 6), ("drop", 154, None), ("keep", 160, None)])
+def test_export_says_what_it_does_with_undecided_flags(tmp_path, capsys, choice, written, held):
+    from tests.browser.seed import seed_scored_store
+
+    store = str(tmp_path / "s.duckdb")
+    seed_scored_store(store)  # 6 flagged examples, nobody decided on any
+    out = tmp_path / "out.jsonl"
+    assert main(["export", "--out", str(out), "--undecided", choice, "--store", store]) == 0
+    said = capsys.readouterr().out
+    assert f"wrote {written} of 160 examples" in said
+    assert f"6 flagged example(s) nobody decided on: {choice}" in said
+    assert len(out.read_text().splitlines()) == written
+    held_file = tmp_path / "out.jsonl.held.jsonl"
+    assert (len(held_file.read_text().splitlines()) if held_file.exists() else None) == held

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from curation.errors import CurationError
-from curation.export import export_dataset, resolve
+from curation.export import UNDECIDED_SETTING, export_dataset, held_path, resolve
 from curation.ingest import import_file
 
 
@@ -33,7 +33,8 @@ def read_jsonl(path):
 def test_untouched_dataset_round_trips_exactly(store, chat_dataset, tmp_path):
     result = export_dataset(store, tmp_path / "out.jsonl")
     assert read_jsonl(result.path) == CHAT
-    assert result.counts == {"total": 5, "kept": 5, "removed": 0, "corrected": 0, "edited": 0, "untouched": 5}
+    assert result.counts == {"total": 5, "kept": 5, "removed": 0, "corrected": 0, "edited": 0, "untouched": 5,
+                             "held": 0, "undecided": 0}
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["source"]["sha256"] == chat_dataset.source_sha256
     assert manifest["changes"] == [] and manifest["output"]["format"] == "chat"
@@ -47,8 +48,8 @@ def test_export_in_another_shape_keeps_ids_and_extra_fields(store, chat_dataset,
     assert all(key in r and r["meta"]["source"] == "unit" for r in records)
 
 
-def test_decisions_and_pipeline_state_decide_what_is_written(store, chat_dataset, tmp_path):
-    ds = chat_dataset.dataset_id
+def _decide_some(store, ds):
+    """c0 removed, c1 edited, c2 accepted; c3 flagged and undecided; c4 flagged and auto-corrected."""
     store.append_review(dataset_id=ds, example_id="c0", action="remove", annotator="ann", before="0", after=None)
     store.append_review(dataset_id=ds, example_id="c1", action="edit", annotator="bob", before="2", after="two")
     store.append_review(dataset_id=ds, example_id="c2", action="accept", annotator="ann", before="4", after="four")
@@ -56,15 +57,49 @@ def test_decisions_and_pipeline_state_decide_what_is_written(store, chat_dataset
     store.execute("INSERT INTO flags VALUES (?, 'c4', true, 0.5, 'r1')", (ds,))
     store.save_proposal(dataset_id=ds, example_id="c4", run_id="r1", candidate="EIGHT", judge_confidence=0.93,
                         verdicts=[], auto_applied=True)
-    result = export_dataset(store, tmp_path / "out.jsonl")
+
+
+REASONS = {"c0": "removed by ann", "c1": "edited by bob", "c2": "correction accepted by ann",
+           "c4": "auto-corrected (judge confidence 0.93)"}
+
+
+@pytest.mark.parametrize("choice, written, counts, c3", [
+    ("hold", {"c1": "two", "c2": "four", "c4": "EIGHT"}, {"kept": 3, "removed": 1, "held": 1, "untouched": 0},
+     ("held", "flagged (confidence n/a < γ 0.50), undecided: held for review")),
+    ("drop", {"c1": "two", "c2": "four", "c4": "EIGHT"}, {"kept": 3, "removed": 2, "held": 0, "untouched": 0},
+     ("removed", "flagged (confidence n/a < γ 0.50), undecided: dropped")),
+    ("keep", {"c1": "two", "c2": "four", "c3": "6", "c4": "EIGHT"},
+     {"kept": 4, "removed": 1, "held": 0, "untouched": 1},
+     ("flag_kept", "flagged (confidence n/a < γ 0.50), undecided: kept unchanged")),
+])
+def test_decisions_and_the_undecided_choice_decide_what_is_written(store, chat_dataset, tmp_path, choice, written,
+                                                                    counts, c3):
+    _decide_some(store, chat_dataset.dataset_id)
+    out = tmp_path / "out.jsonl"
+    result = export_dataset(store, out, undecided=choice)
     records = {r["id"]: r["messages"][-1]["content"] for r in read_jsonl(result.path)}
-    assert records == {"c1": "two", "c2": "four", "c4": "EIGHT"}
-    assert result.counts == {"total": 5, "kept": 3, "removed": 2, "corrected": 2, "edited": 1, "untouched": 0}
-    reasons = {c["id"]: c["reason"] for c in result.manifest["changes"]}
-    assert reasons == {
-        "c0": "removed by ann", "c1": "edited by bob", "c2": "correction accepted by ann",
-        "c3": "auto-filtered (confidence n/a < 0.50)", "c4": "auto-corrected (judge confidence 0.93)",
-    }
+    assert records == written
+    assert result.counts == {"total": 5, "corrected": 2, "edited": 1, "undecided": 1, **counts}
+    manifest = json.loads(result.manifest_path.read_text())
+    changes = {c["id"]: (c["outcome"], c["reason"]) for c in manifest["changes"]}
+    assert changes.pop("c3") == c3
+    assert {k: reason for k, (_, reason) in changes.items()} == REASONS
+    assert manifest["undecided"] == {"choice": choice, "count": 1,
+                                     "held_path": str(held_path(out)) if choice == "hold" else None}
+    if choice == "hold":  # the held example is kept, unchanged, in the side file
+        assert result.held_path == held_path(out) and read_jsonl(held_path(out)) == [CHAT[3]]
+    else:
+        assert result.held_path is None and not held_path(out).exists()
+
+
+def test_the_saved_choice_is_the_default_and_hold_before_any(store, chat_dataset, tmp_path):
+    _decide_some(store, chat_dataset.dataset_id)
+    assert export_dataset(store, tmp_path / "a.jsonl").manifest["undecided"]["choice"] == "hold"
+    store.put_setting(chat_dataset.dataset_id, UNDECIDED_SETTING, "drop")
+    assert export_dataset(store, tmp_path / "b.jsonl").counts["removed"] == 2
+    assert export_dataset(store, tmp_path / "c.jsonl", undecided="keep").counts["kept"] == 4
+    with pytest.raises(CurationError, match="undecided 'maybe' is not one of hold, drop, keep"):
+        export_dataset(store, tmp_path / "d.jsonl", undecided="maybe")
 
 
 def test_reviewer_keep_overrides_the_filter():

@@ -15,6 +15,10 @@ Session state: the dataset picked in the sidebar and the annotator's name live u
 :data:`DATASET_KEY` and :data:`ANNOTATOR_KEY`. The sidebar widgets use their own keys and copy
 their value over on change, because Streamlit drops a widget's state when a page without that
 widget runs, and every page must see the same choice.
+
+Both are mirrored in the URL's query string (``?dataset=…&annotator=…``): a new session (a
+reload, a bookmark, a shared link) starts from the URL, and every run writes the choice back.
+Pages keep their own view there too (the Review page: filters and the current example).
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ DATASET_KEY = "dataset_name"
 ANNOTATOR_KEY = "annotator"
 _PENDING_DATASET_KEY = "_common_pending_dataset"
 _FLASH_KEY = "_common_flash"
+_FROM_URL_KEY = "_common_from_url"
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "sample_data"
@@ -83,12 +88,35 @@ def current_dataset(store: Store) -> DatasetInfo | None:
     if not datasets:
         return None
     names = [d.name for d in datasets]
+    _start_from_url()
     pending = st.session_state.pop(_PENDING_DATASET_KEY, None)
     if pending in names:
         st.session_state[DATASET_KEY] = pending
     if st.session_state.get(DATASET_KEY) not in names:
         st.session_state[DATASET_KEY] = names[0]
     return datasets[names.index(st.session_state[DATASET_KEY])]
+
+
+def _start_from_url() -> None:
+    """On a session's first run, take the dataset and the annotator from the query string."""
+    if st.session_state.get(_FROM_URL_KEY):
+        return
+    st.session_state[_FROM_URL_KEY] = True
+    if st.query_params.get("dataset"):
+        st.session_state[DATASET_KEY] = st.query_params["dataset"]
+    if st.query_params.get("annotator"):
+        st.session_state[ANNOTATOR_KEY] = st.query_params["annotator"]
+
+
+def set_query(**values: object) -> None:
+    """Write ``values`` to the query string (None or "" removes a key); unchanged keys are not rewritten."""
+    for key, value in values.items():
+        text = "" if value is None else str(value)
+        if not text:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != text:
+            st.query_params[key] = text
 
 
 def _copy_widget(key: str) -> None:
@@ -109,8 +137,17 @@ def sidebar(store: Store) -> DatasetInfo | None:
                       args=(ANNOTATOR_KEY,), placeholder="your name",
                       help="Recorded with every review decision.")
         st.caption(f"Store: `{store.path}`")
+    _start_from_url()
+    set_query(dataset=dataset.name if dataset else None, annotator=st.session_state.get(ANNOTATOR_KEY, "").strip())
     show_flash()
     return dataset
+
+
+def page_header(title: str, dataset: DatasetInfo | None) -> None:
+    """The page's title, naming the dataset it works on."""
+    st.title(title)
+    if dataset is not None:
+        st.caption(f"Dataset **{dataset.name}** · {dataset.n_examples:,} examples · {dataset.format}")
 
 
 def annotator() -> str:

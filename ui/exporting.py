@@ -23,20 +23,24 @@ class ExportPreview:
     manifest: dict[str, Any]
     data: bytes
     manifest_bytes: bytes
+    held: bytes | None  # the undecided flagged examples, under ``hold``
 
 
-def preview_export(store: Store, dataset: str, fmt: str) -> ExportPreview:
+def preview_export(store: Store, dataset: str, fmt: str, undecided: str) -> ExportPreview:
     """Export ``dataset`` as ``fmt`` into a temporary folder and return what was written.
 
     Raises:
         CurationError: as :func:`curation.export.export_dataset`.
     """
     with tempfile.TemporaryDirectory(prefix="clear-export-") as tmp:
-        result = export_dataset(store, Path(tmp) / f"{dataset}.jsonl", dataset=dataset, fmt=fmt)
-        manifest = dict(result.manifest, output={**result.manifest["output"], "path": None})
+        result = export_dataset(store, Path(tmp) / f"{dataset}.jsonl", dataset=dataset, fmt=fmt,
+                                undecided=undecided)
+        manifest = dict(result.manifest, output={**result.manifest["output"], "path": None},
+                        undecided={**result.manifest["undecided"], "held_path": None})
         return ExportPreview(counts=result.counts, manifest=manifest, data=result.path.read_bytes(),
                              manifest_bytes=json.dumps(manifest, indent=2, ensure_ascii=False,
-                                                       default=str).encode("utf-8") + b"\n")
+                                                       default=str).encode("utf-8") + b"\n",
+                             held=result.held_path.read_bytes() if result.held_path else None)
 
 
 def default_out_path(store: Store, dataset: str) -> str:
