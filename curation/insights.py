@@ -29,7 +29,7 @@ CONFIRMS_BAD = ("remove", "accept", "edit")
 SQL_MULTI_DECISIONS = f"""
     WITH {EFFECTIVE},
     latest AS (
-        SELECT example_id, annotator, action FROM effective
+        SELECT example_id, annotator, action FROM effective WHERE NOT adjudicates
         QUALIFY row_number() OVER (PARTITION BY example_id, annotator ORDER BY event_id DESC) = 1
     )
     SELECT example_id, annotator, action FROM latest

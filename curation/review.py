@@ -20,8 +20,8 @@ from typing import Any
 from curation.errors import ReviewError
 from curation.llm.base import Message
 from curation.review_sql import (
-    Q_COUNT, Q_CONF_MAX, Q_CONF_MIN, Q_DECISIONS, Q_FROM, Q_JOIN_DECISIONS, Q_JOIN_FLAGS, Q_JOIN_PROPOSALS,
-    Q_JOIN_SCORES, Q_ORDER_PAGE, Q_PAGE, Q_POSITION, Q_POSITION_END, Q_SEARCH, Q_SIGNAL, Q_STATUS, Q_WHERE,
+    Q_ASSIGNED, Q_COUNT, Q_CONF_MAX, Q_CONF_MIN, Q_DECISIONS, Q_FROM, Q_IDS, Q_JOIN_DECISIONS, Q_JOIN_FLAGS,
+    Q_JOIN_PROPOSALS, Q_JOIN_SCORES, Q_ORDER, Q_ORDER_PAGE, Q_PAGE, Q_POSITION, Q_POSITION_END, Q_SEARCH, Q_SIGNAL, Q_STATUS, Q_WHERE,
     SQL_BATCH_EFFECTIVE, SQL_BULK_APPLY, SQL_BULK_PREVIEW, SQL_EVENT_EXAMPLE, SQL_EXAMPLE_STATE, SQL_FIRED_COUNTS,
     SQL_HISTORY, SQL_LAST_BATCH, SQL_LAST_EFFECTIVE_BY, SQL_QUEUE_DETAILS, SQL_UNDO_BATCH, SQL_UNDO_EVENT,
 )
@@ -30,7 +30,7 @@ from curation.store import Store, now, prompt_from_json
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "keep", "remove", "edit")
-STATUSES = ("all", "flagged", "proposed", "auto_applied", "decided", "undecided")
+STATUSES = ("all", "flagged", "proposed", "auto_applied", "decided", "undecided", "flagged_undecided")
 
 
 # -- types -------------------------------------------------------------------------------
@@ -40,7 +40,10 @@ class QueueFilter:
 
     ``status``: one of :data:`STATUSES`; ``signal``: a fired signal's name; ``conf_min`` /
     ``conf_max``: inclusive bounds on confidence (either set leaves out unscored examples);
-    ``search``: a case-insensitive substring of the prompt or the response (taken literally).
+    ``search``: a case-insensitive substring of the prompt or the response (taken literally);
+    ``assignee``: only the examples assigned to this annotator (:mod:`curation.team`).
+    ``flagged_undecided`` is what export holds, drops or keeps by choice: flagged, with no
+    decision in force and no correction applied.
     """
 
     status: str = "all"
@@ -48,6 +51,7 @@ class QueueFilter:
     conf_min: float | None = None
     conf_max: float | None = None
     search: str | None = None
+    assignee: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,12 @@ def queue_window(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int
     return QueueWindow(total=ranked[0][1], rows=[_queue_row(details[example_id]) for example_id in ids])
 
 
+def queue_ids(store: Store, dataset_id: int, flt: QueueFilter) -> list[str]:
+    """Every example id of the filtered queue, in queue order (for splitting it among annotators)."""
+    sql, params = _queue_sql(dataset_id, store.active_score_key(dataset_id), flt, head=Q_IDS, tail=Q_ORDER)
+    return [row[0] for row in store.query_rows(sql, params)]
+
+
 def queue_page(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> list[QueueRow]:
     """The rows of :func:`queue_window` (SQL ``LIMIT``/``OFFSET``; never the whole table)."""
     return queue_window(store, dataset_id, flt, offset=offset, limit=limit).rows
@@ -203,7 +213,7 @@ def signal_names(store: Store, dataset_id: int) -> dict[str, int]:
 
 # -- decisions ---------------------------------------------------------------------------
 def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annotator: str,
-           text: str | None = None) -> int:
+           text: str | None = None, adjudicates: bool = False) -> int:
     """Record one annotator's decision on one example.
 
     Args:
@@ -211,6 +221,7 @@ def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annot
             ``remove`` (drop the example) or ``edit`` (``text`` becomes the response).
         annotator: who decides (non-empty).
         text: the new response, for ``edit`` only.
+        adjudicates: the decision settles annotators' disagreement (:func:`curation.team.settle`).
     Returns:
         The new event's id.
     Raises:
@@ -232,7 +243,7 @@ def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annot
         before = _in_force(response, candidate, auto_applied, action_now, after_now)
         after = {"accept": candidate, "keep": response, "remove": None, "edit": text}[action]
         return store.append_review(dataset_id=dataset_id, example_id=example_id, action=action,
-                                   annotator=who, before=before, after=after)
+                                   annotator=who, before=before, after=after, adjudicates=adjudicates)
 
 
 def undo_last(store: Store, dataset_id: int, *, annotator: str) -> int | None:
@@ -310,20 +321,21 @@ def _queue_sql(dataset_id: int, score_key: str | None, flt: QueueFilter, *, head
     """The queue query for ``flt``: only the joins and predicates its filters use."""
     _check_filter(flt)
     search = _search_text(flt)
-    by_decision = flt.status in ("decided", "undecided")
+    by_decision = flt.status in ("decided", "undecided", "flagged_undecided")
     need_scores = head != Q_COUNT or flt.signal or flt.conf_min is not None or flt.conf_max is not None
     parts: list[tuple[str, tuple]] = [
         (Q_DECISIONS if by_decision else "", (dataset_id, dataset_id) if by_decision else ()),
         (head, ()), (Q_FROM, ()),
         (Q_JOIN_SCORES if need_scores else "", (score_key,) if need_scores else ()),
-        (Q_JOIN_FLAGS if flt.status == "flagged" else "", ()),
-        (Q_JOIN_PROPOSALS if flt.status in ("proposed", "auto_applied") else "", ()),
+        (Q_JOIN_FLAGS if flt.status in ("flagged", "flagged_undecided") else "", ()),
+        (Q_JOIN_PROPOSALS if flt.status in ("proposed", "auto_applied", "flagged_undecided") else "", ()),
         (Q_JOIN_DECISIONS if by_decision else "", ()),
         (Q_WHERE, (dataset_id,)), (Q_STATUS[flt.status], ()),
         (Q_SIGNAL if flt.signal else "", (flt.signal,) if flt.signal else ()),
         (Q_CONF_MIN if flt.conf_min is not None else "", () if flt.conf_min is None else (flt.conf_min,)),
         (Q_CONF_MAX if flt.conf_max is not None else "", () if flt.conf_max is None else (flt.conf_max,)),
         (Q_SEARCH if search else "", (search, search) if search else ()),
+        (Q_ASSIGNED if flt.assignee else "", (dataset_id, flt.assignee) if flt.assignee else ()),
         (tail, tail_params),
     ]
     return "\n".join(sql for sql, _ in parts if sql), [value for _, values in parts for value in values]
@@ -332,7 +344,7 @@ def _queue_sql(dataset_id: int, score_key: str | None, flt: QueueFilter, *, head
 def _base_params(store: Store, dataset_id: int, flt: QueueFilter) -> list[Any]:
     _check_filter(flt)
     return [dataset_id, store.active_score_key(dataset_id), flt.status, flt.signal or None,
-            flt.conf_min, flt.conf_max, _search_text(flt)]
+            flt.conf_min, flt.conf_max, _search_text(flt), flt.assignee or None]
 
 
 def _bulk_params(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule) -> list[Any]:
@@ -386,7 +398,7 @@ def _queue_row(row: dict[str, Any]) -> QueueRow:
 
 __all__ = [
     "ACTIONS", "STATUSES", "BULK_ACTIONS", "ReviewError", "QueueFilter", "QueueRow", "Proposal", "Decision",
-    "BulkRule", "Batch", "QueueWindow", "queue_count", "queue_page", "queue_window", "queue_position", "history",
+    "BulkRule", "Batch", "QueueWindow", "queue_count", "queue_ids", "queue_page", "queue_window", "queue_position", "history",
     "example_of_event", "signal_names", "decide", "undo_last", "bulk_preview", "bulk_apply", "undo_batch",
     "last_batch",
 ]

@@ -43,13 +43,19 @@ Q_STATUS = {
     "auto_applied": "AND coalesce(p.auto_applied, false)",
     "decided": "AND d.action IS NOT NULL",
     "undecided": "AND d.action IS NULL",
+    "flagged_undecided": "AND coalesce(f.flagged, false) AND d.action IS NULL AND NOT coalesce(p.auto_applied, false)",
 }
+Q_ASSIGNED = (
+    "AND e.example_id IN (SELECT example_id FROM assignments WHERE dataset_id = ? AND annotator = ?)"
+)  # dataset_id, annotator
 Q_SIGNAL = """AND list_contains(from_json(s.fired, '["VARCHAR"]'), ?)"""  # signal
 Q_CONF_MIN = "AND s.confidence >= ?"  # conf_min
 Q_CONF_MAX = "AND s.confidence <= ?"  # conf_max
 # A literal, case-insensitive substring: no LIKE wildcards, so % _ \\ ' need no escaping.
 Q_SEARCH = "AND (contains(lower(e.prompt_text), lower(?)) OR contains(lower(e.response), lower(?)))"  # search x2
-Q_ORDER_PAGE = "ORDER BY s.confidence ASC NULLS LAST, e.position LIMIT ? OFFSET ?"  # limit, offset
+Q_IDS = "SELECT e.example_id"
+Q_ORDER = "ORDER BY s.confidence ASC NULLS LAST, e.position"
+Q_ORDER_PAGE = f"{Q_ORDER} LIMIT ? OFFSET ?"  # limit, offset
 Q_POSITION_END = ") WHERE example_id = ?"  # example_id
 
 # The wide columns of one page's examples, found by id: $1 dataset_id, $2 ids, $3 score_key.
@@ -84,10 +90,10 @@ SQL_QUEUE_DETAILS = """
 # that is not an undo and not undone) and ``decision`` (the latest of those per example). Undo,
 # bulk rules and curation.insights build on it. Bulk rules, decision history and insights share
 # these numbered parameters:
-#   $1 dataset_id, $2 score_key, $3 status, $4 signal, $5 conf_min, $6 conf_max, $7 search
+#   $1 dataset_id, $2 score_key, $3 status, $4 signal, $5 conf_min, $6 conf_max, $7 search, $8 assignee
 EFFECTIVE = """
     effective AS (
-        SELECT event_id, example_id, action, annotator, before, after, batch_id, created_at
+        SELECT event_id, example_id, action, annotator, before, after, batch_id, created_at, adjudicates
         FROM review_log
         WHERE dataset_id = $1 AND action <> 'undo'
           AND event_id NOT IN (SELECT undoes FROM review_log
@@ -120,11 +126,15 @@ _BASE = f"""
                OR ($3 = 'proposed' AND coalesce(p.status = 'ok', false))
                OR ($3 = 'auto_applied' AND coalesce(p.auto_applied, false))
                OR ($3 = 'decided' AND d.action IS NOT NULL)
-               OR ($3 = 'undecided' AND d.action IS NULL))
+               OR ($3 = 'undecided' AND d.action IS NULL)
+               OR ($3 = 'flagged_undecided' AND coalesce(f.flagged, false) AND d.action IS NULL
+                   AND NOT coalesce(p.auto_applied, false)))
           AND ($4 IS NULL OR coalesce(list_contains(from_json(s.fired, '["VARCHAR"]'), $4), false))
           AND ($5 IS NULL OR s.confidence >= $5)
           AND ($6 IS NULL OR s.confidence <= $6)
           AND ($7 IS NULL OR contains(lower(e.prompt_text), lower($7)) OR contains(lower(e.response), lower($7)))
+          AND ($8 IS NULL OR e.example_id IN (SELECT example_id FROM assignments
+                                              WHERE dataset_id = $1 AND annotator = $8))
     )"""
 
 # One example's state before a decision: $1 dataset_id, $2 example_id.
@@ -164,23 +174,23 @@ SQL_UNDO_EVENT = (
     "created_at) VALUES (?, ?, 'undo', ?, NULL, NULL, ?, ?, ?)"
 )
 
-# Bulk: $8 rule, $9 min judge confidence, $10 override decisions, $11 action.
+# Bulk: $9 rule, $10 min judge confidence, $11 override decisions, $12 action.
 _RULE_MATCH = """
-    (($8 = 'accept_proposals' AND proposal_status = 'ok' AND judge_confidence >= $9)
-     OR ($8 = 'remove_empty_or_degenerate'
+    (($9 = 'accept_proposals' AND proposal_status = 'ok' AND judge_confidence >= $10)
+     OR ($9 = 'remove_empty_or_degenerate'
          AND (trim(response) = '' OR coalesce(list_contains(from_json(fired, '["VARCHAR"]'), 'degenerate'), false)))
-     OR ($8 = 'remove_flagged_unproposed' AND coalesce(flagged, false) AND coalesce(proposal_status <> 'ok', true))
-     OR ($8 = 'keep_unflagged' AND flagged = false))
-    AND (action IS NULL OR ($10 AND action <> $11))
+     OR ($9 = 'remove_flagged_unproposed' AND coalesce(flagged, false) AND coalesce(proposal_status <> 'ok', true))
+     OR ($9 = 'keep_unflagged' AND flagged = false))
+    AND (action IS NULL OR ($11 AND action <> $12))
 """
 SQL_BULK_PREVIEW = f"{_BASE} SELECT count(*) FROM base WHERE {_RULE_MATCH}"
-# $12 annotator, $13 batch_id, $14 created_at.
+# $13 annotator, $14 batch_id, $15 created_at.
 SQL_BULK_APPLY = f"""
     INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, undoes, created_at)
     {_BASE}
-    SELECT $1, example_id, $11, $12, in_force,
-           CASE $11 WHEN 'accept' THEN candidate WHEN 'keep' THEN response ELSE NULL END,
-           $13, NULL, $14
+    SELECT $1, example_id, $12, $13, in_force,
+           CASE $12 WHEN 'accept' THEN candidate WHEN 'keep' THEN response ELSE NULL END,
+           $14, NULL, $15
     FROM base WHERE {_RULE_MATCH}
     ORDER BY confidence ASC NULLS LAST, position
 """
@@ -208,4 +218,46 @@ SQL_FIRED_COUNTS = """
     FROM (SELECT unnest(from_json(fired, '["VARCHAR"]')) AS name FROM scores
           WHERE dataset_id = ? AND score_key = ? AND status = 'ok')
     GROUP BY name ORDER BY n DESC, name
+"""
+
+# -- team review: each annotator's latest decision ("vote") and the adjudications ----------------
+# Votes on every example two or more people decided, with the latest adjudication: $1 dataset_id.
+SQL_VOTES = f"""
+    WITH {EFFECTIVE},
+    latest AS (
+        SELECT example_id, annotator, event_id, action, after, created_at FROM effective WHERE NOT adjudicates
+        QUALIFY row_number() OVER (PARTITION BY example_id, annotator ORDER BY event_id DESC) = 1
+    ),
+    settled AS (SELECT example_id, max(event_id) AS settled_by FROM effective WHERE adjudicates GROUP BY example_id)
+    SELECT l.example_id, l.annotator, l.event_id, l.action, l.after, l.created_at, s.settled_by
+    FROM latest l LEFT JOIN settled s ON s.example_id = l.example_id
+    WHERE l.example_id IN (SELECT example_id FROM latest GROUP BY example_id HAVING count(*) >= 2)
+    ORDER BY l.example_id, l.event_id
+"""
+# One example's votes and its latest adjudication (adjudicates = true): $1 dataset_id, $2 example_id.
+SQL_EXAMPLE_VOTES = """
+    SELECT annotator, event_id, action, after, created_at, adjudicates FROM review_log
+    WHERE dataset_id = $1 AND example_id = $2 AND action <> 'undo'
+      AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = $2
+                           AND action = 'undo' AND undoes IS NOT NULL)
+    QUALIFY row_number() OVER (PARTITION BY CASE WHEN adjudicates THEN NULL ELSE annotator END
+                               ORDER BY event_id DESC) = 1
+"""
+# Per annotator: examples assigned, of those decided by them, and decided in all: $1 dataset_id.
+SQL_ANNOTATOR_PROGRESS = f"""
+    WITH {EFFECTIVE},
+    mine AS (SELECT DISTINCT example_id, annotator FROM effective WHERE NOT adjudicates),
+    assigned AS (SELECT example_id, annotator FROM assignments WHERE dataset_id = $1),
+    people AS (SELECT annotator FROM assigned UNION SELECT annotator FROM mine)
+    SELECT p.annotator,
+           (SELECT count(*) FROM assigned a WHERE a.annotator = p.annotator) AS assigned,
+           (SELECT count(*) FROM assigned a JOIN mine m ON m.example_id = a.example_id
+                                                   AND m.annotator = a.annotator
+            WHERE a.annotator = p.annotator) AS done,
+           (SELECT count(*) FROM mine m WHERE m.annotator = p.annotator) AS decided
+    FROM people p ORDER BY p.annotator
+"""
+# The prompt and response of some examples: $1 dataset_id, $2 ids.
+SQL_EXAMPLE_TEXTS = """
+    SELECT example_id, prompt_text, response FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)
 """
