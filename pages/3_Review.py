@@ -5,14 +5,15 @@ import streamlit as st
 
 from curation import insights, review
 from curation.errors import CurationError
+from curation.export import undecided_choice
 from ui import card, review_panel as panel
-from ui.common import annotator, sidebar, store_or_stop
+from ui.common import annotator, page_header, sidebar, store_or_stop
 from ui.hints import point_to
 
-panel.init_state()
 store = store_or_stop()
 dataset = sidebar(store)
-st.title("Review")
+panel.init_state()
+page_header("Review", dataset)
 
 if dataset is None:
     point_to("No dataset yet: import one first.", "pages/1_Import.py", "Import a dataset")
@@ -29,8 +30,8 @@ st.caption(panel.KEY_HELP)
 panel.messages()
 
 try:
-    flt = panel.filters(review.signal_names(store, ds))
-    pos = st.session_state[panel.POS]
+    flt, all_of_queue = panel.filters(review.signal_names(store, ds), who in store.assignees(ds), who)
+    pos = panel.start_position(store, ds, flt)
     offset = pos // panel.PAGE_SIZE * panel.PAGE_SIZE
     window = review.queue_window(store, ds, flt, offset=offset, limit=panel.PAGE_SIZE)
     total = window.total
@@ -38,10 +39,11 @@ try:
     if agreement.n_examples:
         kappa = "n/a" if agreement.kappa is None else f"{agreement.kappa:.2f}"
         st.caption(f"Annotator agreement: {agreement.simple:.0%} of {agreement.n_examples} examples decided by "
-                   f"two or more people (Cohen's κ {kappa})")
+                   f"two or more people (Cohen's κ {kappa}) · details on the Team page")
     if total == 0:
+        panel.to_url(flt, all_of_queue, None)
         st.info("No example matches these filters. Widen the confidence range, clear the search or pick "
-                "another status.")
+                "another status." + (" Turn off 'Only my assignment' to see the rest of the queue." if flt.assignee else ""))
     else:
         if not window.rows:  # the position ran past the end (the queue shrank): show the last page
             pos = total - 1
@@ -50,8 +52,10 @@ try:
         pos = panel.navigator(min(pos, offset + len(window.rows) - 1), total)
         panel.queue_table(window.rows, offset=offset, pos=pos)
         row = window.rows[pos - offset]
+        panel.to_url(flt, all_of_queue, row.example_id)
         st.divider()
         panel.actions(store, ds, flt, row, who)
+        panel.export_fate(row, undecided_choice(store, ds))
         card.render(row, history=review.history(store, ds, row.example_id))
         panel.edit_box(store, ds, flt, row, who)
     panel.bulk_panel(store, ds, flt, who)

@@ -1,22 +1,33 @@
 """Review page widgets: filters, queue navigation, decision buttons with keyboard shortcuts, bulk rules.
 
 Session state holds ids and positions only (keys start with ``review_``); every decision goes
-straight to the store through :mod:`curation.review`, so a refresh loses nothing.
+straight to the store through :mod:`curation.review`, so a refresh loses nothing. The filters
+and the current example are mirrored in the query string (``status``, ``signal``, ``conf``,
+``q``, ``mine``, ``example``), so a reload or a shared link opens the same view.
 """
 from __future__ import annotations
+
+import functools
 
 import pandas as pd
 import streamlit as st
 
 from curation import review
+from curation.config import signal_label
 from curation.errors import CurationError
+from curation.export import resolve
 from curation.review import BulkRule, QueueFilter, QueueRow
 from curation.store import Store
+from curation.team import conflicts
+from ui.common import set_query
 
 PAGE_SIZE = 20
 POS, FLASH, ERROR, CONFIRM = "review_pos", "review_flash", "review_error", "review_bulk_confirm"
-STATUS_LABELS = {"all": "All", "flagged": "Flagged", "proposed": "Has a proposal", "auto_applied": "Auto-corrected",
-                 "undecided": "Undecided", "decided": "Decided"}
+WARN, GOTO, URL_SEEN = "review_warn", "review_goto", "review_url_seen"
+URL_KEYS = ("status", "signal", "conf", "q", "mine", "example")
+STATUS_LABELS = {"all": "All", "flagged": "Flagged", "flagged_undecided": "Flagged, undecided",
+                 "proposed": "Has a proposal", "auto_applied": "Auto-corrected", "undecided": "Undecided",
+                 "decided": "Decided"}
 BULK_LABELS = {
     "accept_proposals": "Accept every proposal with judge confidence ≥ …",
     "remove_empty_or_degenerate": "Remove every empty or degenerate response",
@@ -43,34 +54,93 @@ if (!window.__clearReviewEditKey) {
 
 
 def init_state() -> None:
-    for key, value in ((POS, 0), (FLASH, None), (ERROR, None), (CONFIRM, False)):
+    """Session defaults; the filters and the example come from the URL when it names a view this
+    session has not shown yet (a reload, a bookmark, a shared link, a link from another page)."""
+    incoming = _url_view()
+    if incoming and incoming != st.session_state.get(URL_SEEN):
+        _state_from_url()
+    for key, value in ((POS, 0), (FLASH, None), (ERROR, None), (CONFIRM, False), (WARN, None)):
         st.session_state.setdefault(key, value)
 
 
+def _url_view() -> dict[str, str]:
+    return {key: st.query_params[key] for key in URL_KEYS if st.query_params.get(key)}
+
+
+def _state_from_url() -> None:
+    q = _url_view()
+    st.session_state["review_status"] = q.get("status") if q.get("status") in STATUS_LABELS else "all"
+    st.session_state["review_signal"] = q.get("signal", "(any)")
+    st.session_state["review_search"] = q.get("q", "")
+    st.session_state["review_mine"] = q.get("mine") != "0"
+    try:
+        low, high = (float(x) for x in q.get("conf", "").split("-"))
+        st.session_state["review_conf"] = (max(0.0, min(low, high)), min(1.0, max(low, high)))
+    except ValueError:
+        st.session_state["review_conf"] = (0.0, 1.0)
+    st.session_state[POS] = 0
+    if q.get("example"):
+        st.session_state[GOTO] = q["example"]
+
+
+def start_position(store: Store, dataset_id: int, flt: QueueFilter) -> int:
+    """The current position: the example named by the URL on a first visit, else the session's."""
+    example_id = st.session_state.pop(GOTO, None)
+    if example_id:
+        where = review.queue_position(store, dataset_id, flt, example_id)
+        if where is not None:
+            st.session_state[POS] = where
+    return st.session_state[POS]
+
+
+def to_url(flt: QueueFilter, all_of_queue: bool, example_id: str | None) -> None:
+    """Mirror the filters and the current example in the query string."""
+    conf = None if flt.conf_min is None and flt.conf_max is None else \
+        f"{flt.conf_min or 0.0:.2f}-{1.0 if flt.conf_max is None else flt.conf_max:.2f}"
+    view = {"status": None if flt.status == "all" else flt.status, "signal": flt.signal, "conf": conf,
+            "q": flt.search, "mine": "0" if all_of_queue else None, "example": example_id}
+    set_query(**view)
+    st.session_state[URL_SEEN] = {key: value for key, value in view.items() if value}
+
+
 def messages() -> None:
-    """Show (once) what the last action did or why it failed."""
+    """Show (once) what the last action did, why it failed, or whose decision it conflicts with."""
     if st.session_state[FLASH]:
         st.toast(st.session_state[FLASH])
         st.session_state[FLASH] = None
     if st.session_state[ERROR]:
         st.error(st.session_state[ERROR])
         st.session_state[ERROR] = None
+    if st.session_state[WARN]:
+        st.warning(st.session_state[WARN] + " Settle it on the Team page.", icon=":material/group:")
+        st.session_state[WARN] = None
 
 
-def filters(signals: dict[str, int]) -> QueueFilter:
-    """The filter widgets; changing one goes back to the top of the queue."""
+def filters(signals: dict[str, int], assigned: bool, annotator: str) -> tuple[QueueFilter, bool]:
+    """The filter widgets; changing one goes back to the top of the queue.
+
+    ``assigned``: part of the queue is assigned to ``annotator``, who then sees only that part
+    unless they turn "Only my assignment" off. Returns the filter and whether they did.
+    """
     reset = {"on_change": _goto, "args": (0,)}
+    if assigned:
+        st.session_state.setdefault("review_mine", True)
+    mine = assigned and st.toggle("Only my assignment", key="review_mine", **reset)
     cols = st.columns([2, 2, 3, 3])
     status = cols[0].selectbox("Show", list(STATUS_LABELS), format_func=STATUS_LABELS.get,
                                key="review_status", **reset)
     options = ["(any)", *signals]
+    if st.session_state.get("review_signal") not in options:
+        st.session_state.pop("review_signal", None)
     signal = cols[1].selectbox("Fired signal", options, key="review_signal",
-                               format_func=lambda s: s if s == "(any)" else f"{s} ({signals[s]})", **reset)
+                               format_func=lambda s: s if s == "(any)" else f"{signal_label(s)} ({signals[s]})",
+                               **reset)
     low, high = cols[2].slider("Confidence", 0.0, 1.0, (0.0, 1.0), 0.01, key="review_conf", **reset)
     search = cols[3].text_input("Search prompt and response", key="review_search", **reset)
     full = low <= 0.0 and high >= 1.0
     return QueueFilter(status=status, signal=None if signal == "(any)" else signal,
-                       conf_min=None if full else low, conf_max=None if full else high, search=search or None)
+                       conf_min=None if full else low, conf_max=None if full else high, search=search or None,
+                       assignee=annotator if mine else None), assigned and not mine
 
 
 def navigator(pos: int, total: int) -> int:
@@ -88,17 +158,44 @@ def navigator(pos: int, total: int) -> int:
     return pos
 
 
+def _snippet(text: str | None, width: int = 70) -> str:
+    """One line of at most ``width`` characters."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
+
+
 def queue_table(rows: list[QueueRow], *, offset: int, pos: int) -> None:
-    """The current page of the queue as a table (the current example marked ▶)."""
+    """The current page of the queue as a table; clicking a row opens that example."""
     table = pd.DataFrame([{
-        "": "▶" if offset + i == pos else "", "#": offset + i + 1, "id": r.example_id,
-        "confidence": r.confidence, "flagged": bool(r.flagged), "fired": ", ".join(r.fired),
-        "proposal": r.proposal is not None and r.proposal.status == "ok",
-        "decision": r.decision.action if r.decision else "", "by": r.decision.annotator if r.decision else "",
+        "": "▶" if offset + i == pos else "", "#": offset + i + 1,
+        "response": _snippet(r.response), "confidence": r.confidence, "flag": "flagged" if r.flagged else "",
+        "proposal": _snippet(r.proposal.candidate, 40) if r.proposal is not None and r.proposal.status == "ok" else "",
+        "decision": f"{r.decision.action} ({r.decision.annotator})" if r.decision else "", "id": r.example_id,
     } for i, r in enumerate(rows)])
-    with st.expander(f"Queue page ({len(rows)} examples)", expanded=False):
-        st.dataframe(table, hide_index=True, column_config={
-            "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f")})
+    key = f"review_queue_table_{pos}"  # a new table per position: a click's highlight does not linger
+    st.dataframe(table, hide_index=True, key=key, on_select=functools.partial(_open_row, key, offset),
+                 selection_mode="single-row", height=min(38 + 35 * len(rows), 250), column_config={
+                     "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
+                                                                   format="%.2f"),
+                     "response": st.column_config.TextColumn("response", width="large")})
+
+
+def export_fate(row: QueueRow, undecided: str) -> None:
+    """What export would do with this example now, under the dataset's choice for undecided flags."""
+    state = {"action": row.decision.action if row.decision else None,
+             "annotator": row.decision.annotator if row.decision else None,
+             "after": row.decision.after if row.decision else None, "response": row.response,
+             "flagged": row.flagged, "threshold": row.threshold, "confidence": row.confidence,
+             "auto_applied": row.proposal is not None and row.proposal.auto_applied,
+             "candidate": row.proposal.candidate if row.proposal else None,
+             "judge_confidence": row.proposal.judge_confidence if row.proposal else None}
+    outcome, _, reason = resolve(state, undecided)
+    words = {"untouched": "writes it unchanged", "kept": "writes the original", "flag_kept": "writes it unchanged",
+             "corrected": "writes the correction", "edited": "writes the edited response",
+             "removed": "leaves it out", "held": "holds it back (side file) until someone decides"}[outcome]
+    st.caption(f"**On export:** {words}" + (f" — {reason}" if reason else "")
+               + (" · change the choice for undecided flags on the Export page" if outcome in
+                  ("held", "flag_kept") or (outcome == "removed" and row.decision is None) else ""))
 
 
 def _can_accept(row: QueueRow) -> bool:
@@ -165,6 +262,12 @@ def bulk_panel(store: Store, dataset_id: int, flt: QueueFilter, annotator: str) 
 
 
 # -- callbacks (run before the next script run) ------------------------------------------------
+def _open_row(key: str, offset: int) -> None:
+    rows = st.session_state[key].selection.rows
+    if rows:
+        _goto(offset + rows[0])
+
+
 def _goto(pos: int) -> None:
     st.session_state[POS] = max(pos, 0)
     st.session_state[CONFIRM] = False
@@ -179,6 +282,12 @@ def _decide(store: Store, dataset_id: int, flt: QueueFilter, example_id: str, an
         st.session_state[ERROR] = str(e)
         return
     st.session_state[FLASH] = f"{action} recorded for {example_id} by {annotator}"
+    clash = conflicts(store, dataset_id, example_id, annotator)
+    if clash:
+        st.session_state[WARN] = f"Your '{action}' on {example_id} conflicts with " + "; ".join(
+            f"{'the adjudication by ' if v.adjudicates else ''}{v.annotator}'s '{v.action}'"
+            + (f" (“{_snippet(v.after, 80)}”)" if v.after else "") + f" at {v.created_at:%Y-%m-%d %H:%M}"
+            for v in clash) + ". Both are kept; the latest decision is in force until someone settles it."
     # Move on, unless the decision took the example out of the queue (then the next one slid up).
     # Only the 'undecided' filter depends on decisions, so no query is needed to tell.
     if flt.status != "undecided":
