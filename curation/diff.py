@@ -1,9 +1,11 @@
 """A word-level diff of two responses, for showing a proposed correction beside the original.
 
 In: two strings. Out: a list of ``(op, text)`` pieces with ``op`` in ``equal`` / ``delete`` /
-``insert``. Tokens are runs of non-space characters and runs of whitespace, so whitespace is
-kept exactly: joining the ``equal`` and ``delete`` pieces gives back the first string, joining
-the ``equal`` and ``insert`` pieces gives back the second.
+``insert``. Tokens are whole words and numbers (``don't``, ``3.5``, ``1,000``), single
+punctuation marks and runs of whitespace, so a changed number is one word replaced ("54" by
+"56", the full stop after it unchanged) and never a merge of digits. Whitespace is kept
+exactly: joining the ``equal`` and ``delete`` pieces gives back the first string, joining the
+``equal`` and ``insert`` pieces gives back the second.
 """
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ import difflib
 import re
 
 EQUAL, DELETE, INSERT = "equal", "delete", "insert"
-_TOKEN = re.compile(r"\s+|\S+")
+_TOKEN = re.compile(r"\s+|\d+(?:[.,]\d+)+|\w+(?:['\u2019.\-]\w+)*|[^\w\s]")
 
 
 def tokens(text: str) -> list[str]:
-    """``text`` split into alternating word and whitespace runs (their concatenation is ``text``)."""
+    """``text`` split into words, numbers, punctuation marks and whitespace runs (their
+    concatenation is ``text``)."""
     return _TOKEN.findall(text)
 
 
@@ -46,8 +49,9 @@ def word_diff(a: str, b: str) -> list[tuple[str, str]]:
 def _group_changes(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """Merge each run of changes into one delete and one insert.
 
-    A lone space kept equal between two changes would chop a rewritten sentence into
-    alternating word pairs; such whitespace joins the change around it instead.
+    A lone space or mark kept equal between two changes would chop a rewritten sentence into
+    alternating word pairs; whitespace, and one or two marks inside a word (``=`` in
+    ``a=b``), join the change around them instead.
     """
     pieces: list[tuple[str, str]] = []
     deleted: list[str] = []
@@ -61,7 +65,7 @@ def _group_changes(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
     for i, (op, text) in enumerate(raw):
         between_changes = 0 < i < len(raw) - 1 and raw[i - 1][0] != EQUAL and raw[i + 1][0] != EQUAL
-        if op == EQUAL and not (between_changes and text.isspace()):
+        if op == EQUAL and not (between_changes and _is_glue(text)):
             flush()
             _push(pieces, EQUAL, text)
         elif op == EQUAL:
@@ -71,6 +75,10 @@ def _group_changes(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
             (deleted if op == DELETE else inserted).append(text)
     flush()
     return pieces
+
+
+def _is_glue(text: str) -> bool:
+    return text.isspace() or (len(text) <= 2 and not any(ch.isalnum() or ch.isspace() for ch in text))
 
 
 def _push(pieces: list[tuple[str, str]], op: str, text: str) -> None:

@@ -435,6 +435,77 @@ def parse_judge(text: str, top_logprobs: tuple[Mapping[str, float], ...] = ()) -
     return JudgeVerdict(r.score, r.verdict, r.explanation, r.parsed, r.weighted)
 
 
+# --- is an explanation a reason? (display only; scores are untouched) -----------------
+
+#: What a model echoes from the templates instead of explaining (compared lower-cased,
+#: without brackets, quotes or punctuation around it).
+TEMPLATE_ECHOES = frozenset({
+    "explanation", "explanation explanation", "analysis", "answer", "insert analysis", "insert a short analysis",
+    "insert step-by-step analysis", "provide your answer", "your explanation", "explanation here",
+})
+_SAYS_WRONG = re.compile(
+    r"\b(?:incorrect|wrong|inaccurate|invalid|(?:an?|the)\s+(?:error|mistake)"
+    r"|not\s+(?:\w+\s+)?(?:correct|right|accurate|valid)"
+    r"|(?:is|are)n['\u2019]t\s+(?:\w+\s+)?(?:correct|right|accurate))\b",
+    re.IGNORECASE)
+_SAYS_RIGHT = re.compile(r"\b(?:(?:is|are|was)\s+(?:\w+\s+)?(?:correct|right|accurate|valid)|correctly)\b",
+                         re.IGNORECASE)
+_SAYS_UNSURE = re.compile(
+    r"\b(?:not\s+(?:\w+\s+)?sure|unsure|uncertain|unclear|ambiguous|cannot|can['\u2019]?t|could|may|might"
+    r"|possibly|perhaps|probably|likely|seems?|appears?|depends?|assum\w*|if)\b", re.IGNORECASE)
+_SAYS_BETTER = re.compile(
+    r"\bresponse\s*(?P<n>1|2|one|two)\b[^.;]{0,20}?\b(?:is|was)\s+(?:\w+\s+)?"
+    r"(?:better|preferable|superior|more\s+(?:correct|accurate|complete|helpful|relevant))",
+    re.IGNORECASE)
+_RESPONSE_NUMBER = {"1": "1", "one": "1", "2": "2", "two": "2"}
+
+
+def explanation_problem(verdict: str | None, explanation: str, *, parsed: bool = True,
+                        judge: bool = False) -> str | None:
+    """Why a reflection's (or, ``judge``, a judge's) explanation must not be shown as the
+    reason for its verdict, or None when it may be.
+
+    ``verdict`` is in the paper's letters (reflection: A correct, B incorrect, C not sure;
+    judge: A response 2 better, B response 1 better, C equal). Unreadable: no verdict could
+    be read (``parsed`` False); the text is only a template word ("explanation") or has no
+    letter at all; the text contradicts the verdict in clear words: a reflection A saying
+    "wrong" / "incorrect" and nothing right, B saying "is correct" and nothing wrong or
+    unsure, C saying one of them plainly with no hedge; a judge naming the other response as
+    better. An empty explanation of a parsed verdict is no problem (a letter-only reply has
+    none by design). Pure: the score is not touched.
+    """
+    text = explanation.strip()
+    if not parsed:
+        return "no verdict could be read" if text else "no reply could be read"
+    if not text:
+        return None
+    core = re.sub(r"[^\w\s-]", " ", text.lower()).split()
+    if " ".join(core) in TEMPLATE_ECHOES:
+        return "the template's placeholder echoed, not an explanation"
+    if not any(ch.isalpha() for ch in text):
+        return "no words"
+    if judge:
+        return _judge_contradiction(verdict, text)
+    wrong = bool(_SAYS_WRONG.search(text))
+    right = bool(_SAYS_RIGHT.search(_SAYS_WRONG.sub(" ", text)))
+    unsure = bool(_SAYS_UNSURE.search(text))
+    if verdict == "A" and wrong and not right:
+        return "verdict 'correct' but the text says the answer is wrong"
+    if verdict == "B" and right and not (wrong or unsure):
+        return "verdict 'incorrect' but the text says the answer is correct"
+    if verdict == "C" and wrong != right and not unsure:
+        return f"verdict 'not sure' but the text says the answer is {'wrong' if wrong else 'correct'}"
+    return None
+
+
+def _judge_contradiction(verdict: str | None, text: str) -> str | None:
+    said = {_RESPONSE_NUMBER[m.group("n").lower()] for m in _SAYS_BETTER.finditer(text)}
+    expected = {"A": "2", "B": "1"}.get(verdict or "")
+    if expected and said == {"1", "2"} - {expected}:
+        return f"verdict 'response {expected} is better' but the text says response {said.pop()} is"
+    return None
+
+
 # --- candidate generation (Auto-Correct) -----------------------------------------------
 
 def build_candidate_messages(
@@ -512,6 +583,6 @@ __all__ = [
     "DATA_TAGS", "TAG_LOOKALIKE", "CHOICE_SCORES", "ParsedAnswer", "Reflection", "JudgeVerdict", "neutralise",
     "render_turns", "build_sampling_messages", "parse_answer", "build_reflection_messages",
     "choice_probabilities", "parse_reflection", "build_judge_messages", "parse_judge",
-    "judge_confidence", "build_candidate_messages", "build_equivalence_messages",
-    "parse_equivalence",
+    "judge_confidence", "explanation_problem", "TEMPLATE_ECHOES", "build_candidate_messages",
+    "build_equivalence_messages", "parse_equivalence",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from curation import insights
+from curation.config import signal_label, signal_meaning, term
 from curation.errors import CurationError
 from ui import charts
 from ui.common import sidebar, store_or_stop
@@ -35,7 +36,7 @@ try:
     st.session_state.setdefault("insights_gamma", round(now["gamma"] if now["gamma"] is not None else 0.5, 2))
     st.session_state.setdefault("insights_colour", "status")
     left, right = st.columns([3, 1])
-    gamma = left.slider("γ: flag examples whose confidence is below", 0.0, 1.0, step=0.01, key="insights_gamma")
+    gamma = left.slider(term("gamma"), 0.0, 1.0, step=0.01, key="insights_gamma")
     by = right.radio("Colour by", ["status", "decision"], key="insights_colour", horizontal=True)
     counted = insights.count_below(store, ds, gamma)
     share = counted["below"] / counted["scored"] if counted["scored"] else 0.0
@@ -48,6 +49,9 @@ try:
     signal_rows = insights.signal_histogram(store, ds, bins=BINS)
     if signal_rows:
         st.plotly_chart(charts.signal_histograms(signal_rows, bins=BINS))
+        with st.expander("What each signal means (all in [0, 1], higher = looks fine)"):
+            st.table([{"signal": signal_label(n), "meaning": signal_meaning(n)}
+                      for n in sorted({r["signal"] for r in signal_rows})])
     else:
         st.caption("No signal values recorded.")
 
@@ -71,8 +75,8 @@ try:
     pairs = insights.reviewed_pairs(store, ds)
     cols = st.columns(2)
     for col, name, key, direction, rule in [
-        (cols[0], "γ", "gamma", "below", "flag confidence below"),
-        (cols[1], "η", "eta", "at_or_above", "auto-apply judge confidence at or above"),
+        (cols[0], term("gamma", short=True), "gamma", "below", "flag confidence below"),
+        (cols[1], term("eta", short=True), "eta", "at_or_above", "auto-apply judge confidence at or above"),
     ]:
         chosen = choice[key]
         if chosen is None:

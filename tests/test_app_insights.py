@@ -60,10 +60,10 @@ def test_measured_precision_and_thresholds(path):
     assert metric(at, "Missed (passed but bad)").value == "0%"
     assert metric(at, "Auto-Correct precision").value == "100%"
     at.number_input(key="insights_target").set_value(0.75).run()
-    assert metric(at, "γ for 75% precision").value == "0.50"
-    assert metric(at, "η for 75% precision").value == "0.95"
+    assert metric(at, "γ (flag threshold) for 75% precision").value == "0.50"
+    assert metric(at, "η (auto-apply threshold) for 75% precision").value == "0.95"
     at.number_input(key="insights_target").set_value(1.0).run()
-    assert metric(at, "γ for 100% precision").value == "0.25"
+    assert metric(at, "γ (flag threshold) for 100% precision").value == "0.25"
     assert len(at.get("plotly_chart")) == 4
 
 

@@ -297,7 +297,7 @@ def test_unknown_bulk_rule_is_refused(store, ds):
 # -- word diff ---------------------------------------------------------------------------------
 def test_word_diff_by_hand():
     assert word_diff("The capital is Lyon.", "The capital is Paris.") == [
-        ("equal", "The capital is "), ("delete", "Lyon."), ("insert", "Paris.")]
+        ("equal", "The capital is "), ("delete", "Lyon"), ("insert", "Paris"), ("equal", ".")]
     assert word_diff("a  b", "a  b\nc") == [("equal", "a  b"), ("insert", "\nc")]
     # A space between two changed words joins the change instead of chopping it up.
     assert word_diff("aaaa aaaa aaaa", "fixed e0") == [("delete", "aaaa aaaa aaaa"), ("insert", "fixed e0")]

@@ -1,38 +1,55 @@
 """The review card: one example with its scores, its proposed correction and its decision.
 
-Example text is data, never markup: it is shown with ``st.text`` (no Markdown, no HTML) or,
-for the word diff, as HTML built from ``html.escape``-d pieces only.
+Example text is data, never markup: it is shown with ``st.text`` (no Markdown, no HTML), as
+HTML built from ``html.escape``-d pieces only (the word diff), or, in an expander's label (a
+collapsed turn's preview), with every punctuation mark backslash-escaped. Signals and settings
+are named with the words of :data:`curation.config.SIGNAL_GLOSSARY` and ``SETTING_GLOSSARY``;
+a reflection or judge explanation that fails :func:`curation.prompts.explanation_problem` is
+shown as unreadable, never as a reason.
 """
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from curation.config import signal_label, signal_meaning, term
 from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import resolve
+from curation.prompts import explanation_problem
 from curation.review import Proposal, QueueRow
 
-ROLE_AVATARS = {"system": "⚙️", "user": "user", "assistant": "assistant"}  # names Streamlit knows, or emoji
+ROLE_AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant"}  # Streamlit's names or icons
 _DIFF_STYLE = {
     DELETE: "background:rgba(255,75,75,.18);text-decoration:line-through;",
     INSERT: "background:rgba(33,195,84,.22);text-decoration:none;",
 }
 _TAG = {DELETE: "del", INSERT: "ins"}
+_ARROW = '<span class="diff-arrow" aria-hidden="true"> → </span>'
+#: A prompt turn longer than this (characters or lines) starts collapsed, as system turns do.
+LONG_TURN_CHARS, LONG_TURN_LINES = 400, 8
+PREVIEW_CHARS = 70
+UNREADABLE = "reply unreadable"
+_MD_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
 
 def diff_html(before: str, after: str) -> str:
-    """The word diff of ``before`` → ``after`` as HTML whose every text piece is escaped."""
+    """The word diff of ``before`` → ``after`` as HTML whose every text piece is escaped; a
+    replaced word reads ``old → new`` (an arrow between them), never the two run together."""
+    pieces = word_diff(before, after)
     spans = []
-    for op, text in word_diff(before, after):
+    for i, (op, text) in enumerate(pieces):
         escaped = html.escape(text, quote=True)
         if op in _TAG:
             spans.append(f'<{_TAG[op]} style="{_DIFF_STYLE[op]}">{escaped}</{_TAG[op]}>')
         else:
             spans.append(f"<span>{escaped}</span>")
+        if op == DELETE and i + 1 < len(pieces) and pieces[i + 1][0] == INSERT:
+            spans.append(_ARROW)
     body = "".join(spans) or "<span>(both empty)</span>"
     return f'<div class="review-diff" style="white-space:pre-wrap;line-height:1.6">{body}</div>'
 
@@ -56,10 +73,15 @@ def render(row: QueueRow, *, history: list[dict[str, Any]]) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Prompt**")
-        for turn in row.prompt:
-            with st.chat_message(turn.role, avatar=ROLE_AVATARS.get(turn.role, "❔")):
+        last_user = max((i for i, t in enumerate(row.prompt) if t.role == "user"), default=None)
+        for i, turn in enumerate(row.prompt):
+            with st.chat_message(turn.role, avatar=ROLE_AVATARS.get(turn.role, ":material/help:")):
                 st.caption(turn.role)
-                st.text(turn.content, width="stretch")
+                if i != last_user and collapses(turn.role, turn.content):
+                    with st.expander(turn_preview(turn.content)):
+                        st.text(turn.content, width="stretch")
+                else:
+                    st.text(turn.content, width="stretch")
         st.markdown("**Original response**")
         with st.container(border=True):
             st.text(row.response if row.response else "(empty response)", width="stretch")
@@ -68,6 +90,23 @@ def render(row: QueueRow, *, history: list[dict[str, Any]]) -> None:
         _confidence(row)
         _decision(row, history)
     _explanation(row)
+
+
+def collapses(role: str, content: str) -> bool:
+    """Whether a prompt turn starts collapsed: a system turn, or a long one (the response
+    under review then shows without scrolling)."""
+    return role == "system" or len(content) > LONG_TURN_CHARS or content.count("\n") >= LONG_TURN_LINES
+
+
+def turn_preview(content: str) -> str:
+    """An expander label for a collapsed turn: its first non-blank line, shortened, as
+    Markdown-safe text (every punctuation mark escaped), with the size of the rest."""
+    lines = [line.strip() for line in content.splitlines() if line.strip()]
+    first = lines[0] if lines else "(empty)"
+    if len(first) > PREVIEW_CHARS:
+        first = first[:PREVIEW_CHARS].rstrip() + "…"
+    more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
+    return _MD_PUNCTUATION.sub(r"\\\1", first) + more
 
 
 def _proposal(row: QueueRow) -> None:
@@ -110,8 +149,9 @@ def _candidates(proposal: Proposal) -> None:
     with st.expander(f"All candidates ({len(proposal.candidates) - 1}) and their confidence"):
         st.dataframe(pd.DataFrame([
             {"response": c["text"], "from": SOURCE_LABELS.get(c["source"], c["source"]),
-             "confidence": c["confidence"], "P(better)": c.get("p_better"), "agreement": c.get("agreement"),
-             "likelihood": c.get("likelihood"), "format": c.get("format")}
+             "confidence": c["confidence"], "P(better)": c.get("p_better"),
+             signal_label("consistency"): c.get("agreement"), signal_label("likelihood"): c.get("likelihood"),
+             signal_label("format"): c.get("format")}
             for c in proposal.candidates]), hide_index=True)
 
 
@@ -125,15 +165,16 @@ def _confidence(row: QueueRow) -> None:
         return
     conf = row.confidence
     st.metric("Confidence", "n/a" if conf is None else f"{conf:.2f}",
-              help="In [0, 1]; higher = more likely correct. Combines consistency and self-reflection.")
+              help="In [0, 1]; higher = more likely correct. Combines sample agreement and self-reflection "
+                   "with the other signals (see 'Why this score').")
     for name, value in (("consistency", row.consistency), ("reflection", row.reflection)):
         if value is not None:
-            st.progress(min(max(value, 0.0), 1.0), text=f"{name} {value:.2f}")
+            st.progress(min(max(value, 0.0), 1.0), text=f"{signal_label(name)} {value:.2f}")
     if row.flagged:
-        st.error(f"Flagged: confidence below γ = {row.threshold:.2f}", icon="🚩")
+        st.error(f"Flagged: confidence below {term('gamma', short=True)} = {row.threshold:.2f}", icon=":material/flag:")
     if row.fired:
-        st.caption("Fired signals")
-        st.text(", ".join(row.fired))
+        st.caption("Fired signals (low scores)")
+        st.text(", ".join(signal_label(name) for name in row.fired))
 
 
 def _decision(row: QueueRow, history: list[dict[str, Any]]) -> None:
@@ -150,7 +191,7 @@ def _decision(row: QueueRow, history: list[dict[str, Any]]) -> None:
         latest = _latest_by_annotator(history)
         agree = len(set(latest.values())) == 1
         (st.success if agree else st.warning)(
-            f"{len(latest)} annotators {'agree' if agree else 'disagree'}", icon="👥")
+            f"{len(latest)} annotators {'agree' if agree else 'disagree'}", icon=":material/group:")
         st.text("\n".join(f"{who}: {action}" for who, action in latest.items()))
     if history:
         with st.expander(f"History ({len(history)} events)"):
@@ -165,8 +206,8 @@ def _explanation(row: QueueRow) -> None:
             st.markdown("**Signals** (in [0, 1], higher = looks fine)")
             reasons = explanation.get("reasons", {})
             st.dataframe(pd.DataFrame([
-                {"signal": name, "score": value, "fired": name in row.fired,
-                 "reasons": "; ".join(map(str, reasons.get(name, [])))}
+                {"signal": signal_label(name), "meaning": signal_meaning(name), "score": value,
+                 "fired": name in row.fired, "reasons": "; ".join(map(str, reasons.get(name, [])))}
                 for name, value in sorted(row.signals.items())
             ]), hide_index=True)
         samples = explanation.get("samples") or []
@@ -176,12 +217,33 @@ def _explanation(row: QueueRow) -> None:
         reflections = explanation.get("reflections") or []
         if reflections:
             st.markdown("**Self-reflection verdicts** (A = correct, B = incorrect, C = unsure)")
-            st.dataframe(pd.DataFrame(reflections), hide_index=True)
+            _verdicts(reflections, judge=False)
         if row.proposal is not None and row.proposal.verdicts:
-            st.markdown("**Judge verdicts** on the proposed correction")
-            st.dataframe(pd.DataFrame(row.proposal.verdicts), hide_index=True)
+            st.markdown("**Judge verdicts** on the proposed correction (A = response 2 better, B = response 1 "
+                        "better, C = equal)")
+            _verdicts(row.proposal.verdicts, judge=True)
         if not (row.signals or samples or reflections):
             st.caption("No explanation recorded.")
+
+
+def _verdicts(verdicts: list[dict[str, Any]], *, judge: bool) -> None:
+    """The verdicts with their explanation as the reason, or "reply unreadable" where the
+    explanation cannot be one (its raw text in an expander below)."""
+    shown, unreadable = [], []
+    for n, v in enumerate(verdicts, start=1):
+        text = str(v.get("explanation") or "")
+        why = explanation_problem(v.get("verdict"), text, parsed=v.get("parsed", True), judge=judge)
+        shown.append({**{k: x for k, x in v.items() if k not in ("explanation", "parsed")},
+                      "reason": text if why is None else f"{UNREADABLE}: {why}"})
+        if why is not None:
+            unreadable.append((f"Reply {n} (verdict {v.get('verdict') or 'none'}): {why}", text))
+    st.dataframe(pd.DataFrame(shown), hide_index=True)
+    if unreadable:
+        with st.expander(f"Raw text of the {len(unreadable)} unreadable {'judge' if judge else 'reflection'} "
+                         "repl" + ("y" if len(unreadable) == 1 else "ies")):
+            for caption, text in unreadable:
+                st.caption(caption)
+                st.text(text or "(empty)", width="stretch")
 
 
 def _latest_by_annotator(history: list[dict[str, Any]]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 import plotly.express as px
 import plotly.graph_objects as go
 
+from curation.config import signal_label, term
 from curation.insights import ThresholdChoice
 
 STATUS_COLOURS = {"flagged": "#e45756", "auto-corrected": "#f58518", "passed": "#54a24b"}
@@ -19,7 +20,8 @@ DECISION_COLOURS = {"remove": "#e45756", "edit": "#b279a2", "accept": "#4c78a8",
 
 def confidence_histogram(rows: Iterable[dict[str, Any]], *, by: str, bins: int,
                          gamma: float | None = None) -> go.Figure:
-    """Stacked histogram of confidence, coloured by ``status`` or ``decision``; a dashed line at γ."""
+    """Stacked histogram of confidence, coloured by ``status`` or ``decision``; a dashed line at γ
+    (the flag threshold)."""
     colours = STATUS_COLOURS if by == "status" else DECISION_COLOURS
     counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
@@ -34,13 +36,13 @@ def confidence_histogram(rows: Iterable[dict[str, Any]], *, by: str, bins: int,
                       yaxis_title="examples", xaxis_range=[0, 1], legend_title=by, bargap=0.02,
                       margin=dict(t=30, b=40))
     if gamma is not None:
-        fig.add_vline(x=gamma, line_dash="dash", annotation_text=f"γ = {gamma:.2f}")
+        fig.add_vline(x=gamma, line_dash="dash", annotation_text=f"{term('gamma', short=True)} = {gamma:.2f}")
     return fig
 
 
 def signal_histograms(rows: Iterable[dict[str, Any]], *, bins: int) -> go.Figure:
-    """One small histogram per signal (values in [0, 1], higher = looks fine)."""
-    data = [{"signal": r["signal"], "value": (r["bin"] + 0.5) / bins, "examples": r["n"]} for r in rows]
+    """One small histogram per signal, titled with its label (values in [0, 1], higher = looks fine)."""
+    data = [{"signal": signal_label(r["signal"]), "value": (r["bin"] + 0.5) / bins, "examples": r["n"]} for r in rows]
     fig = px.bar(data, x="value", y="examples", facet_col="signal", facet_col_wrap=3,
                  facet_row_spacing=0.12, height=max(260, 220 * ((len({d["signal"] for d in data}) + 2) // 3)))
     fig.update_traces(width=1.0 / bins)
