@@ -77,22 +77,23 @@ def test_review_then_export_in_a_real_browser(tmp_path):
         no_exception(page)
 
     manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text(encoding="utf-8"))
-    # Six flagged: one accepted, one edited, one removed by the reviewer; three auto-filtered.
-    assert manifest["counts"] == {"total": 160, "kept": 156, "removed": 4, "corrected": 1, "edited": 1,
-                                  "untouched": 154}
+    # Six flagged: one accepted, one edited, one removed by the reviewer; three nobody decided on, held.
+    assert manifest["counts"] == {"total": 160, "kept": 156, "removed": 1, "corrected": 1, "edited": 1,
+                                  "untouched": 154, "held": 3, "undecided": 3}
     by_reason = {c["reason"]: c["id"] for c in manifest["changes"]}
     accepted = by_reason.pop(f"correction accepted by {ANNOTATOR}")
     edited = by_reason.pop(f"edited by {ANNOTATOR}")
     removed = by_reason.pop(f"removed by {ANNOTATOR}")
     assert len({accepted, edited, removed}) == 3 and {accepted, edited, removed} <= set(seeded.flagged)
-    assert all(reason.startswith("auto-filtered") for reason in by_reason)
+    assert all(reason.endswith("undecided: held for review") for reason in by_reason)
+    assert len(read_jsonl(out.with_name(out.name + ".held.jsonl"))) == 3
     assert len(manifest["changes"]) == 6
 
     responses = {r["id"]: r["messages"][-1]["content"] for r in read_jsonl(out)}
     assert len(responses) == 156
     assert responses[accepted] == seeded.candidates[accepted]
     assert responses[edited] == EDITED
-    assert not (set(seeded.flagged) - {accepted, edited}) & set(responses)  # removed or auto-filtered
+    assert not (set(seeded.flagged) - {accepted, edited}) & set(responses)  # removed or held
     assert (ARTIFACTS / "review.png").stat().st_size > 10_000
 
 

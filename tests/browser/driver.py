@@ -19,18 +19,33 @@ TIMEOUT_MS = 30_000
 
 
 @contextmanager
-def chromium_page(*, width: int = 1440, height: int = 1000) -> Iterator["object"]:
-    """A headless Chromium page (Playwright's sync API)."""
+def chromium() -> Iterator["object"]:
+    """A headless Chromium browser (Playwright's sync API); open pages with :func:`new_page`."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.set_default_timeout(TIMEOUT_MS)
-            yield page
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser, *, width: int = 1440, height: int = 1000, **context: object):
+    """A page in a new browser context (its own cookies and session: another person).
+
+    ``context``: Playwright's ``new_context`` options, e.g. ``color_scheme="dark"`` to emulate the OS setting.
+    """
+    page = browser.new_context(viewport={"width": width, "height": height}, **context).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+@contextmanager
+def chromium_page(*, width: int = 1440, height: int = 1000, **context: object) -> Iterator["object"]:
+    """A headless Chromium page in a browser of its own (``context`` as :func:`new_page`)."""
+    with chromium() as browser:
+        yield new_page(browser, width=width, height=height, **context)
 
 
 def settle(page, *, pause_ms: int = 150) -> None:
