@@ -9,7 +9,7 @@ from curation.store import Store
 from tests.test_review import seed
 from ui import charts, common
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Insights.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Insights.py")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ as text (no HTML, no Markdown links), and the app listens on 127.0.0.1 unless to
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tomllib
 from html.parser import HTMLParser
@@ -70,7 +71,7 @@ def test_export_writes_formula_looking_text_as_json_strings(formula_store, tmp_p
 
 
 def test_the_export_pages_download_is_the_same_jsonl(formula_store):
-    preview = preview_export(formula_store, "formulas", "own")
+    preview = preview_export(formula_store, "formulas", "own", "hold")
     assert [r["response"] for r in jsonl_records(preview.data)] == list(FORMULAS)
     json.loads(preview.manifest_bytes)
 
@@ -79,13 +80,13 @@ def test_the_export_page_offers_jsonl_downloads_only(formula_store, monkeypatch)
     monkeypatch.setenv(common.STORE_ENV, formula_store.path)
     common.open_store.clear()
     try:
-        at = AppTest.from_file(str(ROOT / "pages" / "5_Export.py"), default_timeout=30).run()
+        at = AppTest.from_file(str(ROOT / "pages" / "6_Export.py"), default_timeout=30).run()
         assert not at.exception
         labels = [b.proto.label for b in at.get("download_button")]
     finally:
         common.open_store.clear()
-    assert labels == ["Download the curated JSONL", "Download the manifest"]
-    source = (ROOT / "pages" / "5_Export.py").read_text(encoding="utf-8")
+    assert labels == ["Download the curated JSONL", "Download the manifest", "Download the held examples"]
+    source = (ROOT / "pages" / "6_Export.py").read_text(encoding="utf-8")
     assert 'file_name=f"{dataset.name}.curated.jsonl"' in source and "text/csv" not in source
 
 
@@ -160,8 +161,8 @@ def test_review_card_shows_example_text_as_text_never_as_markup(review_page):
         assert not any(m in body for m in RAW_MARKUP), body
         assert not allow_html or "<" not in body.replace("<br>", ""), body
     [diff] = [h for h in shown["html"] if "review-diff" in h]  # the word diff: the only HTML, all escaped
-    parsed = DiffParser.of(diff)
-    assert parsed.tags <= {"div", "span", "del", "ins"} and parsed.attributes <= {"class", "style"}
+    parsed = DiffParser.of(re.sub(r'<span class="diff-arrow" aria-hidden="true"> → </span>', "", diff))
+    assert parsed.tags <= {"div", "span", "del", "ins"} and parsed.attributes <= {"class", "style", "aria-hidden"}
     assert parsed.text(without="ins") == RESPONSE and parsed.text(without="del") == CANDIDATE
     assert "<script" not in diff and "<img" not in diff and "href" not in diff
 

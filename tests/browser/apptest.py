@@ -9,8 +9,8 @@ from ui.common import STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = {"home": "app.py", "import": "pages/1_Import.py", "run": "pages/2_Run.py",
-         "review": "pages/3_Review.py", "insights": "pages/4_Insights.py", "export": "pages/5_Export.py",
-         "team": "pages/6_Team.py"}
+         "review": "pages/3_Review.py", "team": "pages/4_Team.py", "insights": "pages/5_Insights.py",
+         "export": "pages/6_Export.py"}
 TIMEOUT = 30
 
 
