@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from curation import insights, review
+from curation import insights, review, team
+from curation.export import undecided_choice
 from ui import common
 from curation.llm.base import Message
 from curation.records import Example, ParsedDataset
@@ -69,7 +70,8 @@ SQL_SEED_FLAGS = """
     FROM scores WHERE dataset_id = $1 AND score_key = $2
 """
 SQL_SEED_PROPOSALS = """
-    INSERT INTO proposals
+    INSERT INTO proposals (dataset_id, example_id, run_id, candidate, judge_confidence, verdicts, auto_applied,
+                           status, error, created_at)
     SELECT f.dataset_id, f.example_id, 'bench', 'A corrected answer for ' || f.example_id,
            (hash(f.example_id) % 101) / 100.0, '[]', (hash(f.example_id) % 101) >= 90, 'ok', NULL, now()
     FROM flags f WHERE f.dataset_id = $1 AND f.flagged AND hash(f.example_id) % 3 = 0
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> dict:
 
             def page_render() -> object:
                 flt = QueueFilter()
+                store.assignees(ds)
+                undecided_choice(store, ds)
                 review.signal_names(store, ds)
                 shown = review.queue_window(store, ds, flt, offset=rng.randrange(args.n) // PAGE * PAGE, limit=PAGE)
                 insights.agreement(store, ds)
@@ -159,6 +163,16 @@ def main(argv: list[str] | None = None) -> dict:
 
             def decision() -> object:
                 return review.decide(store, ds, rng.choice(ids), rng.choice(["keep", "remove"]), annotator="bench")
+
+            def decision_and_conflicts() -> object:  # what a click does: decide, then look for a conflict
+                example_id = rng.choice(ids)
+                review.decide(store, ds, example_id, rng.choice(["keep", "remove"]), annotator="other")
+                return team.conflicts(store, ds, example_id, "other")
+
+            # The whole queue split between two people with a 10 % overlap (the Team page's default).
+            assign_s = time.perf_counter()
+            team.assign(store, ds, ["bench", "other"], overlap=0.1, scope=QueueFilter())
+            assign_s = time.perf_counter() - assign_s
 
             default, search = QueueFilter(), QueueFilter(search="paris answer")
             flagged = QueueFilter(status="flagged", signal="format")
@@ -171,7 +185,11 @@ def main(argv: list[str] | None = None) -> dict:
                 "flagged + signal (queue_window)": (window(flagged), "next"),
                 "page render (all queries)": (page_render, "next"),
                 "bulk preview": (lambda: review.bulk_preview(store, ds, default, BulkRule("keep_unflagged")), None),
+                "next example, my assignment": (window(QueueFilter(assignee="bench")), "next"),
                 "decision": (decision, "decision"),
+                "decision + conflict check": (decision_and_conflicts, "decision"),
+                "team: disagreements": (lambda: team.disputes(store, ds), None),
+                "team: progress and agreement": (lambda: team.progress(store, ds), None),
                 "insights: confidence histogram": (lambda: insights.confidence_histogram(store, ds), None),
                 "insights: signal histograms": (lambda: insights.signal_histogram(store, ds), None),
                 "insights: count below γ": (lambda: insights.count_below(store, ds, rng.random()), None),
@@ -184,6 +202,7 @@ def main(argv: list[str] | None = None) -> dict:
                     results[name]["meets_target"] = results[name]["p95_ms"] < TARGETS_MS[target]
         results.update(whole_page(path, args.reps))  # the page itself opens the store
     report = {"examples": args.n, "repetitions": args.reps, "build_seconds": round(build_s, 1),
+              "assign_whole_queue_seconds": round(assign_s, 2),
               "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
               "load_average_1m_after": round(os.getloadavg()[0], 2), "results": results}
     print(f"Review latency on {args.n:,} examples ({args.reps} repetitions; store built in {build_s:.1f} s; "
