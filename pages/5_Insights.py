@@ -7,14 +7,14 @@ from curation import insights
 from curation.config import signal_label, signal_meaning, term
 from curation.errors import CurationError
 from ui import charts
-from ui.common import sidebar, store_or_stop
+from ui.common import page_header, sidebar, store_or_stop
 from ui.hints import point_to
 
 BINS = 20
 
 store = store_or_stop()
 dataset = sidebar(store)
-st.title("Insights")
+page_header("Insights", dataset)
 if dataset is None:
     point_to("No dataset yet: import one first.", "pages/1_Import.py", "Import a dataset")
     st.stop()
