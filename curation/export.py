@@ -54,40 +54,41 @@ class ExportResult:
     manifest_path: Path
     counts: dict[str, int]
     manifest: dict[str, Any] = field(repr=False)
-    held_path: Path | None = None  # the undecided flagged examples, under ``hold``
+    held_path: Path | None = None  # the undecided flagged examples, when ``hold`` held any
 
 
 def resolve(row: dict[str, Any], undecided: str = DEFAULT_UNDECIDED) -> tuple[str, str | None, str]:
     """Decide one example's fate from its export row.
 
     Args:
-        row: the example's state (decision in force, proposal, flag, confidence).
+        row: the example's state: decision in force, text in force (``in_force``), proposal, flag,
+            confidence.
         undecided: what to do with a flag nobody decided on, one of :data:`UNDECIDED`.
     Returns:
         ``(outcome, response, reason)`` with outcome one of ``untouched``, ``kept``,
         ``corrected``, ``edited``, ``removed``, ``held`` or ``flag_kept``; ``response`` is
         None when the example leaves the curated file (removed or held).
     """
-    action, who = row.get("action"), row.get("annotator")
+    action, who, text = row.get("action"), row.get("annotator"), row["in_force"]
     if action == "remove":
         return "removed", None, f"removed by {who}"
     if action == "accept":
-        return "corrected", row["after"], f"correction accepted by {who}"
+        return "corrected", text, f"correction accepted by {who}"
     if action == "edit":
-        return "edited", row["after"], f"edited by {who}"
+        return "edited", text, f"edited by {who}"
     if action == "keep":
-        return "kept", row["response"], f"original kept by {who}"
+        return "kept", text, f"original kept by {who}"
     if row.get("auto_applied"):
-        return "corrected", row["candidate"], f"auto-corrected (judge confidence {row['judge_confidence']:.2f})"
+        return "corrected", text, f"auto-corrected (judge confidence {row['judge_confidence']:.2f})"
     if is_undecided_flag(row):
         conf = row.get("confidence")
         flag = f"flagged (confidence {'n/a' if conf is None else f'{conf:.2f}'} < γ {row['threshold']:.2f}), undecided"
         if undecided == "drop":
             return "removed", None, f"{flag}: dropped"
         if undecided == "keep":
-            return "flag_kept", row["response"], f"{flag}: kept unchanged"
+            return "flag_kept", text, f"{flag}: kept unchanged"
         return "held", None, f"{flag}: held for review"
-    return "untouched", row["response"], ""
+    return "untouched", text, ""
 
 
 def is_undecided_flag(row: dict[str, Any]) -> bool:
@@ -128,7 +129,8 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
         dataset: the dataset's name (may be None when the store holds exactly one).
         fmt: ``own`` (the input's shape) or one of ``chat``, ``alpaca``, ``sharegpt``, ``prompt-response``.
         undecided: ``hold``, ``drop`` or ``keep`` for flagged examples nobody decided on (None:
-            the dataset's saved choice, else ``hold``); ``hold`` also writes :func:`held_path`.
+            the dataset's saved choice, else ``hold``); ``hold`` writes them to :func:`held_path`
+            (when there are any; a stale file of that name is removed otherwise).
         fail_after: testing hook: raise after writing this many records (proves atomicity).
     Returns:
         The paths written and the counts.
@@ -168,9 +170,10 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
     manifest_path = out.with_name(out.name + ".manifest.json")
     digest = hashlib.sha256()
     temps = [_write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))]
+    side = held_path(out) if held else None  # written only when something is held
     try:
-        if undecided == "hold":
-            temps.append(_write_temp(held_path(out), _jsonl_lines(held, None)))
+        if side is not None:
+            temps.append(_write_temp(side, _jsonl_lines(held, None)))
         manifest = {
             "tool": "clear-studio",
             "version": __version__,
@@ -179,7 +182,7 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
             "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
             "output": {"path": str(out), "format": target, "sha256": digest.hexdigest()},
             "undecided": {"choice": undecided, "count": counts["undecided"],
-                          "held_path": str(held_path(out)) if undecided == "hold" else None},
+                          "held_path": None if side is None else str(side)},
             "counts": counts,
             "config": store.last_run_config(info.dataset_id),
             "changes": changes,
@@ -190,11 +193,12 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
         for tmp in temps:
             _remove(tmp)
         raise
-    targets = [out, held_path(out), manifest_path] if undecided == "hold" else [out, manifest_path]
+    targets = [out, manifest_path] if side is None else [out, side, manifest_path]
     for i, (tmp, path) in enumerate(zip(temps, targets)):
         _commit(tmp, path, also=temps[i + 1:])
-    return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest,
-                        held_path=held_path(out) if undecided == "hold" else None)
+    if side is None:
+        _remove(str(held_path(out)))  # a previous export's held examples would no longer be true
+    return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest, held_path=side)
 
 
 # An outcome → the count it adds to (a written original counts as untouched).

@@ -4,7 +4,7 @@ In: the store (examples, the active score, flags, proposals, the review log). Ou
 (lowest confidence first, read with SQL LIMIT/OFFSET), and new events appended to the
 append-only ``review_log`` (``accept`` | ``keep`` | ``remove`` | ``edit`` | ``undo``). The
 decision in force for an example is its latest event that is not an undo and not undone, by
-any annotator; undo is a new event naming the one it undoes. Nothing here updates or deletes
+any annotator (the store's ``decisions_in_force`` view); undo is a new event naming the one it undoes. Nothing here updates or deletes
 a review event. The SQL lives in :mod:`curation.review_sql`; measuring the automatic stages and
 the reviewers against each other is :mod:`curation.insights`.
 Scores are floats in [0, 1], higher = more likely correct.
@@ -97,15 +97,7 @@ class QueueRow:
     proposal: Proposal | None
     decision: Decision | None
     n_annotators: int
-
-    @property
-    def in_force(self) -> str:
-        """The response the export would write now (ignoring a removal)."""
-        if self.decision is not None and self.decision.action in ("accept", "edit"):
-            return self.decision.after or ""
-        if self.decision is None and self.proposal is not None and self.proposal.auto_applied:
-            return self.proposal.candidate
-        return self.response
+    in_force: str  # the response export would write now, unless it is removed (the store's texts_in_force)
 
 
 @dataclass(frozen=True)
@@ -237,10 +229,9 @@ def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annot
         rows = store.query_rows(SQL_EXAMPLE_STATE, (dataset_id, example_id))
         if not rows:
             raise ReviewError(f"decision: no example {example_id!r} in dataset {dataset_id}")
-        response, candidate, proposal_status, auto_applied, action_now, after_now = rows[0]
+        response, candidate, proposal_status, before = rows[0]
         if action == "accept" and (candidate is None or proposal_status != "ok"):
             raise ReviewError(f"decision on {example_id!r}: there is no proposed correction to accept")
-        before = _in_force(response, candidate, auto_applied, action_now, after_now)
         after = {"accept": candidate, "keep": response, "remove": None, "edit": text}[action]
         return store.append_review(dataset_id=dataset_id, example_id=example_id, action=action,
                                    annotator=who, before=before, after=after, adjudicates=adjudicates)
@@ -324,7 +315,7 @@ def _queue_sql(dataset_id: int, score_key: str | None, flt: QueueFilter, *, head
     by_decision = flt.status in ("decided", "undecided", "flagged_undecided")
     need_scores = head != Q_COUNT or flt.signal or flt.conf_min is not None or flt.conf_max is not None
     parts: list[tuple[str, tuple]] = [
-        (Q_DECISIONS if by_decision else "", (dataset_id, dataset_id) if by_decision else ()),
+        (Q_DECISIONS if by_decision else "", (dataset_id,) if by_decision else ()),
         (head, ()), (Q_FROM, ()),
         (Q_JOIN_SCORES if need_scores else "", (score_key,) if need_scores else ()),
         (Q_JOIN_FLAGS if flt.status in ("flagged", "flagged_undecided") else "", ()),
@@ -363,15 +354,6 @@ def _annotator(name: str) -> str:
     return who
 
 
-def _in_force(response: str, candidate: str | None, auto_applied: bool | None, action: str | None,
-              after: str | None) -> str:
-    if action in ("accept", "edit"):
-        return after or ""
-    if action is None and auto_applied:
-        return candidate or response
-    return response
-
-
 def _queue_row(row: dict[str, Any]) -> QueueRow:
     proposal = None
     if row["candidate"] is not None or row["proposal_status"] is not None:
@@ -392,7 +374,7 @@ def _queue_row(row: dict[str, Any]) -> QueueRow:
         fired=json.loads(row["fired"]) if row["fired"] else [],
         explanation=json.loads(row["explanation"]) if row["explanation"] else {},
         score_error=row["score_error"], flagged=row["flagged"], threshold=row["threshold"],
-        proposal=proposal, decision=decision, n_annotators=row["n_annotators"],
+        proposal=proposal, decision=decision, n_annotators=row["n_annotators"], in_force=row["in_force"] or "",
     )
 
 

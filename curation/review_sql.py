@@ -2,26 +2,16 @@
 
 In: nothing but strings. Out: the queue's fragments (``Q_*``, assembled by
 :func:`curation.review.queue_window` and friends) and whole statements (``SQL_*``) for decisions,
-undo and bulk rules. :data:`EFFECTIVE` defines the decision in force once (the latest event that
-is not an undo and not undone); :mod:`curation.insights` builds on it too.
+undo and bulk rules. The decision in force and the text in force are the store's views
+(``review_effective``, ``decisions_in_force``, ``texts_in_force``: :mod:`curation.schema`); every
+statement here reads them rather than saying again what they mean.
 """
 from __future__ import annotations
 
 # The queue's SQL is assembled from the named fragments below, one per filter in use, so that a
 # filter left empty costs no join and no scan (a join of 100,000 rows is most of a page's time).
 # Every value is a bound ``?`` parameter; a fragment lists how many it takes.
-Q_DECISIONS = """
-    WITH effective AS (
-        SELECT event_id, example_id, action, annotator, after, batch_id, created_at
-        FROM review_log
-        WHERE dataset_id = ? AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log
-                               WHERE dataset_id = ? AND action = 'undo' AND undoes IS NOT NULL)
-    ),
-    decision AS (
-        SELECT * FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
-    )"""  # dataset_id, dataset_id
+Q_DECISIONS = "WITH decision AS (SELECT * FROM decisions_in_force WHERE dataset_id = ?)"  # dataset_id
 Q_COUNT = "SELECT count(*)"
 Q_PAGE = "SELECT e.example_id, count(*) OVER () AS total"
 Q_POSITION = (
@@ -60,75 +50,57 @@ Q_POSITION_END = ") WHERE example_id = ?"  # example_id
 
 # The wide columns of one page's examples, found by id: $1 dataset_id, $2 ids, $3 score_key.
 SQL_QUEUE_DETAILS = """
-    WITH effective AS (
-        SELECT event_id, example_id, action, annotator, after, created_at FROM review_log
-        WHERE dataset_id = $1 AND example_id = ANY($2) AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = ANY($2)
-                               AND action = 'undo' AND undoes IS NOT NULL)
-    ),
-    decision AS (
-        SELECT *, count(DISTINCT annotator) OVER (PARTITION BY example_id) AS n_annotators FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
+    WITH voters AS (
+        SELECT example_id, count(DISTINCT annotator) AS n_annotators FROM review_effective
+        WHERE dataset_id = $1 AND example_id = ANY($2) GROUP BY example_id
     )
     SELECT e.example_id, e.position, e.prompt, e.response,
            s.status AS score_status, s.confidence, s.consistency, s.reflection, s.signals, s.fired,
            s.explanation, s.error AS score_error, f.flagged, f.threshold,
            p.candidate, p.judge_confidence, p.verdicts, p.auto_applied, p.status AS proposal_status,
            p.error AS proposal_error, p.candidates, p.source AS proposal_source, p.margin,
-           d.event_id, d.action, d.annotator, d.after, d.created_at AS decided_at,
-           coalesce(d.n_annotators, 0) AS n_annotators
+           t.event_id, t.action, t.annotator, t.after, t.decided_at, t.in_force,
+           coalesce(v.n_annotators, 0) AS n_annotators
     FROM (SELECT * FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e
+    JOIN (SELECT * FROM texts_in_force WHERE dataset_id = $1 AND example_id = ANY($2)) t
+           ON t.example_id = e.example_id
     LEFT JOIN (SELECT * FROM scores WHERE dataset_id = $1 AND score_key = $3 AND example_id = ANY($2)) s
            ON s.example_id = e.example_id
     LEFT JOIN (SELECT * FROM flags WHERE dataset_id = $1 AND example_id = ANY($2)) f ON f.example_id = e.example_id
     LEFT JOIN (SELECT * FROM proposals WHERE dataset_id = $1 AND example_id = ANY($2)) p
            ON p.example_id = e.example_id
-    LEFT JOIN decision d ON d.example_id = e.example_id
+    LEFT JOIN voters v ON v.example_id = e.example_id
 """
 
-# The decision in force, as two CTEs for a ``WITH``: ``effective`` (every event of $1 dataset_id
-# that is not an undo and not undone) and ``decision`` (the latest of those per example). Undo,
-# bulk rules and curation.insights build on it. Bulk rules, decision history and insights share
-# these numbered parameters:
+# The store's views narrowed to $1 dataset_id, as two CTEs for a ``WITH``: ``effective`` (every
+# event in effect) and ``decision`` (the decision in force per example). Undo, bulk rules and
+# curation.insights build on them. Bulk rules, decision history and insights share these
+# numbered parameters:
 #   $1 dataset_id, $2 score_key, $3 status, $4 signal, $5 conf_min, $6 conf_max, $7 search, $8 assignee
 EFFECTIVE = """
-    effective AS (
-        SELECT event_id, example_id, action, annotator, before, after, batch_id, created_at, adjudicates
-        FROM review_log
-        WHERE dataset_id = $1 AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log
-                               WHERE dataset_id = $1 AND action = 'undo' AND undoes IS NOT NULL)
-    ),
-    decision AS (
-        SELECT * FROM effective
-        QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
-    )"""
+    effective AS (SELECT * FROM review_effective WHERE dataset_id = $1),
+    decision AS (SELECT * FROM decisions_in_force WHERE dataset_id = $1)"""
 
 # The filtered queue with everything the bulk rules need (one statement for any filter).
 _BASE = f"""
     WITH {EFFECTIVE},
     base AS (
         SELECT e.example_id, e.position, e.response, s.confidence, s.fired, f.flagged,
-               p.candidate, p.judge_confidence, p.status AS proposal_status, p.auto_applied,
-               d.action, d.after,
-               CASE WHEN d.action IN ('accept', 'edit') THEN d.after
-                    WHEN d.action IS NULL AND p.auto_applied THEN p.candidate
-                    ELSE e.response END AS in_force
+               d.candidate, d.judge_confidence, d.proposal_status, d.auto_applied, d.action, d.after, d.in_force
         FROM examples e
+        JOIN texts_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id
         LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
                           AND s.score_key = $2
         LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
-        LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
-        LEFT JOIN decision d ON d.example_id = e.example_id
         WHERE e.dataset_id = $1
           AND ($3 = 'all'
                OR ($3 = 'flagged' AND coalesce(f.flagged, false))
-               OR ($3 = 'proposed' AND coalesce(p.status = 'ok', false))
-               OR ($3 = 'auto_applied' AND coalesce(p.auto_applied, false))
+               OR ($3 = 'proposed' AND coalesce(d.proposal_status = 'ok', false))
+               OR ($3 = 'auto_applied' AND d.auto_applied)
                OR ($3 = 'decided' AND d.action IS NOT NULL)
                OR ($3 = 'undecided' AND d.action IS NULL)
                OR ($3 = 'flagged_undecided' AND coalesce(f.flagged, false) AND d.action IS NULL
-                   AND NOT coalesce(p.auto_applied, false)))
+                   AND NOT d.auto_applied))
           AND ($4 IS NULL OR coalesce(list_contains(from_json(s.fired, '["VARCHAR"]'), $4), false))
           AND ($5 IS NULL OR s.confidence >= $5)
           AND ($6 IS NULL OR s.confidence <= $6)
@@ -139,18 +111,8 @@ _BASE = f"""
 
 # One example's state before a decision: $1 dataset_id, $2 example_id.
 SQL_EXAMPLE_STATE = """
-    WITH mine AS (
-        SELECT event_id, action, after FROM review_log
-        WHERE dataset_id = $1 AND example_id = $2 AND action <> 'undo'
-          AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = $2
-                               AND action = 'undo' AND undoes IS NOT NULL)
-        ORDER BY event_id DESC LIMIT 1
-    )
-    SELECT e.response, p.candidate, p.status, p.auto_applied, mine.action, mine.after
-    FROM (SELECT response FROM examples WHERE dataset_id = $1 AND example_id = $2) e
-    LEFT JOIN (SELECT candidate, status, auto_applied FROM proposals WHERE dataset_id = $1 AND example_id = $2) p
-           ON true
-    LEFT JOIN mine ON true
+    SELECT response, candidate, proposal_status, in_force FROM texts_in_force
+    WHERE dataset_id = $1 AND example_id = $2
 """
 
 SQL_HISTORY = """
@@ -236,10 +198,8 @@ SQL_VOTES = f"""
 """
 # One example's votes and its latest adjudication (adjudicates = true): $1 dataset_id, $2 example_id.
 SQL_EXAMPLE_VOTES = """
-    SELECT annotator, event_id, action, after, created_at, adjudicates FROM review_log
-    WHERE dataset_id = $1 AND example_id = $2 AND action <> 'undo'
-      AND event_id NOT IN (SELECT undoes FROM review_log WHERE dataset_id = $1 AND example_id = $2
-                           AND action = 'undo' AND undoes IS NOT NULL)
+    SELECT annotator, event_id, action, after, created_at, adjudicates FROM review_effective
+    WHERE dataset_id = $1 AND example_id = $2
     QUALIFY row_number() OVER (PARTITION BY CASE WHEN adjudicates THEN NULL ELSE annotator END
                                ORDER BY event_id DESC) = 1
 """

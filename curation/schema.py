@@ -150,4 +150,28 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         "ALTER TABLE review_log ADD COLUMN adjudicates BOOLEAN DEFAULT false",
     ]),
+    # The decision in force and the text in force, defined once for every reader (review,
+    # insights, status, export). An event is in effect unless it is an undo or an undo names it;
+    # the decision in force is an example's latest event in effect, by anyone; the text in force
+    # is what export would write if the example stays: the decision's text for accept / edit,
+    # else an auto-applied correction, else the original response.
+    ("0004_decision_views", [
+        """CREATE VIEW review_effective AS
+            SELECT * FROM review_log
+            WHERE action <> 'undo'
+              AND event_id NOT IN (SELECT undoes FROM review_log WHERE action = 'undo' AND undoes IS NOT NULL)""",
+        """CREATE VIEW decisions_in_force AS
+            SELECT * FROM review_effective
+            QUALIFY row_number() OVER (PARTITION BY dataset_id, example_id ORDER BY event_id DESC) = 1""",
+        """CREATE VIEW texts_in_force AS
+            SELECT e.dataset_id, e.example_id, e.response, p.candidate, p.status AS proposal_status,
+                   coalesce(p.auto_applied, false) AS auto_applied, p.judge_confidence,
+                   d.event_id, d.action, d.annotator, d.after, d.batch_id, d.created_at AS decided_at,
+                   CASE WHEN d.action IN ('accept', 'edit') THEN d.after
+                        WHEN d.action IS NULL AND coalesce(p.auto_applied, false) THEN p.candidate
+                        ELSE e.response END AS in_force
+            FROM examples e
+            LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+            LEFT JOIN decisions_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id""",
+    ]),
 ]

@@ -421,17 +421,16 @@ class Store:
         self._execute(sql.PUT_SETTING, (dataset_id, key, json.dumps(value), now()))
 
     def current_decisions(self, dataset_id: int) -> dict[str, dict[str, Any]]:
-        return {row["example_id"]: row for row in self._dicts(sql.CURRENT_DECISIONS, (dataset_id, dataset_id))}
+        return {row["example_id"]: row for row in self._dicts(sql.CURRENT_DECISIONS, (dataset_id,))}
 
     # -- views over the whole pipeline ----------------------------------------------------------
     def export_rows(self, dataset_id: int) -> list[dict[str, Any]]:
         key = self.active_score_key(dataset_id)
-        return self._dicts(sql.EXPORT_ROWS, (dataset_id, dataset_id, key, dataset_id))
+        return self._dicts(sql.EXPORT_ROWS, (key, dataset_id))
 
     def status(self, dataset_id: int) -> dict[str, int]:
         key = self.active_score_key(dataset_id)
-        params = (dataset_id, dataset_id, dataset_id, dataset_id, key, dataset_id, key,
-                  dataset_id, dataset_id, dataset_id)
+        params = (dataset_id, dataset_id, key, dataset_id, key, dataset_id, dataset_id, dataset_id, dataset_id)
         return self._dicts(sql.STATUS, params)[0]
 
 

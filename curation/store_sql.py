@@ -105,26 +105,20 @@ APPEND_REVIEW = (
     "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, "
     "undoes, created_at, adjudicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
 )
-# The decision in force per example: the latest event that is not an undo and not undone.
+# The decision in force per example (the view defines it: curation.schema).
 CURRENT_DECISIONS = """
     SELECT example_id, event_id, action, annotator, before, after, created_at
-    FROM review_log r
-    WHERE dataset_id = ? AND action <> 'undo'
-      AND event_id NOT IN (SELECT undoes FROM review_log
-                           WHERE dataset_id = ? AND action = 'undo' AND undoes IS NOT NULL)
-    QUALIFY row_number() OVER (PARTITION BY example_id ORDER BY event_id DESC) = 1
+    FROM decisions_in_force WHERE dataset_id = ?
 """
 
-# Export: every example with the decision in force, its proposal and its flag.
-EXPORT_ROWS = f"""
-    WITH decision AS ({CURRENT_DECISIONS})
+# Export: every example with its decision in force, its text in force, its proposal and its flag.
+EXPORT_ROWS = """
     SELECT e.example_id, e.prompt, e.response, e.record,
-           d.action, d.annotator, d.after,
-           p.candidate, p.auto_applied, p.judge_confidence,
+           t.action, t.annotator, t.after, t.in_force,
+           t.candidate, t.auto_applied, t.judge_confidence,
            f.flagged, f.threshold, s.confidence
     FROM examples e
-    LEFT JOIN decision d ON d.example_id = e.example_id
-    LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+    JOIN texts_in_force t ON t.dataset_id = e.dataset_id AND t.example_id = e.example_id
     LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
     LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
                       AND s.score_key = ?
@@ -132,8 +126,7 @@ EXPORT_ROWS = f"""
     ORDER BY e.position
 """
 
-STATUS = f"""
-    WITH decision AS ({CURRENT_DECISIONS})
+STATUS = """
     SELECT
       (SELECT count(*) FROM examples WHERE dataset_id = ?) AS examples,
       (SELECT count(*) FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok') AS scored,
@@ -141,7 +134,7 @@ STATUS = f"""
       (SELECT count(*) FROM flags WHERE dataset_id = ? AND flagged) AS flagged,
       (SELECT count(*) FROM proposals WHERE dataset_id = ? AND status = 'ok') AS proposed,
       (SELECT count(*) FROM proposals WHERE dataset_id = ? AND auto_applied) AS auto_applied,
-      (SELECT count(*) FROM decision) AS decided
+      (SELECT count(*) FROM decisions_in_force WHERE dataset_id = ?) AS decided
 """
 
 SETTING = "SELECT value FROM dataset_settings WHERE dataset_id = ? AND key = ?"

@@ -55,8 +55,7 @@ try:
         panel.to_url(flt, all_of_queue, row.example_id)
         st.divider()
         panel.actions(store, ds, flt, row, who)
-        panel.export_fate(row, undecided_choice(store, ds))
-        card.render(row, history=review.history(store, ds, row.example_id))
+        card.render(row, history=review.history(store, ds, row.example_id), undecided=undecided_choice(store, ds))
         panel.edit_box(store, ds, flt, row, who)
     panel.bulk_panel(store, ds, flt, who)
 except CurationError as e:

@@ -92,6 +92,17 @@ def test_decisions_and_the_undecided_choice_decide_what_is_written(store, chat_d
         assert result.held_path is None and not held_path(out).exists()
 
 
+def test_a_stale_held_file_goes_once_nothing_is_held(store, chat_dataset, tmp_path):
+    _decide_some(store, chat_dataset.dataset_id)
+    out = tmp_path / "out.jsonl"
+    assert export_dataset(store, out).held_path == held_path(out) and held_path(out).exists()
+    store.append_review(dataset_id=chat_dataset.dataset_id, example_id="c3", action="keep", annotator="ann",
+                        before="6", after="6")
+    again = export_dataset(store, out)
+    assert again.held_path is None and not held_path(out).exists()
+    assert again.manifest["undecided"] == {"choice": "hold", "count": 0, "held_path": None}
+
+
 def test_the_saved_choice_is_the_default_and_hold_before_any(store, chat_dataset, tmp_path):
     _decide_some(store, chat_dataset.dataset_id)
     assert export_dataset(store, tmp_path / "a.jsonl").manifest["undecided"]["choice"] == "hold"
@@ -103,7 +114,8 @@ def test_the_saved_choice_is_the_default_and_hold_before_any(store, chat_dataset
 
 
 def test_reviewer_keep_overrides_the_filter():
-    row = {"action": "keep", "annotator": "ann", "response": "orig", "flagged": True, "threshold": 0.5}
+    row = {"action": "keep", "annotator": "ann", "response": "orig", "in_force": "orig", "flagged": True,
+           "threshold": 0.5}
     assert resolve(row) == ("kept", "orig", "original kept by ann")
 
 

@@ -333,6 +333,7 @@ def test_killed_export_leaves_the_previous_file_or_the_complete_new_one(tmp_path
     second = export(path, out)
     assert second[0] == new_data
     assert check_pair(*second)["counts"] == {"total": N_EXPORT, "kept": N_EXPORT - 1, "removed": 1,
-                                             "corrected": 0, "edited": 0, "untouched": N_EXPORT - 1}
+                                             "corrected": 0, "edited": 0, "untouched": N_EXPORT - 1,
+                                             "held": 0, "undecided": 0}
     assert sorted(p.name for p in out.parent.iterdir() if not p.name.startswith(".")) == [
         "curated.jsonl", "curated.jsonl.manifest.json"]

@@ -85,7 +85,7 @@ def test_the_export_page_offers_jsonl_downloads_only(formula_store, monkeypatch)
         labels = [b.proto.label for b in at.get("download_button")]
     finally:
         common.open_store.clear()
-    assert labels == ["Download the curated JSONL", "Download the manifest", "Download the held examples"]
+    assert labels == ["Download the curated JSONL", "Download the manifest"]  # nothing held: no third file
     source = (ROOT / "pages" / "6_Export.py").read_text(encoding="utf-8")
     assert 'file_name=f"{dataset.name}.curated.jsonl"' in source and "text/csv" not in source
 

@@ -26,8 +26,10 @@ EXPECTED_COLUMNS = {
     "proposals": ["dataset_id", "example_id", "run_id", "candidate", "judge_confidence", "verdicts",
                   "auto_applied", "status", "error", "created_at", "candidates", "source", "margin", "calibration"],
     "review_log": ["event_id", "dataset_id", "example_id", "action", "annotator", "before", "after", "batch_id",
-                   "undoes", "created_at"],
+                   "undoes", "created_at", "adjudicates"],
     "llm_cache": ["key", "backend", "model", "request", "result", "created_at"],
+    "dataset_settings": ["dataset_id", "key", "value", "updated_at"],
+    "assignments": ["dataset_id", "example_id", "annotator", "assigned_at"],
 }
 
 

@@ -19,7 +19,7 @@ import streamlit as st
 from curation.config import signal_label, signal_meaning, term
 from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
-from curation.export import resolve
+from curation.export import DEFAULT_UNDECIDED, resolve
 from curation.prompts import explanation_problem
 from curation.review import Proposal, QueueRow
 
@@ -54,22 +54,24 @@ def diff_html(before: str, after: str) -> str:
     return f'<div class="review-diff" style="white-space:pre-wrap;line-height:1.6">{body}</div>'
 
 
-def export_outcome(row: QueueRow) -> tuple[str, str]:
-    """What export would do with the example now, and why (the same rule as ``curation.export``)."""
+def export_outcome(row: QueueRow, undecided: str = DEFAULT_UNDECIDED) -> tuple[str, str]:
+    """What export would do with the example now, and why (``curation.export``'s rule, under the
+    dataset's choice for flagged examples nobody decided on)."""
     decision, proposal = row.decision, row.proposal
     outcome, _, reason = resolve({
         "action": decision.action if decision else None, "annotator": decision.annotator if decision else None,
-        "after": decision.after if decision else None, "response": row.response,
+        "after": decision.after if decision else None, "response": row.response, "in_force": row.in_force,
         "auto_applied": bool(proposal and proposal.auto_applied),
         "candidate": proposal.candidate if proposal else None,
         "judge_confidence": proposal.judge_confidence if proposal else None,
         "flagged": row.flagged, "confidence": row.confidence, "threshold": row.threshold,
-    })
+    }, undecided)
     return outcome, reason
 
 
-def render(row: QueueRow, *, history: list[dict[str, Any]]) -> None:
-    """Draw the card of ``row``; ``history`` is its review events, oldest first."""
+def render(row: QueueRow, *, history: list[dict[str, Any]], undecided: str = DEFAULT_UNDECIDED) -> None:
+    """Draw the card of ``row``; ``history`` is its review events, oldest first; ``undecided`` is
+    the dataset's export choice for flagged examples nobody decided on."""
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown("**Prompt**")
@@ -88,7 +90,7 @@ def render(row: QueueRow, *, history: list[dict[str, Any]]) -> None:
         _proposal(row)
     with right:
         _confidence(row)
-        _decision(row, history)
+        _decision(row, history, undecided)
     _explanation(row)
 
 
@@ -177,8 +179,8 @@ def _confidence(row: QueueRow) -> None:
         st.text(", ".join(signal_label(name) for name in row.fired))
 
 
-def _decision(row: QueueRow, history: list[dict[str, Any]]) -> None:
-    outcome, reason = export_outcome(row)
+def _decision(row: QueueRow, history: list[dict[str, Any]], undecided: str) -> None:
+    outcome, reason = export_outcome(row, undecided)
     decision = row.decision
     if decision is None:
         st.caption("No decision yet")
@@ -187,6 +189,8 @@ def _decision(row: QueueRow, history: list[dict[str, Any]]) -> None:
         st.text(f"by {decision.annotator} at {decision.decided_at:%Y-%m-%d %H:%M}")
     st.caption("Export now")
     st.text(f"{outcome}{' — ' + reason if reason else ''}")
+    if decision is None and row.flagged and outcome != "corrected":
+        st.caption("Decide here, or change what export does with undecided flags on the Export page.")
     if row.n_annotators >= 2:
         latest = _latest_by_annotator(history)
         agree = len(set(latest.values())) == 1

@@ -15,7 +15,6 @@ import streamlit as st
 from curation import review
 from curation.config import signal_label
 from curation.errors import CurationError
-from curation.export import resolve
 from curation.review import BulkRule, QueueFilter, QueueRow
 from curation.store import Store
 from curation.team import conflicts
@@ -178,24 +177,6 @@ def queue_table(rows: list[QueueRow], *, offset: int, pos: int) -> None:
                      "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
                                                                    format="%.2f"),
                      "response": st.column_config.TextColumn("response", width="large")})
-
-
-def export_fate(row: QueueRow, undecided: str) -> None:
-    """What export would do with this example now, under the dataset's choice for undecided flags."""
-    state = {"action": row.decision.action if row.decision else None,
-             "annotator": row.decision.annotator if row.decision else None,
-             "after": row.decision.after if row.decision else None, "response": row.response,
-             "flagged": row.flagged, "threshold": row.threshold, "confidence": row.confidence,
-             "auto_applied": row.proposal is not None and row.proposal.auto_applied,
-             "candidate": row.proposal.candidate if row.proposal else None,
-             "judge_confidence": row.proposal.judge_confidence if row.proposal else None}
-    outcome, _, reason = resolve(state, undecided)
-    words = {"untouched": "writes it unchanged", "kept": "writes the original", "flag_kept": "writes it unchanged",
-             "corrected": "writes the correction", "edited": "writes the edited response",
-             "removed": "leaves it out", "held": "holds it back (side file) until someone decides"}[outcome]
-    st.caption(f"**On export:** {words}" + (f" — {reason}" if reason else "")
-               + (" · change the choice for undecided flags on the Export page" if outcome in
-                  ("held", "flag_kept") or (outcome == "removed" and row.decision is None) else ""))
 
 
 def _can_accept(row: QueueRow) -> bool:
