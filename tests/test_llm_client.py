@@ -6,6 +6,7 @@ through the real ``openai`` package against the fake server in ``tests/support``
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import logging
 from datetime import datetime, timezone
 import random
@@ -46,6 +47,7 @@ class ScriptedBackend:
 
     name = "scripted"
     model = "m"
+    max_batch_sequences = 0
 
     def __init__(self, script=(), *, max_concurrency: int = 64, tokens=(10, 5)) -> None:
         self.max_concurrency = max_concurrency
@@ -65,6 +67,9 @@ class ScriptedBackend:
                        prompt_tokens=self.tokens[0], completion_tokens=self.tokens[1])
             for i in range(request.n)
         ]
+
+    def complete_batch(self, requests):
+        raise NotImplementedError
 
     def score_tokens(self, messages, response):
         return None
@@ -390,6 +395,8 @@ def test_token_scores_cached_before_min_k_read_back_without_it():
 class BatchingBackend(ScriptedBackend):
     """A one-at-a-time backend with ``complete_batch``: per request, samples or an error."""
 
+    max_batch_sequences = 1
+
     def __init__(self, fail: dict[str, LLMError] | None = None, short: set[str] = frozenset()) -> None:
         super().__init__(max_concurrency=1)
         self.batches: list[list[ChatRequest]] = []
@@ -464,3 +471,21 @@ def test_items_per_batch_fills_the_concurrency_or_the_batch_decoder():
     batching.max_batch_sequences = 24
     client = make_client(batching, concurrency=8)
     assert [client.items_per_batch(n) for n in (5, 2, 24, 40, 0)] == [4, 12, 1, 1, 24]
+
+
+def test_every_backend_declares_its_optional_abilities():
+    """Batching is declared by the protocol (``max_batch_sequences``), never probed with getattr."""
+    from curation.config import LLMConfig
+    from curation.llm.base import ChatBackend
+    from curation.llm.embedded import EmbeddedBackend
+    from curation.llm.openai_backend import OpenAIBackend
+
+    endpoint = OpenAIBackend(LLMConfig(backend="openai", base_url="http://127.0.0.1:9/v1"), environ={})
+    assert isinstance(endpoint, ChatBackend) and endpoint.max_batch_sequences == 0
+    with pytest.raises(NotImplementedError):
+        endpoint.complete_batch([])
+    endpoint.close()
+    assert isinstance(ScriptedBackend(), ChatBackend)
+    assert {"max_batch_sequences", "complete_batch"} <= set(dir(EmbeddedBackend))
+    source = (Path(__file__).resolve().parent.parent / "curation" / "llm" / "client.py").read_text()
+    assert "getattr(self.backend" not in source

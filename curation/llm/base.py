@@ -119,18 +119,25 @@ class TokenScores:
 class ChatBackend(Protocol):
     """What the rest of the library needs from a model.
 
-    A backend that serves one call at a time may also offer ``complete_batch(requests)``,
-    returning per request its samples or the :class:`~curation.errors.LLMError` it failed
-    with; the client then hands it whole batches (the embedded model decodes them together).
+    ``max_concurrency``: calls that may run at once. ``max_batch_sequences``: sample sequences
+    :meth:`complete_batch` decodes together, or 0 when the backend has no batch call (an HTTP
+    endpoint: the client runs its calls concurrently instead).
     """
 
     name: str
     model: str
     max_concurrency: int
+    max_batch_sequences: int
 
     def complete(self, request: ChatRequest) -> list[ChatResult]:
         """Return up to ``request.n`` samples, ``sample_index`` onwards; the client asks again
         for any it did not get."""
+        ...
+
+    def complete_batch(self, requests: list[ChatRequest]) -> list[list[ChatResult] | Exception]:
+        """Several requests served together: per request, its samples or the
+        :class:`~curation.errors.LLMError` it failed with. Called only when
+        ``max_batch_sequences > 0``."""
         ...
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:

@@ -103,8 +103,7 @@ class LLMClient:
         (``backend.max_batch_sequences``). Small enough that a kill loses little."""
         if self.concurrency > 1:
             return 2 * self.concurrency
-        capacity = getattr(self.backend, "max_batch_sequences", 1)
-        return max(1, capacity // max(1, sequences_per_item))
+        return max(1, self.backend.max_batch_sequences // max(1, sequences_per_item))
 
     def complete(self, request: ChatRequest) -> list[ChatResult]:
         """``request.n`` samples, cached ones first, the missing ones from the backend.
@@ -202,7 +201,7 @@ class LLMClient:
             started; those left are given a :class:`BudgetExceededError`.
         """
         todo = list(requests)
-        if self.concurrency == 1 and callable(getattr(self.backend, "complete_batch", None)):
+        if self.concurrency == 1 and self.backend.max_batch_sequences > 0:
             return self._complete_together(todo, on_result)
         outcomes: list[Outcome | None] = [None] * len(todo)
         stop = threading.Event()

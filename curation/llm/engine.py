@@ -12,10 +12,8 @@ threads).
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -24,6 +22,7 @@ import numpy as np
 
 from curation.errors import ContextLengthError, LLMError
 from curation.llm.base import Message
+from curation.llm.llama_native import Native, tuned_defaults
 from curation.llm.prefix_cache import SlotTable
 
 _FORCED_CHUNK = 64  # tokens decoded per batch when every position's logits are needed
@@ -32,7 +31,6 @@ _MERGE_SLACK = 32  # prompt tokens worth re-evaluating to keep several prompts i
 MAX_SEQUENCES = 24  # sample sequences decoded together (of one prompt or several)
 N_SLOTS = 16  # prompts whose KV caches are kept at once (sequences 0 .. N_SLOTS - 1)
 KV_CONTEXTS = 2  # KV cells = KV_CONTEXTS x the context length: room for the cached prompts
-_PARAMS_LOCK = threading.Lock()
 T = TypeVar("T")
 
 
@@ -67,27 +65,33 @@ class Engine:
 
         path = self.path
         try:
-            with _engine_params():
+            with tuned_defaults(n_seq_max=N_SLOTS + MAX_SEQUENCES):
                 # Flash attention skips the KV cells of other sequences (masked out) cheaply.
                 self.llm = Llama(model_path=str(path), n_ctx=n_ctx * KV_CONTEXTS, n_threads=n_threads, seed=seed,
                                  flash_attn=True, verbose=False)
         except (ValueError, RuntimeError) as e:
             raise LLMError(f"{path}: cannot load the model: {e}") from e
+        self.native = Native(self.llm, n_seq_max=N_SLOTS + MAX_SEQUENCES)
         self.max_prompt = n_ctx  # tokens one sequence may hold (prompt + generation)
         self.slots = SlotTable(N_SLOTS)
         self.evaluated = 0  # prompt tokens decoded so far (the ones no cached prefix covered)
-        self.n_vocab = self.llm.n_vocab()
+        self.n_vocab = self.native.n_vocab
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise LLMError(f"{path}: the GGUF file has no chat template")
         eos = self.llm.detokenize([self.llm.token_eos()], special=True).decode("utf-8", "ignore")
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
 
+    def close(self) -> None:
+        """Free the model and our batch (call when the engine's thread is idle)."""
+        self.native.close()
+        self.llm.close()
+
     def clear(self, *, n_slots: int = N_SLOTS) -> None:
         """Forget every cached prompt and keep at most ``n_slots`` from now on (1 = a single
         cached prompt, as a plain llama.cpp context does; for measurements)."""
         for seq in range(N_SLOTS + MAX_SEQUENCES):
-            self.llm._ctx.kv_cache_seq_rm(seq, -1, -1)
+            self.native.seq_rm(seq)
         self.slots = SlotTable(min(n_slots, N_SLOTS))
 
     # -- tokens ---------------------------------------------------------------
@@ -115,9 +119,7 @@ class Engine:
         return self._tokens(text, special=False)
 
     def _is_end(self, token: int) -> bool:
-        import llama_cpp
-
-        return bool(llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token))
+        return self.native.is_end(token)
 
     # -- evaluation -----------------------------------------------------------
     def _prepare(self, prompt: list[int]) -> tuple[int, np.ndarray]:
@@ -137,7 +139,7 @@ class Engine:
         prompt time an example). The batch is decoded early when it is full, or when a prompt
         would read or rewrite a slot still waiting in it.
         """
-        ctx = self.llm._ctx
+        kv = self.native
         out: list[tuple[int, np.ndarray] | None] = [None] * len(prompts)
         pending: list[tuple[tuple[int, ...], int, int, bool]] = []
         waiting: list[tuple[int, int]] = []  # (prompt index, slot) of each pending logits row
@@ -151,7 +153,7 @@ class Engine:
             except LLMError:
                 for slot in busy:  # committed but never evaluated
                     self.slots.drop(slot)
-                    ctx.kv_cache_seq_rm(slot, -1, -1)
+                    kv.seq_rm(slot)
                 raise
             finally:
                 pending.clear()
@@ -166,13 +168,13 @@ class Engine:
                 flush()
                 plan = self.slots.plan(prompt)
             if plan.source is None:
-                ctx.kv_cache_seq_rm(plan.slot, plan.keep, -1)
+                kv.seq_rm(plan.slot, plan.keep)
             else:
-                ctx.kv_cache_seq_rm(plan.slot, -1, -1)
-                ctx.kv_cache_seq_cp(plan.source, plan.slot, 0, plan.keep)
+                kv.seq_rm(plan.slot)
+                kv.seq_cp(plan.source, plan.slot, 0, plan.keep)
             for seq in seqs:
-                ctx.kv_cache_seq_rm(seq, -1, -1)
-                ctx.kv_cache_seq_cp(plan.slot, seq, 0, plan.keep)
+                kv.seq_rm(seq)
+                kv.seq_cp(plan.slot, seq, 0, plan.keep)
             self.slots.commit(plan.slot, prompt)
             rest = prompt[plan.keep:]
             self.evaluated += len(rest)
@@ -196,23 +198,12 @@ class Engine:
         """Decode ``(sequences, token, position, wants_logits)`` rows in one batch and return
         the raw logits of the rows that want them. When the KV cache is full, the least
         recently used cached prompt not in ``protect`` is dropped and the batch retried."""
-        batch = self.llm._batch.batch
-        for i, (seqs, token, position, wants) in enumerate(rows):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i], batch.logits[i] = token, position, len(seqs), wants
-            for k, seq in enumerate(seqs):
-                batch.seq_id[i][k] = seq
-        batch.n_tokens = len(rows)
-        while True:
-            try:
-                self.llm._ctx.decode(self.llm._batch)
-                break
-            except RuntimeError as e:  # llama_decode returned 1: no room left in the KV cache
-                evicted = self.slots.evict_one(keep=protect)
-                if evicted is None:
-                    raise ContextLengthError(f"{self.path.name}: the model's KV cache is full ({e})") from e
-                self.llm._ctx.kv_cache_seq_rm(evicted, -1, -1)
-        return [np.ctypeslib.as_array(self.llm._ctx.get_logits_ith(i), shape=(self.n_vocab,)).copy()
-                for i, row in enumerate(rows) if row[3]]
+        while not self.native.decode(rows):  # no room left in the KV cache: drop a cached prompt
+            evicted = self.slots.evict_one(keep=protect)
+            if evicted is None:
+                raise ContextLengthError(f"{self.path.name}: the model's KV cache is full")
+            self.native.seq_rm(evicted)
+        return [self.native.logits(i) for i, row in enumerate(rows) if row[3]]
 
     def _top(self, logprobs: np.ndarray, k: int) -> dict[str, float]:
         best = np.argpartition(-logprobs, k)[:k]
@@ -235,7 +226,6 @@ class Engine:
         """
         if sum(len(job.rngs) for job in jobs) > MAX_SEQUENCES:
             raise ValueError(f"at most {MAX_SEQUENCES} sequences decode together")
-        ctx = self.llm._ctx
         results: list[list[_Generation] | LLMError] = [[] for _ in jobs]
         rows: list[_Sampling] = []
         try:
@@ -262,7 +252,7 @@ class Engine:
                     r.scores = logits
         finally:
             for seq in range(N_SLOTS, N_SLOTS + len(rows)):
-                ctx.kv_cache_seq_rm(seq, -1, -1)
+                self.native.seq_rm(seq)
         for r in rows:
             results[r.job].append(_Generation(text=r.text, n_tokens=len(r.tokens), finish_reason=r.finish or "length",
                                               top_logprobs=tuple(r.tops)))
@@ -314,20 +304,20 @@ class Engine:
         room = min(max(self.max_prompt - base, 1), self.llm.n_batch + 1)  # a target's rows fit one batch
         targets = [t[:room] for t in targets]
         out = [[float(first[t[0]])] if t else [] for t in targets]
-        ctx = self.llm._ctx
+        kv = self.native
         for group in _pack_rows([max(len(t) - 1, 0) for t in targets], self.llm.n_batch, MAX_SEQUENCES):
             rows, owners = [], []
             for offset, j in enumerate(group):
                 seq = N_SLOTS + offset
-                ctx.kv_cache_seq_rm(seq, -1, -1)
-                ctx.kv_cache_seq_cp(slot, seq, 0, base)
+                kv.seq_rm(seq)
+                kv.seq_cp(slot, seq, 0, base)
                 rows += [((seq,), token, base + i, True) for i, token in enumerate(targets[j][:-1])]
                 owners += [(j, i + 1) for i in range(len(targets[j]) - 1)]
             try:
                 logits = self._decode(rows, protect={slot}) if rows else []
             finally:
                 for offset in range(len(group)):
-                    ctx.kv_cache_seq_rm(N_SLOTS + offset, -1, -1)
+                    kv.seq_rm(N_SLOTS + offset)
             for (j, position), row in zip(owners, logits):
                 out[j].append(float(_log_softmax(row)[targets[j][position]]))
         return out
@@ -373,42 +363,6 @@ class _Sampling:
     tops: list[dict[str, float]] = field(default_factory=list)
     text: str = ""
     finish: str | None = None
-
-
-@contextmanager
-def _engine_params():
-    """Make the next Llama context hold :data:`N_SLOTS` cached prompts plus
-    :data:`MAX_SEQUENCES` sample sequences in one unified KV cache, and keep the weights out
-    of llama.cpp's AMX buffers (llama-cpp-python's constructor has no argument for either).
-
-    AMX: a build for a CPU with AMX (``GGML_NATIVE`` on a Sapphire Rapids Xeon) crashes in
-    its first decode with our Q4_K_M model (SIGSEGV in ``ggml_backend_amx_mul_mat``, as in
-    ggml-org/llama.cpp#20824); without the extra buffers the same build runs at 186 prompt
-    tokens/s against 115 for the generic AVX2 build.
-    """
-    import llama_cpp.llama_cpp as lib
-
-    context_defaults, model_defaults = lib.llama_context_default_params, lib.llama_model_default_params
-    amx = b"AMX_INT8 = 1" in lib.llama_print_system_info()
-
-    def context_params():
-        p = context_defaults()
-        p.n_seq_max = N_SLOTS + MAX_SEQUENCES
-        p.kv_unified = True
-        return p
-
-    def model_params():
-        p = model_defaults()
-        if amx:
-            p.use_extra_bufts = False
-        return p
-
-    with _PARAMS_LOCK:
-        lib.llama_context_default_params, lib.llama_model_default_params = context_params, model_params
-        try:
-            yield
-        finally:
-            lib.llama_context_default_params, lib.llama_model_default_params = context_defaults, model_defaults
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -50,6 +50,7 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    max_batch_sequences = 0  # no batch call: the client runs calls concurrently
 
     def __init__(self, config: LLMConfig, *, environ: Mapping[str, str] = os.environ) -> None:
         """Make the HTTP client.
@@ -110,6 +111,10 @@ class OpenAIBackend:
                 log.debug("returning %d of %d samples after a transient failure: %s", len(results), request.n, e)
                 break
         return results[: request.n]
+
+    def complete_batch(self, requests: list[ChatRequest]) -> list:
+        """Not offered: an endpoint serves requests one by one (``max_batch_sequences`` is 0)."""
+        raise NotImplementedError("an OpenAI-compatible endpoint has no batch call")
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
         """Not offered by chat endpoints: always ``None``."""
