@@ -32,7 +32,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import openai  # noqa: E402
 
 from curation.config import LLMConfig  # noqa: E402
-from curation.llm.base import ChatRequest, MemoryCache, messages_of  # noqa: E402
+from curation.llm.base import ChatRequest, MemoryCache  # noqa: E402
+from curation.records import messages_of  # noqa: E402
 from curation.llm.client import LLMClient  # noqa: E402
 from curation.llm.openai_backend import OpenAIBackend  # noqa: E402
 from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402

@@ -38,7 +38,7 @@ from typing import Callable
 from curation import insights, review, team
 from curation.export import undecided_choice
 from ui import common
-from curation.llm.base import Message
+from curation.records import Message
 from curation.records import Example, ParsedDataset
 from curation.review import BulkRule, QueueFilter
 from curation.store import Store

@@ -1,7 +1,7 @@
 """Detect, parse and render the four record shapes; pure functions, no I/O.
 
 In: one decoded record (a ``dict``). Out: the prompt (a tuple of
-:class:`~curation.llm.base.Message`) and the response (the text a model should learn), or
+:class:`~curation.records.Message`) and the response (the text a model should learn), or
 the list of every field-level problem. :func:`render_record` goes the other way, from a
 stored record plus a (possibly corrected) response to a record of any shape.
 
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from curation.errors import ConfigError, InvalidRecordError, Problem
-from curation.llm.base import ROLES, Message
+from curation.records import ROLES, Message, render_turns
 from curation.records import FORMATS
 
 COLUMN_PAIRS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"),
@@ -388,10 +388,6 @@ def _split_system(prompt: Prompt) -> tuple[str | None, list[Message]]:
     return (system or None), list(prompt[n:])
 
 
-def _transcript(turns: list[Message]) -> str:
-    return "\n\n".join(f"{m.role.capitalize()}: {m.content}" for m in turns)
-
-
 def _alternates(turns: list[Message]) -> bool:
     expected = ["user" if i % 2 == 0 else "assistant" for i in range(len(turns))]
     return len(turns) % 2 == 1 and [m.role for m in turns] == expected
@@ -413,14 +409,13 @@ def _build(fmt: str, prompt: Prompt, response: str, prompt_col: str | None,
             out = {"instruction": rest[-1].content, "input": "", "output": response}
         else:
             pairs = []
-            out = {"instruction": _transcript(rest), "input": "", "output": response}
+            out = {"instruction": render_turns(rest), "input": "", "output": response}
         if system is not None:
             out["system"] = system
         if pairs:
             out["history"] = pairs
         return out
-    single = len(rest) == 1 and rest[0].role == "user"
-    text = rest[0].content if single else _transcript(rest)
+    text = render_turns(rest)
     out = {prompt_col or DEFAULT_COLUMNS[0]: text, response_col or DEFAULT_COLUMNS[1]: response}
     if system is not None:
         out["system"] = system

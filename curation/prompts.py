@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from curation.confidence import judge_confidence  # pure maths; re-exported for callers here
-from curation.llm.base import Message
+from curation.records import Message, render_turns
 
 
 # --- templates -------------------------------------------------------------------------
@@ -165,15 +165,6 @@ def neutralise(text: str) -> str:
     """Escape anything in ``text`` that looks like one of :data:`DATA_TAGS` (open or close),
     so data cannot end its block early; other ``<`` are left alone."""
     return TAG_LOOKALIKE.sub(lambda m: "&lt;" + m.group(0)[1:], text)
-
-
-def render_turns(turns: Iterable[Message]) -> str:
-    """The prompt turns as one text: a lone user turn as itself, else ``Role: content``
-    paragraphs."""
-    turns = tuple(turns)
-    if len(turns) == 1 and turns[0].role == "user":
-        return turns[0].content
-    return "\n\n".join(f"{t.role.capitalize()}: {t.content}" for t in turns)
 
 
 def _fenced(text: str) -> str:
@@ -581,7 +572,7 @@ __all__ = [
     "SWAPPED_MEANING", "REFLECTION_QUESTIONS", "FOLLOW_UP_QUESTIONS",
     "FORM_EXPLANATION_FIRST", "FORM_LETTER_FIRST", "JUDGE_TEMPLATE", "EQUIVALENCE_TEMPLATE",
     "DATA_TAGS", "TAG_LOOKALIKE", "CHOICE_SCORES", "ParsedAnswer", "Reflection", "JudgeVerdict", "neutralise",
-    "render_turns", "build_sampling_messages", "parse_answer", "build_reflection_messages",
+    "build_sampling_messages", "parse_answer", "build_reflection_messages",
     "choice_probabilities", "parse_reflection", "build_judge_messages", "parse_judge",
     "judge_confidence", "explanation_problem", "TEMPLATE_ECHOES", "build_candidate_messages",
     "build_equivalence_messages", "parse_equivalence",

@@ -1,18 +1,43 @@
-"""Plain data types passed between ingest, the store and export.
+"""The domain's plain data types, passed between ingest, the LLM seam, the store and export.
 
-An :class:`Example` is one (prompt, response) pair as the pipeline sees it, plus the
-original record kept verbatim so that export can give back exactly what came in.
+A :class:`Message` is one turn of a conversation; an :class:`Example` is one (prompt,
+response) pair as the pipeline sees it, plus the original record kept verbatim so that export
+can give back exactly what came in. :func:`render_turns` is the one way turns become text.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from curation.errors import Problem
-from curation.llm.base import Message
 
+ROLES = ("system", "user", "assistant")
 FORMATS = ("chat", "alpaca", "sharegpt", "prompt-response")
 FILE_TYPES = ("jsonl", "json", "csv", "parquet")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn: ``role`` is one of :data:`ROLES`."""
+
+    role: str
+    content: str
+
+
+def messages_of(pairs: Iterable[tuple[str, str]]) -> tuple[Message, ...]:
+    """Build a message tuple from ``(role, content)`` pairs."""
+    return tuple(Message(role, content) for role, content in pairs)
+
+
+def render_turns(turns: Iterable[Message], *, roles: bool = True, label_alone: bool = False) -> str:
+    """The turns as one text: ``Role: content`` paragraphs, where a lone user turn is its
+    content alone (unless ``label_alone``); ``roles=False``: the contents alone."""
+    turns = tuple(turns)
+    if not roles:
+        return "\n\n".join(t.content for t in turns)
+    if len(turns) == 1 and turns[0].role == "user" and not label_alone:
+        return turns[0].content
+    return "\n\n".join(f"{t.role.capitalize()}: {t.content}" for t in turns)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curation.errors import ReviewError
-from curation.llm.base import Message
+from curation.records import Message
 from curation.review_sql import (
     Q_ASSIGNED, Q_COUNT, Q_CONF_MAX, Q_CONF_MIN, Q_DECISIONS, Q_FROM, Q_IDS, Q_JOIN_DECISIONS, Q_JOIN_FLAGS,
     Q_JOIN_PROPOSALS, Q_JOIN_SCORES, Q_ORDER, Q_ORDER_PAGE, Q_PAGE, Q_POSITION, Q_POSITION_END, Q_SEARCH, Q_SIGNAL, Q_STATUS, Q_WHERE,

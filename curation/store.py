@@ -22,8 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from curation.errors import StorageError, StoreLockedError
-from curation.llm.base import Message
-from curation.records import Example, ParsedDataset
+from curation.records import Example, Message, ParsedDataset, render_turns
 from curation import store_sql as sql
 from curation.schema import MIGRATIONS
 
@@ -62,8 +61,8 @@ def prompt_from_json(text: str) -> tuple[Message, ...]:
 
 
 def prompt_text(prompt: tuple[Message, ...]) -> str:
-    """The prompt's turns as one searchable string."""
-    return "\n\n".join(f"{m.role}: {m.content}" for m in prompt)
+    """The prompt's turns as one searchable string (every turn labelled with its role)."""
+    return render_turns(prompt, label_alone=True)
 
 
 class Store:

@@ -74,7 +74,7 @@ def test_empty_store_points_to_import(path):
 
 
 def test_unscored_dataset_points_to_run(path):
-    from curation.llm.base import Message
+    from curation.records import Message
     from curation.records import Example, ParsedDataset
 
     with Store(path) as store:

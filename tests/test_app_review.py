@@ -233,7 +233,7 @@ def test_empty_store_points_to_import(app):
 
 
 def test_unscored_dataset_points_to_run_and_still_lists_examples(app, tmp_path):
-    from curation.llm.base import Message
+    from curation.records import Message
     from curation.records import Example, ParsedDataset
 
     at = app(seeded=False)
@@ -292,7 +292,7 @@ def test_a_reviewer_can_work_with_the_keyboard_only(tmp_path):
 # -- plain words on the card: labels, unreadable replies, word diff, collapsed turns ----------
 def _one_example(store, *, prompt, response, reflections=(), candidate=None):
     """A dataset of one scored, flagged example with the given prompt turns, reflections and proposal."""
-    from curation.llm.base import Message
+    from curation.records import Message
     from curation.records import Example, ParsedDataset
 
     turns = tuple(Message(role, text) for role, text in prompt)

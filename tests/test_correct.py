@@ -15,7 +15,8 @@ from curation.correct import (candidate_request, correct_dataset, decide, fit_de
 from curation.filter import apply_filter
 from curation.ingest import import_file
 from curation.llm import make_client
-from curation.llm.base import ChatResult, Message
+from curation.llm.base import ChatResult
+from curation.records import Message
 from curation.score import finalize, score_dataset, score_key
 from curation.records import Example
 from tests.support.fake_openai import FakeOpenAIServer

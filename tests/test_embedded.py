@@ -7,7 +7,8 @@ import pytest
 
 from curation.config import LLMConfig
 from curation.errors import ConfigError
-from curation.llm.base import ChatBackend, ChatRequest, messages_of
+from curation.llm.base import ChatBackend, ChatRequest
+from curation.records import messages_of
 from curation.llm.engine import KV_CONTEXTS
 from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
 

@@ -7,7 +7,7 @@ import pytest
 
 from curation.errors import ConfigError, InvalidRecordError
 from curation.formats import detect_columns, detect_format, parse_record, render_record
-from curation.llm.base import Message, messages_of
+from curation.records import Message, messages_of
 from curation.records import FORMATS
 
 SYSTEM = "Be brief."

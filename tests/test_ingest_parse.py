@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from curation.errors import ConfigError, CurationError, InvalidRecordError
 from curation.formats import render_record
 from curation.ingest import InputFileError, content_id, read_dataset
-from curation.llm.base import Message, messages_of
+from curation.records import Message, messages_of
 from curation.records import FILE_TYPES, ParsedDataset
 
 
@@ -203,9 +203,10 @@ GOOD = json.dumps(chat())
 
 
 @pytest.mark.parametrize(("line", "expected"), [
-    ('{"messages": [', "data.jsonl:2: invalid JSON at column 15: Expecting value"),
-    ("{'a': 1}", "data.jsonl:2: invalid JSON at column 2: Expecting property name "
-                 "enclosed in double quotes"),
+    ('{"messages": [', "data.jsonl:2: invalid JSON: the list is not closed: the line ends where "
+                       "a value should come"),
+    ("{'a': 1}", "data.jsonl:2: invalid JSON: text must be in double quotes, not single quotes, "
+                 "at column 2"),
     ("[1, 2]", "data.jsonl:2: record must be a JSON object, got array"),
     ('"text"', "data.jsonl:2: record must be a JSON object, got string"),
     ("null", "data.jsonl:2: record must be a JSON object, got null"),
@@ -241,8 +242,8 @@ def test_every_problem_is_listed_in_line_order():
     path = write("data.jsonl", "\n".join([GOOD, "{", GOOD, '{"prompt": "q", "response": 1}',
                                           json.dumps(ALPACA), ""]))
     with pytest.raises(InvalidRecordError, match=exactly(
-            "data.jsonl:2: invalid JSON at column 2: Expecting property name enclosed in "
-            "double quotes",
+            "data.jsonl:2: invalid JSON: the object is not closed: the line ends where a key "
+            "should come",
             "data.jsonl:4: record looks like prompt-response but the file is chat",
             "data.jsonl:5: record looks like alpaca but the file is chat")) as info:
         read_dataset(path)
@@ -298,7 +299,7 @@ def test_unknown_shape():
 
 def test_every_line_unreadable():
     with pytest.raises(InvalidRecordError, match=exactly(
-            "data.jsonl:1: invalid JSON at column 1: Expecting value",
+            "data.jsonl:1: invalid JSON: the line starts with 'x'",
             "data.jsonl:2: record must be a JSON object, got integer")):
         read_dataset(write("data.jsonl", "x\n3\n"), skip_invalid=True)
 
@@ -352,7 +353,8 @@ def test_corrupt_parquet():
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    ('[{"a": 1},\n  {"b": }]', "data.json: invalid JSON at line 2 column 9: Expecting value"),
+    ('[{"a": 1},\n  {"b": }]', "data.json: invalid JSON: a value is missing before the '}' at line 2 "
+                              "column 9"),
     ('{"data": [1]}\n', None),
     ('"text"', "data.json: must hold a JSON array of records (or one JSON object per line)"),
     (b'[{"a": "\xff"}]', "data.json: not valid UTF-8: byte 0xff at byte offset 8 (line 1)"),
@@ -399,8 +401,8 @@ def test_skip_invalid_keeps_the_good_and_rejects_the_bad():
     ds = read_dataset(write("data.jsonl", "\n".join(lines)), skip_invalid=True)
     assert [e.line for e in ds.examples] == [1, 4]
     assert [(str(r.problem), r.raw) for r in ds.rejected] == [
-        ("data.jsonl:2: invalid JSON at column 2: Expecting property name enclosed in double "
-         "quotes", "{oops"),
+        ("data.jsonl:2: invalid JSON: a key must be a string in double quotes, got 'oops' at "
+         "column 2", "{oops"),
         ("data.jsonl:3: messages[1].content is empty", lines[2]),
     ]
     assert ds.options["skip_invalid"] is True

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
-from curation.llm.base import ChatRequest, ChatResult, MemoryCache, Message, TokenScores, messages_of
+from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores
+from curation.records import Message, messages_of
 from curation.llm.client import Estimate, LLMClient, estimate
 from curation.llm.openai_backend import OpenAIBackend
 from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after

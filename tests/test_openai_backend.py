@@ -9,7 +9,8 @@ import pytest
 
 from curation.config import LLMConfig
 from curation.errors import LLMError, TransientLLMError
-from curation.llm.base import ChatBackend, ChatRequest, messages_of
+from curation.llm.base import ChatBackend, ChatRequest
+from curation.records import messages_of
 from curation.llm.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
 from tests.support.fake_openai import (
     AUTH_ECHO,

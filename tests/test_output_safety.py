@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from curation import cli
 from curation.export import export_dataset
 from curation.ingest import import_file
-from curation.llm.base import Message
+from curation.records import Message
 from curation.records import FORMATS, Example, ParsedDataset
 from curation.store import Store
 from tests.browser.apptest import ROOT

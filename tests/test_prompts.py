@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from curation import prompts as P
-from curation.llm.base import Message
+from curation.records import Message
 
 Q = (Message("user", "What is 2 + 2?"),)
 FORM_EF = (

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from curation import review
 from curation.diff import word_diff
 from curation.errors import CurationError, ReviewError
-from curation.llm.base import Message
+from curation.records import Message
 from curation.records import Example, ParsedDataset
 from curation.review import BulkRule, QueueFilter
 

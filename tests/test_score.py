@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from curation import prompts
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 from curation.ingest import import_file
-from curation.llm.base import ChatResult, Message, TokenScores
+from curation.llm.base import ChatResult, TokenScores
+from curation.records import Message
 from curation.score import (
     LETTER_ONLY_TOKENS,
     assemble,

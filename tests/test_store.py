@@ -5,7 +5,7 @@ import duckdb
 import pytest
 
 from curation.errors import Problem, StorageError, StoreLockedError
-from curation.llm.base import Message
+from curation.records import Message
 from curation.records import Example, ParsedDataset, Rejected
 from curation.schema import MIGRATIONS
 from curation.store import Store

@@ -13,13 +13,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Protocol, runtime_checkable
 
-ROLES = ("system", "user", "assistant")
-
-
-@dataclass(frozen=True)
-class Message:
-    role: str
-    content: str
+from curation.records import Message
 
 
 @dataclass(frozen=True)
@@ -153,19 +147,11 @@ class ChatBackend(Protocol):
         ...
 
 
-def messages_of(pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> tuple[Message, ...]:
-    """Build a message tuple from ``(role, content)`` pairs."""
-    return tuple(Message(role, content) for role, content in pairs)
-
-
 __all__ = [
-    "ROLES",
-    "Message",
     "ChatRequest",
     "ChatResult",
     "TokenScores",
     "ChatBackend",
-    "messages_of",
     "CallCache",
     "MemoryCache",
 ]

@@ -27,7 +27,8 @@ from dataclasses import asdict, replace
 from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
 from curation.llm.accounting import Estimate, LLMStats, call_cost, estimate
-from curation.llm.base import CallCache, ChatBackend, ChatRequest, ChatResult, Message, TokenScores
+from curation.llm.base import CallCache, ChatBackend, ChatRequest, ChatResult, TokenScores
+from curation.records import Message
 from curation.llm.retry import backoff_delay
 
 log = logging.getLogger(__name__)

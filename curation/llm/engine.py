@@ -21,7 +21,7 @@ from typing import Any, Callable, TypeVar
 import numpy as np
 
 from curation.errors import ContextLengthError, LLMError
-from curation.llm.base import Message
+from curation.records import Message
 from curation.llm.llama_native import Native, tuned_defaults
 from curation.llm.prefix_cache import SlotTable
 

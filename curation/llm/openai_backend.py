@@ -24,7 +24,8 @@ import openai
 
 from curation.config import LLMConfig
 from curation.errors import ContextLengthError, LLMError, TransientLLMError
-from curation.llm.base import ChatRequest, ChatResult, Message, TokenScores
+from curation.llm.base import ChatRequest, ChatResult, TokenScores
+from curation.records import Message
 from curation.llm.retry import parse_retry_after
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from curation.llm.base import Message
+from curation.records import Message
 from curation.records import Example
 
 VARIANTS = ("clean", "response", "prompt", "benign_response", "benign_prompt")
