@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from curation.errors import InputFileError, InvalidRecordError, Problem
 from curation.formats import printable, quoted, type_name
+from curation.json_errors import explain_json_error
 
 #: Arrays / objects nested deeper than this inside one field make the record a problem: the
 #: decoded value would overflow the stack of the recursive code that stores and renders it.
@@ -172,8 +173,7 @@ def _decode_json(text: str, *, with_line: bool = False) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        where = f"line {e.lineno} column {e.colno}" if with_line else f"column {e.colno}"
-        raise ValueError(f"invalid JSON at {where}: {e.msg}") from e
+        raise ValueError(f"invalid JSON: {explain_json_error(e, with_line=with_line)}") from e
     except (ValueError, RecursionError) as e:  # integer too long; nesting too deep
         raise ValueError(f"invalid JSON: {e}") from e
 

@@ -36,4 +36,4 @@ else:
             flash(f"Loaded {len(names)} sample datasets: {', '.join(names)}.")
             st.rerun()
     st.markdown("Or bring your own file (JSONL, JSON, CSV or Parquet):")
-    st.page_link("pages/1_Import.py", label="Import a dataset", icon="📥")
+    st.page_link("pages/1_Import.py", label="Import a dataset", icon=":material/upload_file:")

@@ -52,7 +52,7 @@ if report.format == "prompt-response" and report.keys:
     if (cols["prompt_col"], cols["response_col"]) != (report.prompt_col, report.response_col):
         report = inspect_file(path, fmt="prompt-response", **cols)
 
-if report.error:
+if report.error and not report.problems:
     st.error(report.error)
 if report.file_type:
     mapping = (f" · prompt column {cols['prompt_col'] or report.prompt_col!r} → response column "
@@ -64,15 +64,18 @@ if report.preview:
     st.dataframe(pd.DataFrame(report.preview), hide_index=True)
 if report.problems:
     st.subheader(f"Problems ({len(report.problems)})")
+    st.error(report.problem_headline())
+    st.code(report.first_problems(), language=None, wrap_lines=True)
     st.dataframe(pd.DataFrame(report.problems), hide_index=True)
-    st.warning(f"{report.n_good} of {report.n_records} records are valid. Fix the file, or "
-               "import only the valid ones with *Skip invalid records*.")
 
 st.subheader("Import")
 name = st.text_input("Dataset name", value=path.stem, key=f"import_name:{source_id}")
-skip_invalid = st.checkbox("Skip invalid records", key="import_skip_invalid",
-                           help="Store the valid records; the bad ones are kept aside with their reason.")
-if st.button("Import", type="primary", key="import_go", disabled=bool(report.error and not report.problems)):
+skip_invalid = False
+if report.problems and report.importable:
+    skip_invalid = st.checkbox(f"Skip the {report.bad_records}", key=f"import_skip:{source_id}:{report.n_bad}",
+                               help="Store the valid records; the bad ones are kept aside with their reason.")
+ready = report.importable and (skip_invalid or not report.problems)
+if st.button("Import", type="primary", key="import_go", disabled=not ready):
     try:
         result = import_file(store, path, name=name.strip() or path.stem, fmt=fmt or report.format,
                              skip_invalid=skip_invalid, **{k: v for k, v in cols.items() if v})

@@ -42,7 +42,7 @@ def test_upload_shows_format_and_preview_then_imports(store_file):
     at = uploaded(store_file, "adds.jsonl", jsonl(GOOD))
     assert "5 records · file type jsonl · format alpaca" in texts(at, "text")
     preview = at.dataframe[0].value
-    assert list(preview["prompt"]) == [f"user: Add {i} and {i}." for i in range(5)]
+    assert list(preview["prompt"]) == [f"User: Add {i} and {i}." for i in range(5)]
     assert list(preview["response"]) == ["0", "2", "4", "6", "8"]
     assert at.text_input(key=key_of(at, "import_name:")).value == "adds"
     at.button(key="import_go").click().run()
@@ -53,25 +53,46 @@ def test_upload_shows_format_and_preview_then_imports(store_file):
     assert at.session_state["dataset_name"] == "adds"
 
 
-def test_bad_file_lists_problems_with_lines_and_writes_nothing(store_file):
+def skip_box(at):
+    return at.checkbox(key=key_of(at, "import_skip:"))
+
+
+def test_bad_file_lists_problems_and_import_waits_for_the_skip(store_file):
     at = uploaded(store_file, "bad.jsonl", jsonl(BAD))
     problems = at.dataframe[-1].value
     assert list(problems["where"]) == ["bad.jsonl:2", "bad.jsonl:4"]
     assert list(problems["field"]) == ["output", "instruction"]
-    assert any("3 of 5 records are valid" in t for t in texts(at, "warning"))
-    at.button(key="import_go").click().run()
-    assert not at.exception
-    assert any("Nothing was imported: 2 problem(s)" in t for t in texts(at, "error"))
+    assert any("2 of 5 lines have problems" in t for t in texts(at, "error"))
+    assert at.code[0].value == ("bad.jsonl:2: output is missing\n"
+                                "bad.jsonl:4: instruction must be a string, got integer")
+    assert at.button(key="import_go").disabled
+    assert skip_box(at).label == "Skip the 2 bad lines" and not skip_box(at).value
     assert datasets(store_file) == []
 
 
 def test_skip_invalid_imports_the_valid_records(store_file):
     at = uploaded(store_file, "bad.jsonl", jsonl(BAD))
-    at.checkbox(key="import_skip_invalid").check().run()
+    skip_box(at).check().run()
+    assert not at.button(key="import_go").disabled
     at.button(key="import_go").click().run()
     [info] = datasets(store_file)
     assert (info.n_examples, info.n_rejected) == (3, 2)
     assert any("2 invalid record(s) skipped" in t for t in texts(at, "success"))
+
+
+def test_a_json_syntax_error_reads_in_plain_words(store_file):
+    at = uploaded(store_file, "cut.jsonl", jsonl(GOOD[:2]) + b'{"instruction": "Add 2 and 2.", "output": "4"\n')
+    assert at.code[0].value == ("cut.jsonl:3: invalid JSON: the object is not closed: a '}' is missing "
+                                "at the end of the line")
+    assert skip_box(at).label == "Skip the 1 bad line" and at.button(key="import_go").disabled
+
+
+def test_a_file_with_no_good_record_cannot_be_imported(store_file):
+    at = uploaded(store_file, "broken.json", b'[{"instruction": "q", "output": "a"},]')
+    assert any("Nothing can be imported" in t for t in texts(at, "error"))
+    assert "trailing comma" in at.code[0].value and "broken.json:" in at.code[0].value
+    assert not [k for k in at.session_state if str(k).startswith("import_skip:")]
+    assert at.button(key="import_go").disabled
 
 
 def test_flat_file_columns_can_be_mapped(store_file):

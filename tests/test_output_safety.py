@@ -245,7 +245,7 @@ def test_curate_app_help_shows_the_localhost_default(capsys):
 @pytest.mark.parametrize(("flags", "host"), [([], "127.0.0.1"), (["--host", "0.0.0.0"], "0.0.0.0")])
 def test_curate_app_command_line_binds_the_host(flags, host, tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda command: calls.append(command) or 0)
+    monkeypatch.setattr(cli, "_run_forwarding_signals", lambda command: calls.append(command) or 0)
     assert cli.main(["app", "--store", str(tmp_path / "s.duckdb"), *flags]) == 0
     [command] = calls
     assert command[:4] == [sys.executable, "-m", "streamlit", "run"]

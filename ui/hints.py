@@ -9,6 +9,6 @@ def point_to(message: str, page: str, label: str) -> None:
     """An info box with ``message`` and a link to ``page`` (plain text when the page is not registered)."""
     st.info(message)
     try:
-        st.page_link(page, label=label, icon="➡️")
+        st.page_link(page, label=label, icon=":material/arrow_forward:")
     except StreamlitAPIException:  # the page is not part of this app run (a page tested on its own)
         st.caption(f"Open **{label}** from the sidebar.")

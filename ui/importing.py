@@ -21,7 +21,9 @@ from curation.store import prompt_text
 
 UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "parquet"]
 PREVIEW_ROWS = 20
+FIRST_PROBLEMS = 5
 _KEY_SAMPLE = 50
+_UNITS = {"jsonl": "line", "json": "record", "csv": "row", "parquet": "row"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,41 @@ class FileReport:
     preview: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def n_bad(self) -> int:
+        """Records that would be left out (one record can have several problems)."""
+        return self.n_records - self.n_good
+
+    @property
+    def unit(self) -> str:
+        """What one record is in this file: a line, a row or a record."""
+        return _UNITS.get(self.file_type, "record")
+
+    @property
+    def importable(self) -> bool:
+        """Whether anything can be imported, skipping the bad records if need be."""
+        return not self.error and self.n_good > 0
+
+    @property
+    def bad_records(self) -> str:
+        """``3 bad lines``, ``1 bad row``: the records a skip would leave out."""
+        return f"{self.n_bad} bad {self.unit}{'' if self.n_bad == 1 else 's'}"
+
+    def problem_headline(self) -> str:
+        """Why the Import button waits: how many records are bad, and what to do about it."""
+        if not self.importable:
+            return "Nothing can be imported from this file: fix it first."
+        verb = "has" if self.n_bad == 1 else "have"
+        return (f"{self.n_bad} of {self.n_records} {self.unit}s {verb} problems. Nothing is imported "
+                "until you fix the file or choose to skip them.")
+
+    def first_problems(self, limit: int = FIRST_PROBLEMS) -> str:
+        """The first ``limit`` problems as ``file:line: field message`` lines, then how many more."""
+        lines = [str(Problem(row["where"], None, row["field"] or None, row["problem"]))
+                 for row in self.problems[:limit]]
+        more = len(self.problems) - limit
+        return "\n".join(lines + ([f"... and {more} more (every one is in the table)"] if more > 0 else []))
 
 
 def save_upload(uploaded: Any) -> Path:

@@ -55,7 +55,7 @@ GOOD = line(chat())
 # -- JSONL ---------------------------------------------------------------------------------------------
 def truncated_jsonl() -> Entry:
     data = lines(line(chat(id=1)), line(chat("What is 3 + 3?", "6", id=2))) + line(chat(id=3)).encode()[:30]
-    return data, "truncated.jsonl:3: invalid JSON at column 31: Expecting ':' delimiter"
+    return data, "truncated.jsonl:3: invalid JSON: the object is not closed: the line ends where a ':' should come"
 
 
 def invalid_utf8_jsonl() -> Entry:
@@ -122,7 +122,7 @@ def blank_lines_jsonl() -> Entry:
 
 def bom_bad_line_jsonl() -> Entry:
     return (b"\xef\xbb\xbf{'messages': []}\n" + lines(GOOD),
-            "bom_bad_line.jsonl:1: invalid JSON at column 2: Expecting property name enclosed in double quotes")
+            "bom_bad_line.jsonl:1: invalid JSON: text must be in double quotes, not single quotes, at column 2")
 
 
 def no_assistant_jsonl() -> Entry:
@@ -176,7 +176,7 @@ def long_id_jsonl() -> Entry:
 
 def control_chars_jsonl() -> Entry:
     return (lines(GOOD, '{"prompt": "bell\x07 and escape\x1b[2J", "response": "a"}'),
-            "control_chars.jsonl:2: invalid JSON at column 17: Invalid control character at")
+            "control_chars.jsonl:2: invalid JSON: a raw control character inside a string at column 17")
 
 
 def unpaired_surrogate_jsonl() -> Entry:
@@ -197,7 +197,8 @@ def formulas_jsonl() -> Entry:
 # -- JSON ----------------------------------------------------------------------------------------------
 def truncated_json() -> Entry:
     text = json.dumps([chat(), chat("q2", "a2"), chat("q3", "a3")], indent=2)
-    return text[: len(text) * 2 // 3].encode(), "truncated.json: invalid JSON at line 25 column 1: Expecting ',' delimiter"
+    return text[: len(text) * 2 // 3].encode(), ("truncated.json: invalid JSON: the object is not closed: "
+                                                 "a '}' is missing at the end of the file")
 
 
 def array_non_object_json() -> Entry:
@@ -257,7 +258,7 @@ def nan_infinity_json() -> Entry:
 
 def trailing_comma_json() -> Entry:
     return (b'[{"prompt": "q", "response": "a"},]',
-            "trailing_comma.json: invalid JSON at line 1 column 35: Expecting value")
+            "trailing_comma.json: invalid JSON: trailing comma: the ',' before the ']' at line 1 column 35")
 
 
 def mixed_shapes_json() -> Entry:
@@ -424,7 +425,7 @@ BUILDERS: dict[str, Callable[[], Entry]] = {
 
 #: Entries made at test time (too big to store, or not storable in git), with their fragments.
 AT_TEST_TIME: dict[str, str | None] = {
-    "huge_line.jsonl": "huge_line.jsonl:1: invalid JSON at column 29: Unterminated string starting at",
+    "huge_line.jsonl": "huge_line.jsonl:1: invalid JSON: unterminated string starting at column 29",
     "huge_valid.jsonl": None,
     "directory.jsonl": "directory.jsonl: is a directory, not a file",
     "missing.jsonl": "missing.jsonl: file not found",
