@@ -6,9 +6,8 @@ caches at once and start each call from the longest cached token prefix
 repeat in every example's calls — (2) decode the samples of several prompts together as
 parallel sequences, (3) read the log-probabilities of the first generated tokens without
 keeping logits for every prompt token, and (4) score a response's tokens teacher-forced,
-for the likelihood signals. All of an engine's work runs on one thread of its own
-(measured: llama.cpp's OpenMP decode is about 60 % slower when calls come from changing
-threads).
+for the likelihood signals. All of an engine's work runs on one thread of its own, because
+llama.cpp's OpenMP decode slows down when calls come from changing threads.
 """
 from __future__ import annotations
 
@@ -134,10 +133,9 @@ class Engine:
         token after it.
 
         The new tokens of several prompts are decoded together, each token once for its slot
-        and its sequences (measured on the support set: 6.4 ms a prompt token against 7.4-7.9
-        in the batches of 30-80 tokens that one prompt at a time gives; 2.05 against 2.4 s of
-        prompt time an example). The batch is decoded early when it is full, or when a prompt
-        would read or rewrite a slot still waiting in it.
+        and its sequences: larger batches cost less per token than one prompt at a time. The
+        batch is decoded early when it is full, or when a prompt would read or rewrite a slot
+        still waiting in it.
         """
         kv = self.native
         out: list[tuple[int, np.ndarray] | None] = [None] * len(prompts)
