@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -103,6 +104,8 @@ def _config(args: argparse.Namespace, last_run: dict | None) -> Config:
 def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
     from curation.pipeline import estimate_run, run_pipeline
     from curation.progress import ProgressBar
+    from curation.throughput import duration
+    from shlex import quote
 
     _config(args, None)  # a bad flag is reported before anything else
     with Store(args.store) as store:
@@ -112,8 +115,8 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
         if "score" in stages:
             e = estimate_run(store, dataset, config)
             print(f"estimate: {e.examples} examples to score, at most {e.calls} calls, "
-                  f"~{e.prompt_tokens + e.completion_tokens:,} tokens, ~{e.seconds / 60:.1f} min, ${e.cost_usd:.2f}",
-                  file=sys.stderr)
+                  f"~{e.prompt_tokens + e.completion_tokens:,} tokens, ~{duration(e.seconds)}, ${e.cost_usd:.2f} "
+                  f"({e.basis or 'nothing to do'})", file=sys.stderr)
         with ProgressBar(price_known=config.llm.price_prompt_per_m > 0) as bar:
             summary = run_pipeline(store, dataset, config, stages=stages, on_progress=bar.update)
     s = summary.stats
@@ -128,6 +131,9 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
     if summary.stopped:
         print(f"stopped early ({summary.stopped}); run the same command again to resume", file=sys.stderr)
         return 3
+    if summary.flagged:
+        print(f"review the {summary.flagged} flagged example(s): curate app --store {quote(str(args.store))} "
+              "(Review page, status: flagged)")
     return 4 if summary.warnings else 0
 
 
@@ -138,7 +144,38 @@ def _cmd_app(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
                "--server.port", str(args.port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--", "--store", str(Path(args.store).resolve())]
-    return subprocess.call(command)
+    return _run_forwarding_signals(command)
+
+
+_FORWARDED = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, name))
+
+
+def _run_forwarding_signals(command: list[str]) -> int:
+    """Run ``command``, passing SIGTERM / SIGINT / SIGHUP on to it; return its exit status.
+
+    Killing `curate app` must stop Streamlit too, or it would keep the store's lock. A second
+    signal kills the child outright (for a Streamlit that hangs while stopping).
+    """
+    received: list[int] = []
+    child: subprocess.Popen | None = None
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if child is not None and len(received) == 1:
+            child.send_signal(signum)
+        elif child is not None:
+            child.kill()
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    try:
+        child = subprocess.Popen(command)
+        if received:  # a signal came while it was starting
+            child.send_signal(received[0])
+        code = child.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -175,6 +175,8 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
                    and rows.get(e.example_id, {}).get("confidence") is not None),
                   key=lambda e: -rows[e.example_id]["confidence"])[:DEMO_POOL]
     size = judge_client.items_per_batch(2)  # a candidate, then the judge's two orders
+    if on_progress is not None:
+        on_progress(0, len(todo), 0)  # the phase has started
     for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"

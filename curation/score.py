@@ -261,7 +261,7 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
     """Score every example of ``info`` not yet scored under this configuration.
 
     Args:
-        on_progress: called as ``on_progress(done, total, failed)`` after each example.
+        on_progress: called as ``on_progress(done, total, failed)`` at the start and after each example.
         should_stop: polled between batches; True stops the run cleanly (resumable).
     Returns:
         Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early.
@@ -273,6 +273,8 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
     todo = [e for e in examples if e.example_id not in done_ids]
     result = ScoreResult(skipped=len(examples) - len(todo))
     size = client.items_per_batch(config.scoring.reflection_prompts + first_sample_count(config))
+    if on_progress is not None:
+        on_progress(0, len(todo), 0)  # the phase has started: its total is known before the first batch ends
     for start in range(0, len(todo), size):
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"

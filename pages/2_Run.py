@@ -17,7 +17,7 @@ dataset = sidebar(store)
 st.title("Run the pipeline")
 if dataset is None:
     st.info("No dataset yet: import one first.")
-    st.page_link("pages/1_Import.py", label="Import a dataset", icon="📥")
+    st.page_link("pages/1_Import.py", label="Import a dataset", icon=":material/upload_file:")
     st.stop()
 st.caption(
     f"Dataset **{dataset.name}** ({dataset.n_examples:,} examples). The model samples k answers per "

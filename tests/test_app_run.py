@@ -114,6 +114,35 @@ def test_start_runs_in_the_background_and_reports(store_file, monkeypatch):
     assert metric(at, "Done") == "3" and metric(at, "LLM calls") == "6" and metric(at, "Cache hits") == "1"
 
 
+def test_the_panel_names_the_phase_with_done_total_and_time_left_then_links_to_the_review(store_file, monkeypatch):
+    reported, release = threading.Event(), threading.Event()
+
+    def fake_run(store, dataset, config, *, stages, on_progress, should_stop):
+        on_progress(Progress("load", 471, 471, 0, {}, rate=500.0, eta_s=0.0, elapsed_s=0.9, unit="MB"))
+        on_progress(Progress("score", 12, 40, 0, {"calls": 36}, rate=0.2, eta_s=140.0, elapsed_s=60.0))
+        reported.set()
+        release.wait(10)
+        return RunSummary(scored=40, flagged=7, proposed=5)
+
+    monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
+    at = app("run").run()
+    at.button(key="run_start").click().run()
+    assert reported.wait(5)
+    at.run()
+    assert not at.exception
+    [bar] = at.get("progress")
+    assert bar.proto.text == "scoring: 12 of 40 examples · 12.0 examples/min, about 2 min left"
+    assert any(c.value == "✓ loading the model (done in 1 s) → ▶ **scoring** → correcting" for c in at.caption)
+    assert metric(at, "Done") == "12"
+    release.set()
+    finish(store_file)
+    at.run()
+    assert not at.exception
+    [link] = at.get("page_link")
+    assert (link.proto.label, link.proto.query_string) == ("Review the 7 flagged examples", "status=flagged")
+    assert link.proto.page == "Review"
+
+
 def test_a_stage_that_failed_most_examples_is_shown_in_red(store_file, monkeypatch):
     warning = "Auto-Correct failed on 25 of 25 flagged examples; first error: prompt of 2377 tokens does not fit"
 

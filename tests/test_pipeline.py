@@ -144,7 +144,7 @@ def test_interrupted_run_resumes_without_repeating_a_call(store, tmp_path):
         info = imported(store, tmp_path)
         cfg = config(server, **{"llm.concurrency": 1})  # one example per batch
         events: list[Progress] = []
-        stopped = run_pipeline(store, "arith", cfg, on_progress=events.append, should_stop=lambda: len(events) >= 3)
+        stopped = run_pipeline(store, "arith", cfg, on_progress=events.append, should_stop=lambda: sum(e.done > 0 for e in events) >= 3)
         assert stopped.stopped == "cancelled" and stopped.scored == 3 and stopped.flagged == 0
         assert "filter" not in stopped.run_ids and "correct" not in stopped.run_ids
         assert server.count() == 3 * 3
@@ -314,7 +314,8 @@ def test_api_key_is_never_stored_exported_or_logged(tmp_path, caplog):
     assert manifest["config"]["llm"]["api_key_env"] == KEY_ENV
     assert manifest["tool"] == "clear-studio" and manifest["version"] == curation.__version__
     assert (manifest["config"]["filter"]["gamma"], manifest["config"]["correct"]["eta"]) == (cfg.filter.gamma, cfg.correct.eta)
-    assert set(manifest["counts"]) == {"total", "kept", "removed", "corrected", "edited", "untouched"}
+    assert set(manifest["counts"]) == {"total", "kept", "removed", "corrected", "edited", "untouched", "held",
+                                       "undecided"}
     assert caplog.records  # the run did log, at DEBUG, through openai and httpx
     assert SECRET not in caplog.text
     assert not any(SECRET in str(r.args) for r in caplog.records)

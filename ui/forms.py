@@ -8,16 +8,18 @@ itself is never asked for: only the *name* of the environment variable holding i
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
 from typing import Any
 
 import streamlit as st
 
-from curation.config import BACKENDS, CANDIDATE_SOURCES, GAMMA_MODES, JUDGES, SAMPLE_STYLES, Config
+from curation.config import BACKENDS, CANDIDATE_SOURCES, GAMMA_MODES, JUDGES, SAMPLE_STYLES, Config, setting_help, term
 from curation.errors import ConfigError, CurationError
 from curation.llm.packaged import PACKAGED_MODELS
-from curation.pipeline import STAGES, RunEstimate
+from curation.pipeline import PHASES, STAGES, RunEstimate
 from curation.store import DatasetInfo, Store
+from curation.throughput import duration
 from ui.jobs import RunJob
 
 GGUF_CHOICE = "a GGUF file…"
@@ -84,16 +86,16 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
 
     st.subheader("Scoring, filter and correction")
     a, b, d = st.columns(3)
-    o["scoring.k"] = a.number_input("k (samples per example)", 0, 20, s.k, key=key("k"))
-    o["scoring.alpha"] = b.slider("α (weight of agreement vs. contradiction)", 0.0, 1.0, s.alpha, 0.05,
-                                  key=key("alpha"))
-    o["scoring.beta"] = d.slider("β (weight of consistency vs. self-reflection)", 0.0, 1.0, s.beta, 0.05,
-                                 key=key("beta"))
-    o["filter.gamma"] = a.slider("γ (flag below this confidence)", 0.0, 1.0, f.gamma, 0.01, key=key("gamma"))
-    o["filter.gamma_mode"] = b.radio("γ is", GAMMA_MODES, index=GAMMA_MODES.index(f.gamma_mode), key=key("gamma_mode"),
-                                     horizontal=True, help="absolute: a confidence; quantile: flag that share.")
-    o["correct.eta"] = d.slider("η (apply corrections judged at least this sure)", 0.0, 1.0, c.eta, 0.01,
-                                key=key("eta"))
+    o["scoring.k"] = a.number_input(term("k"), 0, 20, s.k, key=key("k"), help=setting_help("k"))
+    o["scoring.alpha"] = b.slider(term("alpha"), 0.0, 1.0, s.alpha, 0.05, key=key("alpha"),
+                                  help=setting_help("alpha"))
+    o["scoring.beta"] = d.slider(term("beta"), 0.0, 1.0, s.beta, 0.05, key=key("beta"), help=setting_help("beta"))
+    o["filter.gamma"] = a.slider(term("gamma"), 0.0, 1.0, f.gamma, 0.01, key=key("gamma"),
+                                 help=setting_help("gamma"))
+    o["filter.gamma_mode"] = b.radio(f"{term('gamma', short=True)} is", GAMMA_MODES, key=key("gamma_mode"),
+                                     index=GAMMA_MODES.index(f.gamma_mode), horizontal=True,
+                                     help="absolute: a confidence; quantile: flag that share.")
+    o["correct.eta"] = d.slider(term("eta"), 0.0, 1.0, c.eta, 0.01, key=key("eta"), help=setting_help("eta"))
     o["correct.auto_apply"] = a.toggle("Auto-apply confident corrections", c.auto_apply, key=key("auto_apply"),
                                        help="Off: every correction waits for a reviewer.")
     with st.expander("Advanced"):
@@ -121,14 +123,6 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
     return config, tuple(x for x in STAGES if x in stages)
 
 
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def show_estimate(estimate: RunEstimate) -> None:
     cols = st.columns(5)
     cols[0].metric("Examples to score", f"{estimate.examples:,}")
@@ -137,19 +131,26 @@ def show_estimate(estimate: RunEstimate) -> None:
                    help=f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion")
     cols[3].metric("Time", duration(estimate.seconds))
     cols[4].metric("Cost", f"${estimate.cost_usd:,.2f}")
+    if estimate.basis:
+        st.caption(f"Time from the speed of this machine: {estimate.basis}.")
 
 
 def show_job(job: RunJob) -> None:
-    """Progress bar and live counts of a job, then how it ended."""
+    """The phases (loading the model, scoring, correcting), the current one's progress with
+    its rate and time left, live counts; then how the run ended and a link to its flags."""
     p = job.progress
     stats = p.stats if p else {}
     if p is not None:
         share = p.done / p.total if p.total else 1.0
-        st.progress(min(share, 1.0), text=f"{p.stage}: {p.done:,} of {p.total:,} examples")
+        since = time.monotonic() - job.reported if job.running else 0.0
+        st.progress(min(share, 1.0), text=p.describe(since_s=since))
     elif job.running:
-        st.progress(0.0, text="starting (loading the model)…")
+        st.progress(0.0, text="starting…")
+    steps = _phase_steps(job)
+    if steps:
+        st.caption(" → ".join(steps))
     cols = st.columns(6)
-    cols[0].metric("Done", f"{p.done if p else 0:,}")
+    cols[0].metric("Done", f"{p.done if p and p.stage != 'load' else 0:,}")
     cols[1].metric("Failed", f"{p.failed if p else 0:,}")
     cols[2].metric("LLM calls", f"{int(stats.get('calls', 0)):,}")
     cols[3].metric("Cache hits", f"{int(stats.get('cache_hits', 0)):,}")
@@ -176,3 +177,25 @@ def show_job(job: RunJob) -> None:
             st.success(f"Finished: {text}.")
         for note in r.notes:
             st.caption(note)
+        if r.flagged:
+            st.page_link("pages/3_Review.py", label=f"Review the {r.flagged:,} flagged examples",
+                         icon=":material/search:", query_params={"status": "flagged"})
+
+
+def _phase_steps(job: RunJob) -> list[str]:
+    """Each phase of the job: ✓ when done, ▶ the current one, the ones to come plain."""
+    wanted = [s for s in PHASES if s in job.phases or s in job.stages
+              or (s == "load" and job.config.llm.backend == "embedded" and job.running)]
+    current = job.progress.stage if job.progress is not None and job.running else None
+    steps = []
+    for stage in wanted:
+        seen = job.phases.get(stage)
+        if stage == current:
+            steps.append(f"▶ **{PHASES[stage]}**")
+        elif seen is not None and seen.done >= seen.total:
+            steps.append(f"✓ {PHASES[stage]} ({seen.pace()})")
+        elif seen is not None:
+            steps.append(f"{PHASES[stage]} (stopped at {seen.done:,} of {seen.total:,})")
+        else:
+            steps.append(PHASES[stage])
+    return steps

@@ -3,7 +3,8 @@
 The Run page starts a :class:`RunJob` and polls it; the slot lives in ``st.cache_resource``,
 so a browser refresh (a new session) finds the job still running and re-attaches to it.
 Cancelling sets an event that ``run_pipeline`` checks through ``should_stop``; the work done
-so far is in the store, and starting the same configuration again resumes it.
+so far is in the store, and starting the same configuration again resumes it. The job keeps
+the latest report of each phase, so the page can show the phases behind and ahead.
 """
 from __future__ import annotations
 
@@ -32,7 +33,9 @@ class RunJob:
     stages: tuple[str, ...]
     started: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
-    progress: Progress | None = None
+    progress: Progress | None = None  # the latest report
+    phases: dict[str, Progress] = field(default_factory=dict)  # the latest report of each phase
+    reported: float = 0.0  # time.monotonic() of the latest report: the time left counts down from it
     summary: RunSummary | None = None
     error: str | None = None  # a CurationError's message
     crash: BaseException | None = None  # anything else: a bug, shown with its traceback
@@ -50,6 +53,8 @@ class RunJob:
             self.thread.join(timeout)
 
     def _report(self, progress: Progress) -> None:
+        self.phases[progress.stage] = progress
+        self.reported = time.monotonic()
         self.progress = progress
 
     def _run(self, store: Store) -> None:

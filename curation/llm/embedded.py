@@ -13,15 +13,15 @@ import hashlib
 import logging
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from curation.config import LLMConfig
 from curation.errors import LLMError
-from curation.llm.base import ChatRequest, ChatResult, Message, TokenScores
+from curation.llm.base import ChatRequest, ChatResult, TokenScores
+from curation.records import Message
 from curation.llm.engine import MAX_SEQUENCES, Job, Engine
-from curation.llm.packaged import resolve_model_path
+from curation.llm.packaged import BytesFn, model_size, resolve_model_path
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +29,31 @@ _ENGINES: dict[tuple, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def _engine_for(path: Path, *, n_ctx: int, n_threads: int, seed: int) -> Engine:
-    key = (str(path), n_ctx, n_threads, seed)
+def _engine_for(config: LLMConfig, *, on_progress: BytesFn | None = None) -> Engine:
+    path = resolve_model_path(config.model, model_dir=config.model_dir, on_progress=on_progress)
+    n_threads = config.n_threads or max(1, min(os.cpu_count() or 1, 8))
+    key = (str(path), config.n_ctx, n_threads, config.seed)
     with _ENGINES_LOCK:
         if key not in _ENGINES:
-            _ENGINES[key] = Engine(path, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
+            _ENGINES[key] = Engine(path, n_ctx=config.n_ctx, n_threads=n_threads, seed=config.seed)
         return _ENGINES[key]
+
+
+def load(config: LLMConfig, *, on_progress: BytesFn | None = None) -> None:
+    """Load ``config``'s model into this process now rather than on the backend's creation,
+    so that a caller can show it as a phase: ``on_progress(bytes done, bytes in all)`` at the
+    start, while a split packaged model is assembled (its first use only) and once loaded.
+    A model already loaded reports done at once.
+
+    Raises:
+        ConfigError: unknown model; LLMError: the weights are missing, damaged or unloadable.
+    """
+    size = model_size(config.model)
+    if on_progress is not None:
+        on_progress(0, size)
+    _engine_for(config, on_progress=on_progress)
+    if on_progress is not None:
+        on_progress(size, size)
 
 
 @atexit.register
@@ -43,7 +62,7 @@ def _close_engines() -> None:
     # with a TypeError when it runs during interpreter shutdown.
     with _ENGINES_LOCK:
         for engine in _ENGINES.values():
-            engine.llm.close()  # here the engine's thread is idle: its executor shut down before atexit
+            engine.close()  # here the engine's thread is idle: its executor shut down before atexit
         _ENGINES.clear()
 
 
@@ -58,12 +77,10 @@ class EmbeddedBackend:
     max_concurrency = 1
 
     def __init__(self, config: LLMConfig, *, parallel: bool = True):
-        path = resolve_model_path(config.model, model_dir=config.model_dir)
         self.model = config.model
         self.parallel = parallel  # samples of one prompt as parallel sequences (measured faster)
         self._seed = config.seed
-        threads = config.n_threads or max(1, min(os.cpu_count() or 1, 8))
-        self._engine = _engine_for(path, n_ctx=config.n_ctx, n_threads=threads, seed=config.seed)
+        self._engine = _engine_for(config)
 
     @property
     def max_batch_sequences(self) -> int:

@@ -14,6 +14,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from curation.errors import ConfigError, LLMError
 
@@ -60,12 +61,18 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 }
 
 
-def resolve_model_path(model: str, *, model_dir: str | Path | None = None) -> Path:
+#: Receives (bytes done, bytes in all) while a split model is assembled.
+BytesFn = Callable[[int, int], None]
+
+
+def resolve_model_path(model: str, *, model_dir: str | Path | None = None, on_progress: BytesFn | None = None) -> Path:
     """Turn a packaged model name or a GGUF path into a file on disk.
 
     Args:
         model: a key of :data:`PACKAGED_MODELS`, or the path of a local ``.gguf`` file.
         model_dir: where split models are assembled (default ``~/.cache/clear-studio/models``).
+        on_progress: called with (bytes done, bytes in all) as a split model is assembled
+            (first use only; the whole file is read, copied and hashed).
     Returns:
         The path of a complete GGUF file.
     Raises:
@@ -87,7 +94,16 @@ def resolve_model_path(model: str, *, model_dir: str | Path | None = None) -> Pa
     target = Path(model_dir or DEFAULT_MODEL_DIR) / spec.filename
     if target.is_file() and target.stat().st_size == spec.size:
         return target
-    return _assemble(spec, sources, target)
+    return _assemble(spec, sources, target, on_progress)
+
+
+def model_size(model: str) -> int:
+    """Bytes of a packaged model or a GGUF file (0 for a path that is not a file)."""
+    spec = PACKAGED_MODELS.get(model)
+    if spec is not None:
+        return spec.size
+    path = Path(model).expanduser()
+    return path.stat().st_size if path.is_file() else 0
 
 
 def _package_dir(package: str) -> Path:
@@ -101,10 +117,11 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(found.submodule_search_locations)))
 
 
-def _assemble(spec: PackagedModel, sources: list[Path], target: Path) -> Path:
+def _assemble(spec: PackagedModel, sources: list[Path], target: Path, on_progress: BytesFn | None) -> Path:
     log.info("assembling %s from %d parts into %s", spec.name, len(sources), target)
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
+    copied = 0
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{spec.filename}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
@@ -113,6 +130,9 @@ def _assemble(spec: PackagedModel, sources: list[Path], target: Path) -> Path:
                     while chunk := part.read(8 << 20):
                         digest.update(chunk)
                         out.write(chunk)
+                        copied += len(chunk)
+                        if on_progress is not None:
+                            on_progress(copied, spec.size)
         if digest.hexdigest() != spec.sha256:
             raise LLMError(
                 f"{spec.name}: assembled weights hash to {digest.hexdigest()}, expected {spec.sha256}; "

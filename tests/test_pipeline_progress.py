@@ -1,0 +1,162 @@
+"""Honest progress: the estimate timed from runs measured in the store (or a default when none
+is), and the phase reports a run sends (model loading, scoring, correcting with rate and ETA).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from curation import pipeline
+from curation.config import Config
+from curation.ingest import import_file
+from curation.pipeline import Progress, estimate_run, measured_seconds, run_pipeline
+from curation.score import score_key
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.scripted import ARITHMETIC, ArithmeticModel, openai_overrides, write_records
+
+KEY_ENV = "CLEAR_TEST_PROGRESS_KEY"
+CONFIG = Config()  # embedded, default scoring: 5 samples + 2 reflections + likelihood + contrast = 9 calls
+
+
+def timing(seconds, n_done, *, dataset_id=1, key="k", calls=10, cache_hits=0):
+    return {"seconds": seconds, "n_done": n_done, "dataset_id": dataset_id, "score_key": key, "calls": calls,
+            "cache_hits": cache_hits}
+
+
+# -- measured_seconds (pure) ------------------------------------------------------------------
+def test_nothing_measured_with_these_settings_is_none():
+    assert measured_seconds([], dataset_id=1, score_key="k") is None
+    assert measured_seconds([timing(60, 10, key="other")], dataset_id=1, score_key="k") is None
+
+
+def test_runs_are_pooled_newest_first_this_dataset_first():
+    runs = [timing(100, 10, dataset_id=2), timing(60, 10), timing(999, 10), timing(80, 10, dataset_id=2)]
+    # this dataset's two newest (60 s + 999 s for 20 examples) fill the pool of 20
+    assert measured_seconds(runs, dataset_id=1, score_key="k") == (pytest.approx(1059 / 20), 20)
+    # a larger pool takes the other dataset's runs, newest first, after them
+    assert measured_seconds(runs, dataset_id=1, score_key="k", pool=30) == (pytest.approx(1159 / 30), 30)
+    # another dataset alone: its runs are all there is
+    assert measured_seconds(runs[:1], dataset_id=1, score_key="k") == (pytest.approx(10.0), 10)
+
+
+def test_runs_served_from_the_cache_do_not_count():
+    runs = [timing(2, 10, calls=1, cache_hits=40), timing(50, 10, calls=30, cache_hits=3)]
+    assert measured_seconds(runs, dataset_id=1, score_key="k") == (pytest.approx(5.0), 10)
+
+
+# -- estimate_run over a store ------------------------------------------------------------------
+@pytest.fixture
+def arith(store, tmp_path):
+    path = tmp_path / "arith.jsonl"
+    write_records(path, ARITHMETIC)  # 8 examples
+    return import_file(store, path, name="arith").dataset
+
+
+def record_run(store, info, stage, *, seconds, n_done, config=CONFIG):
+    """A finished run of ``stage`` that took ``seconds`` (the store's clock pinned)."""
+    start = datetime(2026, 1, 1, 12, 0, 0)
+    times = iter([start, start + timedelta(seconds=seconds)])
+    run_id = f"{stage}-{config.llm.backend}-{seconds}"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr("curation.store.now", lambda: next(times))
+        store.start_run(run_id=run_id, dataset_id=info.dataset_id, stage=stage, backend=config.llm.backend,
+                        model=config.llm.model, config=config.to_dict(), score_key=score_key(config), n_examples=8)
+        store.update_run(run_id, n_done=n_done, n_failed=0, stats={"calls": 3 * n_done})
+        store.finish_run(run_id, status="done")
+
+
+def test_the_estimate_falls_back_to_the_default_when_nothing_was_measured(store, arith):
+    e = estimate_run(store, "arith", CONFIG)
+    # 8 to score at 9 calls x 0.85 s; round(8 x 20 %) = 2 to correct at 3 calls x 0.85 s
+    assert (e.examples, e.calls) == (8, 8 * 9 + 2 * 3)
+    assert e.seconds == pytest.approx(8 * 9 * 0.85 + 2 * 3 * 0.85)
+    assert "scoring 7.6 s an example by default" in e.basis and "correcting 2.5 s an example by default" in e.basis
+
+
+def test_the_estimate_uses_the_speed_measured_in_the_store(store, arith):
+    record_run(store, arith, "score", seconds=60, n_done=10)  # 6 s an example
+    e = estimate_run(store, "arith", CONFIG)
+    assert e.seconds == pytest.approx(8 * 6.0 + 2 * 3 * 0.85)
+    assert "scoring 6.0 s an example, measured on the last 10 run here" in e.basis
+    assert "correcting 2.5 s an example by default" in e.basis
+
+    record_run(store, arith, "correct", seconds=24, n_done=2)  # 12 s an example
+    assert estimate_run(store, "arith", CONFIG).seconds == pytest.approx(8 * 6.0 + 2 * 12.0)
+
+
+def test_runs_of_other_scoring_settings_do_not_time_this_one(store, arith):
+    record_run(store, arith, "score", seconds=60, n_done=10)
+    fast = CONFIG.with_overrides({"scoring.k": 0})
+    e = estimate_run(store, "arith", fast)
+    assert "by default" in e.basis and "measured on" not in e.basis
+
+
+# -- the reports a run sends ----------------------------------------------------------------------
+def test_a_run_reports_each_phase_from_zero_with_rate_and_time_left(store, arith, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    events: list[Progress] = []
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        cfg = Config().with_overrides(openai_overrides(server.base_url, KEY_ENV))
+        run_pipeline(store, "arith", cfg, on_progress=events.append)
+    score = [e for e in events if e.stage == "score"]
+    assert (score[0].done, score[0].total, score[0].eta_s) == (0, 8, None)  # before the first: unknown
+    assert [e.done for e in score] == list(range(9))  # one report per finished example
+    assert all(e.rate > 0 and e.eta_s is not None for e in score[1:])
+    assert score[-1].eta_s == 0 and score[-1].describe().startswith("scoring: 8 of 8 examples · done in")
+    correct = [e for e in events if e.stage == "correct"]
+    assert (correct[0].done, correct[-1].done, correct[-1].total) == (0, 2, 2)
+    assert "load" not in {e.stage for e in events}  # an endpoint has nothing to load
+
+
+def test_the_second_run_has_a_time_left_from_the_start(store, arith, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        cfg = Config().with_overrides(openai_overrides(server.base_url, KEY_ENV))
+        record_run(store, arith, "score", seconds=60, n_done=10, config=cfg)  # 6 s an example
+        events: list[Progress] = []
+        run_pipeline(store, "arith", cfg, stages=("score",), on_progress=events.append)
+    assert events[0].eta_s == pytest.approx(8 * 6.0, rel=0.05)
+
+
+def test_the_embedded_model_loads_as_a_phase_in_megabytes(store, arith, monkeypatch):
+    def fake_load(llm, *, on_progress):
+        for done in (0, 100 << 20, 300 << 20, 300 << 20):
+            on_progress(done, 300 << 20)
+
+    monkeypatch.setattr("curation.llm.embedded.load", fake_load)
+    monkeypatch.setattr(pipeline, "make_client", lambda llm, cache: None)
+    events: list[Progress] = []
+    client = pipeline._load_client(store, CONFIG.llm, pipeline._Reporter(events.append, dict))
+    assert client is None
+    assert [(e.stage, e.done, e.total, e.unit) for e in events] == [
+        ("load", 0, 300, "MB"), ("load", 100, 300, "MB"), ("load", 300, 300, "MB"), ("load", 300, 300, "MB")]
+    assert events[-1].describe().startswith("loading the model: 300 of 300 MB · done in")
+
+
+# -- the model's loading --------------------------------------------------------------------------
+def test_assembling_a_split_model_reports_its_bytes(tmp_path):
+    import hashlib
+
+    from curation.llm.packaged import PackagedModel, _assemble
+
+    parts = [tmp_path / "a.bin", tmp_path / "b.bin"]
+    parts[0].write_bytes(b"x" * 10)
+    parts[1].write_bytes(b"y" * 5)
+    spec = PackagedModel(name="tiny", filename="tiny.gguf", parts=(), size=15, licence="", origin="",
+                         sha256=hashlib.sha256(b"x" * 10 + b"y" * 5).hexdigest())
+    seen: list[tuple[int, int]] = []
+    target = _assemble(spec, parts, tmp_path / "out" / "tiny.gguf", lambda done, total: seen.append((done, total)))
+    assert target.read_bytes() == b"x" * 10 + b"y" * 5
+    assert seen == [(10, 15), (15, 15)]
+
+
+@pytest.mark.model
+def test_a_loaded_model_reports_done_at_once(default_backend):
+    from curation.llm import embedded
+    from curation.llm.packaged import PACKAGED_MODELS
+
+    seen: list[tuple[int, int]] = []
+    embedded.load(Config().llm, on_progress=lambda done, total: seen.append((done, total)))
+    size = PACKAGED_MODELS[Config().llm.model].size
+    assert seen == [(0, size), (size, size)]
