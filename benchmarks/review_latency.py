@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import duckdb
+
 from curation import insights, review, team
 from curation.export import undecided_choice
 from ui import common
@@ -101,10 +103,15 @@ def build(path: Path, n: int) -> int:
                                              sha256="0" * 64, examples=examples), name="bench").dataset_id
         store.start_run(run_id="bench", dataset_id=ds, stage="score", backend="bench", model="bench", config={},
                         score_key="k", n_examples=n)
-        store.execute(SQL_SEED_SCORES, (ds, "k"))
-        store.execute(SQL_SEED_FLAGS, (ds, "k"))
-        store.execute(SQL_SEED_PROPOSALS, (ds,))
-        store.execute(SQL_SEED_DECISIONS, (ds, 20))  # 5% of the examples already decided
+    # Synthetic scores, flags, proposals and decisions, written straight into the closed store's file.
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(SQL_SEED_SCORES, (ds, "k"))
+        con.execute(SQL_SEED_FLAGS, (ds, "k"))
+        con.execute(SQL_SEED_PROPOSALS, (ds,))
+        con.execute(SQL_SEED_DECISIONS, (ds, 20))  # 5% of the examples already decided
+    finally:
+        con.close()
     return ds
 
 

@@ -5,7 +5,8 @@ In: the store (the active score, flags, proposals and the append-only ``review_l
 kappa), how often reviewers confirmed the Auto-Filter and Auto-Correct (:func:`auto_precision`),
 the thresholds that would have reached a target precision (:func:`thresholds_for_precision`), and
 the small pre-aggregated rows the Insights page charts (histograms binned in SQL, the γ count).
-Only decisions in force count (:data:`curation.review_sql.EFFECTIVE`); nothing here writes.
+Only decisions in force count (the store's ``decisions_in_force``); nothing here writes, and the
+SQL is the store's (:mod:`curation.store.insights`).
 Scores are floats in [0, 1], higher = more likely correct.
 """
 from __future__ import annotations
@@ -17,74 +18,10 @@ from itertools import combinations, groupby
 from typing import Any, Iterable
 
 from curation.errors import ReviewError
-from curation.review_sql import EFFECTIVE
 from curation.store import Store
 
 #: Decisions that say the original response was bad (the Auto-Filter was right to flag it).
 CONFIRMS_BAD = ("remove", "accept", "edit")
-
-
-# -- SQL -------------------------------------------------------------------------------
-# Each annotator's latest decision on examples that two or more annotators decided.
-SQL_MULTI_DECISIONS = f"""
-    WITH {EFFECTIVE},
-    latest AS (
-        SELECT example_id, annotator, action FROM effective WHERE NOT adjudicates
-        QUALIFY row_number() OVER (PARTITION BY example_id, annotator ORDER BY event_id DESC) = 1
-    )
-    SELECT example_id, annotator, action FROM latest
-    WHERE example_id IN (SELECT example_id FROM latest GROUP BY example_id HAVING count(*) >= 2)
-    ORDER BY example_id, annotator
-"""
-
-# Examples whose decision in force a person made one by one (bulk rules measure nothing),
-# with their automatic scores: $1 dataset_id, $2 score_key.
-SQL_REVIEWED = f"""
-    WITH {EFFECTIVE}
-    SELECT d.example_id, d.action, s.confidence, f.flagged, p.judge_confidence, p.auto_applied,
-           p.status AS proposal_status
-    FROM decision d
-    LEFT JOIN scores s ON s.dataset_id = $1 AND s.example_id = d.example_id AND s.score_key = $2
-                      AND s.status = 'ok'
-    LEFT JOIN flags f ON f.dataset_id = $1 AND f.example_id = d.example_id
-    LEFT JOIN proposals p ON p.dataset_id = $1 AND p.example_id = d.example_id
-    WHERE d.batch_id IS NULL
-"""
-
-# Histograms: $1 dataset_id, $2 score_key, $3 number of bins.
-SQL_CONFIDENCE_HISTOGRAM = f"""
-    WITH {EFFECTIVE}
-    SELECT least(floor(s.confidence * $3), $3 - 1)::INTEGER AS bin,
-           CASE WHEN coalesce(p.auto_applied, false) THEN 'auto-corrected'
-                WHEN coalesce(f.flagged, false) THEN 'flagged' ELSE 'passed' END AS status,
-           coalesce(d.action, 'undecided') AS decision,
-           count(*) AS n
-    FROM scores s
-    LEFT JOIN flags f ON f.dataset_id = s.dataset_id AND f.example_id = s.example_id
-    LEFT JOIN proposals p ON p.dataset_id = s.dataset_id AND p.example_id = s.example_id
-    LEFT JOIN decision d ON d.example_id = s.example_id
-    WHERE s.dataset_id = $1 AND s.score_key = $2 AND s.status = 'ok' AND s.confidence IS NOT NULL
-    GROUP BY ALL ORDER BY bin
-"""
-SQL_SIGNAL_HISTOGRAM = """
-    WITH parts AS (
-        SELECT j.key AS signal, TRY_CAST(j.value AS DOUBLE) AS value
-        FROM scores s, json_each(s.signals) j
-        WHERE s.dataset_id = $1 AND s.score_key = $2 AND s.status = 'ok'
-        UNION ALL
-        SELECT 'consistency', consistency FROM scores WHERE dataset_id = $1 AND score_key = $2 AND status = 'ok'
-        UNION ALL
-        SELECT 'reflection', reflection FROM scores WHERE dataset_id = $1 AND score_key = $2 AND status = 'ok'
-    )
-    SELECT signal, least(floor(value * $3), $3 - 1)::INTEGER AS bin, count(*) AS n
-    FROM parts WHERE value IS NOT NULL GROUP BY ALL ORDER BY signal, bin
-"""
-SQL_COUNT_BELOW = """
-    SELECT count(*) FILTER (WHERE confidence < ?) AS below, count(*) AS scored,
-           (SELECT max(threshold) FROM flags WHERE dataset_id = ?) AS gamma,
-           (SELECT count(*) FROM flags WHERE dataset_id = ? AND flagged) AS flagged
-    FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok' AND confidence IS NOT NULL
-"""
 
 
 # -- types -------------------------------------------------------------------------------
@@ -148,7 +85,7 @@ class ThresholdChoice:
 def agreement(store: Store, dataset_id: int) -> Agreement:
     """Agreement between annotators' latest decisions on the examples two or more of them decided."""
     by_example: dict[str, dict[str, str]] = {}
-    for example_id, who, action in store.query_rows(SQL_MULTI_DECISIONS, (dataset_id,)):
+    for example_id, who, action in store.multi_decisions(dataset_id):
         by_example.setdefault(example_id, {})[who] = action
     n_agree = sum(1 for votes in by_example.values() if len(set(votes.values())) == 1)
     pair_labels: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
@@ -210,19 +147,18 @@ def reviewed_pairs(store: Store, dataset_id: int) -> dict[str, list[tuple[float,
 def confidence_histogram(store: Store, dataset_id: int, *, bins: int = 20) -> list[dict[str, Any]]:
     """Scored examples binned by confidence: rows of ``bin`` (0..bins-1), ``status``, ``decision``, ``n``."""
     _check_bins(bins)
-    return store.query_dicts(SQL_CONFIDENCE_HISTOGRAM, (dataset_id, store.active_score_key(dataset_id), bins))
+    return store.confidence_histogram(dataset_id, bins)
 
 
 def signal_histogram(store: Store, dataset_id: int, *, bins: int = 20) -> list[dict[str, Any]]:
     """Each signal's values (plus consistency and reflection) binned: rows of ``signal``, ``bin``, ``n``."""
     _check_bins(bins)
-    return store.query_dicts(SQL_SIGNAL_HISTOGRAM, (dataset_id, store.active_score_key(dataset_id), bins))
+    return store.signal_histogram(dataset_id, bins)
 
 
 def count_below(store: Store, dataset_id: int, gamma: float) -> dict[str, Any]:
     """How many scored examples have confidence < ``gamma``; also the γ and flag count in force."""
-    key = store.active_score_key(dataset_id)
-    return store.query_dicts(SQL_COUNT_BELOW, (gamma, dataset_id, dataset_id, dataset_id, key))[0]
+    return store.count_below(dataset_id, gamma)
 
 
 # -- pure maths ------------------------------------------------------------------------------
@@ -291,7 +227,7 @@ def threshold_for_precision(pairs: Iterable[tuple[float, bool]], target: float, 
 
 # -- helpers -----------------------------------------------------------------------------------
 def _reviewed(store: Store, dataset_id: int) -> list[dict[str, Any]]:
-    return store.query_dicts(SQL_REVIEWED, (dataset_id, store.active_score_key(dataset_id)))
+    return store.reviewed(dataset_id)
 
 
 def _check_bins(bins: int) -> None:

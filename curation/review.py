@@ -4,9 +4,10 @@ In: the store (examples, the active score, flags, proposals, the review log). Ou
 (lowest confidence first, read with SQL LIMIT/OFFSET), and new events appended to the
 append-only ``review_log`` (``accept`` | ``keep`` | ``remove`` | ``edit`` | ``undo``). The
 decision in force for an example is its latest event that is not an undo and not undone, by
-any annotator (the store's ``decisions_in_force`` view); undo is a new event naming the one it undoes. Nothing here updates or deletes
-a review event. The SQL lives in :mod:`curation.review_sql`; measuring the automatic stages and
-the reviewers against each other is :mod:`curation.insights`.
+any annotator (the store's ``decisions_in_force`` view); undo is a new event naming the one it
+undoes. Nothing here updates or deletes a review event, and nothing here writes SQL: the store's
+typed queries do (:mod:`curation.store.reviewing`). Measuring the automatic stages and the
+reviewers against each other is :mod:`curation.insights`; team review is :mod:`curation.team`.
 Scores are floats in [0, 1], higher = more likely correct.
 """
 from __future__ import annotations
@@ -19,41 +20,14 @@ from typing import Any
 
 from curation.errors import ReviewError
 from curation.records import Message
-from curation.review_sql import (
-    Q_ASSIGNED, Q_COUNT, Q_CONF_MAX, Q_CONF_MIN, Q_DECISIONS, Q_FROM, Q_IDS, Q_JOIN_DECISIONS, Q_JOIN_FLAGS,
-    Q_JOIN_PROPOSALS, Q_JOIN_SCORES, Q_ORDER, Q_ORDER_PAGE, Q_PAGE, Q_POSITION, Q_POSITION_END, Q_SEARCH, Q_SIGNAL, Q_STATUS, Q_WHERE,
-    SQL_BATCH_EFFECTIVE, SQL_BULK_APPLY, SQL_BULK_PREVIEW, SQL_EVENT_EXAMPLE, SQL_EXAMPLE_STATE, SQL_FIRED_COUNTS,
-    SQL_HISTORY, SQL_LAST_BATCH, SQL_LAST_EFFECTIVE_BY, SQL_QUEUE_DETAILS, SQL_UNDO_BATCH, SQL_UNDO_EVENT,
-)
-from curation.store import Store, now, prompt_from_json
+from curation.store import STATUSES, QueueFilter, Store, prompt_from_json
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("accept", "keep", "remove", "edit")
-STATUSES = ("all", "flagged", "proposed", "auto_applied", "decided", "undecided", "flagged_undecided")
 
 
 # -- types -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class QueueFilter:
-    """Which examples the queue shows.
-
-    ``status``: one of :data:`STATUSES`; ``signal``: a fired signal's name; ``conf_min`` /
-    ``conf_max``: inclusive bounds on confidence (either set leaves out unscored examples);
-    ``search``: a case-insensitive substring of the prompt or the response (taken literally);
-    ``assignee``: only the examples assigned to this annotator (:mod:`curation.team`).
-    ``flagged_undecided`` is what export holds, drops or keeps by choice: flagged, with no
-    decision in force and no correction applied.
-    """
-
-    status: str = "all"
-    signal: str | None = None
-    conf_min: float | None = None
-    conf_max: float | None = None
-    search: str | None = None
-    assignee: str | None = None
-
-
 @dataclass(frozen=True)
 class Proposal:
     candidate: str
@@ -148,8 +122,7 @@ def queue_count(store: Store, dataset_id: int, flt: QueueFilter) -> int:
     Raises:
         ReviewError: a bad filter.
     """
-    sql, params = _queue_sql(dataset_id, store.active_score_key(dataset_id), flt, head=Q_COUNT)
-    return store.query_rows(sql, params)[0][0]
+    return store.queue_count(dataset_id, flt)
 
 
 def queue_window(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> QueueWindow:
@@ -163,20 +136,17 @@ def queue_window(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int
     """
     if offset < 0 or limit < 1:
         raise ReviewError(f"queue page: offset must be >= 0 and limit >= 1, got offset={offset}, limit={limit}")
-    key = store.active_score_key(dataset_id)
-    sql, params = _queue_sql(dataset_id, key, flt, head=Q_PAGE, tail=Q_ORDER_PAGE, tail_params=(limit, offset))
-    ranked = store.query_rows(sql, params)
+    ranked = store.queue_ranked(dataset_id, flt, offset=offset, limit=limit)
     if not ranked:
-        return QueueWindow(total=queue_count(store, dataset_id, flt) if offset else 0, rows=[])
+        return QueueWindow(total=store.queue_count(dataset_id, flt) if offset else 0, rows=[])
     ids = [example_id for example_id, _ in ranked]
-    details = {row["example_id"]: row for row in store.query_dicts(SQL_QUEUE_DETAILS, (dataset_id, ids, key))}
+    details = store.queue_details(dataset_id, ids)
     return QueueWindow(total=ranked[0][1], rows=[_queue_row(details[example_id]) for example_id in ids])
 
 
 def queue_ids(store: Store, dataset_id: int, flt: QueueFilter) -> list[str]:
     """Every example id of the filtered queue, in queue order (for splitting it among annotators)."""
-    sql, params = _queue_sql(dataset_id, store.active_score_key(dataset_id), flt, head=Q_IDS, tail=Q_ORDER)
-    return [row[0] for row in store.query_rows(sql, params)]
+    return store.queue_ids(dataset_id, flt)
 
 
 def queue_page(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> list[QueueRow]:
@@ -186,21 +156,17 @@ def queue_page(store: Store, dataset_id: int, flt: QueueFilter, *, offset: int, 
 
 def queue_position(store: Store, dataset_id: int, flt: QueueFilter, example_id: str) -> int | None:
     """The 0-based place of ``example_id`` in the filtered queue, or None when it is not in it."""
-    sql, params = _queue_sql(dataset_id, store.active_score_key(dataset_id), flt, head=Q_POSITION,
-                             tail=Q_POSITION_END, tail_params=(example_id,))
-    rows = store.query_rows(sql, params)
-    return rows[0][0] if rows else None
+    return store.queue_position(dataset_id, flt, example_id)
 
 
 def history(store: Store, dataset_id: int, example_id: str) -> list[dict[str, Any]]:
     """Every review event of one example, oldest first, each with ``undone`` set."""
-    return store.query_dicts(SQL_HISTORY, (dataset_id, example_id))
+    return store.history(dataset_id, example_id)
 
 
 def signal_names(store: Store, dataset_id: int) -> dict[str, int]:
     """Fired signal names of the active score, with how many examples each fired on."""
-    key = store.active_score_key(dataset_id)
-    return {name: n for name, n in store.query_rows(SQL_FIRED_COUNTS, (dataset_id, key))}
+    return store.fired_counts(dataset_id)
 
 
 # -- decisions ---------------------------------------------------------------------------
@@ -226,39 +192,37 @@ def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annot
     if action == "edit" and (text is None or not text.strip()):
         raise ReviewError(f"decision on {example_id!r}: an edit needs a non-empty response text")
     with store.transaction():
-        rows = store.query_rows(SQL_EXAMPLE_STATE, (dataset_id, example_id))
-        if not rows:
+        state = store.example_state(dataset_id, example_id)
+        if state is None:
             raise ReviewError(f"decision: no example {example_id!r} in dataset {dataset_id}")
-        response, candidate, proposal_status, before = rows[0]
-        if action == "accept" and (candidate is None or proposal_status != "ok"):
+        if action == "accept" and (state["candidate"] is None or state["proposal_status"] != "ok"):
             raise ReviewError(f"decision on {example_id!r}: there is no proposed correction to accept")
-        after = {"accept": candidate, "keep": response, "remove": None, "edit": text}[action]
-        return store.append_review(dataset_id=dataset_id, example_id=example_id, action=action,
-                                   annotator=who, before=before, after=after, adjudicates=adjudicates)
+        after = {"accept": state["candidate"], "keep": state["response"], "remove": None, "edit": text}[action]
+        return store.append_review(dataset_id=dataset_id, example_id=example_id, action=action, annotator=who,
+                                   before=state["in_force"], after=after, adjudicates=adjudicates)
 
 
 def undo_last(store: Store, dataset_id: int, *, annotator: str) -> int | None:
     """Undo ``annotator``'s latest decision still in effect; return the undone event's id (None if none)."""
     who = _annotator(annotator)
     with store.transaction():
-        rows = store.query_rows(SQL_LAST_EFFECTIVE_BY, (dataset_id, who))
-        if not rows:
+        found = store.last_in_effect_by(dataset_id, who)
+        if found is None:
             return None
-        event_id, example_id = rows[0]
-        store.execute(SQL_UNDO_EVENT, (dataset_id, example_id, who, None, event_id, now()))
+        event_id, example_id = found
+        store.append_undo(dataset_id, example_id, annotator=who, undoes=event_id)
     return event_id
 
 
 def example_of_event(store: Store, dataset_id: int, event_id: int) -> str | None:
     """The example a review event is about (None for an unknown event)."""
-    rows = store.query_rows(SQL_EVENT_EXAMPLE, (dataset_id, event_id))
-    return rows[0][0] if rows else None
+    return store.example_of_event(dataset_id, event_id)
 
 
 # -- bulk --------------------------------------------------------------------------------
 def bulk_preview(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule) -> int:
     """How many examples :func:`bulk_apply` would change (the whole filtered set, not one page)."""
-    return store.query_rows(SQL_BULK_PREVIEW, _bulk_params(store, dataset_id, flt, rule))[0][0]
+    return store.bulk_count(dataset_id, flt, _rule(rule))
 
 
 def bulk_apply(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule, *, annotator: str) -> str:
@@ -271,9 +235,9 @@ def bulk_apply(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule, 
     """
     who = _annotator(annotator)
     batch_id = uuid.uuid4().hex[:12]
-    params = _bulk_params(store, dataset_id, flt, rule) + [who, batch_id, now()]
+    matched = _rule(rule)
     with store.transaction():
-        store.execute(SQL_BULK_APPLY, params)
+        store.bulk_decide(dataset_id, flt, matched, annotator=who, batch_id=batch_id)
     log.info("bulk %s by %s: batch %s", rule.kind, who, batch_id)
     return batch_id
 
@@ -282,69 +246,24 @@ def undo_batch(store: Store, dataset_id: int, batch_id: str, *, annotator: str) 
     """Undo every event of a batch still in effect (as one new batch); return how many were undone."""
     who = _annotator(annotator)
     with store.transaction():
-        undone = store.query_rows(SQL_BATCH_EFFECTIVE, (dataset_id, batch_id))[0][0]
-        store.execute(SQL_UNDO_BATCH, (dataset_id, batch_id, who, f"undo:{batch_id}", now()))
+        undone = store.batch_in_effect(dataset_id, batch_id)
+        store.undo_batch_events(dataset_id, batch_id, annotator=who)
     return undone
 
 
 def last_batch(store: Store, dataset_id: int, *, annotator: str | None = None) -> Batch | None:
     """The latest bulk batch with events still in effect (of ``annotator`` when given)."""
-    rows = store.query_rows(SQL_LAST_BATCH, (dataset_id, annotator))
-    return Batch(*rows[0]) if rows else None
+    row = store.last_batch(dataset_id, annotator)
+    return Batch(*row) if row else None
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _check_filter(flt: QueueFilter) -> None:
-    if flt.status not in STATUSES:
-        raise ReviewError(f"queue filter: status {flt.status!r} is not one of {', '.join(STATUSES)}")
-    for name in ("conf_min", "conf_max"):
-        value = getattr(flt, name)
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise ReviewError(f"queue filter: {name} must be in [0, 1], got {value}")
-
-
-def _search_text(flt: QueueFilter) -> str | None:
-    return flt.search.strip() if flt.search and flt.search.strip() else None
-
-
-def _queue_sql(dataset_id: int, score_key: str | None, flt: QueueFilter, *, head: str, tail: str = "",
-               tail_params: tuple = ()) -> tuple[str, list[Any]]:
-    """The queue query for ``flt``: only the joins and predicates its filters use."""
-    _check_filter(flt)
-    search = _search_text(flt)
-    by_decision = flt.status in ("decided", "undecided", "flagged_undecided")
-    need_scores = head != Q_COUNT or flt.signal or flt.conf_min is not None or flt.conf_max is not None
-    parts: list[tuple[str, tuple]] = [
-        (Q_DECISIONS if by_decision else "", (dataset_id,) if by_decision else ()),
-        (head, ()), (Q_FROM, ()),
-        (Q_JOIN_SCORES if need_scores else "", (score_key,) if need_scores else ()),
-        (Q_JOIN_FLAGS if flt.status in ("flagged", "flagged_undecided") else "", ()),
-        (Q_JOIN_PROPOSALS if flt.status in ("proposed", "auto_applied", "flagged_undecided") else "", ()),
-        (Q_JOIN_DECISIONS if by_decision else "", ()),
-        (Q_WHERE, (dataset_id,)), (Q_STATUS[flt.status], ()),
-        (Q_SIGNAL if flt.signal else "", (flt.signal,) if flt.signal else ()),
-        (Q_CONF_MIN if flt.conf_min is not None else "", () if flt.conf_min is None else (flt.conf_min,)),
-        (Q_CONF_MAX if flt.conf_max is not None else "", () if flt.conf_max is None else (flt.conf_max,)),
-        (Q_SEARCH if search else "", (search, search) if search else ()),
-        (Q_ASSIGNED if flt.assignee else "", (dataset_id, flt.assignee) if flt.assignee else ()),
-        (tail, tail_params),
-    ]
-    return "\n".join(sql for sql, _ in parts if sql), [value for _, values in parts for value in values]
-
-
-def _base_params(store: Store, dataset_id: int, flt: QueueFilter) -> list[Any]:
-    _check_filter(flt)
-    return [dataset_id, store.active_score_key(dataset_id), flt.status, flt.signal or None,
-            flt.conf_min, flt.conf_max, _search_text(flt), flt.assignee or None]
-
-
-def _bulk_params(store: Store, dataset_id: int, flt: QueueFilter, rule: BulkRule) -> list[Any]:
+def _rule(rule: BulkRule) -> tuple[str, float, bool, str]:
     if rule.kind not in BULK_ACTIONS:
         raise ReviewError(f"bulk rule {rule.kind!r} is not one of {', '.join(BULK_ACTIONS)}")
     if not 0.0 <= rule.min_judge <= 1.0:
         raise ReviewError(f"bulk rule: min_judge must be in [0, 1], got {rule.min_judge}")
-    return _base_params(store, dataset_id, flt) + [rule.kind, rule.min_judge, rule.override,
-                                                    BULK_ACTIONS[rule.kind]]
+    return rule.kind, rule.min_judge, rule.override, BULK_ACTIONS[rule.kind]
 
 
 def _annotator(name: str) -> str:

@@ -19,7 +19,6 @@ from curation import review
 from curation.errors import ReviewError
 from curation.insights import agreement
 from curation.review import QueueFilter
-from curation.review_sql import SQL_ANNOTATOR_PROGRESS, SQL_EXAMPLE_TEXTS, SQL_EXAMPLE_VOTES, SQL_VOTES
 from curation.store import Store
 
 #: What a new split covers by default: what export would otherwise hold back.
@@ -120,7 +119,7 @@ def assign(store: Store, dataset_id: int, annotators: list[str], *, overlap: flo
 
 def votes(store: Store, dataset_id: int, example_id: str) -> list[Vote]:
     """Every annotator's vote on one example, and its latest adjudication."""
-    rows = store.query_dicts(SQL_EXAMPLE_VOTES, (dataset_id, example_id))
+    rows = store.example_votes(dataset_id, example_id)
     return sorted((Vote(**row) for row in rows), key=lambda v: v.event_id)
 
 
@@ -137,7 +136,7 @@ def disputes(store: Store, dataset_id: int) -> list[Dispute]:
     """Every example whose annotators disagree and that no adjudication settled since, by example id."""
     by_example: dict[str, list[Vote]] = {}
     settled: dict[str, int | None] = {}
-    for row in store.query_dicts(SQL_VOTES, (dataset_id,)):
+    for row in store.votes(dataset_id):
         by_example.setdefault(row["example_id"], []).append(
             Vote(row["annotator"], row["event_id"], row["action"], row["after"], row["created_at"]))
         settled[row["example_id"]] = row["settled_by"]
@@ -145,7 +144,7 @@ def disputes(store: Store, dataset_id: int) -> list[Dispute]:
         if settled_by is not None:  # the settlement's own vote, for open_votes
             by_example[example_id] = votes(store, dataset_id, example_id)
     open_ids = sorted(example_id for example_id, vs in by_example.items() if is_disputed(vs))
-    texts = {row["example_id"]: row for row in store.query_dicts(SQL_EXAMPLE_TEXTS, (dataset_id, open_ids))}
+    texts = store.example_texts(dataset_id, open_ids)
     return [Dispute(example_id, texts[i]["prompt_text"], texts[i]["response"], open_votes(by_example[i]))
             for i in open_ids]
 
@@ -171,7 +170,7 @@ def progress(store: Store, dataset_id: int) -> list[AnnotatorProgress]:
     """Each annotator's assignment, decisions and agreement with the others where they overlap."""
     pairs = agreement(store, dataset_id).pairs
     result = []
-    for row in store.query_dicts(SQL_ANNOTATOR_PROGRESS, (dataset_id,)):
+    for row in store.annotator_progress(dataset_id):
         mine = [p for p in pairs if row["annotator"] in p.annotators]
         n = sum(p.n for p in mine)
         agree = sum(p.agreement * p.n for p in mine) / n if n else None

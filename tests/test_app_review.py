@@ -9,6 +9,7 @@ from curation.store import Store
 from tests.test_review import seed
 from tests.browser.driver import CHROMIUM, chromium_page, fill_text_input, settle
 from tests.browser.server import streamlit_app
+from tests.support import raw_sql
 from ui import common
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def texts(at):
 
 
 def events(at):
-    return store_of(at).query_dicts(
+    return raw_sql.dicts(store_of(at), 
         "SELECT example_id, action, annotator, after, batch_id FROM review_log ORDER BY event_id")
 
 
@@ -284,7 +285,7 @@ def test_a_reviewer_can_work_with_the_keyboard_only(tmp_path):
         key("x")                          # remove e2
         key("u")                          # undo it
     with Store(path) as store:
-        rows = store.query_rows("SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
+        rows = raw_sql.rows(store, "SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
     assert rows == [("e0", "keep", "kb", "aaaa aaaa aaaa aaaa"), ("e1", "accept", "kb", "fixed e1"),
                     ("e1", "edit", "kb", "Paris."), ("e2", "remove", "kb", None), ("e2", "undo", "kb", None)]
 

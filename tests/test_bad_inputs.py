@@ -21,6 +21,7 @@ from curation.errors import CurationError
 from curation.ingest import import_file, read_dataset
 from curation.store import Store
 from tests.browser.apptest import app, texts, use_store
+from tests.support import raw_sql
 from ui import common
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bad"
@@ -58,9 +59,9 @@ def path_of(name: str, made_now: dict[str, Path]) -> Path:
 def row_counts(path: Path) -> dict[str, int]:
     """Rows in every table of the store (the migrations table included)."""
     with Store(path) as store:
-        tables = [r[0] for r in store.query_rows(
+        tables = [r[0] for r in raw_sql.rows(store, 
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1")]
-        return {t: store.query_rows(f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
+        return {t: raw_sql.rows(store, f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
 
 
 @pytest.fixture(scope="module")

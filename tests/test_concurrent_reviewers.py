@@ -20,6 +20,7 @@ from curation import insights, review
 from curation.review import QueueFilter
 from curation.store import Store
 from tests.test_review import SEED, seed
+from tests.support import raw_sql
 from ui import common
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Review.py")
@@ -68,7 +69,7 @@ def test_two_threads_deciding_at_once_lose_nothing(tmp_path):
             t.join(timeout=60)
         assert not errors and not any(t.is_alive() for t in threads)
 
-        log = store.query_dicts("SELECT event_id, example_id, action, annotator, before, after FROM review_log "
+        log = raw_sql.dicts(store, "SELECT event_id, example_id, action, annotator, before, after FROM review_log "
                                 "ORDER BY event_id")
         per_round = len(SHARED) + 2
         assert len(log) == 2 * ROUNDS * per_round
@@ -154,7 +155,7 @@ def card(at: AppTest) -> tuple[str | None, str | None]:
 
 
 def log(path_env: str) -> list[tuple]:
-    return common.open_store(path_env).query_rows(
+    return raw_sql.rows(common.open_store(path_env), 
         "SELECT example_id, action, annotator, before FROM review_log ORDER BY event_id")
 
 

@@ -5,6 +5,7 @@ import pytest
 from curation.errors import CurationError
 from curation.export import UNDECIDED_SETTING, export_dataset, held_path, resolve
 from curation.ingest import import_file
+from tests.support import raw_sql
 
 
 def write_jsonl(path, records):
@@ -53,8 +54,8 @@ def _decide_some(store, ds):
     store.append_review(dataset_id=ds, example_id="c0", action="remove", annotator="ann", before="0", after=None)
     store.append_review(dataset_id=ds, example_id="c1", action="edit", annotator="bob", before="2", after="two")
     store.append_review(dataset_id=ds, example_id="c2", action="accept", annotator="ann", before="4", after="four")
-    store.execute("INSERT INTO flags VALUES (?, 'c3', true, 0.5, 'r1')", (ds,))
-    store.execute("INSERT INTO flags VALUES (?, 'c4', true, 0.5, 'r1')", (ds,))
+    raw_sql.rows(store, "INSERT INTO flags VALUES (?, 'c3', true, 0.5, 'r1')", (ds,))
+    raw_sql.rows(store, "INSERT INTO flags VALUES (?, 'c4', true, 0.5, 'r1')", (ds,))
     store.save_proposal(dataset_id=ds, example_id="c4", run_id="r1", candidate="EIGHT", judge_confidence=0.93,
                         verdicts=[], auto_applied=True)
 

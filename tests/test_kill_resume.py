@@ -36,6 +36,7 @@ from curation.ingest import import_file
 from curation.store import Store
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import JUDGE, REFLECTION, ArithmeticModel, kind_of, question_of, write_records
+from tests.support import raw_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_ENV = "CLEAR_TEST_KILL_KEY"
@@ -104,7 +105,7 @@ def sample_keys(body: dict) -> list[tuple]:
 def saved_samples(path: Path) -> set[tuple]:
     """The samples the store's call cache holds (opening the store replays its WAL)."""
     with Store(path) as store:
-        rows = store.query_rows("SELECT request FROM llm_cache")
+        rows = raw_sql.rows(store, "SELECT request FROM llm_cache")
     saved = set()
     for (text,) in rows:
         request = json.loads(text)
@@ -235,7 +236,7 @@ def test_killed_run_resumes_without_repeating_a_call_or_losing_a_decision(tmp_pa
     assert state(path) == state(fresh)
     with Store(path) as store:
         ds = store.dataset("arith").dataset_id
-        log = store.query_rows("SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
+        log = raw_sql.rows(store, "SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
         assert log == [("q01", "keep", "alice", RECORDS[1][2]), ("q02", "remove", "bob", None),
                        ("q03", "edit", "alice", "16"), ("q01", "remove", "bob", None)]
         current = {i: (d["action"], d["annotator"]) for i, d in store.current_decisions(ds).items()}

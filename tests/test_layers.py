@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ LAYERS = {
     "records": "domain",
     "formats": "io", "readers": "io", "json_errors": "io",
     "llm": "llm",
-    "store": "store", "store_sql": "store", "schema": "store", "review_sql": "store",
+    "store": "store",
     "prompts": "stage", "injection": "stage", "ingest": "stage", "score": "stage", "filter": "stage",
     "correct": "stage", "review": "stage", "team": "stage", "insights": "stage", "export": "stage",
     "presets": "stage",
@@ -94,3 +95,20 @@ def test_ui_and_pages_sit_on_top():
         assert not any(n.split(".")[0] == "pages" for n in imports(path)), path
     for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
         assert all(not n.startswith("curation.llm") or n == "curation.llm" for n in imports(path)), path
+
+
+SQL = re.compile(r"\b(SELECT\s+\S+.*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|VIEW))\b",
+                 re.S)
+
+
+def test_only_the_store_writes_sql():
+    """No SQL text outside curation/store/, and no pass-through for it on the Store."""
+    for path in LIBRARY:
+        if path.parent.name == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                assert not SQL.search(node.value), f"{path.name}: {node.value[:80]!r}"
+    from curation.store import Store
+
+    assert not {"query_rows", "query_dicts", "execute"} & set(dir(Store))

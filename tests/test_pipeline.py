@@ -34,6 +34,7 @@ from tests.support.fake_openai import (
     SERVER_ERROR,
     FakeOpenAIServer,
 )
+from tests.support import raw_sql
 from tests.support.scripted import (
     ARITHMETIC,
     CANDIDATE,
@@ -307,7 +308,7 @@ def test_api_key_is_never_stored_exported_or_logged(tmp_path, caplog):
         assert SECRET in server.headers[0]["authorization"]  # the key really was sent
         result = export_dataset(store, tmp_path / "out.jsonl", dataset="arith")
         for table in ("datasets", "examples", "llm_cache", "runs", "scores", "flags", "proposals"):
-            assert SECRET not in repr(store.query_rows(f"SELECT * FROM {table}")), table
+            assert SECRET not in repr(raw_sql.rows(store, f"SELECT * FROM {table}")), table
     for file in [path, *tmp_path.glob("store.duckdb*"), result.path, result.manifest_path]:
         assert SECRET.encode() not in file.read_bytes(), file
     manifest = json.loads(result.manifest_path.read_text())

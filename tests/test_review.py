@@ -11,6 +11,7 @@ from curation.errors import CurationError, ReviewError
 from curation.records import Message
 from curation.records import Example, ParsedDataset
 from curation.review import BulkRule, QueueFilter
+from tests.support import raw_sql
 
 # id: (confidence, fired, flagged, proposal (judge confidence, auto-applied) or None, response)
 # e8's scoring failed (no confidence); e9 has no score row at all.
@@ -74,7 +75,7 @@ def ids(store, ds, flt=QueueFilter(), **page):
 
 
 def log_rows(store):
-    return store.query_rows("SELECT count(*) FROM review_log")[0][0]
+    return raw_sql.rows(store, "SELECT count(*) FROM review_log")[0][0]
 
 
 @pytest.fixture
@@ -252,7 +253,7 @@ def test_two_annotators_are_both_kept_and_the_latest_is_shown(store, ds):
 def test_bulk_rules_apply_to_the_whole_filtered_set(store, ds, rule, flt, expected):
     assert review.bulk_preview(store, ds, flt, rule) == len(expected)
     batch = review.bulk_apply(store, ds, flt, rule, annotator="ann")
-    rows = store.query_dicts("SELECT example_id, action, after, batch_id, annotator FROM review_log")
+    rows = raw_sql.dicts(store, "SELECT example_id, action, after, batch_id, annotator FROM review_log")
     assert {r["example_id"]: r["after"] for r in rows} == expected
     assert {r["action"] for r in rows} == {review.BULK_ACTIONS[rule.kind]}
     assert {(r["batch_id"], r["annotator"]) for r in rows} == {(batch, "ann")}
@@ -283,7 +284,9 @@ def test_undo_batch_restores_the_state_before_it(store, ds):
 
 
 def test_bulk_apply_is_all_or_nothing(store, ds, monkeypatch):
-    monkeypatch.setattr(review, "SQL_BULK_APPLY", review.SQL_BULK_APPLY + " RETURNING no_such_column")
+    from curation.store import review_sql
+
+    monkeypatch.setattr(review_sql, "SQL_BULK_APPLY", review_sql.SQL_BULK_APPLY + " RETURNING no_such_column")
     with pytest.raises(CurationError, match="store query failed"):
         review.bulk_apply(store, ds, QueueFilter(), BulkRule("keep_unflagged"), annotator="ann")
     assert log_rows(store) == 0

@@ -7,8 +7,9 @@ import pytest
 from curation.errors import Problem, StorageError, StoreLockedError
 from curation.records import Message
 from curation.records import Example, ParsedDataset, Rejected
-from curation.schema import MIGRATIONS
+from curation.store.schema import MIGRATIONS
 from curation.store import Store
+from tests.support import raw_sql
 
 EXPECTED_COLUMNS = {
     "migrations": ["id", "name", "applied_at"],
@@ -120,7 +121,7 @@ def test_review_log_is_append_only_and_undo_restores(store):
                         before=None, after=None, undoes=second)
     current = store.current_decisions(info.dataset_id)["ex-0"]
     assert (current["event_id"], current["action"], current["annotator"]) == (first, "remove", "ann")
-    assert store.query_rows("SELECT count(*) FROM review_log")[0][0] == 3
+    assert raw_sql.rows(store, "SELECT count(*) FROM review_log")[0][0] == 3
 
 
 def test_locked_store_says_so_in_one_line(tmp_path):

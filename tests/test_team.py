@@ -9,6 +9,7 @@ from curation.export import export_dataset
 from curation.review import QueueFilter
 from curation.team import Vote
 from tests.browser.seed import seed_scored_store
+from tests.support import raw_sql
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_assign_then_filter_the_queue_by_assignee(seeded):
     assert store.assignees(ds) == ["ann", "bob"]
     # A bulk rule on "my" queue touches only my examples.
     rule = review.BulkRule("remove_flagged_unproposed")
-    store.execute("DELETE FROM proposals WHERE dataset_id = ?", (ds,))
+    raw_sql.rows(store, "DELETE FROM proposals WHERE dataset_id = ?", (ds,))
     assert review.bulk_preview(store, ds, QueueFilter(assignee="ann"), rule) == len(mine)
 
 

@@ -3,7 +3,7 @@
 In: nothing but strings. Out: the queue's fragments (``Q_*``, assembled by
 :func:`curation.review.queue_window` and friends) and whole statements (``SQL_*``) for decisions,
 undo and bulk rules. The decision in force and the text in force are the store's views
-(``review_effective``, ``decisions_in_force``, ``texts_in_force``: :mod:`curation.schema`); every
+(``review_effective``, ``decisions_in_force``, ``texts_in_force``: :mod:`curation.store.schema`); every
 statement here reads them rather than saying again what they mean.
 """
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The project store: one DuckDB file holding every dataset, score, decision and LLM call.
 
-This is the only module that talks to DuckDB. Every query is a named constant (in
-:mod:`curation.store_sql`; the review queue's in :mod:`curation.review_sql`) with bound
-parameters. One :class:`Store` wraps one connection; a re-entrant lock serialises use from
+The store package is the only code that talks to DuckDB. Every query is a named constant (in
+:mod:`curation.store.sql`; the review queue's in :mod:`curation.store.review_sql`) with bound
+parameters, run by a typed method (the review and insights ones are mixed in from
+:mod:`curation.store.reviewing` and :mod:`curation.store.insights`). One :class:`Store` wraps one connection; a re-entrant lock serialises use from
 several threads (the app serves several sessions; the LLM layer writes the call cache from
 worker threads). Writes that must land together run in :meth:`Store.transaction`.
 """
@@ -14,7 +15,7 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,9 +23,12 @@ import duckdb
 import pyarrow as pa
 
 from curation.errors import StorageError, StoreLockedError
-from curation.records import Example, Message, ParsedDataset, render_turns
-from curation import store_sql as sql
-from curation.schema import MIGRATIONS
+from curation.records import Example, ParsedDataset
+from curation.store import sql
+from curation.store.insights import InsightQueries
+from curation.store.reviewing import ReviewQueries
+from curation.store.schema import MIGRATIONS
+from curation.store.values import now, prompt_from_json, prompt_text, prompt_to_json
 
 log = logging.getLogger(__name__)
 
@@ -47,25 +51,7 @@ class DatasetInfo:
     imported_at: datetime
 
 
-def now() -> datetime:
-    """The current UTC time without tzinfo (DuckDB TIMESTAMP)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def prompt_to_json(prompt: tuple[Message, ...]) -> str:
-    return json.dumps([{"role": m.role, "content": m.content} for m in prompt], ensure_ascii=False)
-
-
-def prompt_from_json(text: str) -> tuple[Message, ...]:
-    return tuple(Message(t["role"], t["content"]) for t in json.loads(text))
-
-
-def prompt_text(prompt: tuple[Message, ...]) -> str:
-    """The prompt's turns as one searchable string (every turn labelled with its role)."""
-    return render_turns(prompt, label_alone=True)
-
-
-class Store:
+class Store(ReviewQueries, InsightQueries):
     """An open project store.
 
     Args:
@@ -133,16 +119,6 @@ class Store:
             cursor = self._execute(sql, params)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-    def query_dicts(self, sql: str, params: list | tuple = ()) -> list[dict[str, Any]]:
-        """Rows of a named query of another library module, as dicts (for the review queue)."""
-        return self._dicts(sql, params)
-
-    def query_rows(self, sql: str, params: list | tuple = ()) -> list[tuple]:
-        return self._rows(sql, params)
-
-    def execute(self, sql: str, params: list | tuple = ()) -> None:
-        self._execute(sql, params)
 
     # -- migrations -------------------------------------------------------------------
     def migrate(self) -> list[str]:

@@ -1,7 +1,7 @@
 """The project store's queries, as named constants with ``?`` parameters.
 
 Executed only by :mod:`curation.store` (the one module that talks to DuckDB); the schema
-they run against is :mod:`curation.schema`.
+they run against is :mod:`curation.store.schema`.
 """
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ APPEND_REVIEW = (
     "INSERT INTO review_log (dataset_id, example_id, action, annotator, before, after, batch_id, "
     "undoes, created_at, adjudicates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING event_id"
 )
-# The decision in force per example (the view defines it: curation.schema).
+# The decision in force per example (the view defines it: curation.store.schema).
 CURRENT_DECISIONS = """
     SELECT example_id, event_id, action, annotator, before, after, created_at
     FROM decisions_in_force WHERE dataset_id = ?
