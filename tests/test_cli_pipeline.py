@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from curation.cli import main
-from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import WRONG, ArithmeticModel, write_records
 
 KEY_ENV = "CLEAR_TEST_CLI_KEY"

@@ -19,7 +19,7 @@ from curation.llm.base import ChatResult
 from curation.records import Message
 from curation.score import finalize, score_dataset, score_key
 from curation.records import Example
-from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CORRECT_KEY"

@@ -24,7 +24,7 @@ from curation.ingest import import_file
 from curation.pipeline import run_pipeline
 from curation.score import score_key
 from curation.store import Store
-from tests.support.fake_openai import (
+from benchmarks.support.fake_openai import (
     EMPTY_CHOICES,
     MALFORMED,
     NULL_CONTENT,

@@ -1,6 +1,6 @@
 """Prompt injection: example text that tries to steer the self-reflection or the judge.
 
-Structure, for every case of ``tests/support/injection_cases.py`` and both places an injection
+Structure, for every case of ``benchmarks/support/injection_cases.py`` and both places an injection
 can sit (the response, the prompt): in the tagged style, what the reflection and the judge
 are sent is exactly the template with the example fenced inside its data tags; the injected
 text is inside its block; look-alikes of the fences' tags are neutralised so no block closes
@@ -23,7 +23,7 @@ from curation.config import Config
 from curation.injection import markers
 from curation.llm.base import MemoryCache
 from curation.llm.client import LLMClient
-from tests.support.injection_cases import (ALL_CASES, CASES, MODEL_TEST_CASES, case, confidence_held, contest_judge,
+from benchmarks.support.injection_cases import (ALL_CASES, CASES, MODEL_TEST_CASES, case, confidence_held, contest_judge,
                                           judge_score_held, reflect, reflection_score_held)
 from tests.support.scripted import block
 

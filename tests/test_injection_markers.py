@@ -11,7 +11,7 @@ import pytest
 from curation.ingest import read_dataset
 from curation.injection import COMMON_SHARE, MULTIPLIERS, PROMPT_KINDS, injection_scores, markers
 from curation.score import dataset_view
-from tests.support.injection_cases import CASES, case
+from benchmarks.support.injection_cases import CASES, case
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 

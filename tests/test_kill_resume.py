@@ -34,7 +34,7 @@ import pytest
 from curation import review
 from curation.ingest import import_file
 from curation.store import Store
-from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import JUDGE, REFLECTION, ArithmeticModel, kind_of, question_of, write_records
 from tests.support import raw_sql
 

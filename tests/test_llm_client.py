@@ -1,7 +1,7 @@
 """LLMClient: cache, retries, concurrency, accounting and budget.
 
 The logic is pinned with a scripted in-process backend; the end-to-end behaviour runs
-through the real ``openai`` package against the fake server in ``tests/support``.
+through the real ``openai`` package against the fake server in ``benchmarks/support``.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from curation.records import Message, messages_of
 from curation.llm.client import Estimate, LLMClient, estimate
 from curation.llm.openai_backend import OpenAIBackend
 from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after
-from tests.support.fake_openai import (
+from benchmarks.support.fake_openai import (
     AUTH_ECHO,
     EMPTY_CHOICES,
     MALFORMED,

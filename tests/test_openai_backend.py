@@ -12,7 +12,7 @@ from curation.errors import LLMError, TransientLLMError
 from curation.llm.base import ChatBackend, ChatRequest
 from curation.records import messages_of
 from curation.llm.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
-from tests.support.fake_openai import (
+from benchmarks.support.fake_openai import (
     AUTH_ECHO,
     BAD_REQUEST,
     DISCONNECT,

@@ -26,7 +26,7 @@ from curation.llm.client import LLMClient
 from curation.pipeline import Progress, run_pipeline
 from curation.score import score_key
 from curation.store import Store
-from tests.support.fake_openai import (
+from benchmarks.support.fake_openai import (
     AUTH_ECHO,
     EMPTY_CHOICES,
     MALFORMED,

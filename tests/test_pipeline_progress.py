@@ -12,7 +12,7 @@ from curation.config import Config
 from curation.ingest import import_file
 from curation.pipeline import Progress, estimate_run, measured_seconds, run_pipeline
 from curation.score import score_key
-from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import ARITHMETIC, ArithmeticModel, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_PROGRESS_KEY"

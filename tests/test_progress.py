@@ -7,7 +7,7 @@ import io
 from curation.cli import main
 from curation.pipeline import Progress
 from curation.progress import ProgressBar, postfix
-from tests.support.fake_openai import FakeOpenAIServer
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import ArithmeticModel, write_records
 
 KEY_ENV = "CLEAR_TEST_CLI_PROGRESS_KEY"

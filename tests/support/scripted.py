@@ -1,4 +1,4 @@
-"""A scripted "competent model" for :class:`tests.support.fake_openai.FakeOpenAIServer`.
+"""A scripted "competent model" for :class:`benchmarks.support.fake_openai.FakeOpenAIServer`.
 
 It knows arithmetic: every question of the form ``What is A + B?`` has the right answer
 ``A + B``, and it answers each kind of request the library sends the way a good model would:
