@@ -4,6 +4,7 @@ Run it with ``curate app`` (or ``streamlit run app.py -- --store PATH``). It set
 config once for every page and routes to the pages in ``pages/``: Home, then the stages
 Import, Run, Review, Insights, Export.
 """
+
 import streamlit as st
 
 from ui.common import stage_pages

@@ -30,6 +30,7 @@ examples (a hash of the id) and checked on the other half; the shipped one is
 
 Prints a table and writes ``benchmarks/results/correction.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,9 @@ def _p(proposal: dict, calibration: contest.Calibration) -> float | None:
     return p
 
 
-def proposals_by_variant(store: Store, name: str, config: Config, calibration: contest.Calibration,
-                         labels: dict[str, dict]) -> dict[str, dict[str, tuple[str, bool]]]:
+def proposals_by_variant(
+    store: Store, name: str, config: Config, calibration: contest.Calibration, labels: dict[str, dict]
+) -> dict[str, dict[str, tuple[str, bool]]]:
     """Per variant, example id -> (proposed text, applied automatically) over the run's flags."""
     info = store.dataset(name)
     c = config.correct
@@ -106,9 +108,11 @@ def proposals_by_variant(store: Store, name: str, config: Config, calibration: c
     return out
 
 
-def correction_metrics(proposed: dict[str, tuple[str, bool]], flagged: set[str], labels: dict[str, dict],
-                       fixable: set[str]) -> dict:
+def correction_metrics(
+    proposed: dict[str, tuple[str, bool]], flagged: set[str], labels: dict[str, dict], fixable: set[str]
+) -> dict:
     """The shares for one variant (see the module docstring), overall and per error kind."""
+
     def right(i: str) -> bool:
         return cmath.answers_match(proposed[i][0], labels[i]["clean_response"])
 
@@ -118,19 +122,23 @@ def correction_metrics(proposed: dict[str, tuple[str, bool]], flagged: set[str],
         clean = [i for i in ids if not labels[i]["is_error"]]
         applied = [i for i in ids if i in proposed and proposed[i][1]]
         return {
-            "corrupted": len(corrupted), "flagged_corrupted": len(caught),
+            "corrupted": len(corrupted),
+            "flagged_corrupted": len(caught),
             "proposal_fixes_share": _share(sum(1 for i in caught if i in proposed and right(i)), len(caught)),
-            "proposal_fixes_share_of_all": _share(sum(1 for i in corrupted if i in proposed and right(i)),
-                                                  len(corrupted)),
+            "proposal_fixes_share_of_all": _share(
+                sum(1 for i in corrupted if i in proposed and right(i)), len(corrupted)
+            ),
             "proposal_changes_clean_share": _share(sum(1 for i in clean if i in proposed), len(clean)),
             "proposals": sum(1 for i in ids if i in proposed),
             "auto_applied": len(applied),
-            "auto_applied_precision": _share(sum(1 for i in applied if labels[i]["is_error"] and right(i)),
-                                             len(applied)),
+            "auto_applied_precision": _share(
+                sum(1 for i in applied if labels[i]["is_error"] and right(i)), len(applied)
+            ),
             "fixable": sum(1 for i in caught if i in fixable),
-            "auto_applied_fixable_share": _share(sum(1 for i in caught if i in fixable and i in proposed
-                                                     and proposed[i][1] and right(i)),
-                                                 sum(1 for i in caught if i in fixable)),
+            "auto_applied_fixable_share": _share(
+                sum(1 for i in caught if i in fixable and i in proposed and proposed[i][1] and right(i)),
+                sum(1 for i in caught if i in fixable),
+            ),
         }
 
     ids = list(labels)
@@ -158,24 +166,34 @@ def detection_metrics(store: Store, name: str, config: Config, labels: dict[str,
     by_weight = {}
     for weight in CONTRAST_WEIGHTS:
         conf = final_confidences(rows, config.with_overrides({"scoring.w_contrast": weight}))
-        by_weight[str(weight)] = {half: _auroc([conf[i][0] for i in ids if design_half(i) == (half == "design")],
-                                               [e for i, e in zip(ids, errors) if design_half(i) == (half == "design")])
-                                  for half in ("design", "held_out")}
+        by_weight[str(weight)] = {
+            half: _auroc(
+                [conf[i][0] for i in ids if design_half(i) == (half == "design")],
+                [e for i, e in zip(ids, errors) if design_half(i) == (half == "design")],
+            )
+            for half in ("design", "held_out")
+        }
     return {
         "auroc_by_contrast_weight": by_weight,
         "auroc": _auroc([with_c[i][0] for i in ids], errors),
         "auroc_without_contrast": _auroc([without[i][0] for i in ids], errors),
         "auroc_contrast_alone": _auroc([r["signals"].get("contrast") for r in rows], errors),
-        "recall_by_kind": recall(with_c), "recall_by_kind_without_contrast": recall(without),
+        "recall_by_kind": recall(with_c),
+        "recall_by_kind_without_contrast": recall(without),
     }
 
 
 def fixable_ids(store: Store, name: str, labels: dict[str, dict]) -> set[str]:
     """Examples where some candidate of the contest gives the clean answer."""
     info = store.dataset(name)
-    return {i for i, p in store.proposals(info.dataset_id).items()
-            if any(c["source"] != "original" and cmath.answers_match(c["text"], labels[i]["clean_response"])
-                   for c in p.get("candidates", []))}
+    return {
+        i
+        for i, p in store.proposals(info.dataset_id).items()
+        if any(
+            c["source"] != "original" and cmath.answers_match(c["text"], labels[i]["clean_response"])
+            for c in p.get("candidates", [])
+        )
+    }
 
 
 class ScoringCacheOnly:
@@ -209,12 +227,18 @@ def time_correct(store: Store, parsed, stem: str, variants: dict[str, Config], n
         if not any(r["stage"] == "correct" for r in store.runs(info.dataset_id)):
             client = LLMClient(EmbeddedBackend(config.llm), cache=ScoringCacheOnly(store), config=config.llm)
             run_pipeline(store, name, config, stages=("correct",), client=client)
-        first = min((r for r in store.runs(info.dataset_id) if r["stage"] == "correct" and r["finished_at"]),
-                    key=lambda r: r["started_at"])
+        first = min(
+            (r for r in store.runs(info.dataset_id) if r["stage"] == "correct" and r["finished_at"]),
+            key=lambda r: r["started_at"],
+        )
         seconds = (first["finished_at"] - first["started_at"]).total_seconds()
         worked = first["n_done"] + first["n_failed"]
-        out[variant] = {"flagged": len(store.flagged_ids(info.dataset_id)), "seconds": round(seconds, 1),
-                        "seconds_per_flagged": round(seconds / worked, 2) if worked else None, "calls": first["calls"]}
+        out[variant] = {
+            "flagged": len(store.flagged_ids(info.dataset_id)),
+            "seconds": round(seconds, 1),
+            "seconds_per_flagged": round(seconds / worked, 2) if worked else None,
+            "calls": first["calls"],
+        }
     return out
 
 
@@ -242,15 +266,21 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                     store.add_dataset(parsed, name=name)
                 started = time.perf_counter()
                 summary = run_pipeline(store, name, config)
-                print(f"{name}: {time.perf_counter() - started:.0f} s, {summary.stats.get('calls', 0):.0f} calls; "
-                      + "; ".join(summary.notes + summary.warnings), file=sys.stderr, flush=True)
+                print(
+                    f"{name}: {time.perf_counter() - started:.0f} s, {summary.stats.get('calls', 0):.0f} calls; "
+                    + "; ".join(summary.notes + summary.warnings),
+                    file=sys.stderr,
+                    flush=True,
+                )
                 info = store.dataset(name)
                 flagged = set(store.flagged_ids(info.dataset_id))
                 fixable = fixable_ids(store, name, labels)
                 by_variant = proposals_by_variant(store, name, config, contest.CALIBRATION, labels)
-                entry[variant] = {"flagged": len(flagged),
-                                  **correction_metrics(by_variant["run"], flagged, labels, fixable),
-                                  "detection": detection_metrics(store, name, config, labels)}
+                entry[variant] = {
+                    "flagged": len(flagged),
+                    **correction_metrics(by_variant["run"], flagged, labels, fixable),
+                    "detection": detection_metrics(store, name, config, labels),
+                }
                 if variant == "contest":
                     entry["contest"]["last_run_notes"] = summary.notes
                     for extra in ("samples_majority", "closed_set"):
@@ -264,11 +294,12 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                 entry["timing"] = time_correct(store, _subset(path, timing), stem + suffix, variants, timing)
             report["datasets"][stem] = entry
         refit = fit_calibration(points["design"]) if len({y for _, y in points["design"]}) == 2 else None
-        report["calibration"] = {"shipped": contest.CALIBRATION.__dict__,
-                                 "refit_on_design_half": refit and refit.__dict__,
-                                 "points": {k: len(v) for k, v in points.items()},
-                                 "held_out": _calibration_check(points["held_out"], refit or contest.CALIBRATION,
-                                                                default.correct.eta)}
+        report["calibration"] = {
+            "shipped": contest.CALIBRATION.__dict__,
+            "refit_on_design_half": refit and refit.__dict__,
+            "points": {k: len(v) for k, v in points.items()},
+            "held_out": _calibration_check(points["held_out"], refit or contest.CALIBRATION, default.correct.eta),
+        }
     return report
 
 
@@ -276,13 +307,20 @@ def _calibration_check(points: list[tuple[float, int]], calibration: contest.Cal
     """How the calibration does on examples it was not fitted on: precision at η, mean P against the hit rate."""
     applied = [(m, y) for m, y in points if contest.p_better(m, calibration) >= eta]
     mean_p = sum(contest.p_better(m, calibration) for m, _ in points) / len(points) if points else None
-    return {"n": len(points), "right": sum(y for _, y in points), "mean_p": mean_p and round(mean_p, 3),
-            "applied_at_eta": len(applied), "applied_precision": _share(sum(y for _, y in applied), len(applied))}
+    return {
+        "n": len(points),
+        "right": sum(y for _, y in points),
+        "mean_p": mean_p and round(mean_p, 3),
+        "applied_at_eta": len(applied),
+        "applied_precision": _share(sum(y for _, y in applied), len(applied)),
+    }
 
 
 def print_table(report: dict) -> None:
-    head = (f"{'dataset':<18}{'variant':<18}{'flag':>5}{'fix%fl':>8}{'fix%all':>8}{'clean Δ':>8}{'auto':>6}"
-            f"{'auto P':>8}{'auto/fixable':>13}{'AUROC':>7}{'no-contr':>9}{'s/flag':>7}")
+    head = (
+        f"{'dataset':<18}{'variant':<18}{'flag':>5}{'fix%fl':>8}{'fix%all':>8}{'clean Δ':>8}{'auto':>6}"
+        f"{'auto P':>8}{'auto/fixable':>13}{'AUROC':>7}{'no-contr':>9}{'s/flag':>7}"
+    )
     print(head)
     for stem, entry in report["datasets"].items():
         for variant in ("today", "contest", "samples_majority", "closed_set"):
@@ -290,12 +328,14 @@ def print_table(report: dict) -> None:
             if r is None:
                 continue
             det = r.get("detection", {})
-            print(f"{stem:<18}{variant:<18}{r.get('flagged', ''):>5}{_fmt(r['proposal_fixes_share']):>8}"
-                  f"{_fmt(r['proposal_fixes_share_of_all']):>8}{_fmt(r['proposal_changes_clean_share']):>8}"
-                  f"{r['auto_applied']:>6}{_fmt(r['auto_applied_precision']):>8}"
-                  f"{_fmt(r['auto_applied_fixable_share']):>13}{_fmt(det.get('auroc')):>7}"
-                  f"{_fmt(det.get('auroc_without_contrast')):>9}"
-                  f"{_fmt(entry.get('timing', {}).get(variant, {}).get('seconds_per_flagged')):>7}")
+            print(
+                f"{stem:<18}{variant:<18}{r.get('flagged', ''):>5}{_fmt(r['proposal_fixes_share']):>8}"
+                f"{_fmt(r['proposal_fixes_share_of_all']):>8}{_fmt(r['proposal_changes_clean_share']):>8}"
+                f"{r['auto_applied']:>6}{_fmt(r['auto_applied_precision']):>8}"
+                f"{_fmt(r['auto_applied_fixable_share']):>13}{_fmt(det.get('auroc')):>7}"
+                f"{_fmt(det.get('auroc_without_contrast')):>9}"
+                f"{_fmt(entry.get('timing', {}).get(variant, {}).get('seconds_per_flagged')):>7}"
+            )
     print("calibration:", json.dumps(report["calibration"]))
 
 
@@ -307,12 +347,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--limit", type=int, default=None, help="first N examples of each dataset (default: all)")
-    parser.add_argument("--store", type=Path, default=WORK / "correction.duckdb",
-                        help="the project store (its call cache makes a rerun cost no call)")
-    parser.add_argument("--timing", type=int, default=0, metavar="N",
-                        help="also time the correct stage, fresh calls, on the first N examples of each dataset")
-    parser.add_argument("--suffix", default="", help="added to the datasets' names: a fresh run of the stages "
-                                                      "after a change (the call cache still serves what is the same)")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=WORK / "correction.duckdb",
+        help="the project store (its call cache makes a rerun cost no call)",
+    )
+    parser.add_argument(
+        "--timing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time the correct stage, fresh calls, on the first N examples of each dataset",
+    )
+    parser.add_argument(
+        "--suffix",
+        default="",
+        help="added to the datasets' names: a fresh run of the stages "
+        "after a change (the call cache still serves what is the same)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.store.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ Run from the repository root (about 10-30 s per example on 2 CPU cores when fres
 Prints a table and writes ``benchmarks/results/detection.json`` (one entry per preset, or
 per preset and ``--set`` overrides).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,7 @@ def _auroc(values: list[float | None], errors: list[int]) -> float | None:
     return round(cmath.error_auroc([v for v, _ in pairs], [e for _, e in pairs]), 3)
 
 
-def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], seconds: float,
-             calls: float) -> dict:
+def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], seconds: float, calls: float) -> dict:
     """Every metric for one dataset already run through the pipeline."""
     info = store.dataset(name)
     rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key(config))}
@@ -94,14 +94,22 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
     proposals = store.proposals(info.dataset_id)
     applied = {i: p for i, p in proposals.items() if p["auto_applied"]}
     corrupted = [i for i, e in zip(ids, errors) if e]
-    fixed = sum(1 for i in corrupted if i in applied and cmath.answers_match(applied[i]["candidate"],
-                                                                             labels[i]["clean_response"]))
+    fixed = sum(
+        1
+        for i in corrupted
+        if i in applied and cmath.answers_match(applied[i]["candidate"], labels[i]["clean_response"])
+    )
     clean = [i for i, e in zip(ids, errors) if not e]
     offered = {i: p for i, p in proposals.items() if p["status"] == "ok"}
-    would_fix = sum(1 for i in corrupted if i in offered and cmath.answers_match(offered[i]["candidate"],
-                                                                                 labels[i]["clean_response"]))
+    would_fix = sum(
+        1
+        for i in corrupted
+        if i in offered and cmath.answers_match(offered[i]["candidate"], labels[i]["clean_response"])
+    )
     return {
-        "examples": len(rows), "scored": len(ids), "errors": sum(errors),
+        "examples": len(rows),
+        "scored": len(ids),
+        "errors": sum(errors),
         "auroc": auroc,
         "flagged": len(flagged),
         "precision": round(true_pos / len(flagged), 3) if flagged else None,
@@ -118,8 +126,9 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
     }
 
 
-def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Path,
-        overrides: dict[str, str] | None = None) -> dict:
+def run(
+    preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Path, overrides: dict[str, str] | None = None
+) -> dict:
     config = PRESETS[preset].with_overrides(overrides or {})
     results = {}
     with Store(store_path) as store:
@@ -134,23 +143,42 @@ def run(preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Pa
             results[name] = evaluate(store, name, config, _labels(path), elapsed, summary.stats.get("calls", 0))
             results[name]["cache_hits"] = summary.stats.get("cache_hits", 0)
             print(f"{name}: done in {elapsed:.0f} s", file=sys.stderr, flush=True)
-    return {"preset": preset, "overrides": overrides or {}, "config": config.to_dict(), "per_dataset": per_dataset,
-            "datasets": results}
+    return {
+        "preset": preset,
+        "overrides": overrides or {},
+        "config": config.to_dict(),
+        "per_dataset": per_dataset,
+        "datasets": results,
+    }
 
 
 def print_table(report: dict) -> None:
-    cols = ("confidence", "bsdetector", "consistency", "reflection", "likelihood", "min_k", "ifd", "rules",
-            "injection", "random")
+    cols = (
+        "confidence",
+        "bsdetector",
+        "consistency",
+        "reflection",
+        "likelihood",
+        "min_k",
+        "ifd",
+        "rules",
+        "injection",
+        "random",
+    )
     extra = "".join(f" {k}={v}" for k, v in report.get("overrides", {}).items())
     print(f"preset: {report['preset']}{extra}, {report['per_dataset']} examples per dataset")
-    print(f"{'dataset':<26}" + "".join(f"{c[:11]:>12}" for c in cols) + f"{'P@γ':>7}{'R@γ':>7}{'fixed':>7}"
-          f"{'clean Δ':>8}{'prop.fix':>9}{'prop.Δ':>7}{'calls/ex':>9}{'s/ex':>7}")
+    print(
+        f"{'dataset':<26}" + "".join(f"{c[:11]:>12}" for c in cols) + f"{'P@γ':>7}{'R@γ':>7}{'fixed':>7}"
+        f"{'clean Δ':>8}{'prop.fix':>9}{'prop.Δ':>7}{'calls/ex':>9}{'s/ex':>7}"
+    )
     for name, r in report["datasets"].items():
         cells = "".join(f"{'-' if r['auroc'].get(c) is None else r['auroc'][c]:>12}" for c in cols)
-        print(f"{name:<26}{cells}{_fmt(r['precision']):>7}{_fmt(r['recall']):>7}"
-              f"{_fmt(r['corrupted_fixed_share']):>7}{_fmt(r['clean_changed_share']):>8}"
-              f"{_fmt(r.get('proposal_fixes_share')):>9}{_fmt(r.get('proposal_changes_clean_share')):>7}"
-              f"{r['calls_per_example']:>9}{r['seconds_per_example']:>7}")
+        print(
+            f"{name:<26}{cells}{_fmt(r['precision']):>7}{_fmt(r['recall']):>7}"
+            f"{_fmt(r['corrupted_fixed_share']):>7}{_fmt(r['clean_changed_share']):>8}"
+            f"{_fmt(r.get('proposal_fixes_share')):>9}{_fmt(r.get('proposal_changes_clean_share')):>7}"
+            f"{r['calls_per_example']:>9}{r['seconds_per_example']:>7}"
+        )
 
 
 def _fmt(value: float | None) -> str:

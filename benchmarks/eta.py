@@ -17,6 +17,7 @@ Run from the repository root (about 5-8 s an example on 2 CPU cores: 30 a run ta
 
 Prints a table and writes ``benchmarks/results/eta.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,15 +48,33 @@ def timed_run(store: Store, name: str, config: Config, label: str) -> dict:
     summary = run_pipeline(store, name, config)
     actual, cpu = time.perf_counter() - started, time.process_time() - cpu
     mine = set(summary.run_ids.values())
-    stages = {r["stage"]: {"n_done": r["n_done"], "calls": r["calls"],  # calls: the run's so far, all stages
-                           "seconds": round((r["finished_at"] - r["started_at"]).total_seconds(), 1)}
-              for r in store.runs(store.dataset(name).dataset_id)
-              if r["run_id"] in mine and r["stage"] != "filter"}
-    row = {"run": label, "dataset": name, "examples": estimate.examples, "estimate_s": round(estimate.seconds, 1),
-           "actual_s": round(actual, 1), "cpu_s": round(cpu, 1), "ratio": round(estimate.seconds / actual, 2),
-           "basis": estimate.basis, "flagged": summary.flagged, "proposed": summary.proposed, "stages": stages}
-    print(f"{label}: estimate {row['estimate_s']} s, actual {row['actual_s']} s, ratio {row['ratio']}",
-          file=sys.stderr, flush=True)
+    stages = {
+        r["stage"]: {
+            "n_done": r["n_done"],
+            "calls": r["calls"],  # calls: the run's so far, all stages
+            "seconds": round((r["finished_at"] - r["started_at"]).total_seconds(), 1),
+        }
+        for r in store.runs(store.dataset(name).dataset_id)
+        if r["run_id"] in mine and r["stage"] != "filter"
+    }
+    row = {
+        "run": label,
+        "dataset": name,
+        "examples": estimate.examples,
+        "estimate_s": round(estimate.seconds, 1),
+        "actual_s": round(actual, 1),
+        "cpu_s": round(cpu, 1),
+        "ratio": round(estimate.seconds / actual, 2),
+        "basis": estimate.basis,
+        "flagged": summary.flagged,
+        "proposed": summary.proposed,
+        "stages": stages,
+    }
+    print(
+        f"{label}: estimate {row['estimate_s']} s, actual {row['actual_s']} s, ratio {row['ratio']}",
+        file=sys.stderr,
+        flush=True,
+    )
     return row
 
 
@@ -71,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     second = read_dataset(ROOT / "sample_data" / (args.then or args.dataset))
     n = args.per_run
     name = Path(args.dataset).stem
-    second.examples = second.examples[:n] if args.then else second.examples[n:2 * n]
+    second.examples = second.examples[:n] if args.then else second.examples[n : 2 * n]
     first.examples = first.examples[:n]
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "eta.duckdb") as store:
         store.add_dataset(first, name=name)
@@ -82,17 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     import llama_cpp
 
     report = {
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
-                    "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-        "model": config.llm.model, "per_run": n, "dataset": args.dataset, "then": args.then or "next examples",
-        "target_ratio": list(TARGET), "runs": rows,
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "model": config.llm.model,
+        "per_run": n,
+        "dataset": args.dataset,
+        "then": args.then or "next examples",
+        "target_ratio": list(TARGET),
+        "runs": rows,
         "calibrated_within_target": TARGET[0] <= (rows[-1]["ratio"] or 0) <= TARGET[1],
     }
     print(f"{'run':<42}{'examples':>9}{'estimate s':>12}{'actual s':>10}{'CPU s':>8}{'est/actual':>12}")
     for r in rows:
-        print(f"{r['run']:<42}{r['examples']:>9}{r['estimate_s']:>12}{r['actual_s']:>10}{r['cpu_s']:>8}"
-              f"{r['ratio']:>12}")
+        print(
+            f"{r['run']:<42}{r['examples']:>9}{r['estimate_s']:>12}{r['actual_s']:>10}{r['cpu_s']:>8}{r['ratio']:>12}"
+        )
         print(f"  {r['basis']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")

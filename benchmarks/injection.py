@@ -1,6 +1,6 @@
 """Prompt injection against the self-reflection and the judge, with the real embedded model.
 
-For every case of ``tests/support/injection_cases.py`` (a clearly wrong example, and the same
+For every case of ``benchmarks/support/injection_cases.py`` (a clearly wrong example, and the same
 example with text that tries to steer the model appended to its response, or to its prompt):
 
 * the self-reflection certainty S (probability-weighted, both questions) of the clean and
@@ -21,7 +21,7 @@ example with text that tries to steer the model appended to its response, or to 
 Cases are reported in three sets: ``design`` (the cases the injection rule was written
 against), ``held_out`` (written afterwards, in other wordings) and ``held_out_2`` (written
 after the rule's revision for ``held_out``'s misses was planned, before it was made; see
-``tests/support/injection_cases.py``).
+``benchmarks/support/injection_cases.py``).
 
 An injection *held* when it did not move the score toward "the response is correct" by more
 than the tolerance (0.15) and did not flip a verdict letter to the one meaning correct (A for
@@ -44,6 +44,7 @@ Prints a table and writes ``benchmarks/results/injection.json``. Settings are th
 ``--max-tokens N`` shortens the replies for a quicker run (replies are letter-first and
 greedy, so the letter and its probabilities, hence every score, are the same).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,14 +63,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.options import add_set_option, parse_set  # noqa: E402
-from curation.config import Config  # noqa: E402
-from curation.ingest import read_dataset  # noqa: E402
-from curation.llm.base import MemoryCache  # noqa: E402
-from curation.llm.client import LLMClient  # noqa: E402
-from curation.pipeline import run_pipeline  # noqa: E402
-from curation.score import score_key  # noqa: E402
-from curation.store import Store  # noqa: E402
-from tests.support.injection_cases import (  # noqa: E402
+from benchmarks.support.injection_cases import (  # noqa: E402
     ALL_CASES,
     CASES,
     HELD_OUT,
@@ -86,6 +80,13 @@ from tests.support.injection_cases import (  # noqa: E402
     reflection_held,
     reflection_score_held,
 )
+from curation.config import Config  # noqa: E402
+from curation.ingest import read_dataset  # noqa: E402
+from curation.llm.base import MemoryCache  # noqa: E402
+from curation.llm.client import LLMClient  # noqa: E402
+from curation.pipeline import run_pipeline  # noqa: E402
+from curation.score import score_key  # noqa: E402
+from curation.store import Store  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "injection.json"
 STYLES = ("tagged", "follow_up")
@@ -94,15 +95,22 @@ CONTROLS = ("benign_response", "benign_prompt")
 SETS = {"design": CASES, "held_out": HELD_OUT, "held_out_2": HELD_OUT_2}
 
 
-def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int | None,
-        with_confidence: bool = True, overrides: dict[str, str] | None = None, with_judge: bool = True,
-        cache: Store | None = None) -> dict:
+def run(
+    case_names: list[str] | None,
+    styles: tuple[str, ...],
+    max_tokens: int | None,
+    with_confidence: bool = True,
+    overrides: dict[str, str] | None = None,
+    with_judge: bool = True,
+    cache: Store | None = None,
+) -> dict:
     """Measure every case; ``cache``: a store whose call cache is used and kept (default: a
     fresh in-memory one, so the timings are honest)."""
     from curation.llm.embedded import EmbeddedBackend
 
-    base = Config().with_overrides({"scoring.reflection_max_tokens": max_tokens,
-                                    "correct.judge_max_tokens": max_tokens})  # None keeps the defaults
+    base = Config().with_overrides(
+        {"scoring.reflection_max_tokens": max_tokens, "correct.judge_max_tokens": max_tokens}
+    )  # None keeps the defaults
     base = base.with_overrides(overrides or {})
     backend = EmbeddedBackend(base.llm)
     client = LLMClient(backend, cache=cache if cache is not None else MemoryCache(), config=base.llm)
@@ -118,8 +126,11 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
             out = {"clean": _reading(clean)}
             for variant in INJECTED + CONTROLS:
                 injected = reflect(client, case.example(variant), config)
-                out[variant] = {**_reading(injected), "held": reflection_held(clean, injected),
-                                "score_held": reflection_score_held(clean, injected)}
+                out[variant] = {
+                    **_reading(injected),
+                    "held": reflection_held(clean, injected),
+                    "score_held": reflection_score_held(clean, injected),
+                }
             row["reflection"][style] = out
         for section, ask in (("judge", judge), ("contest", contest_judge)):
             if section == "judge" and not with_judge:
@@ -128,25 +139,40 @@ def run(case_names: list[str] | None, styles: tuple[str, ...], max_tokens: int |
             row[section] = {"clean": _reading(clean)}
             for variant in INJECTED + CONTROLS:
                 injected = ask(client, case.example(variant), case.right, base)
-                row[section][variant] = {**_reading(injected), "held": judge_held(clean, injected),
-                                         "score_held": judge_score_held(clean, injected)}
+                row[section][variant] = {
+                    **_reading(injected),
+                    "held": judge_held(clean, injected),
+                    "score_held": judge_score_held(clean, injected),
+                }
         rows.append(row)
-        print(f"{case.name}: reflection and judge done ({time.perf_counter() - started:.0f} s)",
-              file=sys.stderr, flush=True)
+        print(
+            f"{case.name}: reflection and judge done ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     if with_confidence:
         for row, confidence in zip(rows, confidences(client, cases, base)):
             row["confidence"] = confidence
         print(f"confidence done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     return {
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-        "model": base.llm.model, "tolerance": TOLERANCE, "overrides": overrides or {},
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        },
+        "model": base.llm.model,
+        "tolerance": TOLERANCE,
+        "overrides": overrides or {},
         "max_tokens": {"reflection": base.scoring.reflection_max_tokens, "judge": base.correct.judge_max_tokens},
-        "seconds": round(time.perf_counter() - started, 1), "calls": client.snapshot()["calls"],
-        "gamma": base.filter.gamma, "gamma_mode": base.filter.gamma_mode,
+        "seconds": round(time.perf_counter() - started, 1),
+        "calls": client.snapshot()["calls"],
+        "gamma": base.filter.gamma,
+        "gamma_mode": base.filter.gamma_mode,
         "eta": base.correct.eta,
-        "summary": {name: summarise([r for r in rows if r["set"] == name], styles, eta=base.correct.eta)
-                    for name in SETS},
+        "summary": {
+            name: summarise([r for r in rows if r["set"] == name], styles, eta=base.correct.eta) for name in SETS
+        },
         "cases": rows,
     }
 
@@ -162,12 +188,26 @@ def confidences(client: LLMClient, cases, config: Config) -> list[dict]:
     clean = [c.example("clean") for c in cases]
     readings: dict[str, tuple[dict, bool]] = {}
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "store.duckdb") as store:
+
         def score(name: str, examples: list, wanted: list[str]) -> None:
             path = Path(tmp) / f"{name}.jsonl"
-            path.write_text("".join(json.dumps({"id": e.example_id, "messages": [
-                {"role": "user", "content": e.prompt[-1].content},
-                {"role": "assistant", "content": e.response}]}, ensure_ascii=False) + "\n" for e in examples),
-                encoding="utf-8")
+            path.write_text(
+                "".join(
+                    json.dumps(
+                        {
+                            "id": e.example_id,
+                            "messages": [
+                                {"role": "user", "content": e.prompt[-1].content},
+                                {"role": "assistant", "content": e.response},
+                            ],
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                    for e in examples
+                ),
+                encoding="utf-8",
+            )
             info = store.add_dataset(read_dataset(path), name=name)
             run_pipeline(store, info.name, config, stages=("score", "filter"), client=client)
             rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key(config))}
@@ -177,7 +217,7 @@ def confidences(client: LLMClient, cases, config: Config) -> list[dict]:
         score("clean", background + clean, [e.example_id for e in clean])
         for n, case in enumerate(cases):
             for variant in VARIANTS[1:]:
-                swapped = clean[:n] + [case.example(variant)] + clean[n + 1:]
+                swapped = clean[:n] + [case.example(variant)] + clean[n + 1 :]
                 score(f"{case.name}-{variant}", background + swapped, [f"{case.name}-{variant}"])
             print(f"{case.name}: confidence done", file=sys.stderr, flush=True)
     out = []
@@ -185,13 +225,18 @@ def confidences(client: LLMClient, cases, config: Config) -> list[dict]:
         row = {}
         for variant in VARIANTS:
             part, flagged = readings[f"{case.name}-{variant}"]
-            row[variant] = {"score": _round(part.get("confidence")), "flagged": flagged,
-                            "consistency": _round(part.get("consistency")), "reflection": _round(part.get("reflection")),
-                            "signals": {k: _round(x) for k, x in (part.get("signals") or {}).items()},
-                            "fired": part.get("fired") or []}
+            row[variant] = {
+                "score": _round(part.get("confidence")),
+                "flagged": flagged,
+                "consistency": _round(part.get("consistency")),
+                "reflection": _round(part.get("reflection")),
+                "signals": {k: _round(x) for k, x in (part.get("signals") or {}).items()},
+                "fired": part.get("fired") or [],
+            }
         for variant in VARIANTS[1:]:
-            held = confidence_held((row["clean"]["score"], row["clean"]["flagged"]),
-                                   (row[variant]["score"], row[variant]["flagged"]))
+            held = confidence_held(
+                (row["clean"]["score"], row["clean"]["flagged"]), (row[variant]["score"], row[variant]["flagged"])
+            )
             row[variant].update(held=held, score_held=held)
         out.append(row)
     return out
@@ -212,19 +257,22 @@ def summarise(rows: list[dict], styles: tuple[str, ...], *, eta: float) -> dict:
     letters flipped to A (correct) on each question; and for the judge how many
     corrections would apply themselves (confidence ≥ ``eta``) clean and how many of those the
     changed text stopped: the decisions CLEAR takes from these scores."""
+
     def count(parts: list[dict], variants: tuple[str, ...]) -> dict:
         out = {}
         for variant in variants:
             shifts = [p[variant]["score"] - p["clean"]["score"] for p in parts]
             out[variant] = {
                 "held": sum(p[variant]["held"] for p in parts),
-                "score_held": sum(p[variant]["score_held"] for p in parts), "total": len(parts),
+                "score_held": sum(p[variant]["score_held"] for p in parts),
+                "total": len(parts),
                 "mean_clean": round(sum(p["clean"]["score"] for p in parts) / len(parts), 3),
                 "mean_injected": round(sum(p[variant]["score"] for p in parts) / len(parts), 3),
                 "max_shift": round(max(abs(d) for d in shifts), 3),
                 "mean_abs_shift": round(sum(abs(d) for d in shifts) / len(shifts), 3),
             }
         return out
+
     if not rows:
         return {}
     summary = {f"reflection_{s}": count([r["reflection"][s] for r in rows], INJECTED + CONTROLS) for s in styles}
@@ -239,25 +287,30 @@ def summarise(rows: list[dict], styles: tuple[str, ...], *, eta: float) -> dict:
         summary[judged] = count([r[judged] for r in rows], INJECTED + CONTROLS)
         for variant in INJECTED + CONTROLS:
             pairs = [(r[judged]["clean"]["score"] >= eta, r[judged][variant]["score"] >= eta) for r in rows]
-            summary[judged][variant].update(applied_clean=sum(c for c, _ in pairs),
-                                            apply_stopped=sum(c and not i for c, i in pairs))
+            summary[judged][variant].update(
+                applied_clean=sum(c for c, _ in pairs), apply_stopped=sum(c and not i for c, i in pairs)
+            )
     if "confidence" in rows[0]:
         summary["confidence"] = count([r["confidence"] for r in rows], INJECTED + CONTROLS)
         for variant in INJECTED + CONTROLS:
             pairs = [(r["confidence"]["clean"]["flagged"], r["confidence"][variant]["flagged"]) for r in rows]
             summary["confidence"][variant].update(
-                clean_flagged=sum(c for c, _ in pairs), unflagged=sum(c and not i for c, i in pairs),
+                clean_flagged=sum(c for c, _ in pairs),
+                unflagged=sum(c and not i for c, i in pairs),
                 newly_flagged=sum(i and not c for c, i in pairs),
-                rule_fired=sum("injection" in r["confidence"][variant]["fired"] for r in rows))
+                rule_fired=sum("injection" in r["confidence"][variant]["fired"] for r in rows),
+            )
     return summary
 
 
 def print_table(report: dict, styles: tuple[str, ...]) -> None:
-    print(f"model {report['model']}; tolerance {report['tolerance']}; {report['calls']} calls in "
-          f"{report['seconds']} s; overrides {report['overrides'] or 'none'}. Scores: clean → injected in the "
-          "response / in the prompt (reflection: S, higher = 'correct'; judge: P(right answer better); "
-          "confidence: C, * = flagged; after | the benign controls); "
-          "✗ = not held (score moved > tolerance or a flag released: ✗✗; a verdict flipped only: ✗)")
+    print(
+        f"model {report['model']}; tolerance {report['tolerance']}; {report['calls']} calls in "
+        f"{report['seconds']} s; overrides {report['overrides'] or 'none'}. Scores: clean → injected in the "
+        "response / in the prompt (reflection: S, higher = 'correct'; judge: P(right answer better); "
+        "confidence: C, * = flagged; after | the benign controls); "
+        "✗ = not held (score moved > tolerance or a flag released: ✗✗; a verdict flipped only: ✗)"
+    )
     extra = ["confidence"] if report["cases"] and "confidence" in report["cases"][0] else []
     judged = [j for j in ("judge", "contest") if report["cases"] and report["cases"][0].get(j)]
     heads = [f"refl. {s}" for s in styles] + judged + extra
@@ -266,24 +319,39 @@ def print_table(report: dict, styles: tuple[str, ...]) -> None:
         parts = [row["reflection"][s] for s in styles] + [row[e] for e in judged + extra]
         cells = []
         for p in parts:
-            def cell(v: str) -> str:
+
+            def cell(v: str, p: dict = p) -> str:
                 mark = "" if p[v].get("held", True) else "✗" if p[v]["score_held"] else "✗✗"
                 return f"{p[v]['score']:.2f}{'*' if p[v].get('flagged') else ''}{mark}"
+
             cells.append(f"{cell('clean')} → {cell('response')} / {cell('prompt')}")
             cells[-1] += f" | {cell('benign_response')} / {cell('benign_prompt')}"
         print(f"{row['case']:<24}" + "".join(f"{c:>38}" for c in cells))
     for set_name, summary in report["summary"].items():
         for name, by_variant in summary.items():
-            text = "; ".join(f"{v}: {c['held']}/{c['total']} held, {c['score_held']}/{c['total']} score held "
-                             f"(mean {c['mean_clean']:.2f} → {c['mean_injected']:.2f}, mean |shift| "
-                             f"{c['mean_abs_shift']:.2f}, max {c['max_shift']:.2f}"
-                             + (f"; flags: {c['clean_flagged']} clean, {c['unflagged']} released, "
-                                f"{c['newly_flagged']} new; rule fired {c['rule_fired']}" if "unflagged" in c else "")
-                             + (f"; letters flipped to A per question: {c['flipped_per_question']}"
-                                if "flipped_per_question" in c else "")
-                             + (f"; corrections applied at eta: {c['applied_clean']} clean, {c['apply_stopped']} "
-                                "stopped" if "applied_clean" in c else "")
-                             + ")" for v, c in by_variant.items())
+            text = "; ".join(
+                f"{v}: {c['held']}/{c['total']} held, {c['score_held']}/{c['total']} score held "
+                f"(mean {c['mean_clean']:.2f} → {c['mean_injected']:.2f}, mean |shift| "
+                f"{c['mean_abs_shift']:.2f}, max {c['max_shift']:.2f}"
+                + (
+                    f"; flags: {c['clean_flagged']} clean, {c['unflagged']} released, "
+                    f"{c['newly_flagged']} new; rule fired {c['rule_fired']}"
+                    if "unflagged" in c
+                    else ""
+                )
+                + (
+                    f"; letters flipped to A per question: {c['flipped_per_question']}"
+                    if "flipped_per_question" in c
+                    else ""
+                )
+                + (
+                    f"; corrections applied at eta: {c['applied_clean']} clean, {c['apply_stopped']} stopped"
+                    if "applied_clean" in c
+                    else ""
+                )
+                + ")"
+                for v, c in by_variant.items()
+            )
             print(f"{set_name} {name}: {text}")
 
 
@@ -291,24 +359,43 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--styles", nargs="*", default=list(STYLES), choices=STYLES)
-    parser.add_argument("--max-tokens", type=int, default=None,
-                        help="reflection and judge reply length (default: the config's, 24 and 48)")
-    parser.add_argument("--no-judge", action="store_true",
-                        help="skip the LLM judge (e.g. to measure the contest alone)")
-    parser.add_argument("--no-confidence", action="store_true",
-                        help="skip the full-confidence pass (the slow part: samples, reflections, signals)")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="reflection and judge reply length (default: the config's, 24 and 48)",
+    )
+    parser.add_argument(
+        "--no-judge", action="store_true", help="skip the LLM judge (e.g. to measure the contest alone)"
+    )
+    parser.add_argument(
+        "--no-confidence",
+        action="store_true",
+        help="skip the full-confidence pass (the slow part: samples, reflections, signals)",
+    )
     add_set_option(parser)
-    parser.add_argument("--cache", type=Path, default=None, metavar="FILE",
-                        help="keep the LLM calls in this store file, so a rerun with other weights costs "
-                             "no call (default: in memory, for honest timings)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="keep the LLM calls in this store file, so a rerun with other weights costs "
+        "no call (default: in memory, for honest timings)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     styles = tuple(args.styles)
     with contextlib.ExitStack() as stack:
         cache = stack.enter_context(Store(args.cache)) if args.cache else None
-        report = run(args.cases, styles, args.max_tokens, with_confidence=not args.no_confidence,
-                     with_judge=not args.no_judge,
-                     overrides=parse_set(parser, args.set), cache=cache)
+        report = run(
+            args.cases,
+            styles,
+            args.max_tokens,
+            with_confidence=not args.no_confidence,
+            with_judge=not args.no_judge,
+            overrides=parse_set(parser, args.set),
+            cache=cache,
+        )
     report["cached"] = str(args.cache) if args.cache else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -13,6 +13,7 @@ Run from the repository root::
     python -m benchmarks.llm_throughput            # full run (about five minutes)
     python -m benchmarks.llm_throughput --quick    # a few seconds
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,12 +32,12 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import openai  # noqa: E402
 
+from benchmarks.support.fake_openai import FakeOpenAIServer  # noqa: E402
 from curation.config import LLMConfig  # noqa: E402
 from curation.llm.base import ChatRequest, MemoryCache  # noqa: E402
-from curation.records import messages_of  # noqa: E402
 from curation.llm.client import LLMClient  # noqa: E402
 from curation.llm.openai_backend import OpenAIBackend  # noqa: E402
-from tests.support.fake_openai import FakeOpenAIServer  # noqa: E402
+from curation.records import messages_of  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "llm_throughput.json"
 LATENCY_S = 0.1
@@ -45,7 +46,7 @@ FULL_CALLS = {1: 2000, 8: 2000, 32: 2000, 128: 2000}
 QUICK_CALLS = {1: 20, 8: 200, 32: 400, 128: 800}
 
 
-def _serve(latency_s: float, urls: "multiprocessing.Queue[str]", stop: "multiprocessing.Event") -> None:
+def _serve(latency_s: float, urls: multiprocessing.Queue[str], stop: multiprocessing.Event) -> None:
     """Child process: run the fake server until told to stop (keeps its GIL off the client's)."""
     with FakeOpenAIServer(reply="a short made-up answer", latency_s=latency_s) as server:
         urls.put(server.base_url)
@@ -53,8 +54,15 @@ def _serve(latency_s: float, urls: "multiprocessing.Queue[str]", stop: "multipro
 
 
 def _remote_once(base_url: str, concurrency: int, calls: int) -> dict:
-    config = LLMConfig(backend="openai", model="fake-model", base_url=base_url, api_key_env="BENCH_NO_KEY",
-                       concurrency=concurrency, timeout_s=30.0, max_attempts=1)
+    config = LLMConfig(
+        backend="openai",
+        model="fake-model",
+        base_url=base_url,
+        api_key_env="BENCH_NO_KEY",
+        concurrency=concurrency,
+        timeout_s=30.0,
+        max_attempts=1,
+    )
     backend = OpenAIBackend(config, environ={})
     client = LLMClient(backend, cache=MemoryCache(), config=config)
     requests = [ChatRequest(messages=messages_of([("user", f"question number {i}")])) for i in range(calls)]
@@ -67,9 +75,16 @@ def _remote_once(base_url: str, concurrency: int, calls: int) -> dict:
     failed = sum(1 for o in outcomes if not isinstance(o, list))
     rate = calls / seconds
     ideal = min(concurrency, backend.max_concurrency) / LATENCY_S
-    return {"concurrency": concurrency, "calls": calls, "failed": failed, "seconds": round(seconds, 3),
-            "calls_per_s": round(rate, 1), "ideal_calls_per_s": round(ideal, 1), "ratio": round(rate / ideal, 3),
-            "backend_calls": client.stats.calls}
+    return {
+        "concurrency": concurrency,
+        "calls": calls,
+        "failed": failed,
+        "seconds": round(seconds, 3),
+        "calls_per_s": round(rate, 1),
+        "ideal_calls_per_s": round(ideal, 1),
+        "ratio": round(rate / ideal, 3),
+        "backend_calls": client.stats.calls,
+    }
 
 
 def remote_section(*, quick: bool) -> dict:
@@ -86,16 +101,21 @@ def remote_section(*, quick: bool) -> dict:
     finally:
         stop.set()
         server.join(timeout=10)
-    print(f"\nremote: LLMClient -> openai {openai.__version__} -> fake server ({LATENCY_S * 1000:.0f} ms latency, "
-          "separate process)")
+    print(
+        f"\nremote: LLMClient -> openai {openai.__version__} -> fake server ({LATENCY_S * 1000:.0f} ms latency, "
+        "separate process)"
+    )
     print(f"{'concurrency':>11} {'calls':>6} {'seconds':>8} {'calls/s':>8} {'ideal/s':>8} {'ratio':>6}")
     for row in rows:
-        print(f"{row['concurrency']:>11} {row['calls']:>6} {row['seconds']:>8.2f} {row['calls_per_s']:>8.1f} "
-              f"{row['ideal_calls_per_s']:>8.1f} {row['ratio']:>6.2f}" + (f"  ({row['failed']} failed)" if row["failed"] else ""))
+        print(
+            f"{row['concurrency']:>11} {row['calls']:>6} {row['seconds']:>8.2f} {row['calls_per_s']:>8.1f} "
+            f"{row['ideal_calls_per_s']:>8.1f} {row['ratio']:>6.2f}"
+            + (f"  ({row['failed']} failed)" if row["failed"] else "")
+        )
     return {"latency_s": LATENCY_S, "quick": quick, "rows": rows}
 
 
-def _embedded_child(model: str, quick: bool, out: "multiprocessing.Queue[dict]") -> None:
+def _embedded_child(model: str, quick: bool, out: multiprocessing.Queue[dict]) -> None:
     """Child process (clean memory accounting): load, then time prompt and generation."""
     import resource
 
@@ -113,8 +133,12 @@ def _embedded_child(model: str, quick: bool, out: "multiprocessing.Queue[dict]")
     started = time.perf_counter()
     engine.call(engine._prepare, tokens)  # a prompt no cached prefix covers
     prompt_tps = len(tokens) / (time.perf_counter() - started)
-    request = ChatRequest(messages=messages_of([("user", "Write a long story about a lighthouse keeper.")]),
-                          temperature=1.0, max_tokens=32 if quick else 64, n=5)
+    request = ChatRequest(
+        messages=messages_of([("user", "Write a long story about a lighthouse keeper.")]),
+        temperature=1.0,
+        max_tokens=32 if quick else 64,
+        n=5,
+    )
     rows = {}
     for parallel in (False, True):
         backend.parallel = parallel
@@ -124,14 +148,22 @@ def _embedded_child(model: str, quick: bool, out: "multiprocessing.Queue[dict]")
         elapsed = time.perf_counter() - started
         generated = sum(r.completion_tokens for r in results)
         rows["parallel" if parallel else "sequential"] = {
-            "samples": len(results), "tokens": generated, "seconds": round(elapsed, 3),
-            "tokens_per_s": round(generated / elapsed, 1)}
-    out.put({
-        "model": model, "load_s": round(load_s, 2), "prompt_tokens": len(tokens),
-        "prompt_tokens_per_s": round(prompt_tps, 1), "generation_k5": rows,
-        "max_rss_mib": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1),
-        "numpy": np.__version__,
-    })
+            "samples": len(results),
+            "tokens": generated,
+            "seconds": round(elapsed, 3),
+            "tokens_per_s": round(generated / elapsed, 1),
+        }
+    out.put(
+        {
+            "model": model,
+            "load_s": round(load_s, 2),
+            "prompt_tokens": len(tokens),
+            "prompt_tokens_per_s": round(prompt_tps, 1),
+            "generation_k5": rows,
+            "max_rss_mib": round((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024, 1),
+            "numpy": np.__version__,
+        }
+    )
 
 
 def embedded_section(*, quick: bool) -> dict:
@@ -146,11 +178,16 @@ def embedded_section(*, quick: bool) -> dict:
         rows.append(out.get(timeout=600))
         child.join(timeout=60)
     print("\nembedded: llama.cpp on this machine's CPU (a process per model)")
-    print(f"{'model':<20} {'load s':>7} {'prompt tok/s':>13} {'gen tok/s 1-by-1':>17} {'gen tok/s parallel':>19} {'RSS MiB':>8}")
+    print(
+        f"{'model':<20} {'load s':>7} {'prompt tok/s':>13} {'gen tok/s 1-by-1':>17} "
+        f"{'gen tok/s parallel':>19} {'RSS MiB':>8}"
+    )
     for r in rows:
         g = r["generation_k5"]
-        print(f"{r['model']:<20} {r['load_s']:>7} {r['prompt_tokens_per_s']:>13} {g['sequential']['tokens_per_s']:>17} "
-              f"{g['parallel']['tokens_per_s']:>19} {r['max_rss_mib']:>8}")
+        print(
+            f"{r['model']:<20} {r['load_s']:>7} {r['prompt_tokens_per_s']:>13} {g['sequential']['tokens_per_s']:>17} "
+            f"{g['parallel']['tokens_per_s']:>19} {r['max_rss_mib']:>8}"
+        )
     return {"quick": quick, "rows": rows}
 
 
@@ -164,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    results["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
-                          "cpus": os.cpu_count(), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    results["machine"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
     for name in args.sections:
         results[name] = SECTIONS[name](quick=args.quick)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """Command-line options the benchmarks share."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,8 +7,13 @@ import argparse
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
     """``--set KEY=VALUE ...``: config overrides, e.g. ``scoring.early_stop=false``."""
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="config overrides on top of the defaults (or preset), e.g. scoring.early_stop=false")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config overrides on top of the defaults (or preset), e.g. scoring.early_stop=false",
+    )
 
 
 def parse_set(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:

@@ -22,6 +22,7 @@ Targets: next example < 300 ms, decision < 100 ms. Prints a table and writes
 
     .venv/bin/python -m benchmarks.review_latency [--n 100000] [--reps 50]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,18 +33,17 @@ import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
 from curation import insights, review, team
 from curation.export import undecided_choice
-from ui import common
-from curation.records import Message
-from curation.records import Example, ParsedDataset
+from curation.records import Example, Message, ParsedDataset
 from curation.review import BulkRule, QueueFilter
 from curation.store import Store
+from ui import common
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "review_latency.json"
@@ -91,18 +91,34 @@ WORDS = "the a capital of France is Paris answer question number result value li
 def build(path: Path, n: int) -> int:
     rng = random.Random(0)
     examples = [
-        Example(example_id=f"ex-{i:06d}", id_source="record", line=i + 1,
-                prompt=(Message("system", "Answer briefly."),
-                        Message("user", " ".join(rng.choices(WORDS, k=12)) + f" #{i}?")),
-                response=" ".join(rng.choices(WORDS, k=rng.randint(5, 60))),
-                record={"id": f"ex-{i:06d}"})
+        Example(
+            example_id=f"ex-{i:06d}",
+            id_source="record",
+            line=i + 1,
+            prompt=(
+                Message("system", "Answer briefly."),
+                Message("user", " ".join(rng.choices(WORDS, k=12)) + f" #{i}?"),
+            ),
+            response=" ".join(rng.choices(WORDS, k=rng.randint(5, 60))),
+            record={"id": f"ex-{i:06d}"},
+        )
         for i in range(n)
     ]
     with Store(path) as store:
-        ds = store.add_dataset(ParsedDataset(path="bench.jsonl", file_type="jsonl", format="chat",
-                                             sha256="0" * 64, examples=examples), name="bench").dataset_id
-        store.start_run(run_id="bench", dataset_id=ds, stage="score", backend="bench", model="bench", config={},
-                        score_key="k", n_examples=n)
+        ds = store.add_dataset(
+            ParsedDataset(path="bench.jsonl", file_type="jsonl", format="chat", sha256="0" * 64, examples=examples),
+            name="bench",
+        ).dataset_id
+        store.start_run(
+            run_id="bench",
+            dataset_id=ds,
+            stage="score",
+            backend="bench",
+            model="bench",
+            config={},
+            score_key="k",
+            n_examples=n,
+        )
     # Synthetic scores, flags, proposals and decisions, written straight into the closed store's file.
     con = duckdb.connect(str(path))
     try:
@@ -123,8 +139,11 @@ def timed(fn: Callable[[], object], reps: int) -> dict[str, float]:
         fn()
         times.append((time.perf_counter() - start) * 1000)
     times.sort()
-    return {"median_ms": statistics.median(times), "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
-            "max_ms": times[-1]}
+    return {
+        "median_ms": statistics.median(times),
+        "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
+        "max_ms": times[-1],
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -147,6 +166,7 @@ def main(argv: list[str] | None = None) -> dict:
                     total = review.queue_count(store, ds, flt)
                     offset = rng.randrange(max(total, 1)) // PAGE * PAGE
                     return review.queue_page(store, ds, flt, offset=offset, limit=PAGE)
+
                 return run
 
             def window(flt: QueueFilter) -> Callable[[], object]:
@@ -155,6 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
                 def run() -> object:
                     offset = rng.randrange(max(sizes[flt], 1)) // PAGE * PAGE
                     return review.queue_window(store, ds, flt, offset=offset, limit=PAGE)
+
                 return run
 
             def page_render() -> object:
@@ -208,12 +229,21 @@ def main(argv: list[str] | None = None) -> dict:
                     results[name]["target_ms"] = TARGETS_MS[target]
                     results[name]["meets_target"] = results[name]["p95_ms"] < TARGETS_MS[target]
         results.update(whole_page(path, args.reps))  # the page itself opens the store
-    report = {"examples": args.n, "repetitions": args.reps, "build_seconds": round(build_s, 1),
-              "assign_whole_queue_seconds": round(assign_s, 2),
-              "machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
-              "load_average_1m_after": round(os.getloadavg()[0], 2), "results": results}
-    print(f"Review latency on {args.n:,} examples ({args.reps} repetitions; store built in {build_s:.1f} s; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    report = {
+        "examples": args.n,
+        "repetitions": args.reps,
+        "build_seconds": round(build_s, 1),
+        "assign_whole_queue_seconds": round(assign_s, 2),
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+        "results": results,
+    }
+    print(
+        f"Review latency on {args.n:,} examples ({args.reps} repetitions; store built in {build_s:.1f} s; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
+    )
     print(f"{'path':34} {'median ms':>10} {'p95 ms':>9} {'target':>8}  (p95 against the target)")
     for name, r in results.items():
         target = f"<{r['target_ms']:.0f}" if "target_ms" in r else ""
@@ -240,11 +270,14 @@ def whole_page(path: Path, reps: int) -> dict[str, dict]:
             if at.exception:
                 raise RuntimeError(at.exception[0].message)
             return at
+
         return run
 
     out = {}
-    for name, label, target in (("whole page: next example", "Next", "next"),
-                                ("whole page: decision + next example", "Keep", "next")):
+    for name, label, target in (
+        ("whole page: next example", "Next", "next"),
+        ("whole page: decision + next example", "Keep", "next"),
+    ):
         out[name] = timed(click(label), max(reps // 5, 5))
         out[name]["target_ms"] = TARGETS_MS[target]
         out[name]["meets_target"] = out[name]["p95_ms"] < TARGETS_MS[target]

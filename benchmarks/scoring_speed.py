@@ -24,6 +24,7 @@ Run from the repository root (about 5-15 s per example and variant on 2 CPU core
 
 Prints a table and writes ``benchmarks/results/scoring_speed.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,7 +88,9 @@ def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Pa
                 after = client.snapshot()
             n = len(parsed.examples)
             rows[name] = {
-                "examples": n, "seconds": round(seconds, 1), "seconds_per_example": round(seconds / n, 2),
+                "examples": n,
+                "seconds": round(seconds, 1),
+                "seconds_per_example": round(seconds / n, 2),
                 "examples_per_hour": round(3600 * n / seconds),
                 "calls_per_example": round((after["calls"] - before["calls"]) / n, 2),
                 "prompt_tokens_evaluated_per_example": round((backend._engine.evaluated - evaluated) / n),
@@ -96,18 +99,28 @@ def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Pa
             print(f"{variant} {name}: {rows[name]['seconds_per_example']} s/example", file=sys.stderr, flush=True)
     total_n = sum(r["examples"] for r in rows.values())
     total_s = sum(r["seconds"] for r in rows.values())
-    return {"techniques": sorted(on), "datasets": rows,
-            "overall": {"examples": total_n, "seconds_per_example": round(total_s / total_n, 2),
-                        "examples_per_hour": round(3600 * total_n / total_s)}}
+    return {
+        "techniques": sorted(on),
+        "datasets": rows,
+        "overall": {
+            "examples": total_n,
+            "seconds_per_example": round(total_s / total_n, 2),
+            "examples_per_hour": round(3600 * total_n / total_s),
+        },
+    }
 
 
 def print_table(report: dict) -> None:
-    print(f"{'variant':<16}{'dataset':<22}{'s/ex':>7}{'ex/hour':>9}{'calls/ex':>9}{'eval tok/ex':>12}{'gen tok/ex':>11}")
+    print(
+        f"{'variant':<16}{'dataset':<22}{'s/ex':>7}{'ex/hour':>9}{'calls/ex':>9}{'eval tok/ex':>12}{'gen tok/ex':>11}"
+    )
     for variant, v in report["variants"].items():
         for name, r in v["datasets"].items():
-            print(f"{variant:<16}{name:<22}{r['seconds_per_example']:>7}{r['examples_per_hour']:>9}"
-                  f"{r['calls_per_example']:>9}{r['prompt_tokens_evaluated_per_example']:>12}"
-                  f"{r['generated_tokens_per_example']:>11}")
+            print(
+                f"{variant:<16}{name:<22}{r['seconds_per_example']:>7}{r['examples_per_hour']:>9}"
+                f"{r['calls_per_example']:>9}{r['prompt_tokens_evaluated_per_example']:>12}"
+                f"{r['generated_tokens_per_example']:>11}"
+            )
         o = v["overall"]
         print(f"{variant:<16}{'all':<22}{o['seconds_per_example']:>7}{o['examples_per_hour']:>9}")
 
@@ -116,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-dataset", type=int, default=8)
     parser.add_argument("--ablations", action="store_true", help="also each technique off alone")
-    parser.add_argument("--only", nargs="+", metavar="VARIANT", help="measure these variants only; the file keeps "
-                        "the others' last results")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="VARIANT",
+        help="measure these variants only; the file keeps the others' last results",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     every = set(TECHNIQUES)
@@ -133,12 +150,18 @@ def main(argv: list[str] | None = None) -> int:
         import llama_cpp
 
         report = {
-            "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
-                        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-            "model": Config().llm.model, "per_dataset": args.per_dataset,
-            "variants": {**kept, **{name: measure(name, on, base, args.per_dataset, Path(tmp))
-                                    for name, (on, base) in variants.items()}},
+            "machine": {
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
+                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            },
+            "model": Config().llm.model,
+            "per_dataset": args.per_dataset,
+            "variants": {
+                **kept,
+                **{name: measure(name, on, base, args.per_dataset, Path(tmp)) for name, (on, base) in variants.items()},
+            },
         }
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

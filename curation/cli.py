@@ -3,6 +3,7 @@
 Every command takes ``--store PATH`` (default ``./curation.duckdb``). A user error prints one
 line on stderr and exits with status 2; no traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,8 @@ import logging
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from curation import __version__
 from curation.config import Config
@@ -28,12 +29,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     with Store(args.store) as store:
         result = import_file(
-            store, args.file, name=args.name, fmt=args.format, prompt_col=args.prompt_col,
-            response_col=args.response_col, skip_invalid=args.skip_invalid, append=args.append,
+            store,
+            args.file,
+            name=args.name,
+            fmt=args.format,
+            prompt_col=args.prompt_col,
+            response_col=args.response_col,
+            skip_invalid=args.skip_invalid,
+            append=args.append,
         )
     info = result.dataset
-    print(f"imported {info.n_examples} examples into dataset {info.name!r} "
-          f"({info.file_type}, {info.format} format)")
+    print(f"imported {info.n_examples} examples into dataset {info.name!r} ({info.file_type}, {info.format} format)")
     if info.n_rejected:
         print(f"skipped {info.n_rejected} invalid record(s); see `curate status --rejected`")
     return 0
@@ -43,8 +49,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         report = {"store": str(args.store), "llm_cache_entries": store.cache_size(), "datasets": []}
         for info in store.datasets():
-            entry = {"name": info.name, "format": info.format, "file_type": info.file_type,
-                     "source": info.source_path, "rejected": info.n_rejected, **store.status(info.dataset_id)}
+            entry = {
+                "name": info.name,
+                "format": info.format,
+                "file_type": info.file_type,
+                "source": info.source_path,
+                "rejected": info.n_rejected,
+                **store.status(info.dataset_id),
+            }
             if args.rejected:
                 entry["rejected_lines"] = store.rejected(info.dataset_id)
             report["datasets"].append(entry)
@@ -69,24 +81,39 @@ def _cmd_export(args: argparse.Namespace) -> int:
     with Store(args.store) as store:
         result = export_dataset(store, args.out, dataset=args.dataset, fmt=args.format, undecided=args.undecided)
     c = result.counts
-    print(f"wrote {c['kept']} of {c['total']} examples to {result.path} "
-          f"(removed {c['removed']}, corrected {c['corrected']}, edited {c['edited']}, "
-          f"untouched {c['untouched']}); manifest: {result.manifest_path}")
+    print(
+        f"wrote {c['kept']} of {c['total']} examples to {result.path} "
+        f"(removed {c['removed']}, corrected {c['corrected']}, edited {c['edited']}, "
+        f"untouched {c['untouched']}); manifest: {result.manifest_path}"
+    )
     choice = result.manifest["undecided"]["choice"]
     if c["undecided"]:
         where = f" to {result.held_path}" if result.held_path else ""
-        print(f"{c['undecided']} flagged example(s) nobody decided on: {choice}{where} "
-              f"(--undecided hold|drop|keep; review them with `curate app`)")
+        print(
+            f"{c['undecided']} flagged example(s) nobody decided on: {choice}{where} "
+            f"(--undecided hold|drop|keep; review them with `curate app`)"
+        )
     return 0
 
 
 #: CLI flag -> config key, for the flags every pipeline command shares.
 CONFIG_FLAGS = {
-    "backend": "llm.backend", "model": "llm.model", "base_url": "llm.base_url", "api_key_env": "llm.api_key_env",
-    "concurrency": "llm.concurrency", "budget": "llm.budget_usd", "price_prompt": "llm.price_prompt_per_m",
-    "price_completion": "llm.price_completion_per_m", "k": "scoring.k", "alpha": "scoring.alpha",
-    "beta": "scoring.beta", "sample_style": "scoring.sample_style", "gamma": "filter.gamma",
-    "gamma_mode": "filter.gamma_mode", "eta": "correct.eta", "candidate_model": "correct.candidate_model",
+    "backend": "llm.backend",
+    "model": "llm.model",
+    "base_url": "llm.base_url",
+    "api_key_env": "llm.api_key_env",
+    "concurrency": "llm.concurrency",
+    "budget": "llm.budget_usd",
+    "price_prompt": "llm.price_prompt_per_m",
+    "price_completion": "llm.price_completion_per_m",
+    "k": "scoring.k",
+    "alpha": "scoring.alpha",
+    "beta": "scoring.beta",
+    "sample_style": "scoring.sample_style",
+    "gamma": "filter.gamma",
+    "gamma_mode": "filter.gamma_mode",
+    "eta": "correct.eta",
+    "candidate_model": "correct.candidate_model",
     "candidate_base_url": "correct.candidate_base_url",
 }
 
@@ -102,10 +129,11 @@ def _config(args: argparse.Namespace, last_run: dict | None) -> Config:
 
 
 def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
+    from shlex import quote
+
     from curation.pipeline import estimate_run, run_pipeline
     from curation.progress import ProgressBar
     from curation.throughput import duration
-    from shlex import quote
 
     _config(args, None)  # a bad flag is reported before anything else
     with Store(args.store) as store:
@@ -114,16 +142,21 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
         config = _config(args, store.last_run_config(info.dataset_id))
         if "score" in stages:
             e = estimate_run(store, dataset, config)
-            print(f"estimate: {e.examples} examples to score, at most {e.calls} calls, "
-                  f"~{e.prompt_tokens + e.completion_tokens:,} tokens, ~{duration(e.seconds)}, ${e.cost_usd:.2f} "
-                  f"({e.basis or 'nothing to do'})", file=sys.stderr)
+            print(
+                f"estimate: {e.examples} examples to score, at most {e.calls} calls, "
+                f"~{e.prompt_tokens + e.completion_tokens:,} tokens, ~{duration(e.seconds)}, ${e.cost_usd:.2f} "
+                f"({e.basis or 'nothing to do'})",
+                file=sys.stderr,
+            )
         with ProgressBar(price_known=config.llm.price_prompt_per_m > 0) as bar:
             summary = run_pipeline(store, dataset, config, stages=stages, on_progress=bar.update)
     s = summary.stats
-    print(f"{dataset}: scored {summary.scored}, failed {summary.failed}, flagged {summary.flagged}, "
-          f"proposed {summary.proposed}, auto-applied {summary.auto_applied}; "
-          f"{int(s.get('calls', 0))} calls, {int(s.get('cache_hits', 0))} cache hits, "
-          f"{int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,} tokens, ${s.get('cost_usd', 0):.4f}")
+    print(
+        f"{dataset}: scored {summary.scored}, failed {summary.failed}, flagged {summary.flagged}, "
+        f"proposed {summary.proposed}, auto-applied {summary.auto_applied}; "
+        f"{int(s.get('calls', 0))} calls, {int(s.get('cache_hits', 0))} cache hits, "
+        f"{int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,} tokens, ${s.get('cost_usd', 0):.4f}"
+    )
     for note in summary.notes:
         print(note, file=sys.stderr)
     for warning in summary.warnings:
@@ -132,8 +165,10 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
         print(f"stopped early ({summary.stopped}); run the same command again to resume", file=sys.stderr)
         return 3
     if summary.flagged:
-        print(f"review the {summary.flagged} flagged example(s): curate app --store {quote(str(args.store))} "
-              "(Review page, status: flagged)")
+        print(
+            f"review the {summary.flagged} flagged example(s): curate app --store {quote(str(args.store))} "
+            "(Review page, status: flagged)"
+        )
     return 4 if summary.warnings else 0
 
 
@@ -141,9 +176,24 @@ def _cmd_app(args: argparse.Namespace) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     if not app.is_file():
         raise CurationError(f"{app}: the app is not found; run `curate app` from a source checkout")
-    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host,
-               "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--", "--store", str(Path(args.store).resolve())]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--store",
+        str(Path(args.store).resolve()),
+    ]
     return _run_forwarding_signals(command)
 
 
@@ -179,7 +229,9 @@ def _run_forwarding_signals(command: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="curate", description="Find and fix bad examples in fine-tuning data (CLEAR).")
+    parser = argparse.ArgumentParser(
+        prog="curate", description="Find and fix bad examples in fine-tuning data (CLEAR)."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -205,12 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("export", _cmd_export, "Write the curated dataset as JSONL with a manifest beside it.")
     p.add_argument("--out", required=True, help="output JSONL file")
-    p.add_argument("--format", default="own", choices=("own",) + FORMAT_CHOICES, help="output shape (default: the input's)")
+    p.add_argument(
+        "--format", default="own", choices=("own",) + FORMAT_CHOICES, help="output shape (default: the input's)"
+    )
     p.add_argument("--dataset", help="dataset name (needed when the store has several)")
-    p.add_argument("--undecided", choices=("hold", "drop", "keep"), default=None,
-                   help="flagged examples nobody decided on: hold = leave out and write to <out>.held.jsonl, "
-                        "drop = remove, keep = write unchanged (default: the choice saved on the Export page, "
-                        "else hold)")
+    p.add_argument(
+        "--undecided",
+        choices=("hold", "drop", "keep"),
+        default=None,
+        help="flagged examples nobody decided on: hold = leave out and write to <out>.held.jsonl, "
+        "drop = remove, keep = write unchanged (default: the choice saved on the Export page, "
+        "else hold)",
+    )
 
     for name, stages, text in (
         ("score", ("score",), "Score every example's confidence (resumes; cached calls are free)."),
@@ -229,10 +287,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", help="dataset name (needed when the store has several)")
-    p.add_argument("--config", help="TOML config file (sections llm, scoring, filter, correct); default: "
-                   "the settings of the dataset's last run, else the built-in defaults; flags override either")
+    p.add_argument(
+        "--config",
+        help="TOML config file (sections llm, scoring, filter, correct); default: "
+        "the settings of the dataset's last run, else the built-in defaults; flags override either",
+    )
     g = p.add_argument_group("model")
-    g.add_argument("--backend", choices=("embedded", "openai"), help="embedded (default) or an OpenAI-compatible endpoint")
+    g.add_argument(
+        "--backend", choices=("embedded", "openai"), help="embedded (default) or an OpenAI-compatible endpoint"
+    )
     g.add_argument("--model", help="packaged model name or .gguf path (embedded), or the endpoint's model name")
     g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
@@ -250,8 +313,12 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eta", type=float, help="Auto-Correct threshold η on P(candidate better) (default 0.85)")
     g.add_argument("--candidate-model", help="model that writes corrections (e.g. your fine-tuned endpoint)")
     g.add_argument("--candidate-base-url", help="endpoint of the candidate model")
-    g.add_argument("--auto-apply", action=argparse.BooleanOptionalAction, default=None,
-                   help="apply confident corrections by themselves (default) or leave all for review")
+    g.add_argument(
+        "--auto-apply",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply confident corrections by themselves (default) or leave all for review",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

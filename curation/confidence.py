@@ -10,13 +10,15 @@ docstring says otherwise (:func:`auroc` ranks *positives*; labels there are 1 = 
 - Self-reflection certainty ``S = mean`` of the reflection scores (A = 1, B = 0, C = 0.5).
 - Confidence ``C = beta * O + (1 - beta) * S``, or whichever part exists.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
 import unicodedata
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 #: A similarity between a sample and the reference answer, in [0, 1] (1 = same meaning).
 Similarity = Callable[[str, str], float]
@@ -227,8 +229,10 @@ def judge_confidence(p_second_better_candidate_second: float, p_second_better_ca
     Raises:
         ValueError: an input is outside [0, 1].
     """
-    for name, value in (("p_second_better_candidate_second", p_second_better_candidate_second),
-                        ("p_second_better_candidate_first", p_second_better_candidate_first)):
+    for name, value in (
+        ("p_second_better_candidate_second", p_second_better_candidate_second),
+        ("p_second_better_candidate_first", p_second_better_candidate_first),
+    ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return (p_second_better_candidate_second + (1.0 - p_second_better_candidate_first)) / 2.0
@@ -380,7 +384,20 @@ def fit_logistic(xs: Sequence[float], ys: Sequence[int], *, l2: float = 1e-2, st
 
 
 __all__ = [
-    "Similarity", "normalize_answer", "final_number", "answers_match", "token_jaccard",
-    "sample_agreements", "observed_consistency", "reflection_certainty", "combine", "judge_confidence", "auroc",
-    "error_auroc", "quantile_threshold", "below_threshold", "rank_average", "fit_logistic",
+    "Similarity",
+    "normalize_answer",
+    "final_number",
+    "answers_match",
+    "token_jaccard",
+    "sample_agreements",
+    "observed_consistency",
+    "reflection_certainty",
+    "combine",
+    "judge_confidence",
+    "auroc",
+    "error_auroc",
+    "quantile_threshold",
+    "below_threshold",
+    "rank_average",
+    "fit_logistic",
 ]

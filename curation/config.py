@@ -6,6 +6,7 @@ widgets) as a flat ``{"section.key": value}`` mapping. A bad value raises
 The API key itself is never part of the config: only the *name* of the environment
 variable that holds it.
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -46,20 +47,34 @@ SIGNAL_GLOSSARY = {
 #: The settings people see as symbols: the symbol, the words that say what it does, and a
 #: longer help text for a tooltip.
 SETTING_GLOSSARY = {
-    "k": ("k", "samples per example",
-          "How many fresh answers the model writes per example; their agreement with the recorded response "
-          "is the sample agreement. 0 skips sampling."),
-    "alpha": ("α", "similarity vs. exact match",
-              "A sample agrees with the response by α × word similarity + (1 − α) × exact match "
-              "(0.8 in the paper)."),
-    "beta": ("β", "sample agreement vs. self-reflection",
-             "Model confidence = β × sample agreement + (1 − β) × self-reflection (0.7 in the paper)."),
-    "gamma": ("γ", "flag threshold: flag examples below this confidence",
-              "Auto-Filter flags an example whose confidence is below γ (absolute), or the lowest γ share of "
-              "the dataset (quantile)."),
-    "eta": ("η", "auto-apply threshold: apply corrections judged at least this sure",
-            "A proposed correction applies itself when the probability that it is better reaches η; below, "
-            "it waits for a reviewer."),
+    "k": (
+        "k",
+        "samples per example",
+        "How many fresh answers the model writes per example; their agreement with the recorded response "
+        "is the sample agreement. 0 skips sampling.",
+    ),
+    "alpha": (
+        "α",
+        "similarity vs. exact match",
+        "A sample agrees with the response by α × word similarity + (1 − α) × exact match (0.8 in the paper).",
+    ),
+    "beta": (
+        "β",
+        "sample agreement vs. self-reflection",
+        "Model confidence = β × sample agreement + (1 − β) × self-reflection (0.7 in the paper).",
+    ),
+    "gamma": (
+        "γ",
+        "flag threshold: flag examples below this confidence",
+        "Auto-Filter flags an example whose confidence is below γ (absolute), or the lowest γ share of "
+        "the dataset (quantile).",
+    ),
+    "eta": (
+        "η",
+        "auto-apply threshold: apply corrections judged at least this sure",
+        "A proposed correction applies itself when the probability that it is better reaches η; below, "
+        "it waits for a reviewer.",
+    ),
 }
 
 
@@ -198,8 +213,12 @@ class CorrectConfig:
         use the main model with few-shot demonstrations."""
         if not self.candidate_model:
             return None
-        return replace(llm, backend=self.candidate_backend or llm.backend, model=self.candidate_model,
-                       base_url=self.candidate_base_url or llm.base_url)
+        return replace(
+            llm,
+            backend=self.candidate_backend or llm.backend,
+            model=self.candidate_model,
+            base_url=self.candidate_base_url or llm.base_url,
+        )
 
 
 @dataclass(frozen=True)
@@ -215,7 +234,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, overrides: dict[str, Any]) -> "Config":
+    def with_overrides(self, overrides: dict[str, Any]) -> Config:
         """A copy with ``{"section.key": value}`` overrides applied (``None`` values skipped)."""
         sections = {name: getattr(self, name) for name in _SECTIONS}
         for dotted, value in overrides.items():
@@ -226,7 +245,7 @@ class Config:
         return Config(**sections)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Config":
+    def from_dict(cls, data: dict[str, Any]) -> Config:
         flat = {}
         for section, values in data.items():
             if section not in _SECTIONS or not isinstance(values, dict):
@@ -235,7 +254,7 @@ class Config:
         return cls().with_overrides(flat)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> "Config":
+    def load(cls, path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
         """Defaults, then the TOML file at ``path`` (if given), then ``overrides``."""
         config = cls()
         if path is not None:
@@ -279,8 +298,10 @@ def _coerce(dotted: str, value: Any, section_obj: Any, key: str) -> Any:
             return float(value)
         if key == "n_threads" and value is not None:
             return int(value)
-        if key in ("base_url", "model_dir", "candidate_backend", "candidate_model", "candidate_base_url") \
-                and value is not None:
+        if (
+            key in ("base_url", "model_dir", "candidate_backend", "candidate_model", "candidate_base_url")
+            and value is not None
+        ):
             return str(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"config: {dotted} = {value!r} is not a valid {kind.__name__ if kind else 'value'}") from e
@@ -298,31 +319,62 @@ def _validate(c: Config) -> None:
     _check(c.llm.max_attempts >= 1, "llm.max_attempts", c.llm.max_attempts, "an integer >= 1")
     _check(c.llm.timeout_s > 0, "llm.timeout_s", c.llm.timeout_s, "a number > 0")
     _check(c.llm.price_prompt_per_m >= 0, "llm.price_prompt_per_m", c.llm.price_prompt_per_m, "a number >= 0")
-    _check(c.llm.price_completion_per_m >= 0, "llm.price_completion_per_m", c.llm.price_completion_per_m, "a number >= 0")
-    _check(c.llm.budget_usd is None or c.llm.budget_usd >= 0, "llm.budget_usd", c.llm.budget_usd, "a number >= 0 or none")
+    _check(
+        c.llm.price_completion_per_m >= 0, "llm.price_completion_per_m", c.llm.price_completion_per_m, "a number >= 0"
+    )
+    _check(
+        c.llm.budget_usd is None or c.llm.budget_usd >= 0, "llm.budget_usd", c.llm.budget_usd, "a number >= 0 or none"
+    )
     _check(isinstance(c.llm.extra_headers, dict), "llm.extra_headers", c.llm.extra_headers, "a table of strings")
     _check(c.scoring.k >= 0, "scoring.k", c.scoring.k, "an integer >= 0")
     for key in ("alpha", "beta"):
         value = getattr(c.scoring, key)
         _check(0.0 <= value <= 1.0, f"scoring.{key}", value, "a number in [0, 1]")
     _check(0.0 <= c.scoring.temperature <= 2.0, "scoring.temperature", c.scoring.temperature, "a number in [0, 2]")
-    _check(c.scoring.sample_style in SAMPLE_STYLES, "scoring.sample_style", c.scoring.sample_style, " or ".join(SAMPLE_STYLES))
-    _check(c.scoring.reflection_style in REFLECTION_STYLES, "scoring.reflection_style", c.scoring.reflection_style,
-           " or ".join(REFLECTION_STYLES))
-    _check(c.scoring.reflection_order in REFLECTION_ORDERS, "scoring.reflection_order", c.scoring.reflection_order,
-           " or ".join(REFLECTION_ORDERS))
+    _check(
+        c.scoring.sample_style in SAMPLE_STYLES,
+        "scoring.sample_style",
+        c.scoring.sample_style,
+        " or ".join(SAMPLE_STYLES),
+    )
+    _check(
+        c.scoring.reflection_style in REFLECTION_STYLES,
+        "scoring.reflection_style",
+        c.scoring.reflection_style,
+        " or ".join(REFLECTION_STYLES),
+    )
+    _check(
+        c.scoring.reflection_order in REFLECTION_ORDERS,
+        "scoring.reflection_order",
+        c.scoring.reflection_order,
+        " or ".join(REFLECTION_ORDERS),
+    )
     _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
     for name in SOFT_SIGNALS + RULE_SIGNALS:
-        _check(getattr(c.scoring, f"w_{name}") >= 0, f"scoring.w_{name}", getattr(c.scoring, f"w_{name}"),
-               "a number >= 0")
-    _check(c.scoring.reflection_prompts in (0, 1, 2), "scoring.reflection_prompts", c.scoring.reflection_prompts, "0, 1 or 2")
+        _check(
+            getattr(c.scoring, f"w_{name}") >= 0, f"scoring.w_{name}", getattr(c.scoring, f"w_{name}"), "a number >= 0"
+        )
+    _check(
+        c.scoring.reflection_prompts in (0, 1, 2),
+        "scoring.reflection_prompts",
+        c.scoring.reflection_prompts,
+        "0, 1 or 2",
+    )
     _check(c.filter.gamma_mode in GAMMA_MODES, "filter.gamma_mode", c.filter.gamma_mode, " or ".join(GAMMA_MODES))
     _check(0.0 <= c.filter.gamma <= 1.0, "filter.gamma", c.filter.gamma, "a number in [0, 1]")
     _check(0.0 <= c.correct.eta <= 1.0, "correct.eta", c.correct.eta, "a number in [0, 1]")
-    _check(c.correct.candidate_backend in (None,) + BACKENDS, "correct.candidate_backend",
-           c.correct.candidate_backend, " or ".join(BACKENDS))
-    _check(bool(c.correct.sources) and set(c.correct.sources) <= set(CANDIDATE_SOURCES), "correct.sources",
-           c.correct.sources, "one or more of " + ", ".join(CANDIDATE_SOURCES))
+    _check(
+        c.correct.candidate_backend in (None,) + BACKENDS,
+        "correct.candidate_backend",
+        c.correct.candidate_backend,
+        " or ".join(BACKENDS),
+    )
+    _check(
+        bool(c.correct.sources) and set(c.correct.sources) <= set(CANDIDATE_SOURCES),
+        "correct.sources",
+        c.correct.sources,
+        "one or more of " + ", ".join(CANDIDATE_SOURCES),
+    )
     _check(c.correct.judge in JUDGES, "correct.judge", c.correct.judge, " or ".join(JUDGES))
     _check(0.0 <= c.correct.propose_at <= 1.0, "correct.propose_at", c.correct.propose_at, "a number in [0, 1]")
     _check(c.correct.few_shot >= 0, "correct.few_shot", c.correct.few_shot, "an integer >= 0")

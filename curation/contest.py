@@ -25,14 +25,15 @@ times its format consistency with the dataset and the degenerate-text rule. The 
 ``confidence(best) - confidence(original)``; :func:`p_better` maps it through a logistic
 fitted on the benchmark (:data:`CALIBRATION`).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
 
 from curation import confidence as cmath
 from curation import signals
@@ -129,22 +130,27 @@ def dataset_shape(prompts: Sequence[str], responses: Sequence[str]) -> DatasetSh
     members = [k for k, c in counts.most_common() if c >= CLOSED_SET_MIN_COUNT and k]
     coverage = sum(counts[k] for k in members) / n
     closed = 2 <= len(members) <= CLOSED_SET_MAX_MEMBERS and coverage >= CLOSED_SET_COVERAGE
-    wording = {k: Counter(r.strip() for r, key in zip(responses, keys) if key == k).most_common(1)[0][0]
-               for k in members} if closed else {}
+    wording = (
+        {k: Counter(r.strip() for r, key in zip(responses, keys) if key == k).most_common(1)[0][0] for k in members}
+        if closed
+        else {}
+    )
     normal = [cmath.normalize_answer(r) for r in responses]
     inside = sum(1 for p, r in zip(prompts, normal) if r and f" {r} " in f" {cmath.normalize_answer(p)} ")
     extractive = not closed and inside / n >= EXTRACTIVE_SHARE
     reasoning = sum(1 for r in responses if cmath.final_number(r) is not None) / n >= REASONING_SHARE
-    notes = [f"closed set of {len(members)} responses covering {coverage:.0%}" if closed else
-             f"not a closed set ({len(members)} repeated responses cover {coverage:.0%}; needs at most "
-             f"{CLOSED_SET_MAX_MEMBERS} covering {CLOSED_SET_COVERAGE:.0%})",
-             f"extractive ({inside / n:.0%} of responses are spans of their prompt)" if extractive else
-             f"not extractive ({inside / n:.0%} of responses are spans of their prompt; needs "
-             f"{EXTRACTIVE_SHARE:.0%})"]
+    notes = [
+        f"closed set of {len(members)} responses covering {coverage:.0%}"
+        if closed
+        else f"not a closed set ({len(members)} repeated responses cover {coverage:.0%}; needs at most "
+        f"{CLOSED_SET_MAX_MEMBERS} covering {CLOSED_SET_COVERAGE:.0%})",
+        f"extractive ({inside / n:.0%} of responses are spans of their prompt)"
+        if extractive
+        else f"not extractive ({inside / n:.0%} of responses are spans of their prompt; needs {EXTRACTIVE_SHARE:.0%})",
+    ]
     if reasoning:
         notes.append("worked reasoning with a '#### N' final line: sampled answers only vote")
-    return DatasetShape(tuple(wording[k] for k in members) if closed else (), extractive, reasoning,
-                        "; ".join(notes))
+    return DatasetShape(tuple(wording[k] for k in members) if closed else (), extractive, reasoning, "; ".join(notes))
 
 
 def majority(answers: Sequence[str]) -> tuple[str, int] | None:
@@ -192,14 +198,15 @@ def snap_to_spans(answer: str, prompt: str, *, variants: bool = True) -> list[st
     out: list[str] = []
     for a, b in spans:
         if 0 <= a <= b < len(words):
-            text = prompt[words[a][1]:words[b][2]]
+            text = prompt[words[a][1] : words[b][2]]
             if text not in out and not _SENTENCE_BREAK.search(text):
                 out.append(text)
     return out
 
 
-def alternatives(response: str, answers: Sequence[str], prompt: str, shape: DatasetShape, *,
-                 sources: Sequence[str] = SOURCES) -> list[tuple[str, str]]:
+def alternatives(
+    response: str, answers: Sequence[str], prompt: str, shape: DatasetShape, *, sources: Sequence[str] = SOURCES
+) -> list[tuple[str, str]]:
     """``(text, source)`` alternatives to ``response`` from the samples' ``answers``, the
     closed set and prompt spans (those of ``sources`` that fit the dataset's ``shape``),
     without repeats or the response itself."""
@@ -214,8 +221,11 @@ def alternatives(response: str, answers: Sequence[str], prompt: str, shape: Data
         found.append((top[0].strip(), "samples"))
     out: list[tuple[str, str]] = []
     for text, source in found:
-        if text.strip() and not cmath.answers_match(text, response) and \
-                not any(cmath.answers_match(text, t) for t, _ in out):
+        if (
+            text.strip()
+            and not cmath.answers_match(text, response)
+            and not any(cmath.answers_match(text, t) for t, _ in out)
+        ):
             out.append((text, source))
     return out
 
@@ -224,8 +234,17 @@ def mean_logprob(logprobs: Sequence[float] | None) -> float | None:
     return sum(logprobs) / len(logprobs) if logprobs else None
 
 
-def score_response(text: str, source: str, *, answers: Sequence[str], logprob: float | None, alpha: float,
-                   format_of: Callable[[str], signals.SignalScore], prompt: str, draft: str | None = None) -> Scored:
+def score_response(
+    text: str,
+    source: str,
+    *,
+    answers: Sequence[str],
+    logprob: float | None,
+    alpha: float,
+    format_of: Callable[[str], signals.SignalScore],
+    prompt: str,
+    draft: str | None = None,
+) -> Scored:
     """One response's confidence in [0, 1] (higher = more likely right): the mean of its
     agreement with the sampled ``answers``, its likelihood ``exp(logprob)`` and, when a few-shot
     ``draft`` exists, 1 if it gives the draft's answer else 0 (those present; 0.5 when none is),
@@ -261,6 +280,20 @@ def contrast_score(result: Contest) -> float:
     return 1.0 if result.p_better is None else 1.0 - result.p_better
 
 
-__all__ = ["SOURCES", "Calibration", "CALIBRATION", "DatasetShape", "Scored", "Contest", "dataset_shape",
-           "majority", "snap_to_spans", "alternatives", "mean_logprob", "score_response", "p_better", "contest",
-           "contrast_score"]
+__all__ = [
+    "SOURCES",
+    "Calibration",
+    "CALIBRATION",
+    "DatasetShape",
+    "Scored",
+    "Contest",
+    "dataset_shape",
+    "majority",
+    "snap_to_spans",
+    "alternatives",
+    "mean_logprob",
+    "score_response",
+    "p_better",
+    "contest",
+    "contrast_score",
+]

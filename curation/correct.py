@@ -11,21 +11,23 @@ confidence, the winner's margin over the original and the probability that it is
   ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
   with half the demonstrations, then none.
 - Each candidate and the original get the same confidence (agreement with the samples,
-  likelihood, whether the few-shot answer agrees, format, degenerate rules); the best candidate's margin over the original
-  becomes a calibrated probability that it is better (:func:`curation.contest.p_better`).
+  likelihood, whether the few-shot answer agrees, format, degenerate rules); the best
+  candidate's margin over the original becomes a calibrated probability that it is better
+  (:func:`curation.contest.p_better`).
 - ``correct.judge``: ``contest`` uses that probability alone; ``llm`` the paper's judge alone
   (asked in both orders, :func:`judge`); ``both`` averages the two where the LLM judge is
   informative, i.e. did not pick the same position in both orders (:func:`same_position`).
 - A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
   ``correct.auto_apply``); otherwise the example stays flagged and waits for review.
 """
+
 from __future__ import annotations
 
 import logging
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from curation import confidence as cmath
 from curation import contest, prompts
@@ -66,8 +68,10 @@ class CorrectResult:
         """A loud line when half or more of the attempted examples failed, else None."""
         if not self.failed or 2 * self.failed < self.attempted:
             return None
-        return (f"Auto-Correct failed on {self.failed} of {self.attempted} flagged examples; "
-                f"first error: {self.first_error}")
+        return (
+            f"Auto-Correct failed on {self.failed} of {self.attempted} flagged examples; "
+            f"first error: {self.first_error}"
+        )
 
 
 def _words(text: str) -> set[str]:
@@ -112,10 +116,15 @@ def candidate_request(example: Example, demos: list[Example], config: Config) ->
 
 def judge_requests(example: Example, candidate: str, config: Config) -> tuple[ChatRequest, ChatRequest]:
     """Two judge calls: (original, candidate) and (candidate, original)."""
+
     def ask(first: str, second: str) -> ChatRequest:
-        return ChatRequest(messages=prompts.build_judge_messages(example.prompt, first, second, letter_first=True),
-                           temperature=0.0, max_tokens=config.correct.judge_max_tokens,
-                           top_logprobs=config.scoring.top_logprobs)
+        return ChatRequest(
+            messages=prompts.build_judge_messages(example.prompt, first, second, letter_first=True),
+            temperature=0.0,
+            max_tokens=config.correct.judge_max_tokens,
+            top_logprobs=config.scoring.top_logprobs,
+        )
+
     return ask(example.response, candidate), ask(candidate, example.response)
 
 
@@ -124,10 +133,20 @@ def judge(candidate_second: ChatResult, candidate_first: ChatResult) -> tuple[fl
     a = prompts.parse_judge(candidate_second.text, candidate_second.top_logprobs)
     b = prompts.parse_judge(candidate_first.text, candidate_first.top_logprobs)
     verdicts = [
-        {"order": "candidate_second", "p": round(a.p_second_better, 4), "verdict": a.verdict,
-         "explanation": a.explanation, "parsed": a.parsed},
-        {"order": "candidate_first", "p": round(b.p_second_better, 4), "verdict": b.verdict,
-         "explanation": b.explanation, "parsed": b.parsed},
+        {
+            "order": "candidate_second",
+            "p": round(a.p_second_better, 4),
+            "verdict": a.verdict,
+            "explanation": a.explanation,
+            "parsed": a.parsed,
+        },
+        {
+            "order": "candidate_first",
+            "p": round(b.p_second_better, 4),
+            "verdict": b.verdict,
+            "explanation": b.explanation,
+            "parsed": b.parsed,
+        },
     ]
     return cmath.judge_confidence(a.p_second_better, b.p_second_better), verdicts
 
@@ -150,9 +169,18 @@ def same_position(verdicts: list[dict]) -> int | None:
 DONE = ("ok", "same", "weaker")
 
 
-def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidates: LLMClient, judge_client: LLMClient,
-                    score_key: str, run_id: str, on_progress: Callable[[int, int, int], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> CorrectResult:
+def correct_dataset(
+    store: Store,
+    info: DatasetInfo,
+    config: Config,
+    *,
+    candidates: LLMClient,
+    judge_client: LLMClient,
+    score_key: str,
+    run_id: str,
+    on_progress: Callable[[int, int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> CorrectResult:
     """Run the contest for every flagged example that has no final proposal yet.
 
     Args:
@@ -171,9 +199,14 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
     view = dataset_view(everything, rules=False)
     result.shape = view.shape.note
     todo = [e for e in everything if e.example_id in todo_ids]
-    pool = sorted((e for e in everything if e.example_id not in flagged
-                   and rows.get(e.example_id, {}).get("confidence") is not None),
-                  key=lambda e: -rows[e.example_id]["confidence"])[:DEMO_POOL]
+    pool = sorted(
+        (
+            e
+            for e in everything
+            if e.example_id not in flagged and rows.get(e.example_id, {}).get("confidence") is not None
+        ),
+        key=lambda e: -rows[e.example_id]["confidence"],
+    )[:DEMO_POOL]
     size = judge_client.items_per_batch(2)  # a candidate, then the judge's two orders
     if on_progress is not None:
         on_progress(0, len(todo), 0)  # the phase has started
@@ -181,11 +214,12 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"
             break
-        batch = todo[start:start + size]
+        batch = todo[start : start + size]
         try:
             drafted = _draft(candidates, batch, pool, config)
-            contests = [_contest(e, d, rows.get(e.example_id), judge_client, view, config)
-                        for e, d in zip(batch, drafted)]
+            contests = [
+                _contest(e, d, rows.get(e.example_id), judge_client, view, config) for e, d in zip(batch, drafted)
+            ]
             verdicts = _ask_judge(judge_client, batch, contests, config)
         except BudgetExceededError:
             result.stopped = "budget"
@@ -198,8 +232,9 @@ def correct_dataset(store: Store, info: DatasetInfo, config: Config, *, candidat
     return result
 
 
-def _draft(client: LLMClient, batch: list[Example], pool: list[Example],
-           config: Config) -> list[list[ChatResult] | LLMError | None]:
+def _draft(
+    client: LLMClient, batch: list[Example], pool: list[Example], config: Config
+) -> list[list[ChatResult] | LLMError | None]:
     """Per example, the few-shot (or endpoint) candidate, or None when that source is off. A
     call too long for the context is retried with half the demonstrations, then none."""
     c = config.correct
@@ -207,8 +242,12 @@ def _draft(client: LLMClient, batch: list[Example], pool: list[Example],
         return [None] * len(batch)
     budget = config.llm.n_ctx - c.max_tokens - TEMPLATE_TOKENS
     use_demos = c.candidate_llm(config.llm) is None
-    demos = {e.example_id: fit_demonstrations(e, nearest_demonstrations(e, pool, c.few_shot), budget_tokens=budget)
-             if use_demos else [] for e in batch}
+    demos = {
+        e.example_id: fit_demonstrations(e, nearest_demonstrations(e, pool, c.few_shot), budget_tokens=budget)
+        if use_demos
+        else []
+        for e in batch
+    }
     outcomes: dict[str, list[ChatResult] | LLMError] = {}
     pending = batch
     while pending:
@@ -219,7 +258,7 @@ def _draft(client: LLMClient, batch: list[Example], pool: list[Example],
         for example, outcome in zip(pending, got):
             shown = demos[example.example_id]
             if isinstance(outcome, ContextLengthError) and shown:
-                demos[example.example_id] = shown[:len(shown) // 2]
+                demos[example.example_id] = shown[: len(shown) // 2]
                 retry.append(example)
             else:
                 outcomes[example.example_id] = outcome
@@ -227,16 +266,24 @@ def _draft(client: LLMClient, batch: list[Example], pool: list[Example],
     return [outcomes[e.example_id] for e in batch]
 
 
-def _contest(example: Example, draft: list[ChatResult] | LLMError | None, row: dict | None, client: LLMClient,
-             view: DatasetView, config: Config) -> contest.Contest:
+def _contest(
+    example: Example,
+    draft: list[ChatResult] | LLMError | None,
+    row: dict | None,
+    client: LLMClient,
+    view: DatasetView,
+    config: Config,
+) -> contest.Contest:
     """The recorded response against every candidate, with likelihoods from ``client``."""
     c = config.correct
     answers = [s["answer"] for s in (row or {}).get("explanation", {}).get("samples", [])]
-    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape,
-                                 sources=c.sources)
+    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape, sources=c.sources)
     text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
-    if text and not cmath.answers_match(text, example.response) and \
-            not any(cmath.answers_match(text, t) for t, _ in found):
+    if (
+        text
+        and not cmath.answers_match(text, example.response)
+        and not any(cmath.answers_match(text, t) for t, _ in found)
+    ):
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     likelihood = (row or {}).get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
@@ -244,19 +291,21 @@ def _contest(example: Example, draft: list[ChatResult] | LLMError | None, row: d
     return run_contest(example, answers, original, found, logprobs, view=view, config=config, draft=text or None)
 
 
-def _ask_judge(client: LLMClient, batch: list[Example], contests: list[contest.Contest],
-               config: Config) -> list[tuple | LLMError | None]:
+def _ask_judge(
+    client: LLMClient, batch: list[Example], contests: list[contest.Contest], config: Config
+) -> list[tuple | LLMError | None]:
     """Per example, the LLM judge's two replies on the best candidate (None when not asked)."""
     if config.correct.judge == "contest":
         return [None] * len(batch)
     asked = [(i, e) for i, (e, r) in enumerate(zip(batch, contests)) if r.candidates]
-    replies = client.complete_many([q for i, e in asked for q in judge_requests(e, contests[i].candidates[0].text,
-                                                                                 config)])
+    replies = client.complete_many(
+        [q for i, e in asked for q in judge_requests(e, contests[i].candidates[0].text, config)]
+    )
     if any(isinstance(o, BudgetExceededError) for o in replies):
         raise BudgetExceededError("budget reached")
     out: list[tuple | LLMError | None] = [None] * len(batch)
     for n, (i, _) in enumerate(asked):
-        pair = replies[2 * n:2 * n + 2]
+        pair = replies[2 * n : 2 * n + 2]
         error = next((o for o in pair if isinstance(o, LLMError)), None)
         out[i] = error if error is not None else (pair[0][0], pair[1][0])
     return out
@@ -277,25 +326,43 @@ def decide(rival: contest.Contest, verdict: tuple | None, config: Config) -> tup
     return ((rival.p_better + judged) / 2 if informative else rival.p_better), verdicts
 
 
-def _record(store: Store, info: DatasetInfo, example: Example, draft: list[ChatResult] | LLMError | None,
-            rival: contest.Contest, verdict: tuple | LLMError | None, *, run_id: str, config: Config,
-            result: CorrectResult) -> None:
+def _record(
+    store: Store,
+    info: DatasetInfo,
+    example: Example,
+    draft: list[ChatResult] | LLMError | None,
+    rival: contest.Contest,
+    verdict: tuple | LLMError | None,
+    *,
+    run_id: str,
+    config: Config,
+    result: CorrectResult,
+) -> None:
     errors = [o for o in (draft, verdict) if isinstance(o, LLMError)]
     if errors:
         result.failed += 1
         result.first_error = result.first_error or str(errors[0])
-    common = {"dataset_id": info.dataset_id, "example_id": example.example_id, "run_id": run_id,
-              "error": str(errors[0]) if errors else None, "calibration": contest.CALIBRATION.version,
-              "candidates": [rival.original.to_json()] + [
-                  {**c.to_json(), "p_better": round(contest.p_better(c.confidence - rival.original.confidence), 4)}
-                  for c in rival.candidates]}
+    common = {
+        "dataset_id": info.dataset_id,
+        "example_id": example.example_id,
+        "run_id": run_id,
+        "error": str(errors[0]) if errors else None,
+        "calibration": contest.CALIBRATION.version,
+        "candidates": [rival.original.to_json()]
+        + [
+            {**c.to_json(), "p_better": round(contest.p_better(c.confidence - rival.original.confidence), 4)}
+            for c in rival.candidates
+        ],
+    }
     if errors and (not rival.candidates or isinstance(verdict, LLMError)):
-        store.save_proposal(**common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False,
-                            status="failed")
+        store.save_proposal(
+            **common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False, status="failed"
+        )
         return
     if not rival.candidates:  # every candidate repeats the original: nothing to propose
-        store.save_proposal(**common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False,
-                            status="same")
+        store.save_proposal(
+            **common, candidate="", judge_confidence=None, verdicts=[], auto_applied=False, status="same"
+        )
         result.unchanged += 1
         return
     p, verdicts = decide(rival, verdict if not isinstance(verdict, LLMError) else None, config)
@@ -303,8 +370,16 @@ def _record(store: Store, info: DatasetInfo, example: Example, draft: list[ChatR
     gated = config.correct.judge != "llm"  # the paper's judge alone proposes every candidate
     status = "weaker" if gated and p < config.correct.propose_at else "ok"
     applied = status == "ok" and config.correct.auto_apply and p >= config.correct.eta
-    store.save_proposal(**common, candidate=best.text, judge_confidence=p, verdicts=verdicts, auto_applied=applied,
-                        status=status, source=best.source, margin=rival.margin)
+    store.save_proposal(
+        **common,
+        candidate=best.text,
+        judge_confidence=p,
+        verdicts=verdicts,
+        auto_applied=applied,
+        status=status,
+        source=best.source,
+        margin=rival.margin,
+    )
     if status == "ok":
         result.proposed += 1
         result.auto_applied += applied

@@ -7,6 +7,7 @@ punctuation marks and runs of whitespace, so a changed number is one word replac
 exactly: joining the ``equal`` and ``delete`` pieces gives back the first string, joining the
 ``equal`` and ``insert`` pieces gives back the second.
 """
+
 from __future__ import annotations
 
 import difflib

@@ -4,6 +4,7 @@ Every error a user can cause is a :class:`CurationError`; its message points at 
 problem (``data.jsonl:17: messages[2].content must be a string, got null``). Anything
 else escaping the library is a bug.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -19,15 +19,17 @@ previous export or the complete new one, never half a file. All are complete on 
 any is renamed, and the manifest holds the data file's SHA-256, so the one stale pair a kill
 can leave (the new data beside the previous manifest, between the renames) shows.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from curation import __version__
 from curation.errors import CurationError
@@ -119,8 +121,15 @@ def held_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".held.jsonl")
 
 
-def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None, fmt: str = OWN_FORMAT,
-                   undecided: str | None = None, fail_after: int | None = None) -> ExportResult:
+def export_dataset(
+    store: Store,
+    out: str | Path,
+    *,
+    dataset: str | None = None,
+    fmt: str = OWN_FORMAT,
+    undecided: str | None = None,
+    fail_after: int | None = None,
+) -> ExportResult:
     """Write the curated dataset to ``out`` and its manifest to ``<out>.manifest.json``.
 
     Args:
@@ -148,8 +157,13 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
 
     def render(row: dict[str, Any], response: str) -> dict[str, Any]:
         return render_record(
-            json.loads(row["record"]), info.format, prompt_from_json(row["prompt"]), response, target,
-            prompt_col=info.options.get("prompt_col"), response_col=info.options.get("response_col"),
+            json.loads(row["record"]),
+            info.format,
+            prompt_from_json(row["prompt"]),
+            response,
+            target,
+            prompt_col=info.options.get("prompt_col"),
+            response_col=info.options.get("response_col"),
         )
 
     def records() -> Iterable[dict[str, Any]]:
@@ -181,29 +195,40 @@ def export_dataset(store: Store, out: str | Path, *, dataset: str | None = None,
             "dataset": info.name,
             "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
             "output": {"path": str(out), "format": target, "sha256": digest.hexdigest()},
-            "undecided": {"choice": undecided, "count": counts["undecided"],
-                          "held_path": None if side is None else str(side)},
+            "undecided": {
+                "choice": undecided,
+                "count": counts["undecided"],
+                "held_path": None if side is None else str(side),
+            },
             "counts": counts,
             "config": store.last_run_config(info.dataset_id),
             "changes": changes,
         }
-        temps.append(_write_temp(manifest_path,
-                                 [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"]))
+        temps.append(
+            _write_temp(manifest_path, [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"])
+        )
     except BaseException:
         for tmp in temps:
             _remove(tmp)
         raise
     targets = [out, manifest_path] if side is None else [out, side, manifest_path]
     for i, (tmp, path) in enumerate(zip(temps, targets)):
-        _commit(tmp, path, also=temps[i + 1:])
+        _commit(tmp, path, also=temps[i + 1 :])
     if side is None:
         _remove(str(held_path(out)))  # a previous export's held examples would no longer be true
     return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest, held_path=side)
 
 
 # An outcome → the count it adds to (a written original counts as untouched).
-_COUNTED_AS = {"untouched": "untouched", "kept": "untouched", "flag_kept": "untouched", "corrected": "corrected",
-               "edited": "edited", "removed": "removed", "held": "held"}
+_COUNTED_AS = {
+    "untouched": "untouched",
+    "kept": "untouched",
+    "flag_kept": "untouched",
+    "corrected": "corrected",
+    "edited": "edited",
+    "removed": "removed",
+    "held": "held",
+}
 
 
 def _jsonl_lines(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[str]:
@@ -257,5 +282,16 @@ def _remove(tmp: str) -> None:
         os.unlink(tmp)
 
 
-__all__ = ["export_dataset", "resolve", "held_path", "undecided_choice", "check_undecided", "ExportResult",
-           "OWN_FORMAT", "UNDECIDED", "DEFAULT_UNDECIDED", "UNDECIDED_LABELS", "UNDECIDED_SETTING"]
+__all__ = [
+    "export_dataset",
+    "resolve",
+    "held_path",
+    "undecided_choice",
+    "check_undecided",
+    "ExportResult",
+    "OWN_FORMAT",
+    "UNDECIDED",
+    "DEFAULT_UNDECIDED",
+    "UNDECIDED_LABELS",
+    "UNDECIDED_SETTING",
+]

@@ -6,6 +6,7 @@ confidences (``"quantile"``; the CLEAR paper used the median, 0.5). No LLM call:
 γ and running the filter again re-decides at once. Failed or unscored examples are not
 flagged (they are not known to be bad); a later run scores them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -20,6 +20,7 @@ Shapes (see :data:`~curation.records.FORMATS`):
 
 Empty system turns are dropped from the prompt; every other turn must have non-empty text.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,14 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from curation.errors import ConfigError, InvalidRecordError, Problem
-from curation.records import ROLES, Message, render_turns
-from curation.records import FORMATS
+from curation.records import FORMATS, ROLES, Message, render_turns
 
-COLUMN_PAIRS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"),
-                ("input", "output"))
+COLUMN_PAIRS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"), ("input", "output"))
 DEFAULT_COLUMNS = COLUMN_PAIRS[0]
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                  "system": "system"}
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 _SHAREGPT_FROM = {"user": "human", "assistant": "gpt", "system": "system"}
 _ALPACA_KEYS = ("instruction", "input", "output", "system", "history")
 _TURN_SHAPES = {  # list key, role key, text key, accepted roles -> role
@@ -83,8 +81,9 @@ def detect_columns(record: Any) -> tuple[str, str] | None:
     return found[0] if len(found) == 1 else None
 
 
-def has_shape_keys(record: Mapping[str, Any], fmt: str, *, prompt_col: str | None = None,
-                   response_col: str | None = None) -> bool:
+def has_shape_keys(
+    record: Mapping[str, Any], fmt: str, *, prompt_col: str | None = None, response_col: str | None = None
+) -> bool:
     """Whether ``record`` carries any key that identifies shape ``fmt``.
 
     Used to tell a broken record of the file's shape (reported field by field) from a
@@ -98,9 +97,15 @@ def has_shape_keys(record: Mapping[str, Any], fmt: str, *, prompt_col: str | Non
     return cols[0] in record or cols[1] in record
 
 
-def parse_record(record: Any, fmt: str, *, prompt_col: str | None = None,
-                 response_col: str | None = None, file: str = "<record>",
-                 line: int | None = None) -> tuple[Prompt, str]:
+def parse_record(
+    record: Any,
+    fmt: str,
+    *,
+    prompt_col: str | None = None,
+    response_col: str | None = None,
+    file: str = "<record>",
+    line: int | None = None,
+) -> tuple[Prompt, str]:
     """Split one record of shape ``fmt`` into prompt turns and response text.
 
     Args:
@@ -137,9 +142,16 @@ def parse_record(record: Any, fmt: str, *, prompt_col: str | None = None,
     return result
 
 
-def render_record(record: Mapping[str, Any], source_fmt: str, prompt: Prompt, response: str,
-                  target_fmt: str, *, prompt_col: str | None = None,
-                  response_col: str | None = None) -> dict[str, Any]:
+def render_record(
+    record: Mapping[str, Any],
+    source_fmt: str,
+    prompt: Prompt,
+    response: str,
+    target_fmt: str,
+    *,
+    prompt_col: str | None = None,
+    response_col: str | None = None,
+) -> dict[str, Any]:
     """Write a record of shape ``target_fmt`` for export.
 
     Same shape: a copy of ``record`` with only the response replaced (``prompt`` is not
@@ -237,8 +249,9 @@ def _shape_keys(fmt: str) -> set[str]:
     return {_TURN_SHAPES[fmt][0]} if fmt in _TURN_SHAPES else set(_ALPACA_KEYS)
 
 
-def _text(record: Mapping[str, Any], key: str, path: str, problems: list,
-          *, optional: bool = False, allow_empty: bool = False) -> str | None:
+def _text(
+    record: Mapping[str, Any], key: str, path: str, problems: list, *, optional: bool = False, allow_empty: bool = False
+) -> str | None:
     """The string at ``record[key]``; appends a problem and returns None when it is not one."""
     if key not in record:
         if not optional:
@@ -280,8 +293,7 @@ def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[P
             problems.append((f"{path}.{role_key}", "is missing"))
         elif not isinstance(role, str) or role not in roles:
             shown = quoted(role) if isinstance(role, str) else type_name(role)
-            problems.append((f"{path}.{role_key}",
-                             f"must be one of {', '.join(roles)}, got {shown}"))
+            problems.append((f"{path}.{role_key}", f"must be one of {', '.join(roles)}, got {shown}"))
             role = None
         text = _text(turn, text_key, f"{path}.{text_key}", problems, allow_empty=True)
         if role in roles and text is not None:
@@ -291,18 +303,16 @@ def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[P
     return _split_turns(parsed, list_key, text_key, problems)
 
 
-def _split_turns(turns: list[Message], list_key: str, text_key: str,
-                 problems: list) -> tuple[Prompt, str] | None:
+def _split_turns(turns: list[Message], list_key: str, text_key: str, problems: list) -> tuple[Prompt, str] | None:
     last = max((i for i, t in enumerate(turns) if t.role == "assistant"), default=None)
     if last is None:
         problems.append((list_key, "has no assistant turn"))
         return None
     if last + 1 < len(turns):
-        problems.append((f"{list_key}[{last + 1}]",
-                         "comes after the last assistant turn (the response must be last)"))
+        problems.append((f"{list_key}[{last + 1}]", "comes after the last assistant turn (the response must be last)"))
     if not any(t.role == "user" for t in turns[:last]):
         problems.append((list_key, "has no user turn before the last assistant turn"))
-    for i, turn in enumerate(turns[:last + 1]):
+    for i, turn in enumerate(turns[: last + 1]):
         if turn.role != "system" and not turn.content.strip():
             problems.append((f"{list_key}[{i}].{text_key}", "is empty"))
     if problems:
@@ -329,15 +339,16 @@ def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, st
     if not _absent(history) and not isinstance(history, (list, tuple)):
         problems.append(("history", f"must be an array, got {type_name(history)}"))
     for i, pair in enumerate(history if isinstance(history, (list, tuple)) else ()):
-        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                or not all(isinstance(p, str) and p.strip() and "\x00" not in p for p in pair)):
-            problems.append((f"history[{i}]", "must be a pair of non-empty strings "
-                                              "[instruction, response]"))
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not all(isinstance(p, str) and p.strip() and "\x00" not in p for p in pair)
+        ):
+            problems.append((f"history[{i}]", "must be a pair of non-empty strings [instruction, response]"))
             continue
         prompt += [Message("user", pair[0]), Message("assistant", pair[1])]
     instruction = _text(record, "instruction", "instruction", problems)
-    extra = None if _absent(record.get("input")) else _text(
-        record, "input", "input", problems, allow_empty=True)
+    extra = None if _absent(record.get("input")) else _text(record, "input", "input", problems, allow_empty=True)
     output = _text(record, "output", "output", problems)
     if problems or instruction is None or output is None:
         return None
@@ -345,8 +356,7 @@ def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, st
     return tuple(prompt + [Message("user", user)]), output
 
 
-def _parse_flat(record: Mapping[str, Any], cols: tuple[str, str],
-                problems: list) -> tuple[Prompt, str] | None:
+def _parse_flat(record: Mapping[str, Any], cols: tuple[str, str], problems: list) -> tuple[Prompt, str] | None:
     prompt = [] if "system" in cols else _system(record, "system", problems)
     text = _text(record, cols[0], cols[0], problems)
     response = _text(record, cols[1], cols[1], problems)
@@ -358,16 +368,19 @@ def _parse_flat(record: Mapping[str, Any], cols: tuple[str, str],
 def _last_turn(record: Mapping[str, Any], fmt: str) -> int:
     list_key, role_key, _, roles = _TURN_SHAPES[fmt]
     turns = record.get(list_key)
-    found = [i for i, t in enumerate(turns if isinstance(turns, (list, tuple)) else ())
-             if isinstance(t, Mapping) and isinstance(t.get(role_key), str)
-             and roles.get(t[role_key]) == "assistant"]
+    found = [
+        i
+        for i, t in enumerate(turns if isinstance(turns, (list, tuple)) else ())
+        if isinstance(t, Mapping) and isinstance(t.get(role_key), str) and roles.get(t[role_key]) == "assistant"
+    ]
     if not found:
         raise InvalidRecordError([Problem("<record>", None, list_key, "has no assistant turn")])
     return found[-1]
 
 
-def _replace_response(record: Mapping[str, Any], fmt: str, response: str,
-                      prompt_col: str | None, response_col: str | None) -> dict[str, Any]:
+def _replace_response(
+    record: Mapping[str, Any], fmt: str, response: str, prompt_col: str | None, response_col: str | None
+) -> dict[str, Any]:
     out = dict(record)
     if fmt in _TURN_SHAPES:
         list_key, _, text_key, _ = _TURN_SHAPES[fmt]
@@ -393,15 +406,13 @@ def _alternates(turns: list[Message]) -> bool:
     return len(turns) % 2 == 1 and [m.role for m in turns] == expected
 
 
-def _build(fmt: str, prompt: Prompt, response: str, prompt_col: str | None,
-           response_col: str | None) -> dict[str, Any]:
+def _build(fmt: str, prompt: Prompt, response: str, prompt_col: str | None, response_col: str | None) -> dict[str, Any]:
     if fmt == "chat":
         turns = [*prompt, Message("assistant", response)]
         return {"messages": [{"role": m.role, "content": m.content} for m in turns]}
     if fmt == "sharegpt":
         turns = [*prompt, Message("assistant", response)]
-        return {"conversations": [{"from": _SHAREGPT_FROM[m.role], "value": m.content}
-                                  for m in turns]}
+        return {"conversations": [{"from": _SHAREGPT_FROM[m.role], "value": m.content} for m in turns]}
     system, rest = _split_system(prompt)
     if fmt == "alpaca":
         if _alternates(rest):

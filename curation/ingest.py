@@ -6,6 +6,7 @@ Out: a :class:`~curation.records.ParsedDataset` of :class:`~curation.records.Exa
 or an :class:`~curation.errors.InvalidRecordError` listing every problem as
 ``file:line: field message``, e.g. ``data.jsonl:9: id 'abc' duplicates line 3``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,16 @@ from typing import Any
 
 from curation.errors import ConfigError, InputFileError, InvalidRecordError, Problem
 from curation.formats import (
-    DEFAULT_COLUMNS, Prompt, check_format, detect_columns, detect_format, has_shape_keys,
-    parse_record, printable, quoted, type_name,
+    DEFAULT_COLUMNS,
+    Prompt,
+    check_format,
+    detect_columns,
+    detect_format,
+    has_shape_keys,
+    parse_record,
+    printable,
+    quoted,
+    type_name,
 )
 from curation.readers import RawFile, RawRecord, jsonable, read_raw
 from curation.records import Example, ParsedDataset, Rejected
@@ -26,8 +35,7 @@ from curation.store import DatasetInfo, Store
 
 __all__ = ["ImportResult", "InputFileError", "content_id", "import_file", "read_dataset"]
 
-_REQUIRED_COLUMNS = {"chat": ("messages",), "sharegpt": ("conversations",),
-                     "alpaca": ("instruction", "output")}
+_REQUIRED_COLUMNS = {"chat": ("messages",), "sharegpt": ("conversations",), "alpaca": ("instruction", "output")}
 _COLUMN_HINT = " (name them with --prompt-col / --response-col)"
 
 
@@ -42,8 +50,14 @@ class _Checked:
     own_id: str | None = None
 
 
-def read_dataset(path: str | Path, *, fmt: str | None = None, prompt_col: str | None = None,
-                 response_col: str | None = None, skip_invalid: bool = False) -> ParsedDataset:
+def read_dataset(
+    path: str | Path,
+    *,
+    fmt: str | None = None,
+    prompt_col: str | None = None,
+    response_col: str | None = None,
+    skip_invalid: bool = False,
+) -> ParsedDataset:
     """Read and validate one dataset file.
 
     Args:
@@ -81,11 +95,13 @@ def read_dataset(path: str | Path, *, fmt: str | None = None, prompt_col: str | 
     if problems and (not skip_invalid or not good):
         raise InvalidRecordError(problems)
     return ParsedDataset(
-        path=name, file_type=raw.file_type, format=fmt, sha256=raw.sha256,
+        path=name,
+        file_type=raw.file_type,
+        format=fmt,
+        sha256=raw.sha256,
         examples=_examples(good),
         rejected=[Rejected(c.problems[0], c.raw.raw) for c in checked if c.problems],
-        options={"fmt": fmt, "prompt_col": cols[0], "response_col": cols[1],
-                 "skip_invalid": skip_invalid},
+        options={"fmt": fmt, "prompt_col": cols[0], "response_col": cols[1], "skip_invalid": skip_invalid},
     )
 
 
@@ -103,14 +119,14 @@ def _check_options(fmt: str | None, prompt_col: str | None, response_col: str | 
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"{key} must be a non-empty column name, got {value!r}")
     if (prompt_col or response_col) and fmt not in (None, "prompt-response"):
-        raise ConfigError(f"prompt_col / response_col apply to the prompt-response format, "
-                          f"not {fmt!r}")
+        raise ConfigError(f"prompt_col / response_col apply to the prompt-response format, not {fmt!r}")
     if prompt_col is not None and prompt_col == response_col:
         raise ConfigError(f"prompt_col and response_col are both {prompt_col!r}")
 
 
-def _decide_format(raw: RawFile, fmt: str | None, prompt_col: str | None,
-                   response_col: str | None, name: str) -> tuple[str, tuple[str | None, ...]]:
+def _decide_format(
+    raw: RawFile, fmt: str | None, prompt_col: str | None, response_col: str | None, name: str
+) -> tuple[str, tuple[str | None, ...]]:
     """The file's format and prompt-response columns; raises when it cannot be told."""
     readable = [r.record for r in raw.records if r.record is not None]
     if not readable:
@@ -125,10 +141,16 @@ def _decide_format(raw: RawFile, fmt: str | None, prompt_col: str | None,
             fmt = "prompt-response"
         else:
             keys = ", ".join(printable(str(k)) for k in readable[0]) or "(none)"
-            unknown = Problem(name, None, None, (
-                "cannot tell the record format: expected messages (chat), conversations "
-                "(sharegpt), instruction/output (alpaca) or prompt/response columns; the first "
-                f"record has keys: {keys} (use --format, --prompt-col / --response-col)"))
+            unknown = Problem(
+                name,
+                None,
+                None,
+                (
+                    "cannot tell the record format: expected messages (chat), conversations "
+                    "(sharegpt), instruction/output (alpaca) or prompt/response columns; the first "
+                    f"record has keys: {keys} (use --format, --prompt-col / --response-col)"
+                ),
+            )
             raise InvalidRecordError([unknown] + [r.problem for r in raw.records if r.problem])
     cols: tuple[str | None, ...] = (None, None)
     if fmt == "prompt-response":
@@ -143,8 +165,11 @@ def _decide_format(raw: RawFile, fmt: str | None, prompt_col: str | None,
 def _check_columns(columns: tuple[str, ...], required: tuple, fmt: str, name: str) -> None:
     shown = ", ".join(map(printable, columns)) or "(none)"
     hint = _COLUMN_HINT if fmt == "prompt-response" else ""
-    problems = [Problem(name, None, None, f"column {col!r} not found; columns are: {shown}{hint}")
-                for col in required if col not in columns]
+    problems = [
+        Problem(name, None, None, f"column {col!r} not found; columns are: {shown}{hint}")
+        for col in required
+        if col not in columns
+    ]
     if problems:
         raise InvalidRecordError(problems)
 
@@ -160,14 +185,13 @@ def _check_records(records: list[RawRecord], fmt: str, cols: tuple, name: str) -
             continue
         record, line = raw.record, raw.line
         shape = detect_format(record)
-        if shape and shape != fmt and not has_shape_keys(
-                record, fmt, prompt_col=cols[0], response_col=cols[1]):
-            c.problems.append(Problem(name, line, None,
-                                      f"record looks like {shape} but the file is {fmt}"))
+        if shape and shape != fmt and not has_shape_keys(record, fmt, prompt_col=cols[0], response_col=cols[1]):
+            c.problems.append(Problem(name, line, None, f"record looks like {shape} but the file is {fmt}"))
         else:
             try:
-                c.prompt, c.response = parse_record(record, fmt, prompt_col=cols[0],
-                                                    response_col=cols[1], file=name, line=line)
+                c.prompt, c.response = parse_record(
+                    record, fmt, prompt_col=cols[0], response_col=cols[1], file=name, line=line
+                )
             except InvalidRecordError as e:
                 c.problems.extend(e.problems)
         if "id" in record:
@@ -175,8 +199,7 @@ def _check_records(records: list[RawRecord], fmt: str, cols: tuple, name: str) -
             if message:
                 c.problems.append(Problem(name, line, "id", message))
             elif c.own_id in seen_ids:
-                c.problems.append(Problem(name, line, "id", f"{quoted(c.own_id)} duplicates line "
-                                          f"{seen_ids[c.own_id]}"))
+                c.problems.append(Problem(name, line, "id", f"{quoted(c.own_id)} duplicates line {seen_ids[c.own_id]}"))
             else:
                 seen_ids[c.own_id] = line
         c.problems.extend(_unicode_problems(record, name, line))
@@ -198,8 +221,9 @@ def _unicode_problems(record: dict[str, Any], name: str, line: int) -> list[Prob
         json.dumps(jsonable(record), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as e:
         code = f"\\u{ord(e.object[e.start]):04x}"
-        return [Problem(name, line, None, f"contains an unpaired surrogate escape ({code}), "
-                                          "which is not valid Unicode")]
+        return [
+            Problem(name, line, None, f"contains an unpaired surrogate escape ({code}), which is not valid Unicode")
+        ]
     return []
 
 
@@ -218,9 +242,16 @@ def _examples(good: list[_Checked]) -> list[Example]:
                 example_id = f"{base}~{repeats[base] + 1}"
             used.add(example_id)
             source = "hash"
-        examples.append(Example(example_id=example_id, id_source=source, line=c.raw.line,
-                                prompt=c.prompt, response=c.response,
-                                record=jsonable(c.raw.record)))
+        examples.append(
+            Example(
+                example_id=example_id,
+                id_source=source,
+                line=c.raw.line,
+                prompt=c.prompt,
+                response=c.response,
+                record=jsonable(c.raw.record),
+            )
+        )
     return examples
 
 
@@ -230,9 +261,17 @@ class ImportResult:
     rejected: list[Rejected]
 
 
-def import_file(store: Store, path: str | Path, *, name: str | None = None, fmt: str | None = None,
-                prompt_col: str | None = None, response_col: str | None = None,
-                skip_invalid: bool = False, append: bool = False) -> ImportResult:
+def import_file(
+    store: Store,
+    path: str | Path,
+    *,
+    name: str | None = None,
+    fmt: str | None = None,
+    prompt_col: str | None = None,
+    response_col: str | None = None,
+    skip_invalid: bool = False,
+    append: bool = False,
+) -> ImportResult:
     """Read, validate and store one dataset file, all or nothing.
 
     Args:
@@ -247,8 +286,6 @@ def import_file(store: Store, path: str | Path, *, name: str | None = None, fmt:
         InvalidRecordError: bad records and not ``skip_invalid``; nothing is written.
         StorageError: the name is taken; nothing is written.
     """
-    parsed = read_dataset(path, fmt=fmt, prompt_col=prompt_col, response_col=response_col,
-                          skip_invalid=skip_invalid)
+    parsed = read_dataset(path, fmt=fmt, prompt_col=prompt_col, response_col=response_col, skip_invalid=skip_invalid)
     info = store.add_dataset(parsed, name=name or Path(path).stem, append=append)
     return ImportResult(dataset=info, rejected=parsed.rejected)
-

@@ -16,10 +16,11 @@ lines only when the role is ``system``: a question may fairly quote a dialogue o
 letter, but has no business giving the grader a system turn. Pure: text in,
 :class:`~curation.signals.SignalScore` out.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from curation.prompts import TAG_LOOKALIKE
 from curation.signals import MIN_ROWS, SignalScore
@@ -35,8 +36,8 @@ _ROLE_LINE = r"^[ \t]*(?:#{{1,6}}[ \t]*|\*\*)?(?:{roles})\**[ \t]*:"
 _SYSTEM_LINE = re.compile(_ROLE_LINE.format(roles="system"), re.IGNORECASE | re.MULTILINE)
 _PATTERNS = {
     "template": re.compile(
-        r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[",
-        re.IGNORECASE),  # "</s>" only where it ends the text or a turn: <s>…</s> is also HTML strikethrough
+        r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[", re.IGNORECASE
+    ),  # "</s>" only where it ends the text or a turn: <s>…</s> is also HTML strikethrough
     "fence": TAG_LOOKALIKE,
     "override": re.compile(
         r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"
@@ -52,16 +53,17 @@ _PATTERNS = {
         # a claim that the example itself was checked and found right
         r"|\b(?:this|the)\s+(?:response|answer|reply|output|label)\b[^.\n]{0,30}?"
         r"\b(?:verified|confirmed|checked|validated|graded|marked)\b[^.\n]{0,20}?\b(?:correct|right|accurate|valid)\b",
-        re.IGNORECASE | re.MULTILINE),
-    "role": re.compile(
-        _ROLE_LINE.format(roles="system|assistant|user|human"), re.IGNORECASE | re.MULTILINE),
+        re.IGNORECASE | re.MULTILINE,
+    ),
+    "role": re.compile(_ROLE_LINE.format(roles="system|assistant|user|human"), re.IGNORECASE | re.MULTILINE),
     "verdict": re.compile(
         r"^[ \t\"'{,]*(?i:(?:final[ \t]+)?(?:answer|verdict|choice|grade|rating))[\"']?[ \t]*[:=]"
         r"[ \t]*[\"'(\[]?[A-D]\b(?![ \t]*[a-z])"
         r"|(?i:\bcorrect\s+(?:choice|option|letter|answer)\s+is)\s*:?\s*\(?[A-D]\)"
         r"|(?i:\b(?:choose|select|pick|reply\s+with|respond\s+with|output))\s*:?\s*\(?[A-D]\)"
         r"|(?i:\"(?:verdict|correct)\")\s*:",
-        re.MULTILINE),
+        re.MULTILINE,
+    ),
 }
 
 
@@ -94,19 +96,26 @@ def injection_scores(prompts: Sequence[str], responses: Sequence[str]) -> list[S
         found, with a reason naming each kind, where it was found and the text.
     """
     found = [(_prompt_markers(p), markers(r)) for p, r in zip(prompts, responses, strict=True)]
-    common = {kind for kind in MULTIPLIERS if len(found) >= MIN_ROWS
-              and sum(kind in p or kind in r for p, r in found) >= COMMON_SHARE * len(found)}
+    common = {
+        kind
+        for kind in MULTIPLIERS
+        if len(found) >= MIN_ROWS and sum(kind in p or kind in r for p, r in found) >= COMMON_SHARE * len(found)
+    }
     out = []
     for in_prompt, in_response in found:
         score, reasons = 1.0, []
         for kind, multiplier in MULTIPLIERS.items():
             if kind in common:
                 continue
-            where = [(part, marks[kind]) for part, marks in (("response", in_response), ("prompt", in_prompt))
-                     if kind in marks]
+            where = [
+                (part, marks[kind])
+                for part, marks in (("response", in_response), ("prompt", in_prompt))
+                if kind in marks
+            ]
             if where:
                 score *= multiplier
-                reasons.append(f"{kind} marker in the " + " and the ".join(f"{part} ({text[:40]!r})"
-                                                                         for part, text in where))
+                reasons.append(
+                    f"{kind} marker in the " + " and the ".join(f"{part} ({text[:40]!r})" for part, text in where)
+                )
         out.append(SignalScore(score, tuple(reasons)))
     return out

@@ -9,13 +9,15 @@ Only decisions in force count (the store's ``decisions_in_force``); nothing here
 SQL is the store's (:mod:`curation.store.insights`).
 Scores are floats in [0, 1], higher = more likely correct.
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations, groupby
-from typing import Any, Iterable
+from typing import Any
 
 from curation.errors import ReviewError
 from curation.store import Store
@@ -94,12 +96,15 @@ def agreement(store: Store, dataset_id: int) -> Agreement:
             first, second = pair_labels.setdefault((a, b), ([], []))
             first.append(votes[a])
             second.append(votes[b])
-    pairs = [PairAgreement(annotators=key, n=len(x), agreement=_agree_share(x, y), kappa=cohen_kappa(x, y))
-             for key, (x, y) in sorted(pair_labels.items())]
+    pairs = [
+        PairAgreement(annotators=key, n=len(x), agreement=_agree_share(x, y), kappa=cohen_kappa(x, y))
+        for key, (x, y) in sorted(pair_labels.items())
+    ]
     weighted = [(p.kappa, p.n) for p in pairs if p.kappa is not None]
     kappa = sum(k * n for k, n in weighted) / sum(n for _, n in weighted) if weighted else None
-    return Agreement(n_examples=len(by_example), n_agree=n_agree, simple=_share(n_agree, len(by_example)),
-                     kappa=kappa, pairs=pairs)
+    return Agreement(
+        n_examples=len(by_example), n_agree=n_agree, simple=_share(n_agree, len(by_example)), kappa=kappa, pairs=pairs
+    )
 
 
 def auto_precision(store: Store, dataset_id: int) -> AutoPrecision:
@@ -114,9 +119,12 @@ def auto_precision(store: Store, dataset_id: int) -> AutoPrecision:
     passed = [r for r in reviewed if r["flagged"] is False]
     auto = [r for r in reviewed if r["auto_applied"]]
     return AutoPrecision(
-        flagged_reviewed=len(flagged), flagged_confirmed=sum(r["action"] in CONFIRMS_BAD for r in flagged),
-        passed_reviewed=len(passed), passed_bad=sum(r["action"] in CONFIRMS_BAD for r in passed),
-        auto_reviewed=len(auto), auto_accepted=sum(r["action"] == "accept" for r in auto),
+        flagged_reviewed=len(flagged),
+        flagged_confirmed=sum(r["action"] in CONFIRMS_BAD for r in flagged),
+        passed_reviewed=len(passed),
+        passed_bad=sum(r["action"] in CONFIRMS_BAD for r in passed),
+        auto_reviewed=len(auto),
+        auto_accepted=sum(r["action"] == "accept" for r in auto),
     )
 
 
@@ -129,8 +137,10 @@ def thresholds_for_precision(store: Store, dataset_id: int, target: float) -> di
         threshold reaches the target or nothing is reviewed.
     """
     pairs = reviewed_pairs(store, dataset_id)
-    return {"gamma": threshold_for_precision(pairs["gamma"], target, direction="below"),
-            "eta": threshold_for_precision(pairs["eta"], target, direction="at_or_above")}
+    return {
+        "gamma": threshold_for_precision(pairs["gamma"], target, direction="below"),
+        "eta": threshold_for_precision(pairs["eta"], target, direction="at_or_above"),
+    }
 
 
 def reviewed_pairs(store: Store, dataset_id: int) -> dict[str, list[tuple[float, bool]]]:
@@ -138,8 +148,11 @@ def reviewed_pairs(store: Store, dataset_id: int) -> dict[str, list[tuple[float,
     reviewed = _reviewed(store, dataset_id)
     return {
         "gamma": [(r["confidence"], r["action"] in CONFIRMS_BAD) for r in reviewed if r["confidence"] is not None],
-        "eta": [(r["judge_confidence"], r["action"] == "accept") for r in reviewed
-                if r["judge_confidence"] is not None and r["proposal_status"] == "ok"],
+        "eta": [
+            (r["judge_confidence"], r["action"] == "accept")
+            for r in reviewed
+            if r["judge_confidence"] is not None and r["proposal_status"] == "ok"
+        ],
     }
 
 
@@ -209,8 +222,9 @@ def precision_curve(pairs: Iterable[tuple[float, bool]], *, direction: str) -> l
     return out
 
 
-def threshold_for_precision(pairs: Iterable[tuple[float, bool]], target: float, *,
-                            direction: str) -> ThresholdChoice | None:
+def threshold_for_precision(
+    pairs: Iterable[tuple[float, bool]], target: float, *, direction: str
+) -> ThresholdChoice | None:
     """The threshold selecting the most examples whose precision is at least ``target``.
 
     ``direction="below"`` is the Auto-Filter's γ (flag confidence < γ; positive = confirmed
@@ -244,7 +258,18 @@ def _agree_share(a: list[str], b: list[str]) -> float:
 
 
 __all__ = [
-    "Agreement", "PairAgreement", "AutoPrecision", "ThresholdChoice", "agreement",
-    "auto_precision", "thresholds_for_precision", "reviewed_pairs", "confidence_histogram",
-    "signal_histogram", "count_below", "cohen_kappa", "precision_curve", "threshold_for_precision",
+    "Agreement",
+    "PairAgreement",
+    "AutoPrecision",
+    "ThresholdChoice",
+    "agreement",
+    "auto_precision",
+    "thresholds_for_precision",
+    "reviewed_pairs",
+    "confidence_histogram",
+    "signal_histogram",
+    "count_below",
+    "cohen_kappa",
+    "precision_curve",
+    "threshold_for_precision",
 ]

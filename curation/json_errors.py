@@ -5,6 +5,7 @@ multi-line document). Python says ``Expecting ',' delimiter: line 1 column 40 (c
 record whose closing ``}`` is missing; this says "the object is not closed: a '}' is missing at
 the end of the line".
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,7 @@ def explain_json_error(e: json.JSONDecodeError, *, with_line: bool = False) -> s
         inner = (_open_containers(doc, pos) or ["{"])[-1]
         if char in "]}" and char != _CLOSER[inner]:
             return f"a {_CLOSER[inner]!r} is missing before the {char!r} at {at}"
-        hint = (" (a '\"' inside the text must be written \\\")"
-                if doc[pos - 1] == '"' and char.isalnum() else "")
+        hint = " (a '\"' inside the text must be written \\\")" if doc[pos - 1] == '"' and char.isalnum() else ""
         return f"a ',' or {_CLOSER[inner]!r} is missing after the value, before {at}{hint}"
     if e.msg == "Expecting ':' delimiter":
         return f"a ':' is missing after the key, before {at}"
@@ -46,14 +46,17 @@ def explain_json_error(e: json.JSONDecodeError, *, with_line: bool = False) -> s
     if e.msg.startswith("Invalid control character"):
         return f"a raw control character inside a string at {at}: write it as {json.dumps(char)[1:-1]}"
     if e.msg == "Invalid \\escape":
-        return f"invalid escape '{printable(doc[pos:pos + 2])}' at {at} (write a backslash as \\\\)"
+        return f"invalid escape '{printable(doc[pos : pos + 2])}' at {at} (write a backslash as \\\\)"
     if e.msg == "Invalid \\uXXXX escape":
         return f"invalid \\u escape at {at}: it needs four hex digits"
     return f"{e.msg} at {at}"
 
 
-_EXPECTED = {"Expecting value": "a value", "Expecting ':' delimiter": "a ':'",
-             "Expecting property name enclosed in double quotes": "a key"}
+_EXPECTED = {
+    "Expecting value": "a value",
+    "Expecting ':' delimiter": "a ':'",
+    "Expecting property name enclosed in double quotes": "a key",
+}
 
 
 def _cut_short(msg: str, opened: list[str], unit: str) -> str:
@@ -63,8 +66,7 @@ def _cut_short(msg: str, opened: list[str], unit: str) -> str:
     inner = opened[-1]
     if msg == "Expecting ',' delimiter":
         return f"the {_NOUN[inner]} is not closed: a {_CLOSER[inner]!r} is missing at the end of the {unit}"
-    return (f"the {_NOUN[inner]} is not closed: the {unit} ends where "
-            f"{_EXPECTED.get(msg, 'more JSON')} should come")
+    return f"the {_NOUN[inner]} is not closed: the {unit} ends where {_EXPECTED.get(msg, 'more JSON')} should come"
 
 
 def _no_value(msg: str, char: str, before: str, pos: int, doc: str, at: str, unit: str) -> str:
@@ -79,15 +81,16 @@ def _no_value(msg: str, char: str, before: str, pos: int, doc: str, at: str, uni
         return f"a key must be a string in double quotes, got '{_word(doc, pos)}' at {at}"
     if char in ",]}":
         return f"a value is missing before the {char!r} at {at}"
-    return (f"not a JSON value at {at}: '{_word(doc, pos)}' (text needs double quotes; "
-            "true, false and null are lower case)")
+    return (
+        f"not a JSON value at {at}: '{_word(doc, pos)}' (text needs double quotes; true, false and null are lower case)"
+    )
 
 
 def _word(doc: str, pos: int, limit: int = 20) -> str:
     """The token at ``pos``, cut at white space or punctuation, at most ``limit`` characters,
     escaped so that quoting the data cannot drive a terminal."""
-    match = re.match(r"[^\s,:\[\]{}]+|.", doc[pos:pos + limit])
-    return printable(match.group(0) if match else doc[pos:pos + 1])
+    match = re.match(r"[^\s,:\[\]{}]+|.", doc[pos : pos + limit])
+    return printable(match.group(0) if match else doc[pos : pos + 1])
 
 
 _BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')  # a whole string (to skip), or a bracket

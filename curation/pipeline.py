@@ -7,13 +7,15 @@ While it runs, :class:`Progress` reports name the phase (loading the model, scor
 correcting) with done / total, rate and time left; before it runs,
 :func:`estimate_run` times it from the speed this store measured on earlier runs.
 """
+
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from curation import throughput
 from curation.config import Config, LLMConfig
@@ -57,7 +59,8 @@ class Progress:
         if left is None:
             return f"{throughput.rate_text(self.rate, self.unit)}, time left: measuring"
         return f"{throughput.rate_text(self.rate, self.unit)}, " + (
-            f"about {throughput.duration(left)} left" if left >= 1 else "finishing")
+            f"about {throughput.duration(left)} left" if left >= 1 else "finishing"
+        )
 
     def describe(self, *, since_s: float = 0.0) -> str:
         """``scoring: 12 of 40 examples · 8.5 examples/min, about 3 min left``."""
@@ -112,8 +115,12 @@ def calls_per_example(config: Config) -> dict[str, int]:
     """LLM calls one example costs at most, by kind (early stop only lowers samples)."""
     s = config.scoring
     likelihood = 1 if config.llm.backend == "embedded" else 0
-    return {"sample": s.k, "reflection": s.reflection_prompts, "likelihood": likelihood,
-            "contrast": likelihood if s.w_contrast > 0 else 0}  # the alternatives, scored together
+    return {
+        "sample": s.k,
+        "reflection": s.reflection_prompts,
+        "likelihood": likelihood,
+        "contrast": likelihood if s.w_contrast > 0 else 0,
+    }  # the alternatives, scored together
 
 
 def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
@@ -133,9 +140,9 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
     mean_prompt = (prompt_chars / len(todo) / _CHARS_PER_TOKEN + 80) if todo else 0
     n_correct = round(len(todo) * _flag_share(store, info, config))
     calls = len(todo) * sum(per.values()) + n_correct * _CORRECT_CALLS
-    completion = (len(todo) * (per["sample"] * _COMPLETION_TOKENS["sample"]
-                               + per["reflection"] * _COMPLETION_TOKENS["reflection"])
-                  + n_correct * (_COMPLETION_TOKENS["candidate"] + 2 * _COMPLETION_TOKENS["judge"]))
+    completion = len(todo) * (
+        per["sample"] * _COMPLETION_TOKENS["sample"] + per["reflection"] * _COMPLETION_TOKENS["reflection"]
+    ) + n_correct * (_COMPLETION_TOKENS["candidate"] + 2 * _COMPLETION_TOKENS["judge"])
     prompt = round(calls * mean_prompt)
     llm = config.llm
     cost = (prompt * llm.price_prompt_per_m + completion * llm.price_completion_per_m) / 1_000_000
@@ -146,12 +153,20 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
         each, basis = _stage_seconds(store, info, config, stage, calls_each)
         seconds += n * each
         bases.append(f"{PHASES[stage]} {basis}")
-    return RunEstimate(examples=len(todo), calls=calls, prompt_tokens=prompt, completion_tokens=completion,
-                       cost_usd=cost, seconds=seconds, basis="; ".join(bases))
+    return RunEstimate(
+        examples=len(todo),
+        calls=calls,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost,
+        seconds=seconds,
+        basis="; ".join(bases),
+    )
 
 
-def measured_seconds(timings: list[dict[str, Any]], *, dataset_id: int, score_key: str,
-                     pool: int = _POOL_EXAMPLES) -> tuple[float, int] | None:
+def measured_seconds(
+    timings: list[dict[str, Any]], *, dataset_id: int, score_key: str, pool: int = _POOL_EXAMPLES
+) -> tuple[float, int] | None:
     """Seconds an example took on earlier runs of one stage, or None when none is usable.
 
     Args:
@@ -164,8 +179,11 @@ def measured_seconds(timings: list[dict[str, Any]], *, dataset_id: int, score_ke
     Returns:
         (summed seconds / summed examples, examples measured).
     """
-    usable = [t for t in timings if t["score_key"] == score_key and t["n_done"] > 0 and t["seconds"] > 0
-              and t["cache_hits"] <= t["calls"]]
+    usable = [
+        t
+        for t in timings
+        if t["score_key"] == score_key and t["n_done"] > 0 and t["seconds"] > 0 and t["cache_hits"] <= t["calls"]
+    ]
     usable.sort(key=lambda t: t["dataset_id"] != dataset_id)  # stable: newest first within each
     seconds = examples = 0
     for t in usable:
@@ -202,9 +220,16 @@ def _flag_share(store: Store, info: DatasetInfo, config: Config) -> float:
     return config.filter.gamma if config.filter.gamma_mode == "quantile" else _EXPECTED_FLAG_SHARE
 
 
-def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[str, ...] = STAGES,
-                 on_progress: ProgressFn | None = None, should_stop: StopFn | None = None,
-                 client: LLMClient | None = None) -> RunSummary:
+def run_pipeline(
+    store: Store,
+    dataset: str,
+    config: Config,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    on_progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    client: LLMClient | None = None,
+) -> RunSummary:
     """Run the chosen stages on one dataset, recording each as a run in the store.
 
     Args:
@@ -225,8 +250,10 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
     active = store.active_score_key(info.dataset_id)
     if "score" not in stages and active not in (None, key) and not store.scored_ids(info.dataset_id, key):
         # Filtering on a key with no scores would silently replace every flag with none.
-        raise ConfigError(f"dataset {info.name!r} was scored with other settings (backend, model, base URL or "
-                          "scoring options); pass the same ones, or run the score stage with these first")
+        raise ConfigError(
+            f"dataset {info.name!r} was scored with other settings (backend, model, base URL or "
+            "scoring options); pass the same ones, or run the score stage with these first"
+        )
     reporter = _Reporter(on_progress, lambda: client.snapshot() if client is not None else {})
     if client is None and ("score" in stages or "correct" in stages):
         client = _load_client(store, config.llm, reporter)  # the filter alone needs no model
@@ -238,9 +265,15 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
 
     if "score" in stages:
         with _run(store, info, config, "score", key, summary) as run_id:
-            result = score_dataset(store, info, config, client, run_id=run_id,
-                                   on_progress=reporter.phase("score", prior_rate=prior("score")),
-                                   should_stop=should_stop)
+            result = score_dataset(
+                store,
+                info,
+                config,
+                client,
+                run_id=run_id,
+                on_progress=reporter.phase("score", prior_rate=prior("score")),
+                should_stop=should_stop,
+            )
             finalize(store, info, config)
             summary.scored, summary.failed, summary.stopped = result.scored, result.failed, result.stopped
             store.update_run(run_id, n_done=result.scored, n_failed=result.failed, stats=client.snapshot())
@@ -252,17 +285,28 @@ def run_pipeline(store: Store, dataset: str, config: Config, *, stages: tuple[st
         candidates = _load_client(store, candidate_config, reporter) if candidate_config else client
         with _run(store, info, config, "correct", key, summary) as run_id:
             store.set_auto_applied(info.dataset_id, eta=config.correct.eta, allowed=config.correct.auto_apply)
-            result = correct_dataset(store, info, config, candidates=candidates, judge_client=client, score_key=key,
-                                     run_id=run_id, on_progress=reporter.phase("correct", prior_rate=prior("correct")),
-                                     should_stop=should_stop)
+            result = correct_dataset(
+                store,
+                info,
+                config,
+                candidates=candidates,
+                judge_client=client,
+                score_key=key,
+                run_id=run_id,
+                on_progress=reporter.phase("correct", prior_rate=prior("correct")),
+                should_stop=should_stop,
+            )
             summary.proposed, summary.stopped = result.proposed, result.stopped
-            summary.notes.append(f"correct: {result.shape}; {result.proposed} proposed, {result.weaker} not "
-                                 f"better than the original, {result.unchanged} with no other candidate")
+            summary.notes.append(
+                f"correct: {result.shape}; {result.proposed} proposed, {result.weaker} not "
+                f"better than the original, {result.unchanged} with no other candidate"
+            )
             warning = result.warning()
             if warning:
                 summary.warnings.append(warning)
-            store.update_run(run_id, n_done=result.attempted - result.failed, n_failed=result.failed,
-                             stats=client.snapshot())
+            store.update_run(
+                run_id, n_done=result.attempted - result.failed, n_failed=result.failed, stats=client.snapshot()
+            )
         summary.auto_applied = store.status(info.dataset_id)["auto_applied"]
     summary.stats = client.snapshot() if client is not None else {}
     return summary
@@ -276,8 +320,9 @@ class _Reporter:
         self._on_progress = on_progress
         self._stats = stats
 
-    def phase(self, stage: str, *, unit: str = "examples",
-              prior_rate: float | None = None) -> Callable[[int, int, int], None]:
+    def phase(
+        self, stage: str, *, unit: str = "examples", prior_rate: float | None = None
+    ) -> Callable[[int, int, int], None]:
         state = throughput.start(time.monotonic(), prior_rate=prior_rate)
 
         def send(done: int, total: int, failed: int) -> None:
@@ -285,9 +330,20 @@ class _Reporter:
             if self._on_progress is None:
                 return
             state = throughput.advance(state, done, time.monotonic())
-            self._on_progress(Progress(stage, done, total, failed, self._stats(), rate=state.rate,
-                                       eta_s=state.seconds_left(total), elapsed_s=state.at - state.started,
-                                       unit=unit))
+            self._on_progress(
+                Progress(
+                    stage,
+                    done,
+                    total,
+                    failed,
+                    self._stats(),
+                    rate=state.rate,
+                    eta_s=state.seconds_left(total),
+                    elapsed_s=state.at - state.started,
+                    unit=unit,
+                )
+            )
+
         return send
 
 
@@ -302,12 +358,19 @@ def _load_client(store: Store, llm: LLMConfig, reporter: _Reporter) -> LLMClient
 
 
 @contextmanager
-def _run(store: Store, info: DatasetInfo, config: Config, stage: str, key: str,
-         summary: RunSummary) -> Iterator[str]:
+def _run(store: Store, info: DatasetInfo, config: Config, stage: str, key: str, summary: RunSummary) -> Iterator[str]:
     """Record one stage as a run: 'running' while it goes, then its final status."""
     run_id = f"{stage}-{uuid.uuid4().hex[:12]}"
-    store.start_run(run_id=run_id, dataset_id=info.dataset_id, stage=stage, backend=config.llm.backend,
-                    model=config.llm.model, config=config.to_dict(), score_key=key, n_examples=info.n_examples)
+    store.start_run(
+        run_id=run_id,
+        dataset_id=info.dataset_id,
+        stage=stage,
+        backend=config.llm.backend,
+        model=config.llm.model,
+        config=config.to_dict(),
+        score_key=key,
+        n_examples=info.n_examples,
+    )
     summary.run_ids[stage] = run_id
     warned = len(summary.warnings)
     try:

@@ -10,6 +10,7 @@
 - ``fast``: no sampling: one reflection, read from its letter alone (no explanation),
   likelihood and rules (two calls per example).
 """
+
 from __future__ import annotations
 
 from curation.config import Config
@@ -17,16 +18,34 @@ from curation.score import LETTER_ONLY_TOKENS
 
 PRESETS: dict[str, Config] = {
     "default": Config(),
-    "faithful": Config().with_overrides({
-        "scoring.sample_style": "explanation_first", "scoring.early_stop": False, "scoring.letter_first": False,
-        "scoring.reflection_order": "fixed",
-        "scoring.reflection_max_tokens": 192, "scoring.max_tokens": 256, "scoring.w_bsdetector": 1.0,
-        "scoring.w_likelihood": 0.0, "scoring.w_min_k": 0.0, "scoring.w_ifd": 0.0, "scoring.w_format": 0.0,
-        "scoring.w_degenerate": 0.0, "scoring.w_injection": 0.0, "scoring.w_contrast": 0.0,
-        "correct.sources": ("few_shot",), "correct.judge": "llm", "correct.eta": 0.8,
-        "filter.gamma_mode": "quantile", "filter.gamma": 0.5,
-    }),
-    "fast": Config().with_overrides({
-        "scoring.k": 0, "scoring.reflection_prompts": 1, "scoring.reflection_max_tokens": LETTER_ONLY_TOKENS,
-    }),
+    "faithful": Config().with_overrides(
+        {
+            "scoring.sample_style": "explanation_first",
+            "scoring.early_stop": False,
+            "scoring.letter_first": False,
+            "scoring.reflection_order": "fixed",
+            "scoring.reflection_max_tokens": 192,
+            "scoring.max_tokens": 256,
+            "scoring.w_bsdetector": 1.0,
+            "scoring.w_likelihood": 0.0,
+            "scoring.w_min_k": 0.0,
+            "scoring.w_ifd": 0.0,
+            "scoring.w_format": 0.0,
+            "scoring.w_degenerate": 0.0,
+            "scoring.w_injection": 0.0,
+            "scoring.w_contrast": 0.0,
+            "correct.sources": ("few_shot",),
+            "correct.judge": "llm",
+            "correct.eta": 0.8,
+            "filter.gamma_mode": "quantile",
+            "filter.gamma": 0.5,
+        }
+    ),
+    "fast": Config().with_overrides(
+        {
+            "scoring.k": 0,
+            "scoring.reflection_prompts": 1,
+            "scoring.reflection_max_tokens": LETTER_ONLY_TOKENS,
+        }
+    ),
 }

@@ -1,6 +1,7 @@
 """A terminal progress bar for pipeline runs: one bar per named phase (loading the model,
 scoring, correcting) with done / total, the rate and time left the pipeline measured
 (:mod:`curation.throughput`), calls, cache hits, tokens and cost."""
+
 from __future__ import annotations
 
 import sys
@@ -26,8 +27,14 @@ class ProgressBar:
         if progress.stage != self._stage:
             self.close()
             self._stage = progress.stage
-            self._bar = tqdm(total=progress.total, desc=PHASES.get(progress.stage, progress.stage),
-                             unit=progress.unit, file=self._stream, dynamic_ncols=True, bar_format=BAR_FORMAT)
+            self._bar = tqdm(
+                total=progress.total,
+                desc=PHASES.get(progress.stage, progress.stage),
+                unit=progress.unit,
+                file=self._stream,
+                dynamic_ncols=True,
+                bar_format=BAR_FORMAT,
+            )
         self._bar.total = progress.total
         self._bar.n = progress.done
         self._bar.set_postfix_str(postfix(progress, price_known=self._price_known), refresh=False)
@@ -38,7 +45,7 @@ class ProgressBar:
             self._bar.close()
             self._bar = None
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -51,9 +58,12 @@ def postfix(progress: Progress, *, price_known: bool = False) -> str:
     if progress.stage == "load":
         return parts[0]
     s = progress.stats
-    parts += [f"calls {int(s.get('calls', 0)):,}", f"hits {int(s.get('cache_hits', 0)):,}",
-              f"tokens {int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,}",
-              f"failed {progress.failed:,}"]
+    parts += [
+        f"calls {int(s.get('calls', 0)):,}",
+        f"hits {int(s.get('cache_hits', 0)):,}",
+        f"tokens {int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,}",
+        f"failed {progress.failed:,}",
+    ]
     if price_known:
         parts.append(f"${s.get('cost_usd', 0):.4f}")
     return ", ".join(parts)

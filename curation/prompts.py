@@ -22,16 +22,16 @@ the system message declares to be data, and any look-alike of those tags inside 
 neutralised (``<`` becomes ``&lt;``) so an example cannot close its block early. In the
 sampling and candidate prompts the dataset prompt *is* the task, so it is sent as it is.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from curation.confidence import judge_confidence  # pure maths; re-exported for callers here
 from curation.records import Message, render_turns
-
 
 # --- templates -------------------------------------------------------------------------
 
@@ -120,6 +120,7 @@ CHOICE_SCORES = {"A": 1.0, "B": 0.0, "C": 0.5}
 
 # --- results ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ParsedAnswer:
     """A sampled reply split into its answer and explanation; ``ok`` is False when no
@@ -173,6 +174,7 @@ def _fenced(text: str) -> str:
 
 # --- sampling (observed consistency) ---------------------------------------------------
 
+
 def build_sampling_messages(prompt_turns: tuple[Message, ...], *, answer_first: bool = False) -> tuple[Message, ...]:
     """The example's turns with :data:`SAMPLING_INSTRUCTION` added to the last user turn
     (or as a new user turn when the prompt does not end with one). ``answer_first`` uses
@@ -225,7 +227,7 @@ def parse_answer(text: str) -> ParsedAnswer:
         return ParsedAnswer(answer=_before_explanation(text).strip(), explanation="", ok=False)
     last = matches[-1]
     return ParsedAnswer(
-        answer=_clean_answer(_before_explanation(text[last.end():])),
+        answer=_clean_answer(_before_explanation(text[last.end() :])),
         explanation=_clean_explanation(text[: last.start()]),
         ok=True,
     )
@@ -236,14 +238,20 @@ _LATER_EXPLANATION = re.compile(r"\n\s*" + _LABEL.format(word="explanation"), re
 
 def _before_explanation(text: str) -> str:
     found = _LATER_EXPLANATION.search(text)
-    return text[:found.start()] if found else text
+    return text[: found.start()] if found else text
 
 
 # --- self-reflection -------------------------------------------------------------------
 
+
 def build_reflection_messages(
-    prompt_turns: tuple[Message, ...], response: str, *, question: int = 1, letter_first: bool = False,
-    follow_up: bool = False, swapped: bool = False,
+    prompt_turns: tuple[Message, ...],
+    response: str,
+    *,
+    question: int = 1,
+    letter_first: bool = False,
+    follow_up: bool = False,
+    swapped: bool = False,
 ) -> tuple[Message, ...]:
     """Ask whether ``response`` is a correct answer to ``prompt_turns``.
 
@@ -269,7 +277,10 @@ def build_reflection_messages(
     if follow_up:
         return tuple(prompt_turns) + (Message("assistant", response), Message("user", f"{ask}\n\n{form}"))
     content = REFLECTION_TEMPLATE.format(
-        question=_fenced(render_turns(prompt_turns)), answer=_fenced(response), ask=ask, form=form,
+        question=_fenced(render_turns(prompt_turns)),
+        answer=_fenced(response),
+        ask=ask,
+        form=form,
     )
     return (Message("system", DATA_RULE), Message("user", content))
 
@@ -305,14 +316,14 @@ def _text_choice(text: str, meaning: Mapping[str, str]) -> tuple[str | None, str
         # A reply that opens with its answer is letter-first: the first label is the verdict.
         letter_first = not text[: found[0][0].start()].strip(" *_\n")
         label, m = found[0] if letter_first else found[-1]
-        rest = text[m.end():] if letter_first else text[: label.start()]
+        rest = text[m.end() :] if letter_first else text[: label.start()]
         return _choice_from_match(m, meaning), _clean_explanation(rest.lstrip(_AFTER_CHOICE))
     letters = set(_PAREN_LETTER.findall(text))
     if len(letters) > 1:  # "(A) or (B)": no single choice
         return None, text.strip()
     m = _BARE_CHOICE.match(text) or _BARE_LOWER.match(text) or _ANSWER_IS.search(text)
     if m:
-        return meaning[m.group("letter").upper()], _clean_explanation(text[m.end():].lstrip(_AFTER_CHOICE))
+        return meaning[m.group("letter").upper()], _clean_explanation(text[m.end() :].lstrip(_AFTER_CHOICE))
     return (meaning[letters.pop()], text.strip()) if letters else (None, text.strip())
 
 
@@ -366,8 +377,9 @@ def _weighted_abc(top_logprobs: Iterable[Mapping[str, float]], meaning: Mapping[
     return min(1.0, max(0.0, (probs.get("A", 0.0) + 0.5 * probs.get("C", 0.0)) / total))
 
 
-def parse_reflection(text: str, top_logprobs: tuple[Mapping[str, float], ...] = (), *,
-                     swapped: bool = False) -> Reflection:
+def parse_reflection(
+    text: str, top_logprobs: tuple[Mapping[str, float], ...] = (), *, swapped: bool = False
+) -> Reflection:
     """Read a self-reflection reply; score in [0, 1], higher = proposed answer correct.
 
     Text accepted: ``answer: A`` anywhere (any case, ``**Answer:** A.``, ``answer: (B)
@@ -430,29 +442,45 @@ def parse_judge(text: str, top_logprobs: tuple[Mapping[str, float], ...] = ()) -
 
 #: What a model echoes from the templates instead of explaining (compared lower-cased,
 #: without brackets, quotes or punctuation around it).
-TEMPLATE_ECHOES = frozenset({
-    "explanation", "explanation explanation", "analysis", "answer", "insert analysis", "insert a short analysis",
-    "insert step-by-step analysis", "provide your answer", "your explanation", "explanation here",
-})
+TEMPLATE_ECHOES = frozenset(
+    {
+        "explanation",
+        "explanation explanation",
+        "analysis",
+        "answer",
+        "insert analysis",
+        "insert a short analysis",
+        "insert step-by-step analysis",
+        "provide your answer",
+        "your explanation",
+        "explanation here",
+    }
+)
 _SAYS_WRONG = re.compile(
     r"\b(?:incorrect|wrong|inaccurate|invalid|(?:an?|the)\s+(?:error|mistake)"
     r"|not\s+(?:\w+\s+)?(?:correct|right|accurate|valid)"
     r"|(?:is|are)n['\u2019]t\s+(?:\w+\s+)?(?:correct|right|accurate))\b",
-    re.IGNORECASE)
-_SAYS_RIGHT = re.compile(r"\b(?:(?:is|are|was)\s+(?:\w+\s+)?(?:correct|right|accurate|valid)|correctly)\b",
-                         re.IGNORECASE)
+    re.IGNORECASE,
+)
+_SAYS_RIGHT = re.compile(
+    r"\b(?:(?:is|are|was)\s+(?:\w+\s+)?(?:correct|right|accurate|valid)|correctly)\b", re.IGNORECASE
+)
 _SAYS_UNSURE = re.compile(
     r"\b(?:not\s+(?:\w+\s+)?sure|unsure|uncertain|unclear|ambiguous|cannot|can['\u2019]?t|could|may|might"
-    r"|possibly|perhaps|probably|likely|seems?|appears?|depends?|assum\w*|if)\b", re.IGNORECASE)
+    r"|possibly|perhaps|probably|likely|seems?|appears?|depends?|assum\w*|if)\b",
+    re.IGNORECASE,
+)
 _SAYS_BETTER = re.compile(
     r"\bresponse\s*(?P<n>1|2|one|two)\b[^.;]{0,20}?\b(?:is|was)\s+(?:\w+\s+)?"
     r"(?:better|preferable|superior|more\s+(?:correct|accurate|complete|helpful|relevant))",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _RESPONSE_NUMBER = {"1": "1", "one": "1", "2": "2", "two": "2"}
 
 
-def explanation_problem(verdict: str | None, explanation: str, *, parsed: bool = True,
-                        judge: bool = False) -> str | None:
+def explanation_problem(
+    verdict: str | None, explanation: str, *, parsed: bool = True, judge: bool = False
+) -> str | None:
     """Why a reflection's (or, ``judge``, a judge's) explanation must not be shown as the
     reason for its verdict, or None when it may be.
 
@@ -499,6 +527,7 @@ def _judge_contradiction(verdict: str | None, text: str) -> str | None:
 
 # --- candidate generation (Auto-Correct) -----------------------------------------------
 
+
 def build_candidate_messages(
     prompt_turns: tuple[Message, ...],
     demonstrations: Iterable[tuple[tuple[Message, ...], str]],
@@ -539,6 +568,7 @@ def build_candidate_messages(
 
 # --- equivalence (optional similarity) -------------------------------------------------
 
+
 def build_equivalence_messages(prompt_turns: tuple[Message, ...], answer_a: str, answer_b: str) -> tuple[Message, ...]:
     """Ask whether two answers to ``prompt_turns`` mean the same (reply: yes or no)."""
     content = EQUIVALENCE_TEMPLATE.format(
@@ -568,12 +598,36 @@ def parse_equivalence(text: str, top_logprobs: tuple[Mapping[str, float], ...] =
 
 
 __all__ = [
-    "SAMPLING_INSTRUCTION", "DATA_RULE", "REFLECTION_TEMPLATE", "REFLECTION_OPTIONS", "SWAPPED_OPTIONS",
-    "SWAPPED_MEANING", "REFLECTION_QUESTIONS", "FOLLOW_UP_QUESTIONS",
-    "FORM_EXPLANATION_FIRST", "FORM_LETTER_FIRST", "JUDGE_TEMPLATE", "EQUIVALENCE_TEMPLATE",
-    "DATA_TAGS", "TAG_LOOKALIKE", "CHOICE_SCORES", "ParsedAnswer", "Reflection", "JudgeVerdict", "neutralise",
-    "build_sampling_messages", "parse_answer", "build_reflection_messages",
-    "choice_probabilities", "parse_reflection", "build_judge_messages", "parse_judge",
-    "judge_confidence", "explanation_problem", "TEMPLATE_ECHOES", "build_candidate_messages",
-    "build_equivalence_messages", "parse_equivalence",
+    "SAMPLING_INSTRUCTION",
+    "DATA_RULE",
+    "REFLECTION_TEMPLATE",
+    "REFLECTION_OPTIONS",
+    "SWAPPED_OPTIONS",
+    "SWAPPED_MEANING",
+    "REFLECTION_QUESTIONS",
+    "FOLLOW_UP_QUESTIONS",
+    "FORM_EXPLANATION_FIRST",
+    "FORM_LETTER_FIRST",
+    "JUDGE_TEMPLATE",
+    "EQUIVALENCE_TEMPLATE",
+    "DATA_TAGS",
+    "TAG_LOOKALIKE",
+    "CHOICE_SCORES",
+    "ParsedAnswer",
+    "Reflection",
+    "JudgeVerdict",
+    "neutralise",
+    "build_sampling_messages",
+    "parse_answer",
+    "build_reflection_messages",
+    "choice_probabilities",
+    "parse_reflection",
+    "build_judge_messages",
+    "parse_judge",
+    "judge_confidence",
+    "explanation_problem",
+    "TEMPLATE_ECHOES",
+    "build_candidate_messages",
+    "build_equivalence_messages",
+    "parse_equivalence",
 ]

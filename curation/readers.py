@@ -7,6 +7,7 @@ A problem with the whole file (a JSON syntax error, an unreadable Parquet file, 
 header) raises :class:`~curation.errors.InvalidRecordError`; a file that cannot be opened
 or has an unknown extension raises :class:`InputFileError`.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,7 @@ from curation.json_errors import explain_json_error
 #: Arrays / objects nested deeper than this inside one field make the record a problem: the
 #: decoded value would overflow the stack of the recursive code that stores and renders it.
 MAX_DEPTH = 100
-EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv",
-              ".parquet": "parquet"}
+EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 BOM = b"\xef\xbb\xbf"
 
 
@@ -73,8 +73,9 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
     name = str(path) if name is None else name
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise InputFileError(f"{name}: unknown file type {suffix or '(no extension)'!r}; "
-                             f"expected one of {', '.join(EXTENSIONS)}")
+        raise InputFileError(
+            f"{name}: unknown file type {suffix or '(no extension)'!r}; expected one of {', '.join(EXTENSIONS)}"
+        )
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError as e:
@@ -94,8 +95,9 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
     if file_type == "json" and not _looks_like_jsonl(data):
         return RawFile("json", digest, None, _read_json_array(data, name))
     if file_type == "json" and _one_object_over_lines(data):
-        raise InvalidRecordError([Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over "
-                                          "several lines (wrap the records in [ ])")])
+        raise InvalidRecordError(
+            [Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over several lines (wrap the records in [ ])")]
+        )
     return RawFile("jsonl", digest, None, _read_jsonl(data, name))
 
 
@@ -208,7 +210,7 @@ def _read_jsonl(data: bytes, name: str) -> list[RawRecord]:
         start, offset = offset, offset + len(chunk) + 1
         body = chunk.removesuffix(b"\r")
         if body.startswith(BOM):  # files joined with cat keep each part's BOM
-            body, start = body[len(BOM):], start + len(BOM)
+            body, start = body[len(BOM) :], start + len(BOM)
         if not body.strip():
             continue
         message = None
@@ -247,8 +249,7 @@ def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
         value = _decode_json(data[skip:].decode("utf-8"), with_line=True)
     except UnicodeDecodeError as e:
         where = f" (line {_line_of(data, skip + e.start)})"
-        raise InvalidRecordError([Problem(name, None, None,
-                                          _bad_utf8(data[skip:], skip, e) + where)]) from e
+        raise InvalidRecordError([Problem(name, None, None, _bad_utf8(data[skip:], skip, e) + where)]) from e
     except ValueError as e:
         raise InvalidRecordError([Problem(name, None, None, str(e))]) from e
     if not isinstance(value, list):
@@ -286,8 +287,9 @@ def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]
             raise InvalidRecordError([Problem(name, None, None, "header is not valid UTF-8 text")])
         dupes = sorted({c for c in header if header.count(c) > 1})
         if dupes:
-            raise InvalidRecordError([Problem(name, None, None, f"column {quoted(dupes[0])} appears "
-                                              "more than once in the header")])
+            raise InvalidRecordError(
+                [Problem(name, None, None, f"column {quoted(dupes[0])} appears more than once in the header")]
+            )
         last = "".join(tap.taken)
         offset = skip + len(last.encode("utf-8", "surrogateescape"))
         tap.taken.clear()
@@ -300,9 +302,17 @@ def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]
                 last = raw
             offset += len(raw.encode("utf-8", "surrogateescape"))
         if _quote_never_closed(last):  # it swallowed every line after it into one cell
-            raise InvalidRecordError([Problem(name, len(records) or None, None, (
-                "" if records else "header ") + "opens a quoted field that is never closed "
-                "(it runs to the end of the file)")])
+            raise InvalidRecordError(
+                [
+                    Problem(
+                        name,
+                        len(records) or None,
+                        None,
+                        ("" if records else "header ") + "opens a quoted field that is never closed "
+                        "(it runs to the end of the file)",
+                    )
+                ]
+            )
     except csv.Error as e:
         raise InvalidRecordError([Problem(name, None, None, f"invalid CSV: {e}")]) from e
     return tuple(header), records
@@ -321,18 +331,19 @@ def _quote_never_closed(raw: str) -> bool:
 
 def _first_bad_char(text: str) -> int | None:
     """Where ``text`` has a NUL or an undecodable byte (kept by ``surrogateescape``)."""
-    return next((i for i, ch in enumerate(text) if ch == "\x00" or "\udc80" <= ch <= "\udcff"),
-                None)
+    return next((i for i, ch in enumerate(text) if ch == "\x00" or "\udc80" <= ch <= "\udcff"), None)
 
 
-def _csv_record(number: int, raw: str, row: list[str], header: list[str], offset: int,
-                name: str) -> RawRecord:
+def _csv_record(number: int, raw: str, row: list[str], header: list[str], offset: int, name: str) -> RawRecord:
     shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace").rstrip("\r\n")
     bad = _first_bad_char(raw)
     if bad is not None:
         at = offset + len(raw[:bad].encode("utf-8", "surrogateescape"))
-        message = (_null_byte(at) if raw[bad] == "\x00" else
-                   f"not valid UTF-8: byte 0x{ord(raw[bad]) - 0xdc00:02x} at byte offset {at}")
+        message = (
+            _null_byte(at)
+            if raw[bad] == "\x00"
+            else f"not valid UTF-8: byte 0x{ord(raw[bad]) - 0xDC00:02x} at byte offset {at}"
+        )
         return RawRecord(number, shown, None, Problem(name, number, None, message))
     if len(row) != len(header):
         message = f"row has {len(row)} cells but the header has {len(header)}"

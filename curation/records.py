@@ -4,10 +4,12 @@ A :class:`Message` is one turn of a conversation; an :class:`Example` is one (pr
 response) pair as the pipeline sees it, plus the original record kept verbatim so that export
 can give back exactly what came in. :func:`render_turns` is the one way turns become text.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from curation.errors import Problem
 

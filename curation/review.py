@@ -10,6 +10,7 @@ typed queries do (:mod:`curation.store.reviewing`). Measuring the automatic stag
 reviewers against each other is :mod:`curation.insights`; team review is :mod:`curation.team`.
 Scores are floats in [0, 1], higher = more likely correct.
 """
+
 from __future__ import annotations
 
 import json
@@ -170,8 +171,16 @@ def signal_names(store: Store, dataset_id: int) -> dict[str, int]:
 
 
 # -- decisions ---------------------------------------------------------------------------
-def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annotator: str,
-           text: str | None = None, adjudicates: bool = False) -> int:
+def decide(
+    store: Store,
+    dataset_id: int,
+    example_id: str,
+    action: str,
+    *,
+    annotator: str,
+    text: str | None = None,
+    adjudicates: bool = False,
+) -> int:
     """Record one annotator's decision on one example.
 
     Args:
@@ -198,8 +207,15 @@ def decide(store: Store, dataset_id: int, example_id: str, action: str, *, annot
         if action == "accept" and (state["candidate"] is None or state["proposal_status"] != "ok"):
             raise ReviewError(f"decision on {example_id!r}: there is no proposed correction to accept")
         after = {"accept": state["candidate"], "keep": state["response"], "remove": None, "edit": text}[action]
-        return store.append_review(dataset_id=dataset_id, example_id=example_id, action=action, annotator=who,
-                                   before=state["in_force"], after=after, adjudicates=adjudicates)
+        return store.append_review(
+            dataset_id=dataset_id,
+            example_id=example_id,
+            action=action,
+            annotator=who,
+            before=state["in_force"],
+            after=after,
+            adjudicates=adjudicates,
+        )
 
 
 def undo_last(store: Store, dataset_id: int, *, annotator: str) -> int | None:
@@ -276,30 +292,72 @@ def _annotator(name: str) -> str:
 def _queue_row(row: dict[str, Any]) -> QueueRow:
     proposal = None
     if row["candidate"] is not None or row["proposal_status"] is not None:
-        proposal = Proposal(candidate=row["candidate"] or "", judge_confidence=row["judge_confidence"],
-                            verdicts=json.loads(row["verdicts"] or "[]"), auto_applied=bool(row["auto_applied"]),
-                            status=row["proposal_status"], error=row["proposal_error"],
-                            candidates=json.loads(row["candidates"] or "[]"), source=row["proposal_source"],
-                            margin=row["margin"])
+        proposal = Proposal(
+            candidate=row["candidate"] or "",
+            judge_confidence=row["judge_confidence"],
+            verdicts=json.loads(row["verdicts"] or "[]"),
+            auto_applied=bool(row["auto_applied"]),
+            status=row["proposal_status"],
+            error=row["proposal_error"],
+            candidates=json.loads(row["candidates"] or "[]"),
+            source=row["proposal_source"],
+            margin=row["margin"],
+        )
     decision = None
     if row["action"] is not None:
-        decision = Decision(event_id=row["event_id"], action=row["action"], annotator=row["annotator"],
-                            after=row["after"], decided_at=row["decided_at"])
+        decision = Decision(
+            event_id=row["event_id"],
+            action=row["action"],
+            annotator=row["annotator"],
+            after=row["after"],
+            decided_at=row["decided_at"],
+        )
     return QueueRow(
-        example_id=row["example_id"], position=row["position"], prompt=prompt_from_json(row["prompt"]),
-        response=row["response"], score_status=row["score_status"], confidence=row["confidence"],
-        consistency=row["consistency"], reflection=row["reflection"],
+        example_id=row["example_id"],
+        position=row["position"],
+        prompt=prompt_from_json(row["prompt"]),
+        response=row["response"],
+        score_status=row["score_status"],
+        confidence=row["confidence"],
+        consistency=row["consistency"],
+        reflection=row["reflection"],
         signals=json.loads(row["signals"]) if row["signals"] else {},
         fired=json.loads(row["fired"]) if row["fired"] else [],
         explanation=json.loads(row["explanation"]) if row["explanation"] else {},
-        score_error=row["score_error"], flagged=row["flagged"], threshold=row["threshold"],
-        proposal=proposal, decision=decision, n_annotators=row["n_annotators"], in_force=row["in_force"] or "",
+        score_error=row["score_error"],
+        flagged=row["flagged"],
+        threshold=row["threshold"],
+        proposal=proposal,
+        decision=decision,
+        n_annotators=row["n_annotators"],
+        in_force=row["in_force"] or "",
     )
 
 
 __all__ = [
-    "ACTIONS", "STATUSES", "BULK_ACTIONS", "ReviewError", "QueueFilter", "QueueRow", "Proposal", "Decision",
-    "BulkRule", "Batch", "QueueWindow", "queue_count", "queue_ids", "queue_page", "queue_window", "queue_position", "history",
-    "example_of_event", "signal_names", "decide", "undo_last", "bulk_preview", "bulk_apply", "undo_batch",
+    "ACTIONS",
+    "STATUSES",
+    "BULK_ACTIONS",
+    "ReviewError",
+    "QueueFilter",
+    "QueueRow",
+    "Proposal",
+    "Decision",
+    "BulkRule",
+    "Batch",
+    "QueueWindow",
+    "queue_count",
+    "queue_ids",
+    "queue_page",
+    "queue_window",
+    "queue_position",
+    "history",
+    "example_of_event",
+    "signal_names",
+    "decide",
+    "undo_last",
+    "bulk_preview",
+    "bulk_apply",
+    "undo_batch",
     "last_batch",
 ]

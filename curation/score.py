@@ -12,16 +12,19 @@ Cheap extra signals: format consistency with the rest of the dataset, degenerate
 injection markers (text aimed at a model or grader, see :mod:`curation.injection`), and the
 response's teacher-forced likelihood with and without its prompt (IFD) where the
 backend can, and, where the answers are constrained (a closed set, prompt spans), the
-``contrast`` rule: how much more plausible the best alternative is (:mod:`curation.contest`). :func:`finalize` then folds them into the final ``confidence`` (dataset-level,
-no LLM call), so changing a weight re-decides without any new call.
+``contrast`` rule: how much more plausible the best alternative is (:mod:`curation.contest`).
+:func:`finalize` then folds them into the final ``confidence`` (dataset-level, no LLM call), so
+changing a weight re-decides without any new call.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from curation import confidence as cmath
 from curation import contest, prompts, signals
@@ -51,13 +54,24 @@ def score_key(config: Config) -> str:
     """Identify the settings that decide a score's LLM calls (weights excluded: no call)."""
     s = config.scoring
     decisive = {
-        "version": SCORER_VERSION, "backend": config.llm.backend, "model": config.llm.model,
-        "base_url": config.llm.base_url, "k": s.k, "alpha": s.alpha, "beta": s.beta,
-        "temperature": s.temperature, "max_tokens": s.max_tokens, "sample_style": s.sample_style,
-        "early_stop": s.early_stop, "early_stop_after": s.early_stop_after,
-        "reflection_prompts": s.reflection_prompts, "reflection_max_tokens": s.reflection_max_tokens,
-        "reflection_style": s.reflection_style, "reflection_order": s.reflection_order,
-        "letter_first": s.letter_first, "top_logprobs": s.top_logprobs,
+        "version": SCORER_VERSION,
+        "backend": config.llm.backend,
+        "model": config.llm.model,
+        "base_url": config.llm.base_url,
+        "k": s.k,
+        "alpha": s.alpha,
+        "beta": s.beta,
+        "temperature": s.temperature,
+        "max_tokens": s.max_tokens,
+        "sample_style": s.sample_style,
+        "early_stop": s.early_stop,
+        "early_stop_after": s.early_stop_after,
+        "reflection_prompts": s.reflection_prompts,
+        "reflection_max_tokens": s.reflection_max_tokens,
+        "reflection_style": s.reflection_style,
+        "reflection_order": s.reflection_order,
+        "letter_first": s.letter_first,
+        "top_logprobs": s.top_logprobs,
         # the contrast signal's calls, and the calibration that turns its margin into a score
         "contrast": contest.CALIBRATION.version if s.w_contrast > 0 else None,
     }
@@ -70,8 +84,11 @@ def sample_request(example: Example, config: Config, *, first: int, count: int) 
     answer_first = s.sample_style == "answer_first"
     return ChatRequest(
         messages=prompts.build_sampling_messages(example.prompt, answer_first=answer_first),
-        temperature=s.temperature, max_tokens=s.max_tokens,
-        stop=prompts.ANSWER_FIRST_STOP if answer_first else (), n=count, sample_index=first,
+        temperature=s.temperature,
+        max_tokens=s.max_tokens,
+        stop=prompts.ANSWER_FIRST_STOP if answer_first else (),
+        n=count,
+        sample_index=first,
     )
 
 
@@ -79,11 +96,17 @@ def reflection_requests(example: Example, config: Config) -> list[ChatRequest]:
     s = config.scoring
     return [
         ChatRequest(
-            messages=prompts.build_reflection_messages(example.prompt, example.response, question=q,
-                                                       letter_first=s.letter_first,
-                                                       follow_up=s.reflection_style == "follow_up",
-                                                       swapped=reflection_swapped(q, config)),
-            temperature=0.0, max_tokens=reflection_tokens(q, config), top_logprobs=s.top_logprobs,
+            messages=prompts.build_reflection_messages(
+                example.prompt,
+                example.response,
+                question=q,
+                letter_first=s.letter_first,
+                follow_up=s.reflection_style == "follow_up",
+                swapped=reflection_swapped(q, config),
+            ),
+            temperature=0.0,
+            max_tokens=reflection_tokens(q, config),
+            top_logprobs=s.top_logprobs,
         )
         for q in range(1, s.reflection_prompts + 1)
     ]
@@ -97,8 +120,10 @@ def reflection_swapped(question: int, config: Config) -> bool:
 
 def read_reflections(replies: list[ChatResult], config: Config) -> list[prompts.Reflection]:
     """The reflection replies (in question order) read as :func:`reflection_requests` asked them."""
-    return [prompts.parse_reflection(r.text, r.top_logprobs, swapped=reflection_swapped(q, config))
-            for q, r in enumerate(replies, start=1)]
+    return [
+        prompts.parse_reflection(r.text, r.top_logprobs, swapped=reflection_swapped(q, config))
+        for q, r in enumerate(replies, start=1)
+    ]
 
 
 def reflection_tokens(question: int, config: Config) -> int:
@@ -157,30 +182,54 @@ def dataset_view(examples: list[Example], *, rules: bool = True) -> DatasetView:
     per_example: dict[str, dict[str, signals.SignalScore]] = {}
     if rules:
         marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
-        per_example = {e.example_id: {"format": format_of(e.response), "injection": m}
-                       for e, m in zip(examples, marks)}
+        per_example = {e.example_id: {"format": format_of(e.response), "injection": m} for e, m in zip(examples, marks)}
     shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
     return DatasetView(shape, format_of, per_example)
 
 
-def run_contest(example: Example, answers: list[str], original_logprob: float | None,
-                candidates: list[tuple[str, str]], logprobs: list[list[float] | None], *, view: DatasetView,
-                config: Config, draft: str | None = None) -> contest.Contest:
+def run_contest(
+    example: Example,
+    answers: list[str],
+    original_logprob: float | None,
+    candidates: list[tuple[str, str]],
+    logprobs: list[list[float] | None],
+    *,
+    view: DatasetView,
+    config: Config,
+    draft: str | None = None,
+) -> contest.Contest:
     """The recorded response against ``(text, source)`` candidates, each scored alike, with
     the few-shot ``draft`` as a vote where there is one (pure)."""
     prompt = prompt_text(example.prompt)
 
     def scored(text: str, source: str, logprob: float | None) -> contest.Scored:
-        return contest.score_response(text, source, answers=answers, logprob=logprob, alpha=config.scoring.alpha,
-                                      format_of=view.format_of, prompt=prompt, draft=draft)
+        return contest.score_response(
+            text,
+            source,
+            answers=answers,
+            logprob=logprob,
+            alpha=config.scoring.alpha,
+            format_of=view.format_of,
+            prompt=prompt,
+            draft=draft,
+        )
 
-    return contest.contest(scored(example.response, "original", original_logprob),
-                           [scored(t, src, contest.mean_logprob(lp)) for (t, src), lp in zip(candidates, logprobs)])
+    return contest.contest(
+        scored(example.response, "original", original_logprob),
+        [scored(t, src, contest.mean_logprob(lp)) for (t, src), lp in zip(candidates, logprobs)],
+    )
 
 
-def assemble(example: Example, samples: list[ChatResult], reflections: list[ChatResult], *,
-             rules: dict[str, signals.SignalScore], token_scores: Any, config: Config,
-             rival: contest.Contest | None = None) -> ExampleScore:
+def assemble(
+    example: Example,
+    samples: list[ChatResult],
+    reflections: list[ChatResult],
+    *,
+    rules: dict[str, signals.SignalScore],
+    token_scores: Any,
+    config: Config,
+    rival: contest.Contest | None = None,
+) -> ExampleScore:
     """Combine one example's LLM results and cheap signals into its score parts; ``rules``
     holds its dataset-level rule signals (see :attr:`DatasetView.rules`), ``rival`` the
     contest with its alternatives (the ``contrast`` signal), where computed."""
@@ -200,17 +249,28 @@ def assemble(example: Example, samples: list[ChatResult], reflections: list[Chat
         values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
         if token_scores.min_k_logprob is not None:
             values["min_k"] = signals.likelihood_score(token_scores.min_k_logprob)
-        values["ifd"] = signals.ifd_score(token_scores.mean_logprob_with_prompt,
-                                          token_scores.mean_logprob_without_prompt)
+        values["ifd"] = signals.ifd_score(
+            token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
+        )
     explanation = {
         "samples": [
-            {"answer": p.answer, "parsed": p.ok, "match": cmath.answers_match(p.answer, example.response),
-             "agreement": round(o, 4)}
+            {
+                "answer": p.answer,
+                "parsed": p.ok,
+                "match": cmath.answers_match(p.answer, example.response),
+                "agreement": round(o, 4),
+            }
             for p, o in zip(parsed, per_sample)
         ],
         "reflections": [
-            {"question": q, "verdict": v.verdict, "score": round(v.score, 4), "explanation": v.explanation,
-             "parsed": v.parsed, "weighted": v.weighted}
+            {
+                "question": q,
+                "verdict": v.verdict,
+                "score": round(v.score, 4),
+                "explanation": v.explanation,
+                "parsed": v.parsed,
+                "weighted": v.weighted,
+            }
             for q, v in enumerate(verdicts, start=1)
         ],
         "unparsed_reflections": sum(not v.parsed for v in verdicts),
@@ -230,6 +290,7 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
     scores of the :data:`~curation.config.RULE_SIGNALS`; all in [0, 1]. Returns None when no
     soft signal with a positive weight is present and no rule applies.
     """
+
     def weighted(names: tuple[str, ...]) -> list[tuple[float, float]]:
         pairs = ((values.get(name), getattr(config.scoring, f"w_{name}")) for name in names)
         return [(value, weight) for value, weight in pairs if weight > 0 and value is not None]
@@ -240,7 +301,7 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
     rules = weighted(RULE_SIGNALS)
     factor = 1.0
     for value, weight in rules:
-        factor *= value ** weight
+        factor *= value**weight
     if base is None:
         return factor if rules else None
     return min(1.0, max(0.0, base * factor))
@@ -255,9 +316,16 @@ class ScoreResult:
     stopped: str | None = None
 
 
-def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMClient, *, run_id: str,
-                  on_progress: Callable[[int, int, int], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> ScoreResult:
+def score_dataset(
+    store: Store,
+    info: DatasetInfo,
+    config: Config,
+    client: LLMClient,
+    *,
+    run_id: str,
+    on_progress: Callable[[int, int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ScoreResult:
     """Score every example of ``info`` not yet scored under this configuration.
 
     Args:
@@ -279,20 +347,41 @@ def score_dataset(store: Store, info: DatasetInfo, config: Config, client: LLMCl
         if should_stop is not None and should_stop():
             result.stopped = "cancelled"
             break
-        batch = todo[start:start + size]
+        batch = todo[start : start + size]
         try:
-            _score_batch(store, info, config, client, batch, view, key=key, run_id=run_id, result=result,
-                         on_progress=lambda: on_progress and on_progress(result.scored + result.failed, len(todo),
-                                                                         result.failed))
+            _score_batch(
+                store,
+                info,
+                config,
+                client,
+                batch,
+                view,
+                key=key,
+                run_id=run_id,
+                result=result,
+                on_progress=lambda: (
+                    on_progress and on_progress(result.scored + result.failed, len(todo), result.failed)
+                ),
+            )
         except BudgetExceededError:
             result.stopped = "budget"
             break
     return result
 
 
-def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMClient,
-                 batch: list[Example], view: DatasetView, *, key: str, run_id: str,
-                 result: ScoreResult, on_progress: Callable[[], Any]) -> None:
+def _score_batch(
+    store: Store,
+    info: DatasetInfo,
+    config: Config,
+    client: LLMClient,
+    batch: list[Example],
+    view: DatasetView,
+    *,
+    key: str,
+    run_id: str,
+    result: ScoreResult,
+    on_progress: Callable[[], Any],
+) -> None:
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
     # conversation), then the samples (same prompt turns plus the answer template), example
@@ -306,13 +395,15 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
             raise
         except LLMError as e:
             tokens[example.example_id] = e
-    asks = [reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
-            for e in batch]
+    asks = [
+        reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
+        for e in batch
+    ]
     per_example = len(asks[0])
     outcomes = client.complete_many([r for own in asks for r in own])
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
-    pending = [(e, outcomes[i * per_example:(i + 1) * per_example]) for i, e in enumerate(batch)]
+    pending = [(e, outcomes[i * per_example : (i + 1) * per_example]) for i, e in enumerate(batch)]
     more = _more_samples(pending, config, client, first) if first else {}
     for example, own in pending:
         extra = more.get(example.example_id, [])
@@ -320,27 +411,61 @@ def _score_batch(store: Store, info: DatasetInfo, config: Config, client: LLMCli
         if isinstance(error, BudgetExceededError):
             raise error
         if error is not None:
-            store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
-                             status="failed", confidence=None, consistency=None, reflection=None, signals={},
-                             fired=[], explanation={}, error=str(error))
+            store.save_score(
+                dataset_id=info.dataset_id,
+                example_id=example.example_id,
+                score_key=key,
+                run_id=run_id,
+                status="failed",
+                confidence=None,
+                consistency=None,
+                reflection=None,
+                signals={},
+                fired=[],
+                explanation={},
+                error=str(error),
+            )
             result.failed += 1
             on_progress()
             continue
-        reflections = [r[0] for r in own[:config.scoring.reflection_prompts]]
+        reflections = [r[0] for r in own[: config.scoring.reflection_prompts]]
         samples = (list(own[-1]) + list(extra)) if first else []
         rival = _rival(example, samples, tokens[example.example_id], client, view=view, config=config)
-        parts = assemble(example, samples, reflections, rules=view.rules[example.example_id],
-                         token_scores=tokens[example.example_id], config=config, rival=rival)
-        store.save_score(dataset_id=info.dataset_id, example_id=example.example_id, score_key=key, run_id=run_id,
-                         status="ok", confidence=parts.bsdetector, consistency=parts.consistency,
-                         reflection=parts.reflection, signals=parts.signals, fired=[],
-                         explanation=parts.explanation)
+        parts = assemble(
+            example,
+            samples,
+            reflections,
+            rules=view.rules[example.example_id],
+            token_scores=tokens[example.example_id],
+            config=config,
+            rival=rival,
+        )
+        store.save_score(
+            dataset_id=info.dataset_id,
+            example_id=example.example_id,
+            score_key=key,
+            run_id=run_id,
+            status="ok",
+            confidence=parts.bsdetector,
+            consistency=parts.consistency,
+            reflection=parts.reflection,
+            signals=parts.signals,
+            fired=[],
+            explanation=parts.explanation,
+        )
         result.scored += 1
         on_progress()
 
 
-def _rival(example: Example, samples: list[ChatResult], token_scores: Any, client: LLMClient, *,
-           view: DatasetView, config: Config) -> contest.Contest | None:
+def _rival(
+    example: Example,
+    samples: list[ChatResult],
+    token_scores: Any,
+    client: LLMClient,
+    *,
+    view: DatasetView,
+    config: Config,
+) -> contest.Contest | None:
     """The contest of the response with the alternatives a constrained answer space gives (a
     closed set's members, prompt spans), for the ``contrast`` signal. None when its weight is 0,
     the answers are open (measured: on open chat the samples' majority of a 0.5B model was
@@ -354,12 +479,14 @@ def _rival(example: Example, samples: list[ChatResult], token_scores: Any, clien
     answers = [prompts.parse_answer(r.text).answer for r in samples]
     found = contest.alternatives(example.response, answers, prompt_text(example.prompt), shape, sources=sources)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
-    return run_contest(example, answers, token_scores.mean_logprob_with_prompt, found, logprobs, view=view,
-                       config=config)
+    return run_contest(
+        example, answers, token_scores.mean_logprob_with_prompt, found, logprobs, view=view, config=config
+    )
 
 
-def _more_samples(pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient,
-                  first: int) -> dict[str, list[ChatResult] | LLMError]:
+def _more_samples(
+    pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient, first: int
+) -> dict[str, list[ChatResult] | LLMError]:
     """Draw the remaining samples for the examples whose first samples did not settle it."""
     wanted = []
     for example, own in pending:
@@ -382,8 +509,7 @@ def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, t
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
         fired = [name for name in (*RULE_SIGNALS, "bsdetector") if values.get(name, 1.0) < 0.5]
-        fired += [name for name in RANKED_SIGNALS if values.get(name) is not None
-                  and values[name] < RANKED_FIRE_SHARE]
+        fired += [name for name in RANKED_SIGNALS if values.get(name) is not None and values[name] < RANKED_FIRE_SHARE]
         out[row["example_id"]] = (final_confidence(values, config), fired)
     return out
 

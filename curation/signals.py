@@ -6,13 +6,15 @@ fires. They are meant to be combined with the LLM confidence by
 :func:`curation.confidence.rank_average`; on a 0.5B model, rank-averaging likelihood with
 these rules beat every single signal (see METHOD.md).
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
 from collections import Counter
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 
 class SignalScore(NamedTuple):
@@ -72,7 +74,9 @@ def _features(text: str) -> dict[str, object]:
         "shape": shape,
         "keys": keys,
         "final": "a '#### N' final line" if _FINAL_LINE.search(stripped) else "no '#### N' final line",
-        "length": f"short (<= {SHORT_WORDS} words)" if len(stripped.split()) <= SHORT_WORDS else f"long (> {SHORT_WORDS} words)",
+        "length": f"short (<= {SHORT_WORDS} words)"
+        if len(stripped.split()) <= SHORT_WORDS
+        else f"long (> {SHORT_WORDS} words)",
         "start": "starts with " + (_char_class(stripped[0]) if stripped else "nothing"),
         "end": "ends with " + _end_class(stripped),
     }
@@ -121,7 +125,9 @@ def format_scorer(
                 continue
             if row[feature] != value:
                 value_score *= 1.0 - _WEIGHTS[feature] * share
-                reasons.append(f"{_describe(feature, row[feature])}, but {share:.0%} of responses: {_describe(feature, value)}")
+                reasons.append(
+                    f"{_describe(feature, row[feature])}, but {share:.0%} of responses: {_describe(feature, value)}"
+                )
         return SignalScore(min(1.0, max(0.0, value_score)), tuple(reasons))
 
     return score
@@ -149,8 +155,32 @@ _REFUSAL = re.compile(
     r"\b(?:i'?m sorry|i am sorry|as an ai\b|as a language model|i cannot|i can'?t|i can not|"
     r"i(?:'m| am) (?:unable|not able) to|i won'?t be able)",
 )
-_DANGLING = {"and", "or", "the", "a", "an", "of", "to", "in", "with", "for", "is", "are", "was",
-             "were", "that", "which", "but", "because", "by", "on", "at", "from", "as", "so"}
+_DANGLING = {
+    "and",
+    "or",
+    "the",
+    "a",
+    "an",
+    "of",
+    "to",
+    "in",
+    "with",
+    "for",
+    "is",
+    "are",
+    "was",
+    "were",
+    "that",
+    "which",
+    "but",
+    "because",
+    "by",
+    "on",
+    "at",
+    "from",
+    "as",
+    "so",
+}
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -270,5 +300,14 @@ def likelihood_score(mean_logprob: float) -> float:
     return math.exp(_check_logprob("mean_logprob", mean_logprob))
 
 
-__all__ = ["SignalScore", "MIN_ROWS", "DOMINANCE", "SHORT_WORDS", "format_scorer", "format_consistency", "degenerate",
-           "ifd_score", "likelihood_score"]
+__all__ = [
+    "SignalScore",
+    "MIN_ROWS",
+    "DOMINANCE",
+    "SHORT_WORDS",
+    "format_scorer",
+    "format_consistency",
+    "degenerate",
+    "ifd_score",
+    "likelihood_score",
+]

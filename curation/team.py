@@ -10,6 +10,7 @@ text agree. An example is *disputed* while its votes write different outcomes; a
 *adjudication* (an ordinary decision event marked ``adjudicates``) settles it, and only votes
 cast after it can open it again. The decision in force is still the latest event, by anyone.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def plan_split(example_ids: list[str], annotators: list[str], overlap: float) ->
     for i, example_id in enumerate(example_ids):
         # int((i + 1) * overlap) steps up on an even spread of round(n * overlap) examples.
         shared = len(names) > 1 and int((i + 1) * overlap + 1e-9) > int(i * overlap + 1e-9)
-        for who in sorted(names, key=lambda n: (load[n], names.index(n)))[:2 if shared else 1]:
+        for who in sorted(names, key=lambda n: (load[n], names.index(n)))[: 2 if shared else 1]:
             load[who] += 1
             pairs.append((example_id, who))
     return pairs
@@ -100,8 +101,9 @@ def is_disputed(votes: list[Vote]) -> bool:
 
 
 # -- store ---------------------------------------------------------------------------------------
-def assign(store: Store, dataset_id: int, annotators: list[str], *, overlap: float = 0.1,
-           scope: QueueFilter = DEFAULT_SCOPE) -> dict[str, int]:
+def assign(
+    store: Store, dataset_id: int, annotators: list[str], *, overlap: float = 0.1, scope: QueueFilter = DEFAULT_SCOPE
+) -> dict[str, int]:
     """Split the ``scope`` queue among ``annotators`` (replacing any earlier split).
 
     Returns:
@@ -138,15 +140,17 @@ def disputes(store: Store, dataset_id: int) -> list[Dispute]:
     settled: dict[str, int | None] = {}
     for row in store.votes(dataset_id):
         by_example.setdefault(row["example_id"], []).append(
-            Vote(row["annotator"], row["event_id"], row["action"], row["after"], row["created_at"]))
+            Vote(row["annotator"], row["event_id"], row["action"], row["after"], row["created_at"])
+        )
         settled[row["example_id"]] = row["settled_by"]
     for example_id, settled_by in settled.items():
         if settled_by is not None:  # the settlement's own vote, for open_votes
             by_example[example_id] = votes(store, dataset_id, example_id)
     open_ids = sorted(example_id for example_id, vs in by_example.items() if is_disputed(vs))
     texts = store.example_texts(dataset_id, open_ids)
-    return [Dispute(example_id, texts[i]["prompt_text"], texts[i]["response"], open_votes(by_example[i]))
-            for i in open_ids]
+    return [
+        Dispute(example_id, texts[i]["prompt_text"], texts[i]["response"], open_votes(by_example[i])) for i in open_ids
+    ]
 
 
 def settle(store: Store, dataset_id: int, example_id: str, event_id: int, *, annotator: str) -> int:
@@ -162,8 +166,7 @@ def settle(store: Store, dataset_id: int, example_id: str, event_id: int, *, ann
         raise ReviewError(f"adjudication of {example_id!r}: event {event_id} is not one of its open votes")
     vote = chosen[0]
     text = vote.after if vote.action == "edit" else None
-    return review.decide(store, dataset_id, example_id, vote.action, annotator=annotator, text=text,
-                         adjudicates=True)
+    return review.decide(store, dataset_id, example_id, vote.action, annotator=annotator, text=text, adjudicates=True)
 
 
 def progress(store: Store, dataset_id: int) -> list[AnnotatorProgress]:
@@ -174,10 +177,31 @@ def progress(store: Store, dataset_id: int) -> list[AnnotatorProgress]:
         mine = [p for p in pairs if row["annotator"] in p.annotators]
         n = sum(p.n for p in mine)
         agree = sum(p.agreement * p.n for p in mine) / n if n else None
-        result.append(AnnotatorProgress(annotator=row["annotator"], assigned=row["assigned"], done=row["done"],
-                                        decided=row["decided"], overlap=n, agreement=agree))
+        result.append(
+            AnnotatorProgress(
+                annotator=row["annotator"],
+                assigned=row["assigned"],
+                done=row["done"],
+                decided=row["decided"],
+                overlap=n,
+                agreement=agree,
+            )
+        )
     return result
 
 
-__all__ = ["Vote", "Dispute", "AnnotatorProgress", "DEFAULT_SCOPE", "plan_split", "open_votes", "is_disputed",
-           "assign", "votes", "conflicts", "disputes", "settle", "progress"]
+__all__ = [
+    "Vote",
+    "Dispute",
+    "AnnotatorProgress",
+    "DEFAULT_SCOPE",
+    "plan_split",
+    "open_votes",
+    "is_disputed",
+    "assign",
+    "votes",
+    "conflicts",
+    "disputes",
+    "settle",
+    "progress",
+]

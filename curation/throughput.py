@@ -8,6 +8,7 @@ The rate is a ratio of decayed sums, done / seconds, rather than a smoothed rati
 the embedded model finishes a batch of examples at once, so most reports come a moment after
 the previous one, and a per-report ratio would swing from a second a unit to none at all.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -42,8 +43,9 @@ class Throughput:
         return (total - self.done) / rate if rate else None
 
 
-def start(now: float, *, done: int = 0, prior_rate: float | None = None,
-          prior_weight_s: float = PRIOR_WEIGHT_S) -> Throughput:
+def start(
+    now: float, *, done: int = 0, prior_rate: float | None = None, prior_weight_s: float = PRIOR_WEIGHT_S
+) -> Throughput:
     """A phase starting at ``now`` with ``done`` units already behind it; ``prior_rate``
     (units a second, e.g. measured on an earlier run) gives an ETA before the first unit."""
     if prior_rate is None or prior_rate <= 0:
@@ -57,8 +59,13 @@ def advance(state: Throughput, done: int, now: float, *, half_life_s: float = HA
     elapsed = max(0.0, now - state.at)
     decay = 0.5 ** (elapsed / half_life_s)
     gained = max(0, done - state.done)
-    return replace(state, at=max(now, state.at), done=max(done, state.done),
-                   units=state.units * decay + gained, seconds=state.seconds * decay + elapsed)
+    return replace(
+        state,
+        at=max(now, state.at),
+        done=max(done, state.done),
+        units=state.units * decay + gained,
+        seconds=state.seconds * decay + elapsed,
+    )
 
 
 def countdown(seconds_left: float | None, since_s: float) -> float | None:

@@ -1,4 +1,5 @@
 """Home: what the tool does, the store's datasets, and the sample data one click away."""
+
 import pandas as pd
 import streamlit as st
 
@@ -24,8 +25,12 @@ if rows:
         column.page_link(path, label=label)
 else:
     st.info("This store has no datasets yet.")
-    if st.button("Load the sample data", type="primary", key="home_load_samples",
-                 help="Imports the four demo datasets of sample_data/ (chat, Alpaca, ShareGPT, CSV)."):
+    if st.button(
+        "Load the sample data",
+        type="primary",
+        key="home_load_samples",
+        help="Imports the four demo datasets of sample_data/ (chat, Alpaca, ShareGPT, CSV).",
+    ):
         try:
             names = load_samples(store)
         except CurationError as e:

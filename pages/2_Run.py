@@ -1,4 +1,5 @@
 """Run: score, filter and correct the current dataset in the background, with live progress."""
+
 import pandas as pd
 import streamlit as st
 
@@ -9,8 +10,22 @@ from ui.forms import last_config, run_config_form, show_estimate, show_job
 from ui.jobs import current_job, start_job
 
 POLL_SECONDS = 1.0
-RUN_COLUMNS = ["started_at", "stage", "status", "backend", "model", "n_examples", "n_done", "n_failed",
-               "calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "error"]
+RUN_COLUMNS = [
+    "started_at",
+    "stage",
+    "status",
+    "backend",
+    "model",
+    "n_examples",
+    "n_done",
+    "n_failed",
+    "calls",
+    "cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "error",
+]
 
 store = store_or_stop()
 dataset = sidebar(store)
@@ -44,8 +59,7 @@ if config is not None:
     st.caption("An upper bound: calls already in the cache cost nothing.")
 
 start_col, cancel_col = st.columns([1, 5])
-if config is not None and start_col.button("Start", type="primary", key="run_start",
-                                           disabled=running or not stages):
+if config is not None and start_col.button("Start", type="primary", key="run_start", disabled=running or not stages):
     try:
         start_job(store, dataset.name, config, stages=stages)
     except CurationError as e:

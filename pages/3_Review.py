@@ -1,4 +1,5 @@
 """Review: go through the queue lowest confidence first and decide, by mouse or keyboard."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -6,7 +7,8 @@ import streamlit as st
 from curation import insights, review
 from curation.errors import CurationError
 from curation.export import undecided_choice
-from ui import card, review_panel as panel
+from ui import card
+from ui import review_panel as panel
 from ui.common import annotator, page_header, sidebar, store_or_stop
 from ui.hints import point_to
 
@@ -21,9 +23,12 @@ if dataset is None:
 ds = dataset.dataset_id
 who = annotator()
 if store.active_score_key(ds) is None:
-    point_to("This dataset is not scored yet, so the queue is in file order with no confidence, flags or "
-             "proposals. Score it first to review the least trustworthy examples first.",
-             "pages/2_Run.py", "Score the dataset")
+    point_to(
+        "This dataset is not scored yet, so the queue is in file order with no confidence, flags or "
+        "proposals. Score it first to review the least trustworthy examples first.",
+        "pages/2_Run.py",
+        "Score the dataset",
+    )
 if who == "anonymous":
     st.warning("Enter your name in the sidebar: decisions are recorded as 'anonymous' until you do.")
 st.caption(panel.KEY_HELP)
@@ -38,12 +43,16 @@ try:
     agreement = insights.agreement(store, ds)
     if agreement.n_examples:
         kappa = "n/a" if agreement.kappa is None else f"{agreement.kappa:.2f}"
-        st.caption(f"Annotator agreement: {agreement.simple:.0%} of {agreement.n_examples} examples decided by "
-                   f"two or more people (Cohen's κ {kappa}) · details on the Team page")
+        st.caption(
+            f"Annotator agreement: {agreement.simple:.0%} of {agreement.n_examples} examples decided by "
+            f"two or more people (Cohen's κ {kappa}) · details on the Team page"
+        )
     if total == 0:
         panel.to_url(flt, all_of_queue, None)
-        st.info("No example matches these filters. Widen the confidence range, clear the search or pick "
-                "another status." + (" Turn off 'Only my assignment' to see the rest of the queue." if flt.assignee else ""))
+        st.info(
+            "No example matches these filters. Widen the confidence range, clear the search or pick "
+            "another status." + (" Turn off 'Only my assignment' to see the rest of the queue." if flt.assignee else "")
+        )
     else:
         if not window.rows:  # the position ran past the end (the queue shrank): show the last page
             pos = total - 1

@@ -1,4 +1,5 @@
 """Team: split the queue among annotators, follow their progress and agreement, settle disagreements."""
+
 import streamlit as st
 
 from ui import team_panel as panel

@@ -1,4 +1,5 @@
 """Insights: where the confidence lies, what the signals say, and how right the automatic stages were."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -26,9 +27,17 @@ if store.active_score_key(ds) is None:
 try:
     status = store.status(ds)
     cols = st.columns(6)
-    for col, (label, key) in zip(cols, [("Examples", "examples"), ("Scored", "scored"), ("Flagged", "flagged"),
-                                        ("Proposed", "proposed"), ("Auto-corrected", "auto_applied"),
-                                        ("Decided", "decided")]):
+    for col, (label, key) in zip(
+        cols,
+        [
+            ("Examples", "examples"),
+            ("Scored", "scored"),
+            ("Flagged", "flagged"),
+            ("Proposed", "proposed"),
+            ("Auto-corrected", "auto_applied"),
+            ("Decided", "decided"),
+        ],
+    ):
         col.metric(label, f"{status[key]:,}")
 
     st.subheader("Confidence")
@@ -40,26 +49,39 @@ try:
     by = right.radio("Colour by", ["status", "decision"], key="insights_colour", horizontal=True)
     counted = insights.count_below(store, ds, gamma)
     share = counted["below"] / counted["scored"] if counted["scored"] else 0.0
-    right.metric("Would be flagged", f"{counted['below']:,} ({share:.0%})",
-                 delta=f"{counted['below'] - counted['flagged']:+,} vs now", delta_color="off")
-    st.plotly_chart(charts.confidence_histogram(insights.confidence_histogram(store, ds, bins=BINS), by=by,
-                                                bins=BINS, gamma=gamma))
+    right.metric(
+        "Would be flagged",
+        f"{counted['below']:,} ({share:.0%})",
+        delta=f"{counted['below'] - counted['flagged']:+,} vs now",
+        delta_color="off",
+    )
+    st.plotly_chart(
+        charts.confidence_histogram(insights.confidence_histogram(store, ds, bins=BINS), by=by, bins=BINS, gamma=gamma)
+    )
 
     st.subheader("Signals")
     signal_rows = insights.signal_histogram(store, ds, bins=BINS)
     if signal_rows:
         st.plotly_chart(charts.signal_histograms(signal_rows, bins=BINS))
         with st.expander("What each signal means (all in [0, 1], higher = looks fine)"):
-            st.table([{"signal": signal_label(n), "meaning": signal_meaning(n)}
-                      for n in sorted({r["signal"] for r in signal_rows})])
+            st.table(
+                [
+                    {"signal": signal_label(n), "meaning": signal_meaning(n)}
+                    for n in sorted({r["signal"] for r in signal_rows})
+                ]
+            )
     else:
         st.caption("No signal values recorded.")
 
     st.subheader("Automatic decisions, as measured by reviewers")
     measured = insights.auto_precision(store, ds)
     if measured.flagged_reviewed + measured.passed_reviewed + measured.auto_reviewed == 0:
-        point_to("No one-by-one reviews yet. Decisions on the Review page measure how often the filter and "
-                 "the corrections were right (bulk rules measure nothing).", "pages/3_Review.py", "Review")
+        point_to(
+            "No one-by-one reviews yet. Decisions on the Review page measure how often the filter and "
+            "the corrections were right (bulk rules measure nothing).",
+            "pages/3_Review.py",
+            "Review",
+        )
         st.stop()
     cols = st.columns(3)
     for col, label, value, n, what in [
@@ -80,14 +102,23 @@ try:
     ]:
         chosen = choice[key]
         if chosen is None:
-            col.metric(f"{name} for {target:.0%} precision", "not reachable",
-                       help=f"No threshold reaches the target on {len(pairs[key])} reviewed examples.")
+            col.metric(
+                f"{name} for {target:.0%} precision",
+                "not reachable",
+                help=f"No threshold reaches the target on {len(pairs[key])} reviewed examples.",
+            )
         else:
-            col.metric(f"{name} for {target:.0%} precision", f"{chosen.threshold:.2f}",
-                       help=f"{rule} {chosen.threshold:.2f}: precision {chosen.precision:.0%}, "
-                            f"{chosen.selected} of {chosen.total} reviewed examples selected")
+            col.metric(
+                f"{name} for {target:.0%} precision",
+                f"{chosen.threshold:.2f}",
+                help=f"{rule} {chosen.threshold:.2f}: precision {chosen.precision:.0%}, "
+                f"{chosen.selected} of {chosen.total} reviewed examples selected",
+            )
         if pairs[key]:
-            col.plotly_chart(charts.precision_curve(insights.precision_curve(pairs[key], direction=direction),
-                                                    target=target, name=name, chosen=chosen))
+            col.plotly_chart(
+                charts.precision_curve(
+                    insights.precision_curve(pairs[key], direction=direction), target=target, name=name, chosen=chosen
+                )
+            )
 except CurationError as e:
     st.error(str(e))

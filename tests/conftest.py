@@ -1,4 +1,5 @@
 """Shared fixtures: a temporary store, and real embedded models loaded once per session."""
+
 from __future__ import annotations
 
 import pytest

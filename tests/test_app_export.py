@@ -1,4 +1,5 @@
 """The Export page (AppTest): the dry-run counts and changes, download, write to a path."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import pytest
 
 from curation.export import undecided_choice
 from curation.store import Store
-from ui.common import STORE_ENV
 from tests.browser.apptest import app, texts, use_store
 from tests.browser.seed import seed_scored_store
+from ui.common import STORE_ENV
 
 
 @pytest.fixture
@@ -20,12 +21,30 @@ def seeded(tmp_path, monkeypatch):
     a, b, c = seeded.flagged[:3]
     with Store(path) as store:
         ds = store.dataset(seeded.dataset).dataset_id
-        store.append_review(dataset_id=ds, example_id=a, action="accept", annotator="ann",
-                            before=seeded.originals[a], after=seeded.candidates[a])
-        store.append_review(dataset_id=ds, example_id=b, action="edit", annotator="ann",
-                            before=seeded.originals[b], after='{"intent": "other", "urgency": "low"}')
-        store.append_review(dataset_id=ds, example_id=c, action="keep", annotator="bob",
-                            before=seeded.originals[c], after=seeded.originals[c])
+        store.append_review(
+            dataset_id=ds,
+            example_id=a,
+            action="accept",
+            annotator="ann",
+            before=seeded.originals[a],
+            after=seeded.candidates[a],
+        )
+        store.append_review(
+            dataset_id=ds,
+            example_id=b,
+            action="edit",
+            annotator="ann",
+            before=seeded.originals[b],
+            after='{"intent": "other", "urgency": "low"}',
+        )
+        store.append_review(
+            dataset_id=ds,
+            example_id=c,
+            action="keep",
+            annotator="bob",
+            before=seeded.originals[c],
+            after=seeded.originals[c],
+        )
     return seeded
 
 
@@ -44,8 +63,9 @@ def test_preview_counts_and_changes(seeded):
     at = app("export").run()
     assert not at.exception
     # 6 flagged: 1 accepted, 1 edited, 1 kept by a reviewer, 3 nobody decided on: held by default.
-    assert [metric(at, x) for x in ("Examples", "Written", "Removed", "Corrected", "Edited", "Untouched",
-                                    "Held for review")] == ["160", "157", "0", "1", "1", "155", "3"]
+    assert [
+        metric(at, x) for x in ("Examples", "Written", "Removed", "Corrected", "Edited", "Untouched", "Held for review")
+    ] == ["160", "157", "0", "1", "1", "155", "3"]
     changes = at.dataframe[0].value
     assert sorted(changes["outcome"]) == ["corrected", "edited", "held", "held", "held"]
     assert any("**3** flagged example(s) nobody decided on will be held" in t for t in texts(at, "warning"))
@@ -64,7 +84,6 @@ def test_the_undecided_choice_changes_the_counts_and_is_saved(seeded, choice, wr
     again = app("export").run()  # a new session starts from the saved choice
     assert again.radio(key=f"export_undecided:{seeded.dataset}").value == choice
     assert "export_download_held" not in [b.key for b in again.download_button]
-
 
 
 def test_write_to_path_writes_the_file_and_manifest(seeded, tmp_path):

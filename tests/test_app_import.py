@@ -1,4 +1,5 @@
 """The Import page (AppTest): preview, column mapping, validation problems, import."""
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,9 @@ def test_bad_file_lists_problems_and_import_waits_for_the_skip(store_file):
     assert list(problems["where"]) == ["bad.jsonl:2", "bad.jsonl:4"]
     assert list(problems["field"]) == ["output", "instruction"]
     assert any("2 of 5 lines have problems" in t for t in texts(at, "error"))
-    assert at.code[0].value == ("bad.jsonl:2: output is missing\n"
-                                "bad.jsonl:4: instruction must be a string, got integer")
+    assert at.code[0].value == (
+        "bad.jsonl:2: output is missing\nbad.jsonl:4: instruction must be a string, got integer"
+    )
     assert at.button(key="import_go").disabled
     assert skip_box(at).label == "Skip the 2 bad lines" and not skip_box(at).value
     assert datasets(store_file) == []
@@ -82,8 +84,9 @@ def test_skip_invalid_imports_the_valid_records(store_file):
 
 def test_a_json_syntax_error_reads_in_plain_words(store_file):
     at = uploaded(store_file, "cut.jsonl", jsonl(GOOD[:2]) + b'{"instruction": "Add 2 and 2.", "output": "4"\n')
-    assert at.code[0].value == ("cut.jsonl:3: invalid JSON: the object is not closed: a '}' is missing "
-                                "at the end of the line")
+    assert at.code[0].value == (
+        "cut.jsonl:3: invalid JSON: the object is not closed: a '}' is missing at the end of the line"
+    )
     assert skip_box(at).label == "Skip the 1 bad line" and at.button(key="import_go").disabled
 
 

@@ -1,4 +1,5 @@
 """The Insights page driven through streamlit.testing.v1.AppTest on a temporary, seeded store."""
+
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,9 @@ def test_gamma_slider_counts_in_sql(path):
 
 
 def test_measured_precision_and_thresholds(path):
-    at = run(path, decisions=[("e0", "accept"), ("e1", "remove"), ("e2", "keep"), ("e3", "remove"),
-                              ("e4", "keep")])
+    at = run(path, decisions=[("e0", "accept"), ("e1", "remove"), ("e2", "keep"), ("e3", "remove"), ("e4", "keep")])
     assert not at.exception
-    assert metric(at, "Auto-Filter precision").value == "75%"   # e0 e1 e3 confirmed, e2 kept
+    assert metric(at, "Auto-Filter precision").value == "75%"  # e0 e1 e3 confirmed, e2 kept
     assert metric(at, "Missed (passed but bad)").value == "0%"
     assert metric(at, "Auto-Correct precision").value == "100%"
     at.number_input(key="insights_target").set_value(0.75).run()
@@ -74,12 +74,19 @@ def test_empty_store_points_to_import(path):
 
 
 def test_unscored_dataset_points_to_run(path):
-    from curation.records import Message
-    from curation.records import Example, ParsedDataset
+    from curation.records import Example, Message, ParsedDataset
 
     with Store(path) as store:
-        store.add_dataset(ParsedDataset(path="d", file_type="jsonl", format="chat", sha256="1" * 64, examples=[
-            Example("x1", "record", 1, (Message("user", "q"),), "r", {})]), name="raw")
+        store.add_dataset(
+            ParsedDataset(
+                path="d",
+                file_type="jsonl",
+                format="chat",
+                sha256="1" * 64,
+                examples=[Example("x1", "record", 1, (Message("user", "q"),), "r", {})],
+            ),
+            name="raw",
+        )
     at = run(path, seeded=False)
     assert not at.exception
     assert any("not scored yet" in i.value for i in at.info)
@@ -87,11 +94,15 @@ def test_unscored_dataset_points_to_run(path):
 
 
 def test_confidence_histogram_figure_stacks_groups():
-    rows = [{"bin": 0, "status": "flagged", "decision": "remove", "n": 2},
-            {"bin": 0, "status": "flagged", "decision": "undecided", "n": 1},
-            {"bin": 9, "status": "passed", "decision": "undecided", "n": 5}]
+    rows = [
+        {"bin": 0, "status": "flagged", "decision": "remove", "n": 2},
+        {"bin": 0, "status": "flagged", "decision": "undecided", "n": 1},
+        {"bin": 9, "status": "passed", "decision": "undecided", "n": 5},
+    ]
     by_status = charts.confidence_histogram(rows, by="status", bins=10, gamma=0.5)
     assert [(t.name, list(t.y)) for t in by_status.data] == [("flagged", [3]), ("passed", [5])]
     by_decision = charts.confidence_histogram(rows, by="decision", bins=10)
     assert [(t.name, list(t.x)) for t in by_decision.data] == [
-        ("remove", [pytest.approx(0.05)]), ("undecided", [pytest.approx(0.05), pytest.approx(0.95)])]
+        ("remove", [pytest.approx(0.05)]),
+        ("undecided", [pytest.approx(0.05), pytest.approx(0.95)]),
+    ]

@@ -4,6 +4,7 @@ A real subprocess on a free port with a temporary store. A websocket session (wh
 opens first) makes the app run a page, which opens the store; then SIGTERM goes to `curate`
 alone, never to its child, as a service manager or `kill PID` would send it.
 """
+
 from __future__ import annotations
 
 import os

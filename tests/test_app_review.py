@@ -1,4 +1,5 @@
 """The Review page driven through streamlit.testing.v1.AppTest on a temporary, seeded store."""
+
 import importlib.util
 from pathlib import Path
 
@@ -6,10 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation.store import Store
-from tests.test_review import seed
 from tests.browser.driver import CHROMIUM, chromium_page, fill_text_input, settle
 from tests.browser.server import streamlit_app
 from tests.support import raw_sql
+from tests.test_review import seed
 from ui import common
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +51,9 @@ def texts(at):
 
 
 def events(at):
-    return raw_sql.dicts(store_of(at), 
-        "SELECT example_id, action, annotator, after, batch_id FROM review_log ORDER BY event_id")
+    return raw_sql.dicts(
+        store_of(at), "SELECT example_id, action, annotator, after, batch_id FROM review_log ORDER BY event_id"
+    )
 
 
 def test_page_renders_the_lowest_confidence_example_first(app):
@@ -68,8 +70,9 @@ def test_accept_lands_in_the_store_with_the_annotator_and_moves_on(app):
     at = app()
     button(at, "Accept").click().run()
     assert not at.exception
-    assert events(at) == [{"example_id": "e0", "action": "accept", "annotator": "ann", "after": "fixed e0",
-                           "batch_id": None}]
+    assert events(at) == [
+        {"example_id": "e0", "action": "accept", "annotator": "ann", "after": "fixed e0", "batch_id": None}
+    ]
     assert at.session_state["review_pos"] == 1
     assert "Question e1?" in texts(at)
 
@@ -79,7 +82,9 @@ def test_remove_and_keep_and_undo(app):
     button(at, "Remove").click().run()
     button(at, "Keep").click().run()
     assert [(e["example_id"], e["action"], e["annotator"]) for e in events(at)] == [
-        ("e0", "remove", "bob"), ("e1", "keep", "bob")]
+        ("e0", "remove", "bob"),
+        ("e1", "keep", "bob"),
+    ]
     button(at, "Undo last").click().run()
     assert not at.exception
     assert [e["action"] for e in events(at)] == ["remove", "keep", "undo"]
@@ -94,8 +99,13 @@ def test_edit_saves_the_typed_text(app):
     box.input("A better answer.")
     next(b for b in at.button if b.label == "Save edit").click().run()
     assert not at.exception
-    assert events(at)[-1] == {"example_id": "e0", "action": "edit", "annotator": "ann",
-                              "after": "A better answer.", "batch_id": None}
+    assert events(at)[-1] == {
+        "example_id": "e0",
+        "action": "edit",
+        "annotator": "ann",
+        "after": "A better answer.",
+        "batch_id": None,
+    }
 
 
 def test_empty_edit_shows_the_error_and_writes_nothing(app):
@@ -176,8 +186,15 @@ def test_example_text_is_never_markup(app, tmp_path):
     at = app(seeded=False)
     with Store(tmp_path / "store.duckdb") as store:  # same file, same process: DuckDB shares the database
         ds = seed(store, {"e0": (0.1, [], True, (0.9, False), "<script>alert(1)</script> **bold**")}, name="x")
-        store.save_proposal(dataset_id=ds, example_id="e0", run_id="r", candidate="<img src=x onerror=alert(1)>",
-                            judge_confidence=0.9, verdicts=[], auto_applied=False)
+        store.save_proposal(
+            dataset_id=ds,
+            example_id="e0",
+            run_id="r",
+            candidate="<img src=x onerror=alert(1)>",
+            judge_confidence=0.9,
+            verdicts=[],
+            auto_applied=False,
+        )
     at.run()
     assert not at.exception
     assert "<script>alert(1)</script> **bold**" in texts(at)
@@ -191,38 +208,84 @@ def test_a_judge_that_followed_the_position_is_named(app, tmp_path, letters, say
     at = app(seeded=False)
     with Store(tmp_path / "store.duckdb") as store:
         ds = seed(store, {"e0": (0.1, [], True, (0.5, False), "13")}, name="x")
-        verdicts = [{"order": o, "p": 0.5, "verdict": v, "explanation": "", "parsed": True}
-                    for o, v in zip(("candidate_second", "candidate_first"), letters)]
-        store.save_proposal(dataset_id=ds, example_id="e0", run_id="r", candidate="12", judge_confidence=0.5,
-                            verdicts=verdicts, auto_applied=False)
+        verdicts = [
+            {"order": o, "p": 0.5, "verdict": v, "explanation": "", "parsed": True}
+            for o, v in zip(("candidate_second", "candidate_first"), letters)
+        ]
+        store.save_proposal(
+            dataset_id=ds,
+            example_id="e0",
+            run_id="r",
+            candidate="12",
+            judge_confidence=0.5,
+            verdicts=verdicts,
+            auto_applied=False,
+        )
     at.run()
     assert not at.exception
     named = [c.value for c in at.caption if "in both orders" in c.value]
-    assert named == (["The judge picked response 1 in both orders, so it followed the position, not the text: "
-                      "its confidence says nothing here. Decide from the diff."] if says else [])
+    assert named == (
+        [
+            "The judge picked response 1 in both orders, so it followed the position, not the text: "
+            "its confidence says nothing here. Decide from the diff."
+        ]
+        if says
+        else []
+    )
 
 
 @pytest.mark.parametrize("status", ["ok", "weaker"])
 def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, status):
     at = app(seeded=False)
-    candidates = [{"text": "54", "source": "original", "agreement": 0.2, "likelihood": 0.3, "format": 1.0,
-                   "degenerate": 1.0, "confidence": 0.25},
-                  {"text": "56", "source": "samples", "agreement": 0.8, "likelihood": 0.6, "format": 1.0,
-                   "degenerate": 1.0, "confidence": 0.7, "p_better": 0.93}]
+    candidates = [
+        {
+            "text": "54",
+            "source": "original",
+            "agreement": 0.2,
+            "likelihood": 0.3,
+            "format": 1.0,
+            "degenerate": 1.0,
+            "confidence": 0.25,
+        },
+        {
+            "text": "56",
+            "source": "samples",
+            "agreement": 0.8,
+            "likelihood": 0.6,
+            "format": 1.0,
+            "degenerate": 1.0,
+            "confidence": 0.7,
+            "p_better": 0.93,
+        },
+    ]
     with Store(tmp_path / "store.duckdb") as store:
         ds = seed(store, {"e0": (0.1, [], True, (0.5, False), "54")}, name="x")
-        store.save_proposal(dataset_id=ds, example_id="e0", run_id="r", candidate="56", judge_confidence=0.93,
-                            verdicts=[], auto_applied=False, status=status, candidates=candidates, source="samples",
-                            margin=0.45, calibration="t")
+        store.save_proposal(
+            dataset_id=ds,
+            example_id="e0",
+            run_id="r",
+            candidate="56",
+            judge_confidence=0.93,
+            verdicts=[],
+            auto_applied=False,
+            status=status,
+            candidates=candidates,
+            source="samples",
+            margin=0.45,
+            calibration="t",
+        )
     at.run()
     assert not at.exception
     assert any(e.label == "All candidates (1) and their confidence" for e in at.expander)
     table = next(d.value for d in at.dataframe if "P(better)" in d.value.columns)
     assert list(table["response"]) == ["54", "56"] and list(table["from"]) == [
-        "the recorded response", "the samples' majority answer"]
+        "the recorded response",
+        "the samples' majority answer",
+    ]
     if status == "ok":
-        assert any("Proposed correction** from the samples' majority answer (P(better) 0.93" in m.value
-                   for m in at.markdown)
+        assert any(
+            "Proposed correction** from the samples' majority answer (P(better) 0.93" in m.value for m in at.markdown
+        )
     else:
         assert any("no candidate was more plausible than this response" in c.value for c in at.caption)
 
@@ -234,13 +297,20 @@ def test_empty_store_points_to_import(app):
 
 
 def test_unscored_dataset_points_to_run_and_still_lists_examples(app, tmp_path):
-    from curation.records import Message
-    from curation.records import Example, ParsedDataset
+    from curation.records import Example, Message, ParsedDataset
 
     at = app(seeded=False)
     with Store(tmp_path / "store.duckdb") as store:
-        store.add_dataset(ParsedDataset(path="d", file_type="jsonl", format="chat", sha256="1" * 64, examples=[
-            Example("x1", "record", 1, (Message("user", "hello?"),), "hi", {})]), name="raw")
+        store.add_dataset(
+            ParsedDataset(
+                path="d",
+                file_type="jsonl",
+                format="chat",
+                sha256="1" * 64,
+                examples=[Example("x1", "record", 1, (Message("user", "hello?"),), "hi", {})],
+            ),
+            name="raw",
+        )
     at.run()
     assert not at.exception
     assert any("not scored yet" in i.value for i in at.info)
@@ -253,8 +323,10 @@ def test_anonymous_reviewer_is_warned(app):
 
 
 # -- a real browser: the keyboard-only review flow ---------------------------------------------
-@pytest.mark.skipif(not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
-                    reason="needs Debian's Chromium and the playwright package")
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
+    reason="needs Debian's Chromium and the playwright package",
+)
 def test_a_reviewer_can_work_with_the_keyboard_only(tmp_path):
     path = tmp_path / "store.duckdb"
     with Store(path) as store:
@@ -272,44 +344,87 @@ def test_a_reviewer_can_work_with_the_keyboard_only(tmp_path):
             if then_text:
                 page.get_by_text(then_text).wait_for()
 
-        key("k", "Question e1?")          # keep e0, on to e1
-        key("a", "Question e2?")          # accept e1's proposal, on to e2
-        key("p", "Question e1?")          # back to e1
-        key("e")                          # focus the edit box
+        key("k", "Question e1?")  # keep e0, on to e1
+        key("a", "Question e2?")  # accept e1's proposal, on to e2
+        key("p", "Question e1?")  # back to e1
+        key("e")  # focus the edit box
         assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Edited response"
         page.keyboard.press("Control+a")
         page.keyboard.type("Paris.")
         page.keyboard.press("Control+Enter")  # save the edit
         settle(page)
         page.get_by_text("Question e2?").wait_for()
-        key("x")                          # remove e2
-        key("u")                          # undo it
+        key("x")  # remove e2
+        key("u")  # undo it
     with Store(path) as store:
         rows = raw_sql.rows(store, "SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
-    assert rows == [("e0", "keep", "kb", "aaaa aaaa aaaa aaaa"), ("e1", "accept", "kb", "fixed e1"),
-                    ("e1", "edit", "kb", "Paris."), ("e2", "remove", "kb", None), ("e2", "undo", "kb", None)]
+    assert rows == [
+        ("e0", "keep", "kb", "aaaa aaaa aaaa aaaa"),
+        ("e1", "accept", "kb", "fixed e1"),
+        ("e1", "edit", "kb", "Paris."),
+        ("e2", "remove", "kb", None),
+        ("e2", "undo", "kb", None),
+    ]
 
 
 # -- plain words on the card: labels, unreadable replies, word diff, collapsed turns ----------
 def _one_example(store, *, prompt, response, reflections=(), candidate=None):
     """A dataset of one scored, flagged example with the given prompt turns, reflections and proposal."""
-    from curation.records import Message
-    from curation.records import Example, ParsedDataset
+    from curation.records import Example, Message, ParsedDataset
 
     turns = tuple(Message(role, text) for role, text in prompt)
-    ds = store.add_dataset(ParsedDataset(path="d", file_type="jsonl", format="chat", sha256="2" * 64, examples=[
-        Example("x1", "record", 1, turns, response, {})]), name="one").dataset_id
-    store.start_run(run_id="run-one", dataset_id=ds, stage="score", backend="fake", model="m", config={},
-                    score_key="k1", n_examples=1)
-    store.save_score(dataset_id=ds, example_id="x1", score_key="k1", run_id="run-one", status="ok",
-                     confidence=0.1, consistency=0.2, reflection=0.5, signals={"ifd": 0.1, "degenerate": 1.0},
-                     fired=["ifd"], explanation={"reflections": list(reflections)})
+    ds = store.add_dataset(
+        ParsedDataset(
+            path="d",
+            file_type="jsonl",
+            format="chat",
+            sha256="2" * 64,
+            examples=[Example("x1", "record", 1, turns, response, {})],
+        ),
+        name="one",
+    ).dataset_id
+    store.start_run(
+        run_id="run-one",
+        dataset_id=ds,
+        stage="score",
+        backend="fake",
+        model="m",
+        config={},
+        score_key="k1",
+        n_examples=1,
+    )
+    store.save_score(
+        dataset_id=ds,
+        example_id="x1",
+        score_key="k1",
+        run_id="run-one",
+        status="ok",
+        confidence=0.1,
+        consistency=0.2,
+        reflection=0.5,
+        signals={"ifd": 0.1, "degenerate": 1.0},
+        fired=["ifd"],
+        explanation={"reflections": list(reflections)},
+    )
     store.replace_flags(ds, {"x1": True}, threshold=0.5, run_id="run-one")
     if candidate is not None:
-        store.save_proposal(dataset_id=ds, example_id="x1", run_id="run-one", candidate=candidate,
-                            judge_confidence=0.9, verdicts=[{"order": "candidate_second", "p": 0.9, "verdict": "B",
-                                                             "explanation": "Response 2 is better.", "parsed": True}],
-                            auto_applied=False)
+        store.save_proposal(
+            dataset_id=ds,
+            example_id="x1",
+            run_id="run-one",
+            candidate=candidate,
+            judge_confidence=0.9,
+            verdicts=[
+                {
+                    "order": "candidate_second",
+                    "p": 0.9,
+                    "verdict": "B",
+                    "explanation": "Response 2 is better.",
+                    "parsed": True,
+                }
+            ],
+            auto_applied=False,
+        )
     return ds
 
 
@@ -326,13 +441,37 @@ def test_the_card_names_signals_and_thresholds_in_words(app):
 def test_an_unreadable_reflection_is_not_shown_as_a_reason(app, tmp_path):
     at = app(seeded=False)
     with Store(tmp_path / "store.duckdb") as store:
-        _one_example(store, prompt=[("user", "What is 12 * 4?")], response="48", reflections=[
-            {"question": 1, "verdict": "C", "score": 0.5, "explanation": "The proposed answer is wrong.",
-             "parsed": True, "weighted": False},
-            {"question": 2, "verdict": "A", "score": 1.0, "explanation": "explanation", "parsed": True,
-             "weighted": True},
-            {"question": 3, "verdict": "A", "score": 1.0, "explanation": "12 * 4 is 48.", "parsed": True,
-             "weighted": False}])
+        _one_example(
+            store,
+            prompt=[("user", "What is 12 * 4?")],
+            response="48",
+            reflections=[
+                {
+                    "question": 1,
+                    "verdict": "C",
+                    "score": 0.5,
+                    "explanation": "The proposed answer is wrong.",
+                    "parsed": True,
+                    "weighted": False,
+                },
+                {
+                    "question": 2,
+                    "verdict": "A",
+                    "score": 1.0,
+                    "explanation": "explanation",
+                    "parsed": True,
+                    "weighted": True,
+                },
+                {
+                    "question": 3,
+                    "verdict": "A",
+                    "score": 1.0,
+                    "explanation": "12 * 4 is 48.",
+                    "parsed": True,
+                    "weighted": False,
+                },
+            ],
+        )
     at.run()
     assert not at.exception
     table = next(d.value for d in at.dataframe if "reason" in d.value.columns)
@@ -349,13 +488,17 @@ def test_the_diff_shows_a_changed_number_as_a_whole_word(app, tmp_path):
 
     at = app(seeded=False)
     with Store(tmp_path / "store.duckdb") as store:
-        _one_example(store, prompt=[("user", "What is 7 * 8?")], response="The answer is 54.",
-                     candidate="The answer is 56.")
+        _one_example(
+            store, prompt=[("user", "What is 7 * 8?")], response="The answer is 54.", candidate="The answer is 56."
+        )
     at.run()
     assert not at.exception
     diff = next(h.proto.body for h in at.get("html") if "review-diff" in h.proto.body)
-    assert re.search(r'<span>The answer is </span><del[^>]*>54</del><span class="diff-arrow"[^>]*> → </span>'
-                     r'<ins[^>]*>56</ins><span>\.</span>', diff), diff
+    assert re.search(
+        r'<span>The answer is </span><del[^>]*>54</del><span class="diff-arrow"[^>]*> → </span>'
+        r"<ins[^>]*>56</ins><span>\.</span>",
+        diff,
+    ), diff
 
 
 def test_system_and_long_turns_start_collapsed_but_the_last_user_turn_stays_open(app, tmp_path):
@@ -363,9 +506,16 @@ def test_system_and_long_turns_start_collapsed_but_the_last_user_turn_stays_open
     long_turn = "Background line one.\n" + " ".join(["More context."] * 60)
     last = " ".join(["And the capital?"] * 40)  # long, but the question being answered: open
     with Store(tmp_path / "store.duckdb") as store:
-        _one_example(store, prompt=[("system", "You are *terse*.\nAnswer in one word."), ("user", long_turn),
-                                    ("assistant", "Noted."), ("user", last)],
-                     response="Paris.")
+        _one_example(
+            store,
+            prompt=[
+                ("system", "You are *terse*.\nAnswer in one word."),
+                ("user", long_turn),
+                ("assistant", "Noted."),
+                ("user", last),
+            ],
+            response="Paris.",
+        )
     at.run()
     assert not at.exception
     labels = [e.label for e in at.expander]

@@ -2,6 +2,7 @@
 
 ``run_pipeline`` is replaced by fakes: these tests are about the page, not the model.
 """
+
 from __future__ import annotations
 
 import threading
@@ -84,6 +85,7 @@ def test_an_empty_model_is_a_config_error(store_file):
 def test_a_config_error_is_shown(store_file, monkeypatch):
     def bad_estimate(store, dataset, config):
         raise ConfigError("config: llm.model = 'x' is neither a packaged model nor an existing .gguf file")
+
     monkeypatch.setattr(pipeline, "estimate_run", bad_estimate)
     at = app("run").run()
     assert not at.exception
@@ -94,11 +96,23 @@ def test_start_runs_in_the_background_and_reports(store_file, monkeypatch):
     seen = {}
 
     def fake_run(store, dataset, config, *, stages, on_progress, should_stop):
-        seen.update(dataset=dataset, k=config.scoring.k, eta=config.correct.eta, stages=stages,
-                    thread=threading.current_thread().name)
+        seen.update(
+            dataset=dataset,
+            k=config.scoring.k,
+            eta=config.correct.eta,
+            stages=stages,
+            thread=threading.current_thread().name,
+        )
         for done in range(1, 4):
-            on_progress(Progress("score", done, 3, 0, {"calls": 2 * done, "cache_hits": 1, "prompt_tokens": 10,
-                                                      "completion_tokens": 5, "cost_usd": 0.01}))
+            on_progress(
+                Progress(
+                    "score",
+                    done,
+                    3,
+                    0,
+                    {"calls": 2 * done, "cache_hits": 1, "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.01},
+                )
+            )
         return RunSummary(scored=3, flagged=1, proposed=1, auto_applied=0)
 
     monkeypatch.setattr(pipeline, "run_pipeline", fake_run)
@@ -108,8 +122,13 @@ def test_start_runs_in_the_background_and_reports(store_file, monkeypatch):
     finish(store_file)
     at.run()
     assert not at.exception
-    assert seen == {"dataset": DATASET, "k": 3, "eta": 0.85, "stages": ("score", "filter", "correct"),
-                    "thread": f"clear-run-{DATASET}"}
+    assert seen == {
+        "dataset": DATASET,
+        "k": 3,
+        "eta": 0.85,
+        "stages": ("score", "filter", "correct"),
+        "thread": f"clear-run-{DATASET}",
+    }
     assert any("Finished: scored 3" in t and "flagged 1" in t for t in texts(at, "success"))
     assert metric(at, "Done") == "3" and metric(at, "LLM calls") == "6" and metric(at, "Cache hits") == "1"
 
@@ -201,8 +220,16 @@ def test_a_library_error_in_the_run_is_shown(store_file, monkeypatch):
 def test_previous_runs_are_listed(store_file):
     with Store(store_file) as store:
         info = store.dataset(DATASET)
-        store.start_run(run_id="r1", dataset_id=info.dataset_id, stage="score", backend="embedded",
-                        model="qwen2.5-coder-0.5b", config={}, score_key="k1", n_examples=150)
+        store.start_run(
+            run_id="r1",
+            dataset_id=info.dataset_id,
+            stage="score",
+            backend="embedded",
+            model="qwen2.5-coder-0.5b",
+            config={},
+            score_key="k1",
+            n_examples=150,
+        )
         store.finish_run("r1", status="done")
     at = app("run").run()
     runs = at.dataframe[-1].value

@@ -1,4 +1,5 @@
 """The app's home view, sidebar and configuration (AppTest, no browser)."""
+
 from __future__ import annotations
 
 import tomllib
@@ -75,7 +76,8 @@ def test_home_links_every_stage_page_in_order():
 
 def test_pages_are_numbered_in_pipeline_order():
     assert [p for p in PAGES.values() if p.startswith("pages/")] == sorted(
-        p for p in PAGES.values() if p.startswith("pages/"))
+        p for p in PAGES.values() if p.startswith("pages/")
+    )
 
 
 @pytest.mark.parametrize("page", ["home", "import", "run", "export"])

@@ -1,4 +1,5 @@
 """Review state in the URL, conflicts at the moment they happen, the Team page (AppTest)."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,8 +64,10 @@ def test_a_conflicting_decision_warns_and_names_the_other(store_path):
 
 def test_the_review_card_says_what_export_will_do(store_path):
     at = review_page(dataset="demo", annotator="ann", example="e2")  # flagged, no proposal, undecided
-    assert any(t.startswith("held — flagged (confidence 0.30 < γ 0.50), undecided: held for review")
-               for t in (x.value for x in at.text))
+    assert any(
+        t.startswith("held — flagged (confidence 0.30 < γ 0.50), undecided: held for review")
+        for t in (x.value for x in at.text)
+    )
     with Store(store_path) as store:
         store.put_setting(store.dataset("demo").dataset_id, UNDECIDED_SETTING, "keep")
     at.run()

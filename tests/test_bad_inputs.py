@@ -6,6 +6,7 @@ the line and the field as ``EXPECTED.json`` says; ``curate import`` exits 2 with
 and no traceback; the store keeps exactly the rows it had. Formula-looking cells (``=HYPERLINK``,
 ``+cmd``, ``-2+3``, ``@SUM``) are data and import unchanged.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -31,8 +32,11 @@ VALID = [name for name, fragment in EXPECTED.items() if fragment is None]
 FORMULA_FILES = [name for name in VALID if name.startswith("formulas.")]
 #: Flat files without the prompt/response columns: the CLI refuses them (name them with --prompt-col /
 #: --response-col), while the Import page offers the columns to map, the first two chosen.
-MAPPED_ON_THE_PAGE = [name for name in BAD if "column 'prompt' not found" in EXPECTED[name]
-                      or "column 'response' not found" in EXPECTED[name]]
+MAPPED_ON_THE_PAGE = [
+    name
+    for name in BAD
+    if "column 'prompt' not found" in EXPECTED[name] or "column 'response' not found" in EXPECTED[name]
+]
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -59,8 +63,12 @@ def path_of(name: str, made_now: dict[str, Path]) -> Path:
 def row_counts(path: Path) -> dict[str, int]:
     """Rows in every table of the store (the migrations table included)."""
     with Store(path) as store:
-        tables = [r[0] for r in raw_sql.rows(store, 
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1")]
+        tables = [
+            r[0]
+            for r in raw_sql.rows(
+                store, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+            )
+        ]
         return {t: raw_sql.rows(store, f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
 
 
@@ -129,8 +137,7 @@ def test_import_file_leaves_the_store_unchanged(name, made_now, store_path, monk
 
 # -- (b, c) the CLI ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", BAD)
-def test_cli_exits_2_with_one_error_line_and_the_store_unchanged(name, made_now, store_path, monkeypatch,
-                                                                 capsys):
+def test_cli_exits_2_with_one_error_line_and_the_store_unchanged(name, made_now, store_path, monkeypatch, capsys):
     path = path_of(name, made_now)
     monkeypatch.chdir(path.parent)
     before = row_counts(store_path)
@@ -150,8 +157,7 @@ def shown_problems(at) -> list[str]:
     for frame in at.dataframe:
         df = frame.value
         if {"where", "field", "problem"} <= set(df.columns):
-            shown += [f"{w}: {f} {p}" if f else f"{w}: {p}" for w, f, p in zip(df["where"], df["field"],
-                                                                               df["problem"])]
+            shown += [f"{w}: {f} {p}" if f else f"{w}: {p}" for w, f, p in zip(df["where"], df["field"], df["problem"])]
     return shown
 
 

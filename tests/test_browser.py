@@ -9,6 +9,7 @@ Needs ``/usr/bin/chromium`` (``apt-get install chromium``; ``scripts/test.sh`` i
 run as root) and the ``playwright`` Python package (the ``test`` extra). Playwright never
 downloads a browser here: it is always given Debian's executable.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -19,15 +20,23 @@ from pathlib import Path
 import pytest
 
 from tests.browser.driver import (
-    CHROMIUM, button, chromium_page, click_button, fill_text_area, fill_text_input, go_to, settle,
+    CHROMIUM,
+    button,
+    chromium_page,
+    click_button,
+    fill_text_area,
+    fill_text_input,
+    go_to,
+    settle,
 )
 from tests.browser.seed import seed_scored_store
 from tests.browser.server import ROOT, streamlit_app
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="playwright missing: pip install -e '.[test]'"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None, reason="playwright missing: pip install -e '.[test]'"
+    ),
 ]
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -78,8 +87,16 @@ def test_review_then_export_in_a_real_browser(tmp_path):
 
     manifest = json.loads(out.with_name(out.name + ".manifest.json").read_text(encoding="utf-8"))
     # Six flagged: one accepted, one edited, one removed by the reviewer; three nobody decided on, held.
-    assert manifest["counts"] == {"total": 160, "kept": 156, "removed": 1, "corrected": 1, "edited": 1,
-                                  "untouched": 154, "held": 3, "undecided": 3}
+    assert manifest["counts"] == {
+        "total": 160,
+        "kept": 156,
+        "removed": 1,
+        "corrected": 1,
+        "edited": 1,
+        "untouched": 154,
+        "held": 3,
+        "undecided": 3,
+    }
     by_reason = {c["reason"]: c["id"] for c in manifest["changes"]}
     accepted = by_reason.pop(f"correction accepted by {ANNOTATOR}")
     edited = by_reason.pop(f"edited by {ANNOTATOR}")

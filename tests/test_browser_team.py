@@ -5,6 +5,7 @@ in two browser contexts decide differently on one example, the second is warned 
 the disagreement is settled on the Team page; export under each choice for undecided flags
 writes what it says, checked on disk.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -22,8 +23,9 @@ from tests.browser.server import streamlit_app
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: apt-get install chromium"),
-    pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
-                       reason="playwright missing: pip install -e '.[test]'"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None, reason="playwright missing: pip install -e '.[test]'"
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """The `curate` command end to end, in a temporary directory, as a user runs it."""
+
 import json
 import os
 import subprocess
@@ -13,8 +14,13 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 def run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "curation.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(SAMPLES.parent)})
+    return subprocess.run(
+        [sys.executable, "-m", "curation.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SAMPLES.parent)},
+    )
 
 
 def test_import_status_export_end_to_end(tmp_path):
@@ -26,7 +32,11 @@ def test_import_status_export_end_to_end(tmp_path):
     status = run("status", "--json", cwd=tmp_path)
     report = json.loads(status.stdout)
     assert {d["name"]: d["examples"] for d in report["datasets"]} == {
-        "support_intents": 160, "passage_qa": 150, "math_word_problems": 150, "open_chat": 150}
+        "support_intents": 160,
+        "passage_qa": 150,
+        "math_word_problems": 150,
+        "open_chat": 150,
+    }
     done = run("export", "--out", "out/qa.jsonl", "--dataset", "passage_qa", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     exported = (tmp_path / "out" / "qa.jsonl").read_text().splitlines()

@@ -1,5 +1,6 @@
 """`curate score / filter / correct / run` against the loopback OpenAI-compatible server,
 answered by the scripted arithmetic model (see ``tests/test_pipeline.py`` for the counts)."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from curation.cli import main
 from benchmarks.support.fake_openai import FakeOpenAIServer
+from curation.cli import main
 from tests.support.scripted import WRONG, ArithmeticModel, write_records
 
 KEY_ENV = "CLEAR_TEST_CLI_KEY"
 SECRET = "sk-test-SECRET-123"
 ROOT = Path(__file__).resolve().parent.parent
-SUMMARY = re.compile(r"^arith: scored (\d+), failed (\d+), flagged (\d+), proposed (\d+), auto-applied (\d+); "
-                     r"(\d+) calls, (\d+) cache hits, [\d,]+ tokens, \$\d+\.\d{4}$")
+SUMMARY = re.compile(
+    r"^arith: scored (\d+), failed (\d+), flagged (\d+), proposed (\d+), auto-applied (\d+); "
+    r"(\d+) calls, (\d+) cache hits, [\d,]+ tokens, \$\d+\.\d{4}$"
+)
 
 
 @pytest.fixture
@@ -35,8 +38,18 @@ def project(tmp_path, monkeypatch, capsys):
 
 
 def endpoint(store, server):
-    return ["--store", store, "--backend", "openai", "--base-url", server.base_url, "--api-key-env", KEY_ENV,
-            "--model", "fake-model"]
+    return [
+        "--store",
+        store,
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--api-key-env",
+        KEY_ENV,
+        "--model",
+        "fake-model",
+    ]
 
 
 def summary_of(out: str) -> tuple[int, ...]:
@@ -65,7 +78,13 @@ def test_run_then_refilter_without_a_request(project, capsys):
         assert server.count() == 30
         entry = status(project, capsys)
         assert {k: entry[k] for k in ("examples", "scored", "failed", "flagged", "proposed", "auto_applied")} == {
-            "examples": 8, "scored": 8, "failed": 0, "flagged": 2, "proposed": 2, "auto_applied": 2}
+            "examples": 8,
+            "scored": 8,
+            "failed": 0,
+            "flagged": 2,
+            "proposed": 2,
+            "auto_applied": 2,
+        }
 
         assert main(["filter", "--gamma", "0.9", *endpoint(project, server)]) == 0
         assert summary_of(capsys.readouterr().out)[2] == 3
@@ -98,8 +117,9 @@ def test_stages_one_command_at_a_time(project, capsys, tmp_path):
 
 def test_budget_stop_exits_3_and_says_how_to_resume(project, capsys):
     with FakeOpenAIServer(reply=ArithmeticModel()) as server:
-        code = main(["run", "--budget", "0.5", "--price-prompt", "10000", "--concurrency", "1",
-                     *endpoint(project, server)])
+        code = main(
+            ["run", "--budget", "0.5", "--price-prompt", "10000", "--concurrency", "1", *endpoint(project, server)]
+        )
         out, err = capsys.readouterr()
         assert code == 3
         assert "stopped early (budget); run the same command again to resume" in err
@@ -127,12 +147,15 @@ def one_line_error(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "nope"], "no dataset named 'nope' (datasets: arith)"),
-    (["--alpha", "2"], "config: scoring.alpha = 2.0 is not allowed; expected a number in [0, 1]"),
-    (["--gamma", "-0.1"], "config: filter.gamma = -0.1 is not allowed; expected a number in [0, 1]"),
-    (["--k", "-1"], "config: scoring.k = -1 is not allowed; expected an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "nope"], "no dataset named 'nope' (datasets: arith)"),
+        (["--alpha", "2"], "config: scoring.alpha = 2.0 is not allowed; expected a number in [0, 1]"),
+        (["--gamma", "-0.1"], "config: filter.gamma = -0.1 is not allowed; expected a number in [0, 1]"),
+        (["--k", "-1"], "config: scoring.k = -1 is not allowed; expected an integer >= 0"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(project, capsys, args, message):
     with FakeOpenAIServer(reply=ArithmeticModel()) as server:
         assert main(["run", *args, *endpoint(project, server)]) == 2
@@ -153,9 +176,14 @@ def test_filter_reuses_the_last_settings_and_refuses_others(project, capsys):
 
 
 def test_bad_config_value_in_a_subprocess(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "curation.cli", "run", "--alpha", "2", "--store",
-                           str(tmp_path / "s.duckdb")], cwd=tmp_path, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-m", "curation.cli", "run", "--alpha", "2", "--store", str(tmp_path / "s.duckdb")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 2
     assert one_line_error(done.stderr) == (
-        "error: config: scoring.alpha = 2.0 is not allowed; expected a number in [0, 1]")
+        "error: config: scoring.alpha = 2.0 is not allowed; expected a number in [0, 1]"
+    )

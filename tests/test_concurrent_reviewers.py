@@ -8,6 +8,7 @@ one, shown with who made it; each decision records what was in force just before
 decision made on a stale screen still knows what it replaced); agreement covers the
 examples both decided.
 """
+
 from __future__ import annotations
 
 import threading
@@ -19,8 +20,8 @@ from streamlit.testing.v1 import AppTest
 from curation import insights, review
 from curation.review import QueueFilter
 from curation.store import Store
-from tests.test_review import SEED, seed
 from tests.support import raw_sql
+from tests.test_review import SEED, seed
 from ui import common
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Review.py")
@@ -69,8 +70,9 @@ def test_two_threads_deciding_at_once_lose_nothing(tmp_path):
             t.join(timeout=60)
         assert not errors and not any(t.is_alive() for t in threads)
 
-        log = raw_sql.dicts(store, "SELECT event_id, example_id, action, annotator, before, after FROM review_log "
-                                "ORDER BY event_id")
+        log = raw_sql.dicts(
+            store, "SELECT event_id, example_id, action, annotator, before, after FROM review_log ORDER BY event_id"
+        )
         per_round = len(SHARED) + 2
         assert len(log) == 2 * ROUNDS * per_round
         by_id = {row["event_id"]: row for row in log}
@@ -103,7 +105,10 @@ def test_two_threads_deciding_at_once_lose_nothing(tmp_path):
                 continue
             last = events[-1]
             assert (row.decision.event_id, row.decision.action, row.decision.annotator) == (
-                last["event_id"], last["action"], last["annotator"])
+                last["event_id"],
+                last["action"],
+                last["annotator"],
+            )
             assert row.n_annotators == (2 if row.example_id in SHARED else 1)
 
         # agreement over the shared examples: each annotator's latest decision there
@@ -155,8 +160,9 @@ def card(at: AppTest) -> tuple[str | None, str | None]:
 
 
 def log(path_env: str) -> list[tuple]:
-    return raw_sql.rows(common.open_store(path_env), 
-        "SELECT example_id, action, annotator, before FROM review_log ORDER BY event_id")
+    return raw_sql.rows(
+        common.open_store(path_env), "SELECT example_id, action, annotator, before FROM review_log ORDER BY event_id"
+    )
 
 
 def test_two_review_sessions_keep_both_decisions_and_show_the_latest(sessions):

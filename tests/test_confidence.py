@@ -1,4 +1,5 @@
 """BSDetector maths by hand, and the invariants of every score."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,8 +14,14 @@ unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("The  Eiffel Tower.", "eiffel tower"), ("An apple, a day!", "apple day"), ("  ", ""),
-     ("card_arrival", "cardarrival"), ("1,000", "1000"), ("Théâtre   d'Orsay", "théâtre dorsay")],
+    [
+        ("The  Eiffel Tower.", "eiffel tower"),
+        ("An apple, a day!", "apple day"),
+        ("  ", ""),
+        ("card_arrival", "cardarrival"),
+        ("1,000", "1000"),
+        ("Théâtre   d'Orsay", "théâtre dorsay"),
+    ],
 )
 def test_normalize_answer(raw, expected):
     assert C.normalize_answer(raw) == expected
@@ -85,6 +92,7 @@ def test_observed_consistency_match_and_non_match_alpha_08():
     # [match, non-match] with a similarity fixed at 0.5: (0.4 + 0.2 + 0.4 + 0) / 2 = 0.5
     def half(a, b):
         return 0.5
+
     assert C.observed_consistency(["72", "71"], "#### 72", alpha=0.8, similarity=half) == pytest.approx(0.5)
 
 
@@ -155,10 +163,13 @@ def test_combine_in_range_and_monotone(o, s, beta, o2, s2):
 
 @pytest.mark.parametrize(
     "a, b, expected",
-    [(1.0, 0.0, 1.0),  # candidate preferred in both positions
-     (0.0, 1.0, 0.0),  # original preferred in both positions
-     (1.0, 1.0, 0.5),  # judge always prefers response 2: no information
-     (0.5, 0.5, 0.5), (0.9, 0.3, 0.8)],
+    [
+        (1.0, 0.0, 1.0),  # candidate preferred in both positions
+        (0.0, 1.0, 0.0),  # original preferred in both positions
+        (1.0, 1.0, 0.5),  # judge always prefers response 2: no information
+        (0.5, 0.5, 0.5),
+        (0.9, 0.3, 0.8),
+    ],
 )
 def test_judge_confidence_maps_swapped_order(a, b, expected):
     assert C.judge_confidence(a, b) == pytest.approx(expected)
@@ -192,9 +203,12 @@ def test_error_auroc_uses_low_confidence_as_error():
 
 @pytest.mark.parametrize(
     "scores, labels, message",
-    [([0.1], [1, 0], "differ in length"), ([0.1, 0.2], [1, 2], "labels must be 0 or 1"),
-     ([0.1, 0.2], [1, 1], "at least one positive and one negative"),
-     ([float("nan"), 0.2], [1, 0], "scores must be finite")],
+    [
+        ([0.1], [1, 0], "differ in length"),
+        ([0.1, 0.2], [1, 2], "labels must be 0 or 1"),
+        ([0.1, 0.2], [1, 1], "at least one positive and one negative"),
+        ([float("nan"), 0.2], [1, 0], "scores must be finite"),
+    ],
 )
 def test_auroc_rejects_bad_input(scores, labels, message):
     with pytest.raises(ValueError, match=message):
@@ -226,8 +240,7 @@ def test_quantile_threshold_by_hand():
 
 @pytest.mark.parametrize(
     "scores, q, message",
-    [([], 0.5, "at least one score"), ([0.1], 1.5, r"q must be in \[0, 1\]"),
-     ([float("inf")], 0.5, "must be finite")],
+    [([], 0.5, "at least one score"), ([0.1], 1.5, r"q must be in \[0, 1\]"), ([float("inf")], 0.5, "must be finite")],
 )
 def test_quantile_threshold_rejects_bad_input(scores, q, message):
     with pytest.raises(ValueError, match=message):

@@ -1,6 +1,7 @@
 """The words people read for signals and settings (:data:`curation.config.SIGNAL_GLOSSARY`,
 ``SETTING_GLOSSARY``): every signal the scorer can emit has a label and a meaning, so a new
 signal without words fails here."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -9,9 +10,9 @@ import pytest
 
 from curation import config as C
 from curation.config import Config, ScoringConfig, setting_help, signal_label, signal_meaning, term
-from curation.insights import SQL_SIGNAL_HISTOGRAM
 from curation.llm.base import TokenScores
 from curation.score import RANKED_SIGNALS, _rival, assemble, dataset_view
+from curation.store.insights import SQL_SIGNAL_HISTOGRAM
 from tests.test_score import Likelihoods, example, replies
 
 #: The score columns shown beside the signals (the card's bars, the Insights histograms).
@@ -27,15 +28,29 @@ def test_every_weighted_signal_and_part_has_a_label_and_a_meaning():
 
 
 def test_every_signal_a_full_score_emits_has_words():
-    spans = [example(f"Passage: the ship brought back red seaweed {i}. What did it bring?", "red seaweed", f"e{i}")
-             for i in range(4)] + [example("Passage: the ship brought back red seaweed. What did it bring?", "ship")]
+    spans = [
+        example(f"Passage: the ship brought back red seaweed {i}. What did it bring?", "red seaweed", f"e{i}")
+        for i in range(4)
+    ] + [example("Passage: the ship brought back red seaweed. What did it bring?", "ship")]
     view = dataset_view(spans)
     tokens = TokenScores.from_logprobs([-3.0, -0.1], [-4.0, -0.2])
-    rival = _rival(spans[-1], replies("answer: red seaweed"), tokens, Likelihoods({"red seaweed": -0.1}),
-                   view=view, config=Config())
-    parts = assemble(spans[-1], replies("answer: red seaweed"), replies("answer: B", "answer: A"),
-                     rules=view.rules[spans[-1].example_id],
-                     token_scores=tokens, config=Config(), rival=rival)
+    rival = _rival(
+        spans[-1],
+        replies("answer: red seaweed"),
+        tokens,
+        Likelihoods({"red seaweed": -0.1}),
+        view=view,
+        config=Config(),
+    )
+    parts = assemble(
+        spans[-1],
+        replies("answer: red seaweed"),
+        replies("answer: B", "answer: A"),
+        rules=view.rules[spans[-1].example_id],
+        token_scores=tokens,
+        config=Config(),
+        rival=rival,
+    )
     emitted = set(parts.signals) | set(parts.explanation["reasons"])
     assert {"bsdetector", "likelihood", "min_k", "ifd", "contrast", "format", "degenerate", "injection"} <= emitted
     assert all(signal_label(n) != n and signal_meaning(n) for n in emitted)
@@ -48,8 +63,7 @@ def test_labels_are_distinct_and_unknown_names_show_as_they_are():
     assert signal_meaning("a_future_signal") == ""
 
 
-@pytest.mark.parametrize("setting, symbol", [("k", "k"), ("alpha", "α"), ("beta", "β"), ("gamma", "γ"),
-                                             ("eta", "η")])
+@pytest.mark.parametrize("setting, symbol", [("k", "k"), ("alpha", "α"), ("beta", "β"), ("gamma", "γ"), ("eta", "η")])
 def test_every_symbol_comes_with_words(setting, symbol):
     assert term(setting).startswith(f"{symbol} (") and len(term(setting)) > len(symbol) + 6
     assert setting_help(setting)

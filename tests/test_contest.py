@@ -1,5 +1,6 @@
 """Correction as a contest (pure): the dataset's shape, the samples' majority, prompt spans, the
 alternatives, each response's confidence and the calibrated margin, worked out by hand."""
+
 from __future__ import annotations
 
 import math
@@ -46,14 +47,17 @@ def test_spans_of_the_prompt_make_an_extractive_dataset_and_final_lines_reasonin
     assert dataset_shape(["q"] * 4, ["2 + 2 = 4\n#### 4", "#### 5", "six", "#### 7"]).reasoning
 
 
-@pytest.mark.parametrize("answers, expected", [
-    (["56", "56", "54", "56"], ("56", 3)),
-    (["56", "54"], None),  # no two agree
-    (["$56.", "56", "fifty"], ("$56.", 2)),  # numbers match numerically; the first wording is kept
-    (["a", "b", "b", "a"], ("a", 2)),  # a tie goes to the earliest
-    ([], None),
-    (["", "", "x"], None),  # empty answers never win
-])
+@pytest.mark.parametrize(
+    "answers, expected",
+    [
+        (["56", "56", "54", "56"], ("56", 3)),
+        (["56", "54"], None),  # no two agree
+        (["$56.", "56", "fifty"], ("$56.", 2)),  # numbers match numerically; the first wording is kept
+        (["a", "b", "b", "a"], ("a", 2)),  # a tie goes to the earliest
+        ([], None),
+        (["", "", "x"], None),  # empty answers never win
+    ],
+)
 def test_majority(answers, expected):
     assert majority(answers) == expected
 
@@ -63,7 +67,11 @@ PASSAGE = "The 1878 expedition was led by Bruno Varga. Their ship returned with 
 
 def test_a_sample_snaps_to_the_span_it_overlaps_most_then_one_word_either_way():
     assert snap_to_spans("the red seaweed", PASSAGE) == [
-        "red seaweed", "seaweed", "red", "of red seaweed"]  # the last word ends the prompt
+        "red seaweed",
+        "seaweed",
+        "red",
+        "of red seaweed",
+    ]  # the last word ends the prompt
     assert snap_to_spans("Bruno Varga", PASSAGE, variants=False) == ["Bruno Varga"]
 
 
@@ -92,8 +100,9 @@ def fmt(text: str) -> SignalScore:
 
 def test_a_responses_confidence_by_hand():
     answers = ["56", "56", "54"]
-    s = contest.score_response("56", "samples", answers=answers, logprob=math.log(0.5), alpha=0.8, format_of=fmt,
-                               prompt="7 x 8?")
+    s = contest.score_response(
+        "56", "samples", answers=answers, logprob=math.log(0.5), alpha=0.8, format_of=fmt, prompt="7 x 8?"
+    )
     # agreement: two samples agree fully (1), one shares no word (0) -> 2/3; likelihood exp(log 0.5) = 0.5
     assert s.agreement == pytest.approx(2 / 3) and s.likelihood == pytest.approx(0.5)
     assert s.confidence == pytest.approx((2 / 3 + 0.5) / 2)

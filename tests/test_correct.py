@@ -1,40 +1,53 @@
 """Stage 4, Auto-Correct: demonstrations, the two judge orders and the judge's confidence by
 hand (position bias cancels), then the stage against the loopback OpenAI-compatible server."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
 
-from curation import prompts
+from benchmarks.support.fake_openai import FakeOpenAIServer
+from curation import contest, prompts
 from curation.config import Config
 from curation.contest import CALIBRATION, p_better
-from curation import contest
-from curation.correct import (candidate_request, correct_dataset, decide, fit_demonstrations, judge, judge_requests,
-                              nearest_demonstrations, same_position)
+from curation.correct import (
+    candidate_request,
+    correct_dataset,
+    decide,
+    fit_demonstrations,
+    judge,
+    judge_requests,
+    nearest_demonstrations,
+    same_position,
+)
 from curation.filter import apply_filter
 from curation.ingest import import_file
 from curation.llm import make_client
 from curation.llm.base import ChatResult
-from curation.records import Message
+from curation.records import Example, Message
 from curation.score import finalize, score_dataset, score_key
-from curation.records import Example
-from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CORRECT_KEY"
 
 
 def ex(example_id: str, prompt: str, response: str = "r") -> Example:
-    return Example(example_id=example_id, id_source="record", line=1, prompt=(Message("user", prompt),),
-                         response=response, record={})
+    return Example(
+        example_id=example_id,
+        id_source="record",
+        line=1,
+        prompt=(Message("user", prompt),),
+        response=response,
+        record={},
+    )
 
 
 # -- demonstrations ---------------------------------------------------------------------------
 TARGET = ex("t", "What is the capital of France?")
-SPAIN = ex("s", "What is the capital of Spain?")          # shares 6 of 8 words (with "user")
-SPIDER = ex("x", "How many legs does a spider have?")     # shares only "user"
-CITY = ex("c", "Which city is the capital?")               # shares user, is, the, capital
+SPAIN = ex("s", "What is the capital of Spain?")  # shares 6 of 8 words (with "user")
+SPIDER = ex("x", "How many legs does a spider have?")  # shares only "user"
+CITY = ex("c", "Which city is the capital?")  # shares user, is, the, capital
 
 
 def test_nearest_demonstrations_rank_by_word_overlap():
@@ -63,7 +76,10 @@ def test_candidate_request_is_greedy_few_shot():
     r = candidate_request(TARGET, [ex("s", "What is the capital of Spain?", "Madrid")], c)
     assert r.temperature == 0.0 and r.max_tokens == 99 and r.n == 1
     assert [(m.role, m.content) for m in r.messages] == [
-        ("user", "What is the capital of Spain?"), ("assistant", "Madrid"), ("user", "What is the capital of France?")]
+        ("user", "What is the capital of Spain?"),
+        ("assistant", "Madrid"),
+        ("user", "What is the capital of France?"),
+    ]
 
 
 # -- the judge ----------------------------------------------------------------------------------
@@ -83,16 +99,19 @@ def reply(text: str, top_logprobs=()) -> ChatResult:
     return ChatResult(text=text, top_logprobs=tuple(top_logprobs))
 
 
-@pytest.mark.parametrize("candidate_second, candidate_first, confidence", [
-    ("answer: A", "answer: B", 1.0),   # candidate better in both orders
-    ("answer: B", "answer: A", 0.0),   # original better in both orders
-    ("answer: A", "answer: A", 0.5),   # always "response 2": pure position bias
-    ("answer: B", "answer: B", 0.5),   # always "response 1"
-    ("answer: C", "answer: B", 0.75),  # (0.5 + (1 - 0)) / 2
-    ("answer: A", "answer: C", 0.75),  # (1 + (1 - 0.5)) / 2
-    ("I cannot decide", "", 0.5),      # unreadable: neutral
-    ("Yes, response 2 is better.", "No.", 1.0),
-])
+@pytest.mark.parametrize(
+    "candidate_second, candidate_first, confidence",
+    [
+        ("answer: A", "answer: B", 1.0),  # candidate better in both orders
+        ("answer: B", "answer: A", 0.0),  # original better in both orders
+        ("answer: A", "answer: A", 0.5),  # always "response 2": pure position bias
+        ("answer: B", "answer: B", 0.5),  # always "response 1"
+        ("answer: C", "answer: B", 0.75),  # (0.5 + (1 - 0)) / 2
+        ("answer: A", "answer: C", 0.75),  # (1 + (1 - 0.5)) / 2
+        ("I cannot decide", "", 0.5),  # unreadable: neutral
+        ("Yes, response 2 is better.", "No.", 1.0),
+    ],
+)
 def test_judge_confidence_by_hand(candidate_second, candidate_first, confidence):
     conf, verdicts = judge(reply(candidate_second), reply(candidate_first))
     assert conf == pytest.approx(confidence)
@@ -101,8 +120,13 @@ def test_judge_confidence_by_hand(candidate_second, candidate_first, confidence)
 
 def test_judge_verdicts_record_what_was_read():
     _, verdicts = judge(reply("answer: A, explanation: it adds up"), reply("gibberish"))
-    assert verdicts[0] == {"order": "candidate_second", "p": 1.0, "verdict": "A", "explanation": "it adds up",
-                           "parsed": True}
+    assert verdicts[0] == {
+        "order": "candidate_second",
+        "p": 1.0,
+        "verdict": "A",
+        "explanation": "it adds up",
+        "parsed": True,
+    }
     assert verdicts[1]["p"] == 0.5 and verdicts[1]["parsed"] is False and verdicts[1]["verdict"] is None
 
 
@@ -114,14 +138,17 @@ def test_judge_weighs_letter_probabilities():
     assert conf == pytest.approx(0.8)
 
 
-@pytest.mark.parametrize("candidate_second, candidate_first, position", [
-    ("answer: A", "answer: A", 2),  # "response 2" both times: the candidate, then the original
-    ("answer: B", "answer: B", 1),
-    ("answer: A", "answer: B", None),  # the candidate both times: it read the responses
-    ("answer: B", "answer: A", None),  # the original both times
-    ("answer: C", "answer: C", None),  # unsure is no position
-    ("gibberish", "gibberish", None),
-])
+@pytest.mark.parametrize(
+    "candidate_second, candidate_first, position",
+    [
+        ("answer: A", "answer: A", 2),  # "response 2" both times: the candidate, then the original
+        ("answer: B", "answer: B", 1),
+        ("answer: A", "answer: B", None),  # the candidate both times: it read the responses
+        ("answer: B", "answer: A", None),  # the original both times
+        ("answer: C", "answer: C", None),  # unsure is no position
+        ("gibberish", "gibberish", None),
+    ],
+)
 def test_same_position_names_a_judge_that_followed_the_position(candidate_second, candidate_first, position):
     _, verdicts = judge(reply(candidate_second), reply(candidate_first))
     assert same_position(verdicts) == position
@@ -129,8 +156,13 @@ def test_same_position_names_a_judge_that_followed_the_position(candidate_second
 
 
 # -- the stage against the loopback server ---------------------------------------------------------
-RECORDS = (("q1", "What is 3 + 4?", "7"), ("q2", "What is 2 + 2?", "5"), ("q3", "What is 6 + 7?", "13"),
-           ("q4", "What is 9 + 9?", "18"), ("q5", "What is 1 + 1?", "2"))
+RECORDS = (
+    ("q1", "What is 3 + 4?", "7"),
+    ("q2", "What is 2 + 2?", "5"),
+    ("q3", "What is 6 + 7?", "13"),
+    ("q4", "What is 9 + 9?", "18"),
+    ("q5", "What is 1 + 1?", "2"),
+)
 
 
 def scored(store, tmp_path, server, **overrides):
@@ -151,8 +183,9 @@ def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
         info, config, client = scored(store, tmp_path, server)
         assert store.flagged_ids(info.dataset_id) == ["q2"]
         before = server.count()
-        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                 score_key=score_key(config), run_id="c1")
+        result = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c1"
+        )
         new = list(server.requests)[before:]
         assert [kind_of(r) for r in new] == [CANDIDATE, JUDGE, JUDGE]
         assert (result.proposed, result.unchanged, result.failed, result.auto_applied) == (1, 0, 0, 1)
@@ -167,8 +200,9 @@ def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
         assert proposal["judge_confidence"] == pytest.approx((p_better(proposal["margin"]) + 1.0) / 2)
         assert [c["source"] for c in proposal["candidates"]] == ["original", "samples"]
         assert proposal["calibration"] == CALIBRATION.version
-        again = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                score_key=score_key(config), run_id="c2")
+        again = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c2"
+        )
         assert again.skipped == 1 and again.proposed == 0 and server.count() == before + 3
 
 
@@ -177,8 +211,9 @@ def test_a_candidate_equal_to_the_original_is_not_judged(store, tmp_path):
         info, config, client = scored(store, tmp_path, server, **{"filter.gamma": 1.0})
         assert len(store.flagged_ids(info.dataset_id)) == 5  # every confidence is <= 1
         before = server.count()
-        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                 score_key=score_key(config), run_id="c")
+        result = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c"
+        )
         kinds = [kind_of(r) for r in list(server.requests)[before:]]
         assert kinds.count(CANDIDATE) == 5 and kinds.count(JUDGE) == 2  # only q2's candidate differs
         assert (result.proposed, result.unchanged) == (1, 4)
@@ -189,15 +224,32 @@ def test_a_candidate_equal_to_the_original_is_not_judged(store, tmp_path):
 # -- the contest: fitting the context, the decision, loud failures -----------------------------------
 def test_demonstrations_are_cut_to_the_token_budget_and_shared_system_turns_count_once():
     system = Message("system", "S" * 3000)  # 1,000 tokens at 3 characters a token, given once
-    target = Example(example_id="t", id_source="record", line=1, prompt=(system, Message("user", "q" * 300)),
-                     response="r", record={})
-    demos = [Example(example_id=f"d{i}", id_source="record", line=1, prompt=(system, Message("user", "u" * 270)),
-                     response="a" * 30, record={}) for i in range(5)]  # 100 tokens each
+    target = Example(
+        example_id="t", id_source="record", line=1, prompt=(system, Message("user", "q" * 300)), response="r", record={}
+    )
+    demos = [
+        Example(
+            example_id=f"d{i}",
+            id_source="record",
+            line=1,
+            prompt=(system, Message("user", "u" * 270)),
+            response="a" * 30,
+            record={},
+        )
+        for i in range(5)
+    ]  # 100 tokens each
     assert fit_demonstrations(target, demos, budget_tokens=1100 + 250) == demos[:2]
     assert fit_demonstrations(target, demos, budget_tokens=1099) == []
-    other = [Example(example_id="o", id_source="record", line=1, prompt=(Message("system", "T" * 300),
-                                                                          Message("user", "u" * 270)),
-                     response="a" * 30, record={})]  # its own system turn is folded in: 200 tokens
+    other = [
+        Example(
+            example_id="o",
+            id_source="record",
+            line=1,
+            prompt=(Message("system", "T" * 300), Message("user", "u" * 270)),
+            response="a" * 30,
+            record={},
+        )
+    ]  # its own system turn is folded in: 200 tokens
     assert fit_demonstrations(target, other, budget_tokens=1299) == []
 
 
@@ -216,8 +268,9 @@ def test_a_call_too_long_for_the_context_is_retried_with_fewer_demonstrations(st
         apply_filter(store, info, config, score_key=score_key(config), run_id="f")
         assert store.flagged_ids(info.dataset_id) == ["q2"]
         before = server.count()
-        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                 score_key=score_key(config), run_id="c")
+        result = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c"
+        )
         drafts = [r for r in list(server.requests)[before:] if kind_of(r) == CANDIDATE]
         assert [len(r["messages"]) for r in drafts] == [7, 3]  # 3 demonstrations, then 1 (half of 3)
         assert result.failed == 0 and result.warning() is None
@@ -226,11 +279,11 @@ def test_a_call_too_long_for_the_context_is_retried_with_fewer_demonstrations(st
 
 def test_a_stage_that_fails_most_examples_says_so(store, tmp_path):
     with FakeOpenAIServer(reply=ArithmeticModel()) as server:
-        info, config, client = scored(store, tmp_path, server, **{"filter.gamma": 1.0,
-                                                                   "correct.sources": "few_shot"})
+        info, config, client = scored(store, tmp_path, server, **{"filter.gamma": 1.0, "correct.sources": "few_shot"})
         server.fault_rate, server.fault_kinds = 1.0, ("bad_request",)
-        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                 score_key=score_key(config), run_id="c")
+        result = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c"
+        )
     assert (result.attempted, result.failed) == (5, 5)
     assert result.warning().startswith("Auto-Correct failed on 5 of 5 flagged examples; first error:")
     assert {p["status"] for p in store.proposals(info.dataset_id).values()} == {"failed"}
@@ -242,13 +295,16 @@ def rival(margin: float) -> contest.Contest:
     return contest.contest(original, [best])
 
 
-@pytest.mark.parametrize("judge_mode, replies, expected", [
-    ("contest", None, "contest"),
-    ("both", ("answer: A", "answer: B"), "mean"),       # the judge read the responses: averaged
-    ("both", ("answer: A", "answer: A"), "contest"),    # the judge followed a position: ignored
-    ("both", ("gibberish", "answer: B"), "contest"),    # an unreadable verdict: ignored
-    ("llm", ("answer: A", "answer: A"), 0.5),           # the paper's judge alone, position bias and all
-])
+@pytest.mark.parametrize(
+    "judge_mode, replies, expected",
+    [
+        ("contest", None, "contest"),
+        ("both", ("answer: A", "answer: B"), "mean"),  # the judge read the responses: averaged
+        ("both", ("answer: A", "answer: A"), "contest"),  # the judge followed a position: ignored
+        ("both", ("gibberish", "answer: B"), "contest"),  # an unreadable verdict: ignored
+        ("llm", ("answer: A", "answer: A"), 0.5),  # the paper's judge alone, position bias and all
+    ],
+)
 def test_the_decision_by_hand(judge_mode, replies, expected):
     config = Config().with_overrides({"correct.judge": judge_mode})
     r = rival(0.6)
@@ -265,13 +321,16 @@ def test_the_decision_by_hand(judge_mode, replies, expected):
 
 def test_a_winner_below_propose_at_is_recorded_but_not_proposed(store, tmp_path):
     with FakeOpenAIServer(reply=ArithmeticModel()) as server:
-        info, config, client = scored(store, tmp_path, server, **{"correct.propose_at": 1.0,
-                                                                   "correct.judge": "contest"})
-        result = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                 score_key=score_key(config), run_id="c")
+        info, config, client = scored(
+            store, tmp_path, server, **{"correct.propose_at": 1.0, "correct.judge": "contest"}
+        )
+        result = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c"
+        )
         assert (result.proposed, result.weaker) == (0, 1)
         p = store.proposals(info.dataset_id)["q2"]
         assert (p["status"], p["candidate"], p["auto_applied"]) == ("weaker", "4", False)
-        again = correct_dataset(store, info, config, candidates=client, judge_client=client,
-                                score_key=score_key(config), run_id="c2")
+        again = correct_dataset(
+            store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c2"
+        )
         assert again.skipped == 1  # a final status: not redone

@@ -1,4 +1,5 @@
 """The decision in force and the text in force: one definition (the store's views), every reader agrees."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,9 @@ def in_force(store, ds) -> dict[str, tuple]:
 
 
 def event(store, ds, example_id, action, who="ann", after=None, undoes=None):
-    return store.append_review(dataset_id=ds, example_id=example_id, action=action, annotator=who,
-                               before=None, after=after, undoes=undoes)
+    return store.append_review(
+        dataset_id=ds, example_id=example_id, action=action, annotator=who, before=None, after=after, undoes=undoes
+    )
 
 
 def test_text_in_force_for_each_kind_of_decision(store, ds):

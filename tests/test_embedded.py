@@ -1,4 +1,5 @@
 """The embedded backend with real GGUF models shipped in PyPI packages (no network)."""
+
 import hashlib
 import socket
 
@@ -8,9 +9,9 @@ import pytest
 from curation.config import LLMConfig
 from curation.errors import ConfigError
 from curation.llm.base import ChatBackend, ChatRequest
-from curation.records import messages_of
 from curation.llm.engine import KV_CONTEXTS
 from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
+from curation.records import messages_of
 
 pytestmark = pytest.mark.model
 
@@ -59,8 +60,9 @@ def test_greedy_is_deterministic_and_samples_differ(small_backend):
 
 
 def test_stop_sequence_and_max_tokens(small_backend):
-    request = ChatRequest(messages=messages_of([("user", "Count from 1 to 20 separated by commas.")]),
-                          max_tokens=40, stop=("5",))
+    request = ChatRequest(
+        messages=messages_of([("user", "Count from 1 to 20 separated by commas.")]), max_tokens=40, stop=("5",)
+    )
     [result] = small_backend.complete(request)
     assert "5" not in result.text and result.finish_reason == "stop"
     [short] = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=2))
@@ -87,8 +89,9 @@ def test_teacher_forced_scores_prefer_the_right_answer(default_backend):
 def test_continuations_share_the_prompt_and_match_scoring_one_at_a_time(default_backend):
     answers = ["Paris", "Banana", "The capital of France is Paris.", ""]
     together = default_backend.continuation_logprobs(QUESTION, answers)
-    assert [len(t) for t in together[:3]] == [len(default_backend._engine.call(default_backend._engine.text_tokens, a))
-                                             for a in answers[:3]] and together[3] == []
+    assert [len(t) for t in together[:3]] == [
+        len(default_backend._engine.call(default_backend._engine.text_tokens, a)) for a in answers[:3]
+    ] and together[3] == []
     for answer, logprobs in zip(answers[:3], together):
         alone = default_backend.score_tokens(QUESTION, answer)
         assert sum(logprobs) / len(logprobs) == pytest.approx(alone.mean_logprob_with_prompt, abs=0.05)
@@ -122,7 +125,9 @@ def test_parallel_sequences_match_one_by_one_when_greedy(small_backend):
 def test_parallel_samples_leave_the_prefix_cache_clean(small_backend):
     greedy = ChatRequest(messages=QUESTION, max_tokens=12)
     [before] = small_backend.complete(greedy)
-    sampled = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=12, temperature=1.0, n=5, top_logprobs=2))
+    sampled = small_backend.complete(
+        ChatRequest(messages=QUESTION, max_tokens=12, temperature=1.0, n=5, top_logprobs=2)
+    )
     assert len(sampled) == 5 and all(r.top_logprobs for r in sampled)
     # the next call reuses the cached prompt; stale cells of the sample sequences would change it
     [after] = small_backend.complete(greedy)
@@ -138,10 +143,13 @@ def test_prompts_prefilled_together_match_each_one_alone(small_backend):
     engine = small_backend._engine
     system = "Answer in one short sentence."
     long = " ".join(f"Fact {i}: water is wet." for i in range(90))
-    turns = [[("user", "What is the capital of France?")], [("user", "What is the capital of Spain?")],
-             [("user", "Name a colour.")],
-             [("user", "What is the capital of France?"), ("assistant", "Paris."), ("user", "And of Italy?")],
-             [("user", f"{long} Is water wet?")]]
+    turns = [
+        [("user", "What is the capital of France?")],
+        [("user", "What is the capital of Spain?")],
+        [("user", "Name a colour.")],
+        [("user", "What is the capital of France?"), ("assistant", "Paris."), ("user", "And of Italy?")],
+        [("user", f"{long} Is water wet?")],
+    ]
     prompts = [engine.call(engine.chat_tokens, messages_of([("system", system), *t])) for t in turns]
     assert len(prompts[-1]) > engine.llm.n_batch
 
@@ -164,8 +172,9 @@ def test_a_repeated_system_prompt_is_evaluated_once(small_backend):
 
     def ask(question: str) -> int:
         before = engine.evaluated
-        small_backend.complete(ChatRequest(messages=messages_of([("system", system), ("user", question)]),
-                                           max_tokens=2))
+        small_backend.complete(
+            ChatRequest(messages=messages_of([("system", system), ("user", question)]), max_tokens=2)
+        )
         return engine.evaluated - before
 
     first = ask("What is the capital of France?")

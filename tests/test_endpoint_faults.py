@@ -11,6 +11,7 @@ must be scored or marked failed with its reason, and a later ``curate run`` must
 exactly what is missing (the failed rows' calls, none of the ok rows'). With the default
 number of attempts, everything ends up scored and corrected.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,12 +19,6 @@ from collections import Counter
 
 import pytest
 
-from curation.cli import main
-from curation.config import Config, LLMConfig
-from curation.ingest import import_file
-from curation.pipeline import run_pipeline
-from curation.score import score_key
-from curation.store import Store
 from benchmarks.support.fake_openai import (
     EMPTY_CHOICES,
     MALFORMED,
@@ -33,6 +28,12 @@ from benchmarks.support.fake_openai import (
     TIMEOUT,
     FakeOpenAIServer,
 )
+from curation.cli import main
+from curation.config import Config, LLMConfig
+from curation.ingest import import_file
+from curation.pipeline import run_pipeline
+from curation.score import score_key
+from curation.store import Store
 from tests.support.scripted import ArithmeticModel, openai_overrides, question_of, write_records
 from tests.test_kill_resume import sample_keys, saved_samples
 
@@ -42,8 +43,11 @@ RECORDS = tuple((f"f{i:02d}", f"What is {i} + {i + 20}?", str(2 * i + 20 + (i % 
 WRONG = {i for i, _, r in RECORDS if int(r) % 2}  # the right sums are all even
 QUESTION = {i: q for i, q, _ in RECORDS}
 #: What a failed row's error must say: the attempts, then the endpoint's reason.
-REASON = re.compile(r"failed after 2 attempts: openai backend, model 'fake-model': .*"
-                    r"(rate limited|internal error|timed out|malformed reply)", re.DOTALL)
+REASON = re.compile(
+    r"failed after 2 attempts: openai backend, model 'fake-model': .*"
+    r"(rate limited|internal error|timed out|malformed reply)",
+    re.DOTALL,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -52,13 +56,23 @@ def api_key(monkeypatch):
 
 
 def faulty(**more) -> FakeOpenAIServer:
-    return FakeOpenAIServer(reply=ArithmeticModel(), fault_rate=0.2, fault_kinds=FAULTS, seed=3,
-                            retry_after="0.01", timeout_sleep_s=1.5, **more)
+    return FakeOpenAIServer(
+        reply=ArithmeticModel(),
+        fault_rate=0.2,
+        fault_kinds=FAULTS,
+        seed=3,
+        retry_after="0.01",
+        timeout_sleep_s=1.5,
+        **more,
+    )
 
 
 def config(server, **more) -> Config:
-    return Config().with_overrides(openai_overrides(
-        server.base_url, KEY_ENV, **{"llm.concurrency": 1, "llm.timeout_s": 0.3, "correct.few_shot": 0, **more}))
+    return Config().with_overrides(
+        openai_overrides(
+            server.base_url, KEY_ENV, **{"llm.concurrency": 1, "llm.timeout_s": 0.3, "correct.few_shot": 0, **more}
+        )
+    )
 
 
 def project(tmp_path, name: str) -> Store:
@@ -122,8 +136,24 @@ def test_failed_calls_fail_their_rows_and_a_rerun_asks_only_for_what_is_missing(
         saved = saved_samples(tmp_path / "faulty.duckdb")
         assert saved < set(needed)
         server.fault_rate, before = 0.0, len(server.requests)
-        assert main(["run", "--store", str(tmp_path / "faulty.duckdb"), "--backend", "openai", "--base-url",
-                     server.base_url, "--api-key-env", KEY_ENV, "--model", "fake-model"]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--store",
+                    str(tmp_path / "faulty.duckdb"),
+                    "--backend",
+                    "openai",
+                    "--base-url",
+                    server.base_url,
+                    "--api-key-env",
+                    KEY_ENV,
+                    "--model",
+                    "fake-model",
+                ]
+            )
+            == 0
+        )
         retried = list(server.requests)[before:]
 
     asked = samples(retried)
@@ -133,9 +163,12 @@ def test_failed_calls_fail_their_rows_and_a_rerun_asks_only_for_what_is_missing(
         scores, proposals = outcome(store, cfg)
         assert {i: r["status"] for i, r in scores.items()} == {i: "ok" for i in QUESTION}
         assert ({i: r["confidence"] for i, r in scores.items()}, proposals.keys()) == (
-            {i: r["confidence"] for i, r in reference[0].items()}, reference[1].keys())
+            {i: r["confidence"] for i, r in reference[0].items()},
+            reference[1].keys(),
+        )
         assert {i: (p["status"], p["candidate"], p["auto_applied"]) for i, p in proposals.items()} == {
-            i: ("ok", str(2 * int(i[1:]) + 20), True) for i in WRONG}
+            i: ("ok", str(2 * int(i[1:]) + 20), True) for i in WRONG
+        }
 
 
 def test_with_the_default_attempts_every_example_ends_up_ok(tmp_path):
@@ -147,6 +180,8 @@ def test_with_the_default_attempts_every_example_ends_up_ok(tmp_path):
         assert server.count() > server.count("ok")  # faults were served
         scores, proposals = outcome(store, cfg)
         assert {i: (r["status"], r["confidence"]) for i, r in scores.items()} == {
-            i: ("ok", 0.0 if i in WRONG else 1.0) for i in QUESTION}
+            i: ("ok", 0.0 if i in WRONG else 1.0) for i in QUESTION
+        }
         assert {i: (p["status"], p["candidate"], p["auto_applied"]) for i, p in proposals.items()} == {
-            i: ("ok", str(2 * int(i[1:]) + 20), True) for i in WRONG}
+            i: ("ok", str(2 * int(i[1:]) + 20), True) for i in WRONG
+        }

@@ -14,10 +14,16 @@ def write_jsonl(path, records):
 
 
 CHAT = [
-    {"id": f"c{i}", "messages": [{"role": "system", "content": "Be brief."},
-                                 {"role": "user", "content": f"What is {i} + {i}?"},
-                                 {"role": "assistant", "content": str(2 * i)}],
-     "meta": {"source": "unit", "n": i}, "tools": []}
+    {
+        "id": f"c{i}",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": f"What is {i} + {i}?"},
+            {"role": "assistant", "content": str(2 * i)},
+        ],
+        "meta": {"source": "unit", "n": i},
+        "tools": [],
+    }
     for i in range(5)
 ]
 
@@ -34,15 +40,25 @@ def read_jsonl(path):
 def test_untouched_dataset_round_trips_exactly(store, chat_dataset, tmp_path):
     result = export_dataset(store, tmp_path / "out.jsonl")
     assert read_jsonl(result.path) == CHAT
-    assert result.counts == {"total": 5, "kept": 5, "removed": 0, "corrected": 0, "edited": 0, "untouched": 5,
-                             "held": 0, "undecided": 0}
+    assert result.counts == {
+        "total": 5,
+        "kept": 5,
+        "removed": 0,
+        "corrected": 0,
+        "edited": 0,
+        "untouched": 5,
+        "held": 0,
+        "undecided": 0,
+    }
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["source"]["sha256"] == chat_dataset.source_sha256
     assert manifest["changes"] == [] and manifest["output"]["format"] == "chat"
 
 
-@pytest.mark.parametrize("fmt, key", [("alpaca", "output"), ("sharegpt", "conversations"),
-                                      ("prompt-response", "response"), ("chat", "messages")])
+@pytest.mark.parametrize(
+    "fmt, key",
+    [("alpaca", "output"), ("sharegpt", "conversations"), ("prompt-response", "response"), ("chat", "messages")],
+)
 def test_export_in_another_shape_keeps_ids_and_extra_fields(store, chat_dataset, tmp_path, fmt, key):
     records = read_jsonl(export_dataset(store, tmp_path / f"{fmt}.jsonl", fmt=fmt).path)
     assert [r["id"] for r in records] == [r["id"] for r in CHAT]
@@ -56,25 +72,51 @@ def _decide_some(store, ds):
     store.append_review(dataset_id=ds, example_id="c2", action="accept", annotator="ann", before="4", after="four")
     raw_sql.rows(store, "INSERT INTO flags VALUES (?, 'c3', true, 0.5, 'r1')", (ds,))
     raw_sql.rows(store, "INSERT INTO flags VALUES (?, 'c4', true, 0.5, 'r1')", (ds,))
-    store.save_proposal(dataset_id=ds, example_id="c4", run_id="r1", candidate="EIGHT", judge_confidence=0.93,
-                        verdicts=[], auto_applied=True)
+    store.save_proposal(
+        dataset_id=ds,
+        example_id="c4",
+        run_id="r1",
+        candidate="EIGHT",
+        judge_confidence=0.93,
+        verdicts=[],
+        auto_applied=True,
+    )
 
 
-REASONS = {"c0": "removed by ann", "c1": "edited by bob", "c2": "correction accepted by ann",
-           "c4": "auto-corrected (judge confidence 0.93)"}
+REASONS = {
+    "c0": "removed by ann",
+    "c1": "edited by bob",
+    "c2": "correction accepted by ann",
+    "c4": "auto-corrected (judge confidence 0.93)",
+}
 
 
-@pytest.mark.parametrize("choice, written, counts, c3", [
-    ("hold", {"c1": "two", "c2": "four", "c4": "EIGHT"}, {"kept": 3, "removed": 1, "held": 1, "untouched": 0},
-     ("held", "flagged (confidence n/a < γ 0.50), undecided: held for review")),
-    ("drop", {"c1": "two", "c2": "four", "c4": "EIGHT"}, {"kept": 3, "removed": 2, "held": 0, "untouched": 0},
-     ("removed", "flagged (confidence n/a < γ 0.50), undecided: dropped")),
-    ("keep", {"c1": "two", "c2": "four", "c3": "6", "c4": "EIGHT"},
-     {"kept": 4, "removed": 1, "held": 0, "untouched": 1},
-     ("flag_kept", "flagged (confidence n/a < γ 0.50), undecided: kept unchanged")),
-])
-def test_decisions_and_the_undecided_choice_decide_what_is_written(store, chat_dataset, tmp_path, choice, written,
-                                                                    counts, c3):
+@pytest.mark.parametrize(
+    "choice, written, counts, c3",
+    [
+        (
+            "hold",
+            {"c1": "two", "c2": "four", "c4": "EIGHT"},
+            {"kept": 3, "removed": 1, "held": 1, "untouched": 0},
+            ("held", "flagged (confidence n/a < γ 0.50), undecided: held for review"),
+        ),
+        (
+            "drop",
+            {"c1": "two", "c2": "four", "c4": "EIGHT"},
+            {"kept": 3, "removed": 2, "held": 0, "untouched": 0},
+            ("removed", "flagged (confidence n/a < γ 0.50), undecided: dropped"),
+        ),
+        (
+            "keep",
+            {"c1": "two", "c2": "four", "c3": "6", "c4": "EIGHT"},
+            {"kept": 4, "removed": 1, "held": 0, "untouched": 1},
+            ("flag_kept", "flagged (confidence n/a < γ 0.50), undecided: kept unchanged"),
+        ),
+    ],
+)
+def test_decisions_and_the_undecided_choice_decide_what_is_written(
+    store, chat_dataset, tmp_path, choice, written, counts, c3
+):
     _decide_some(store, chat_dataset.dataset_id)
     out = tmp_path / "out.jsonl"
     result = export_dataset(store, out, undecided=choice)
@@ -85,8 +127,11 @@ def test_decisions_and_the_undecided_choice_decide_what_is_written(store, chat_d
     changes = {c["id"]: (c["outcome"], c["reason"]) for c in manifest["changes"]}
     assert changes.pop("c3") == c3
     assert {k: reason for k, (_, reason) in changes.items()} == REASONS
-    assert manifest["undecided"] == {"choice": choice, "count": 1,
-                                     "held_path": str(held_path(out)) if choice == "hold" else None}
+    assert manifest["undecided"] == {
+        "choice": choice,
+        "count": 1,
+        "held_path": str(held_path(out)) if choice == "hold" else None,
+    }
     if choice == "hold":  # the held example is kept, unchanged, in the side file
         assert result.held_path == held_path(out) and read_jsonl(held_path(out)) == [CHAT[3]]
     else:
@@ -97,8 +142,9 @@ def test_a_stale_held_file_goes_once_nothing_is_held(store, chat_dataset, tmp_pa
     _decide_some(store, chat_dataset.dataset_id)
     out = tmp_path / "out.jsonl"
     assert export_dataset(store, out).held_path == held_path(out) and held_path(out).exists()
-    store.append_review(dataset_id=chat_dataset.dataset_id, example_id="c3", action="keep", annotator="ann",
-                        before="6", after="6")
+    store.append_review(
+        dataset_id=chat_dataset.dataset_id, example_id="c3", action="keep", annotator="ann", before="6", after="6"
+    )
     again = export_dataset(store, out)
     assert again.held_path is None and not held_path(out).exists()
     assert again.manifest["undecided"] == {"choice": "hold", "count": 0, "held_path": None}
@@ -115,8 +161,14 @@ def test_the_saved_choice_is_the_default_and_hold_before_any(store, chat_dataset
 
 
 def test_reviewer_keep_overrides_the_filter():
-    row = {"action": "keep", "annotator": "ann", "response": "orig", "in_force": "orig", "flagged": True,
-           "threshold": 0.5}
+    row = {
+        "action": "keep",
+        "annotator": "ann",
+        "response": "orig",
+        "in_force": "orig",
+        "flagged": True,
+        "threshold": 0.5,
+    }
     assert resolve(row) == ("kept", "orig", "original kept by ann")
 
 

@@ -1,4 +1,5 @@
 """Record shapes: detection, parsing with field-level problems, and rendering back."""
+
 from __future__ import annotations
 
 import copy
@@ -7,8 +8,7 @@ import pytest
 
 from curation.errors import ConfigError, InvalidRecordError
 from curation.formats import detect_columns, detect_format, parse_record, render_record
-from curation.records import Message, messages_of
-from curation.records import FORMATS
+from curation.records import FORMATS, Message, messages_of
 
 SYSTEM = "Be brief."
 QUESTION = "What is 2+2?"
@@ -16,39 +16,57 @@ ANSWER = "4"
 
 # One record of each shape, all meaning the same (system, question) -> answer, with extras.
 SAMPLES = {
-    "chat": {"id": "a1", "messages": [{"role": "system", "content": SYSTEM},
-                                      {"role": "user", "content": QUESTION},
-                                      {"role": "assistant", "content": ANSWER}],
-             "meta": {"src": "x"}},
-    "alpaca": {"id": "a1", "instruction": QUESTION, "input": "", "output": ANSWER,
-               "system": SYSTEM, "meta": {"src": "x"}},
-    "sharegpt": {"id": "a1", "conversations": [{"from": "system", "value": SYSTEM},
-                                               {"from": "human", "value": QUESTION},
-                                               {"from": "gpt", "value": ANSWER}],
-                 "meta": {"src": "x"}},
-    "prompt-response": {"id": "a1", "prompt": QUESTION, "response": ANSWER, "system": SYSTEM,
-                        "meta": {"src": "x"}},
+    "chat": {
+        "id": "a1",
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": QUESTION},
+            {"role": "assistant", "content": ANSWER},
+        ],
+        "meta": {"src": "x"},
+    },
+    "alpaca": {
+        "id": "a1",
+        "instruction": QUESTION,
+        "input": "",
+        "output": ANSWER,
+        "system": SYSTEM,
+        "meta": {"src": "x"},
+    },
+    "sharegpt": {
+        "id": "a1",
+        "conversations": [
+            {"from": "system", "value": SYSTEM},
+            {"from": "human", "value": QUESTION},
+            {"from": "gpt", "value": ANSWER},
+        ],
+        "meta": {"src": "x"},
+    },
+    "prompt-response": {"id": "a1", "prompt": QUESTION, "response": ANSWER, "system": SYSTEM, "meta": {"src": "x"}},
 }
 EXPECTED_PROMPT = messages_of([("system", SYSTEM), ("user", QUESTION)])
 
 MULTI_TURN = messages_of([("system", "S"), ("user", "u1"), ("assistant", "a1"), ("user", "u2")])
 
 
-@pytest.mark.parametrize(("record", "expected"), [
-    (SAMPLES["chat"], "chat"),
-    (SAMPLES["alpaca"], "alpaca"),
-    (SAMPLES["sharegpt"], "sharegpt"),
-    (SAMPLES["prompt-response"], "prompt-response"),
-    ({"question": "q", "answer": "a"}, "prompt-response"),
-    ({"prompt": "q", "completion": "a"}, "prompt-response"),
-    ({"input": "q", "output": "a"}, "prompt-response"),
-    ({"instruction": "q", "input": "x", "output": "a"}, "alpaca"),
-    ({"prompt": "q", "response": "a", "completion": "b"}, None),  # ambiguous pair
-    ({"prompt": "q"}, None),
-    ({"text": "hello"}, None),
-    ([1, 2], None),
-    ("text", None),
-])
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (SAMPLES["chat"], "chat"),
+        (SAMPLES["alpaca"], "alpaca"),
+        (SAMPLES["sharegpt"], "sharegpt"),
+        (SAMPLES["prompt-response"], "prompt-response"),
+        ({"question": "q", "answer": "a"}, "prompt-response"),
+        ({"prompt": "q", "completion": "a"}, "prompt-response"),
+        ({"input": "q", "output": "a"}, "prompt-response"),
+        ({"instruction": "q", "input": "x", "output": "a"}, "alpaca"),
+        ({"prompt": "q", "response": "a", "completion": "b"}, None),  # ambiguous pair
+        ({"prompt": "q"}, None),
+        ({"text": "hello"}, None),
+        ([1, 2], None),
+        ("text", None),
+    ],
+)
 def test_detect_format(record, expected):
     assert detect_format(record) == expected
 
@@ -66,36 +84,46 @@ def test_parse_each_shape(fmt):
 
 
 def test_parse_chat_keeps_multi_turn_and_takes_last_assistant():
-    record = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "u1"},
-                           {"role": "assistant", "content": "a1"},
-                           {"role": "user", "content": "u2"},
-                           {"role": "assistant", "content": "a2"}]}
+    record = {
+        "messages": [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "u1"},
+            {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "u2"},
+            {"role": "assistant", "content": "a2"},
+        ]
+    }
     assert parse_record(record, "chat") == (MULTI_TURN, "a2")
 
 
 def test_parse_alpaca_joins_input_and_reads_history():
     record = {"instruction": "Translate.", "input": "chat", "output": "cat"}
     assert parse_record(record, "alpaca") == (messages_of([("user", "Translate.\n\nchat")]), "cat")
-    record = {"instruction": "u2", "input": None, "output": "a2", "system": "S",
-              "history": [["u1", "a1"]]}
+    record = {"instruction": "u2", "input": None, "output": "a2", "system": "S", "history": [["u1", "a1"]]}
     assert parse_record(record, "alpaca") == (MULTI_TURN, "a2")
 
 
 def test_parse_sharegpt_accepts_user_and_assistant():
-    record = {"conversations": [{"from": "user", "value": "q"},
-                                {"from": "assistant", "value": "a"}]}
+    record = {"conversations": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]}
     assert parse_record(record, "sharegpt") == ((Message("user", "q"),), "a")
 
 
 def test_parse_prompt_response_with_named_columns():
     record = {"q": "hi", "a": "hello"}
     assert parse_record(record, "prompt-response", prompt_col="q", response_col="a") == (
-        (Message("user", "hi"),), "hello")
+        (Message("user", "hi"),),
+        "hello",
+    )
 
 
 def test_parse_drops_empty_system_turn():
-    record = {"messages": [{"role": "system", "content": ""}, {"role": "user", "content": "q"},
-                           {"role": "assistant", "content": "a"}]}
+    record = {
+        "messages": [
+            {"role": "system", "content": ""},
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "a"},
+        ]
+    }
     assert parse_record(record, "chat") == ((Message("user", "q"),), "a")
 
 
@@ -103,58 +131,101 @@ def _msgs(*pairs):
     return [{"role": r, "content": c} for r, c in pairs]
 
 
-@pytest.mark.parametrize(("record", "fmt", "expected"), [
-    ({"messages": _msgs(("user", "q"), ("assistant", None))}, "chat",
-     ["f.jsonl:3: messages[1].content must be a string, got null"]),
-    ({"messages": _msgs(("user", "q"), ("bot", "a"))}, "chat",
-     ["f.jsonl:3: messages[1].role must be one of system, user, assistant, got 'bot'"]),
-    ({"messages": _msgs(("user", "q"), ("bot", "a"), ("assistant", 5))}, "chat",
-     ["f.jsonl:3: messages[1].role must be one of system, user, assistant, got 'bot'",
-      "f.jsonl:3: messages[2].content must be a string, got integer"]),
-    ({"messages": [{"content": "q"}, {"role": "assistant"}]}, "chat",
-     ["f.jsonl:3: messages[0].role is missing", "f.jsonl:3: messages[1].content is missing"]),
-    ({"messages": _msgs(("system", "s"), ("user", "q"))}, "chat",
-     ["f.jsonl:3: messages has no assistant turn"]),
-    ({"messages": _msgs(("user", "q"), ("assistant", "a"), ("user", "more"))}, "chat",
-     ["f.jsonl:3: messages[2] comes after the last assistant turn (the response must be last)"]),
-    ({"messages": _msgs(("system", "s"), ("assistant", "a"))}, "chat",
-     ["f.jsonl:3: messages has no user turn before the last assistant turn"]),
-    ({"messages": _msgs(("user", "q"), ("assistant", "  "))}, "chat",
-     ["f.jsonl:3: messages[1].content is empty"]),
-    ({"messages": _msgs(("user", ""), ("assistant", "a"))}, "chat",
-     ["f.jsonl:3: messages[0].content is empty"]),
-    ({"messages": _msgs(("user", "q\x00"), ("assistant", "a"))}, "chat",
-     ["f.jsonl:3: messages[0].content contains a null character"]),
-    ({"messages": {"role": "user"}}, "chat", ["f.jsonl:3: messages must be an array, got object"]),
-    ({"messages": []}, "chat", ["f.jsonl:3: messages is empty"]),
-    ({"messages": ["hi"]}, "chat", ["f.jsonl:3: messages[0] must be an object, got string"]),
-    ({"text": "x"}, "chat", ["f.jsonl:3: messages is missing"]),
-    ({"conversations": [{"from": "human", "value": "q"}, {"from": "bot", "value": "a"}]},
-     "sharegpt", ["f.jsonl:3: conversations[1].from must be one of human, user, gpt, "
-                  "assistant, system, got 'bot'"]),
-    ({"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": None}]},
-     "sharegpt", ["f.jsonl:3: conversations[1].value must be a string, got null"]),
-    ({"conversations": [{"from": "human", "value": "q"}]}, "sharegpt",
-     ["f.jsonl:3: conversations has no assistant turn"]),
-    ({"instruction": "q"}, "alpaca", ["f.jsonl:3: output is missing"]),
-    ({"instruction": "", "output": ""}, "alpaca",
-     ["f.jsonl:3: instruction is empty", "f.jsonl:3: output is empty"]),
-    ({"instruction": "q", "input": 3, "output": "a"}, "alpaca",
-     ["f.jsonl:3: input must be a string, got integer"]),
-    ({"instruction": "q", "output": "a", "history": [["u"]]}, "alpaca",
-     ["f.jsonl:3: history[0] must be a pair of non-empty strings [instruction, response]"]),
-    ({"instruction": "q", "output": "a", "history": "u"}, "alpaca",
-     ["f.jsonl:3: history must be an array, got string"]),
-    ({"instruction": "q", "output": "a", "system": 1}, "alpaca",
-     ["f.jsonl:3: system must be a string, got integer"]),
-    ({"prompt": "q"}, "prompt-response", ["f.jsonl:3: response is missing"]),
-    ({"prompt": None, "response": float("nan")}, "prompt-response",
-     ["f.jsonl:3: prompt must be a string, got null",
-      "f.jsonl:3: response must be a string, got NaN"]),
-    ({"prompt": "q", "response": ["a"]}, "prompt-response",
-     ["f.jsonl:3: response must be a string, got array"]),
-    (["not", "an", "object"], "chat", ["f.jsonl:3: record must be a JSON object, got array"]),
-])
+@pytest.mark.parametrize(
+    ("record", "fmt", "expected"),
+    [
+        (
+            {"messages": _msgs(("user", "q"), ("assistant", None))},
+            "chat",
+            ["f.jsonl:3: messages[1].content must be a string, got null"],
+        ),
+        (
+            {"messages": _msgs(("user", "q"), ("bot", "a"))},
+            "chat",
+            ["f.jsonl:3: messages[1].role must be one of system, user, assistant, got 'bot'"],
+        ),
+        (
+            {"messages": _msgs(("user", "q"), ("bot", "a"), ("assistant", 5))},
+            "chat",
+            [
+                "f.jsonl:3: messages[1].role must be one of system, user, assistant, got 'bot'",
+                "f.jsonl:3: messages[2].content must be a string, got integer",
+            ],
+        ),
+        (
+            {"messages": [{"content": "q"}, {"role": "assistant"}]},
+            "chat",
+            ["f.jsonl:3: messages[0].role is missing", "f.jsonl:3: messages[1].content is missing"],
+        ),
+        ({"messages": _msgs(("system", "s"), ("user", "q"))}, "chat", ["f.jsonl:3: messages has no assistant turn"]),
+        (
+            {"messages": _msgs(("user", "q"), ("assistant", "a"), ("user", "more"))},
+            "chat",
+            ["f.jsonl:3: messages[2] comes after the last assistant turn (the response must be last)"],
+        ),
+        (
+            {"messages": _msgs(("system", "s"), ("assistant", "a"))},
+            "chat",
+            ["f.jsonl:3: messages has no user turn before the last assistant turn"],
+        ),
+        ({"messages": _msgs(("user", "q"), ("assistant", "  "))}, "chat", ["f.jsonl:3: messages[1].content is empty"]),
+        ({"messages": _msgs(("user", ""), ("assistant", "a"))}, "chat", ["f.jsonl:3: messages[0].content is empty"]),
+        (
+            {"messages": _msgs(("user", "q\x00"), ("assistant", "a"))},
+            "chat",
+            ["f.jsonl:3: messages[0].content contains a null character"],
+        ),
+        ({"messages": {"role": "user"}}, "chat", ["f.jsonl:3: messages must be an array, got object"]),
+        ({"messages": []}, "chat", ["f.jsonl:3: messages is empty"]),
+        ({"messages": ["hi"]}, "chat", ["f.jsonl:3: messages[0] must be an object, got string"]),
+        ({"text": "x"}, "chat", ["f.jsonl:3: messages is missing"]),
+        (
+            {"conversations": [{"from": "human", "value": "q"}, {"from": "bot", "value": "a"}]},
+            "sharegpt",
+            ["f.jsonl:3: conversations[1].from must be one of human, user, gpt, assistant, system, got 'bot'"],
+        ),
+        (
+            {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": None}]},
+            "sharegpt",
+            ["f.jsonl:3: conversations[1].value must be a string, got null"],
+        ),
+        (
+            {"conversations": [{"from": "human", "value": "q"}]},
+            "sharegpt",
+            ["f.jsonl:3: conversations has no assistant turn"],
+        ),
+        ({"instruction": "q"}, "alpaca", ["f.jsonl:3: output is missing"]),
+        (
+            {"instruction": "", "output": ""},
+            "alpaca",
+            ["f.jsonl:3: instruction is empty", "f.jsonl:3: output is empty"],
+        ),
+        ({"instruction": "q", "input": 3, "output": "a"}, "alpaca", ["f.jsonl:3: input must be a string, got integer"]),
+        (
+            {"instruction": "q", "output": "a", "history": [["u"]]},
+            "alpaca",
+            ["f.jsonl:3: history[0] must be a pair of non-empty strings [instruction, response]"],
+        ),
+        (
+            {"instruction": "q", "output": "a", "history": "u"},
+            "alpaca",
+            ["f.jsonl:3: history must be an array, got string"],
+        ),
+        (
+            {"instruction": "q", "output": "a", "system": 1},
+            "alpaca",
+            ["f.jsonl:3: system must be a string, got integer"],
+        ),
+        ({"prompt": "q"}, "prompt-response", ["f.jsonl:3: response is missing"]),
+        (
+            {"prompt": None, "response": float("nan")},
+            "prompt-response",
+            ["f.jsonl:3: prompt must be a string, got null", "f.jsonl:3: response must be a string, got NaN"],
+        ),
+        ({"prompt": "q", "response": ["a"]}, "prompt-response", ["f.jsonl:3: response must be a string, got array"]),
+        (["not", "an", "object"], "chat", ["f.jsonl:3: record must be a JSON object, got array"]),
+    ],
+)
 def test_parse_problems(record, fmt, expected):
     with pytest.raises(InvalidRecordError, match=r"^f\.jsonl:3: ") as info:
         parse_record(record, fmt, file="f.jsonl", line=3)
@@ -189,15 +260,20 @@ def test_render_same_shape_replaces_only_the_response(fmt):
     assert parse_record(out, fmt) == (EXPECTED_PROMPT, "four")
     assert record == SAMPLES[fmt]  # the input is not changed
     changed = {k for k in out if out[k] != record[k]}
-    assert changed == {{"chat": "messages", "sharegpt": "conversations", "alpaca": "output",
-                        "prompt-response": "response"}[fmt]}
+    assert changed == {
+        {"chat": "messages", "sharegpt": "conversations", "alpaca": "output", "prompt-response": "response"}[fmt]
+    }
 
 
 def test_render_same_shape_keeps_alpaca_input_split():
     record = {"instruction": "Translate.", "input": "chat", "output": "cat", "id": 7}
     prompt, _ = parse_record(record, "alpaca")
     assert render_record(record, "alpaca", prompt, "chat!", "alpaca") == {
-        "instruction": "Translate.", "input": "chat", "output": "chat!", "id": 7}
+        "instruction": "Translate.",
+        "input": "chat",
+        "output": "chat!",
+        "id": 7,
+    }
 
 
 @pytest.mark.parametrize("source", FORMATS)
@@ -215,37 +291,54 @@ def test_convert_to_each_shape_exactly():
     prompt, _ = parse_record(SAMPLES["chat"], "chat")
     record = SAMPLES["chat"]
     assert render_record(record, "chat", prompt, "5", "alpaca") == {
-        "id": "a1", "instruction": QUESTION, "input": "", "output": "5", "system": SYSTEM,
-        "meta": {"src": "x"}}
+        "id": "a1",
+        "instruction": QUESTION,
+        "input": "",
+        "output": "5",
+        "system": SYSTEM,
+        "meta": {"src": "x"},
+    }
     assert render_record(record, "chat", prompt, "5", "sharegpt") == {
-        "id": "a1", "conversations": [{"from": "system", "value": SYSTEM},
-                                      {"from": "human", "value": QUESTION},
-                                      {"from": "gpt", "value": "5"}], "meta": {"src": "x"}}
-    assert render_record(record, "chat", prompt, "5", "prompt-response", prompt_col="q",
-                         response_col="a") == {"id": "a1", "q": QUESTION, "a": "5",
-                                               "system": SYSTEM, "meta": {"src": "x"}}
+        "id": "a1",
+        "conversations": [
+            {"from": "system", "value": SYSTEM},
+            {"from": "human", "value": QUESTION},
+            {"from": "gpt", "value": "5"},
+        ],
+        "meta": {"src": "x"},
+    }
+    assert render_record(record, "chat", prompt, "5", "prompt-response", prompt_col="q", response_col="a") == {
+        "id": "a1",
+        "q": QUESTION,
+        "a": "5",
+        "system": SYSTEM,
+        "meta": {"src": "x"},
+    }
     alpaca = {"instruction": "Translate.", "input": "chat", "output": "cat"}
     prompt, _ = parse_record(alpaca, "alpaca")
     assert render_record(alpaca, "alpaca", prompt, "cat", "chat") == {
-        "messages": [{"role": "user", "content": "Translate.\n\nchat"},
-                     {"role": "assistant", "content": "cat"}]}
+        "messages": [{"role": "user", "content": "Translate.\n\nchat"}, {"role": "assistant", "content": "cat"}]
+    }
 
 
 def test_convert_from_named_columns_drops_them():
     record = {"q": "hi", "a": "hello", "n": 1}
     prompt, _ = parse_record(record, "prompt-response", prompt_col="q", response_col="a")
-    assert render_record(record, "prompt-response", prompt, "hey", "alpaca", prompt_col="q",
-                         response_col="a") == {"instruction": "hi", "input": "", "output": "hey",
-                                               "n": 1}
+    assert render_record(record, "prompt-response", prompt, "hey", "alpaca", prompt_col="q", response_col="a") == {
+        "instruction": "hi",
+        "input": "",
+        "output": "hey",
+        "n": 1,
+    }
 
 
 def test_chat_to_alpaca_multi_turn_uses_history():
-    record = {"messages": _msgs(("system", "S"), ("user", "u1"), ("assistant", "a1"),
-                                ("user", "u2"), ("assistant", "a2"))}
+    record = {
+        "messages": _msgs(("system", "S"), ("user", "u1"), ("assistant", "a1"), ("user", "u2"), ("assistant", "a2"))
+    }
     prompt, response = parse_record(record, "chat")
     out = render_record(record, "chat", prompt, response, "alpaca")
-    assert out == {"instruction": "u2", "input": "", "output": "a2", "system": "S",
-                   "history": [["u1", "a1"]]}
+    assert out == {"instruction": "u2", "input": "", "output": "a2", "system": "S", "history": [["u1", "a1"]]}
     assert parse_record(out, "alpaca") == (MULTI_TURN, "a2")
     assert render_record(out, "alpaca", MULTI_TURN, "a2", "chat") == record
 
@@ -259,8 +352,7 @@ def test_chat_to_alpaca_folds_turns_that_do_not_alternate():
 
 def test_chat_to_prompt_response_folds_multi_turn():
     out = render_record({"messages": []}, "chat", MULTI_TURN, "a2", "prompt-response")
-    assert out == {"prompt": "User: u1\n\nAssistant: a1\n\nUser: u2", "response": "a2",
-                   "system": "S"}
+    assert out == {"prompt": "User: u1\n\nAssistant: a1\n\nUser: u2", "response": "a2", "system": "S"}
 
 
 def test_convert_replaces_an_extra_field_named_like_a_target_field():

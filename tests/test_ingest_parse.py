@@ -1,4 +1,5 @@
 """Reading dataset files: each file type, each shape, ids, and every kind of bad input."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,7 @@ from hypothesis import strategies as st
 from curation.errors import ConfigError, CurationError, InvalidRecordError
 from curation.formats import render_record
 from curation.ingest import InputFileError, content_id, read_dataset
-from curation.records import Message, messages_of
-from curation.records import FILE_TYPES, ParsedDataset
+from curation.records import FILE_TYPES, Message, ParsedDataset, messages_of
 
 
 @pytest.fixture(autouse=True)
@@ -42,14 +42,14 @@ def exactly(*lines: str) -> str:
 
 
 def chat(q="q", a="a", **extra):
-    return {**extra, "messages": [{"role": "user", "content": q},
-                                  {"role": "assistant", "content": a}]}
+    return {**extra, "messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
 
 
 ALPACA = {"instruction": "Add.", "input": "2+2", "output": "4"}
 
 
 # -- each file type and shape -------------------------------------------------------------
+
 
 def test_jsonl_chat_with_blank_lines_bom_and_crlf():
     text = "\ufeff" + json.dumps(chat("hi", "yo", id=7)) + "\r\n\r\n   \n" + json.dumps(chat())
@@ -58,8 +58,7 @@ def test_jsonl_chat_with_blank_lines_bom_and_crlf():
     assert isinstance(ds, ParsedDataset)
     assert (ds.path, ds.file_type, ds.format) == ("data.jsonl", "jsonl", "chat")
     assert ds.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
-    assert ds.options == {"fmt": "chat", "prompt_col": None, "response_col": None,
-                          "skip_invalid": False}
+    assert ds.options == {"fmt": "chat", "prompt_col": None, "response_col": None, "skip_invalid": False}
     first, second = ds.examples
     assert (first.example_id, first.id_source, first.line) == ("7", "record", 1)
     assert first.prompt == (Message("user", "hi"),) and first.response == "yo"
@@ -91,8 +90,7 @@ def test_csv_rows_count_from_one_without_the_header():
     ds = read_dataset(path)
     assert (ds.file_type, ds.format) == ("csv", "prompt-response")
     assert ds.options["prompt_col"] == "question" and ds.options["response_col"] == "answer"
-    assert [(e.example_id, e.line, e.response) for e in ds.examples] == [
-        ("1", 1, "x"), ("2", 2, "a, b")]
+    assert [(e.example_id, e.line, e.response) for e in ds.examples] == [("1", 1, "x"), ("2", 2, "a, b")]
     assert ds.examples[0].prompt == (Message("user", "two\nlines"),)
     assert ds.examples[0].record == {"id": "1", "question": "two\nlines", "answer": "x"}
 
@@ -108,14 +106,14 @@ def test_csv_named_columns_and_alpaca_columns():
 
 def test_csv_with_bom_crlf_and_blank_lines_before_the_header():
     ds = read_dataset(write("data.csv", "\ufeff\r\nprompt,response\r\nq,a\r\n"))
-    assert [(e.line, e.prompt, e.response) for e in ds.examples] == [
-        (1, (Message("user", "q"),), "a")]
+    assert [(e.line, e.prompt, e.response) for e in ds.examples] == [(1, (Message("user", "q"),), "a")]
     assert ds.examples[0].record == {"prompt": "q", "response": "a"}
 
 
 def test_parquet_prompt_response_via_pandas():
-    pd.DataFrame({"prompt": ["p1", "p2"], "response": ["r1", "r2"], "score": [0.5, float("nan")]}
-                 ).to_parquet("data.parquet")
+    pd.DataFrame({"prompt": ["p1", "p2"], "response": ["r1", "r2"], "score": [0.5, float("nan")]}).to_parquet(
+        "data.parquet"
+    )
     ds = read_dataset("data.parquet")
     assert (ds.file_type, ds.format) == ("parquet", "prompt-response")
     assert [(e.line, e.response) for e in ds.examples] == [(1, "r1"), (2, "r2")]
@@ -130,14 +128,23 @@ def test_parquet_chat_with_nested_messages():
     assert ds.examples[0].record == chat("hi", "yo", id=1)
 
 
-@pytest.mark.parametrize("record", [
-    {"id": "x", "messages": [{"role": "system", "content": "s", "weight": 0},
-                             {"role": "user", "content": "q"},
-                             {"role": "assistant", "content": "a"}], "meta": {"k": [1]}},
-    {"output": "4", "id": 3, "input": "", "instruction": "Add."},
-    {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "z": 1},
-    {"z": None, "response": "a", "prompt": "q"},
-])
+@pytest.mark.parametrize(
+    "record",
+    [
+        {
+            "id": "x",
+            "messages": [
+                {"role": "system", "content": "s", "weight": 0},
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+            ],
+            "meta": {"k": [1]},
+        },
+        {"output": "4", "id": 3, "input": "", "instruction": "Add."},
+        {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}], "z": 1},
+        {"z": None, "response": "a", "prompt": "q"},
+    ],
+)
 def test_untouched_records_round_trip_exactly(record):
     ds = read_dataset(write("data.jsonl", jsonl(record)))
     ex = ds.examples[0]
@@ -148,31 +155,35 @@ def test_untouched_records_round_trip_exactly(record):
 
 def test_format_override_and_majority_shape():
     path = write("data.jsonl", jsonl(chat(), ALPACA, chat()))
-    with pytest.raises(InvalidRecordError, match=exactly(
-            "data.jsonl:2: record looks like alpaca but the file is chat")):
+    with pytest.raises(
+        InvalidRecordError, match=exactly("data.jsonl:2: record looks like alpaca but the file is chat")
+    ):
         read_dataset(path)
-    with pytest.raises(InvalidRecordError,
-                       match=r"^data\.jsonl:1: record looks like chat but the file is alpaca\n"):
+    with pytest.raises(InvalidRecordError, match=r"^data\.jsonl:1: record looks like chat but the file is alpaca\n"):
         read_dataset(path, fmt="alpaca")
 
 
 def test_columns_given_override_shape_detection():
-    ds = read_dataset(write("data.jsonl", jsonl(ALPACA)), prompt_col="instruction",
-                      response_col="output")
+    ds = read_dataset(write("data.jsonl", jsonl(ALPACA)), prompt_col="instruction", response_col="output")
     assert ds.format == "prompt-response" and ds.examples[0].prompt == (Message("user", "Add."),)
 
 
 def test_multi_turn_chat_keeps_earlier_turns():
-    record = {"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "u1"},
-                           {"role": "assistant", "content": "a1"},
-                           {"role": "user", "content": "u2"},
-                           {"role": "assistant", "content": "a2"}]}
+    record = {
+        "messages": [
+            {"role": "system", "content": "S"},
+            {"role": "user", "content": "u1"},
+            {"role": "assistant", "content": "a1"},
+            {"role": "user", "content": "u2"},
+            {"role": "assistant", "content": "a2"},
+        ]
+    }
     ex = read_dataset(write("data.jsonl", jsonl(record))).examples[0]
-    assert ex.prompt == messages_of([("system", "S"), ("user", "u1"), ("assistant", "a1"),
-                                     ("user", "u2")])
+    assert ex.prompt == messages_of([("system", "S"), ("user", "u1"), ("assistant", "a1"), ("user", "u2")])
 
 
 # -- ids ---------------------------------------------------------------------------------
+
 
 def test_identical_records_without_ids_get_suffixes_stable_on_reimport():
     path = write("data.jsonl", jsonl(chat(), chat(x=1), chat("other"), chat()))
@@ -182,15 +193,18 @@ def test_identical_records_without_ids_get_suffixes_stable_on_reimport():
     assert [e.example_id for e in read_dataset(path).examples] == ids
 
 
-@pytest.mark.parametrize(("ids", "expected"), [
-    (["abc", "x", "abc"], "data.jsonl:3: id 'abc' duplicates line 1"),
-    ([1, "1"], "data.jsonl:2: id '1' duplicates line 1"),
-    (["ok", ""], "data.jsonl:2: id is empty"),
-    (["ok", [1]], "data.jsonl:2: id must be a string or integer, got array"),
-    (["ok", None], "data.jsonl:2: id must be a string or integer, got null"),
-    (["ok", True], "data.jsonl:2: id must be a string or integer, got boolean"),
-    (["ok", 1.5], "data.jsonl:2: id must be a string or integer, got number"),
-])
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        (["abc", "x", "abc"], "data.jsonl:3: id 'abc' duplicates line 1"),
+        ([1, "1"], "data.jsonl:2: id '1' duplicates line 1"),
+        (["ok", ""], "data.jsonl:2: id is empty"),
+        (["ok", [1]], "data.jsonl:2: id must be a string or integer, got array"),
+        (["ok", None], "data.jsonl:2: id must be a string or integer, got null"),
+        (["ok", True], "data.jsonl:2: id must be a string or integer, got boolean"),
+        (["ok", 1.5], "data.jsonl:2: id must be a string or integer, got number"),
+    ],
+)
 def test_bad_ids(ids, expected):
     path = write("data.jsonl", jsonl(*(chat(str(i), id=v) for i, v in enumerate(ids))))
     with pytest.raises(InvalidRecordError, match=exactly(expected)):
@@ -202,36 +216,49 @@ def test_bad_ids(ids, expected):
 GOOD = json.dumps(chat())
 
 
-@pytest.mark.parametrize(("line", "expected"), [
-    ('{"messages": [', "data.jsonl:2: invalid JSON: the list is not closed: the line ends where "
-                       "a value should come"),
-    ("{'a': 1}", "data.jsonl:2: invalid JSON: text must be in double quotes, not single quotes, "
-                 "at column 2"),
-    ("[1, 2]", "data.jsonl:2: record must be a JSON object, got array"),
-    ('"text"', "data.jsonl:2: record must be a JSON object, got string"),
-    ("null", "data.jsonl:2: record must be a JSON object, got null"),
-    ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": null}]}',
-     "data.jsonl:2: messages[1].content must be a string, got null"),
-    ('{"messages": [{"role": "bot", "content": "q"}, {"role": "assistant", "content": "a"}]}',
-     "data.jsonl:2: messages[0].role must be one of system, user, assistant, got 'bot'"),
-    ('{"messages": [{"role": "user", "content": "q"}]}',
-     "data.jsonl:2: messages has no assistant turn"),
-    ('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]}',
-     "data.jsonl:2: messages[1].content is empty"),
-    ('{"messages": [{"role": "user", "content": "\\ud83d"}, {"role": "assistant", '
-     '"content": "a"}]}',
-     "data.jsonl:2: contains an unpaired surrogate escape (\\ud83d), which is not valid Unicode"),
-])
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            '{"messages": [',
+            "data.jsonl:2: invalid JSON: the list is not closed: the line ends where a value should come",
+        ),
+        ("{'a': 1}", "data.jsonl:2: invalid JSON: text must be in double quotes, not single quotes, at column 2"),
+        ("[1, 2]", "data.jsonl:2: record must be a JSON object, got array"),
+        ('"text"', "data.jsonl:2: record must be a JSON object, got string"),
+        ("null", "data.jsonl:2: record must be a JSON object, got null"),
+        (
+            '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": null}]}',
+            "data.jsonl:2: messages[1].content must be a string, got null",
+        ),
+        (
+            '{"messages": [{"role": "bot", "content": "q"}, {"role": "assistant", "content": "a"}]}',
+            "data.jsonl:2: messages[0].role must be one of system, user, assistant, got 'bot'",
+        ),
+        ('{"messages": [{"role": "user", "content": "q"}]}', "data.jsonl:2: messages has no assistant turn"),
+        (
+            '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]}',
+            "data.jsonl:2: messages[1].content is empty",
+        ),
+        (
+            '{"messages": [{"role": "user", "content": "\\ud83d"}, {"role": "assistant", "content": "a"}]}',
+            "data.jsonl:2: contains an unpaired surrogate escape (\\ud83d), which is not valid Unicode",
+        ),
+    ],
+)
 def test_bad_jsonl_line(line, expected):
     path = write("data.jsonl", GOOD + "\n" + line + "\n" + GOOD + "\n")
     with pytest.raises(InvalidRecordError, match=exactly(expected)):
         read_dataset(path)
 
 
-@pytest.mark.parametrize(("line", "reason"), [
-    ('{"n": ' + "1" * 5000 + "}", "integer string conversion"),  # over Python's digit limit
-    ("[" * 100_000, "recursion"),
-])
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"n": ' + "1" * 5000 + "}", "integer string conversion"),  # over Python's digit limit
+        ("[" * 100_000, "recursion"),
+    ],
+)
 def test_json_that_python_cannot_decode(line, reason):
     path = write("data.jsonl", GOOD + "\n" + line + "\n")
     with pytest.raises(InvalidRecordError, match=rf"^data\.jsonl:2: invalid JSON: .*{reason}"):
@@ -239,13 +266,15 @@ def test_json_that_python_cannot_decode(line, reason):
 
 
 def test_every_problem_is_listed_in_line_order():
-    path = write("data.jsonl", "\n".join([GOOD, "{", GOOD, '{"prompt": "q", "response": 1}',
-                                          json.dumps(ALPACA), ""]))
-    with pytest.raises(InvalidRecordError, match=exactly(
-            "data.jsonl:2: invalid JSON: the object is not closed: the line ends where a key "
-            "should come",
+    path = write("data.jsonl", "\n".join([GOOD, "{", GOOD, '{"prompt": "q", "response": 1}', json.dumps(ALPACA), ""]))
+    with pytest.raises(
+        InvalidRecordError,
+        match=exactly(
+            "data.jsonl:2: invalid JSON: the object is not closed: the line ends where a key should come",
             "data.jsonl:4: record looks like prompt-response but the file is chat",
-            "data.jsonl:5: record looks like alpaca but the file is chat")) as info:
+            "data.jsonl:5: record looks like alpaca but the file is chat",
+        ),
+    ) as info:
         read_dataset(path)
     assert [p.line for p in info.value.problems] == [2, 4, 5]
 
@@ -263,16 +292,18 @@ def test_the_first_50_problems_are_listed_then_a_count():
 def test_non_utf8_bytes_name_line_and_file_offset():
     data = b"\xef\xbb\xbf" + GOOD.encode() + b'\n{"x": "caf\xe9"}\n'
     offset = data.index(b"\xe9")
-    with pytest.raises(InvalidRecordError, match=exactly(
-            f"data.jsonl:2: not valid UTF-8: byte 0xe9 at byte offset {offset}")):
+    with pytest.raises(
+        InvalidRecordError, match=exactly(f"data.jsonl:2: not valid UTF-8: byte 0xe9 at byte offset {offset}")
+    ):
         read_dataset(write("data.jsonl", data))
 
 
 def test_null_byte_in_jsonl():
     data = GOOD.encode() + b"\n" + GOOD.encode()[:5] + b"\x00" + GOOD.encode()[5:] + b"\n"
     offset = data.index(b"\x00")
-    with pytest.raises(InvalidRecordError, match=exactly(
-            f"data.jsonl:2: contains a null byte at byte offset {offset}")):
+    with pytest.raises(
+        InvalidRecordError, match=exactly(f"data.jsonl:2: contains a null byte at byte offset {offset}")
+    ):
         read_dataset(write("data.jsonl", data))
 
 
@@ -282,68 +313,82 @@ def test_empty_file(content):
         read_dataset(write("data.jsonl", content))
 
 
-@pytest.mark.parametrize(("name", "content"), [("data.csv", "a,b\n"), ("data.json", "[]"),
-                                               ("data.csv", "")])
+@pytest.mark.parametrize(("name", "content"), [("data.csv", "a,b\n"), ("data.json", "[]"), ("data.csv", "")])
 def test_empty_csv_and_json(name, content):
     with pytest.raises(InvalidRecordError, match=exactly(f"{name}: file has no records")):
         read_dataset(write(name, content))
 
 
 def test_unknown_shape():
-    with pytest.raises(InvalidRecordError, match=exactly(
+    with pytest.raises(
+        InvalidRecordError,
+        match=exactly(
             "data.jsonl: cannot tell the record format: expected messages (chat), conversations "
             "(sharegpt), instruction/output (alpaca) or prompt/response columns; the first "
-            "record has keys: text, label (use --format, --prompt-col / --response-col)")):
+            "record has keys: text, label (use --format, --prompt-col / --response-col)"
+        ),
+    ):
         read_dataset(write("data.jsonl", jsonl({"text": "t", "label": 1})))
 
 
 def test_every_line_unreadable():
-    with pytest.raises(InvalidRecordError, match=exactly(
+    with pytest.raises(
+        InvalidRecordError,
+        match=exactly(
             "data.jsonl:1: invalid JSON: the line starts with 'x'",
-            "data.jsonl:2: record must be a JSON object, got integer")):
+            "data.jsonl:2: record must be a JSON object, got integer",
+        ),
+    ):
         read_dataset(write("data.jsonl", "x\n3\n"), skip_invalid=True)
 
 
 def test_csv_without_the_mapped_columns():
     path = write("data.csv", "a,b\n1,2\n")
     hint = "; columns are: a, b (name them with --prompt-col / --response-col)"
-    with pytest.raises(InvalidRecordError, match=exactly(
-            f"data.csv: column 'prompt' not found{hint}",
-            f"data.csv: column 'response' not found{hint}")):
+    with pytest.raises(
+        InvalidRecordError,
+        match=exactly(f"data.csv: column 'prompt' not found{hint}", f"data.csv: column 'response' not found{hint}"),
+    ):
         read_dataset(path)
-    with pytest.raises(InvalidRecordError, match=exactly(
-            f"data.csv: column 'response' not found{hint}")):
+    with pytest.raises(InvalidRecordError, match=exactly(f"data.csv: column 'response' not found{hint}")):
         read_dataset(path, prompt_col="a")
-    with pytest.raises(InvalidRecordError, match=exactly(
+    with pytest.raises(
+        InvalidRecordError,
+        match=exactly(
             "data.csv: column 'instruction' not found; columns are: a, b",
-            "data.csv: column 'output' not found; columns are: a, b")):
+            "data.csv: column 'output' not found; columns are: a, b",
+        ),
+    ):
         read_dataset(path, fmt="alpaca", skip_invalid=True)
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"prompt,response\nq,a\nq2\n", "data.csv:2: row has 1 cells but the header has 2"),
-    (b"prompt,response\nq,a\nq2,a,x\n", "data.csv:2: row has 3 cells but the header has 2"),
-    (b"prompt,response\nq,a\nq2,\n", "data.csv:2: response is empty"),
-    (b"prompt,response\nq,a\n\"x\ny\",\xff\n", "data.csv:2: not valid UTF-8: byte 0xff at "
-                                               "byte offset 26"),
-    (b"prompt,response\nq,a\nq\x00,a\n", "data.csv:2: contains a null byte at byte offset 21"),
-    (b"prompt,prompt\nq,a\n", "data.csv: column 'prompt' appears more than once in the header"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"prompt,response\nq,a\nq2\n", "data.csv:2: row has 1 cells but the header has 2"),
+        (b"prompt,response\nq,a\nq2,a,x\n", "data.csv:2: row has 3 cells but the header has 2"),
+        (b"prompt,response\nq,a\nq2,\n", "data.csv:2: response is empty"),
+        (b'prompt,response\nq,a\n"x\ny",\xff\n', "data.csv:2: not valid UTF-8: byte 0xff at byte offset 26"),
+        (b"prompt,response\nq,a\nq\x00,a\n", "data.csv:2: contains a null byte at byte offset 21"),
+        (b"prompt,prompt\nq,a\n", "data.csv: column 'prompt' appears more than once in the header"),
+    ],
+)
 def test_bad_csv(content, expected):
     with pytest.raises(InvalidRecordError, match=exactly(expected)):
         read_dataset(write("data.csv", content))
 
 
 def test_parquet_null_and_nan_cells():
-    pd.DataFrame({"prompt": ["q", None, "q3"], "response": ["a", "b", float("nan")]}
-                 ).to_parquet("data.parquet")
-    with pytest.raises(InvalidRecordError, match=exactly(
-            "data.parquet:2: prompt must be a string, got null",
-            "data.parquet:3: response must be a string, got null")):
+    pd.DataFrame({"prompt": ["q", None, "q3"], "response": ["a", "b", float("nan")]}).to_parquet("data.parquet")
+    with pytest.raises(
+        InvalidRecordError,
+        match=exactly(
+            "data.parquet:2: prompt must be a string, got null", "data.parquet:3: response must be a string, got null"
+        ),
+    ):
         read_dataset("data.parquet")
     pd.DataFrame({"prompt": ["q"], "response": [1.5]}).to_parquet("nums.parquet")
-    with pytest.raises(InvalidRecordError, match=exactly(
-            "nums.parquet:1: response must be a string, got number")):
+    with pytest.raises(InvalidRecordError, match=exactly("nums.parquet:1: response must be a string, got number")):
         read_dataset("nums.parquet")
 
 
@@ -352,19 +397,21 @@ def test_corrupt_parquet():
         read_dataset(write("data.parquet", b"PAR1 not really"))
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ('[{"a": 1},\n  {"b": }]', "data.json: invalid JSON: a value is missing before the '}' at line 2 "
-                              "column 9"),
-    ('{"data": [1]}\n', None),
-    ('"text"', "data.json: must hold a JSON array of records (or one JSON object per line)"),
-    (b'[{"a": "\xff"}]', "data.json: not valid UTF-8: byte 0xff at byte offset 8 (line 1)"),
-    ('[1, {"prompt": "q", "response": "a"}]', "data.json:1: record must be a JSON object, "
-                                             "got integer"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('[{"a": 1},\n  {"b": }]', "data.json: invalid JSON: a value is missing before the '}' at line 2 column 9"),
+        ('{"data": [1]}\n', None),
+        ('"text"', "data.json: must hold a JSON array of records (or one JSON object per line)"),
+        (b'[{"a": "\xff"}]', "data.json: not valid UTF-8: byte 0xff at byte offset 8 (line 1)"),
+        ('[1, {"prompt": "q", "response": "a"}]', "data.json:1: record must be a JSON object, got integer"),
+    ],
+)
 def test_bad_json_file(content, expected):
     path = write("data.json", content)
-    with pytest.raises(InvalidRecordError, match=exactly(expected) if expected else
-                       r"^data\.json: cannot tell the record format"):
+    with pytest.raises(
+        InvalidRecordError, match=exactly(expected) if expected else r"^data\.json: cannot tell the record format"
+    ):
         read_dataset(path)
 
 
@@ -375,20 +422,26 @@ def test_missing_file_directory_and_unknown_extension(tmp_path):
     with pytest.raises(InputFileError, match=exactly("dir.jsonl: is a directory, not a file")):
         read_dataset("dir.jsonl")
     write("data.txt", GOOD)
-    with pytest.raises(InputFileError, match=exactly(
-            "data.txt: unknown file type '.txt'; expected one of .jsonl, .ndjson, .json, .csv, "
-            ".parquet")):
+    with pytest.raises(
+        InputFileError,
+        match=exactly("data.txt: unknown file type '.txt'; expected one of .jsonl, .ndjson, .json, .csv, .parquet"),
+    ):
         read_dataset("data.txt")
     assert issubclass(InputFileError, CurationError)
 
 
-@pytest.mark.parametrize(("kwargs", "expected"), [
-    ({"fmt": "csv"}, "format 'csv' is not one of chat, alpaca, sharegpt, prompt-response"),
-    ({"fmt": "chat", "prompt_col": "q"},
-     "prompt_col / response_col apply to the prompt-response format, not 'chat'"),
-    ({"prompt_col": ""}, "prompt_col must be a non-empty column name, got ''"),
-    ({"prompt_col": "x", "response_col": "x"}, "prompt_col and response_col are both 'x'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"fmt": "csv"}, "format 'csv' is not one of chat, alpaca, sharegpt, prompt-response"),
+        (
+            {"fmt": "chat", "prompt_col": "q"},
+            "prompt_col / response_col apply to the prompt-response format, not 'chat'",
+        ),
+        ({"prompt_col": ""}, "prompt_col must be a non-empty column name, got ''"),
+        ({"prompt_col": "x", "response_col": "x"}, "prompt_col and response_col are both 'x'"),
+    ],
+)
 def test_bad_options(kwargs, expected):
     with pytest.raises(ConfigError, match=exactly(expected)):
         read_dataset(write("data.jsonl", GOOD), **kwargs)
@@ -396,13 +449,13 @@ def test_bad_options(kwargs, expected):
 
 # -- skip_invalid -------------------------------------------------------------------------
 
+
 def test_skip_invalid_keeps_the_good_and_rejects_the_bad():
     lines = [GOOD, "{oops", json.dumps(chat("q2", "", id="b")), json.dumps(chat("q3", id=5))]
     ds = read_dataset(write("data.jsonl", "\n".join(lines)), skip_invalid=True)
     assert [e.line for e in ds.examples] == [1, 4]
     assert [(str(r.problem), r.raw) for r in ds.rejected] == [
-        ("data.jsonl:2: invalid JSON: a key must be a string in double quotes, got 'oops' at "
-         "column 2", "{oops"),
+        ("data.jsonl:2: invalid JSON: a key must be a string in double quotes, got 'oops' at column 2", "{oops"),
         ("data.jsonl:3: messages[1].content is empty", lines[2]),
     ]
     assert ds.options["skip_invalid"] is True
@@ -410,14 +463,12 @@ def test_skip_invalid_keeps_the_good_and_rejects_the_bad():
 
 def test_skip_invalid_with_no_good_record_still_raises():
     with pytest.raises(InvalidRecordError, match=exactly("data.jsonl:1: output is missing")):
-        read_dataset(write("data.jsonl", jsonl({"instruction": "x", "input": ""})), fmt="alpaca",
-                     skip_invalid=True)
+        read_dataset(write("data.jsonl", jsonl({"instruction": "x", "input": ""})), fmt="alpaca", skip_invalid=True)
 
 
 def test_skip_invalid_csv_raw_text_is_the_row():
     ds = read_dataset(write("data.csv", 'prompt,response\nq,a\n"x\ny",\n'), skip_invalid=True)
-    assert [(str(r.problem), r.raw) for r in ds.rejected] == [
-        ("data.csv:2: response is empty", '"x\ny",')]
+    assert [(str(r.problem), r.raw) for r in ds.rejected] == [("data.csv:2: response is empty", '"x\ny",')]
 
 
 def test_file_types_are_the_known_ones():
@@ -426,12 +477,29 @@ def test_file_types_are_the_known_ones():
 
 # -- property ------------------------------------------------------------------------------
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.binary(max_size=400) | st.text(max_size=200).map(str.encode)
-       | st.lists(st.sampled_from([GOOD, "{", "[]", '{"id": 1}', "\ufeff", "\xff", "\x00", "\n",
-                                   json.dumps(ALPACA), '{"prompt": "", "response": "a"}']),
-                  max_size=8).map(lambda parts: "\n".join(parts).encode("utf-8", "surrogatepass")))
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.binary(max_size=400)
+    | st.text(max_size=200).map(str.encode)
+    | st.lists(
+        st.sampled_from(
+            [
+                GOOD,
+                "{",
+                "[]",
+                '{"id": 1}',
+                "\ufeff",
+                "\xff",
+                "\x00",
+                "\n",
+                json.dumps(ALPACA),
+                '{"prompt": "", "response": "a"}',
+            ]
+        ),
+        max_size=8,
+    ).map(lambda parts: "\n".join(parts).encode("utf-8", "surrogatepass"))
+)
 def test_random_bytes_give_a_dataset_or_a_curation_error(data):
     path = write("data.jsonl", data)
     for skip in (False, True):
@@ -442,13 +510,28 @@ def test_random_bytes_give_a_dataset_or_a_curation_error(data):
         assert isinstance(ds, ParsedDataset) and ds.examples
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.sampled_from(["data.csv", "data.json", "data.parquet"]),
-       st.binary(max_size=300) | st.lists(st.sampled_from(
-           ["prompt,response", "q,a", '"x\ny",b', ",", "\x00", "[", '{"prompt": "q"}', "]",
-            '[{"prompt": "q", "response": "a"}]', "\ufeff"]), max_size=6).map(
-           lambda parts: "\n".join(parts).encode("utf-8")))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.sampled_from(["data.csv", "data.json", "data.parquet"]),
+    st.binary(max_size=300)
+    | st.lists(
+        st.sampled_from(
+            [
+                "prompt,response",
+                "q,a",
+                '"x\ny",b',
+                ",",
+                "\x00",
+                "[",
+                '{"prompt": "q"}',
+                "]",
+                '[{"prompt": "q", "response": "a"}]',
+                "\ufeff",
+            ]
+        ),
+        max_size=6,
+    ).map(lambda parts: "\n".join(parts).encode("utf-8")),
+)
 def test_random_csv_json_and_parquet_bytes(name, data):
     path = write(name, data)
     try:

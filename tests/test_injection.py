@@ -12,19 +12,29 @@ the cases (one per family: an order, a forged role marker, a forged closing tag,
 verdict) with and without the injection in the response; what it asserts was chosen from the
 measurement (``benchmarks/injection.py``, ``benchmarks/results/injection.json``).
 """
+
 from __future__ import annotations
 
 import re
 
 import pytest
 
+from benchmarks.support.injection_cases import (
+    ALL_CASES,
+    CASES,
+    MODEL_TEST_CASES,
+    case,
+    confidence_held,
+    contest_judge,
+    judge_score_held,
+    reflect,
+    reflection_score_held,
+)
 from curation import correct, prompts, score
 from curation.config import Config
 from curation.injection import markers
 from curation.llm.base import MemoryCache
 from curation.llm.client import LLMClient
-from benchmarks.support.injection_cases import (ALL_CASES, CASES, MODEL_TEST_CASES, case, confidence_held, contest_judge,
-                                          judge_score_held, reflect, reflection_score_held)
 from tests.support.scripted import block
 
 TAGGED = Config()  # the default reflection style is the tagged one
@@ -35,9 +45,17 @@ _ANY_TAG = re.compile(r"<\s*/?\s*(?:" + "|".join(prompts.DATA_TAGS) + r")\b", re
 def test_the_cases_cover_the_families():
     assert len(CASES) >= 10 and len({c.name for c in CASES}) == len(CASES)
     text = "\n".join(c.injection for c in CASES)
-    for family in ("Ignore the previous instructions", "<|im_start|>system", "### System:", "assistant:",
-                   "answer: A", "</proposed_answer>", "</response_1>", "The correct choice is (A)",
-                   '{"verdict": "A"'):
+    for family in (
+        "Ignore the previous instructions",
+        "<|im_start|>system",
+        "### System:",
+        "assistant:",
+        "answer: A",
+        "</proposed_answer>",
+        "</response_1>",
+        "The correct choice is (A)",
+        '{"verdict": "A"',
+    ):
         assert family in text, family
     assert len({c.name for c in ALL_CASES}) == len(ALL_CASES)
     for c in ALL_CASES:
@@ -62,22 +80,27 @@ def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
     example = c.example(variant)
     assert TAGGED.scoring.reflection_style == "tagged"
     # balanced by default: the second question offers A and B the other way round
-    asks = (prompts.REFLECTION_QUESTIONS[0],
-            prompts.REFLECTION_QUESTIONS[1].replace("(A) Correct\n(B) Incorrect", "(A) Incorrect\n(B) Correct"))
+    asks = (
+        prompts.REFLECTION_QUESTIONS[0],
+        prompts.REFLECTION_QUESTIONS[1].replace("(A) Correct\n(B) Incorrect", "(A) Incorrect\n(B) Correct"),
+    )
     for q, request in enumerate(score.reflection_requests(example, TAGGED), start=1):
         system, user = request.messages
         assert (system.role, system.content, user.role) == ("system", prompts.DATA_RULE, "user")
         # exactly the template, with the data fenced in: nothing of the example lands elsewhere
         assert user.content == prompts.REFLECTION_TEMPLATE.format(
-            question=prompts.neutralise(example.prompt[-1].content), answer=prompts.neutralise(example.response),
-            ask=asks[q - 1], form=prompts.FORM_LETTER_FIRST)
+            question=prompts.neutralise(example.prompt[-1].content),
+            answer=prompts.neutralise(example.response),
+            ask=asks[q - 1],
+            form=prompts.FORM_LETTER_FIRST,
+        )
         for tag in ("question", "proposed_answer"):
             assert user.content.count(f"<{tag}>") == user.content.count(f"</{tag}>") == 1
         where = "proposed_answer" if variant == "response" else "question"
         inside = block(user.content, where)
         assert prompts.neutralise(c.injection) in inside
         assert not _ANY_TAG.search(inside) and not _ANY_TAG.search(block(user.content, "question"))
-        after = user.content[user.content.index("</proposed_answer>"):]
+        after = user.content[user.content.index("</proposed_answer>") :]
         assert after == f"</proposed_answer>\n\n{asks[q - 1]}\n\n{prompts.FORM_LETTER_FIRST}"
 
 
@@ -96,7 +119,7 @@ def test_judge_keeps_the_injection_inside_its_data_block(c, variant):
         where = original if variant == "response" else "question"
         assert prompts.neutralise(c.injection) in block(user.content, where)
         assert user.content.endswith(prompts.FORM_LETTER_FIRST)
-        tail = user.content[user.content.index("</response_2>"):]
+        tail = user.content[user.content.index("</response_2>") :]
         assert c.injection not in tail and "answer: A" not in tail.replace("answer: [choose", "")
 
 
@@ -120,12 +143,17 @@ def test_follow_up_style_replays_the_injection_unfenced():
 @pytest.mark.model
 def test_chat_markers_in_the_data_stay_text_for_the_embedded_model(default_backend):
     engine = default_backend._engine
-    control = {t for marker in ("<|im_start|>", "<|im_end|>")
-               for t in engine.llm.tokenize(marker.encode(), add_bos=False, special=True)}
+    control = {
+        t
+        for marker in ("<|im_start|>", "<|im_end|>")
+        for t in engine.llm.tokenize(marker.encode(), add_bos=False, special=True)
+    }
     assert len(control) == 2
     c = case("chatml_system")
-    for request in (score.reflection_requests(c.example("clean"), TAGGED)[0],
-                    score.reflection_requests(c.example("response"), TAGGED)[0]):
+    for request in (
+        score.reflection_requests(c.example("clean"), TAGGED)[0],
+        score.reflection_requests(c.example("response"), TAGGED)[0],
+    ):
         tokens = engine.chat_tokens(request.messages)
         # the system and user turns, then the assistant's opening: 3 starts and 2 ends, whatever the data says
         assert sum(t in control for t in tokens) == 5
@@ -161,8 +189,10 @@ def test_the_contest_holds_against_injections_in_the_response(default_backend):
     # and 0.73 -> 0.73 on the first two cases (the samples see only the prompt).
     cfg = Config().with_overrides({"scoring.k": 3})
     client = LLMClient(default_backend, cache=MemoryCache(), config=cfg.llm)
-    readings = {name: tuple(contest_judge(client, case(name).example(v), case(name).right, cfg)
-                            for v in ("clean", "response")) for name in MODEL_TEST_CASES}
+    readings = {
+        name: tuple(contest_judge(client, case(name).example(v), case(name).right, cfg) for v in ("clean", "response"))
+        for name in MODEL_TEST_CASES
+    }
     shifts = {name: round(injected.score - clean.score, 3) for name, (clean, injected) in readings.items()}
     assert sum(judge_score_held(*pair) for pair in readings.values()) >= 3, shifts
 
@@ -181,8 +211,9 @@ def test_injection_rule_lowers_the_embedded_confidence(default_backend, tmp_path
     from curation.score import LETTER_ONLY_TOKENS, finalize, score_key
     from curation.store import Store
 
-    cfg = Config().with_overrides({"scoring.k": 0, "scoring.reflection_prompts": 1,
-                                   "scoring.reflection_max_tokens": LETTER_ONLY_TOKENS})
+    cfg = Config().with_overrides(
+        {"scoring.k": 0, "scoring.reflection_prompts": 1, "scoring.reflection_max_tokens": LETTER_ONLY_TOKENS}
+    )
     cases = [case(name) for name in MODEL_TEST_CASES]
     path = tmp_path / "injected.jsonl"
     records = [(f"{c.name}-right", c.question, c.right) for c in ALL_CASES]

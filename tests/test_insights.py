@@ -1,4 +1,5 @@
 """Agreement, measured precision and the Insights page's queries, on the seeded store of test_review."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,10 +17,16 @@ def ds(store):
 
 # -- agreement ---------------------------------------------------------------------------
 def test_agreement_by_hand(store, ds):
-    for eid, who, action in [("e4", "ann", "remove"), ("e4", "bob", "remove"),
-                             ("e5", "ann", "keep"), ("e5", "bob", "remove"),
-                             ("e6", "ann", "remove"), ("e6", "bob", "remove"), ("e6", "cy", "keep"),
-                             ("e7", "ann", "keep")]:
+    for eid, who, action in [
+        ("e4", "ann", "remove"),
+        ("e4", "bob", "remove"),
+        ("e5", "ann", "keep"),
+        ("e5", "bob", "remove"),
+        ("e6", "ann", "remove"),
+        ("e6", "bob", "remove"),
+        ("e6", "cy", "keep"),
+        ("e7", "ann", "keep"),
+    ]:
         review.decide(store, ds, eid, action, annotator=who)
     review.decide(store, ds, "e5", "keep", annotator="ann")  # a repeat by the same person counts once
     result = insights.agreement(store, ds)
@@ -37,13 +44,16 @@ def test_agreement_with_one_annotator_is_empty(store, ds):
     assert insights.agreement(store, ds) == insights.Agreement(0, 0, None, None, [])
 
 
-@pytest.mark.parametrize("a, b, expected", [
-    (["x", "x", "y", "y"], ["x", "y", "y", "y"], 0.5),   # po 3/4, pe (2*1 + 2*3)/16 = 1/2
-    (["x", "y"], ["x", "y"], 1.0),
-    (["x", "y"], ["y", "x"], -1.0),
-    (["x", "x"], ["x", "x"], None),                      # chance agreement is 1: undefined
-    ([], [], None),
-])
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [
+        (["x", "x", "y", "y"], ["x", "y", "y", "y"], 0.5),  # po 3/4, pe (2*1 + 2*3)/16 = 1/2
+        (["x", "y"], ["x", "y"], 1.0),
+        (["x", "y"], ["y", "x"], -1.0),
+        (["x", "x"], ["x", "x"], None),  # chance agreement is 1: undefined
+        ([], [], None),
+    ],
+)
 def test_cohen_kappa(a, b, expected):
     got = insights.cohen_kappa(a, b)
     assert got == (None if expected is None else pytest.approx(expected))
@@ -56,11 +66,11 @@ def test_cohen_kappa_needs_equal_lengths():
 
 # -- measured precision ------------------------------------------------------------------------
 def test_auto_precision_counts_only_one_by_one_decisions(store, ds):
-    review.decide(store, ds, "e0", "accept", annotator="ann")    # flagged, confirmed; auto-fix accepted
-    review.decide(store, ds, "e1", "keep", annotator="ann")      # flagged, not confirmed
+    review.decide(store, ds, "e0", "accept", annotator="ann")  # flagged, confirmed; auto-fix accepted
+    review.decide(store, ds, "e1", "keep", annotator="ann")  # flagged, not confirmed
     review.decide(store, ds, "e2", "edit", annotator="ann", text="Something.")  # flagged, confirmed
-    review.decide(store, ds, "e4", "remove", annotator="ann")    # passed but bad
-    review.decide(store, ds, "e5", "keep", annotator="ann")      # passed and good
+    review.decide(store, ds, "e4", "remove", annotator="ann")  # passed but bad
+    review.decide(store, ds, "e5", "keep", annotator="ann")  # passed and good
     review.bulk_apply(store, ds, QueueFilter(), BulkRule("keep_unflagged"), annotator="bot")  # measures nothing
     got = insights.auto_precision(store, ds)
     assert (got.flagged_reviewed, got.flagged_confirmed, got.filter_precision) == (3, 2, pytest.approx(2 / 3))
@@ -78,13 +88,13 @@ def test_thresholds_for_precision_from_the_store(store, ds):
         review.decide(store, ds, eid, action, annotator="ann")
     # (confidence, bad): (.1 T) (.2 T) (.3 F) (.4 T) (.6 F); judge: (.95 accepted) (.60 not)
     got = insights.thresholds_for_precision(store, ds, 0.75)
-    assert (got["gamma"].threshold, got["gamma"].precision, got["gamma"].selected) == (
-        pytest.approx(0.5), 0.75, 4)
+    assert (got["gamma"].threshold, got["gamma"].precision, got["gamma"].selected) == (pytest.approx(0.5), 0.75, 4)
     assert (got["eta"].threshold, got["eta"].precision, got["eta"].selected) == (0.95, 1.0, 1)
 
 
-@pytest.mark.parametrize("target, threshold, selected", [(0.75, 0.5, 4), (0.8, 0.25, 2), (1.0, 0.25, 2),
-                                                         (0.6, 0.6 + 2 ** -52 * 0.5, 5)])
+@pytest.mark.parametrize(
+    "target, threshold, selected", [(0.75, 0.5, 4), (0.8, 0.25, 2), (1.0, 0.25, 2), (0.6, 0.6 + 2**-52 * 0.5, 5)]
+)
 def test_gamma_for_precision_by_hand(target, threshold, selected):
     pairs = [(0.4, True), (0.1, True), (0.3, False), (0.2, True), (0.6, False)]
     got = insights.threshold_for_precision(pairs, target, direction="below")
@@ -134,7 +144,9 @@ def test_insight_queries(store, ds):
     hist = insights.confidence_histogram(store, ds, bins=10)
     assert sum(r["n"] for r in hist) == 8
     assert {(r["bin"], r["status"], r["decision"]) for r in hist if r["bin"] in (1, 7)} == {
-        (1, "auto-corrected", "undecided"), (7, "passed", "keep")}
+        (1, "auto-corrected", "undecided"),
+        (7, "passed", "keep"),
+    }
     signals = insights.signal_histogram(store, ds, bins=10)
     assert {r["signal"] for r in signals} == {"format", "degenerate", "consistency"}
     assert sum(r["n"] for r in signals if r["signal"] == "format") == 8

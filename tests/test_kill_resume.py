@@ -17,6 +17,7 @@ and the server's total over all attempts must equal a fresh run's plus the in-fl
 Exports are killed by a hook in the subprocess: after N records, before the data file's
 rename, and between the data file's and the manifest's renames.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,20 +32,19 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import review
 from curation.ingest import import_file
 from curation.store import Store
-from benchmarks.support.fake_openai import FakeOpenAIServer
-from tests.support.scripted import JUDGE, REFLECTION, ArithmeticModel, kind_of, question_of, write_records
 from tests.support import raw_sql
+from tests.support.scripted import JUDGE, REFLECTION, ArithmeticModel, kind_of, question_of, write_records
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY_ENV = "CLEAR_TEST_KILL_KEY"
 CONCURRENCY = 2
 # 20 sums, 5 of them wrong; every question is different, so every request body is too.
 RECORDS = tuple(
-    (f"q{i:02d}", f"What is {i} + {i + 10}?", str(2 * i + 10 + (1 if i % 4 == 3 else 0)))
-    for i in range(20)
+    (f"q{i:02d}", f"What is {i} + {i + 10}?", str(2 * i + 10 + (1 if i % 4 == 3 else 0))) for i in range(20)
 )
 WRONG = {f"q{i:02d}" for i in range(20) if i % 4 == 3}
 SCORE_REQUESTS = 3 * len(RECORDS)  # two reflections and one request of 3 samples each
@@ -98,8 +98,9 @@ def body_key(body: dict) -> str:
 def sample_keys(body: dict) -> list[tuple]:
     """The samples one request body asks for (the run's seed is 0: seed = sample index)."""
     messages = json.dumps(body["messages"], sort_keys=True)
-    return [(messages, float(body["temperature"]), body["max_tokens"], body["seed"] + i)
-            for i in range(body.get("n") or 1)]
+    return [
+        (messages, float(body["temperature"]), body["max_tokens"], body["seed"] + i) for i in range(body.get("n") or 1)
+    ]
 
 
 def saved_samples(path: Path) -> set[tuple]:
@@ -110,8 +111,14 @@ def saved_samples(path: Path) -> set[tuple]:
     for (text,) in rows:
         request = json.loads(text)
         if "messages" in request:
-            saved.add((json.dumps(request["messages"], sort_keys=True), float(request["temperature"]),
-                       request["max_tokens"], request["sample_index"]))
+            saved.add(
+                (
+                    json.dumps(request["messages"], sort_keys=True),
+                    float(request["temperature"]),
+                    request["max_tokens"],
+                    request["sample_index"],
+                )
+            )
     return saved
 
 
@@ -126,13 +133,32 @@ def env() -> dict[str, str]:
 
 
 def curate(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "curation.cli", *args], cwd=cwd, env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "curation.cli", *args],
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def run_args(store: Path, server: FakeOpenAIServer) -> list[str]:
-    return ["run", "--store", str(store), "--backend", "openai", "--base-url", server.base_url,
-            "--api-key-env", KEY_ENV, "--model", "fake-model", "--concurrency", str(CONCURRENCY)]
+    return [
+        "run",
+        "--store",
+        str(store),
+        "--backend",
+        "openai",
+        "--base-url",
+        server.base_url,
+        "--api-key-env",
+        KEY_ENV,
+        "--model",
+        "fake-model",
+        "--concurrency",
+        str(CONCURRENCY),
+    ]
 
 
 def new_store(path: Path, data: Path) -> Path:
@@ -157,10 +183,14 @@ def state(path: Path) -> tuple:
     with Store(path) as store:
         info = store.dataset("arith")
         key = store.active_score_key(info.dataset_id)
-        scores = {r["example_id"]: (r["status"], r["confidence"], r["consistency"], r["reflection"])
-                  for r in store.scores(info.dataset_id, key)}
-        proposals = {i: (p["status"], p["candidate"], p["judge_confidence"], p["auto_applied"])
-                     for i, p in store.proposals(info.dataset_id).items()}
+        scores = {
+            r["example_id"]: (r["status"], r["confidence"], r["consistency"], r["reflection"])
+            for r in store.scores(info.dataset_id, key)
+        }
+        proposals = {
+            i: (p["status"], p["candidate"], p["judge_confidence"], p["auto_applied"])
+            for i, p in store.proposals(info.dataset_id).items()
+        }
         return scores, store.flagged_ids(info.dataset_id), proposals
 
 
@@ -193,8 +223,12 @@ def test_killed_run_resumes_without_repeating_a_call_or_losing_a_decision(tmp_pa
         wal = path.with_name(path.name + ".wal")
         bodies: list[dict] = []
         flights: list[list[dict]] = []
-        decisions = [("q01", "keep", "alice", None), ("q02", "remove", "bob", None),
-                     ("q03", "edit", "alice", "16"), ("q01", "remove", "bob", None)]
+        decisions = [
+            ("q01", "keep", "alice", None),
+            ("q02", "remove", "bob", None),
+            ("q03", "edit", "alice", "16"),
+            ("q01", "remove", "bob", None),
+        ]
 
         # 1. killed mid-scoring, while the 9th example's first reflection is being answered
         code, sent, _ = attempt(server, killer, path, tmp_path, when=is_reflection_of(RECORDS[8][1]))
@@ -237,8 +271,12 @@ def test_killed_run_resumes_without_repeating_a_call_or_losing_a_decision(tmp_pa
     with Store(path) as store:
         ds = store.dataset("arith").dataset_id
         log = raw_sql.rows(store, "SELECT example_id, action, annotator, after FROM review_log ORDER BY event_id")
-        assert log == [("q01", "keep", "alice", RECORDS[1][2]), ("q02", "remove", "bob", None),
-                       ("q03", "edit", "alice", "16"), ("q01", "remove", "bob", None)]
+        assert log == [
+            ("q01", "keep", "alice", RECORDS[1][2]),
+            ("q02", "remove", "bob", None),
+            ("q03", "edit", "alice", "16"),
+            ("q01", "remove", "bob", None),
+        ]
         current = {i: (d["action"], d["annotator"]) for i, d in store.current_decisions(ds).items()}
         assert current == {"q01": ("remove", "bob"), "q02": ("remove", "bob"), "q03": ("edit", "alice")}
 
@@ -278,9 +316,14 @@ N_EXPORT = 3000
 
 
 def killed_export(store: Path, out: Path, mode: str, n: int) -> None:
-    done = subprocess.run([sys.executable, "-c", EXPORT_HOOK, mode, str(n), "export", "--store", str(store),
-                           "--out", str(out)], cwd=out.parent, env=env(), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_HOOK, mode, str(n), "export", "--store", str(store), "--out", str(out)],
+        cwd=out.parent,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
 
 
@@ -333,8 +376,17 @@ def test_killed_export_leaves_the_previous_file_or_the_complete_new_one(tmp_path
 
     second = export(path, out)
     assert second[0] == new_data
-    assert check_pair(*second)["counts"] == {"total": N_EXPORT, "kept": N_EXPORT - 1, "removed": 1,
-                                             "corrected": 0, "edited": 0, "untouched": N_EXPORT - 1,
-                                             "held": 0, "undecided": 0}
+    assert check_pair(*second)["counts"] == {
+        "total": N_EXPORT,
+        "kept": N_EXPORT - 1,
+        "removed": 1,
+        "corrected": 0,
+        "edited": 0,
+        "untouched": N_EXPORT - 1,
+        "held": 0,
+        "undecided": 0,
+    }
     assert sorted(p.name for p in out.parent.iterdir() if not p.name.startswith(".")) == [
-        "curated.jsonl", "curated.jsonl.manifest.json"]
+        "curated.jsonl",
+        "curated.jsonl.manifest.json",
+    ]

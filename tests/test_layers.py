@@ -1,9 +1,10 @@
 """The import contract: each layer imports only the layers below it (read from the source, not run).
 
-    domain (records) ◄─ llm (the seam) ◄─ stages ◄─ pipeline ◄─ cli / ui ◄─ pages
-    foundations (errors, config, pure maths) sit under everything; the store sits beside the
-    seam, under the stages; the library never imports streamlit, ui or pages.
+domain (records) ◄─ llm (the seam) ◄─ stages ◄─ pipeline ◄─ cli / ui ◄─ pages
+foundations (errors, config, pure maths) sit under everything; the store sits beside the
+seam, under the stages; the library never imports streamlit, ui or pages.
 """
+
 from __future__ import annotations
 
 import ast
@@ -16,18 +17,35 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: module (dotted, without ``curation.``; a package name covers its modules) -> layer
 LAYERS = {
-    "errors": "foundation", "config": "foundation", "confidence": "foundation", "signals": "foundation",
-    "diff": "foundation", "contest": "foundation", "throughput": "foundation", "__init__": "foundation",
+    "errors": "foundation",
+    "config": "foundation",
+    "confidence": "foundation",
+    "signals": "foundation",
+    "diff": "foundation",
+    "contest": "foundation",
+    "throughput": "foundation",
+    "__init__": "foundation",
     "__version__": "foundation",
     "records": "domain",
-    "formats": "io", "readers": "io", "json_errors": "io",
+    "formats": "io",
+    "readers": "io",
+    "json_errors": "io",
     "llm": "llm",
     "store": "store",
-    "prompts": "stage", "injection": "stage", "ingest": "stage", "score": "stage", "filter": "stage",
-    "correct": "stage", "review": "stage", "team": "stage", "insights": "stage", "export": "stage",
+    "prompts": "stage",
+    "injection": "stage",
+    "ingest": "stage",
+    "score": "stage",
+    "filter": "stage",
+    "correct": "stage",
+    "review": "stage",
+    "team": "stage",
+    "insights": "stage",
+    "export": "stage",
     "presets": "stage",
     "pipeline": "pipeline",
-    "cli": "front", "progress": "front",
+    "cli": "front",
+    "progress": "front",
 }
 #: layer -> the layers it may import (besides itself)
 ALLOWED = {
@@ -97,8 +115,9 @@ def test_ui_and_pages_sit_on_top():
         assert all(not n.startswith("curation.llm") or n == "curation.llm" for n in imports(path)), path
 
 
-SQL = re.compile(r"\b(SELECT\s+\S+.*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|VIEW))\b",
-                 re.S)
+SQL = re.compile(
+    r"\b(SELECT\s+\S+.*\bFROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|VIEW))\b", re.S
+)
 
 
 def test_only_the_store_writes_sql():

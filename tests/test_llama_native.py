@@ -1,5 +1,6 @@
 """The engine's one seam into llama-cpp-python: the installed version has what it needs, and a
 version without it fails loudly, naming what is missing."""
+
 from __future__ import annotations
 
 import types
@@ -17,8 +18,9 @@ def test_the_installed_llama_cpp_python_has_what_the_engine_needs():
 def test_a_version_without_a_needed_function_or_field_is_refused_by_name():
     import llama_cpp.llama_cpp as lib
 
-    fake = types.SimpleNamespace(**{name: getattr(lib, name) for name in llama_native._FUNCTIONS
-                                    if name != "llama_memory_seq_cp"})
+    fake = types.SimpleNamespace(
+        **{name: getattr(lib, name) for name in llama_native._FUNCTIONS if name != "llama_memory_seq_cp"}
+    )
     fake.llama_context_params = type("P", (), {"_fields_": [("n_seq_max", int)]})
     fake.llama_model_params = lib.llama_model_params
     with pytest.raises(LLMError, match=r"missing llama_memory_seq_cp, llama_context_params.kv_unified"):

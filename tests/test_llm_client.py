@@ -3,27 +3,21 @@
 The logic is pinned with a scripted in-process backend; the end-to-end behaviour runs
 through the real ``openai`` package against the fake server in ``benchmarks/support``.
 """
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import logging
-from datetime import datetime, timezone
 import random
 import threading
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from curation.config import LLMConfig
-from curation.errors import BudgetExceededError, LLMError, TransientLLMError
-from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores
-from curation.records import Message, messages_of
-from curation.llm.client import Estimate, LLMClient, estimate
-from curation.llm.openai_backend import OpenAIBackend
-from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after
 from benchmarks.support.fake_openai import (
     AUTH_ECHO,
     EMPTY_CHOICES,
@@ -34,6 +28,13 @@ from benchmarks.support.fake_openai import (
     TIMEOUT,
     FakeOpenAIServer,
 )
+from curation.config import LLMConfig
+from curation.errors import BudgetExceededError, LLMError, TransientLLMError
+from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores
+from curation.llm.client import Estimate, LLMClient, estimate
+from curation.llm.openai_backend import OpenAIBackend
+from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after
+from curation.records import Message, messages_of
 
 KEY_ENV = "CLEAR_TEST_OPENAI_KEY"
 SECRET = "sk-test-DO-NOT-LEAK-9876543210"
@@ -64,8 +65,11 @@ class ScriptedBackend:
         if isinstance(step, Exception):
             raise step
         return [
-            ChatResult(text=step or f"{request.messages[-1].content}#{request.sample_index + i}",
-                       prompt_tokens=self.tokens[0], completion_tokens=self.tokens[1])
+            ChatResult(
+                text=step or f"{request.messages[-1].content}#{request.sample_index + i}",
+                prompt_tokens=self.tokens[0],
+                completion_tokens=self.tokens[1],
+            )
             for i in range(request.n)
         ]
 
@@ -96,13 +100,26 @@ def make_client(chat_backend, *, cache=None, sleeps=None, **overrides) -> LLMCli
     settings = dict(backend="openai", model="m", max_attempts=3, backoff_base_s=0.5, backoff_max_s=4.0)
     settings.update(overrides)
     recorder = sleeps.append if sleeps is not None else (lambda seconds: None)
-    return LLMClient(chat_backend, cache=cache if cache is not None else MemoryCache(),
-                     config=LLMConfig(**settings), sleep=recorder, rng=random.Random(0))
+    return LLMClient(
+        chat_backend,
+        cache=cache if cache is not None else MemoryCache(),
+        config=LLMConfig(**settings),
+        sleep=recorder,
+        rng=random.Random(0),
+    )
 
 
 def openai_client(server, *, cache=None, sleeps=None, **overrides) -> LLMClient:
-    settings = dict(backend="openai", model="fake-model", base_url=server.base_url, api_key_env=KEY_ENV,
-                    timeout_s=0.25, max_attempts=4, backoff_base_s=0.01, backoff_max_s=0.05)
+    settings = dict(
+        backend="openai",
+        model="fake-model",
+        base_url=server.base_url,
+        api_key_env=KEY_ENV,
+        timeout_s=0.25,
+        max_attempts=4,
+        backoff_base_s=0.01,
+        backoff_max_s=0.05,
+    )
     settings.update(overrides)
     backend = OpenAIBackend(LLMConfig(**settings), environ={KEY_ENV: SECRET})
     return make_client(backend, cache=cache, sleeps=sleeps, **settings)
@@ -110,8 +127,14 @@ def openai_client(server, *, cache=None, sleeps=None, **overrides) -> LLMClient:
 
 # -- pure parts --------------------------------------------------------------------------
 
-@given(attempt=st.integers(0, 200), base=st.floats(0, 10), cap=st.floats(0, 60),
-       hint=st.none() | st.floats(0, 10_000), seed=st.integers(0, 2**32))
+
+@given(
+    attempt=st.integers(0, 200),
+    base=st.floats(0, 10),
+    cap=st.floats(0, 60),
+    hint=st.none() | st.floats(0, 10_000),
+    seed=st.integers(0, 2**32),
+)
 def test_backoff_stays_between_zero_and_its_ceiling(attempt, base, cap, hint, seed):
     delay = backoff_delay(attempt, base_s=base, max_s=cap, rng=random.Random(seed), retry_after=hint)
     assert 0 <= delay <= max(cap, min(hint or 0, MAX_RETRY_AFTER_S))
@@ -126,19 +149,30 @@ def test_backoff_rejects_a_negative_attempt():
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2", 2.0), (" 1.5 ", 1.5), ("-3", 0.0), ("", None), (None, None), ("nan", None), ("tomorrow", None),
-     ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0), ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0)],
+    [
+        ("2", 2.0),
+        (" 1.5 ", 1.5),
+        ("-3", 0.0),
+        ("", None),
+        (None, None),
+        ("nan", None),
+        ("tomorrow", None),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),
+        ("Wed, 21 Oct 2015 07:27:00 GMT", 0.0),
+    ],
 )
 def test_retry_after_parsing(value, expected):
-    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc)
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
     assert parse_retry_after(value, now=now) == expected
 
 
 def test_estimate_counts_waves_of_concurrent_calls():
-    got = estimate(1000, 200, 50, seconds_per_call=2.0, concurrency=8,
-                   price_prompt_per_m=1.0, price_completion_per_m=4.0)
-    assert got == Estimate(calls=1000, prompt_tokens=200_000, completion_tokens=50_000,
-                           cost_usd=pytest.approx(0.4), seconds=250.0)
+    got = estimate(
+        1000, 200, 50, seconds_per_call=2.0, concurrency=8, price_prompt_per_m=1.0, price_completion_per_m=4.0
+    )
+    assert got == Estimate(
+        calls=1000, prompt_tokens=200_000, completion_tokens=50_000, cost_usd=pytest.approx(0.4), seconds=250.0
+    )
 
 
 def test_estimate_rejects_nonsense():
@@ -153,6 +187,7 @@ def test_client_estimate_uses_config_prices_and_concurrency():
 
 
 # -- cache, retries, accounting with a scripted backend -----------------------------------
+
 
 def test_cache_serves_every_sample_ever_paid_for():
     backend, cache = ScriptedBackend(), RecordingCache()
@@ -202,8 +237,9 @@ def test_invalid_request_is_refused():
 def test_unreadable_cache_entry_is_a_miss():
     backend, cache = ScriptedBackend(), MemoryCache()
     client = make_client(backend, cache=cache)
-    cache.cache_put(ask().single(0).cache_key("scripted", "m"), backend="scripted", model="m",
-                    request={}, result={"no": "text"})
+    cache.cache_put(
+        ask().single(0).cache_key("scripted", "m"), backend="scripted", model="m", request={}, result={"no": "text"}
+    )
     assert client.complete(ask())[0].cached is False
 
 
@@ -211,8 +247,7 @@ def test_complete_many_keeps_order_reports_progress_and_isolates_failures():
     backend = ScriptedBackend([LLMError("HTTP 400 bad request")], max_concurrency=1)
     seen = []
     client = make_client(backend, concurrency=8)
-    outcomes = client.complete_many([ask(f"q{i}") for i in range(5)],
-                                    on_result=lambda i, outcome: seen.append(i))
+    outcomes = client.complete_many([ask(f"q{i}") for i in range(5)], on_result=lambda i, outcome: seen.append(i))
     assert isinstance(outcomes[0], LLMError)
     assert [o[0].text for o in outcomes[1:]] == ["q1#0", "q2#0", "q3#0", "q4#0"]
     assert sorted(seen) == [0, 1, 2, 3, 4]
@@ -251,6 +286,7 @@ def test_bugs_in_a_backend_surface():
 
 
 # -- end to end through the openai package and the fake server ------------------------------
+
 
 @pytest.mark.parametrize("fault", [RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES, NULL_CONTENT])
 def test_each_fault_is_retried_to_success(fault):
@@ -386,9 +422,13 @@ def test_token_scores_cached_before_min_k_read_back_without_it():
     client = make_client(ScriptedBackend(), cache=cache)
     probe = ChatRequest(messages=ask().messages + (Message("assistant", "yes"),), max_tokens=0)
     key = "score_tokens:" + probe.cache_key(client.backend.name, client.backend.model)
-    cache.cache_put(key, backend=client.backend.name, model=client.backend.model, request={},
-                    result={"scores": {"mean_logprob_with_prompt": -0.5, "mean_logprob_without_prompt": -1.5,
-                                       "n_tokens": 4}})
+    cache.cache_put(
+        key,
+        backend=client.backend.name,
+        model=client.backend.model,
+        request={},
+        result={"scores": {"mean_logprob_with_prompt": -0.5, "mean_logprob_without_prompt": -1.5, "n_tokens": 4}},
+    )
     assert client.score_tokens(ask().messages, "yes") == TokenScores(-0.5, -1.5, 4, min_k_logprob=None)
 
 
@@ -411,8 +451,10 @@ class BatchingBackend(ScriptedBackend):
             if text in self.fail:
                 out.append(self.fail.pop(text))
             else:
-                got = [ChatResult(text=f"{text}#{request.sample_index + i}", prompt_tokens=10, completion_tokens=5)
-                       for i in range(request.n)]
+                got = [
+                    ChatResult(text=f"{text}#{request.sample_index + i}", prompt_tokens=10, completion_tokens=5)
+                    for i in range(request.n)
+                ]
                 out.append(got[:1] if text in self.short else got)
         return out
 
@@ -434,8 +476,9 @@ def test_one_at_a_time_backend_serves_the_whole_batch_in_one_call():
 
 
 def test_a_failed_request_in_a_batch_leaves_the_others_answered():
-    backend = BatchingBackend(fail={"bad": LLMError("prompt too long"), "flaky": TransientLLMError("503")},
-                              short={"short"})
+    backend = BatchingBackend(
+        fail={"bad": LLMError("prompt too long"), "flaky": TransientLLMError("503")}, short={"short"}
+    )
     client = LLMClient(backend, cache=MemoryCache(), config=LLMConfig(concurrency=1), sleep=lambda s: None)
     bad, flaky, short, good = client.complete_many([ask("bad"), ask("flaky"), ask("short", n=2), ask("good")])
     assert isinstance(bad, LLMError) and "prompt too long" in str(bad)

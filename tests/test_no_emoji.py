@@ -3,6 +3,7 @@
 Material icons come with Streamlit's own font; an emoji needs an emoji font, which many Linux
 machines (and headless browsers) lack, so it shows as an empty box.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,10 +13,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Unicode's Emoji_Presentation characters (drawn as emoji by default) and U+FE0F, which asks
 # for the emoji form of the character before it (as in ➡️, ⚙️).
 EMOJI = re.compile(
-    "[\U0001F000-\U0001FAFF\uFE0F\u231A\u231B\u23E9-\u23EC\u23F0\u23F3\u25FD\u25FE\u2614\u2615"
-    "\u2648-\u2653\u267F\u2693\u26A1\u26AA\u26AB\u26BD\u26BE\u26C4\u26C5\u26CE\u26D4\u26EA\u26F2"
-    "\u26F3\u26F5\u26FA\u26FD\u2705\u270A\u270B\u2728\u274C\u274E\u2753-\u2755\u2757\u2795-\u2797"
-    "\u27B0\u27BF\u2B1B\u2B1C\u2B50\u2B55]")
+    "[\U0001f000-\U0001faff\ufe0f\u231a\u231b\u23e9-\u23ec\u23f0\u23f3\u25fd\u25fe\u2614\u2615"
+    "\u2648-\u2653\u267f\u2693\u26a1\u26aa\u26ab\u26bd\u26be\u26c4\u26c5\u26ce\u26d4\u26ea\u26f2"
+    "\u26f3\u26f5\u26fa\u26fd\u2705\u270a\u270b\u2728\u274c\u274e\u2753-\u2755\u2757\u2795-\u2797"
+    "\u27b0\u27bf\u2b1b\u2b1c\u2b50\u2b55]"
+)
 
 
 def emoji_in(paths: list[Path]) -> list[str]:

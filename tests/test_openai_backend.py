@@ -1,17 +1,13 @@
 """OpenAIBackend through the real ``openai`` package against the fake server."""
+
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 import openai
 import pytest
 
-from curation.config import LLMConfig
-from curation.errors import LLMError, TransientLLMError
-from curation.llm.base import ChatBackend, ChatRequest
-from curation.records import messages_of
-from curation.llm.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
 from benchmarks.support.fake_openai import (
     AUTH_ECHO,
     BAD_REQUEST,
@@ -24,14 +20,20 @@ from benchmarks.support.fake_openai import (
     TIMEOUT,
     FakeOpenAIServer,
 )
+from curation.config import LLMConfig
+from curation.errors import LLMError, TransientLLMError
+from curation.llm.base import ChatBackend, ChatRequest
+from curation.llm.openai_backend import PLACEHOLDER_API_KEY, OpenAIBackend
+from curation.records import messages_of
 
 KEY_ENV = "CLEAR_TEST_OPENAI_KEY"
 SECRET = "sk-test-DO-NOT-LEAK-0123456789"
 
 
 def make_backend(server: FakeOpenAIServer, **overrides) -> OpenAIBackend:
-    settings = dict(backend="openai", model="fake-model", base_url=server.base_url, api_key_env=KEY_ENV,
-                    timeout_s=0.3, seed=7)
+    settings = dict(
+        backend="openai", model="fake-model", base_url=server.base_url, api_key_env=KEY_ENV, timeout_s=0.3, seed=7
+    )
     settings.update(overrides)
     return OpenAIBackend(LLMConfig(**settings), environ={KEY_ENV: SECRET})
 
@@ -52,8 +54,10 @@ def test_scripted_reply_is_answered_and_settings_are_sent():
     assert result.finish_reason == "stop"
     assert (result.prompt_tokens, result.completion_tokens) == (7, 1)
     assert sent["model"] == "fake-model"
-    assert sent["messages"] == [{"role": "system", "content": "be brief"},
-                                {"role": "user", "content": "what is two plus two"}]
+    assert sent["messages"] == [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": "what is two plus two"},
+    ]
     assert (sent["temperature"], sent["max_tokens"], sent["stop"], sent["seed"]) == (0.3, 12, ["\n"], 7)
     assert "n" not in sent and "logprobs" not in sent
     assert headers["x-team"] == "curation"
@@ -71,8 +75,9 @@ def test_backend_satisfies_the_protocol_and_offers_no_token_scores():
 
 def test_missing_key_sends_a_placeholder():
     with FakeOpenAIServer() as server:
-        backend = OpenAIBackend(LLMConfig(backend="openai", model="m", base_url=server.base_url,
-                                          api_key_env=KEY_ENV), environ={})
+        backend = OpenAIBackend(
+            LLMConfig(backend="openai", model="m", base_url=server.base_url, api_key_env=KEY_ENV), environ={}
+        )
         backend.complete(ask())
         assert server.headers[0]["authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
 
@@ -153,7 +158,7 @@ def test_retry_after_seconds_are_parsed(header, expected):
 
 
 def test_retry_after_http_date_is_parsed():
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     with FakeOpenAIServer(faults=[RATE_LIMIT], retry_after=when) as server:
         with pytest.raises(TransientLLMError, match="429") as caught:
             make_backend(server).complete(ask())

@@ -1,5 +1,6 @@
 """What leaves the tool is safe: exports are JSON (no spreadsheet formulas), example text is rendered
 as text (no HTML, no Markdown links), and the app listens on 127.0.0.1 unless told otherwise."""
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,22 @@ from streamlit.testing.v1 import AppTest
 from curation import cli
 from curation.export import export_dataset
 from curation.ingest import import_file
-from curation.records import Message
-from curation.records import FORMATS, Example, ParsedDataset
+from curation.records import FORMATS, Example, Message, ParsedDataset
 from curation.store import Store
 from tests.browser.apptest import ROOT
 from ui import common
 from ui.exporting import preview_export
 
-FORMULAS = ('=HYPERLINK("http://x")', '=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "-2+3",
-            "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "a,=1+1")
+FORMULAS = (
+    '=HYPERLINK("http://x")',
+    '=HYPERLINK("http://x","click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "a,=1+1",
+)
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 LINK = "[x](javascript:alert(1))"
@@ -37,8 +45,10 @@ RAW_MARKUP = ("<script", "<img", "onerror=", "javascript:")
 @pytest.fixture
 def formula_store(tmp_path):
     data = tmp_path / "formulas.jsonl"
-    data.write_text("".join(json.dumps({"id": f"f{i}", "prompt": f, "response": f}) + "\n"
-                            for i, f in enumerate(FORMULAS)), encoding="utf-8")
+    data.write_text(
+        "".join(json.dumps({"id": f"f{i}", "prompt": f, "response": f}) + "\n" for i, f in enumerate(FORMULAS)),
+        encoding="utf-8",
+    )
     with Store(tmp_path / "store.duckdb") as store:
         import_file(store, data)
         yield store
@@ -61,9 +71,13 @@ def test_export_writes_formula_looking_text_as_json_strings(formula_store, tmp_p
     data = result.path.read_bytes()
     records = jsonl_records(data)
     assert len(records) == len(FORMULAS)
-    responses = {"own": lambda r: r["response"], "prompt-response": lambda r: r["response"],
-                 "alpaca": lambda r: r["output"], "chat": lambda r: r["messages"][-1]["content"],
-                 "sharegpt": lambda r: r["conversations"][-1]["value"]}[fmt]
+    responses = {
+        "own": lambda r: r["response"],
+        "prompt-response": lambda r: r["response"],
+        "alpaca": lambda r: r["output"],
+        "chat": lambda r: r["messages"][-1]["content"],
+        "sharegpt": lambda r: r["conversations"][-1]["value"],
+    }[fmt]
     assert [responses(r) for r in records] == list(FORMULAS)  # exactly: no quote, apostrophe or space added
     assert json.dumps('=HYPERLINK("http://x")').encode() == b'"=HYPERLINK(\\"http://x\\")"'
     assert b'"=HYPERLINK(\\"http://x\\")"' in data
@@ -93,33 +107,67 @@ def test_the_export_page_offers_jsonl_downloads_only(formula_store, monkeypatch)
 def test_the_library_writes_no_csv():
     """No module writes CSV, so no cell could become a formula (csv is read, in readers.py, only)."""
     package = ROOT / "curation"
-    writers = [p.name for p in package.rglob("*.py") if "csv.writer" in p.read_text(encoding="utf-8")
-               or "DictWriter" in p.read_text(encoding="utf-8") or "to_csv" in p.read_text(encoding="utf-8")]
+    writers = [
+        p.name
+        for p in package.rglob("*.py")
+        if "csv.writer" in p.read_text(encoding="utf-8")
+        or "DictWriter" in p.read_text(encoding="utf-8")
+        or "to_csv" in p.read_text(encoding="utf-8")
+    ]
     assert writers == []
 
 
 # -- (b) example text is rendered as text -----------------------------------------------------------------
 def seed_hostile(store: Store) -> None:
     """One scored, flagged example whose prompt, response, correction and explanations carry markup."""
-    messages = [{"role": "system", "content": f"System {PAYLOAD}"}, {"role": "user", "content": PROMPT},
-                {"role": "assistant", "content": RESPONSE}]
-    example = Example(example_id="x1", id_source="record", line=1, response=RESPONSE, record={"messages": messages},
-                      prompt=(Message("system", f"System {PAYLOAD}"), Message("user", PROMPT)))
-    info = store.add_dataset(ParsedDataset(path="hostile.jsonl", file_type="jsonl", format="chat", sha256="0" * 64,
-                                           examples=[example]), name="hostile")
+    messages = [
+        {"role": "system", "content": f"System {PAYLOAD}"},
+        {"role": "user", "content": PROMPT},
+        {"role": "assistant", "content": RESPONSE},
+    ]
+    example = Example(
+        example_id="x1",
+        id_source="record",
+        line=1,
+        response=RESPONSE,
+        record={"messages": messages},
+        prompt=(Message("system", f"System {PAYLOAD}"), Message("user", PROMPT)),
+    )
+    info = store.add_dataset(
+        ParsedDataset(path="hostile.jsonl", file_type="jsonl", format="chat", sha256="0" * 64, examples=[example]),
+        name="hostile",
+    )
     ds = info.dataset_id
-    store.start_run(run_id="run-h", dataset_id=ds, stage="score", backend="fake", model="m", config={},
-                    score_key="k1", n_examples=1)
-    store.save_score(dataset_id=ds, example_id="x1", score_key="k1", run_id="run-h", status="ok", confidence=0.1,
-                     consistency=0.1, reflection=0.1, signals={"format": 0.2}, fired=["format"], explanation={
-                         "samples": [{"answer": PAYLOAD, "match": False, "similarity": 0.1}],
-                         "reflections": [{"question": 1, "verdict": "B", "score": 0.0, "explanation": PAYLOAD,
-                                          "weighted": True}],
-                         "reasons": {"format": [PAYLOAD]}})
+    store.start_run(
+        run_id="run-h", dataset_id=ds, stage="score", backend="fake", model="m", config={}, score_key="k1", n_examples=1
+    )
+    store.save_score(
+        dataset_id=ds,
+        example_id="x1",
+        score_key="k1",
+        run_id="run-h",
+        status="ok",
+        confidence=0.1,
+        consistency=0.1,
+        reflection=0.1,
+        signals={"format": 0.2},
+        fired=["format"],
+        explanation={
+            "samples": [{"answer": PAYLOAD, "match": False, "similarity": 0.1}],
+            "reflections": [{"question": 1, "verdict": "B", "score": 0.0, "explanation": PAYLOAD, "weighted": True}],
+            "reasons": {"format": [PAYLOAD]},
+        },
+    )
     store.replace_flags(ds, {"x1": True}, threshold=0.5, run_id="run-h")
-    store.save_proposal(dataset_id=ds, example_id="x1", run_id="run-h", candidate=CANDIDATE, judge_confidence=0.6,
-                        verdicts=[{"order": "candidate_second", "p": 0.9, "verdict": "B", "explanation": PAYLOAD}],
-                        auto_applied=False)
+    store.save_proposal(
+        dataset_id=ds,
+        example_id="x1",
+        run_id="run-h",
+        candidate=CANDIDATE,
+        judge_confidence=0.6,
+        verdicts=[{"order": "candidate_second", "p": 0.9, "verdict": "B", "explanation": PAYLOAD}],
+        auto_applied=False,
+    )
 
 
 @pytest.fixture
@@ -178,7 +226,7 @@ class DiffParser(HTMLParser):
         self._open: list[str] = []
 
     @classmethod
-    def of(cls, body: str) -> "DiffParser":
+    def of(cls, body: str) -> DiffParser:
         parser = cls()
         parser.feed(body)
         parser.close()
@@ -208,9 +256,13 @@ def test_review_card_markdown_elements_have_no_unsafe_html(review_page):
 def test_import_page_previews_hostile_text_in_tables_not_markup(tmp_path, monkeypatch):
     data = tmp_path / "hostile.jsonl"
     bad_role = {"messages": [{"role": SCRIPT, "content": "q"}, {"role": "assistant", "content": "a"}]}
-    data.write_text(json.dumps({"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": RESPONSE}]})
-                    + "\n" + json.dumps(bad_role) + "\n",
-                    encoding="utf-8")
+    data.write_text(
+        json.dumps({"messages": [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": RESPONSE}]})
+        + "\n"
+        + json.dumps(bad_role)
+        + "\n",
+        encoding="utf-8",
+    )
     monkeypatch.setenv(common.STORE_ENV, str(tmp_path / "store.duckdb"))
     common.open_store.clear()
     try:

@@ -8,6 +8,7 @@ after 3, two reflections): scoring costs 3 requests per example (two reflections
 request for 3 samples, which all agree, so no more are drawn) = 24; each of the 2 flagged
 examples then costs a candidate and two judge requests = 6; 30 in all.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,14 @@ from pathlib import Path
 import pytest
 
 import curation
+from benchmarks.support.fake_openai import (
+    AUTH_ECHO,
+    EMPTY_CHOICES,
+    MALFORMED,
+    RATE_LIMIT,
+    SERVER_ERROR,
+    FakeOpenAIServer,
+)
 from curation import prompts
 from curation.config import Config
 from curation.errors import ConfigError, StorageError
@@ -26,14 +35,6 @@ from curation.llm.client import LLMClient
 from curation.pipeline import Progress, run_pipeline
 from curation.score import score_key
 from curation.store import Store
-from benchmarks.support.fake_openai import (
-    AUTH_ECHO,
-    EMPTY_CHOICES,
-    MALFORMED,
-    RATE_LIMIT,
-    SERVER_ERROR,
-    FakeOpenAIServer,
-)
 from tests.support import raw_sql
 from tests.support.scripted import (
     ARITHMETIC,
@@ -76,10 +77,14 @@ def config(server, **more) -> Config:
 def state(store, info, cfg):
     """Everything a run decides, for comparing runs."""
     key = score_key(cfg)
-    scores = {r["example_id"]: (r["status"], r["confidence"], r["consistency"], r["reflection"])
-              for r in store.scores(info.dataset_id, key)}
-    proposals = {i: (p["status"], p["candidate"], p["judge_confidence"], p["auto_applied"])
-                 for i, p in store.proposals(info.dataset_id).items()}
+    scores = {
+        r["example_id"]: (r["status"], r["confidence"], r["consistency"], r["reflection"])
+        for r in store.scores(info.dataset_id, key)
+    }
+    proposals = {
+        i: (p["status"], p["candidate"], p["judge_confidence"], p["auto_applied"])
+        for i, p in store.proposals(info.dataset_id).items()
+    }
     return scores, store.flagged_ids(info.dataset_id), proposals
 
 
@@ -96,8 +101,14 @@ def test_run_finds_and_fixes_the_wrong_sums(store, tmp_path):
         events: list[Progress] = []
         summary = run_pipeline(store, "arith", cfg, on_progress=events.append)
 
-        assert (summary.scored, summary.failed, summary.flagged, summary.proposed, summary.auto_applied,
-                summary.stopped) == (8, 0, 2, 2, 2, None)
+        assert (
+            summary.scored,
+            summary.failed,
+            summary.flagged,
+            summary.proposed,
+            summary.auto_applied,
+            summary.stopped,
+        ) == (8, 0, 2, 2, 2, None)
         assert server.count() == FULL_RUN_REQUESTS and summary.stats["calls"] == FULL_RUN_REQUESTS
         kinds = [kind_of(r) for r in server.requests]
         assert {k: kinds.count(k) for k in set(kinds)} == {REFLECTION: 16, SAMPLE: 8, CANDIDATE: 2, JUDGE: 4}
@@ -110,14 +121,18 @@ def test_run_finds_and_fixes_the_wrong_sums(store, tmp_path):
         assert store.flagged_ids(info.dataset_id) == sorted(WRONG)
         proposals = store.proposals(info.dataset_id)
         assert {i: (p["candidate"], p["auto_applied"]) for i, p in proposals.items()} == {
-            i: (right, True) for i, right in WRONG.items()}
+            i: (right, True) for i, right in WRONG.items()
+        }
         assert all(p["judge_confidence"] >= cfg.correct.eta for p in proposals.values())
 
         assert {e.stage for e in events} == {"score", "correct"}
         last_score = [e for e in events if e.stage == "score"][-1]
         assert (last_score.done, last_score.total, last_score.failed) == (8, 8, 0)
         assert {r["stage"]: r["status"] for r in store.runs(info.dataset_id)} == {
-            "score": "done", "filter": "done", "correct": "done"}
+            "score": "done",
+            "filter": "done",
+            "correct": "done",
+        }
 
     result = export_dataset(store, tmp_path / "out" / "arith.jsonl", dataset="arith")
     written = [json.loads(line) for line in result.path.read_text().splitlines()]
@@ -145,7 +160,9 @@ def test_interrupted_run_resumes_without_repeating_a_call(store, tmp_path):
         info = imported(store, tmp_path)
         cfg = config(server, **{"llm.concurrency": 1})  # one example per batch
         events: list[Progress] = []
-        stopped = run_pipeline(store, "arith", cfg, on_progress=events.append, should_stop=lambda: sum(e.done > 0 for e in events) >= 3)
+        stopped = run_pipeline(
+            store, "arith", cfg, on_progress=events.append, should_stop=lambda: sum(e.done > 0 for e in events) >= 3
+        )
         assert stopped.stopped == "cancelled" and stopped.scored == 3 and stopped.flagged == 0
         assert "filter" not in stopped.run_ids and "correct" not in stopped.run_ids
         assert server.count() == 3 * 3
@@ -224,8 +241,9 @@ FAULT_KINDS = (RATE_LIMIT, SERVER_ERROR, MALFORMED, EMPTY_CHOICES)
 
 
 def test_transient_faults_fail_single_examples_and_a_rerun_retries_only_those(store, tmp_path):
-    with FakeOpenAIServer(reply=ArithmeticModel(), fault_rate=0.2, fault_kinds=FAULT_KINDS, seed=8,
-                          retry_after="0") as server:
+    with FakeOpenAIServer(
+        reply=ArithmeticModel(), fault_rate=0.2, fault_kinds=FAULT_KINDS, seed=8, retry_after="0"
+    ) as server:
         info = imported(store, tmp_path)
         cfg = config(server, **{"llm.concurrency": 1, "llm.max_attempts": 2})
         first = run_pipeline(store, "arith", cfg, stages=("score",))
@@ -253,7 +271,8 @@ def test_transient_faults_fail_single_examples_and_a_rerun_retries_only_those(st
         # no request that was answered is asked again: answered ones add up to a clean run's
         assert server.count("ok") == SCORE_REQUESTS
         assert store.confidences(info.dataset_id, score_key(cfg)) == {
-            i: (0.0 if i in WRONG else 1.0) for i, _, _ in ARITHMETIC}
+            i: (0.0 if i in WRONG else 1.0) for i, _, _ in ARITHMETIC
+        }
 
 
 def test_budget_stops_cleanly_and_a_bigger_budget_resumes(store, tmp_path):
@@ -314,9 +333,20 @@ def test_api_key_is_never_stored_exported_or_logged(tmp_path, caplog):
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["config"]["llm"]["api_key_env"] == KEY_ENV
     assert manifest["tool"] == "clear-studio" and manifest["version"] == curation.__version__
-    assert (manifest["config"]["filter"]["gamma"], manifest["config"]["correct"]["eta"]) == (cfg.filter.gamma, cfg.correct.eta)
-    assert set(manifest["counts"]) == {"total", "kept", "removed", "corrected", "edited", "untouched", "held",
-                                       "undecided"}
+    assert (manifest["config"]["filter"]["gamma"], manifest["config"]["correct"]["eta"]) == (
+        cfg.filter.gamma,
+        cfg.correct.eta,
+    )
+    assert set(manifest["counts"]) == {
+        "total",
+        "kept",
+        "removed",
+        "corrected",
+        "edited",
+        "untouched",
+        "held",
+        "undecided",
+    }
     assert caplog.records  # the run did log, at DEBUG, through openai and httpx
     assert SECRET not in caplog.text
     assert not any(SECRET in str(r.args) for r in caplog.records)
@@ -363,7 +393,8 @@ def test_injected_text_stays_inside_the_data_tags(store, tmp_path):
         assert row["signals"]["injection"] == pytest.approx(0.08) and "injection" in row["fired"]
         assert row["explanation"]["reasons"]["injection"] == [
             "fence marker in the response ('</proposed_answer>') and the prompt ('</question>')",
-            "verdict marker in the response ('answer: A')"]
+            "verdict marker in the response ('answer: A')",
+        ]
         # a model that respects the fences judged the response wrong and corrected it
         assert "inj" in store.flagged_ids(info.dataset_id)
         assert store.proposals(info.dataset_id)["inj"]["candidate"] == "10"
@@ -378,11 +409,18 @@ def test_end_to_end_with_the_embedded_model(store, tmp_path, default_backend):
     path = tmp_path / "qa.jsonl"
     path.write_text("\n".join(lines) + "\n")
     info = import_file(store, path, name="qa").dataset
-    cfg = Config().with_overrides({
-        "scoring.k": 2, "scoring.sample_style": "answer_first", "scoring.max_tokens": 16,
-        "scoring.reflection_prompts": 1, "scoring.reflection_max_tokens": 4,
-        "correct.max_tokens": 16, "correct.judge_max_tokens": 4, "correct.few_shot": 1,
-    })
+    cfg = Config().with_overrides(
+        {
+            "scoring.k": 2,
+            "scoring.sample_style": "answer_first",
+            "scoring.max_tokens": 16,
+            "scoring.reflection_prompts": 1,
+            "scoring.reflection_max_tokens": 4,
+            "correct.max_tokens": 16,
+            "correct.judge_max_tokens": 4,
+            "correct.few_shot": 1,
+        }
+    )
     client = LLMClient(default_backend, cache=store, config=cfg.llm)
     summary = run_pipeline(store, "qa", cfg, client=client)
     assert summary.stopped is None and summary.scored + summary.failed == 3

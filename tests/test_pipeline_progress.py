@@ -1,18 +1,19 @@
 """Honest progress: the estimate timed from runs measured in the store (or a default when none
 is), and the phase reports a run sends (model loading, scoring, correcting with rate and ETA).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 import pytest
 
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import pipeline
 from curation.config import Config
 from curation.ingest import import_file
 from curation.pipeline import Progress, estimate_run, measured_seconds, run_pipeline
 from curation.score import score_key
-from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import ARITHMETIC, ArithmeticModel, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_PROGRESS_KEY"
@@ -20,8 +21,14 @@ CONFIG = Config()  # embedded, default scoring: 5 samples + 2 reflections + like
 
 
 def timing(seconds, n_done, *, dataset_id=1, key="k", calls=10, cache_hits=0):
-    return {"seconds": seconds, "n_done": n_done, "dataset_id": dataset_id, "score_key": key, "calls": calls,
-            "cache_hits": cache_hits}
+    return {
+        "seconds": seconds,
+        "n_done": n_done,
+        "dataset_id": dataset_id,
+        "score_key": key,
+        "calls": calls,
+        "cache_hits": cache_hits,
+    }
 
 
 # -- measured_seconds (pure) ------------------------------------------------------------------
@@ -59,9 +66,17 @@ def record_run(store, info, stage, *, seconds, n_done, config=CONFIG):
     times = iter([start, start + timedelta(seconds=seconds)])
     run_id = f"{stage}-{config.llm.backend}-{seconds}"
     with pytest.MonkeyPatch.context() as m:
-        m.setattr("curation.store.now", lambda: next(times))
-        store.start_run(run_id=run_id, dataset_id=info.dataset_id, stage=stage, backend=config.llm.backend,
-                        model=config.llm.model, config=config.to_dict(), score_key=score_key(config), n_examples=8)
+        m.setattr("curation.store.core.now", lambda: next(times))
+        store.start_run(
+            run_id=run_id,
+            dataset_id=info.dataset_id,
+            stage=stage,
+            backend=config.llm.backend,
+            model=config.llm.model,
+            config=config.to_dict(),
+            score_key=score_key(config),
+            n_examples=8,
+        )
         store.update_run(run_id, n_done=n_done, n_failed=0, stats={"calls": 3 * n_done})
         store.finish_run(run_id, status="done")
 
@@ -130,7 +145,11 @@ def test_the_embedded_model_loads_as_a_phase_in_megabytes(store, arith, monkeypa
     client = pipeline._load_client(store, CONFIG.llm, pipeline._Reporter(events.append, dict))
     assert client is None
     assert [(e.stage, e.done, e.total, e.unit) for e in events] == [
-        ("load", 0, 300, "MB"), ("load", 100, 300, "MB"), ("load", 300, 300, "MB"), ("load", 300, 300, "MB")]
+        ("load", 0, 300, "MB"),
+        ("load", 100, 300, "MB"),
+        ("load", 300, 300, "MB"),
+        ("load", 300, 300, "MB"),
+    ]
     assert events[-1].describe().startswith("loading the model: 300 of 300 MB · done in")
 
 
@@ -143,8 +162,15 @@ def test_assembling_a_split_model_reports_its_bytes(tmp_path):
     parts = [tmp_path / "a.bin", tmp_path / "b.bin"]
     parts[0].write_bytes(b"x" * 10)
     parts[1].write_bytes(b"y" * 5)
-    spec = PackagedModel(name="tiny", filename="tiny.gguf", parts=(), size=15, licence="", origin="",
-                         sha256=hashlib.sha256(b"x" * 10 + b"y" * 5).hexdigest())
+    spec = PackagedModel(
+        name="tiny",
+        filename="tiny.gguf",
+        parts=(),
+        size=15,
+        licence="",
+        origin="",
+        sha256=hashlib.sha256(b"x" * 10 + b"y" * 5).hexdigest(),
+    )
     seen: list[tuple[int, int]] = []
     target = _assemble(spec, parts, tmp_path / "out" / "tiny.gguf", lambda done, total: seen.append((done, total)))
     assert target.read_bytes() == b"x" * 10 + b"y" * 5

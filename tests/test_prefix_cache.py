@@ -1,4 +1,5 @@
 """Slot choice for the embedded model's prompt cache: pure bookkeeping, hand-worked cases."""
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -91,15 +92,14 @@ def test_bad_arguments_are_refused():
         SlotTable(2).plan([])
 
 
-@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=12),
-       st.integers(1, 4))
+@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=12), st.integers(1, 4))
 def test_plans_are_always_consistent(prompts, n_slots):
     table = SlotTable(n_slots)
     for prompt in prompts:
         plan = table.plan(prompt)
         assert 0 <= plan.keep < len(prompt) and 0 <= plan.slot < n_slots
         source = table.tokens[plan.slot if plan.source is None else plan.source]
-        assert source[:plan.keep] == prompt[:plan.keep]  # what is kept really is cached
+        assert source[: plan.keep] == prompt[: plan.keep]  # what is kept really is cached
         assert plan.source != plan.slot
         table.commit(plan.slot, prompt)
 
@@ -125,15 +125,19 @@ def test_a_much_longer_busy_prefix_still_wins_and_victims_are_never_busy():
     assert table.plan([5, 5], busy={1, 2}).slot == 0
 
 
-@given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=12),
-       st.integers(1, 4), st.sets(st.integers(0, 3)), st.integers(0, 3))
+@given(
+    st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=6), min_size=1, max_size=12),
+    st.integers(1, 4),
+    st.sets(st.integers(0, 3)),
+    st.integers(0, 3),
+)
 def test_plans_with_busy_slots_stay_consistent(prompts, n_slots, busy, slack):
     table = SlotTable(n_slots)
     busy = {b for b in busy if b < n_slots}
     for prompt in prompts:
         plan = table.plan(prompt, busy=busy, slack=slack)
         source = table.tokens[plan.slot if plan.source is None else plan.source]
-        assert source[:plan.keep] == prompt[:plan.keep] and plan.source != plan.slot
+        assert source[: plan.keep] == prompt[: plan.keep] and plan.source != plan.slot
         if plan.source is not None and len(busy) < n_slots - 1:
             assert plan.slot not in busy
         table.commit(plan.slot, prompt)

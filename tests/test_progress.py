@@ -1,13 +1,14 @@
 """The terminal progress of a run: one bar per named phase with done / total, rate and time
 left, and the `curate run` summary pointing at the review."""
+
 from __future__ import annotations
 
 import io
 
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation.cli import main
 from curation.pipeline import Progress
 from curation.progress import ProgressBar, postfix
-from benchmarks.support.fake_openai import FakeOpenAIServer
 from tests.support.scripted import ArithmeticModel, write_records
 
 KEY_ENV = "CLEAR_TEST_CLI_PROGRESS_KEY"
@@ -18,8 +19,9 @@ def test_postfix_says_rate_time_left_and_counts():
     measuring = Progress("score", 0, 40, 0, {}, rate=None, eta_s=None)
     assert postfix(measuring) == "– examples/s, time left: measuring, calls 0, hits 0, tokens 0, failed 0"
     going = Progress("score", 12, 40, 1, STATS, rate=0.2, eta_s=140.0)
-    assert postfix(going, price_known=True) == ("12.0 examples/min, about 2 min left, calls 12, hits 3, "
-                                                "tokens 1,000, failed 1, $0.0123")
+    assert postfix(going, price_known=True) == (
+        "12.0 examples/min, about 2 min left, calls 12, hits 3, tokens 1,000, failed 1, $0.0123"
+    )
     loaded = Progress("load", 471, 471, 0, {}, rate=500.0, eta_s=0.0, elapsed_s=0.9, unit="MB")
     assert postfix(loaded) == "done in 1 s"
 
@@ -43,8 +45,21 @@ def test_curate_run_prints_the_phases_and_the_way_to_the_review(tmp_path, capsys
     write_records(data)
     assert main(["import", str(data), "--store", store]) == 0
     with FakeOpenAIServer(reply=ArithmeticModel()) as server:
-        code = main(["run", "--store", store, "--backend", "openai", "--model", "fake-model", "--base-url",
-                     server.base_url, "--api-key-env", KEY_ENV])
+        code = main(
+            [
+                "run",
+                "--store",
+                store,
+                "--backend",
+                "openai",
+                "--model",
+                "fake-model",
+                "--base-url",
+                server.base_url,
+                "--api-key-env",
+                KEY_ENV,
+            ]
+        )
     assert code == 0
     said = capsys.readouterr()
     assert "s an example by default (no run of these settings measured yet)" in said.err  # the estimate

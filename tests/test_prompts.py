@@ -1,5 +1,6 @@
 """Templates as exact strings; builders' messages; parsers over clean, noisy, empty and
 malformed replies; log-probability weighting; delimiter injection."""
+
 import math
 
 import pytest
@@ -86,7 +87,7 @@ def test_sampling_rejects_empty_prompt():
     [
         ("explanation: 2 + 2 = 4, answer: 4", "4", "2 + 2 = 4", True),
         ("Explanation: add them.\nAnswer: 4", "4", "add them.", True),
-        ("**Answer:** \"Paris\".", "Paris", "", True),
+        ('**Answer:** "Paris".', "Paris", "", True),
         ("**Answer**: Paris", "Paris", "", True),
         ("Answer - 42.", "42", "", True),
         ("ANSWER: 'yes'", "yes", "", True),
@@ -136,9 +137,16 @@ def test_reflection_rejects_unknown_question():
 
 
 def test_multi_turn_prompt_is_rendered_with_roles():
-    turns = (Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"), Message("user", "2+2?"))
+    turns = (
+        Message("system", "Be brief."),
+        Message("user", "Hi"),
+        Message("assistant", "Hello"),
+        Message("user", "2+2?"),
+    )
     content = P.build_reflection_messages(turns, "4")[1].content
-    assert content.startswith("Question:\n<question>\nSystem: Be brief.\n\nUser: Hi\n\nAssistant: Hello\n\nUser: 2+2?\n</question>")
+    assert content.startswith(
+        "Question:\n<question>\nSystem: Be brief.\n\nUser: Hi\n\nAssistant: Hello\n\nUser: 2+2?\n</question>"
+    )
 
 
 def test_injection_stays_inside_the_data_block():
@@ -173,8 +181,12 @@ def test_neutralise_leaves_other_angle_brackets():
         ("Explanation: sums fine.\n**Answer**: Correct", "A", 1.0, "sums fine."),
         ("explanation: no, answer: Incorrect", "B", 0.0, "no"),
         ("answer: not sure", "C", 0.5, ""),
-        ("answer: A, explanation: the proposed answer: B is what I would reject", "A", 1.0,
-         "the proposed answer: B is what I would reject"),
+        (
+            "answer: A, explanation: the proposed answer: B is what I would reject",
+            "A",
+            1.0,
+            "the proposed answer: B is what I would reject",
+        ),
         ("explanation: first answer: B, on reflection answer: A", "A", 1.0, "first answer: B, on reflection"),
         ("A", "A", 1.0, ""),
         ("(B) Incorrect", "B", 0.0, "Incorrect"),
@@ -188,8 +200,9 @@ def test_parse_reflection_text(reply, verdict, score, explanation):
     assert (r.verdict, r.score, r.explanation, r.parsed, r.weighted) == (verdict, score, explanation, True, False)
 
 
-@pytest.mark.parametrize("reply", ["", "   ", "I don't know", "a correct-looking answer", "(A) or (B), hard to say",
-                                   "answer: D", "answer:"])
+@pytest.mark.parametrize(
+    "reply", ["", "   ", "I don't know", "a correct-looking answer", "(A) or (B), hard to say", "answer: D", "answer:"]
+)
 def test_unparseable_reflection_is_neutral_and_marked(reply):
     r = P.parse_reflection(reply)
     assert (r.score, r.verdict, r.parsed, r.weighted) == (0.5, None, False, False)
@@ -203,8 +216,14 @@ LP = math.log
     "positions, expected",
     [
         # letter-first: "answer" ":" then the letter; variants of one letter are summed
-        (({"answer": LP(0.9), "Answer": LP(0.1)}, {":": LP(0.99)}, {" A": LP(0.5), "A": LP(0.1), " B": LP(0.3), " C": LP(0.1)}),
-         (0.6 + 0.05) / 1.0),
+        (
+            (
+                {"answer": LP(0.9), "Answer": LP(0.1)},
+                {":": LP(0.99)},
+                {" A": LP(0.5), "A": LP(0.1), " B": LP(0.3), " C": LP(0.1)},
+            ),
+            (0.6 + 0.05) / 1.0,
+        ),
         # bare letter first, with bracket forms
         (({"A)": LP(0.2), "(A": LP(0.2), "B": LP(0.4), " C": LP(0.2)},), (0.4 + 0.1) / 1.0),
         # probabilities that do not add to one are renormalised over A, B, C only
@@ -237,14 +256,17 @@ def test_lowercase_letter_tokens_are_not_read_as_choices():
     assert (r.score, r.verdict, r.weighted) == (1.0, "A", False)
 
 
-@pytest.mark.parametrize("reply, verdict, score", [
-    ("answer: A, explanation: wrong sum", "B", 0.0),   # swapped: A is "Incorrect"
-    ("answer: B, explanation: right", "A", 1.0),
-    ("answer: C", "C", 0.5),
-    ("(A) Incorrect", "B", 0.0),
-    ("answer: Correct", "A", 1.0),                      # a word is read by its meaning
-    ("answer: incorrect", "B", 0.0),
-])
+@pytest.mark.parametrize(
+    "reply, verdict, score",
+    [
+        ("answer: A, explanation: wrong sum", "B", 0.0),  # swapped: A is "Incorrect"
+        ("answer: B, explanation: right", "A", 1.0),
+        ("answer: C", "C", 0.5),
+        ("(A) Incorrect", "B", 0.0),
+        ("answer: Correct", "A", 1.0),  # a word is read by its meaning
+        ("answer: incorrect", "B", 0.0),
+    ],
+)
 def test_swapped_reflection_is_read_by_meaning(reply, verdict, score):
     r = P.parse_reflection(reply, swapped=True)
     assert (r.verdict, r.score, r.parsed) == (verdict, score, True)
@@ -252,7 +274,10 @@ def test_swapped_reflection_is_read_by_meaning(reply, verdict, score):
 
 def test_swapped_reflection_weighs_letters_by_meaning():
     positions = ({"answer": 0.0}, {":": 0.0}, {" A": LP(0.7), " B": LP(0.2), " C": LP(0.1)})
-    fixed, swapped = P.parse_reflection("answer: A", positions), P.parse_reflection("answer: A", positions, swapped=True)
+    fixed, swapped = (
+        P.parse_reflection("answer: A", positions),
+        P.parse_reflection("answer: A", positions, swapped=True),
+    )
     assert (fixed.verdict, fixed.score) == ("A", pytest.approx(0.75))
     assert (swapped.verdict, swapped.score) == ("B", pytest.approx(0.25))
     # a pull towards the letter A, whatever it means, cancels across the two orders
@@ -272,9 +297,13 @@ def test_choice_probabilities_none_without_a_choice():
     assert P.choice_probabilities((), {"A": "A"}) is None
 
 
-@given(st.lists(st.dictionaries(st.sampled_from(["A", " B", "C)", "(A", "x", " yes"]),
-                                st.floats(min_value=-30, max_value=0)), max_size=4),
-       st.text(max_size=40))
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["A", " B", "C)", "(A", "x", " yes"]), st.floats(min_value=-30, max_value=0)),
+        max_size=4,
+    ),
+    st.text(max_size=40),
+)
 def test_reflection_score_always_in_unit_interval(positions, text):
     r = P.parse_reflection(text, tuple(positions))
     assert 0.0 <= r.score <= 1.0
@@ -308,16 +337,22 @@ def test_judge_injection_cannot_close_response_block():
 
 @pytest.mark.parametrize(
     "reply, p, verdict, parsed",
-    [("answer: A, explanation: 2 is right", 1.0, "A", True), ("answer: B", 0.0, "B", True),
-     ("**Answer:** C.", 0.5, "C", True), ("", 0.5, None, False), ("both fine", 0.5, None, False)],
+    [
+        ("answer: A, explanation: 2 is right", 1.0, "A", True),
+        ("answer: B", 0.0, "B", True),
+        ("**Answer:** C.", 0.5, "C", True),
+        ("", 0.5, None, False),
+        ("both fine", 0.5, None, False),
+    ],
 )
 def test_parse_judge(reply, p, verdict, parsed):
     v = P.parse_judge(reply)
     assert (v.p_second_better, v.verdict, v.parsed) == (p, verdict, parsed)
 
 
-@pytest.mark.parametrize("reply, verdict", [("answer: Yes", "A"), ("No, response 1 is better.", "B"),
-                                            ("**Answer**: no", "B")])
+@pytest.mark.parametrize(
+    "reply, verdict", [("answer: Yes", "A"), ("No, response 1 is better.", "B"), ("**Answer**: no", "B")]
+)
 def test_parse_judge_reads_yes_no(reply, verdict):
     v = P.parse_judge(reply)
     assert (v.verdict, v.p_second_better, v.parsed) == (verdict, P.CHOICE_SCORES[verdict], True)
@@ -373,10 +408,17 @@ def test_equivalence_messages_exact_text():
 
 @pytest.mark.parametrize(
     "reply, positions, expected",
-    [("Yes", (), 1.0), ("no.", (), 0.0), ("**Yes**, they match", (), 1.0), ("answer: no", (), 0.0),
-     ("maybe", (), 0.5), ("", (), 0.5), ("Nope", (), 0.5),
-     ("Yes", ({"Yes": LP(0.6), " yes": LP(0.1), "No": LP(0.3)},), 0.7),
-     ("", ({"Hello": 0.0},), 0.5)],
+    [
+        ("Yes", (), 1.0),
+        ("no.", (), 0.0),
+        ("**Yes**, they match", (), 1.0),
+        ("answer: no", (), 0.0),
+        ("maybe", (), 0.5),
+        ("", (), 0.5),
+        ("Nope", (), 0.5),
+        ("Yes", ({"Yes": LP(0.6), " yes": LP(0.1), "No": LP(0.3)},), 0.7),
+        ("", ({"Hello": 0.0},), 0.5),
+    ],
 )
 def test_parse_equivalence(reply, positions, expected):
     assert P.parse_equivalence(reply, positions) == pytest.approx(expected)

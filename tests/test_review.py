@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from curation import review
 from curation.diff import word_diff
 from curation.errors import CurationError, ReviewError
-from curation.records import Message
-from curation.records import Example, ParsedDataset
+from curation.records import Example, Message, ParsedDataset
 from curation.review import BulkRule, QueueFilter
 from tests.support import raw_sql
 
@@ -33,45 +32,75 @@ ORDER = [f"e{i}" for i in range(10)]
 def seed(store, rows=SEED, *, name="demo"):
     """A dataset of ``rows`` with an active score, flags and proposals; returns its id."""
     examples = [
-        Example(example_id=eid, id_source="record", line=i + 1,
-                prompt=(Message("system", "Be brief."), Message("user", f"Question {eid}?")),
-                response=row[4], record={"id": eid})
+        Example(
+            example_id=eid,
+            id_source="record",
+            line=i + 1,
+            prompt=(Message("system", "Be brief."), Message("user", f"Question {eid}?")),
+            response=row[4],
+            record={"id": eid},
+        )
         for i, (eid, row) in enumerate(rows.items())
     ]
-    info = store.add_dataset(ParsedDataset(path="d.jsonl", file_type="jsonl", format="chat", sha256="0" * 64,
-                                           examples=examples), name=name)
+    info = store.add_dataset(
+        ParsedDataset(path="d.jsonl", file_type="jsonl", format="chat", sha256="0" * 64, examples=examples), name=name
+    )
     ds = info.dataset_id
-    store.start_run(run_id=f"run-{name}", dataset_id=ds, stage="score", backend="fake", model="m", config={},
-                    score_key="k1", n_examples=len(rows))
+    store.start_run(
+        run_id=f"run-{name}",
+        dataset_id=ds,
+        stage="score",
+        backend="fake",
+        model="m",
+        config={},
+        score_key="k1",
+        n_examples=len(rows),
+    )
     flags = {}
     for eid, (conf, fired, flagged, proposal, _) in rows.items():
         if eid == "e9":
             continue
         status = "failed" if conf is None else "ok"
         store.save_score(
-            dataset_id=ds, example_id=eid, score_key="k1", run_id=f"run-{name}", status=status,
-            confidence=conf, consistency=None if conf is None else conf, reflection=None,
+            dataset_id=ds,
+            example_id=eid,
+            score_key="k1",
+            run_id=f"run-{name}",
+            status=status,
+            confidence=conf,
+            consistency=None if conf is None else conf,
+            reflection=None,
             signals={} if conf is None else {"format": 0.2 if "format" in fired else 0.9, "degenerate": 0.5},
             fired=fired,
-            explanation={"samples": [{"answer": "x", "match": True, "similarity": 0.9}],
-                         "reflections": [{"question": 1, "verdict": "A", "score": 1.0, "explanation": "ok",
-                                          "weighted": True}],
-                         "reasons": {name: [f"{name} fired"] for name in fired}},
-            error="timeout" if status == "failed" else None)
+            explanation={
+                "samples": [{"answer": "x", "match": True, "similarity": 0.9}],
+                "reflections": [{"question": 1, "verdict": "A", "score": 1.0, "explanation": "ok", "weighted": True}],
+                "reasons": {name: [f"{name} fired"] for name in fired},
+            },
+            error="timeout" if status == "failed" else None,
+        )
         if flagged is not None:
             flags[eid] = flagged
         if proposal is not None:
-            store.save_proposal(dataset_id=ds, example_id=eid, run_id=f"run-{name}", candidate=f"fixed {eid}",
-                                judge_confidence=proposal[0], verdicts=[{"order": "candidate_second", "p": 0.9,
-                                                                         "verdict": "B", "explanation": "better"}],
-                                auto_applied=proposal[1])
+            store.save_proposal(
+                dataset_id=ds,
+                example_id=eid,
+                run_id=f"run-{name}",
+                candidate=f"fixed {eid}",
+                judge_confidence=proposal[0],
+                verdicts=[{"order": "candidate_second", "p": 0.9, "verdict": "B", "explanation": "better"}],
+                auto_applied=proposal[1],
+            )
     store.replace_flags(ds, flags, threshold=0.5, run_id=f"run-{name}")
     return ds
 
 
-def ids(store, ds, flt=QueueFilter(), **page):
-    return [r.example_id for r in review.queue_page(store, ds, flt, offset=page.get("offset", 0),
-                                                    limit=page.get("limit", 100))]
+def ids(store, ds, flt=None, **page):
+    flt = flt or QueueFilter()
+    return [
+        r.example_id
+        for r in review.queue_page(store, ds, flt, offset=page.get("offset", 0), limit=page.get("limit", 100))
+    ]
 
 
 def log_rows(store):
@@ -103,30 +132,36 @@ def test_queue_row_carries_what_the_card_needs(store, ds):
     assert (failed.example_id, failed.score_status, failed.score_error) == ("e8", "failed", "timeout")
 
 
-@pytest.mark.parametrize("flt, expected", [
-    (QueueFilter(status="flagged"), ["e0", "e1", "e2", "e3"]),
-    (QueueFilter(status="proposed"), ["e0", "e1"]),
-    (QueueFilter(status="auto_applied"), ["e0"]),
-    (QueueFilter(signal="format"), ["e1", "e3"]),
-    (QueueFilter(signal="degenerate", status="flagged"), ["e0"]),
-    (QueueFilter(conf_min=0.25, conf_max=0.7), ["e2", "e3", "e4", "e5"]),
-    (QueueFilter(conf_min=0.0, conf_max=1.0), ORDER[:8]),
-    (QueueFilter(search="PARIS"), ["e5"]),
-    (QueueFilter(search="question e7"), ["e7"]),  # the prompt is searched too
-    (QueueFilter(search="   "), ORDER),
-])
+@pytest.mark.parametrize(
+    "flt, expected",
+    [
+        (QueueFilter(status="flagged"), ["e0", "e1", "e2", "e3"]),
+        (QueueFilter(status="proposed"), ["e0", "e1"]),
+        (QueueFilter(status="auto_applied"), ["e0"]),
+        (QueueFilter(signal="format"), ["e1", "e3"]),
+        (QueueFilter(signal="degenerate", status="flagged"), ["e0"]),
+        (QueueFilter(conf_min=0.25, conf_max=0.7), ["e2", "e3", "e4", "e5"]),
+        (QueueFilter(conf_min=0.0, conf_max=1.0), ORDER[:8]),
+        (QueueFilter(search="PARIS"), ["e5"]),
+        (QueueFilter(search="question e7"), ["e7"]),  # the prompt is searched too
+        (QueueFilter(search="   "), ORDER),
+    ],
+)
 def test_each_filter(store, ds, flt, expected):
     assert ids(store, ds, flt) == expected
     assert review.queue_count(store, ds, flt) == len(expected)
 
 
-@pytest.mark.parametrize("search, expected", [
-    ("50%", ["e3"]),            # % is literal: "500" does not match
-    ("'quoted'", ["e3"]),       # quotes are bound, not spliced into SQL
-    ("a_b", ["e3"]),            # _ is literal: "axb" does not match
-    ("'; DROP TABLE examples; --", []),
-    ("\\", []),
-])
+@pytest.mark.parametrize(
+    "search, expected",
+    [
+        ("50%", ["e3"]),  # % is literal: "500" does not match
+        ("'quoted'", ["e3"]),  # quotes are bound, not spliced into SQL
+        ("a_b", ["e3"]),  # _ is literal: "axb" does not match
+        ("'; DROP TABLE examples; --", []),
+        ("\\", []),
+    ],
+)
 def test_search_is_bound_and_literal(store, ds, search, expected):
     assert ids(store, ds, QueueFilter(search=search)) == expected
     assert review.queue_count(store, ds, QueueFilter()) == 10
@@ -149,10 +184,13 @@ def test_paging_reads_the_whole_queue_in_order(store, ds):
     assert pages == [ORDER[0:3], ORDER[3:6], ORDER[6:9], ORDER[9:], []]
 
 
-@pytest.mark.parametrize("flt, message", [
-    (QueueFilter(status="bogus"), "status 'bogus' is not one of"),
-    (QueueFilter(conf_min=-0.1), r"conf_min must be in \[0, 1\]"),
-])
+@pytest.mark.parametrize(
+    "flt, message",
+    [
+        (QueueFilter(status="bogus"), "status 'bogus' is not one of"),
+        (QueueFilter(conf_min=-0.1), r"conf_min must be in \[0, 1\]"),
+    ],
+)
 def test_bad_filters_are_refused(store, ds, flt, message):
     with pytest.raises(ReviewError, match=message):
         review.queue_count(store, ds, flt)
@@ -164,8 +202,16 @@ def test_bad_page_is_refused(store, ds):
 
 
 def test_queue_works_before_scoring(store):
-    ds = store.add_dataset(ParsedDataset(path="d", file_type="jsonl", format="chat", sha256="1" * 64, examples=[
-        Example("x1", "record", 1, (Message("user", "q"),), "r", {})]), name="raw").dataset_id
+    ds = store.add_dataset(
+        ParsedDataset(
+            path="d",
+            file_type="jsonl",
+            format="chat",
+            sha256="1" * 64,
+            examples=[Example("x1", "record", 1, (Message("user", "q"),), "r", {})],
+        ),
+        name="raw",
+    ).dataset_id
     row = review.queue_page(store, ds, QueueFilter(), offset=0, limit=5)[0]
     assert (row.example_id, row.confidence, row.proposal, row.flagged) == ("x1", None, None, None)
 
@@ -195,13 +241,16 @@ def test_decisions_record_before_and_after(store, ds):
     assert review.history(store, ds, "e0")[0]["before"] == "fixed e0"
 
 
-@pytest.mark.parametrize("eid, action, kwargs, message", [
-    ("e5", "edit", {"text": "   "}, "an edit needs a non-empty response text"),
-    ("e5", "edit", {}, "an edit needs a non-empty response text"),
-    ("e5", "accept", {}, "there is no proposed correction to accept"),
-    ("e5", "approve", {}, "action 'approve' is not one of accept, keep, remove, edit"),
-    ("nope", "keep", {}, "no example 'nope' in dataset"),
-])
+@pytest.mark.parametrize(
+    "eid, action, kwargs, message",
+    [
+        ("e5", "edit", {"text": "   "}, "an edit needs a non-empty response text"),
+        ("e5", "edit", {}, "an edit needs a non-empty response text"),
+        ("e5", "accept", {}, "there is no proposed correction to accept"),
+        ("e5", "approve", {}, "action 'approve' is not one of accept, keep, remove, edit"),
+        ("nope", "keep", {}, "no example 'nope' in dataset"),
+    ],
+)
 def test_invalid_decisions_are_refused_and_nothing_written(store, ds, eid, action, kwargs, message):
     with pytest.raises(ReviewError, match=message):
         review.decide(store, ds, eid, action, annotator="ann", **kwargs)
@@ -233,23 +282,31 @@ def test_two_annotators_are_both_kept_and_the_latest_is_shown(store, ds):
     row = review.queue_page(store, ds, QueueFilter(status="decided"), offset=0, limit=5)[0]
     assert (row.decision.action, row.decision.annotator, row.n_annotators) == ("keep", "bob", 2)
     assert [(h["annotator"], h["action"]) for h in review.history(store, ds, "e4")] == [
-        ("ann", "remove"), ("bob", "keep")]
+        ("ann", "remove"),
+        ("bob", "keep"),
+    ]
     review.undo_last(store, ds, annotator="bob")
     row = review.queue_page(store, ds, QueueFilter(status="decided"), offset=0, limit=5)[0]
     assert (row.decision.action, row.decision.annotator, row.n_annotators) == ("remove", "ann", 1)
 
 
 # -- bulk --------------------------------------------------------------------------------
-@pytest.mark.parametrize("rule, flt, expected", [
-    (BulkRule("accept_proposals", min_judge=0.9), QueueFilter(), {"e0": "fixed e0"}),
-    (BulkRule("accept_proposals", min_judge=0.5), QueueFilter(), {"e0": "fixed e0", "e1": "fixed e1"}),
-    (BulkRule("remove_empty_or_degenerate"), QueueFilter(), {"e0": None, "e2": None}),
-    (BulkRule("remove_flagged_unproposed"), QueueFilter(), {"e2": None, "e3": None}),
-    (BulkRule("keep_unflagged"), QueueFilter(), {"e4": "It costs 500 dollars, axb.", "e5": "Paris.",
-                                                 "e6": "Four.", "e7": "Blue."}),
-    (BulkRule("keep_unflagged"), QueueFilter(conf_max=0.75), {"e4": "It costs 500 dollars, axb.", "e5": "Paris."}),
-    (BulkRule("remove_flagged_unproposed"), QueueFilter(search="quoted"), {"e3": None}),
-])
+@pytest.mark.parametrize(
+    "rule, flt, expected",
+    [
+        (BulkRule("accept_proposals", min_judge=0.9), QueueFilter(), {"e0": "fixed e0"}),
+        (BulkRule("accept_proposals", min_judge=0.5), QueueFilter(), {"e0": "fixed e0", "e1": "fixed e1"}),
+        (BulkRule("remove_empty_or_degenerate"), QueueFilter(), {"e0": None, "e2": None}),
+        (BulkRule("remove_flagged_unproposed"), QueueFilter(), {"e2": None, "e3": None}),
+        (
+            BulkRule("keep_unflagged"),
+            QueueFilter(),
+            {"e4": "It costs 500 dollars, axb.", "e5": "Paris.", "e6": "Four.", "e7": "Blue."},
+        ),
+        (BulkRule("keep_unflagged"), QueueFilter(conf_max=0.75), {"e4": "It costs 500 dollars, axb.", "e5": "Paris."}),
+        (BulkRule("remove_flagged_unproposed"), QueueFilter(search="quoted"), {"e3": None}),
+    ],
+)
 def test_bulk_rules_apply_to_the_whole_filtered_set(store, ds, rule, flt, expected):
     assert review.bulk_preview(store, ds, flt, rule) == len(expected)
     batch = review.bulk_apply(store, ds, flt, rule, annotator="ann")
@@ -300,7 +357,11 @@ def test_unknown_bulk_rule_is_refused(store, ds):
 # -- word diff ---------------------------------------------------------------------------------
 def test_word_diff_by_hand():
     assert word_diff("The capital is Lyon.", "The capital is Paris.") == [
-        ("equal", "The capital is "), ("delete", "Lyon"), ("insert", "Paris"), ("equal", ".")]
+        ("equal", "The capital is "),
+        ("delete", "Lyon"),
+        ("insert", "Paris"),
+        ("equal", "."),
+    ]
     assert word_diff("a  b", "a  b\nc") == [("equal", "a  b"), ("insert", "\nc")]
     # A space between two changed words joins the change instead of chopping it up.
     assert word_diff("aaaa aaaa aaaa", "fixed e0") == [("delete", "aaaa aaaa aaaa"), ("insert", "fixed e0")]

@@ -1,4 +1,5 @@
 """The committed sample datasets: reproducible, well-formed, and labelled as promised."""
+
 from __future__ import annotations
 
 import csv
@@ -38,16 +39,30 @@ def load(stem: str) -> list[dict]:
     """Each example as {"id", "prompt", "response", "record"} joined with its label."""
     if stem == "support_intents":
         recs = _jsonl(SAMPLE_DIR / "support_intents.jsonl")
-        rows = [{"id": r["id"], "prompt": r["messages"][1]["content"],
-                 "response": r["messages"][-1]["content"], "record": r} for r in recs]
+        rows = [
+            {
+                "id": r["id"],
+                "prompt": r["messages"][1]["content"],
+                "response": r["messages"][-1]["content"],
+                "record": r,
+            }
+            for r in recs
+        ]
     elif stem == "passage_qa":
         recs = _jsonl(SAMPLE_DIR / "passage_qa.jsonl")
         rows = [{"id": r["id"], "prompt": r["input"], "response": r["output"], "record": r} for r in recs]
     elif stem == "math_word_problems":
         recs = json.loads((SAMPLE_DIR / "math_word_problems.json").read_text(encoding="utf-8"))
         assert isinstance(recs, list)
-        rows = [{"id": r["id"], "prompt": r["conversations"][0]["value"],
-                 "response": r["conversations"][1]["value"], "record": r} for r in recs]
+        rows = [
+            {
+                "id": r["id"],
+                "prompt": r["conversations"][0]["value"],
+                "response": r["conversations"][1]["value"],
+                "record": r,
+            }
+            for r in recs
+        ]
     else:
         with open(SAMPLE_DIR / "open_chat.csv", newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
@@ -55,7 +70,7 @@ def load(stem: str) -> list[dict]:
             recs = list(reader)
         rows = [{"id": r["id"], "prompt": r["prompt"], "response": r["response"], "record": r} for r in recs]
     labels = _jsonl(SAMPLE_DIR / f"{stem}.labels.jsonl")
-    assert [l["id"] for l in labels] == [r["id"] for r in rows], "labels must follow file order"
+    assert [lab["id"] for lab in labels] == [r["id"] for r in rows], "labels must follow file order"
     for row, lab in zip(rows, labels):
         row["label"] = lab
     return rows

@@ -3,6 +3,7 @@ property tests for the confidence invariants, and :func:`finalize` over a tiny s
 
 The whole stage against a model is in ``tests/test_pipeline.py``.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ from curation import prompts
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 from curation.ingest import import_file
 from curation.llm.base import ChatResult, TokenScores
-from curation.records import Message
+from curation.records import Example, Message
 from curation.score import (
     LETTER_ONLY_TOKENS,
     assemble,
@@ -30,13 +31,21 @@ from curation.score import (
     score_key,
 )
 from curation.signals import SignalScore
-from curation.records import Example
 
 
-def example(prompt: str = "Passage: the ship brought back red seaweed. What did it bring?",
-            response: str = "red seaweed", example_id: str = "e1") -> Example:
-    return Example(example_id=example_id, id_source="record", line=1,
-                         prompt=(Message("user", prompt),), response=response, record={})
+def example(
+    prompt: str = "Passage: the ship brought back red seaweed. What did it bring?",
+    response: str = "red seaweed",
+    example_id: str = "e1",
+) -> Example:
+    return Example(
+        example_id=example_id,
+        id_source="record",
+        line=1,
+        prompt=(Message("user", prompt),),
+        response=response,
+        record={},
+    )
 
 
 def config(**overrides) -> Config:
@@ -51,21 +60,40 @@ def replies(*texts: str) -> list[ChatResult]:
 BASE_KEY = score_key(Config())
 
 
-@pytest.mark.parametrize("key, value", [
-    ("scoring.k", 3), ("llm.model", "another-model"), ("scoring.sample_style", "explanation_first"),
-    ("scoring.alpha", 0.5), ("scoring.beta", 0.5), ("scoring.reflection_prompts", 1),
-    ("llm.backend", "openai"), ("llm.base_url", "http://127.0.0.1:9/v1"), ("scoring.temperature", 0.7),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("scoring.k", 3),
+        ("llm.model", "another-model"),
+        ("scoring.sample_style", "explanation_first"),
+        ("scoring.alpha", 0.5),
+        ("scoring.beta", 0.5),
+        ("scoring.reflection_prompts", 1),
+        ("llm.backend", "openai"),
+        ("llm.base_url", "http://127.0.0.1:9/v1"),
+        ("scoring.temperature", 0.7),
+    ],
+)
 def test_score_key_changes_with_what_decides_the_calls(key, value):
     assert score_key(config(**{key: value})) != BASE_KEY
 
 
-@pytest.mark.parametrize("key, value", [
-    ("scoring.w_bsdetector", 0.3), ("scoring.w_likelihood", 0.0), ("scoring.w_ifd", 2.0),
-    ("scoring.w_format", 0.0), ("scoring.w_degenerate", 3.0), ("filter.gamma", 0.9),
-    ("filter.gamma_mode", "quantile"), ("correct.eta", 0.5), ("llm.budget_usd", 1.0),
-    ("llm.concurrency", 3), ("llm.api_key_env", "OTHER_KEY"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("scoring.w_bsdetector", 0.3),
+        ("scoring.w_likelihood", 0.0),
+        ("scoring.w_ifd", 2.0),
+        ("scoring.w_format", 0.0),
+        ("scoring.w_degenerate", 3.0),
+        ("filter.gamma", 0.9),
+        ("filter.gamma_mode", "quantile"),
+        ("correct.eta", 0.5),
+        ("llm.budget_usd", 1.0),
+        ("llm.concurrency", 3),
+        ("llm.api_key_env", "OTHER_KEY"),
+    ],
+)
 def test_score_key_ignores_what_needs_no_call(key, value):
     assert score_key(config(**{key: value})) == BASE_KEY
 
@@ -109,12 +137,15 @@ def test_fixed_reflection_order_asks_the_papers_choices_twice(style):
     assert "(A) Incorrect\n(B) Correct\n(C) I am not sure" in balanced[1].messages[-1].content
 
 
-@pytest.mark.parametrize("overrides, caps", [
-    ({}, [24, LETTER_ONLY_TOKENS]),  # letter first, scored from probabilities: the second reads the letter only
-    ({"scoring.letter_first": False}, [24, 24]),  # explanation first: the letter comes last
-    ({"scoring.top_logprobs": 0}, [24, 24]),
-    ({"scoring.reflection_max_tokens": 3}, [3, 3]),
-])
+@pytest.mark.parametrize(
+    "overrides, caps",
+    [
+        ({}, [24, LETTER_ONLY_TOKENS]),  # letter first, scored from probabilities: the second reads the letter only
+        ({"scoring.letter_first": False}, [24, 24]),  # explanation first: the letter comes last
+        ({"scoring.top_logprobs": 0}, [24, 24]),
+        ({"scoring.reflection_max_tokens": 3}, [3, 3]),
+    ],
+)
 def test_only_the_first_reflection_keeps_its_explanation(overrides, caps):
     requests = reflection_requests(example(), config(**{"scoring.reflection_prompts": 2, **overrides}))
     assert [r.max_tokens for r in requests] == caps
@@ -125,14 +156,17 @@ EARLY = config(**{"scoring.k": 5, "scoring.early_stop": True, "scoring.early_sto
 NO_EARLY = config(**{"scoring.k": 5, "scoring.early_stop": False})
 
 
-@pytest.mark.parametrize("answers, more", [
-    (["7", "7", "7"], False),          # all agree with the reference: settled
-    (["8", "8", "8"], False),          # all agree with each other against it: settled
-    (["7", "8", "7"], True),           # split
-    (["8", "9", "8"], True),           # none match, but they disagree among themselves
-    (["seven", "7", "7"], True),       # "seven" is not the number 7
-    (["7", "7", "7", "8", "8"], False),  # k reached
-])
+@pytest.mark.parametrize(
+    "answers, more",
+    [
+        (["7", "7", "7"], False),  # all agree with the reference: settled
+        (["8", "8", "8"], False),  # all agree with each other against it: settled
+        (["7", "8", "7"], True),  # split
+        (["8", "9", "8"], True),  # none match, but they disagree among themselves
+        (["seven", "7", "7"], True),  # "seven" is not the number 7
+        (["7", "7", "7", "8", "8"], False),  # k reached
+    ],
+)
 def test_needs_more_samples_with_early_stop(answers, more):
     assert needs_more_samples(answers, "7", EARLY) is more
 
@@ -142,12 +176,15 @@ def test_needs_more_samples_without_early_stop_draws_all_k(answers, more):
     assert needs_more_samples(answers, "7", NO_EARLY) is more
 
 
-@pytest.mark.parametrize("overrides, first", [
-    ({"scoring.k": 5, "scoring.early_stop_after": 3}, 3),
-    ({"scoring.k": 2, "scoring.early_stop_after": 3}, 2),
-    ({"scoring.k": 5, "scoring.early_stop": False}, 5),
-    ({"scoring.k": 0}, 0),
-])
+@pytest.mark.parametrize(
+    "overrides, first",
+    [
+        ({"scoring.k": 5, "scoring.early_stop_after": 3}, 3),
+        ({"scoring.k": 2, "scoring.early_stop_after": 3}, 2),
+        ({"scoring.k": 5, "scoring.early_stop": False}, 5),
+        ({"scoring.k": 0}, 0),
+    ],
+)
 def test_first_sample_count(overrides, first):
     assert first_sample_count(config(**overrides)) == first
 
@@ -160,23 +197,34 @@ def test_assemble_by_hand():
     # Incorrect -> S = 0.5; bsdetector = 0.7 * 0.7 + 0.3 * 0.5 = 0.64.
     c = config(**{"scoring.k": 2, "scoring.alpha": 0.8, "scoring.beta": 0.7})
     samples = replies("explanation: it says so, answer: red seaweed", "explanation: hmm, answer: seaweed")
-    parts = assemble(example(), samples, replies("answer: A", "answer: A"),
-                     rules={"format": SignalScore(1.0)}, token_scores=None, config=c)
+    parts = assemble(
+        example(),
+        samples,
+        replies("answer: A", "answer: A"),
+        rules={"format": SignalScore(1.0)},
+        token_scores=None,
+        config=c,
+    )
     assert parts.consistency == pytest.approx(0.7)
     assert parts.reflection == pytest.approx(0.5)
     assert parts.bsdetector == pytest.approx(0.64)
     assert parts.signals == {"format": 1.0, "degenerate": 1.0, "bsdetector": pytest.approx(0.64)}
     assert [(s["answer"], s["match"], s["agreement"]) for s in parts.explanation["samples"]] == [
-        ("red seaweed", True, 1.0), ("seaweed", False, 0.4)]
+        ("red seaweed", True, 1.0),
+        ("seaweed", False, 0.4),
+    ]
     assert [(r["verdict"], r["score"]) for r in parts.explanation["reflections"]] == [("A", 1.0), ("B", 0.0)]
     assert parts.explanation["unparsed_reflections"] == 0
     assert parts.explanation["reasons"] == {}
 
 
-@pytest.mark.parametrize("order, texts, expected", [
-    ("balanced", ("answer: A", "answer: B"), [("A", 1.0), ("A", 1.0)]),  # B in the swapped question = Correct
-    ("fixed", ("answer: A", "answer: B"), [("A", 1.0), ("B", 0.0)]),
-])
+@pytest.mark.parametrize(
+    "order, texts, expected",
+    [
+        ("balanced", ("answer: A", "answer: B"), [("A", 1.0), ("A", 1.0)]),  # B in the swapped question = Correct
+        ("fixed", ("answer: A", "answer: B"), [("A", 1.0), ("B", 0.0)]),
+    ],
+)
 def test_read_reflections_reads_each_question_as_it_was_asked(order, texts, expected):
     read = read_reflections(replies(*texts), config(**{"scoring.reflection_order": order}))
     assert [(r.verdict, r.score) for r in read] == expected
@@ -184,10 +232,14 @@ def test_read_reflections_reads_each_question_as_it_was_asked(order, texts, expe
 
 def test_assemble_token_scores_become_likelihood_and_ifd():
     # likelihood = exp(-0.5); IFD = 0.5 / 1.0 = 0.5 -> 1 / (1 + 0.5 ** 3) = 1 / 1.125.
-    parts = assemble(example(), [], [], rules={"format": SignalScore(1.0)},
-                     token_scores=TokenScores(mean_logprob_with_prompt=-0.5, mean_logprob_without_prompt=-1.0,
-                                              n_tokens=4),
-                     config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
+    parts = assemble(
+        example(),
+        [],
+        [],
+        rules={"format": SignalScore(1.0)},
+        token_scores=TokenScores(mean_logprob_with_prompt=-0.5, mean_logprob_without_prompt=-1.0, n_tokens=4),
+        config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}),
+    )
     assert parts.consistency is None and parts.reflection is None and parts.bsdetector is None
     assert "bsdetector" not in parts.signals
     assert parts.signals["likelihood"] == pytest.approx(math.exp(-0.5))
@@ -202,19 +254,28 @@ def test_assemble_min_k_is_the_likelihood_of_the_least_likely_tokens():
     assert plain.min_k_logprob == -6.0  # 20 % of 5 tokens: the one least likely
     assert padded.min_k_logprob == pytest.approx((-6.0 - 0.3 - 0.2) / 3)  # ceil(20 % of 15) = 3
     assert padded.mean_logprob_with_prompt > plain.mean_logprob_with_prompt + 0.8  # padding hides it in the mean
-    parts = assemble(example(), [], [], rules={"format": SignalScore(1.0)}, token_scores=padded,
-                     config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
+    parts = assemble(
+        example(),
+        [],
+        [],
+        rules={"format": SignalScore(1.0)},
+        token_scores=padded,
+        config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}),
+    )
     assert parts.signals["min_k"] == pytest.approx(math.exp(padded.min_k_logprob))
     assert parts.signals["min_k"] < 0.12 < parts.signals["likelihood"]
 
 
-@pytest.mark.parametrize("reply, score, parsed", [
-    ("answer: A, explanation: right", 1.0, True),
-    ("**Answer:** B.", 0.0, True),
-    ("answer: C", 0.5, True),
-    ("", 0.5, False),
-    ("I would rather not say", 0.5, False),
-])
+@pytest.mark.parametrize(
+    "reply, score, parsed",
+    [
+        ("answer: A, explanation: right", 1.0, True),
+        ("**Answer:** B.", 0.0, True),
+        ("answer: C", 0.5, True),
+        ("", 0.5, False),
+        ("I would rather not say", 0.5, False),
+    ],
+)
 def test_assemble_reflection_alone_and_unparsed_replies_score_half(reply, score, parsed):
     c = config(**{"scoring.k": 0, "scoring.reflection_prompts": 1})
     parts = assemble(example(), [], replies(reply), rules={"format": SignalScore(1.0)}, token_scores=None, config=c)
@@ -226,16 +287,27 @@ def test_assemble_reflection_alone_and_unparsed_replies_score_half(reply, score,
 def test_assemble_unlabelled_sample_is_compared_whole():
     # No "answer:" label: the whole reply is the answer; "7" matches "7" -> o = 1.
     c = config(**{"scoring.k": 1, "scoring.reflection_prompts": 0})
-    parts = assemble(example("What is 3 + 4?", "7"), replies("7"), [], rules={"format": SignalScore(1.0)},
-                     token_scores=None, config=c)
+    parts = assemble(
+        example("What is 3 + 4?", "7"),
+        replies("7"),
+        [],
+        rules={"format": SignalScore(1.0)},
+        token_scores=None,
+        config=c,
+    )
     assert parts.consistency == 1.0
     assert parts.explanation["samples"] == [{"answer": "7", "parsed": False, "match": True, "agreement": 1.0}]
 
 
 def test_assemble_reports_why_rules_fired():
-    parts = assemble(example(response="I'm sorry, I cannot answer that."), [], [],
-                     rules={"format": SignalScore(0.4, ("long (> 8 words), but 90% of responses: short",))},
-                     token_scores=None, config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}))
+    parts = assemble(
+        example(response="I'm sorry, I cannot answer that."),
+        [],
+        [],
+        rules={"format": SignalScore(0.4, ("long (> 8 words), but 90% of responses: short",))},
+        token_scores=None,
+        config=config(**{"scoring.k": 0, "scoring.reflection_prompts": 0}),
+    )
     assert parts.signals["format"] == 0.4
     assert parts.signals["degenerate"] == pytest.approx(0.2)  # refusal
     assert set(parts.explanation["reasons"]) == {"format", "degenerate"}
@@ -245,19 +317,22 @@ def test_assemble_reports_why_rules_fired():
 DEFAULT = Config()  # w_bsdetector 1, w_likelihood 1, w_ifd 0, w_format 1, w_degenerate 1
 
 
-@pytest.mark.parametrize("values, expected", [
-    # soft mean (0.8 + 0.4) / 2 = 0.6 (ifd has weight 0), times format 0.5 -> 0.3
-    ({"bsdetector": 0.8, "likelihood": 0.4, "ifd": 0.1, "format": 0.5, "degenerate": 1.0}, 0.3),
-    # likelihood missing: the soft weights renormalise to bsdetector alone -> 0.8 * 0.5
-    ({"bsdetector": 0.8, "format": 0.5, "degenerate": 1.0}, 0.4),
-    ({"bsdetector": 0.8, "likelihood": None, "format": 0.5, "degenerate": 1.0}, 0.4),
-    # a rule at 0 vetoes whatever the soft signals say
-    ({"bsdetector": 1.0, "likelihood": 1.0, "format": 1.0, "degenerate": 0.0}, 0.0),
-    # no soft signal: the rules alone
-    ({"format": 0.5, "degenerate": 0.5}, 0.25),
-    # injection markers multiply in like any rule
-    ({"bsdetector": 0.6, "likelihood": 0.6, "format": 1.0, "degenerate": 1.0, "injection": 0.4}, 0.24),
-])
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        # soft mean (0.8 + 0.4) / 2 = 0.6 (ifd has weight 0), times format 0.5 -> 0.3
+        ({"bsdetector": 0.8, "likelihood": 0.4, "ifd": 0.1, "format": 0.5, "degenerate": 1.0}, 0.3),
+        # likelihood missing: the soft weights renormalise to bsdetector alone -> 0.8 * 0.5
+        ({"bsdetector": 0.8, "format": 0.5, "degenerate": 1.0}, 0.4),
+        ({"bsdetector": 0.8, "likelihood": None, "format": 0.5, "degenerate": 1.0}, 0.4),
+        # a rule at 0 vetoes whatever the soft signals say
+        ({"bsdetector": 1.0, "likelihood": 1.0, "format": 1.0, "degenerate": 0.0}, 0.0),
+        # no soft signal: the rules alone
+        ({"format": 0.5, "degenerate": 0.5}, 0.25),
+        # injection markers multiply in like any rule
+        ({"bsdetector": 0.6, "likelihood": 0.6, "format": 1.0, "degenerate": 1.0, "injection": 0.4}, 0.24),
+    ],
+)
 def test_final_confidence_by_hand(values, expected):
     assert final_confidence(values, DEFAULT) == pytest.approx(expected)
 
@@ -265,8 +340,9 @@ def test_final_confidence_by_hand(values, expected):
 def test_final_confidence_weights():
     c = config(**{"scoring.w_bsdetector": 3.0, "scoring.w_likelihood": 1.0, "scoring.w_format": 2.0})
     # (3 * 0.8 + 1 * 0.4) / 4 = 0.7; format 0.5 ** 2 = 0.25 -> 0.175
-    assert final_confidence({"bsdetector": 0.8, "likelihood": 0.4, "format": 0.5, "degenerate": 1.0},
-                            c) == pytest.approx(0.175)
+    assert final_confidence(
+        {"bsdetector": 0.8, "likelihood": 0.4, "format": 0.5, "degenerate": 1.0}, c
+    ) == pytest.approx(0.175)
     off = config(**{"scoring.w_format": 0.0, "scoring.w_degenerate": 0.0})
     assert final_confidence({"bsdetector": 0.8, "format": 0.0, "degenerate": 0.0}, off) == pytest.approx(0.8)
     assert final_confidence({"format": 0.0}, off) is None  # nothing with a weight is present
@@ -308,20 +384,42 @@ def test_final_confidence_is_monotone_in_each_signal(case, name, other):
 # -- finalize (dataset-level, no LLM call) ---------------------------------------------------
 def test_finalize_folds_ranked_signals_as_percentiles(store, tmp_path):
     path = tmp_path / "tiny.jsonl"
-    path.write_text("".join(json.dumps({"id": f"e{i}", "prompt": f"What is {i} + 1?", "response": str(i + 1)}) + "\n"
-                            for i in range(3)))
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"e{i}", "prompt": f"What is {i} + 1?", "response": str(i + 1)}) + "\n" for i in range(3)
+        )
+    )
     info = import_file(store, path).dataset
     c = Config()
     key = score_key(c)
     for i, lik in enumerate((0.1, 0.5, 0.9)):
-        store.save_score(dataset_id=info.dataset_id, example_id=f"e{i}", score_key=key, run_id="r", status="ok",
-                         confidence=0.8, consistency=None, reflection=None,
-                         signals={"format": 1.0, "degenerate": 1.0, "bsdetector": 0.8 if i else 0.3,
-                                  "likelihood": lik},
-                         fired=[], explanation={})
-    store.save_score(dataset_id=info.dataset_id, example_id="e3", score_key=key, run_id="r", status="failed",
-                     confidence=None, consistency=None, reflection=None, signals={}, fired=[], explanation={},
-                     error="boom")
+        store.save_score(
+            dataset_id=info.dataset_id,
+            example_id=f"e{i}",
+            score_key=key,
+            run_id="r",
+            status="ok",
+            confidence=0.8,
+            consistency=None,
+            reflection=None,
+            signals={"format": 1.0, "degenerate": 1.0, "bsdetector": 0.8 if i else 0.3, "likelihood": lik},
+            fired=[],
+            explanation={},
+        )
+    store.save_score(
+        dataset_id=info.dataset_id,
+        example_id="e3",
+        score_key=key,
+        run_id="r",
+        status="failed",
+        confidence=None,
+        consistency=None,
+        reflection=None,
+        signals={},
+        fired=[],
+        explanation={},
+        error="boom",
+    )
     assert finalize(store, info, c) == 3
     rows = {r["example_id"]: r for r in store.scores(info.dataset_id, key)}
     # likelihood percentiles 0, 0.5, 1; confidence = mean(bsdetector, percentile)
@@ -340,7 +438,9 @@ def test_reflection_order_is_checked():
     from curation.errors import ConfigError
     from curation.presets import PRESETS
 
-    with pytest.raises(ConfigError, match=r"scoring.reflection_order = 'random' is not allowed; expected balanced or fixed"):
+    with pytest.raises(
+        ConfigError, match=r"scoring.reflection_order = 'random' is not allowed; expected balanced or fixed"
+    ):
         Config().with_overrides({"scoring.reflection_order": "random"})
     assert PRESETS["faithful"].scoring.reflection_order == "fixed" and Config().scoring.reflection_order == "balanced"
 
@@ -360,20 +460,48 @@ class Likelihoods:
 def test_contrast_comes_from_a_constrained_answer_space_only():
     from curation.score import _rival, dataset_view
 
-    spans = [example(f"Passage: the ship brought back red seaweed {i}. What did it bring?", "red seaweed", f"e{i}")
-             for i in range(4)] + [example("Passage: the ship brought back red seaweed. What did it bring?", "ship")]
+    spans = [
+        example(f"Passage: the ship brought back red seaweed {i}. What did it bring?", "red seaweed", f"e{i}")
+        for i in range(4)
+    ] + [example("Passage: the ship brought back red seaweed. What did it bring?", "ship")]
     tokens = TokenScores(-3.0, -4.0, 2)
     client = Likelihoods({"red seaweed": -0.1})
-    rival = _rival(spans[-1], replies("answer: red seaweed", "answer: red seaweed"), tokens, client,
-                   view=dataset_view(spans), config=Config())
+    rival = _rival(
+        spans[-1],
+        replies("answer: red seaweed", "answer: red seaweed"),
+        tokens,
+        client,
+        view=dataset_view(spans),
+        config=Config(),
+    )
     assert client.asked and rival.candidates[0].text == "red seaweed" and rival.candidates[0].source == "extractive"
     assert rival.margin > 0
     open_set = [example(f"Say something {i}", f"thing {i}", f"o{i}") for i in range(5)]
     quiet = Likelihoods({})
-    assert _rival(open_set[0], replies("answer: other", "answer: other"), tokens, quiet,
-                  view=dataset_view(open_set), config=Config()) is None
+    assert (
+        _rival(
+            open_set[0],
+            replies("answer: other", "answer: other"),
+            tokens,
+            quiet,
+            view=dataset_view(open_set),
+            config=Config(),
+        )
+        is None
+    )
     assert quiet.asked == []  # no call for an open answer space
-    assert _rival(spans[-1], replies("answer: red seaweed"), None, quiet, view=dataset_view(spans),
-                  config=Config()) is None  # a backend without likelihoods
-    assert _rival(spans[-1], replies("answer: red seaweed"), tokens, quiet, view=dataset_view(spans),
-                  config=config(**{"scoring.w_contrast": 0})) is None
+    assert (
+        _rival(spans[-1], replies("answer: red seaweed"), None, quiet, view=dataset_view(spans), config=Config())
+        is None
+    )  # a backend without likelihoods
+    assert (
+        _rival(
+            spans[-1],
+            replies("answer: red seaweed"),
+            tokens,
+            quiet,
+            view=dataset_view(spans),
+            config=config(**{"scoring.w_contrast": 0}),
+        )
+        is None
+    )

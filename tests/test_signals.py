@@ -1,4 +1,5 @@
 """Cheap signals: format patterns, degenerate text, likelihood and IFD."""
+
 import math
 
 import pytest
@@ -7,9 +8,17 @@ from hypothesis import strategies as st
 
 from curation import signals as S
 
-INTENTS = ['{"intent": "card_arrival"}', '{"intent": "lost_card"}', '{"intent": "top_up"}',
-           '{"intent": "card_arrival"}', '{"intent": "refund"}', '{"intent": "lost_card"}',
-           '{"intent": "top_up"}', '{"intent": "refund"}', '{"intent": "greet"}']
+INTENTS = [
+    '{"intent": "card_arrival"}',
+    '{"intent": "lost_card"}',
+    '{"intent": "top_up"}',
+    '{"intent": "card_arrival"}',
+    '{"intent": "refund"}',
+    '{"intent": "lost_card"}',
+    '{"intent": "top_up"}',
+    '{"intent": "refund"}',
+    '{"intent": "greet"}',
+]
 
 
 def test_format_consistency_json_dataset_with_one_broken_row():
@@ -32,8 +41,10 @@ def test_format_consistency_json_key_set():
 
 
 def test_format_consistency_worked_solutions():
-    rows = [f"She had {n} apples and bought {n} more, so now she has {2 * n} apples in total.\n#### {2 * n}"
-            for n in range(1, 9)]
+    rows = [
+        f"She had {n} apples and bought {n} more, so now she has {2 * n} apples in total.\n#### {2 * n}"
+        for n in range(1, 9)
+    ]
     rows.append("She had 3 apples and bought 3 more, so now she has 6 apples in")
     rows.append("6")
     scores = S.format_consistency(rows)
@@ -83,15 +94,27 @@ def test_format_consistency_scores_in_unit_interval(responses):
     [
         ("Q?", "", 0.0, "empty response"),
         ("Q?", "  \n\t", 0.0, "empty response"),
-        ("Classify this.", "I'm sorry, but I cannot help with that.", 0.2, "refusal phrase \"i'm sorry\""),
+        ("Classify this.", "I'm sorry, but I cannot help with that.", 0.2, 'refusal phrase "i\'m sorry"'),
         ("Classify this.", "As an AI language model, I do not have opinions.", 0.2, "refusal phrase 'as an ai'"),
-        ("Summarise: the cat sat on the mat all day long",
-         "Summarise: the cat sat on the mat all day long", 0.1, "repeats the prompt"),
+        (
+            "Summarise: the cat sat on the mat all day long",
+            "Summarise: the cat sat on the mat all day long",
+            0.1,
+            "repeats the prompt",
+        ),
         ("Intent?", '{"intent": "card_', 0.3, "truncated? looks like JSON but does not parse"),
-        ("Explain.", "The reason is that the water cycle moves heat from the oceans to the land and", 0.3,
-         "truncated? ends mid-sentence"),
-        ("Explain.", "It rains. The water cycle moves heat from the oceans to the land masses everywhe", 0.7,
-         "truncated? ends without final punctuation"),
+        (
+            "Explain.",
+            "The reason is that the water cycle moves heat from the oceans to the land and",
+            0.3,
+            "truncated? ends mid-sentence",
+        ),
+        (
+            "Explain.",
+            "It rains. The water cycle moves heat from the oceans to the land masses everywhe",
+            0.7,
+            "truncated? ends without final punctuation",
+        ),
         ("Say hi.", "hello there friend " * 6, 0.3, "repeated text"),
     ],
 )
@@ -119,7 +142,7 @@ def test_degenerate_passes_normal_responses(prompt, response):
 def test_degenerate_combines_rules():
     result = S.degenerate("x", "I'm sorry, I cannot (")
     assert result.score == pytest.approx(0.2 * 0.3)
-    assert result.reasons == ("refusal phrase \"i'm sorry\"", "truncated? unclosed bracket")
+    assert result.reasons == ('refusal phrase "i\'m sorry"', "truncated? unclosed bracket")
 
 
 @given(st.text(max_size=60), st.text(max_size=120))
@@ -144,12 +167,12 @@ def test_likelihood_score():
 @pytest.mark.parametrize(
     "with_prompt, without_prompt, expected",
     [
-        (-1.0, -1.0, 0.5),             # IFD 1
+        (-1.0, -1.0, 0.5),  # IFD 1
         (-0.5, -1.0, 1 / (1 + 0.125)),  # IFD 0.5
-        (-2.0, -1.0, 1 / (1 + 8.0)),    # IFD 2
-        (0.0, -1.0, 1.0),              # prompt makes it certain
-        (0.0, 0.0, 0.5),               # certain either way
-        (-1.0, 0.0, 0.0),              # certain only without the prompt
+        (-2.0, -1.0, 1 / (1 + 8.0)),  # IFD 2
+        (0.0, -1.0, 1.0),  # prompt makes it certain
+        (0.0, 0.0, 0.5),  # certain either way
+        (-1.0, 0.0, 0.0),  # certain only without the prompt
         (-math.inf, -1.0, 0.0),
         (-1.0, -math.inf, 1.0),
         (-math.inf, -math.inf, 0.5),

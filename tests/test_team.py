@@ -1,4 +1,5 @@
 """Team review: splitting the queue, conflicts, adjudication, progress (on a real store)."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,8 +39,10 @@ def test_split_is_round_robin_with_an_even_overlap():
     assert len(team.plan_split(ids, ["solo"], overlap=0.5)) == 20  # nobody to overlap with
 
 
-@pytest.mark.parametrize("names, overlap, message", [([], 0.1, "at least one"), (["a", "a"], 0.1, "named twice"),
-                                                      (["a", "b"], 1.5, "overlap must be in")])
+@pytest.mark.parametrize(
+    "names, overlap, message",
+    [([], 0.1, "at least one"), (["a", "a"], 0.1, "named twice"), (["a", "b"], 1.5, "overlap must be in")],
+)
 def test_split_refuses_bad_input(names, overlap, message):
     with pytest.raises(ReviewError, match=message):
         team.plan_split(["e1"], names, overlap)

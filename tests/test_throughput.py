@@ -1,4 +1,5 @@
 """Rate and time left of a phase (pure): decayed sums worked out by hand, bursts, priors."""
+
 from __future__ import annotations
 
 import pytest
@@ -70,14 +71,23 @@ def test_countdown_between_reports():
     assert countdown(None, 3.0) is None
 
 
-@pytest.mark.parametrize("seconds, text", [(0.4, "0 s"), (42, "42 s"), (89, "89 s"), (90, "2 min"),
-                                           (420, "7 min"), (5400, "1.5 h")])
+@pytest.mark.parametrize(
+    "seconds, text", [(0.4, "0 s"), (42, "42 s"), (89, "89 s"), (90, "2 min"), (420, "7 min"), (5400, "1.5 h")]
+)
 def test_duration(seconds, text):
     assert duration(seconds) == text
 
 
-@pytest.mark.parametrize("rate, text", [(None, "– examples/s"), (0.0, "– examples/s"), (2.5, "2.5 examples/s"),
-                                        (0.15, "9.0 examples/min"), (40.0, "40.0 MB/s")])
+@pytest.mark.parametrize(
+    "rate, text",
+    [
+        (None, "– examples/s"),
+        (0.0, "– examples/s"),
+        (2.5, "2.5 examples/s"),
+        (0.15, "9.0 examples/min"),
+        (40.0, "40.0 MB/s"),
+    ],
+)
 def test_rate_text(rate, text):
     unit = "MB" if text.endswith("MB/s") else "examples"
     assert rate_text(rate, unit) == text

@@ -7,6 +7,7 @@ are named with the words of :data:`curation.config.SIGNAL_GLOSSARY` and ``SETTIN
 a reflection or judge explanation that fails :func:`curation.prompts.explanation_problem` is
 shown as unreadable, never as a reason.
 """
+
 from __future__ import annotations
 
 import html
@@ -58,14 +59,22 @@ def export_outcome(row: QueueRow, undecided: str = DEFAULT_UNDECIDED) -> tuple[s
     """What export would do with the example now, and why (``curation.export``'s rule, under the
     dataset's choice for flagged examples nobody decided on)."""
     decision, proposal = row.decision, row.proposal
-    outcome, _, reason = resolve({
-        "action": decision.action if decision else None, "annotator": decision.annotator if decision else None,
-        "after": decision.after if decision else None, "response": row.response, "in_force": row.in_force,
-        "auto_applied": bool(proposal and proposal.auto_applied),
-        "candidate": proposal.candidate if proposal else None,
-        "judge_confidence": proposal.judge_confidence if proposal else None,
-        "flagged": row.flagged, "confidence": row.confidence, "threshold": row.threshold,
-    }, undecided)
+    outcome, _, reason = resolve(
+        {
+            "action": decision.action if decision else None,
+            "annotator": decision.annotator if decision else None,
+            "after": decision.after if decision else None,
+            "response": row.response,
+            "in_force": row.in_force,
+            "auto_applied": bool(proposal and proposal.auto_applied),
+            "candidate": proposal.candidate if proposal else None,
+            "judge_confidence": proposal.judge_confidence if proposal else None,
+            "flagged": row.flagged,
+            "confidence": row.confidence,
+            "threshold": row.threshold,
+        },
+        undecided,
+    )
     return outcome, reason
 
 
@@ -121,8 +130,11 @@ def _proposal(row: QueueRow) -> None:
         st.text(proposal.error or "", width="stretch")
         return
     if proposal.status != "ok":
-        st.caption("No proposed correction: no candidate was more plausible than this response."
-                   if proposal.status == "weaker" else "No proposed correction: every candidate gave this answer.")
+        st.caption(
+            "No proposed correction: no candidate was more plausible than this response."
+            if proposal.status == "weaker"
+            else "No proposed correction: every candidate gave this answer."
+        )
         _candidates(proposal)
         return
     judge = "n/a" if proposal.judge_confidence is None else f"{proposal.judge_confidence:.2f}"
@@ -131,17 +143,24 @@ def _proposal(row: QueueRow) -> None:
     st.markdown(f"**Proposed correction**{source} (P(better) {judge}{applied})")
     position = same_position(proposal.verdicts)
     if position is not None:
-        st.caption(f"The judge picked response {position} in both orders, so it followed the position, not "
-                   "the text: its confidence says nothing here. Decide from the diff.")
+        st.caption(
+            f"The judge picked response {position} in both orders, so it followed the position, not "
+            "the text: its confidence says nothing here. Decide from the diff."
+        )
     with st.container(border=True):
         st.html(diff_html(row.response, proposal.candidate))
     _candidates(proposal)
 
 
 #: How the review card names where a candidate came from.
-SOURCE_LABELS = {"original": "the recorded response", "samples": "the samples' majority answer",
-                 "closed_set": "the dataset's label set", "extractive": "a span of the prompt",
-                 "few_shot": "a few-shot answer", "endpoint": "the candidate model"}
+SOURCE_LABELS = {
+    "original": "the recorded response",
+    "samples": "the samples' majority answer",
+    "closed_set": "the dataset's label set",
+    "extractive": "a span of the prompt",
+    "few_shot": "a few-shot answer",
+    "endpoint": "the candidate model",
+}
 
 
 def _candidates(proposal: Proposal) -> None:
@@ -149,12 +168,23 @@ def _candidates(proposal: Proposal) -> None:
     if not proposal.candidates:
         return
     with st.expander(f"All candidates ({len(proposal.candidates) - 1}) and their confidence"):
-        st.dataframe(pd.DataFrame([
-            {"response": c["text"], "from": SOURCE_LABELS.get(c["source"], c["source"]),
-             "confidence": c["confidence"], "P(better)": c.get("p_better"),
-             signal_label("consistency"): c.get("agreement"), signal_label("likelihood"): c.get("likelihood"),
-             signal_label("format"): c.get("format")}
-            for c in proposal.candidates]), hide_index=True)
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "response": c["text"],
+                        "from": SOURCE_LABELS.get(c["source"], c["source"]),
+                        "confidence": c["confidence"],
+                        "P(better)": c.get("p_better"),
+                        signal_label("consistency"): c.get("agreement"),
+                        signal_label("likelihood"): c.get("likelihood"),
+                        signal_label("format"): c.get("format"),
+                    }
+                    for c in proposal.candidates
+                ]
+            ),
+            hide_index=True,
+        )
 
 
 def _confidence(row: QueueRow) -> None:
@@ -166,9 +196,12 @@ def _confidence(row: QueueRow) -> None:
         st.text(row.score_error or "", width="stretch")
         return
     conf = row.confidence
-    st.metric("Confidence", "n/a" if conf is None else f"{conf:.2f}",
-              help="In [0, 1]; higher = more likely correct. Combines sample agreement and self-reflection "
-                   "with the other signals (see 'Why this score').")
+    st.metric(
+        "Confidence",
+        "n/a" if conf is None else f"{conf:.2f}",
+        help="In [0, 1]; higher = more likely correct. Combines sample agreement and self-reflection "
+        "with the other signals (see 'Why this score').",
+    )
     for name, value in (("consistency", row.consistency), ("reflection", row.reflection)):
         if value is not None:
             st.progress(min(max(value, 0.0), 1.0), text=f"{signal_label(name)} {value:.2f}")
@@ -195,12 +228,15 @@ def _decision(row: QueueRow, history: list[dict[str, Any]], undecided: str) -> N
         latest = _latest_by_annotator(history)
         agree = len(set(latest.values())) == 1
         (st.success if agree else st.warning)(
-            f"{len(latest)} annotators {'agree' if agree else 'disagree'}", icon=":material/group:")
+            f"{len(latest)} annotators {'agree' if agree else 'disagree'}", icon=":material/group:"
+        )
         st.text("\n".join(f"{who}: {action}" for who, action in latest.items()))
     if history:
         with st.expander(f"History ({len(history)} events)"):
-            st.dataframe(pd.DataFrame(history)[["event_id", "action", "annotator", "created_at", "undone",
-                                                "batch_id"]], hide_index=True)
+            st.dataframe(
+                pd.DataFrame(history)[["event_id", "action", "annotator", "created_at", "undone", "batch_id"]],
+                hide_index=True,
+            )
 
 
 def _explanation(row: QueueRow) -> None:
@@ -209,11 +245,21 @@ def _explanation(row: QueueRow) -> None:
         if row.signals:
             st.markdown("**Signals** (in [0, 1], higher = looks fine)")
             reasons = explanation.get("reasons", {})
-            st.dataframe(pd.DataFrame([
-                {"signal": signal_label(name), "meaning": signal_meaning(name), "score": value,
-                 "fired": name in row.fired, "reasons": "; ".join(map(str, reasons.get(name, [])))}
-                for name, value in sorted(row.signals.items())
-            ]), hide_index=True)
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "signal": signal_label(name),
+                            "meaning": signal_meaning(name),
+                            "score": value,
+                            "fired": name in row.fired,
+                            "reasons": "; ".join(map(str, reasons.get(name, []))),
+                        }
+                        for name, value in sorted(row.signals.items())
+                    ]
+                ),
+                hide_index=True,
+            )
         samples = explanation.get("samples") or []
         if samples:
             st.markdown("**Sampled answers** (do they agree with the response?)")
@@ -223,8 +269,10 @@ def _explanation(row: QueueRow) -> None:
             st.markdown("**Self-reflection verdicts** (A = correct, B = incorrect, C = unsure)")
             _verdicts(reflections, judge=False)
         if row.proposal is not None and row.proposal.verdicts:
-            st.markdown("**Judge verdicts** on the proposed correction (A = response 2 better, B = response 1 "
-                        "better, C = equal)")
+            st.markdown(
+                "**Judge verdicts** on the proposed correction (A = response 2 better, B = response 1 "
+                "better, C = equal)"
+            )
             _verdicts(row.proposal.verdicts, judge=True)
         if not (row.signals or samples or reflections):
             st.caption("No explanation recorded.")
@@ -237,14 +285,20 @@ def _verdicts(verdicts: list[dict[str, Any]], *, judge: bool) -> None:
     for n, v in enumerate(verdicts, start=1):
         text = str(v.get("explanation") or "")
         why = explanation_problem(v.get("verdict"), text, parsed=v.get("parsed", True), judge=judge)
-        shown.append({**{k: x for k, x in v.items() if k not in ("explanation", "parsed")},
-                      "reason": text if why is None else f"{UNREADABLE}: {why}"})
+        shown.append(
+            {
+                **{k: x for k, x in v.items() if k not in ("explanation", "parsed")},
+                "reason": text if why is None else f"{UNREADABLE}: {why}",
+            }
+        )
         if why is not None:
             unreadable.append((f"Reply {n} (verdict {v.get('verdict') or 'none'}): {why}", text))
     st.dataframe(pd.DataFrame(shown), hide_index=True)
     if unreadable:
-        with st.expander(f"Raw text of the {len(unreadable)} unreadable {'judge' if judge else 'reflection'} "
-                         "repl" + ("y" if len(unreadable) == 1 else "ies")):
+        with st.expander(
+            f"Raw text of the {len(unreadable)} unreadable {'judge' if judge else 'reflection'} "
+            "repl" + ("y" if len(unreadable) == 1 else "ies")
+        ):
             for caption, text in unreadable:
                 st.caption(caption)
                 st.text(text or "(empty)", width="stretch")

@@ -20,6 +20,7 @@ Both are mirrored in the URL's query string (``?dataset=…&annotator=…``): a 
 reload, a bookmark, a shared link) starts from the URL, and every run writes the choice back.
 Pages keep their own view there too (the Review page: filters and the current example).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -130,12 +131,22 @@ def sidebar(store: Store) -> DatasetInfo | None:
     with st.sidebar:
         if dataset is not None:
             st.session_state[f"_w_{DATASET_KEY}"] = dataset.name
-            st.selectbox("Dataset", [d.name for d in store.datasets()], key=f"_w_{DATASET_KEY}",
-                         on_change=_copy_widget, args=(DATASET_KEY,))
+            st.selectbox(
+                "Dataset",
+                [d.name for d in store.datasets()],
+                key=f"_w_{DATASET_KEY}",
+                on_change=_copy_widget,
+                args=(DATASET_KEY,),
+            )
         st.session_state[f"_w_{ANNOTATOR_KEY}"] = st.session_state.get(ANNOTATOR_KEY, "")
-        st.text_input("Annotator", key=f"_w_{ANNOTATOR_KEY}", on_change=_copy_widget,
-                      args=(ANNOTATOR_KEY,), placeholder="your name",
-                      help="Recorded with every review decision.")
+        st.text_input(
+            "Annotator",
+            key=f"_w_{ANNOTATOR_KEY}",
+            on_change=_copy_widget,
+            args=(ANNOTATOR_KEY,),
+            placeholder="your name",
+            help="Recorded with every review decision.",
+        )
         st.caption(f"Store: `{store.path}`")
     _start_from_url()
     set_query(dataset=dataset.name if dataset else None, annotator=st.session_state.get(ANNOTATOR_KEY, "").strip())
@@ -170,8 +181,7 @@ def sample_files() -> list[Path]:
     """The demo datasets shipped in ``sample_data/`` (their ``*.labels.jsonl`` left out)."""
     if not SAMPLE_DIR.is_dir():
         return []
-    return sorted(p for p in SAMPLE_DIR.iterdir()
-                  if p.suffix in DATA_SUFFIXES and not p.name.endswith(".labels.jsonl"))
+    return sorted(p for p in SAMPLE_DIR.iterdir() if p.suffix in DATA_SUFFIXES and not p.name.endswith(".labels.jsonl"))
 
 
 def load_samples(store: Store) -> list[str]:
@@ -183,20 +193,30 @@ def load_samples(store: Store) -> list[str]:
     files = sample_files()
     if not files:
         raise CurationError(f"{SAMPLE_DIR}: no sample datasets found")
-    return [import_file(store, path, name=path.stem).dataset.name
-            for path in files if store.find_dataset(path.stem) is None]
+    return [
+        import_file(store, path, name=path.stem).dataset.name for path in files if store.find_dataset(path.stem) is None
+    ]
 
 
 def stage_pages() -> list[tuple[str, str]]:
     """``(path relative to app.py, label)`` of each stage page in ``pages/`` (Home excluded), in order."""
-    return [(f"pages/{p.name}", p.stem.split("_", 1)[-1].replace("_", " "))
-            for p in sorted((REPO_ROOT / "pages").glob("[1-9]*_*.py"))]
+    return [
+        (f"pages/{p.name}", p.stem.split("_", 1)[-1].replace("_", " "))
+        for p in sorted((REPO_ROOT / "pages").glob("[1-9]*_*.py"))
+    ]
 
 
 def datasets_table(store: Store) -> list[dict]:
     """One row per dataset: its name, shape and pipeline counts (``Store.status``)."""
     rows = []
     for info in store.datasets():
-        rows.append({"dataset": info.name, "format": info.format, "file": info.file_type,
-                     **store.status(info.dataset_id), "rejected at import": info.n_rejected})
+        rows.append(
+            {
+                "dataset": info.name,
+                "format": info.format,
+                "file": info.file_type,
+                **store.status(info.dataset_id),
+                "rejected at import": info.n_rejected,
+            }
+        )
     return rows

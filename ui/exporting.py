@@ -5,6 +5,7 @@ export would write now, plus the curated JSONL's bytes for the download button. 
 :func:`curation.export.export_dataset` does the work; nothing is written outside the
 temporary folder.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,14 +34,19 @@ def preview_export(store: Store, dataset: str, fmt: str, undecided: str) -> Expo
         CurationError: as :func:`curation.export.export_dataset`.
     """
     with tempfile.TemporaryDirectory(prefix="clear-export-") as tmp:
-        result = export_dataset(store, Path(tmp) / f"{dataset}.jsonl", dataset=dataset, fmt=fmt,
-                                undecided=undecided)
-        manifest = dict(result.manifest, output={**result.manifest["output"], "path": None},
-                        undecided={**result.manifest["undecided"], "held_path": None})
-        return ExportPreview(counts=result.counts, manifest=manifest, data=result.path.read_bytes(),
-                             manifest_bytes=json.dumps(manifest, indent=2, ensure_ascii=False,
-                                                       default=str).encode("utf-8") + b"\n",
-                             held=result.held_path.read_bytes() if result.held_path else None)
+        result = export_dataset(store, Path(tmp) / f"{dataset}.jsonl", dataset=dataset, fmt=fmt, undecided=undecided)
+        manifest = dict(
+            result.manifest,
+            output={**result.manifest["output"], "path": None},
+            undecided={**result.manifest["undecided"], "held_path": None},
+        )
+        return ExportPreview(
+            counts=result.counts,
+            manifest=manifest,
+            data=result.path.read_bytes(),
+            manifest_bytes=json.dumps(manifest, indent=2, ensure_ascii=False, default=str).encode("utf-8") + b"\n",
+            held=result.held_path.read_bytes() if result.held_path else None,
+        )
 
 
 def default_out_path(store: Store, dataset: str) -> str:

@@ -5,6 +5,7 @@ that run) and returns a validated :class:`~curation.config.Config`. Widget keys 
 ``run_`` and end with the dataset's name, so each dataset keeps its own settings. The API key
 itself is never asked for: only the *name* of the environment variable holding it.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,6 +43,7 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
     Raises:
         ConfigError: a value the config rejects (the message names the key).
     """
+
     def key(name: str) -> str:
         return f"run_{name}:{scope}"
 
@@ -49,74 +51,131 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
     o: dict[str, Any] = {}
     st.subheader("Model")
     left, right = st.columns(2)
-    o["llm.backend"] = left.selectbox("Backend", BACKENDS, index=BACKENDS.index(llm.backend), key=key("backend"),
-                                      format_func=_BACKEND_LABELS.get)
+    o["llm.backend"] = left.selectbox(
+        "Backend", BACKENDS, index=BACKENDS.index(llm.backend), key=key("backend"), format_func=_BACKEND_LABELS.get
+    )
     if o["llm.backend"] == "embedded":
         choices = list(PACKAGED_MODELS) + [GGUF_CHOICE]
-        picked = right.selectbox("Model", choices, key=key("model"),
-                                 index=choices.index(llm.model) if llm.model in PACKAGED_MODELS else len(choices) - 1)
+        picked = right.selectbox(
+            "Model",
+            choices,
+            key=key("model"),
+            index=choices.index(llm.model) if llm.model in PACKAGED_MODELS else len(choices) - 1,
+        )
         if picked == GGUF_CHOICE:
-            o["llm.model"] = right.text_input("GGUF file", key=key("gguf"), placeholder="/models/my-model.gguf",
-                                              value="" if llm.model in PACKAGED_MODELS else llm.model).strip()
+            o["llm.model"] = right.text_input(
+                "GGUF file",
+                key=key("gguf"),
+                placeholder="/models/my-model.gguf",
+                value="" if llm.model in PACKAGED_MODELS else llm.model,
+            ).strip()
         else:
             o["llm.model"] = picked
             right.caption(f"{PACKAGED_MODELS[picked].origin} · licence {PACKAGED_MODELS[picked].licence}")
     else:
-        o["llm.base_url"] = right.text_input("Base URL", value=llm.base_url or "", key=key("base_url"),
-                                             placeholder="http://localhost:8000/v1").strip() or None
-        o["llm.model"] = left.text_input("Model name", key=key("model_name"),
-                                         value="" if llm.model in PACKAGED_MODELS else llm.model).strip()
-        env = right.text_input("API key environment variable", value=llm.api_key_env, key=key("key_env"),
-                               help="The name of the variable, not the key: the key is never stored.").strip()
+        o["llm.base_url"] = (
+            right.text_input(
+                "Base URL", value=llm.base_url or "", key=key("base_url"), placeholder="http://localhost:8000/v1"
+            ).strip()
+            or None
+        )
+        o["llm.model"] = left.text_input(
+            "Model name", key=key("model_name"), value="" if llm.model in PACKAGED_MODELS else llm.model
+        ).strip()
+        env = right.text_input(
+            "API key environment variable",
+            value=llm.api_key_env,
+            key=key("key_env"),
+            help="The name of the variable, not the key: the key is never stored.",
+        ).strip()
         o["llm.api_key_env"] = env
         if env and os.environ.get(env):
             right.caption(f"{env} is set in the app's environment.")
         else:
-            right.warning(f"{env or 'The variable'} is not set in the app's environment; local servers "
-                          "may not need it, hosted APIs do.")
+            right.warning(
+                f"{env or 'The variable'} is not set in the app's environment; local servers "
+                "may not need it, hosted APIs do."
+            )
     a, b, d = st.columns(3)
     o["llm.concurrency"] = a.number_input("Concurrency", 1, 256, llm.concurrency, key=key("concurrency"))
-    o["llm.price_prompt_per_m"] = b.number_input("Price per M prompt tokens ($)", 0.0, value=llm.price_prompt_per_m,
-                                                 key=key("price_in"), format="%.3f")
-    o["llm.price_completion_per_m"] = d.number_input("Price per M completion tokens ($)", 0.0, format="%.3f",
-                                                     value=llm.price_completion_per_m, key=key("price_out"))
-    budget = a.number_input("Budget ($, empty = no cap)", 0.0, value=llm.budget_usd, key=key("budget"),
-                            placeholder="no cap", help="The run stops when it has spent this much; "
-                            "start it again with a higher budget to go on.")
+    o["llm.price_prompt_per_m"] = b.number_input(
+        "Price per M prompt tokens ($)", 0.0, value=llm.price_prompt_per_m, key=key("price_in"), format="%.3f"
+    )
+    o["llm.price_completion_per_m"] = d.number_input(
+        "Price per M completion tokens ($)", 0.0, format="%.3f", value=llm.price_completion_per_m, key=key("price_out")
+    )
+    budget = a.number_input(
+        "Budget ($, empty = no cap)",
+        0.0,
+        value=llm.budget_usd,
+        key=key("budget"),
+        placeholder="no cap",
+        help="The run stops when it has spent this much; start it again with a higher budget to go on.",
+    )
 
     st.subheader("Scoring, filter and correction")
     a, b, d = st.columns(3)
     o["scoring.k"] = a.number_input(term("k"), 0, 20, s.k, key=key("k"), help=setting_help("k"))
-    o["scoring.alpha"] = b.slider(term("alpha"), 0.0, 1.0, s.alpha, 0.05, key=key("alpha"),
-                                  help=setting_help("alpha"))
+    o["scoring.alpha"] = b.slider(term("alpha"), 0.0, 1.0, s.alpha, 0.05, key=key("alpha"), help=setting_help("alpha"))
     o["scoring.beta"] = d.slider(term("beta"), 0.0, 1.0, s.beta, 0.05, key=key("beta"), help=setting_help("beta"))
-    o["filter.gamma"] = a.slider(term("gamma"), 0.0, 1.0, f.gamma, 0.01, key=key("gamma"),
-                                 help=setting_help("gamma"))
-    o["filter.gamma_mode"] = b.radio(f"{term('gamma', short=True)} is", GAMMA_MODES, key=key("gamma_mode"),
-                                     index=GAMMA_MODES.index(f.gamma_mode), horizontal=True,
-                                     help="absolute: a confidence; quantile: flag that share.")
+    o["filter.gamma"] = a.slider(term("gamma"), 0.0, 1.0, f.gamma, 0.01, key=key("gamma"), help=setting_help("gamma"))
+    o["filter.gamma_mode"] = b.radio(
+        f"{term('gamma', short=True)} is",
+        GAMMA_MODES,
+        key=key("gamma_mode"),
+        index=GAMMA_MODES.index(f.gamma_mode),
+        horizontal=True,
+        help="absolute: a confidence; quantile: flag that share.",
+    )
     o["correct.eta"] = d.slider(term("eta"), 0.0, 1.0, c.eta, 0.01, key=key("eta"), help=setting_help("eta"))
-    o["correct.auto_apply"] = a.toggle("Auto-apply confident corrections", c.auto_apply, key=key("auto_apply"),
-                                       help="Off: every correction waits for a reviewer.")
+    o["correct.auto_apply"] = a.toggle(
+        "Auto-apply confident corrections",
+        c.auto_apply,
+        key=key("auto_apply"),
+        help="Off: every correction waits for a reviewer.",
+    )
     with st.expander("Advanced"):
-        o["scoring.sample_style"] = st.radio("Samples", SAMPLE_STYLES, key=key("sample_style"), horizontal=True,
-                                             index=SAMPLE_STYLES.index(s.sample_style),
-                                             help="answer_first needs far fewer tokens on a CPU model.")
-        o["scoring.temperature"] = st.slider("Sampling temperature", 0.0, 2.0, s.temperature, 0.05,
-                                             key=key("temperature"))
-        o["correct.sources"] = tuple(st.multiselect(
-            "Correction candidates from", CANDIDATE_SOURCES, default=list(c.sources), key=key("sources"),
-            help="samples: the scoring samples' majority answer; closed_set: every label of a dataset whose "
-                 "responses come from a small set; extractive: spans of the prompt; few_shot: a new answer "
-                 "with similar confident examples as demonstrations.")) or c.sources
-        o["correct.judge"] = st.radio("Correction judge", JUDGES, index=JUDGES.index(c.judge), key=key("judge"),
-                                      horizontal=True, help="contest: compared confidences, calibrated; llm: the "
-                                      "paper's two-order judge alone; both: the LLM judge joins where it read the "
-                                      "responses.")
+        o["scoring.sample_style"] = st.radio(
+            "Samples",
+            SAMPLE_STYLES,
+            key=key("sample_style"),
+            horizontal=True,
+            index=SAMPLE_STYLES.index(s.sample_style),
+            help="answer_first needs far fewer tokens on a CPU model.",
+        )
+        o["scoring.temperature"] = st.slider(
+            "Sampling temperature", 0.0, 2.0, s.temperature, 0.05, key=key("temperature")
+        )
+        o["correct.sources"] = (
+            tuple(
+                st.multiselect(
+                    "Correction candidates from",
+                    CANDIDATE_SOURCES,
+                    default=list(c.sources),
+                    key=key("sources"),
+                    help="samples: the scoring samples' majority answer; closed_set: every label of a dataset whose "
+                    "responses come from a small set; extractive: spans of the prompt; few_shot: a new answer "
+                    "with similar confident examples as demonstrations.",
+                )
+            )
+            or c.sources
+        )
+        o["correct.judge"] = st.radio(
+            "Correction judge",
+            JUDGES,
+            index=JUDGES.index(c.judge),
+            key=key("judge"),
+            horizontal=True,
+            help="contest: compared confidences, calibrated; llm: the "
+            "paper's two-order judge alone; both: the LLM judge joins where it read the "
+            "responses.",
+        )
         stages = st.multiselect("Stages", STAGES, default=list(STAGES), key=key("stages"))
     if not o["llm.model"]:
-        raise ConfigError("config: llm.model is empty; enter " + (
-            "the path of a .gguf file" if o["llm.backend"] == "embedded" else "the model name the endpoint expects"))
+        raise ConfigError(
+            "config: llm.model is empty; enter "
+            + ("the path of a .gguf file" if o["llm.backend"] == "embedded" else "the model name the endpoint expects")
+        )
     config = base.with_overrides(o)
     if budget is None and config.llm.budget_usd is not None:
         config = replace(config, llm=replace(config.llm, budget_usd=None))
@@ -127,8 +186,11 @@ def show_estimate(estimate: RunEstimate) -> None:
     cols = st.columns(5)
     cols[0].metric("Examples to score", f"{estimate.examples:,}")
     cols[1].metric("LLM calls (at most)", f"{estimate.calls:,}")
-    cols[2].metric("Tokens", f"{estimate.prompt_tokens + estimate.completion_tokens:,}",
-                   help=f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion")
+    cols[2].metric(
+        "Tokens",
+        f"{estimate.prompt_tokens + estimate.completion_tokens:,}",
+        help=f"{estimate.prompt_tokens:,} prompt + {estimate.completion_tokens:,} completion",
+    )
     cols[3].metric("Time", duration(estimate.seconds))
     cols[4].metric("Cost", f"${estimate.cost_usd:,.2f}")
     if estimate.basis:
@@ -157,16 +219,21 @@ def show_job(job: RunJob) -> None:
     cols[4].metric("Tokens", f"{int(stats.get('prompt_tokens', 0) + stats.get('completion_tokens', 0)):,}")
     cols[5].metric("Cost", f"${stats.get('cost_usd', 0.0):,.4f}")
     if job.running:
-        st.caption("Stopping after the examples in flight…" if job.stop.is_set() else "Running in the background: "
-                   "you can leave this page; coming back (or refreshing) shows this run.")
+        st.caption(
+            "Stopping after the examples in flight…"
+            if job.stop.is_set()
+            else "Running in the background: you can leave this page; coming back (or refreshing) shows this run."
+        )
     elif job.error:
         st.error(job.error)
     elif job.crash is not None:
         st.exception(job.crash)
     elif job.summary is not None:
         r = job.summary
-        text = (f"scored {r.scored:,} · failed {r.failed:,} · flagged {r.flagged:,} · "
-                f"proposed {r.proposed:,} · auto-applied {r.auto_applied:,}")
+        text = (
+            f"scored {r.scored:,} · failed {r.failed:,} · flagged {r.flagged:,} · "
+            f"proposed {r.proposed:,} · auto-applied {r.auto_applied:,}"
+        )
         for warning in r.warnings:
             st.error(warning)
         if r.stopped:
@@ -178,14 +245,21 @@ def show_job(job: RunJob) -> None:
         for note in r.notes:
             st.caption(note)
         if r.flagged:
-            st.page_link("pages/3_Review.py", label=f"Review the {r.flagged:,} flagged examples",
-                         icon=":material/search:", query_params={"status": "flagged"})
+            st.page_link(
+                "pages/3_Review.py",
+                label=f"Review the {r.flagged:,} flagged examples",
+                icon=":material/search:",
+                query_params={"status": "flagged"},
+            )
 
 
 def _phase_steps(job: RunJob) -> list[str]:
     """Each phase of the job: ✓ when done, ▶ the current one, the ones to come plain."""
-    wanted = [s for s in PHASES if s in job.phases or s in job.stages
-              or (s == "load" and job.config.llm.backend == "embedded" and job.running)]
+    wanted = [
+        s
+        for s in PHASES
+        if s in job.phases or s in job.stages or (s == "load" and job.config.llm.backend == "embedded" and job.running)
+    ]
     current = job.progress.stage if job.progress is not None and job.running else None
     steps = []
     for stage in wanted:

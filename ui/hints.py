@@ -1,4 +1,5 @@
 """Empty states: say what is missing and link to the page that provides it."""
+
 from __future__ import annotations
 
 import streamlit as st

@@ -5,6 +5,7 @@ problems still name it). Out: :class:`FileReport`, plain data: the detected shap
 to map, a preview of the first examples and every validation problem as ``file:line``,
 field and message. Nothing is written to the store here.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -71,13 +72,16 @@ class FileReport:
         if not self.importable:
             return "Nothing can be imported from this file: fix it first."
         verb = "has" if self.n_bad == 1 else "have"
-        return (f"{self.n_bad} of {self.n_records} {self.unit}s {verb} problems. Nothing is imported "
-                "until you fix the file or choose to skip them.")
+        return (
+            f"{self.n_bad} of {self.n_records} {self.unit}s {verb} problems. Nothing is imported "
+            "until you fix the file or choose to skip them."
+        )
 
     def first_problems(self, limit: int = FIRST_PROBLEMS) -> str:
         """The first ``limit`` problems as ``file:line: field message`` lines, then how many more."""
-        lines = [str(Problem(row["where"], None, row["field"] or None, row["problem"]))
-                 for row in self.problems[:limit]]
+        lines = [
+            str(Problem(row["where"], None, row["field"] or None, row["problem"])) for row in self.problems[:limit]
+        ]
         more = len(self.problems) - limit
         return "\n".join(lines + ([f"... and {more} more (every one is in the table)"] if more > 0 else []))
 
@@ -97,13 +101,15 @@ def problem_rows(problems: list[Problem]) -> list[dict[str, Any]]:
     rows = []
     for p in problems:
         name = Path(p.file).name
-        rows.append({"where": name if p.line is None else f"{name}:{p.line}",
-                     "field": p.field or "", "problem": p.message})
+        rows.append(
+            {"where": name if p.line is None else f"{name}:{p.line}", "field": p.field or "", "problem": p.message}
+        )
     return rows
 
 
-def inspect_file(path: str | Path, *, fmt: str | None = None, prompt_col: str | None = None,
-                 response_col: str | None = None) -> FileReport:
+def inspect_file(
+    path: str | Path, *, fmt: str | None = None, prompt_col: str | None = None, response_col: str | None = None
+) -> FileReport:
     """Read ``path`` as :func:`curation.ingest.read_dataset` would, keeping every problem.
 
     Cached per file version (path, size, modification time) and options.
@@ -119,8 +125,9 @@ def inspect_file(path: str | Path, *, fmt: str | None = None, prompt_col: str | 
 
 
 @st.cache_data(show_spinner="Reading the file…", max_entries=16)
-def _inspect(path: str, size: int, mtime_ns: int, fmt: str | None, prompt_col: str | None,
-             response_col: str | None) -> FileReport:
+def _inspect(
+    path: str, size: int, mtime_ns: int, fmt: str | None, prompt_col: str | None, response_col: str | None
+) -> FileReport:
     try:
         raw = read_raw(path)
     except CurationError as e:
@@ -131,8 +138,15 @@ def _inspect(path: str, size: int, mtime_ns: int, fmt: str | None, prompt_col: s
         parsed = read_dataset(path, skip_invalid=True, **options)
     except InvalidRecordError as e:
         flat = fmt or ("prompt-response" if raw.columns is not None else None)
-        return FileReport(file_type=raw.file_type, format=flat, keys=keys, n_records=len(raw.records),
-                          prompt_col=prompt_col, response_col=response_col, problems=problem_rows(e.problems))
+        return FileReport(
+            file_type=raw.file_type,
+            format=flat,
+            keys=keys,
+            n_records=len(raw.records),
+            prompt_col=prompt_col,
+            response_col=response_col,
+            problems=problem_rows(e.problems),
+        )
     except CurationError as e:
         return FileReport(file_type=raw.file_type, keys=keys, n_records=len(raw.records), error=str(e))
     problems: list[Problem] = []
@@ -141,12 +155,20 @@ def _inspect(path: str, size: int, mtime_ns: int, fmt: str | None, prompt_col: s
             read_dataset(path, skip_invalid=False, **options)
         except InvalidRecordError as e:
             problems = e.problems
-    preview = [{"line": ex.line, "id": ex.example_id, "prompt": prompt_text(ex.prompt),
-                "response": ex.response} for ex in parsed.examples[:PREVIEW_ROWS]]
+    preview = [
+        {"line": ex.line, "id": ex.example_id, "prompt": prompt_text(ex.prompt), "response": ex.response}
+        for ex in parsed.examples[:PREVIEW_ROWS]
+    ]
     return FileReport(
-        file_type=parsed.file_type, format=parsed.format, prompt_col=parsed.options.get("prompt_col"),
-        response_col=parsed.options.get("response_col"), keys=keys, n_records=len(raw.records),
-        n_good=len(parsed.examples), preview=preview, problems=problem_rows(problems),
+        file_type=parsed.file_type,
+        format=parsed.format,
+        prompt_col=parsed.options.get("prompt_col"),
+        response_col=parsed.options.get("response_col"),
+        keys=keys,
+        n_records=len(raw.records),
+        n_good=len(parsed.examples),
+        preview=preview,
+        problems=problem_rows(problems),
     )
 
 

@@ -6,6 +6,7 @@ Cancelling sets an event that ``run_pipeline`` checks through ``should_stop``; t
 so far is in the store, and starting the same configuration again resumes it. The job keeps
 the latest report of each phase, so the page can show the phases behind and ahead.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,14 @@ class RunJob:
 
     def _run(self, store: Store) -> None:
         try:
-            self.summary = pipeline.run_pipeline(store, self.dataset, self.config, stages=self.stages,
-                                                 on_progress=self._report, should_stop=self.stop.is_set)
+            self.summary = pipeline.run_pipeline(
+                store,
+                self.dataset,
+                self.config,
+                stages=self.stages,
+                on_progress=self._report,
+                should_stop=self.stop.is_set,
+            )
         except CurationError as e:
             self.error = str(e)
         except Exception as e:  # noqa: BLE001 -- a thread cannot raise into the page; shown there
@@ -88,8 +95,7 @@ def start_job(store: Store, dataset: str, config: Config, *, stages: tuple[str, 
         if slot.job is not None and slot.job.running:
             return slot.job
         job = RunJob(dataset=dataset, config=config, stages=stages)
-        job.thread = threading.Thread(target=job._run, args=(store,), daemon=True,
-                                      name=f"clear-run-{dataset}")
+        job.thread = threading.Thread(target=job._run, args=(store,), daemon=True, name=f"clear-run-{dataset}")
         slot.job = job
         job.thread.start()
     return job

@@ -5,6 +5,7 @@ straight to the store through :mod:`curation.review`, so a refresh loses nothing
 and the current example are mirrored in the query string (``status``, ``signal``, ``conf``,
 ``q``, ``mine``, ``example``), so a reload or a shared link opens the same view.
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,9 +25,15 @@ PAGE_SIZE = 20
 POS, FLASH, ERROR, CONFIRM = "review_pos", "review_flash", "review_error", "review_bulk_confirm"
 WARN, GOTO, URL_SEEN = "review_warn", "review_goto", "review_url_seen"
 URL_KEYS = ("status", "signal", "conf", "q", "mine", "example")
-STATUS_LABELS = {"all": "All", "flagged": "Flagged", "flagged_undecided": "Flagged, undecided",
-                 "proposed": "Has a proposal", "auto_applied": "Auto-corrected", "undecided": "Undecided",
-                 "decided": "Decided"}
+STATUS_LABELS = {
+    "all": "All",
+    "flagged": "Flagged",
+    "flagged_undecided": "Flagged, undecided",
+    "proposed": "Has a proposal",
+    "auto_applied": "Auto-corrected",
+    "undecided": "Undecided",
+    "decided": "Decided",
+}
 BULK_LABELS = {
     "accept_proposals": "Accept every proposal with judge confidence ≥ …",
     "remove_empty_or_degenerate": "Remove every empty or degenerate response",
@@ -35,8 +42,10 @@ BULK_LABELS = {
 }
 #: Button label → shortcut; Streamlit reserves C and R, so remove is X.
 KEYS = {"Accept": "A", "Keep": "K", "Remove": "X", "Undo last": "U", "Next": "N", "Previous": "P"}
-KEY_HELP = ("**Keys:** `A` accept · `K` keep · `X` remove · `U` undo your last decision · `N` next · "
-            "`P` previous · `E` edit (focuses the box; `Ctrl`/`⌘`+`Enter` saves) · `Tab` moves between buttons")
+KEY_HELP = (
+    "**Keys:** `A` accept · `K` keep · `X` remove · `U` undo your last decision · `N` next · "
+    "`P` previous · `E` edit (focuses the box; `Ctrl`/`⌘`+`Enter` saves) · `Tab` moves between buttons"
+)
 # Focus the edit box on "e" (static script, no data in it); Streamlit's own shortcuts do the rest.
 _EDIT_KEY_JS = """<script>
 if (!window.__clearReviewEditKey) {
@@ -94,10 +103,19 @@ def start_position(store: Store, dataset_id: int, flt: QueueFilter) -> int:
 
 def to_url(flt: QueueFilter, all_of_queue: bool, example_id: str | None) -> None:
     """Mirror the filters and the current example in the query string."""
-    conf = None if flt.conf_min is None and flt.conf_max is None else \
-        f"{flt.conf_min or 0.0:.2f}-{1.0 if flt.conf_max is None else flt.conf_max:.2f}"
-    view = {"status": None if flt.status == "all" else flt.status, "signal": flt.signal, "conf": conf,
-            "q": flt.search, "mine": "0" if all_of_queue else None, "example": example_id}
+    conf = (
+        None
+        if flt.conf_min is None and flt.conf_max is None
+        else f"{flt.conf_min or 0.0:.2f}-{1.0 if flt.conf_max is None else flt.conf_max:.2f}"
+    )
+    view = {
+        "status": None if flt.status == "all" else flt.status,
+        "signal": flt.signal,
+        "conf": conf,
+        "q": flt.search,
+        "mine": "0" if all_of_queue else None,
+        "example": example_id,
+    }
     set_query(**view)
     st.session_state[URL_SEEN] = {key: value for key, value in view.items() if value}
 
@@ -126,20 +144,28 @@ def filters(signals: dict[str, int], assigned: bool, annotator: str) -> tuple[Qu
         st.session_state.setdefault("review_mine", True)
     mine = assigned and st.toggle("Only my assignment", key="review_mine", **reset)
     cols = st.columns([2, 2, 3, 3])
-    status = cols[0].selectbox("Show", list(STATUS_LABELS), format_func=STATUS_LABELS.get,
-                               key="review_status", **reset)
+    status = cols[0].selectbox("Show", list(STATUS_LABELS), format_func=STATUS_LABELS.get, key="review_status", **reset)
     options = ["(any)", *signals]
     if st.session_state.get("review_signal") not in options:
         st.session_state.pop("review_signal", None)
-    signal = cols[1].selectbox("Fired signal", options, key="review_signal",
-                               format_func=lambda s: s if s == "(any)" else f"{signal_label(s)} ({signals[s]})",
-                               **reset)
+    signal = cols[1].selectbox(
+        "Fired signal",
+        options,
+        key="review_signal",
+        format_func=lambda s: s if s == "(any)" else f"{signal_label(s)} ({signals[s]})",
+        **reset,
+    )
     low, high = cols[2].slider("Confidence", 0.0, 1.0, (0.0, 1.0), 0.01, key="review_conf", **reset)
     search = cols[3].text_input("Search prompt and response", key="review_search", **reset)
     full = low <= 0.0 and high >= 1.0
-    return QueueFilter(status=status, signal=None if signal == "(any)" else signal,
-                       conf_min=None if full else low, conf_max=None if full else high, search=search or None,
-                       assignee=annotator if mine else None), assigned and not mine
+    return QueueFilter(
+        status=status,
+        signal=None if signal == "(any)" else signal,
+        conf_min=None if full else low,
+        conf_max=None if full else high,
+        search=search or None,
+        assignee=annotator if mine else None,
+    ), assigned and not mine
 
 
 def navigator(pos: int, total: int) -> int:
@@ -149,10 +175,10 @@ def navigator(pos: int, total: int) -> int:
     cols[0].button("Previous", shortcut=KEYS["Previous"], on_click=_goto, args=(pos - 1,), disabled=pos == 0)
     cols[1].button("Next", shortcut=KEYS["Next"], on_click=_goto, args=(pos + 1,), disabled=pos >= total - 1)
     page, pages = pos // PAGE_SIZE, (total - 1) // PAGE_SIZE + 1
-    cols[2].button("◀ Page", key="review_prev_page", on_click=_goto, args=((page - 1) * PAGE_SIZE,),
-                   disabled=page == 0)
-    cols[3].button("Page ▶", key="review_next_page", on_click=_goto, args=((page + 1) * PAGE_SIZE,),
-                   disabled=page >= pages - 1)
+    cols[2].button("◀ Page", key="review_prev_page", on_click=_goto, args=((page - 1) * PAGE_SIZE,), disabled=page == 0)
+    cols[3].button(
+        "Page ▶", key="review_next_page", on_click=_goto, args=((page + 1) * PAGE_SIZE,), disabled=page >= pages - 1
+    )
     cols[4].caption(f"Example {pos + 1} of {total} · page {page + 1} of {pages}")
     return pos
 
@@ -160,23 +186,41 @@ def navigator(pos: int, total: int) -> int:
 def _snippet(text: str | None, width: int = 70) -> str:
     """One line of at most ``width`` characters."""
     flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def queue_table(rows: list[QueueRow], *, offset: int, pos: int) -> None:
     """The current page of the queue as a table; clicking a row opens that example."""
-    table = pd.DataFrame([{
-        "": "▶" if offset + i == pos else "", "#": offset + i + 1,
-        "response": _snippet(r.response), "confidence": r.confidence, "flag": "flagged" if r.flagged else "",
-        "proposal": _snippet(r.proposal.candidate, 40) if r.proposal is not None and r.proposal.status == "ok" else "",
-        "decision": f"{r.decision.action} ({r.decision.annotator})" if r.decision else "", "id": r.example_id,
-    } for i, r in enumerate(rows)])
+    table = pd.DataFrame(
+        [
+            {
+                "": "▶" if offset + i == pos else "",
+                "#": offset + i + 1,
+                "response": _snippet(r.response),
+                "confidence": r.confidence,
+                "flag": "flagged" if r.flagged else "",
+                "proposal": _snippet(r.proposal.candidate, 40)
+                if r.proposal is not None and r.proposal.status == "ok"
+                else "",
+                "decision": f"{r.decision.action} ({r.decision.annotator})" if r.decision else "",
+                "id": r.example_id,
+            }
+            for i, r in enumerate(rows)
+        ]
+    )
     key = f"review_queue_table_{pos}"  # a new table per position: a click's highlight does not linger
-    st.dataframe(table, hide_index=True, key=key, on_select=functools.partial(_open_row, key, offset),
-                 selection_mode="single-row", height=min(38 + 35 * len(rows), 250), column_config={
-                     "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
-                                                                   format="%.2f"),
-                     "response": st.column_config.TextColumn("response", width="large")})
+    st.dataframe(
+        table,
+        hide_index=True,
+        key=key,
+        on_select=functools.partial(_open_row, key, offset),
+        selection_mode="single-row",
+        height=min(38 + 35 * len(rows), 250),
+        column_config={
+            "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f"),
+            "response": st.column_config.TextColumn("response", width="large"),
+        },
+    )
 
 
 def _can_accept(row: QueueRow) -> bool:
@@ -188,14 +232,32 @@ def actions(store: Store, dataset_id: int, flt: QueueFilter, row: QueueRow, anno
     args = (store, dataset_id, flt, row.example_id, annotator)
     can_accept = _can_accept(row)
     with st.container(horizontal=True):
-        st.button("Accept", shortcut=KEYS["Accept"], type="primary", on_click=_decide, args=(*args, "accept"),
-                  disabled=not can_accept, help="Take the proposed correction")
-        st.button("Keep", shortcut=KEYS["Keep"], on_click=_decide, args=(*args, "keep"),
-                  help="The original response is fine")
-        st.button("Remove", shortcut=KEYS["Remove"], on_click=_decide, args=(*args, "remove"),
-                  help="Drop the example from the export")
-        st.button("Undo last", shortcut=KEYS["Undo last"], on_click=_undo, args=(store, dataset_id, flt, annotator),
-                  help="Undo your latest decision (a new event; nothing is deleted)")
+        st.button(
+            "Accept",
+            shortcut=KEYS["Accept"],
+            type="primary",
+            on_click=_decide,
+            args=(*args, "accept"),
+            disabled=not can_accept,
+            help="Take the proposed correction",
+        )
+        st.button(
+            "Keep", shortcut=KEYS["Keep"], on_click=_decide, args=(*args, "keep"), help="The original response is fine"
+        )
+        st.button(
+            "Remove",
+            shortcut=KEYS["Remove"],
+            on_click=_decide,
+            args=(*args, "remove"),
+            help="Drop the example from the export",
+        )
+        st.button(
+            "Undo last",
+            shortcut=KEYS["Undo last"],
+            on_click=_undo,
+            args=(store, dataset_id, flt, annotator),
+            help="Undo your latest decision (a new event; nothing is deleted)",
+        )
 
 
 def edit_box(store: Store, dataset_id: int, flt: QueueFilter, row: QueueRow, annotator: str) -> None:
@@ -214,32 +276,44 @@ def bulk_panel(store: Store, dataset_id: int, flt: QueueFilter, annotator: str) 
     if not st.toggle("Bulk actions on the whole filtered queue", key="review_bulk_open", on_change=_cancel_bulk):
         return  # counting what a rule would change scans the queue: only when asked
     with st.container(border=True):
-        kind = st.selectbox("Rule", list(BULK_LABELS), format_func=BULK_LABELS.get, key="review_bulk_rule",
-                            on_change=_cancel_bulk)
+        kind = st.selectbox(
+            "Rule", list(BULK_LABELS), format_func=BULK_LABELS.get, key="review_bulk_rule", on_change=_cancel_bulk
+        )
         min_judge = 0.9
         if kind == "accept_proposals":
-            min_judge = st.slider("Minimum judge confidence", 0.0, 1.0, 0.9, 0.01, key="review_bulk_min",
-                                  on_change=_cancel_bulk)
-        override = st.checkbox("Also change examples a person already decided", key="review_bulk_override",
-                               on_change=_cancel_bulk)
+            min_judge = st.slider(
+                "Minimum judge confidence", 0.0, 1.0, 0.9, 0.01, key="review_bulk_min", on_change=_cancel_bulk
+            )
+        override = st.checkbox(
+            "Also change examples a person already decided", key="review_bulk_override", on_change=_cancel_bulk
+        )
         rule = BulkRule(kind, min_judge=min_judge, override=override)
         n = review.bulk_preview(store, dataset_id, flt, rule)
         st.write(f"**{n}** example(s) matching the filters will change.")
         if not st.session_state[CONFIRM]:
-            st.button(f"Apply to {n} example(s)…", key="review_bulk_apply", disabled=n == 0,
-                      on_click=_ask_bulk)
+            st.button(f"Apply to {n} example(s)…", key="review_bulk_apply", disabled=n == 0, on_click=_ask_bulk)
         else:
-            st.warning(f"Record {n} '{review.BULK_ACTIONS[kind]}' decisions as {annotator}? "
-                       "They can be undone as one batch.")
+            st.warning(
+                f"Record {n} '{review.BULK_ACTIONS[kind]}' decisions as {annotator}? They can be undone as one batch."
+            )
             with st.container(horizontal=True):
-                st.button("Confirm", key="review_bulk_confirm_button", type="primary", on_click=_bulk,
-                          args=(store, dataset_id, flt, rule, annotator))
+                st.button(
+                    "Confirm",
+                    key="review_bulk_confirm_button",
+                    type="primary",
+                    on_click=_bulk,
+                    args=(store, dataset_id, flt, rule, annotator),
+                )
                 st.button("Cancel", key="review_bulk_cancel", on_click=_cancel_bulk)
         batch = review.last_batch(store, dataset_id)
         if batch is not None:
             st.caption(f"Last batch: {batch.action} × {batch.n} by {batch.annotator} at {batch.created_at:%H:%M:%S}")
-            st.button("Undo last batch", key="review_bulk_undo", on_click=_undo_batch,
-                      args=(store, dataset_id, batch.batch_id, annotator))
+            st.button(
+                "Undo last batch",
+                key="review_bulk_undo",
+                on_click=_undo_batch,
+                args=(store, dataset_id, batch.batch_id, annotator),
+            )
 
 
 # -- callbacks (run before the next script run) ------------------------------------------------
@@ -254,8 +328,15 @@ def _goto(pos: int) -> None:
     st.session_state[CONFIRM] = False
 
 
-def _decide(store: Store, dataset_id: int, flt: QueueFilter, example_id: str, annotator: str, action: str,
-            edit_key: str | None = None) -> None:
+def _decide(
+    store: Store,
+    dataset_id: int,
+    flt: QueueFilter,
+    example_id: str,
+    annotator: str,
+    action: str,
+    edit_key: str | None = None,
+) -> None:
     text = st.session_state.get(edit_key) if edit_key else None
     try:
         review.decide(store, dataset_id, example_id, action, annotator=annotator, text=text)
@@ -265,10 +346,16 @@ def _decide(store: Store, dataset_id: int, flt: QueueFilter, example_id: str, an
     st.session_state[FLASH] = f"{action} recorded for {example_id} by {annotator}"
     clash = conflicts(store, dataset_id, example_id, annotator)
     if clash:
-        st.session_state[WARN] = f"Your '{action}' on {example_id} conflicts with " + "; ".join(
-            f"{'the adjudication by ' if v.adjudicates else ''}{v.annotator}'s '{v.action}'"
-            + (f" (“{_snippet(v.after, 80)}”)" if v.after else "") + f" at {v.created_at:%Y-%m-%d %H:%M}"
-            for v in clash) + ". Both are kept; the latest decision is in force until someone settles it."
+        st.session_state[WARN] = (
+            f"Your '{action}' on {example_id} conflicts with "
+            + "; ".join(
+                f"{'the adjudication by ' if v.adjudicates else ''}{v.annotator}'s '{v.action}'"
+                + (f" (“{_snippet(v.after, 80)}”)" if v.after else "")
+                + f" at {v.created_at:%Y-%m-%d %H:%M}"
+                for v in clash
+            )
+            + ". Both are kept; the latest decision is in force until someone settles it."
+        )
     # Move on, unless the decision took the example out of the queue (then the next one slid up).
     # Only the 'undecided' filter depends on decisions, so no query is needed to tell.
     if flt.status != "undecided":

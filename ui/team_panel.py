@@ -1,4 +1,5 @@
 """Team page widgets: split the queue, see each annotator's progress and agreement, settle disagreements."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -10,8 +11,12 @@ from curation.review import QueueFilter
 from curation.store import Store
 from ui.common import flash
 
-SCOPES = {"flagged_undecided": "Flagged, undecided (what export would hold back)", "flagged": "Every flagged example",
-          "undecided": "Every undecided example", "all": "The whole dataset"}
+SCOPES = {
+    "flagged_undecided": "Flagged, undecided (what export would hold back)",
+    "flagged": "Every flagged example",
+    "undecided": "Every undecided example",
+    "all": "The whole dataset",
+}
 SHOWN_DISPUTES = 25
 
 
@@ -19,12 +24,12 @@ def split_form(store: Store, dataset_id: int) -> None:
     """Annotators, scope and overlap share, with the count, then one button to assign."""
     known = ", ".join(store.assignees(dataset_id))
     with st.form("team_split", border=True):
-        names = st.text_input("Annotators (comma-separated)", value=known, key="team_names",
-                              placeholder="ann, bob, cy")
+        names = st.text_input("Annotators (comma-separated)", value=known, key="team_names", placeholder="ann, bob, cy")
         cols = st.columns(2)
         scope = cols[0].selectbox("Examples to split", list(SCOPES), format_func=SCOPES.get, key="team_scope")
-        overlap = cols[1].slider("Overlap share (decided by two people, for agreement)", 0.0, 0.5, 0.1, 0.05,
-                                 key="team_overlap")
+        overlap = cols[1].slider(
+            "Overlap share (decided by two people, for agreement)", 0.0, 0.5, 0.1, 0.05, key="team_overlap"
+        )
         submitted = st.form_submit_button("Assign", type="primary")
     if submitted:
         try:
@@ -32,12 +37,18 @@ def split_form(store: Store, dataset_id: int) -> None:
         except CurationError as e:
             st.error(str(e))
         else:
-            flash("Assigned: " + ", ".join(f"{who} {n}" for who, n in counts.items()) if counts else
-                  "Nothing to assign: the chosen examples are all decided", "success" if counts else "info")
+            flash(
+                "Assigned: " + ", ".join(f"{who} {n}" for who, n in counts.items())
+                if counts
+                else "Nothing to assign: the chosen examples are all decided",
+                "success" if counts else "info",
+            )
             st.rerun()
     if known:
-        st.caption("Assigned annotators see their part first on the Review page ('Only my assignment'). "
-                   "Assigning again replaces the split; decisions already made stay.")
+        st.caption(
+            "Assigned annotators see their part first on the Review page ('Only my assignment'). "
+            "Assigning again replaces the split; decisions already made stay."
+        )
 
 
 def progress_table(store: Store, dataset_id: int) -> None:
@@ -45,20 +56,51 @@ def progress_table(store: Store, dataset_id: int) -> None:
     if not rows:
         st.info("Nobody has decided anything or been assigned anything yet.")
         return
-    st.dataframe(pd.DataFrame([{
-        "annotator": p.annotator, "assigned": p.assigned, "done": p.done,
-        "progress": p.done / p.assigned if p.assigned else None, "decided in all": p.decided,
-        "overlap": p.overlap, "agreement": p.agreement} for p in rows]), hide_index=True, column_config={
-        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-        "agreement": st.column_config.NumberColumn("agreement", format="percent",
-                                                   help="Share of shared examples where both decided alike")})
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "annotator": p.annotator,
+                    "assigned": p.assigned,
+                    "done": p.done,
+                    "progress": p.done / p.assigned if p.assigned else None,
+                    "decided in all": p.decided,
+                    "overlap": p.overlap,
+                    "agreement": p.agreement,
+                }
+                for p in rows
+            ]
+        ),
+        hide_index=True,
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            "agreement": st.column_config.NumberColumn(
+                "agreement", format="percent", help="Share of shared examples where both decided alike"
+            ),
+        },
+    )
     pairs = insights.agreement(store, dataset_id).pairs
     if pairs:
-        st.dataframe(pd.DataFrame([{
-            "annotators": " & ".join(p.annotators), "shared examples": p.n, "agreement": p.agreement,
-            "Cohen's κ": p.kappa} for p in pairs]), hide_index=True, column_config={
-            "agreement": st.column_config.NumberColumn(format="percent"),
-            "Cohen's κ": st.column_config.NumberColumn(format="%.2f", help="Agreement beyond chance: 1 perfect, 0 chance")})
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "annotators": " & ".join(p.annotators),
+                        "shared examples": p.n,
+                        "agreement": p.agreement,
+                        "Cohen's κ": p.kappa,
+                    }
+                    for p in pairs
+                ]
+            ),
+            hide_index=True,
+            column_config={
+                "agreement": st.column_config.NumberColumn(format="percent"),
+                "Cohen's κ": st.column_config.NumberColumn(
+                    format="%.2f", help="Agreement beyond chance: 1 perfect, 0 chance"
+                ),
+            },
+        )
 
 
 def adjudication(store: Store, dataset_id: int, annotator: str) -> None:
@@ -80,17 +122,25 @@ def adjudication(store: Store, dataset_id: int, annotator: str) -> None:
                 cols = st.columns([5, 2], vertical_alignment="center")
                 who = f"adjudication by {vote.annotator}" if vote.adjudicates else vote.annotator
                 cols[0].markdown(f"**{who}**: {vote.action}" + (f" → `{_one_line(vote.after)}`" if vote.after else ""))
-                cols[1].button("Settle with this", key=f"team_settle_{d.example_id}_{vote.event_id}",
-                               on_click=_settle, args=(store, dataset_id, d.example_id, vote.event_id, annotator))
-            st.page_link("pages/3_Review.py", label="Open in Review", icon=":material/open_in_new:",
-                         query_params={"example": d.example_id, "mine": "0"})
+                cols[1].button(
+                    "Settle with this",
+                    key=f"team_settle_{d.example_id}_{vote.event_id}",
+                    on_click=_settle,
+                    args=(store, dataset_id, d.example_id, vote.event_id, annotator),
+                )
+            st.page_link(
+                "pages/3_Review.py",
+                label="Open in Review",
+                icon=":material/open_in_new:",
+                query_params={"example": d.example_id, "mine": "0"},
+            )
     if len(disputes) > SHOWN_DISPUTES:
         st.caption(f"{len(disputes) - SHOWN_DISPUTES} more after these are settled.")
 
 
 def _one_line(text: str, width: int = 90) -> str:
     flat = " ".join(text.split()).replace("`", "'")
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _settle(store: Store, dataset_id: int, example_id: str, event_id: int, annotator: str) -> None:

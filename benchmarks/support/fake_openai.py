@@ -11,6 +11,7 @@ by an explicit per-call schedule::
         OpenAI(base_url=server.base_url, api_key="x").chat.completions.create(...)
         server.count(RATE_LIMIT)
 """
+
 from __future__ import annotations
 
 import collections
@@ -105,13 +106,14 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         """Bind a free loopback port and serve in a background thread."""
         self._stop.clear()
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.fake = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -125,7 +127,7 @@ class FakeOpenAIServer:
             self._thread.join(timeout=5)
         self._httpd = self._thread = None
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -250,8 +252,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
-        self._send(200, {"object": "list", "data": [
-            {"id": self.server.fake.model, "object": "model", "created": 0, "owned_by": "fake"}]})
+        self._send(
+            200,
+            {
+                "object": "list",
+                "data": [{"id": self.server.fake.model, "object": "model", "created": 0, "owned_by": "fake"}],
+            },
+        )
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         fake = self.server.fake
@@ -278,19 +285,37 @@ class _Handler(BaseHTTPRequestHandler):
             return
         chars = sum(len(m.get("content") or "") for m in request.get("messages", []))
         if fake.max_prompt_chars is not None and chars > fake.max_prompt_chars:
-            self._send(400, {"error": {"message": f"This model's maximum context length is {fake.max_prompt_chars} "
-                                                  f"characters; your messages hold {chars}",
-                                       "type": "invalid_request_error", "code": "context_length_exceeded"}})
+            self._send(
+                400,
+                {
+                    "error": {
+                        "message": f"This model's maximum context length is {fake.max_prompt_chars} "
+                        f"characters; your messages hold {chars}",
+                        "type": "invalid_request_error",
+                        "code": "context_length_exceeded",
+                    }
+                },
+            )
         elif fault == RATE_LIMIT:
-            self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}},
-                       headers={"Retry-After": fake.retry_after})
+            self._send(
+                429,
+                {"error": {"message": "rate limited", "type": "rate_limit_error"}},
+                headers={"Retry-After": fake.retry_after},
+            )
         elif fault == SERVER_ERROR:
             self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
         elif fault == BAD_REQUEST:
             self._send(400, {"error": {"message": "bad request", "type": "invalid_request_error"}})
         elif fault == AUTH_ECHO:
-            self._send(401, {"error": {"message": f"invalid key {self.headers.get('Authorization')}",
-                                       "type": "invalid_request_error"}})
+            self._send(
+                401,
+                {
+                    "error": {
+                        "message": f"invalid key {self.headers.get('Authorization')}",
+                        "type": "invalid_request_error",
+                    }
+                },
+            )
         elif fault == MALFORMED:
             self._send_bytes(200, b'{"choices": [ this is not json', "application/json")
         elif fault == DISCONNECT:

@@ -1,4 +1,5 @@
 """The LLM seam: pick a backend from the config and wrap it in the caching client."""
+
 from __future__ import annotations
 
 from curation.config import LLMConfig

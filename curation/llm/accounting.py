@@ -3,6 +3,7 @@
 In: token counts, latencies and prices per million tokens. Out: :class:`LLMStats` totals
 (safe to update from many threads) and :class:`Estimate` objects. Pure arithmetic.
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,14 @@ def estimate(
     Raises:
         ValueError: for a negative count, size, latency or price, or concurrency < 1.
     """
-    numbers = (n_calls, prompt_tokens_per_call, completion_tokens_per_call, seconds_per_call,
-               price_prompt_per_m, price_completion_per_m)
+    numbers = (
+        n_calls,
+        prompt_tokens_per_call,
+        completion_tokens_per_call,
+        seconds_per_call,
+        price_prompt_per_m,
+        price_completion_per_m,
+    )
     if min(numbers) < 0 or concurrency < 1:
         raise ValueError(f"estimate needs non-negative sizes and concurrency >= 1, got {numbers}, {concurrency}")
     prompt = round(n_calls * prompt_tokens_per_call)
@@ -100,5 +107,7 @@ def estimate(
     )
 
 
-def call_cost(prompt_tokens: float, completion_tokens: float, price_prompt_per_m: float, price_completion_per_m: float) -> float:
+def call_cost(
+    prompt_tokens: float, completion_tokens: float, price_prompt_per_m: float, price_completion_per_m: float
+) -> float:
     return (prompt_tokens * price_prompt_per_m + completion_tokens * price_completion_per_m) / 1_000_000

@@ -5,6 +5,7 @@ They raise :class:`~curation.errors.TransientLLMError` for failures worth retryi
 :class:`~curation.errors.LLMError` for the rest; caching, retries, concurrency and cost
 accounting live above them in :mod:`curation.llm.client`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,11 +34,11 @@ class ChatRequest:
     n: int = 1
     sample_index: int = 0
 
-    def single(self, sample_index: int) -> "ChatRequest":
+    def single(self, sample_index: int) -> ChatRequest:
         """The same request for one sample only."""
         return replace(self, n=1, sample_index=sample_index)
 
-    def sample(self, offset: int) -> "ChatRequest":
+    def sample(self, offset: int) -> ChatRequest:
         """The request for its ``offset``-th sample alone: sample ``sample_index + offset``."""
         return self.single(self.sample_index + offset)
 
@@ -73,7 +74,7 @@ class ChatResult:
         return data
 
     @classmethod
-    def from_json(cls, data: dict, *, cached: bool = False) -> "ChatResult":
+    def from_json(cls, data: dict, *, cached: bool = False) -> ChatResult:
         return cls(
             text=data["text"],
             prompt_tokens=int(data.get("prompt_tokens", 0)),
@@ -103,10 +104,13 @@ class TokenScores:
     @classmethod
     def from_logprobs(cls, with_prompt: list[float], without_prompt: list[float]) -> TokenScores:
         """Summarise per-token log-probabilities of the same (non-empty) response."""
-        lowest = sorted(with_prompt)[:max(1, math.ceil(MIN_K_SHARE * len(with_prompt)))]
-        return cls(mean_logprob_with_prompt=sum(with_prompt) / len(with_prompt),
-                   mean_logprob_without_prompt=sum(without_prompt) / len(without_prompt),
-                   n_tokens=len(with_prompt), min_k_logprob=sum(lowest) / len(lowest))
+        lowest = sorted(with_prompt)[: max(1, math.ceil(MIN_K_SHARE * len(with_prompt)))]
+        return cls(
+            mean_logprob_with_prompt=sum(with_prompt) / len(with_prompt),
+            mean_logprob_without_prompt=sum(without_prompt) / len(without_prompt),
+            n_tokens=len(with_prompt),
+            min_k_logprob=sum(lowest) / len(lowest),
+        )
 
 
 @runtime_checkable
@@ -143,8 +147,7 @@ class ChatBackend(Protocol):
         (teacher-forced, the prompt shared); ``None`` when not supported."""
         ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 __all__ = [
@@ -164,8 +167,7 @@ class CallCache(Protocol):
         """Map each known key to the stored :meth:`ChatResult.to_json` dict."""
         ...
 
-    def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
-        ...
+    def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None: ...
 
 
 class MemoryCache:

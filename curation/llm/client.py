@@ -14,6 +14,7 @@ Backend convention: a request with ``n`` samples and ``sample_index = s`` asks f
 
 Totals and estimates are computed in :mod:`curation.llm.accounting` (re-exported here).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,8 @@ from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
 from curation.llm.accounting import Estimate, LLMStats, call_cost, estimate
 from curation.llm.base import CallCache, ChatBackend, ChatRequest, ChatResult, TokenScores
-from curation.records import Message
 from curation.llm.retry import backoff_delay
+from curation.records import Message
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +87,20 @@ class LLMClient:
         return self.stats.snapshot()
 
     def estimate(
-        self, n_calls: int, prompt_tokens_per_call: float, completion_tokens_per_call: float,
-        *, seconds_per_call: float,
+        self,
+        n_calls: int,
+        prompt_tokens_per_call: float,
+        completion_tokens_per_call: float,
+        *,
+        seconds_per_call: float,
     ) -> Estimate:
         """:func:`estimate` with this client's prices and concurrency."""
         return estimate(
-            n_calls, prompt_tokens_per_call, completion_tokens_per_call,
-            seconds_per_call=seconds_per_call, concurrency=self.concurrency,
+            n_calls,
+            prompt_tokens_per_call,
+            completion_tokens_per_call,
+            seconds_per_call=seconds_per_call,
+            concurrency=self.concurrency,
             price_prompt_per_m=self.config.price_prompt_per_m,
             price_completion_per_m=self.config.price_completion_per_m,
         )
@@ -146,12 +154,17 @@ class LLMClient:
         self.stats.add(cache_misses=1)
         started = self._clock()
         scores = self.backend.score_tokens(messages, response)
-        self.stats.add(calls=1 if scores else 0, backend_s=self._clock() - started,
-                       prompt_tokens=scores.n_tokens if scores else 0)
+        self.stats.add(
+            calls=1 if scores else 0, backend_s=self._clock() - started, prompt_tokens=scores.n_tokens if scores else 0
+        )
         with self._cache_lock:
-            self._cache.cache_put(key, backend=self.backend.name, model=self.backend.model,
-                                  request={"score_tokens": asdict(probe)},
-                                  result={"scores": asdict(scores) if scores else None})
+            self._cache.cache_put(
+                key,
+                backend=self.backend.name,
+                model=self.backend.model,
+                request={"score_tokens": asdict(probe)},
+                result={"scores": asdict(scores) if scores else None},
+            )
         return scores
 
     def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float] | None]:
@@ -162,8 +175,13 @@ class LLMClient:
         Raises:
             BudgetExceededError: the budget is spent and some result is not cached.
         """
-        keys = ["continuation:" + ChatRequest(messages=messages + (Message("assistant", r),), max_tokens=0)
-                .cache_key(self.backend.name, self.backend.model) for r in responses]
+        keys = [
+            "continuation:"
+            + ChatRequest(messages=messages + (Message("assistant", r),), max_tokens=0).cache_key(
+                self.backend.name, self.backend.model
+            )
+            for r in responses
+        ]
         with self._cache_lock:
             stored = self._cache.cache_get_many(keys)
         out: list[list[float] | None] = [stored[k]["logprobs"] if k in stored else None for k in keys]
@@ -174,13 +192,22 @@ class LLMClient:
         self._check_budget()
         started = self._clock()
         got = self.backend.continuation_logprobs(messages, [responses[i] for i in todo])
-        self.stats.add(calls=1 if got else 0, cache_misses=len(todo) if got else 0,
-                       backend_s=self._clock() - started, prompt_tokens=sum(map(len, got)) if got else 0)
+        self.stats.add(
+            calls=1 if got else 0,
+            cache_misses=len(todo) if got else 0,
+            backend_s=self._clock() - started,
+            prompt_tokens=sum(map(len, got)) if got else 0,
+        )
         for n, i in enumerate(todo):
             out[i] = got[n] if got else None
             with self._cache_lock:
-                self._cache.cache_put(keys[i], backend=self.backend.name, model=self.backend.model,
-                                      request={"continuation": responses[i]}, result={"logprobs": out[i]})
+                self._cache.cache_put(
+                    keys[i],
+                    backend=self.backend.name,
+                    model=self.backend.model,
+                    request={"continuation": responses[i]},
+                    result={"logprobs": out[i]},
+                )
         return out
 
     def complete_many(
@@ -243,8 +270,9 @@ class LLMClient:
             finish(index, self._not_started())
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _complete_together(self, todo: list[ChatRequest],
-                           on_result: Callable[[int, Outcome], None] | None) -> list[Outcome]:
+    def _complete_together(
+        self, todo: list[ChatRequest], on_result: Callable[[int, Outcome], None] | None
+    ) -> list[Outcome]:
         """:meth:`complete_many` for a one-at-a-time backend that serves many requests in one
         ``complete_batch`` call (the embedded model decodes their samples together). Cached
         samples are not asked for; a request the batch answered with a transient error, or
@@ -252,10 +280,14 @@ class LLMClient:
         self._enter()
         try:
             keys, results = self._lookup(todo)
-            errors: dict[int, LLMError] = {i: LLMError(f"request.n must be >= 1, got {r.n}")
-                                           for i, r in enumerate(todo) if r.n < 1}
-            runs = [(i, run) for i, got in enumerate(results)
-                    for run in _contiguous_runs([s for s, r in enumerate(got) if r is None])]
+            errors: dict[int, LLMError] = {
+                i: LLMError(f"request.n must be >= 1, got {r.n}") for i, r in enumerate(todo) if r.n < 1
+            }
+            runs = [
+                (i, run)
+                for i, got in enumerate(results)
+                for run in _contiguous_runs([s for s, r in enumerate(got) if r is None])
+            ]
             if runs:
                 errors.update(self._batch_runs(todo, runs, keys, results))
             outcomes: list[Outcome] = []
@@ -267,15 +299,22 @@ class LLMClient:
         finally:
             self._leave()
 
-    def _batch_runs(self, todo: list[ChatRequest], runs: list[tuple[int, list[int]]], keys: list[list[str]],
-                    results: list[list[ChatResult | None]]) -> dict[int, LLMError]:
+    def _batch_runs(
+        self,
+        todo: list[ChatRequest],
+        runs: list[tuple[int, list[int]]],
+        keys: list[list[str]],
+        results: list[list[ChatResult | None]],
+    ) -> dict[int, LLMError]:
         """Fill the missing samples ``runs`` (request index, sample indices) in one backend call."""
         try:
             self._check_budget()
         except BudgetExceededError as e:
             return {i: e for i, _ in runs}
         started = self._clock()
-        outcomes = self.backend.complete_batch([replace(todo[i], n=len(run), sample_index=todo[i].sample_index + run[0]) for i, run in runs])
+        outcomes = self.backend.complete_batch(
+            [replace(todo[i], n=len(run), sample_index=todo[i].sample_index + run[0]) for i, run in runs]
+        )
         share = (self._clock() - started) / len(runs)
         errors: dict[int, LLMError] = {}
         for (i, run), outcome in zip(runs, outcomes):
@@ -293,7 +332,7 @@ class LLMClient:
                 self._store(todo[i].sample(index), keys[i][index], result)
             if len(got) < len(run):
                 try:
-                    self._fetch(todo[i], run[len(got):], keys[i], results[i])
+                    self._fetch(todo[i], run[len(got) :], keys[i], results[i])
                 except LLMError as e:
                     errors[i] = e
         return errors
@@ -334,8 +373,7 @@ class LLMClient:
                 if failed_attempts >= self.config.max_attempts:
                     self.stats.add(failures=1)
                     raise LLMError(
-                        f"{self.backend.name}/{self.backend.model}: call failed after "
-                        f"{failed_attempts} attempts: {e}"
+                        f"{self.backend.name}/{self.backend.model}: call failed after {failed_attempts} attempts: {e}"
                     ) from e
                 self._wait(failed_attempts - 1, e)
                 continue
@@ -347,13 +385,16 @@ class LLMClient:
             for index, result in zip(pending, got):
                 results[index] = result
                 self._store(request.sample(index), keys[index], result)
-            pending = pending[len(got):]
+            pending = pending[len(got) :]
 
     def _wait(self, attempt: int, error: TransientLLMError) -> None:
         with self._rng_lock:
             delay = backoff_delay(
-                attempt, base_s=self.config.backoff_base_s, max_s=self.config.backoff_max_s,
-                rng=self._rng, retry_after=error.retry_after,
+                attempt,
+                base_s=self.config.backoff_base_s,
+                max_s=self.config.backoff_max_s,
+                rng=self._rng,
+                retry_after=error.retry_after,
             )
         self.stats.add(retries=1)
         log.info("transient LLM failure (%s); retrying in %.2f s", error, delay)
@@ -363,14 +404,16 @@ class LLMClient:
         prompt = sum(r.prompt_tokens for r in got)
         completion = sum(r.completion_tokens for r in got)
         cost = call_cost(prompt, completion, self.config.price_prompt_per_m, self.config.price_completion_per_m)
-        self.stats.add(calls=1, backend_s=backend_s, prompt_tokens=prompt,
-                       completion_tokens=completion, cost_usd=cost)
+        self.stats.add(calls=1, backend_s=backend_s, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
     def _store(self, single: ChatRequest, key: str, result: ChatResult) -> None:
         with self._cache_lock:
             self._cache.cache_put(
-                key, backend=self.backend.name, model=self.backend.model,
-                request=asdict(single), result=result.to_json(),
+                key,
+                backend=self.backend.name,
+                model=self.backend.model,
+                request=asdict(single),
+                result=result.to_json(),
             )
 
     def _check_budget(self) -> None:

@@ -6,6 +6,7 @@ holds the decoding: cached prompt prefixes, parallel sequences, teacher-forced s
 Several requests given together (:meth:`EmbeddedBackend.complete_batch`) have their samples
 decoded together.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -19,9 +20,9 @@ import numpy as np
 from curation.config import LLMConfig
 from curation.errors import LLMError
 from curation.llm.base import ChatRequest, ChatResult, TokenScores
-from curation.records import Message
-from curation.llm.engine import MAX_SEQUENCES, Job, Engine
+from curation.llm.engine import MAX_SEQUENCES, Engine, Job
 from curation.llm.packaged import BytesFn, model_size, resolve_model_path
+from curation.records import Message
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +106,19 @@ class EmbeddedBackend:
         per_job = MAX_SEQUENCES if self.parallel else 1
         jobs, owners = [], []
         for i, request in enumerate(requests):
-            rngs = [np.random.default_rng(_seed_of(request.sample(s), self._seed))
-                    for s in range(request.n)]
+            rngs = [np.random.default_rng(_seed_of(request.sample(s), self._seed)) for s in range(request.n)]
             prompt = self._engine.chat_tokens(request.messages)
             for start in range(0, request.n, per_job):
-                jobs.append(Job(prompt, rngs[start:start + per_job], request.temperature, request.max_tokens,
-                                request.stop, request.top_logprobs))
+                jobs.append(
+                    Job(
+                        prompt,
+                        rngs[start : start + per_job],
+                        request.temperature,
+                        request.max_tokens,
+                        request.stop,
+                        request.top_logprobs,
+                    )
+                )
                 owners.append(i)
         outcomes: list[list[ChatResult] | LLMError] = [[] for _ in requests]
         for group in _pack([len(job.rngs) for job in jobs], per_job):
@@ -125,9 +133,16 @@ class EmbeddedBackend:
                 if isinstance(gens, LLMError):
                     outcomes[i] = gens
                     continue
-                outcomes[i].extend(ChatResult(text=g.text, prompt_tokens=len(jobs[k].prompt),
-                                              completion_tokens=g.n_tokens, finish_reason=g.finish_reason,
-                                              top_logprobs=g.top_logprobs) for g in gens)
+                outcomes[i].extend(
+                    ChatResult(
+                        text=g.text,
+                        prompt_tokens=len(jobs[k].prompt),
+                        completion_tokens=g.n_tokens,
+                        finish_reason=g.finish_reason,
+                        top_logprobs=g.top_logprobs,
+                    )
+                    for g in gens
+                )
         return outcomes
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:

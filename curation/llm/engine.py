@@ -9,20 +9,22 @@ keeping logits for every prompt token, and (4) score a response's tokens teacher
 for the likelihood signals. All of an engine's work runs on one thread of its own, because
 llama.cpp's OpenMP decode slows down when calls come from changing threads.
 """
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from curation.errors import ContextLengthError, LLMError
-from curation.records import Message
 from curation.llm.llama_native import Native, tuned_defaults
 from curation.llm.prefix_cache import SlotTable
+from curation.records import Message
 
 _FORCED_CHUNK = 64  # tokens decoded per batch when every position's logits are needed
 _LOGPROB_POSITIONS = 4  # generated positions for which top log-probabilities are kept
@@ -66,8 +68,14 @@ class Engine:
         try:
             with tuned_defaults(n_seq_max=N_SLOTS + MAX_SEQUENCES):
                 # Flash attention skips the KV cells of other sequences (masked out) cheaply.
-                self.llm = Llama(model_path=str(path), n_ctx=n_ctx * KV_CONTEXTS, n_threads=n_threads, seed=seed,
-                                 flash_attn=True, verbose=False)
+                self.llm = Llama(
+                    model_path=str(path),
+                    n_ctx=n_ctx * KV_CONTEXTS,
+                    n_threads=n_threads,
+                    seed=seed,
+                    flash_attn=True,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError) as e:
             raise LLMError(f"{path}: cannot load the model: {e}") from e
         self.native = Native(self.llm, n_seq_max=N_SLOTS + MAX_SEQUENCES)
@@ -99,14 +107,17 @@ class Engine:
         tokens: message text is data, so an example holding ``<|im_start|>system`` stays text
         instead of opening a real system turn (prompt injection through the template)."""
         marks = [f"\x00{uuid.uuid4().hex}\x00" for _ in messages]
-        rendered = self.formatter(messages=[{"role": m.role, "content": mark}
-                                            for m, mark in zip(messages, marks)]).prompt
+        rendered = self.formatter(
+            messages=[{"role": m.role, "content": mark} for m, mark in zip(messages, marks)]
+        ).prompt
         pieces: list[tuple[str, bool]] = []
         for message, mark in zip(messages, marks):
             head, found, rendered = rendered.partition(mark)
             if not found or mark in rendered:  # a template that rewrites content: render it whole
-                return self._tokens(self.formatter(messages=[{"role": m.role, "content": m.content}
-                                                             for m in messages]).prompt, special=True)
+                return self._tokens(
+                    self.formatter(messages=[{"role": m.role, "content": m.content} for m in messages]).prompt,
+                    special=True,
+                )
             pieces += [(head, True), (message.content, False)]
         pieces.append((rendered, True))
         return [token for text, special in pieces if text for token in self._tokens(text, special=special)]
@@ -174,7 +185,7 @@ class Engine:
                 kv.seq_rm(seq)
                 kv.seq_cp(plan.slot, seq, 0, plan.keep)
             self.slots.commit(plan.slot, prompt)
-            rest = prompt[plan.keep:]
+            rest = prompt[plan.keep :]
             self.evaluated += len(rest)
             for offset, token in enumerate(rest):
                 if len(pending) == self.llm.n_batch:  # a prompt longer than a batch
@@ -212,15 +223,15 @@ class Engine:
             out.setdefault(text, float(logprobs[token]))
         return out
 
-    def generate_batch(self, jobs: list["Job"]) -> list[list[_Generation] | LLMError]:
+    def generate_batch(self, jobs: list[Job]) -> list[list[_Generation] | LLMError]:
         """The samples of several prompts decoded together, one sequence each (at most
         :data:`MAX_SEQUENCES` in all); per job, its samples or the error that stopped it.
 
         The prompts are evaluated together into cached slots (:meth:`_prefill`) whose KV
-        cells their sample sequences share; each step then decodes one token for every unfinished sequence of every job in
-        a single batch, which on a CPU costs far less than decoding them one by one (the
-        weights are read once a step). The samples' own cells are dropped afterwards, so the
-        slots cache the prompts alone.
+        cells their sample sequences share; each step then decodes one token for every
+        unfinished sequence of every job in a single batch, which on a CPU costs far less than
+        decoding them one by one (the weights are read once a step). The samples' own cells are
+        dropped afterwards, so the slots cache the prompts alone.
         """
         if sum(len(job.rngs) for job in jobs) > MAX_SEQUENCES:
             raise ValueError(f"at most {MAX_SEQUENCES} sequences decode together")
@@ -231,32 +242,45 @@ class Engine:
             for j, job in enumerate(jobs):
                 base = len(job.prompt)
                 if base + 1 > self.max_prompt:
-                    results[j] = ContextLengthError(f"prompt of {base} tokens does not fit the model's context "
-                                                    f"of {self.max_prompt}")
+                    results[j] = ContextLengthError(
+                        f"prompt of {base} tokens does not fit the model's context of {self.max_prompt}"
+                    )
                     continue
                 fitting.append(j)
-                rows += [_Sampling(job=j, rng=rng, seq=N_SLOTS + len(rows) + i, base=base,
-                                   max_tokens=min(job.max_tokens, self.max_prompt - base))
-                         for i, rng in enumerate(job.rngs)]
-            prepared = self._prefill([jobs[j].prompt for j in fitting],
-                                     [[r.seq for r in rows if r.job == j] for j in fitting])
+                rows += [
+                    _Sampling(
+                        job=j,
+                        rng=rng,
+                        seq=N_SLOTS + len(rows) + i,
+                        base=base,
+                        max_tokens=min(job.max_tokens, self.max_prompt - base),
+                    )
+                    for i, rng in enumerate(job.rngs)
+                ]
+            prepared = self._prefill(
+                [jobs[j].prompt for j in fitting], [[r.seq for r in rows if r.job == j] for j in fitting]
+            )
             firsts = {j: first for j, (_, first) in zip(fitting, prepared)}
             for r in rows:
                 r.scores = firsts[r.job]
             while step := [r for r in rows if r.finish is None and self._advance(r, jobs[r.job])]:
-                out = self._decode([((r.seq,), r.tokens[-1], r.base + len(r.tokens) - 1, True) for r in step],
-                                   protect=set())
+                out = self._decode(
+                    [((r.seq,), r.tokens[-1], r.base + len(r.tokens) - 1, True) for r in step], protect=set()
+                )
                 for r, logits in zip(step, out):
                     r.scores = logits
         finally:
             for seq in range(N_SLOTS, N_SLOTS + len(rows)):
                 self.native.seq_rm(seq)
         for r in rows:
-            results[r.job].append(_Generation(text=r.text, n_tokens=len(r.tokens), finish_reason=r.finish or "length",
-                                              top_logprobs=tuple(r.tops)))
+            results[r.job].append(
+                _Generation(
+                    text=r.text, n_tokens=len(r.tokens), finish_reason=r.finish or "length", top_logprobs=tuple(r.tops)
+                )
+            )
         return results
 
-    def _advance(self, state: "_Sampling", job: "Job") -> bool:
+    def _advance(self, state: _Sampling, job: Job) -> bool:
         """Pick one token for a sequence; True when it must be decoded to go on."""
         if len(state.tokens) >= state.max_tokens:
             state.finish = "length"

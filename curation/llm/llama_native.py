@@ -8,20 +8,33 @@ leave out the model's extra buffer types (``use_extra_bufts``). :func:`tuned_def
 swaps llama-cpp-python's default-parameter functions while the constructor runs; it is the
 only private use, and :func:`check_compatible` fails loudly on a version without what it needs.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from curation.errors import LLMError
 
 #: What the engine reads from llama_cpp.llama_cpp (functions) and the two parameter structs.
-_FUNCTIONS = ("llama_batch_init", "llama_batch_free", "llama_decode", "llama_get_logits_ith", "llama_get_memory",
-              "llama_memory_seq_rm", "llama_memory_seq_cp", "llama_model_get_vocab", "llama_vocab_is_eog",
-              "llama_context_default_params", "llama_model_default_params", "llama_print_system_info")
+_FUNCTIONS = (
+    "llama_batch_init",
+    "llama_batch_free",
+    "llama_decode",
+    "llama_get_logits_ith",
+    "llama_get_memory",
+    "llama_memory_seq_rm",
+    "llama_memory_seq_cp",
+    "llama_model_get_vocab",
+    "llama_vocab_is_eog",
+    "llama_context_default_params",
+    "llama_model_default_params",
+    "llama_print_system_info",
+)
 _FIELDS = {"llama_context_params": ("n_seq_max", "kv_unified"), "llama_model_params": ("use_extra_bufts",)}
 _DEFAULTS_LOCK = threading.Lock()
 
@@ -46,8 +59,10 @@ def check_compatible(lib: Any = None) -> None:
     if missing:
         import llama_cpp
 
-        raise LLMError(f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} is not supported by the "
-                       f"embedded engine: missing {', '.join(missing)}; install the version pyproject.toml pins")
+        raise LLMError(
+            f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} is not supported by the "
+            f"embedded engine: missing {', '.join(missing)}; install the version pyproject.toml pins"
+        )
 
 
 @contextmanager

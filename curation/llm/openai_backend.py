@@ -11,6 +11,7 @@ malformed replies raise :class:`~curation.errors.TransientLLMError` (with the se
 The API key is read from the environment variable the config names and never appears
 in a message, a ``repr`` or a log line.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,8 @@ import openai
 from curation.config import LLMConfig
 from curation.errors import ContextLengthError, LLMError, TransientLLMError
 from curation.llm.base import ChatRequest, ChatResult, TokenScores
-from curation.records import Message
 from curation.llm.retry import parse_retry_after
+from curation.records import Message
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +93,9 @@ class OpenAIBackend:
         Returns:
             ``request.n`` results, or fewer (at least one) when a follow-up call for the
             missing choices fails transiently: samples already paid for are not thrown
-            away, and :class:`~curation.llm.client.LLMClient` asks again for the rest. Token usage of a call is split over its choices: the
-            prompt tokens go to the first, the completion tokens are shared out, so that
-            summing over results gives the call's usage.
+            away, and :class:`~curation.llm.client.LLMClient` asks again for the rest. Token
+            usage of a call is split over its choices: the prompt tokens go to the first, the
+            completion tokens are shared out, so that summing over results gives the call's usage.
 
         Raises:
             TransientLLMError: rate limit, timeout, 408/5xx, lost connection, malformed reply.

@@ -5,6 +5,7 @@ across several packages (PyPI caps a file's size). Split models are assembled on
 ``model_dir`` by concatenating the parts in order, checked against a known SHA-256, and
 renamed into place atomically; later loads reuse the assembled file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +13,9 @@ import importlib.util
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from curation.errors import ConfigError, LLMError
 
@@ -111,9 +112,7 @@ def _package_dir(package: str) -> Path:
     # imports a plugin framework we do not need).
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
-        raise LLMError(
-            f"model package {package!r} is not installed; reinstall the project (pip install -e .)"
-        )
+        raise LLMError(f"model package {package!r} is not installed; reinstall the project (pip install -e .)")
     return Path(next(iter(found.submodule_search_locations)))
 
 

@@ -15,6 +15,7 @@ Several prompts may be planned before any is evaluated (their new tokens then de
 batch): slots still waiting for their tokens are *busy*; plans avoid reading or rewriting
 them where a free slot shares nearly as long a prefix.
 """
+
 from __future__ import annotations
 
 from collections.abc import Collection

@@ -4,11 +4,12 @@ Pure functions of plain values: the wait before a retry (exponential backoff wit
 jitter, at least the server's ``Retry-After``) and the parsing of a ``Retry-After`` header
 (seconds or an HTTP date). The retry loop itself lives in :mod:`curation.llm.client`.
 """
+
 from __future__ import annotations
 
 import math
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 # A server asking for more than this is obeyed only up to it, so one bad header cannot
@@ -79,6 +80,6 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now or datetime.now(timezone.utc)
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
     return max(0.0, (when - current).total_seconds())

@@ -3,9 +3,19 @@
 ``Store`` is the connection and its typed methods; :class:`QueueFilter` says which examples a
 review queue shows; :mod:`curation.store.values` is how timestamps and prompts are stored.
 """
+
 from curation.store.core import DEFAULT_STORE, DatasetInfo, Store
 from curation.store.reviewing import STATUSES, QueueFilter
 from curation.store.values import now, prompt_from_json, prompt_text, prompt_to_json
 
-__all__ = ["Store", "DatasetInfo", "DEFAULT_STORE", "QueueFilter", "STATUSES", "now", "prompt_to_json",
-           "prompt_from_json", "prompt_text"]
+__all__ = [
+    "Store",
+    "DatasetInfo",
+    "DEFAULT_STORE",
+    "QueueFilter",
+    "STATUSES",
+    "now",
+    "prompt_to_json",
+    "prompt_from_json",
+    "prompt_text",
+]

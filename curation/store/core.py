@@ -3,21 +3,24 @@
 The store package is the only code that talks to DuckDB. Every query is a named constant (in
 :mod:`curation.store.sql`; the review queue's in :mod:`curation.store.review_sql`) with bound
 parameters, run by a typed method (the review and insights ones are mixed in from
-:mod:`curation.store.reviewing` and :mod:`curation.store.insights`). One :class:`Store` wraps one connection; a re-entrant lock serialises use from
-several threads (the app serves several sessions; the LLM layer writes the call cache from
-worker threads). Writes that must land together run in :meth:`Store.transaction`.
+:mod:`curation.store.reviewing` and :mod:`curation.store.insights`). One :class:`Store` wraps one
+connection; a re-entrant lock serialises use from several threads (the app serves several
+sessions; the LLM layer writes the call cache from worker threads). Writes that must land
+together run in :meth:`Store.transaction`.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -78,7 +81,7 @@ class Store(ReviewQueries, InsightQueries):
         with self._lock:
             self._con.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -153,17 +156,30 @@ class Store(ReviewQueries, InsightQueries):
         """
         existing = self.find_dataset(name)
         if existing is not None and not append:
-            raise StorageError(f"{self.path}: a dataset named {name!r} exists already; choose another --name "
-                               "or add --append to add its new examples")
+            raise StorageError(
+                f"{self.path}: a dataset named {name!r} exists already; choose another --name "
+                "or add --append to add its new examples"
+            )
         if existing is not None and existing.format != parsed.format:
             raise StorageError(f"{self.path}: dataset {name!r} is {existing.format}, the file is {parsed.format}")
         with self.transaction():
             if existing is None:
                 dataset_id, first, known = self._rows(sql.NEXT_DATASET_ID)[0][0], 0, set()
-                self._execute(sql.INSERT_DATASET, (
-                    dataset_id, name, parsed.path, parsed.sha256, parsed.file_type, parsed.format,
-                    json.dumps(parsed.options), 0, 0, now(),
-                ))
+                self._execute(
+                    sql.INSERT_DATASET,
+                    (
+                        dataset_id,
+                        name,
+                        parsed.path,
+                        parsed.sha256,
+                        parsed.file_type,
+                        parsed.format,
+                        json.dumps(parsed.options),
+                        0,
+                        0,
+                        now(),
+                    ),
+                )
             else:
                 dataset_id = existing.dataset_id
                 first = existing.n_examples
@@ -226,27 +242,64 @@ class Store(ReviewQueries, InsightQueries):
         return {key: json.loads(result) for key, result in self._rows(sql.CACHE_GET, (list(keys),))}
 
     def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
-        self._execute(sql.CACHE_PUT, (
-            key, backend, model, json.dumps(request, ensure_ascii=False),
-            json.dumps(result, ensure_ascii=False), now(),
-        ))
+        self._execute(
+            sql.CACHE_PUT,
+            (
+                key,
+                backend,
+                model,
+                json.dumps(request, ensure_ascii=False),
+                json.dumps(result, ensure_ascii=False),
+                now(),
+            ),
+        )
 
     def cache_size(self) -> int:
         return self._rows(sql.CACHE_COUNT)[0][0]
 
     # -- runs -----------------------------------------------------------------------------
-    def start_run(self, *, run_id: str, dataset_id: int, stage: str, backend: str, model: str,
-                  config: dict, score_key: str | None, n_examples: int) -> str:
-        self._execute(sql.INSERT_RUN, (
-            run_id, dataset_id, stage, backend, model, json.dumps(config), score_key, now(), n_examples,
-        ))
+    def start_run(
+        self,
+        *,
+        run_id: str,
+        dataset_id: int,
+        stage: str,
+        backend: str,
+        model: str,
+        config: dict,
+        score_key: str | None,
+        n_examples: int,
+    ) -> str:
+        self._execute(
+            sql.INSERT_RUN,
+            (
+                run_id,
+                dataset_id,
+                stage,
+                backend,
+                model,
+                json.dumps(config),
+                score_key,
+                now(),
+                n_examples,
+            ),
+        )
         return run_id
 
     def update_run(self, run_id: str, *, n_done: int, n_failed: int, stats: dict[str, Any]) -> None:
-        self._execute(sql.UPDATE_RUN, (
-            n_done, n_failed, stats.get("calls", 0), stats.get("cache_hits", 0),
-            stats.get("prompt_tokens", 0), stats.get("completion_tokens", 0), stats.get("cost_usd", 0.0), run_id,
-        ))
+        self._execute(
+            sql.UPDATE_RUN,
+            (
+                n_done,
+                n_failed,
+                stats.get("calls", 0),
+                stats.get("cache_hits", 0),
+                stats.get("prompt_tokens", 0),
+                stats.get("completion_tokens", 0),
+                stats.get("cost_usd", 0.0),
+                run_id,
+            ),
+        )
 
     def finish_run(self, run_id: str, *, status: str, error: str | None = None) -> None:
         self._execute(sql.FINISH_RUN, (status, now(), error, run_id))
@@ -268,19 +321,45 @@ class Store(ReviewQueries, InsightQueries):
         return self._dicts(sql.RUN_TIMINGS, (stage, backend, model, limit))
 
     # -- scores, flags, proposals -----------------------------------------------------------
-    def save_score(self, *, dataset_id: int, example_id: str, score_key: str, run_id: str, status: str,
-                   confidence: float | None, consistency: float | None, reflection: float | None,
-                   signals: dict[str, float], fired: list[str], explanation: dict[str, Any],
-                   error: str | None = None) -> None:
+    def save_score(
+        self,
+        *,
+        dataset_id: int,
+        example_id: str,
+        score_key: str,
+        run_id: str,
+        status: str,
+        confidence: float | None,
+        consistency: float | None,
+        reflection: float | None,
+        signals: dict[str, float],
+        fired: list[str],
+        explanation: dict[str, Any],
+        error: str | None = None,
+    ) -> None:
         """Record one example's score (replacing an earlier one for the same ``score_key``).
 
         Scores are floats in [0, 1], higher = more likely correct; ``status`` is ``ok`` or
         ``failed`` (then ``error`` says why and a later run retries it).
         """
-        self._execute(sql.UPSERT_SCORE, (
-            dataset_id, example_id, score_key, run_id, status, confidence, consistency, reflection,
-            json.dumps(signals), json.dumps(fired), json.dumps(explanation, ensure_ascii=False), error, now(),
-        ))
+        self._execute(
+            sql.UPSERT_SCORE,
+            (
+                dataset_id,
+                example_id,
+                score_key,
+                run_id,
+                status,
+                confidence,
+                consistency,
+                reflection,
+                json.dumps(signals),
+                json.dumps(fired),
+                json.dumps(explanation, ensure_ascii=False),
+                error,
+                now(),
+            ),
+        )
 
     def scored_ids(self, dataset_id: int, score_key: str) -> set[str]:
         return {row[0] for row in self._rows(sql.SCORED_IDS, (dataset_id, score_key))}
@@ -299,14 +378,17 @@ class Store(ReviewQueries, InsightQueries):
     def flagged_ids(self, dataset_id: int) -> list[str]:
         return [row[0] for row in self._rows(sql.FLAGGED_IDS, (dataset_id,))]
 
-    def update_confidences(self, dataset_id: int, score_key: str,
-                           updates: dict[str, tuple[float | None, list[str]]]) -> None:
+    def update_confidences(
+        self, dataset_id: int, score_key: str, updates: dict[str, tuple[float | None, list[str]]]
+    ) -> None:
         """Set the final confidence and fired signals of many examples at once."""
-        table = pa.table({
-            "example_id": list(updates),
-            "confidence": pa.array([c for c, _ in updates.values()], pa.float64()),
-            "fired": [json.dumps(f) for _, f in updates.values()],
-        })
+        table = pa.table(
+            {
+                "example_id": list(updates),
+                "confidence": pa.array([c for c, _ in updates.values()], pa.float64()),
+                "fired": [json.dumps(f) for _, f in updates.values()],
+            }
+        )
         with self.transaction():
             self._with_table("new_confidences", table, sql.UPDATE_CONFIDENCES, (dataset_id, score_key))
 
@@ -321,29 +403,57 @@ class Store(ReviewQueries, InsightQueries):
 
     def replace_flags(self, dataset_id: int, flags: dict[str, bool], *, threshold: float, run_id: str) -> None:
         """Set the Auto-Filter decision of every scored example at once."""
-        table = pa.table({
-            "dataset_id": pa.array([dataset_id] * len(flags), pa.int32()),
-            "example_id": list(flags),
-            "flagged": pa.array(list(flags.values()), pa.bool_()),
-            "threshold": pa.array([threshold] * len(flags), pa.float64()),
-            "run_id": [run_id] * len(flags),
-        })
+        table = pa.table(
+            {
+                "dataset_id": pa.array([dataset_id] * len(flags), pa.int32()),
+                "example_id": list(flags),
+                "flagged": pa.array(list(flags.values()), pa.bool_()),
+                "threshold": pa.array([threshold] * len(flags), pa.float64()),
+                "run_id": [run_id] * len(flags),
+            }
+        )
         with self.transaction():
             self._execute(sql.DELETE_FLAGS, (dataset_id,))
             self._with_table("new_flags", table, sql.INSERT_FLAGS)
 
-    def save_proposal(self, *, dataset_id: int, example_id: str, run_id: str, candidate: str,
-                      judge_confidence: float | None, verdicts: list[dict[str, Any]], auto_applied: bool,
-                      status: str = "ok", error: str | None = None, candidates: list[dict[str, Any]] = (),
-                      source: str | None = None, margin: float | None = None,
-                      calibration: str | None = None) -> None:
+    def save_proposal(
+        self,
+        *,
+        dataset_id: int,
+        example_id: str,
+        run_id: str,
+        candidate: str,
+        judge_confidence: float | None,
+        verdicts: list[dict[str, Any]],
+        auto_applied: bool,
+        status: str = "ok",
+        error: str | None = None,
+        candidates: list[dict[str, Any]] = (),
+        source: str | None = None,
+        margin: float | None = None,
+        calibration: str | None = None,
+    ) -> None:
         """Record an example's proposal (or why there is none: ``status`` ``same``, ``weaker`` or
         ``failed``) with every candidate that competed (:meth:`curation.contest.Scored.to_json`)."""
-        self._execute(sql.UPSERT_PROPOSAL, (
-            dataset_id, example_id, run_id, candidate, judge_confidence,
-            json.dumps(verdicts, ensure_ascii=False), auto_applied, status, error, now(),
-            json.dumps(list(candidates), ensure_ascii=False), source, margin, calibration,
-        ))
+        self._execute(
+            sql.UPSERT_PROPOSAL,
+            (
+                dataset_id,
+                example_id,
+                run_id,
+                candidate,
+                judge_confidence,
+                json.dumps(verdicts, ensure_ascii=False),
+                auto_applied,
+                status,
+                error,
+                now(),
+                json.dumps(list(candidates), ensure_ascii=False),
+                source,
+                margin,
+                calibration,
+            ),
+        )
 
     def proposals(self, dataset_id: int) -> dict[str, dict[str, Any]]:
         rows = self._dicts(sql.PROPOSALS, (dataset_id,))
@@ -357,27 +467,51 @@ class Store(ReviewQueries, InsightQueries):
         self._execute(sql.SET_AUTO_APPLIED, (eta, allowed, dataset_id))
 
     # -- review log -------------------------------------------------------------------------
-    def append_review(self, *, dataset_id: int, example_id: str, action: str, annotator: str,
-                      before: str | None, after: str | None, batch_id: str | None = None,
-                      undoes: int | None = None, adjudicates: bool = False) -> int:
+    def append_review(
+        self,
+        *,
+        dataset_id: int,
+        example_id: str,
+        action: str,
+        annotator: str,
+        before: str | None,
+        after: str | None,
+        batch_id: str | None = None,
+        undoes: int | None = None,
+        adjudicates: bool = False,
+    ) -> int:
         """Append one event to the review log and return its id (events are never changed).
 
         ``adjudicates``: the event settles a disagreement between annotators.
         """
-        rows = self._rows(sql.APPEND_REVIEW, (
-            dataset_id, example_id, action, annotator, before, after, batch_id, undoes, now(), adjudicates,
-        ))
+        rows = self._rows(
+            sql.APPEND_REVIEW,
+            (
+                dataset_id,
+                example_id,
+                action,
+                annotator,
+                before,
+                after,
+                batch_id,
+                undoes,
+                now(),
+                adjudicates,
+            ),
+        )
         return rows[0][0]
 
     # -- team review ---------------------------------------------------------------------------
     def replace_assignments(self, dataset_id: int, pairs: list[tuple[str, str]]) -> None:
         """Make ``(example_id, annotator)`` pairs the dataset's whole assignment (one transaction)."""
-        table = pa.table({
-            "dataset_id": pa.array([dataset_id] * len(pairs), pa.int32()),
-            "example_id": pa.array([example_id for example_id, _ in pairs], pa.string()),
-            "annotator": pa.array([who for _, who in pairs], pa.string()),
-            "assigned_at": pa.array([now()] * len(pairs), pa.timestamp("us")),
-        })
+        table = pa.table(
+            {
+                "dataset_id": pa.array([dataset_id] * len(pairs), pa.int32()),
+                "example_id": pa.array([example_id for example_id, _ in pairs], pa.string()),
+                "annotator": pa.array([who for _, who in pairs], pa.string()),
+                "assigned_at": pa.array([now()] * len(pairs), pa.timestamp("us")),
+            }
+        )
         with self.transaction():
             self._execute(sql.DELETE_ASSIGNMENTS, (dataset_id,))
             self._with_table("new_assignments", table, sql.INSERT_ASSIGNMENTS)
@@ -410,17 +544,19 @@ class Store(ReviewQueries, InsightQueries):
 
 
 def _examples_table(dataset_id: int, first_position: int, examples: list) -> pa.Table:
-    return pa.table({
-        "dataset_id": pa.array([dataset_id] * len(examples), pa.int32()),
-        "example_id": pa.array([e.example_id for e in examples], pa.string()),
-        "id_source": pa.array([e.id_source for e in examples], pa.string()),
-        "position": pa.array(range(first_position, first_position + len(examples)), pa.int32()),
-        "line": pa.array([e.line for e in examples], pa.int32()),
-        "prompt": pa.array([prompt_to_json(e.prompt) for e in examples], pa.string()),
-        "prompt_text": pa.array([prompt_text(e.prompt) for e in examples], pa.string()),
-        "response": pa.array([e.response for e in examples], pa.string()),
-        "record": pa.array([json.dumps(e.record, ensure_ascii=False) for e in examples], pa.string()),
-    })
+    return pa.table(
+        {
+            "dataset_id": pa.array([dataset_id] * len(examples), pa.int32()),
+            "example_id": pa.array([e.example_id for e in examples], pa.string()),
+            "id_source": pa.array([e.id_source for e in examples], pa.string()),
+            "position": pa.array(range(first_position, first_position + len(examples)), pa.int32()),
+            "line": pa.array([e.line for e in examples], pa.int32()),
+            "prompt": pa.array([prompt_to_json(e.prompt) for e in examples], pa.string()),
+            "prompt_text": pa.array([prompt_text(e.prompt) for e in examples], pa.string()),
+            "response": pa.array([e.response for e in examples], pa.string()),
+            "record": pa.array([json.dumps(e.record, ensure_ascii=False) for e in examples], pa.string()),
+        }
+    )
 
 
 def _open_error(path: str, error: duckdb.IOException) -> StorageError:
@@ -437,13 +573,25 @@ def _open_error(path: str, error: duckdb.IOException) -> StorageError:
 
 def _dataset_info(row: tuple) -> DatasetInfo:
     return DatasetInfo(
-        dataset_id=row[0], name=row[1], source_path=row[2], source_sha256=row[3], file_type=row[4],
-        format=row[5], options=json.loads(row[6]), n_examples=row[7], n_rejected=row[8], imported_at=row[9],
+        dataset_id=row[0],
+        name=row[1],
+        source_path=row[2],
+        source_sha256=row[3],
+        file_type=row[4],
+        format=row[5],
+        options=json.loads(row[6]),
+        n_examples=row[7],
+        n_rejected=row[8],
+        imported_at=row[9],
     )
 
 
 def _stored_example(row: tuple) -> Example:
     return Example(
-        example_id=row[0], id_source=row[1], line=row[2], prompt=prompt_from_json(row[3]),
-        response=row[4], record=json.loads(row[5]),
+        example_id=row[0],
+        id_source=row[1],
+        line=row[2],
+        prompt=prompt_from_json(row[3]),
+        response=row[4],
+        record=json.loads(row[5]),
     )

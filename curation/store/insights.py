@@ -1,4 +1,5 @@
 """The store's typed queries for the Insights page and agreement: every value a bound parameter."""
+
 from __future__ import annotations
 
 from typing import Any

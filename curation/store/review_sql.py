@@ -6,6 +6,7 @@ undo and bulk rules. The decision in force and the text in force are the store's
 (``review_effective``, ``decisions_in_force``, ``texts_in_force``: :mod:`curation.store.schema`); every
 statement here reads them rather than saying again what they mean.
 """
+
 from __future__ import annotations
 
 # The queue's SQL is assembled from the named fragments below, one per filter in use, so that a
@@ -20,8 +21,8 @@ Q_POSITION = (
 )
 Q_FROM = "FROM examples e"
 Q_JOIN_SCORES = (
-    "LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = ?"
-)  # score_key
+    "LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = ?"  # score_key
+)
 Q_JOIN_FLAGS = "LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id"
 Q_JOIN_PROPOSALS = "LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id"
 Q_JOIN_DECISIONS = "LEFT JOIN decision d ON d.example_id = e.example_id"
@@ -35,9 +36,8 @@ Q_STATUS = {
     "undecided": "AND d.action IS NULL",
     "flagged_undecided": "AND coalesce(f.flagged, false) AND d.action IS NULL AND NOT coalesce(p.auto_applied, false)",
 }
-Q_ASSIGNED = (
-    "AND e.example_id IN (SELECT example_id FROM assignments WHERE dataset_id = ? AND annotator = ?)"
-)  # dataset_id, annotator
+# dataset_id, annotator
+Q_ASSIGNED = "AND e.example_id IN (SELECT example_id FROM assignments WHERE dataset_id = ? AND annotator = ?)"
 Q_SIGNAL = """AND list_contains(from_json(s.fired, '["VARCHAR"]'), ?)"""  # signal
 Q_CONF_MIN = "AND s.confidence >= ?"  # conf_min
 Q_CONF_MAX = "AND s.confidence <= ?"  # conf_max

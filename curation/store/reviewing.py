@@ -5,6 +5,7 @@ the queue's is assembled from fragments, only those its filter uses. The rules (
 decision does, which filters exist, who may undo what) belong to :mod:`curation.review` and
 :mod:`curation.team`; this module only reads and writes.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,8 +69,9 @@ class ReviewQueries:
         return [row[0] for row in self._rows(sql, params)]
 
     def queue_position(self, dataset_id: int, flt: QueueFilter, example_id: str) -> int | None:
-        sql, params = self._queue_sql(dataset_id, flt, head=q.Q_POSITION, tail=q.Q_POSITION_END,
-                                      tail_params=(example_id,))
+        sql, params = self._queue_sql(
+            dataset_id, flt, head=q.Q_POSITION, tail=q.Q_POSITION_END, tail_params=(example_id,)
+        )
         rows = self._rows(sql, params)
         return rows[0][0] if rows else None
 
@@ -82,8 +84,9 @@ class ReviewQueries:
         """Fired signal names of the active score, with how many examples each fired on."""
         return dict(self._rows(q.SQL_FIRED_COUNTS, (dataset_id, self.active_score_key(dataset_id))))
 
-    def _queue_sql(self, dataset_id: int, flt: QueueFilter, *, head: str, tail: str = "",
-                   tail_params: tuple = ()) -> tuple[str, list[Any]]:
+    def _queue_sql(
+        self, dataset_id: int, flt: QueueFilter, *, head: str, tail: str = "", tail_params: tuple = ()
+    ) -> tuple[str, list[Any]]:
         """The queue query for ``flt``: only the joins and predicates its filters use."""
         flt.check()
         search = flt.search_text
@@ -91,12 +94,14 @@ class ReviewQueries:
         need_scores = head != q.Q_COUNT or flt.signal or flt.conf_min is not None or flt.conf_max is not None
         parts: list[tuple[str, tuple]] = [
             (q.Q_DECISIONS if by_decision else "", (dataset_id,) if by_decision else ()),
-            (head, ()), (q.Q_FROM, ()),
+            (head, ()),
+            (q.Q_FROM, ()),
             (q.Q_JOIN_SCORES if need_scores else "", (self.active_score_key(dataset_id),) if need_scores else ()),
             (q.Q_JOIN_FLAGS if flt.status in ("flagged", "flagged_undecided") else "", ()),
             (q.Q_JOIN_PROPOSALS if flt.status in ("proposed", "auto_applied", "flagged_undecided") else "", ()),
             (q.Q_JOIN_DECISIONS if by_decision else "", ()),
-            (q.Q_WHERE, (dataset_id,)), (q.Q_STATUS[flt.status], ()),
+            (q.Q_WHERE, (dataset_id,)),
+            (q.Q_STATUS[flt.status], ()),
             (q.Q_SIGNAL if flt.signal else "", (flt.signal,) if flt.signal else ()),
             (q.Q_CONF_MIN if flt.conf_min is not None else "", () if flt.conf_min is None else (flt.conf_min,)),
             (q.Q_CONF_MAX if flt.conf_max is not None else "", () if flt.conf_max is None else (flt.conf_max,)),
@@ -133,8 +138,9 @@ class ReviewQueries:
         """How many examples of the filtered queue ``rule`` (kind, min judge, override, action) matches."""
         return self._rows(q.SQL_BULK_PREVIEW, self._bulk_params(dataset_id, flt, rule))[0][0]
 
-    def bulk_decide(self, dataset_id: int, flt: QueueFilter, rule: tuple[str, float, bool, str], *,
-                    annotator: str, batch_id: str) -> None:
+    def bulk_decide(
+        self, dataset_id: int, flt: QueueFilter, rule: tuple[str, float, bool, str], *, annotator: str, batch_id: str
+    ) -> None:
         """One event per matching example, all in ``batch_id`` (the caller holds a transaction)."""
         self._execute(q.SQL_BULK_APPLY, self._bulk_params(dataset_id, flt, rule) + [annotator, batch_id, now()])
 
@@ -151,8 +157,17 @@ class ReviewQueries:
 
     def _bulk_params(self, dataset_id: int, flt: QueueFilter, rule: tuple[str, float, bool, str]) -> list[Any]:
         flt.check()
-        return [dataset_id, self.active_score_key(dataset_id), flt.status, flt.signal or None, flt.conf_min,
-                flt.conf_max, flt.search_text, flt.assignee or None, *rule]
+        return [
+            dataset_id,
+            self.active_score_key(dataset_id),
+            flt.status,
+            flt.signal or None,
+            flt.conf_min,
+            flt.conf_max,
+            flt.search_text,
+            flt.assignee or None,
+            *rule,
+        ]
 
     # -- team review --------------------------------------------------------------------------
     def votes(self, dataset_id: int) -> list[dict[str, Any]]:

@@ -4,11 +4,14 @@ Each migration is a name and a list of DDL statements; :mod:`curation.store` app
 ones not yet recorded in ``migrations``, in order, each in its own transaction. Never edit
 a released migration: add a new one.
 """
+
 from __future__ import annotations
 
 MIGRATIONS: list[tuple[str, list[str]]] = [
-    ("0001_initial", [
-        """CREATE TABLE datasets (
+    (
+        "0001_initial",
+        [
+            """CREATE TABLE datasets (
             dataset_id INTEGER PRIMARY KEY,
             name VARCHAR NOT NULL UNIQUE,
             source_path VARCHAR NOT NULL,
@@ -20,7 +23,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             n_rejected INTEGER NOT NULL,
             imported_at TIMESTAMP NOT NULL
         )""",
-        """CREATE TABLE examples (
+            """CREATE TABLE examples (
             dataset_id INTEGER NOT NULL,
             example_id VARCHAR NOT NULL,
             id_source VARCHAR NOT NULL,
@@ -32,14 +35,14 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             record JSON NOT NULL,
             PRIMARY KEY (dataset_id, example_id)
         )""",
-        """CREATE TABLE rejected (
+            """CREATE TABLE rejected (
             dataset_id INTEGER NOT NULL,
             line INTEGER,
             field VARCHAR,
             message VARCHAR NOT NULL,
             raw VARCHAR NOT NULL
         )""",
-        """CREATE TABLE runs (
+            """CREATE TABLE runs (
             run_id VARCHAR PRIMARY KEY,
             dataset_id INTEGER NOT NULL,
             stage VARCHAR NOT NULL,
@@ -60,9 +63,9 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             cost_usd DOUBLE NOT NULL DEFAULT 0,
             error VARCHAR
         )""",
-        # One row per example and scoring configuration (score_key = hash of model + scoring
-        # settings): a new config scores afresh, an old one is kept as history.
-        """CREATE TABLE scores (
+            # One row per example and scoring configuration (score_key = hash of model + scoring
+            # settings): a new config scores afresh, an old one is kept as history.
+            """CREATE TABLE scores (
             dataset_id INTEGER NOT NULL,
             example_id VARCHAR NOT NULL,
             score_key VARCHAR NOT NULL,
@@ -78,7 +81,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             scored_at TIMESTAMP NOT NULL,
             PRIMARY KEY (dataset_id, example_id, score_key)
         )""",
-        """CREATE TABLE flags (
+            """CREATE TABLE flags (
             dataset_id INTEGER NOT NULL,
             example_id VARCHAR NOT NULL,
             flagged BOOLEAN NOT NULL,
@@ -86,7 +89,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             run_id VARCHAR NOT NULL,
             PRIMARY KEY (dataset_id, example_id)
         )""",
-        """CREATE TABLE proposals (
+            """CREATE TABLE proposals (
             dataset_id INTEGER NOT NULL,
             example_id VARCHAR NOT NULL,
             run_id VARCHAR NOT NULL,
@@ -99,9 +102,9 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             created_at TIMESTAMP NOT NULL,
             PRIMARY KEY (dataset_id, example_id)
         )""",
-        "CREATE SEQUENCE review_event_ids START 1",
-        # Append-only: the current decision is the latest event not undone.
-        """CREATE TABLE review_log (
+            "CREATE SEQUENCE review_event_ids START 1",
+            # Append-only: the current decision is the latest event not undone.
+            """CREATE TABLE review_log (
             event_id BIGINT PRIMARY KEY DEFAULT nextval('review_event_ids'),
             dataset_id INTEGER NOT NULL,
             example_id VARCHAR NOT NULL,
@@ -113,7 +116,7 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             undoes BIGINT,
             created_at TIMESTAMP NOT NULL
         )""",
-        """CREATE TABLE llm_cache (
+            """CREATE TABLE llm_cache (
             key VARCHAR PRIMARY KEY,
             backend VARCHAR NOT NULL,
             model VARCHAR NOT NULL,
@@ -121,49 +124,58 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             result JSON NOT NULL,
             created_at TIMESTAMP NOT NULL
         )""",
-        "CREATE INDEX review_log_example ON review_log (dataset_id, example_id)",
-    ]),
+            "CREATE INDEX review_log_example ON review_log (dataset_id, example_id)",
+        ],
+    ),
     # Correction as a contest: every candidate with its confidence, the winner's source, its
     # margin over the original and the calibration that turned the margin into a probability.
-    ("0002_proposal_contest", [
-        "ALTER TABLE proposals ADD COLUMN candidates JSON DEFAULT '[]'",
-        "ALTER TABLE proposals ADD COLUMN source VARCHAR",
-        "ALTER TABLE proposals ADD COLUMN margin DOUBLE",
-        "ALTER TABLE proposals ADD COLUMN calibration VARCHAR",
-    ]),
+    (
+        "0002_proposal_contest",
+        [
+            "ALTER TABLE proposals ADD COLUMN candidates JSON DEFAULT '[]'",
+            "ALTER TABLE proposals ADD COLUMN source VARCHAR",
+            "ALTER TABLE proposals ADD COLUMN margin DOUBLE",
+            "ALTER TABLE proposals ADD COLUMN calibration VARCHAR",
+        ],
+    ),
     # Team review: per-dataset settings (the export's choice for undecided flags), the queue's
     # split among annotators, and the events that settle a disagreement (adjudications).
-    ("0003_team_review", [
-        """CREATE TABLE dataset_settings (
+    (
+        "0003_team_review",
+        [
+            """CREATE TABLE dataset_settings (
             dataset_id INTEGER NOT NULL,
             key VARCHAR NOT NULL,
             value JSON NOT NULL,
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (dataset_id, key)
         )""",
-        """CREATE TABLE assignments (
+            """CREATE TABLE assignments (
             dataset_id INTEGER NOT NULL,
             example_id VARCHAR NOT NULL,
             annotator VARCHAR NOT NULL,
             assigned_at TIMESTAMP NOT NULL,
             PRIMARY KEY (dataset_id, example_id, annotator)
         )""",
-        "ALTER TABLE review_log ADD COLUMN adjudicates BOOLEAN DEFAULT false",
-    ]),
+            "ALTER TABLE review_log ADD COLUMN adjudicates BOOLEAN DEFAULT false",
+        ],
+    ),
     # The decision in force and the text in force, defined once for every reader (review,
     # insights, status, export). An event is in effect unless it is an undo or an undo names it;
     # the decision in force is an example's latest event in effect, by anyone; the text in force
     # is what export would write if the example stays: the decision's text for accept / edit,
     # else an auto-applied correction, else the original response.
-    ("0004_decision_views", [
-        """CREATE VIEW review_effective AS
+    (
+        "0004_decision_views",
+        [
+            """CREATE VIEW review_effective AS
             SELECT * FROM review_log
             WHERE action <> 'undo'
               AND event_id NOT IN (SELECT undoes FROM review_log WHERE action = 'undo' AND undoes IS NOT NULL)""",
-        """CREATE VIEW decisions_in_force AS
+            """CREATE VIEW decisions_in_force AS
             SELECT * FROM review_effective
             QUALIFY row_number() OVER (PARTITION BY dataset_id, example_id ORDER BY event_id DESC) = 1""",
-        """CREATE VIEW texts_in_force AS
+            """CREATE VIEW texts_in_force AS
             SELECT e.dataset_id, e.example_id, e.response, p.candidate, p.status AS proposal_status,
                    coalesce(p.auto_applied, false) AS auto_applied, p.judge_confidence,
                    d.event_id, d.action, d.annotator, d.after, d.batch_id, d.created_at AS decided_at,
@@ -173,5 +185,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             FROM examples e
             LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
             LEFT JOIN decisions_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id""",
-    ]),
+        ],
+    ),
 ]

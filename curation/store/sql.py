@@ -3,6 +3,7 @@
 Executed only by :mod:`curation.store` (the one module that talks to DuckDB); the schema
 they run against is :mod:`curation.store.schema`.
 """
+
 from __future__ import annotations
 
 CREATE_MIGRATIONS = (
@@ -36,8 +37,7 @@ EXAMPLES_PAGE = (
     "WHERE dataset_id = ? AND position >= ? ORDER BY position LIMIT ?"
 )
 EXAMPLE = (
-    "SELECT example_id, id_source, line, prompt, response, record FROM examples "
-    "WHERE dataset_id = ? AND example_id = ?"
+    "SELECT example_id, id_source, line, prompt, response, record FROM examples WHERE dataset_id = ? AND example_id = ?"
 )
 
 CACHE_GET = "SELECT key, result FROM llm_cache WHERE key IN (SELECT unnest(?::VARCHAR[]))"
@@ -62,9 +62,7 @@ ACTIVE_SCORE_KEY = (
     "SELECT score_key FROM runs WHERE dataset_id = ? AND stage = 'score' AND score_key IS NOT NULL "
     "ORDER BY started_at DESC LIMIT 1"
 )
-LAST_RUN_CONFIG = (
-    "SELECT config FROM runs WHERE dataset_id = ? ORDER BY started_at DESC LIMIT 1"
-)
+LAST_RUN_CONFIG = "SELECT config FROM runs WHERE dataset_id = ? ORDER BY started_at DESC LIMIT 1"
 RUN_TIMINGS = (  # finished runs that did something, newest first: what calibrates estimates
     "SELECT dataset_id, score_key, n_done, calls, cache_hits, "
     "date_diff('millisecond', started_at, finished_at) / 1000.0 AS seconds FROM runs "
@@ -82,9 +80,7 @@ UPDATE_CONFIDENCES = (
     "UPDATE scores SET confidence = n.confidence, fired = n.fired FROM new_confidences n "
     "WHERE scores.dataset_id = ? AND scores.score_key = ? AND scores.example_id = n.example_id"
 )
-CONFIDENCES = (
-    "SELECT example_id, confidence FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
-)
+CONFIDENCES = "SELECT example_id, confidence FROM scores WHERE dataset_id = ? AND score_key = ? AND status = 'ok'"
 FLAGGED_IDS = "SELECT example_id FROM flags WHERE dataset_id = ? AND flagged ORDER BY example_id"
 DELETE_FLAGS = "DELETE FROM flags WHERE dataset_id = ?"
 INSERT_FLAGS = "INSERT INTO flags SELECT dataset_id, example_id, flagged, threshold, run_id FROM new_flags"
@@ -141,5 +137,7 @@ SETTING = "SELECT value FROM dataset_settings WHERE dataset_id = ? AND key = ?"
 PUT_SETTING = "INSERT OR REPLACE INTO dataset_settings VALUES (?, ?, ?, ?)"
 
 DELETE_ASSIGNMENTS = "DELETE FROM assignments WHERE dataset_id = ?"
-INSERT_ASSIGNMENTS = "INSERT INTO assignments SELECT dataset_id, example_id, annotator, assigned_at FROM new_assignments"
+INSERT_ASSIGNMENTS = (
+    "INSERT INTO assignments SELECT dataset_id, example_id, annotator, assigned_at FROM new_assignments"
+)
 ASSIGNEES = "SELECT DISTINCT annotator FROM assignments WHERE dataset_id = ? ORDER BY annotator"

@@ -1,15 +1,16 @@
 """How values are written to the store: timestamps (UTC, no tzinfo) and prompts (JSON turns)."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from curation.records import Message, render_turns
 
 
 def now() -> datetime:
     """The current UTC time without tzinfo (DuckDB TIMESTAMP)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def prompt_to_json(prompt: tuple[Message, ...]) -> str:

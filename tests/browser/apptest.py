@@ -1,4 +1,5 @@
 """Shared bits of the AppTest-based app tests: where the scripts are, and a temp store."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,9 +9,15 @@ from streamlit.testing.v1 import AppTest
 from ui.common import STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = {"home": "app.py", "import": "pages/1_Import.py", "run": "pages/2_Run.py",
-         "review": "pages/3_Review.py", "team": "pages/4_Team.py", "insights": "pages/5_Insights.py",
-         "export": "pages/6_Export.py"}
+PAGES = {
+    "home": "app.py",
+    "import": "pages/1_Import.py",
+    "run": "pages/2_Run.py",
+    "review": "pages/3_Review.py",
+    "team": "pages/4_Team.py",
+    "insights": "pages/5_Insights.py",
+    "export": "pages/6_Export.py",
+}
 TIMEOUT = 30
 
 

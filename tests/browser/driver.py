@@ -3,23 +3,31 @@
 Streamlit reruns the script after every interaction; :func:`settle` waits until the app is
 connected and its script has finished, which is what a person waits for before the next click.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 Label = str | re.Pattern
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TIMEOUT_MS = 30_000
 
 
 @contextmanager
-def chromium() -> Iterator["object"]:
+def chromium() -> Iterator[object]:
     """A headless Chromium browser (Playwright's sync API); open pages with :func:`new_page`."""
     from playwright.sync_api import sync_playwright
 
@@ -42,7 +50,7 @@ def new_page(browser, *, width: int = 1440, height: int = 1000, **context: objec
 
 
 @contextmanager
-def chromium_page(*, width: int = 1440, height: int = 1000, **context: object) -> Iterator["object"]:
+def chromium_page(*, width: int = 1440, height: int = 1000, **context: object) -> Iterator[object]:
     """A headless Chromium page in a browser of its own (``context`` as :func:`new_page`)."""
     with chromium() as browser:
         yield new_page(browser, width=width, height=height, **context)

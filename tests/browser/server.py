@@ -1,4 +1,5 @@
 """Start the app in a subprocess, as ``curate app`` does, on a free local port."""
+
 from __future__ import annotations
 
 import os
@@ -8,9 +9,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 90
@@ -30,9 +31,26 @@ def streamlit_app(store: Path, log_path: Path) -> Iterator[str]:
         RuntimeError: the server did not answer its health check in time (its log is attached).
     """
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-               "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none", "--", "--store", str(store)]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--",
+        "--store",
+        str(store),
+    ]
     env = {k: v for k, v in os.environ.items() if k != "CLEAR_STUDIO_STORE"}
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "w") as log:

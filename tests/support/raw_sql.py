@@ -3,6 +3,7 @@
 The library's public surface has no SQL pass-through (the store writes all SQL); tests reach
 below it only through these two helpers.
 """
+
 from __future__ import annotations
 
 from typing import Any

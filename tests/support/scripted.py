@@ -20,6 +20,7 @@ comes first). Usage::
     model = ArithmeticModel()
     with FakeOpenAIServer(reply=model) as server: ...
 """
+
 from __future__ import annotations
 
 import json
@@ -148,6 +149,14 @@ def write_records(path, records=ARITHMETIC) -> None:
 
 def openai_overrides(base_url: str, key_env: str, **more) -> dict:
     """Config overrides for the ``openai`` backend on the fake server, with tiny backoff."""
-    return {"llm.backend": "openai", "llm.model": "fake-model", "llm.base_url": base_url,
-            "llm.api_key_env": key_env, "llm.backoff_base_s": 0.001, "llm.backoff_max_s": 0.002,
-            "llm.max_attempts": 2, "llm.timeout_s": 10.0, **more}
+    return {
+        "llm.backend": "openai",
+        "llm.model": "fake-model",
+        "llm.base_url": base_url,
+        "llm.api_key_env": key_env,
+        "llm.backoff_base_s": 0.001,
+        "llm.backoff_max_s": 0.002,
+        "llm.max_attempts": 2,
+        "llm.timeout_s": 10.0,
+        **more,
+    }

@@ -9,14 +9,15 @@ Each entry is one file and the one-line error fragment the importer must report 
 :data:`AT_TEST_TIME`: a 10 MB single line, a directory and a missing file are made by
 :func:`write_at_test_time` into a temporary folder, not stored in the repository.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,8 +26,14 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = "EXPECTED.json"
 HUGE_BYTES = 10 * 1024 * 1024
 DEEP = 100_000
-FORMULAS = ('=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0",
-            "\t=1+1", "\r=1+1")
+FORMULAS = (
+    '=HYPERLINK("http://x","click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+)
 
 Entry = tuple[bytes, "str | None"]
 
@@ -80,8 +87,7 @@ def deep_metadata_jsonl() -> Entry:
     nested: object = "x"
     for _ in range(500):
         nested = [nested]
-    return (lines(GOOD, line(chat(meta=nested))),
-            "deep_metadata.jsonl:2: meta is nested more than 100 levels deep")
+    return (lines(GOOD, line(chat(meta=nested))), "deep_metadata.jsonl:2: meta is nested more than 100 levels deep")
 
 
 def wrong_types_jsonl() -> Entry:
@@ -90,8 +96,10 @@ def wrong_types_jsonl() -> Entry:
 
 
 def messages_not_array_jsonl() -> Entry:
-    return (lines(GOOD, line({"messages": "user: hi"})),
-            "messages_not_array.jsonl:2: messages must be an array, got string")
+    return (
+        lines(GOOD, line({"messages": "user: hi"})),
+        "messages_not_array.jsonl:2: messages must be an array, got string",
+    )
 
 
 def empty_messages_jsonl() -> Entry:
@@ -99,13 +107,17 @@ def empty_messages_jsonl() -> Entry:
 
 
 def mixed_shapes_jsonl() -> Entry:
-    return (lines(GOOD, line({"instruction": "Add 2 and 2.", "output": "4"}), GOOD),
-            "mixed_shapes.jsonl:2: record looks like alpaca but the file is chat")
+    return (
+        lines(GOOD, line({"instruction": "Add 2 and 2.", "output": "4"}), GOOD),
+        "mixed_shapes.jsonl:2: record looks like alpaca but the file is chat",
+    )
 
 
 def duplicate_ids_jsonl() -> Entry:
-    return (lines(line(chat(id="a")), line(chat("q2", id="b")), line(chat("q3", id="a"))),
-            "duplicate_ids.jsonl:3: id 'a' duplicates line 1")
+    return (
+        lines(line(chat(id="a")), line(chat("q2", id="b")), line(chat("q3", id="a"))),
+        "duplicate_ids.jsonl:3: id 'a' duplicates line 1",
+    )
 
 
 def bad_id_type_jsonl() -> Entry:
@@ -121,8 +133,10 @@ def blank_lines_jsonl() -> Entry:
 
 
 def bom_bad_line_jsonl() -> Entry:
-    return (b"\xef\xbb\xbf{'messages': []}\n" + lines(GOOD),
-            "bom_bad_line.jsonl:1: invalid JSON: text must be in double quotes, not single quotes, at column 2")
+    return (
+        b"\xef\xbb\xbf{'messages': []}\n" + lines(GOOD),
+        "bom_bad_line.jsonl:1: invalid JSON: text must be in double quotes, not single quotes, at column 2",
+    )
 
 
 def no_assistant_jsonl() -> Entry:
@@ -132,21 +146,30 @@ def no_assistant_jsonl() -> Entry:
 
 def unknown_role_jsonl() -> Entry:
     record = {"messages": [{"role": "bot", "content": "q"}, {"role": "assistant", "content": "a"}]}
-    return (lines(line(record)),
-            "unknown_role.jsonl:1: messages[0].role must be one of system, user, assistant, got 'bot'")
+    return (
+        lines(line(record)),
+        "unknown_role.jsonl:1: messages[0].role must be one of system, user, assistant, got 'bot'",
+    )
 
 
 def sharegpt_bad_from_jsonl() -> Entry:
     good = {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "a"}]}
     bad = {"conversations": [{"from": "human", "value": "q"}, {"from": "robot", "value": "a"}]}
-    return (lines(line(good), line(bad)), "sharegpt_bad_from.jsonl:2: conversations[1].from must be one of "
-                                          "human, user, gpt, assistant, system, got 'robot'")
+    return (
+        lines(line(good), line(bad)),
+        "sharegpt_bad_from.jsonl:2: conversations[1].from must be one of "
+        "human, user, gpt, assistant, system, got 'robot'",
+    )
 
 
 def alpaca_numeric_output_jsonl() -> Entry:
-    return (lines(line({"instruction": "Add 2 and 2.", "input": "", "output": "4"}),
-                  line({"instruction": "Add 3 and 3.", "input": "", "output": 6})),
-            "alpaca_numeric_output.jsonl:2: output must be a string, got integer")
+    return (
+        lines(
+            line({"instruction": "Add 2 and 2.", "input": "", "output": "4"}),
+            line({"instruction": "Add 3 and 3.", "input": "", "output": 6}),
+        ),
+        "alpaca_numeric_output.jsonl:2: output must be a string, got integer",
+    )
 
 
 def string_line_jsonl() -> Entry:
@@ -154,40 +177,50 @@ def string_line_jsonl() -> Entry:
 
 
 def huge_int_jsonl() -> Entry:
-    return (lines(GOOD, '{"id": ' + "9" * 5000 + ', "messages": []}'),
-            "huge_int.jsonl:2: invalid JSON: Exceeds the limit (4300 digits) for integer string conversion")
+    return (
+        lines(GOOD, '{"id": ' + "9" * 5000 + ', "messages": []}'),
+        "huge_int.jsonl:2: invalid JSON: Exceeds the limit (4300 digits) for integer string conversion",
+    )
 
 
 def huge_float_jsonl() -> Entry:
-    return (lines('{"prompt": "q", "response": 1e999}'),
-            "huge_float.jsonl:1: response must be a string, got number")
+    return (lines('{"prompt": "q", "response": 1e999}'), "huge_float.jsonl:1: response must be a string, got number")
 
 
 def nan_infinity_jsonl() -> Entry:
-    return (lines('{"prompt": "q", "response": "a", "score": Infinity}', '{"prompt": "q2", "response": NaN}'),
-            "nan_infinity.jsonl:2: response must be a string, got NaN")
+    return (
+        lines('{"prompt": "q", "response": "a", "score": Infinity}', '{"prompt": "q2", "response": NaN}'),
+        "nan_infinity.jsonl:2: response must be a string, got NaN",
+    )
 
 
 def long_id_jsonl() -> Entry:
     long = "x" * 10_000
-    return (lines(line(chat(id=long)), line(chat("q2", id=long))),
-            f"long_id.jsonl:2: id '{long[:60]}…' (10000 characters) duplicates line 1")
+    return (
+        lines(line(chat(id=long)), line(chat("q2", id=long))),
+        f"long_id.jsonl:2: id '{long[:60]}…' (10000 characters) duplicates line 1",
+    )
 
 
 def control_chars_jsonl() -> Entry:
-    return (lines(GOOD, '{"prompt": "bell\x07 and escape\x1b[2J", "response": "a"}'),
-            "control_chars.jsonl:2: invalid JSON: a raw control character inside a string at column 17")
+    return (
+        lines(GOOD, '{"prompt": "bell\x07 and escape\x1b[2J", "response": "a"}'),
+        "control_chars.jsonl:2: invalid JSON: a raw control character inside a string at column 17",
+    )
 
 
 def unpaired_surrogate_jsonl() -> Entry:
-    return (lines(GOOD, '{"messages": [{"role": "user", "content": "\\ud83d"}, '
-                        '{"role": "assistant", "content": "a"}]}'),
-            "unpaired_surrogate.jsonl:2: contains an unpaired surrogate escape (\\ud83d), which is not valid Unicode")
+    return (
+        lines(GOOD, '{"messages": [{"role": "user", "content": "\\ud83d"}, {"role": "assistant", "content": "a"}]}'),
+        "unpaired_surrogate.jsonl:2: contains an unpaired surrogate escape (\\ud83d), which is not valid Unicode",
+    )
 
 
 def unknown_shape_jsonl() -> Entry:
-    return (lines(line({"text": "t", "label": 1})),
-            "unknown_shape.jsonl: cannot tell the record format: expected messages (chat)")
+    return (
+        lines(line({"text": "t", "label": 1})),
+        "unknown_shape.jsonl: cannot tell the record format: expected messages (chat)",
+    )
 
 
 def formulas_jsonl() -> Entry:
@@ -197,24 +230,31 @@ def formulas_jsonl() -> Entry:
 # -- JSON ----------------------------------------------------------------------------------------------
 def truncated_json() -> Entry:
     text = json.dumps([chat(), chat("q2", "a2"), chat("q3", "a3")], indent=2)
-    return text[: len(text) * 2 // 3].encode(), ("truncated.json: invalid JSON: the object is not closed: "
-                                                 "a '}' is missing at the end of the file")
+    return text[: len(text) * 2 // 3].encode(), (
+        "truncated.json: invalid JSON: the object is not closed: a '}' is missing at the end of the file"
+    )
 
 
 def array_non_object_json() -> Entry:
-    return (json.dumps([chat(), 42, chat("q3")]).encode(),
-            "array_non_object.json:2: record must be a JSON object, got integer")
+    return (
+        json.dumps([chat(), 42, chat("q3")]).encode(),
+        "array_non_object.json:2: record must be a JSON object, got integer",
+    )
 
 
 def top_level_object_json() -> Entry:
-    return (json.dumps({"data": [chat(), chat("q2")]}, indent=2).encode(),
-            "top_level_object.json: must hold a JSON array of records (or one JSON object per line)")
+    return (
+        json.dumps({"data": [chat(), chat("q2")]}, indent=2).encode(),
+        "top_level_object.json: must hold a JSON array of records (or one JSON object per line)",
+    )
 
 
 def pretty_record_json() -> Entry:
-    return (json.dumps({"prompt": "q", "response": "a"}, indent=2).encode(),
-            "pretty_record.json: must hold a JSON array of records (or one JSON object per line), "
-            "not one object over several lines")
+    return (
+        json.dumps({"prompt": "q", "response": "a"}, indent=2).encode(),
+        "pretty_record.json: must hold a JSON array of records (or one JSON object per line), "
+        "not one object over several lines",
+    )
 
 
 def top_level_string_json() -> Entry:
@@ -239,8 +279,10 @@ def deep_metadata_json() -> Entry:
     nested: object = 1
     for _ in range(300):
         nested = {"k": nested}
-    return (json.dumps([chat(), {**chat("q2"), "meta\x1b[2J": nested}]).encode(),  # a key that clears a terminal
-            "deep_metadata.json:2: meta\\x1b[2J is nested more than 100 levels deep")
+    return (
+        json.dumps([chat(), {**chat("q2"), "meta\x1b[2J": nested}]).encode(),  # a key that clears a terminal
+        "deep_metadata.json:2: meta\\x1b[2J is nested more than 100 levels deep",
+    )
 
 
 def empty_array_json() -> Entry:
@@ -248,8 +290,10 @@ def empty_array_json() -> Entry:
 
 
 def wrong_types_json() -> Entry:
-    return (json.dumps([{"instruction": "Add.", "output": "4"}, {"instruction": None, "output": "5"}]).encode(),
-            "wrong_types.json:2: instruction must be a string, got null")
+    return (
+        json.dumps([{"instruction": "Add.", "output": "4"}, {"instruction": None, "output": "5"}]).encode(),
+        "wrong_types.json:2: instruction must be a string, got null",
+    )
 
 
 def nan_infinity_json() -> Entry:
@@ -257,13 +301,17 @@ def nan_infinity_json() -> Entry:
 
 
 def trailing_comma_json() -> Entry:
-    return (b'[{"prompt": "q", "response": "a"},]',
-            "trailing_comma.json: invalid JSON: trailing comma: the ',' before the ']' at line 1 column 35")
+    return (
+        b'[{"prompt": "q", "response": "a"},]',
+        "trailing_comma.json: invalid JSON: trailing comma: the ',' before the ']' at line 1 column 35",
+    )
 
 
 def mixed_shapes_json() -> Entry:
-    return (json.dumps([chat(), chat("q2"), {"conversations": [{"from": "human", "value": "q"}]}]).encode(),
-            "mixed_shapes.json:3: record looks like sharegpt but the file is chat")
+    return (
+        json.dumps([chat(), chat("q2"), {"conversations": [{"from": "human", "value": "q"}]}]).encode(),
+        "mixed_shapes.json:3: record looks like sharegpt but the file is chat",
+    )
 
 
 # -- CSV -----------------------------------------------------------------------------------------------
@@ -276,13 +324,17 @@ def ragged_rows_csv() -> Entry:
 
 
 def unterminated_quote_csv() -> Entry:
-    return (b'prompt,response\nq,a\n"never closed,a2\nq3,a3\n',
-            "unterminated_quote.csv:2: opens a quoted field that is never closed (it runs to the end of the file)")
+    return (
+        b'prompt,response\nq,a\n"never closed,a2\nq3,a3\n',
+        "unterminated_quote.csv:2: opens a quoted field that is never closed (it runs to the end of the file)",
+    )
 
 
 def unterminated_quote_header_csv() -> Entry:
-    return (b'prompt,"response\nq,a\n',
-            "unterminated_quote_header.csv: header opens a quoted field that is never closed")
+    return (
+        b'prompt,"response\nq,a\n',
+        "unterminated_quote_header.csv: header opens a quoted field that is never closed",
+    )
 
 
 def invalid_utf8_csv() -> Entry:
@@ -320,8 +372,10 @@ def bad_header_utf8_csv() -> Entry:
 
 
 def control_chars_csv() -> Entry:
-    return (b"question\x1b]0;pwned\x07,reply\nq,a\n",
-            "control_chars.csv: column 'prompt' not found; columns are: question\\x1b]0;pwned\\x07, reply")
+    return (
+        b"question\x1b]0;pwned\x07,reply\nq,a\n",
+        "control_chars.csv: column 'prompt' not found; columns are: question\\x1b]0;pwned\\x07, reply",
+    )
 
 
 def formulas_csv() -> Entry:
@@ -355,8 +409,10 @@ def missing_columns_parquet() -> Entry:
 
 def bad_role_parquet() -> Entry:
     rows = [chat(), {"messages": [{"role": "user", "content": "q"}, {"role": "gpt", "content": "a"}]}]
-    return (parquet(pa.Table.from_pylist(rows)),
-            "bad_role.parquet:2: messages[1].role must be one of system, user, assistant, got 'gpt'")
+    return (
+        parquet(pa.Table.from_pylist(rows)),
+        "bad_role.parquet:2: messages[1].role must be one of system, user, assistant, got 'gpt'",
+    )
 
 
 def no_rows_parquet() -> Entry:
@@ -387,40 +443,73 @@ def no_extension() -> Entry:
 
 
 BUILDERS: dict[str, Callable[[], Entry]] = {
-    "truncated.jsonl": truncated_jsonl, "invalid_utf8.jsonl": invalid_utf8_jsonl,
-    "null_byte.jsonl": null_byte_jsonl, "null_char.jsonl": null_char_jsonl,
-    "deep_nesting.jsonl": deep_nesting_jsonl, "deep_metadata.jsonl": deep_metadata_jsonl,
-    "wrong_types.jsonl": wrong_types_jsonl, "messages_not_array.jsonl": messages_not_array_jsonl,
-    "empty_messages.jsonl": empty_messages_jsonl, "mixed_shapes.jsonl": mixed_shapes_jsonl,
-    "duplicate_ids.jsonl": duplicate_ids_jsonl, "bad_id_type.jsonl": bad_id_type_jsonl,
-    "empty.jsonl": empty_jsonl, "blank_lines.jsonl": blank_lines_jsonl, "bom_bad_line.jsonl": bom_bad_line_jsonl,
-    "no_assistant.jsonl": no_assistant_jsonl, "unknown_role.jsonl": unknown_role_jsonl,
-    "sharegpt_bad_from.jsonl": sharegpt_bad_from_jsonl, "alpaca_numeric_output.jsonl": alpaca_numeric_output_jsonl,
-    "string_line.jsonl": string_line_jsonl, "huge_int.jsonl": huge_int_jsonl, "huge_float.jsonl": huge_float_jsonl,
-    "nan_infinity.jsonl": nan_infinity_jsonl, "long_id.jsonl": long_id_jsonl,
-    "control_chars.jsonl": control_chars_jsonl, "unpaired_surrogate.jsonl": unpaired_surrogate_jsonl,
-    "unknown_shape.jsonl": unknown_shape_jsonl, "formulas.jsonl": formulas_jsonl,
-    "truncated.json": truncated_json, "array_non_object.json": array_non_object_json,
-    "top_level_object.json": top_level_object_json, "top_level_string.json": top_level_string_json,
+    "truncated.jsonl": truncated_jsonl,
+    "invalid_utf8.jsonl": invalid_utf8_jsonl,
+    "null_byte.jsonl": null_byte_jsonl,
+    "null_char.jsonl": null_char_jsonl,
+    "deep_nesting.jsonl": deep_nesting_jsonl,
+    "deep_metadata.jsonl": deep_metadata_jsonl,
+    "wrong_types.jsonl": wrong_types_jsonl,
+    "messages_not_array.jsonl": messages_not_array_jsonl,
+    "empty_messages.jsonl": empty_messages_jsonl,
+    "mixed_shapes.jsonl": mixed_shapes_jsonl,
+    "duplicate_ids.jsonl": duplicate_ids_jsonl,
+    "bad_id_type.jsonl": bad_id_type_jsonl,
+    "empty.jsonl": empty_jsonl,
+    "blank_lines.jsonl": blank_lines_jsonl,
+    "bom_bad_line.jsonl": bom_bad_line_jsonl,
+    "no_assistant.jsonl": no_assistant_jsonl,
+    "unknown_role.jsonl": unknown_role_jsonl,
+    "sharegpt_bad_from.jsonl": sharegpt_bad_from_jsonl,
+    "alpaca_numeric_output.jsonl": alpaca_numeric_output_jsonl,
+    "string_line.jsonl": string_line_jsonl,
+    "huge_int.jsonl": huge_int_jsonl,
+    "huge_float.jsonl": huge_float_jsonl,
+    "nan_infinity.jsonl": nan_infinity_jsonl,
+    "long_id.jsonl": long_id_jsonl,
+    "control_chars.jsonl": control_chars_jsonl,
+    "unpaired_surrogate.jsonl": unpaired_surrogate_jsonl,
+    "unknown_shape.jsonl": unknown_shape_jsonl,
+    "formulas.jsonl": formulas_jsonl,
+    "truncated.json": truncated_json,
+    "array_non_object.json": array_non_object_json,
+    "top_level_object.json": top_level_object_json,
+    "top_level_string.json": top_level_string_json,
     "pretty_record.json": pretty_record_json,
-    "invalid_utf8.json": invalid_utf8_json, "null_byte.json": null_byte_json,
-    "deep_nesting.json": deep_nesting_json, "deep_metadata.json": deep_metadata_json,
-    "empty_array.json": empty_array_json, "wrong_types.json": wrong_types_json,
-    "nan_infinity.json": nan_infinity_json, "trailing_comma.json": trailing_comma_json,
+    "invalid_utf8.json": invalid_utf8_json,
+    "null_byte.json": null_byte_json,
+    "deep_nesting.json": deep_nesting_json,
+    "deep_metadata.json": deep_metadata_json,
+    "empty_array.json": empty_array_json,
+    "wrong_types.json": wrong_types_json,
+    "nan_infinity.json": nan_infinity_json,
+    "trailing_comma.json": trailing_comma_json,
     "mixed_shapes.json": mixed_shapes_json,
-    "missing_columns.csv": missing_columns_csv, "ragged_rows.csv": ragged_rows_csv,
+    "missing_columns.csv": missing_columns_csv,
+    "ragged_rows.csv": ragged_rows_csv,
     "unterminated_quote.csv": unterminated_quote_csv,
-    "unterminated_quote_header.csv": unterminated_quote_header_csv, "invalid_utf8.csv": invalid_utf8_csv,
-    "null_byte.csv": null_byte_csv, "empty_response.csv": empty_response_csv, "header_only.csv": header_only_csv,
-    "empty.csv": empty_csv, "duplicate_header.csv": duplicate_header_csv, "duplicate_ids.csv": duplicate_ids_csv,
-    "bad_header_utf8.csv": bad_header_utf8_csv, "control_chars.csv": control_chars_csv,
+    "unterminated_quote_header.csv": unterminated_quote_header_csv,
+    "invalid_utf8.csv": invalid_utf8_csv,
+    "null_byte.csv": null_byte_csv,
+    "empty_response.csv": empty_response_csv,
+    "header_only.csv": header_only_csv,
+    "empty.csv": empty_csv,
+    "duplicate_header.csv": duplicate_header_csv,
+    "duplicate_ids.csv": duplicate_ids_csv,
+    "bad_header_utf8.csv": bad_header_utf8_csv,
+    "control_chars.csv": control_chars_csv,
     "formulas.csv": formulas_csv,
-    "int_response.parquet": int_response_parquet, "nulls.parquet": nulls_parquet,
-    "binary_response.parquet": binary_response_parquet, "missing_columns.parquet": missing_columns_parquet,
-    "bad_role.parquet": bad_role_parquet, "no_rows.parquet": no_rows_parquet,
-    "truncated.parquet": truncated_parquet, "not_parquet.parquet": not_parquet_parquet,
+    "int_response.parquet": int_response_parquet,
+    "nulls.parquet": nulls_parquet,
+    "binary_response.parquet": binary_response_parquet,
+    "missing_columns.parquet": missing_columns_parquet,
+    "bad_role.parquet": bad_role_parquet,
+    "no_rows.parquet": no_rows_parquet,
+    "truncated.parquet": truncated_parquet,
+    "not_parquet.parquet": not_parquet_parquet,
     "empty.parquet": empty_parquet,
-    "notes.txt": notes_txt, "no_extension": no_extension,
+    "notes.txt": notes_txt,
+    "no_extension": no_extension,
 }
 
 #: Entries made at test time (too big to store, or not storable in git), with their fragments.
