@@ -130,23 +130,11 @@ class LLMConfig:
 
 @dataclass(frozen=True)
 class ScoringConfig:
-    """BSDetector constants, how samples are asked for, and the extra signals' weights.
+    """BSDetector constants, how samples and reflections are asked for, and each signal's weight.
 
-    ``sample_style``: ``explanation_first`` is the paper's template (reasoning, then the
-    answer); ``answer_first`` asks for the answer first and stops there (far fewer tokens on
-    a CPU model). ``early_stop``: draw ``early_stop_after`` samples first and the rest only
-    when they disagree. The final confidence is the weighted mean of the soft signals
-    (``bsdetector`` = β·O + (1−β)·S, and the dataset percentiles of ``likelihood``, ``min_k``
-    (the likelihood of the least likely 20 % of the response's tokens) and ``ifd``)
-    times the rule signals ``format``, ``degenerate`` and ``injection`` (chat-template tokens,
-    role markers, fence tags, orders or verdict lines aimed at a grader) raised to their
-    weights (rules veto; weight 0 = off). ``reflection_order``: ``fixed`` asks both reflection
-    questions with the paper's choices (A correct, B incorrect); ``balanced`` swaps A and B in
-    the second, so a letter or position preference (and text in the data saying "answer A")
-    cancels in S instead of adding up. ``contrast`` (a rule: it only lowers): ``1 - P(the
-    best alternative is better)`` where the answers are constrained, i.e. a closed set's
-    members or spans of the prompt (:mod:`curation.contest`); computing it scores those
-    alternatives' likelihood, so a weight of 0 also skips those calls.
+    The confidence is the weighted mean of the soft signals (:data:`SOFT_SIGNALS`) times the
+    rule signals (:data:`RULE_SIGNALS`) raised to their weights: a rule can only lower it, and
+    weight 0 turns a signal off. What each signal means: :data:`SIGNAL_GLOSSARY`.
     """
 
     k: int = 5
@@ -154,11 +142,16 @@ class ScoringConfig:
     beta: float = 0.7
     temperature: float = 1.0
     max_tokens: int = 64
+    #: ``explanation_first``: the paper's template (reasoning, then the answer); ``answer_first``
+    #: asks for the answer first and stops there (far fewer tokens on a CPU model).
     sample_style: str = "answer_first"
+    #: Draw ``early_stop_after`` samples first, the rest only when they disagree.
     early_stop: bool = True
     early_stop_after: int = 3
     reflection_prompts: int = 2
     reflection_style: str = "tagged"
+    #: ``balanced`` swaps A and B in the second question, so a preference for a letter or a
+    #: position (or data saying "answer A") cancels in S instead of adding up; ``fixed``: the paper's.
     reflection_order: str = "balanced"
     reflection_max_tokens: int = 24
     letter_first: bool = True
@@ -167,6 +160,7 @@ class ScoringConfig:
     w_likelihood: float = 1.0
     w_min_k: float = 0.0
     w_ifd: float = 0.0
+    #: A weight above 0 also scores the constrained alternatives' likelihood (extra calls).
     w_contrast: float = 1.0
     w_format: float = 1.0
     w_degenerate: float = 1.0

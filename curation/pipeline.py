@@ -100,8 +100,8 @@ StopFn = Callable[[], bool]
 
 
 #: Rough cost model for estimates: mean tokens per call, and the seconds per call by backend
-#: used only while this store has measured no run of the same settings
-#: (embedded: benchmarks/scoring_speed.py measured 6.9 s for the 8 calls of a default example).
+#: used only while this store has measured no run of the same settings (the embedded figure
+#: comes from benchmarks/scoring_speed.py; see docs/benchmarks.md).
 _SECONDS_PER_CALL = {"embedded": 0.85, "openai": 1.5}
 _CORRECT_CALLS = 3  # a candidate and the judge's two orders
 #: Measured examples pooled into one speed: enough to even out a slow first batch.

@@ -385,7 +385,7 @@ def _score_batch(
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
     # conversation), then the samples (same prompt turns plus the answer template), example
-    # by example (measured 6 % faster on the support set than kind by kind).
+    # by example, so consecutive calls share the longest prefix (docs/benchmarks.md).
     first = first_sample_count(config)
     tokens: dict[str, Any] = {}
     for example in batch:
@@ -468,9 +468,9 @@ def _rival(
 ) -> contest.Contest | None:
     """The contest of the response with the alternatives a constrained answer space gives (a
     closed set's members, prompt spans), for the ``contrast`` signal. None when its weight is 0,
-    the answers are open (measured: on open chat the samples' majority of a 0.5B model was
-    never right, and contrast from it cut AUROC from 0.85 to 0.78) or the backend gives no
-    likelihoods (without them the contest only restates consistency O)."""
+    the answers are open (a small model's majority answer to an open question is rarely a
+    better response, so contrast from it hurts detection: docs/benchmarks.md) or the backend
+    gives no likelihoods (without them the contest only restates consistency O)."""
     sources = [s for s in config.correct.sources if s in contest.CONSTRAINED]
     shape = view.shape
     constrained = (shape.closed_set and "closed_set" in sources) or (shape.extractive and "extractive" in sources)

@@ -126,3 +126,22 @@ def test_export_with_undecided_flags_under_each_choice(tmp_path, choice):
         assert sorted(json.loads(line)["id"] for line in held.read_text().splitlines()) == sorted(seeded.flagged)
     else:
         assert not held.exists()
+
+
+def test_a_click_on_a_queue_row_opens_that_example(tmp_path):
+    store = tmp_path / "store.duckdb"
+    seed_scored_store(store)
+    with streamlit_app(store, tmp_path / "streamlit.log") as url, chromium() as browser:
+        page = new_page(browser)
+        page.goto(f"{url}/Review?annotator=ann")
+        settle(page)
+        assert position(page).startswith("Example 1 of 160")
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.wait_for()
+        box = grid.bounding_box()
+        # The row-selection column is the grid's first; rows are about 35 px high under a header row.
+        page.mouse.click(box["x"] + 12, box["y"] + 35 * 3 + 17)
+        settle(page)
+        assert position(page).startswith("Example 3 of 160")
+        assert "example=" in page.url
+        no_exception(page)

@@ -79,15 +79,15 @@ class EmbeddedBackend:
 
     def __init__(self, config: LLMConfig, *, parallel: bool = True):
         self.model = config.model
-        self.parallel = parallel  # samples of one prompt as parallel sequences (measured faster)
+        self.parallel = parallel  # samples of one prompt as parallel sequences (one weight read a step)
         self._seed = config.seed
         self._engine = _engine_for(config)
 
     @property
     def max_batch_sequences(self) -> int:
         """Sample sequences decoded together by :meth:`complete_batch`: the samples and
-        reflections of several examples at once (measured: a decode step of 20 sequences
-        costs about 16 ms a sequence on 2 cores, one alone about 53 ms)."""
+        reflections of several examples at once: a decode step reads the weights once for all
+        its sequences, so many together cost far less each than one alone."""
         return MAX_SEQUENCES if self.parallel else 1
 
     def complete(self, request: ChatRequest) -> list[ChatResult]:
