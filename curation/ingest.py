@@ -29,7 +29,7 @@ from curation.formats import (
     quoted,
     type_name,
 )
-from curation.readers import RawFile, RawRecord, jsonable, read_raw
+from curation.readers import RawFile, RawRecord, dataset_stem, jsonable, read_raw
 from curation.records import Example, ParsedDataset, Rejected
 from curation.store import DatasetInfo, Store
 
@@ -287,5 +287,5 @@ def import_file(
         StorageError: the name is taken; nothing is written.
     """
     parsed = read_dataset(path, fmt=fmt, prompt_col=prompt_col, response_col=response_col, skip_invalid=skip_invalid)
-    info = store.add_dataset(parsed, name=name or Path(path).stem, append=append)
+    info = store.add_dataset(parsed, name=name or dataset_stem(path), append=append)
     return ImportResult(dataset=info, rejected=parsed.rejected)

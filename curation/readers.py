@@ -1,6 +1,7 @@
 """Read one dataset file into raw records, one per line or row; no format logic.
 
-In: a path. Out: a :class:`RawFile` whose records are decoded objects each with its line
+In: a path (optionally compressed: ``.gz``, ``.bz2``, ``.xz``, ``.zst`` after the type's own
+extension, e.g. ``data.jsonl.gz``). Out: a :class:`RawFile` whose records are decoded objects each with its line
 (JSONL line, 1-based JSON array element, or 1-based CSV / Parquet data row) and raw text,
 or a per-record :class:`~curation.errors.Problem` where the line could not be decoded.
 A problem with the whole file (a JSON syntax error, an unreadable Parquet file, a bad CSV
@@ -10,11 +11,15 @@ or has an unknown extension raises :class:`InputFileError`.
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import hashlib
 import io
 import json
+import lzma
 import math
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -32,6 +37,8 @@ from curation.json_errors import explain_json_error
 #: decoded value would overflow the stack of the recursive code that stores and renders it.
 MAX_DEPTH = 100
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+#: A compression suffix after the type's extension -> the codec's name.
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 BOM = b"\xef\xbb\xbf"
 
 
@@ -71,10 +78,11 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
         InvalidRecordError: the file as a whole cannot be parsed.
     """
     name = str(path) if name is None else name
-    suffix = Path(path).suffix.lower()
+    suffix, codec = file_suffix(path)
     if suffix not in EXTENSIONS:
         raise InputFileError(
             f"{name}: unknown file type {suffix or '(no extension)'!r}; expected one of {', '.join(EXTENSIONS)}"
+            f" (optionally compressed: {', '.join(COMPRESSIONS)})"
         )
     try:
         data = Path(path).read_bytes()
@@ -84,7 +92,9 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
         raise InputFileError(f"{name}: is a directory, not a file") from e
     except OSError as e:
         raise InputFileError(f"{name}: cannot read the file: {e.strerror or e}") from e
-    digest = hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256(data).hexdigest()  # of the file as stored
+    if codec is not None:
+        data = _decompress(data, codec, name)
     file_type = EXTENSIONS[suffix]
     if file_type == "parquet":
         columns, records = _read_parquet(data, name)
@@ -99,6 +109,51 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
             [Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over several lines (wrap the records in [ ])")]
         )
     return RawFile("jsonl", digest, None, _read_jsonl(data, name))
+
+
+def file_suffix(path: str | Path) -> tuple[str, str | None]:
+    """The type's extension (lower case) and the compression codec, if any:
+    ``data.jsonl.gz`` -> (``.jsonl``, ``gzip``)."""
+    path = Path(path)
+    last = path.suffix.lower()
+    if last in COMPRESSIONS:
+        return path.with_suffix("").suffix.lower(), COMPRESSIONS[last]
+    return last, None
+
+
+def dataset_stem(path: str | Path) -> str:
+    """The file's name without its type and compression extensions: the default dataset name."""
+    path = Path(path)
+    return (path.with_suffix("") if path.suffix.lower() in COMPRESSIONS else path).with_suffix("").name
+
+
+def _decompress(data: bytes, codec: str, name: str) -> bytes:
+    """The file's content; a damaged or cut-short stream raises InputFileError in plain words."""
+    try:
+        if codec == "gzip":
+            return gzip.decompress(data)
+        if codec == "bzip2":
+            return bz2.decompress(data)
+        if codec == "xz":
+            return lzma.decompress(data)
+        return _zstd(data)
+    except (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as e:
+        if isinstance(e, EOFError) or "ended before the end-of-stream" in str(e):
+            raise InputFileError(f"{name}: the {codec} file is cut short (it ends before its last block)") from e
+        raise InputFileError(f"{name}: not a valid {codec} file ({e})") from e
+
+
+def _zstd(data: bytes) -> bytes:
+    import zstandard  # a dependency; imported only for .zst files
+
+    reader = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        out = reader.decompress(data)
+    except zstandard.ZstdError as e:
+        raise ValueError(str(e)) from e
+    if not reader.eof:
+        raise EOFError("zstd frame not finished")
+    return out
 
 
 def jsonable(value: Any) -> Any:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from curation.errors import CurationError, InvalidRecordError
 from curation.ingest import import_file
+from curation.readers import dataset_stem
 from curation.records import FORMATS
 from ui.common import flash, sample_files, select_dataset, sidebar, store_or_stop
 from ui.importing import UPLOAD_TYPES, inspect_file, problem_rows, save_upload
@@ -81,7 +82,7 @@ if report.problems:
     st.dataframe(pd.DataFrame(report.problems), hide_index=True)
 
 st.subheader("Import")
-name = st.text_input("Dataset name", value=path.stem, key=f"import_name:{source_id}")
+name = st.text_input("Dataset name", value=dataset_stem(path), key=f"import_name:{source_id}")
 skip_invalid = False
 if report.problems and report.importable:
     skip_invalid = st.checkbox(
@@ -95,7 +96,7 @@ if st.button("Import", type="primary", key="import_go", disabled=not ready):
         result = import_file(
             store,
             path,
-            name=name.strip() or path.stem,
+            name=name.strip() or dataset_stem(path),
             fmt=fmt or report.format,
             skip_invalid=skip_invalid,
             **{k: v for k, v in cols.items() if v},

@@ -424,7 +424,10 @@ def test_missing_file_directory_and_unknown_extension(tmp_path):
     write("data.txt", GOOD)
     with pytest.raises(
         InputFileError,
-        match=exactly("data.txt: unknown file type '.txt'; expected one of .jsonl, .ndjson, .json, .csv, .parquet"),
+        match=exactly(
+            "data.txt: unknown file type '.txt'; expected one of .jsonl, .ndjson, .json, .csv, .parquet"
+            " (optionally compressed: .gz, .bz2, .xz, .zst)"
+        ),
     ):
         read_dataset("data.txt")
     assert issubclass(InputFileError, CurationError)

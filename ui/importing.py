@@ -20,7 +20,7 @@ from curation.ingest import read_dataset
 from curation.readers import read_raw
 from curation.store import prompt_text
 
-UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "parquet"]
+UPLOAD_TYPES = ["jsonl", "ndjson", "json", "csv", "parquet", "gz", "bz2", "xz", "zst"]
 PREVIEW_ROWS = 20
 FIRST_PROBLEMS = 5
 _KEY_SAMPLE = 50

@@ -13,8 +13,10 @@ Each entry is one file and the one-line error fragment the importer must report 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import lzma
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -433,9 +435,26 @@ def empty_parquet() -> Entry:
     return b"", "empty.parquet: cannot read Parquet: "
 
 
+# -- compressed --------------------------------------------------------------------------------------
+def truncated_jsonl_gz() -> Entry:
+    data = gzip.compress(lines(*[GOOD] * 40), mtime=0)
+    return data[: len(data) // 2], "truncated.jsonl.gz: the gzip file is cut short"
+
+
+def not_gzip_jsonl_gz() -> Entry:
+    return lines(GOOD), "not_gzip.jsonl.gz: not a valid gzip file"
+
+
+def bad_json_jsonl_xz() -> Entry:
+    return lzma.compress(lines(GOOD, '{"prompt": "q", "response": "a"')), "bad_json.jsonl.xz:2: invalid JSON: "
+
+
 # -- other ---------------------------------------------------------------------------------------------
 def notes_txt() -> Entry:
-    return lines(GOOD), "notes.txt: unknown file type '.txt'; expected one of .jsonl, .ndjson, .json, .csv, .parquet"
+    return lines(GOOD), (
+        "notes.txt: unknown file type '.txt'; expected one of .jsonl, .ndjson, .json, .csv, .parquet"
+        " (optionally compressed: .gz, .bz2, .xz, .zst)"
+    )
 
 
 def no_extension() -> Entry:
@@ -508,6 +527,9 @@ BUILDERS: dict[str, Callable[[], Entry]] = {
     "truncated.parquet": truncated_parquet,
     "not_parquet.parquet": not_parquet_parquet,
     "empty.parquet": empty_parquet,
+    "truncated.jsonl.gz": truncated_jsonl_gz,
+    "not_gzip.jsonl.gz": not_gzip_jsonl_gz,
+    "bad_json.jsonl.xz": bad_json_jsonl_xz,
     "notes.txt": notes_txt,
     "no_extension": no_extension,
 }
