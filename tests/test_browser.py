@@ -162,7 +162,7 @@ def test_import_upload_and_a_real_run_in_a_real_browser(tmp_path):
         # redraw (seen once on a cold start), so the finished state is accepted in its place.
         live, finished = page.get_by_text("Current run"), page.get_by_text(re.compile(r"^Finished: scored 3 "))
         live.or_(finished).first.wait_for(timeout=60_000)
-        finished.wait_for(timeout=300_000)
+        finished.first.wait_for(timeout=300_000)  # shown twice for a moment while the page redraws
         settle(page)
         no_exception(page)
         runs = page.locator('[data-testid="stDataFrame"]').last
