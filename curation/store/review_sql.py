@@ -2,9 +2,10 @@
 
 In: nothing but strings. Out: the queue's fragments (``Q_*``, assembled by
 :func:`curation.review.queue_window` and friends) and whole statements (``SQL_*``) for decisions,
-undo and bulk rules. The decision in force and the text in force are the store's views
-(``review_effective``, ``decisions_in_force``, ``texts_in_force``: :mod:`curation.store.schema`); every
-statement here reads them rather than saying again what they mean.
+undo and bulk rules. The decision in force and the text in force are defined once, in
+:mod:`curation.store.schema` (the views ``review_effective``, ``decisions_in_force`` and
+``texts_in_force``, and the ``text_in_force`` macro for queries that have already narrowed their
+examples); every statement here uses them rather than saying again what they mean.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ Q_POSITION_END = ") WHERE example_id = ?"  # example_id
 
 # The wide columns of one page's examples, found by id: $1 dataset_id, $2 ids, $3 score_key.
 SQL_QUEUE_DETAILS = """
-    WITH voters AS (
+    WITH d AS (SELECT * FROM decisions_in_force WHERE dataset_id = $1 AND example_id = ANY($2)),
+    voters AS (
         SELECT example_id, count(DISTINCT annotator) AS n_annotators FROM review_effective
         WHERE dataset_id = $1 AND example_id = ANY($2) GROUP BY example_id
     )
@@ -59,16 +61,16 @@ SQL_QUEUE_DETAILS = """
            s.explanation, s.error AS score_error, f.flagged, f.threshold,
            p.candidate, p.judge_confidence, p.verdicts, p.auto_applied, p.status AS proposal_status,
            p.error AS proposal_error, p.candidates, p.source AS proposal_source, p.margin,
-           t.event_id, t.action, t.annotator, t.after, t.decided_at, t.in_force,
+           d.event_id, d.action, d.annotator, d.after, d.created_at AS decided_at,
+           text_in_force(d.action, d.after, p.auto_applied, p.candidate, e.response) AS in_force,
            coalesce(v.n_annotators, 0) AS n_annotators
     FROM (SELECT * FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e
-    JOIN (SELECT * FROM texts_in_force WHERE dataset_id = $1 AND example_id = ANY($2)) t
-           ON t.example_id = e.example_id
     LEFT JOIN (SELECT * FROM scores WHERE dataset_id = $1 AND score_key = $3 AND example_id = ANY($2)) s
            ON s.example_id = e.example_id
     LEFT JOIN (SELECT * FROM flags WHERE dataset_id = $1 AND example_id = ANY($2)) f ON f.example_id = e.example_id
     LEFT JOIN (SELECT * FROM proposals WHERE dataset_id = $1 AND example_id = ANY($2)) p
            ON p.example_id = e.example_id
+    LEFT JOIN d ON d.example_id = e.example_id
     LEFT JOIN voters v ON v.example_id = e.example_id
 """
 
@@ -86,21 +88,23 @@ _BASE = f"""
     WITH {EFFECTIVE},
     base AS (
         SELECT e.example_id, e.position, e.response, s.confidence, s.fired, f.flagged,
-               d.candidate, d.judge_confidence, d.proposal_status, d.auto_applied, d.action, d.after, d.in_force
+               p.candidate, p.judge_confidence, p.status AS proposal_status, p.auto_applied, d.action, d.after,
+               text_in_force(d.action, d.after, p.auto_applied, p.candidate, e.response) AS in_force
         FROM examples e
-        JOIN texts_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id
         LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
                           AND s.score_key = $2
         LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
+        LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+        LEFT JOIN decision d ON d.example_id = e.example_id
         WHERE e.dataset_id = $1
           AND ($3 = 'all'
                OR ($3 = 'flagged' AND coalesce(f.flagged, false))
-               OR ($3 = 'proposed' AND coalesce(d.proposal_status = 'ok', false))
-               OR ($3 = 'auto_applied' AND d.auto_applied)
+               OR ($3 = 'proposed' AND coalesce(p.status = 'ok', false))
+               OR ($3 = 'auto_applied' AND coalesce(p.auto_applied, false))
                OR ($3 = 'decided' AND d.action IS NOT NULL)
                OR ($3 = 'undecided' AND d.action IS NULL)
                OR ($3 = 'flagged_undecided' AND coalesce(f.flagged, false) AND d.action IS NULL
-                   AND NOT d.auto_applied))
+                   AND NOT coalesce(p.auto_applied, false)))
           AND ($4 IS NULL OR coalesce(list_contains(from_json(s.fired, '["VARCHAR"]'), $4), false))
           AND ($5 IS NULL OR s.confidence >= $5)
           AND ($6 IS NULL OR s.confidence <= $6)

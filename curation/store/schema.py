@@ -187,4 +187,23 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             LEFT JOIN decisions_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id""",
         ],
     ),
+    # The text in force as a macro, so a query that has already narrowed its examples (a queue
+    # page) applies the same definition without running the view over the whole dataset.
+    (
+        "0005_text_in_force_macro",
+        [
+            """CREATE OR REPLACE MACRO text_in_force(action, after, auto_applied, candidate, response) AS
+            CASE WHEN action IN ('accept', 'edit') THEN after
+                 WHEN action IS NULL AND coalesce(auto_applied, false) THEN candidate
+                 ELSE response END""",
+            """CREATE OR REPLACE VIEW texts_in_force AS
+            SELECT e.dataset_id, e.example_id, e.response, p.candidate, p.status AS proposal_status,
+                   coalesce(p.auto_applied, false) AS auto_applied, p.judge_confidence,
+                   d.event_id, d.action, d.annotator, d.after, d.batch_id, d.created_at AS decided_at,
+                   text_in_force(d.action, d.after, p.auto_applied, p.candidate, e.response) AS in_force
+            FROM examples e
+            LEFT JOIN proposals p ON p.dataset_id = e.dataset_id AND p.example_id = e.example_id
+            LEFT JOIN decisions_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id""",
+        ],
+    ),
 ]
