@@ -312,7 +312,7 @@ def _split_turns(turns: list[Message], list_key: str, text_key: str, problems: l
         problems.append((f"{list_key}[{last + 1}]", "comes after the last assistant turn (the response must be last)"))
     if not any(t.role == "user" for t in turns[:last]):
         problems.append((list_key, "has no user turn before the last assistant turn"))
-    for i, turn in enumerate(turns[: last + 1]):
+    for i, turn in enumerate(turns[:last]):  # the prompt's turns; an empty response is a finding, not an error
         if turn.role != "system" and not turn.content.strip():
             problems.append((f"{list_key}[{i}].{text_key}", "is empty"))
     if problems:
@@ -349,7 +349,7 @@ def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, st
         prompt += [Message("user", pair[0]), Message("assistant", pair[1])]
     instruction = _text(record, "instruction", "instruction", problems)
     extra = None if _absent(record.get("input")) else _text(record, "input", "input", problems, allow_empty=True)
-    output = _text(record, "output", "output", problems)
+    output = _text(record, "output", "output", problems, allow_empty=True)  # an empty response is a finding
     if problems or instruction is None or output is None:
         return None
     user = instruction + ("\n\n" + extra if extra else "")
@@ -359,7 +359,7 @@ def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, st
 def _parse_flat(record: Mapping[str, Any], cols: tuple[str, str], problems: list) -> tuple[Prompt, str] | None:
     prompt = [] if "system" in cols else _system(record, "system", problems)
     text = _text(record, cols[0], cols[0], problems)
-    response = _text(record, cols[1], cols[1], problems)
+    response = _text(record, cols[1], cols[1], problems, allow_empty=True)  # an empty response is a finding
     if problems or text is None or response is None:
         return None
     return tuple(prompt + [Message("user", text)]), response

@@ -61,12 +61,12 @@ def test_bad_file_is_one_line_per_problem_and_exit_2(tmp_path):
 
 def test_skip_invalid_imports_the_good_records(tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "c", "response": ""}\n')
+    bad.write_text('{"prompt": "a", "response": "b"}\n{"prompt": "", "response": "c"}\n')
     store = str(tmp_path / "s.duckdb")
     assert main(["import", str(bad), "--skip-invalid", "--store", store]) == 0
     assert "skipped 1 invalid record" in capsys.readouterr().out
     assert main(["status", "--rejected", "--store", store]) == 0
-    assert f"{bad}:2: response is empty" in capsys.readouterr().out
+    assert f"{bad}:2: prompt is empty" in capsys.readouterr().out
 
 
 def test_csv_with_other_column_names(tmp_path, capsys):

@@ -237,8 +237,8 @@ GOOD = json.dumps(chat())
         ),
         ('{"messages": [{"role": "user", "content": "q"}]}', "data.jsonl:2: messages has no assistant turn"),
         (
-            '{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": ""}]}',
-            "data.jsonl:2: messages[1].content is empty",
+            '{"messages": [{"role": "user", "content": ""}, {"role": "assistant", "content": "a"}]}',
+            "data.jsonl:2: messages[0].content is empty",
         ),
         (
             '{"messages": [{"role": "user", "content": "\\ud83d"}, {"role": "assistant", "content": "a"}]}',
@@ -367,7 +367,7 @@ def test_csv_without_the_mapped_columns():
     [
         (b"prompt,response\nq,a\nq2\n", "data.csv:2: row has 1 cells but the header has 2"),
         (b"prompt,response\nq,a\nq2,a,x\n", "data.csv:2: row has 3 cells but the header has 2"),
-        (b"prompt,response\nq,a\nq2,\n", "data.csv:2: response is empty"),
+        (b"prompt,response\nq,a\n,a2\n", "data.csv:2: prompt is empty"),
         (b'prompt,response\nq,a\n"x\ny",\xff\n', "data.csv:2: not valid UTF-8: byte 0xff at byte offset 26"),
         (b"prompt,response\nq,a\nq\x00,a\n", "data.csv:2: contains a null byte at byte offset 21"),
         (b"prompt,prompt\nq,a\n", "data.csv: column 'prompt' appears more than once in the header"),
@@ -454,12 +454,12 @@ def test_bad_options(kwargs, expected):
 
 
 def test_skip_invalid_keeps_the_good_and_rejects_the_bad():
-    lines = [GOOD, "{oops", json.dumps(chat("q2", "", id="b")), json.dumps(chat("q3", id=5))]
+    lines = [GOOD, "{oops", json.dumps(chat("", "a", id="b")), json.dumps(chat("q3", id=5))]
     ds = read_dataset(write("data.jsonl", "\n".join(lines)), skip_invalid=True)
     assert [e.line for e in ds.examples] == [1, 4]
     assert [(str(r.problem), r.raw) for r in ds.rejected] == [
         ("data.jsonl:2: invalid JSON: a key must be a string in double quotes, got 'oops' at column 2", "{oops"),
-        ("data.jsonl:3: messages[1].content is empty", lines[2]),
+        ("data.jsonl:3: messages[0].content is empty", lines[2]),
     ]
     assert ds.options["skip_invalid"] is True
 
@@ -470,8 +470,8 @@ def test_skip_invalid_with_no_good_record_still_raises():
 
 
 def test_skip_invalid_csv_raw_text_is_the_row():
-    ds = read_dataset(write("data.csv", 'prompt,response\nq,a\n"x\ny",\n'), skip_invalid=True)
-    assert [(str(r.problem), r.raw) for r in ds.rejected] == [("data.csv:2: response is empty", '"x\ny",')]
+    ds = read_dataset(write("data.csv", 'prompt,response\nq,a\n,"x\ny"\n'), skip_invalid=True)
+    assert [(str(r.problem), r.raw) for r in ds.rejected] == [("data.csv:2: prompt is empty", ',"x\ny"')]
 
 
 def test_file_types_are_the_known_ones():

@@ -95,7 +95,10 @@ def render(row: QueueRow, *, history: list[dict[str, Any]], undecided: str = DEF
                     st.text(turn.content, width="stretch")
         st.markdown("**Original response**")
         with st.container(border=True):
-            st.text(row.response if row.response else "(empty response)", width="stretch")
+            shown = (
+                row.response if row.response.strip() else "(empty response)" if not row.response else "(blank response)"
+            )
+            st.text(shown, width="stretch")
         _proposal(row)
     with right:
         _confidence(row)

@@ -350,7 +350,11 @@ def null_byte_csv() -> Entry:
 
 
 def empty_response_csv() -> Entry:
-    return b"prompt,response\nq,a\nq2,\n", "empty_response.csv:2: response is empty"
+    return b"prompt,response\nq,a\nq2,\n", None  # an empty response is a finding to review, not an error
+
+
+def empty_prompt_csv() -> Entry:
+    return b"prompt,response\nq,a\n,b\n", "empty_prompt.csv:2: prompt is empty"
 
 
 def header_only_csv() -> Entry:
@@ -511,6 +515,7 @@ BUILDERS: dict[str, Callable[[], Entry]] = {
     "invalid_utf8.csv": invalid_utf8_csv,
     "null_byte.csv": null_byte_csv,
     "empty_response.csv": empty_response_csv,
+    "empty_prompt.csv": empty_prompt_csv,
     "header_only.csv": header_only_csv,
     "empty.csv": empty_csv,
     "duplicate_header.csv": duplicate_header_csv,
