@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rejected", action="store_true", help="list the records skipped at import")
 
     p = command("export", _cmd_export, "Write the curated dataset as JSONL with a manifest beside it.")
-    p.add_argument("--out", required=True, help="output JSONL file")
+    p.add_argument("--out", required=True, help="output file: .jsonl, or .parquet for Parquet")
     p.add_argument(
         "--format", default="own", choices=("own",) + FORMAT_CHOICES, help="output shape (default: the input's)"
     )

@@ -1,4 +1,5 @@
-"""Export: the curated dataset as JSONL, plus a manifest of what changed and why.
+"""Export: the curated dataset as JSONL (or Parquet, for an ``.parquet`` path), plus a manifest of
+what changed and why.
 
 The current state of each example decides what is written:
 
@@ -23,6 +24,7 @@ can leave (the new data beside the previous manifest, between the renames) shows
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -30,6 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curation import __version__
 from curation.errors import CurationError
@@ -183,7 +188,12 @@ def export_dataset(
     out = Path(out)
     manifest_path = out.with_name(out.name + ".manifest.json")
     digest = hashlib.sha256()
-    temps = [_write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))]
+    if out.suffix.lower() == ".parquet":
+        body = _parquet_bytes(list(_limited(records(), fail_after)), out)
+        digest.update(body)
+        temps = [_write_temp(out, [body])]
+    else:
+        temps = [_write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))]
     side = held_path(out) if held else None  # written only when something is held
     try:
         if side is not None:
@@ -194,7 +204,7 @@ def export_dataset(
             "exported_at": now().isoformat(timespec="seconds") + "Z",
             "dataset": info.name,
             "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
-            "output": {"path": str(out), "format": target, "sha256": digest.hexdigest()},
+            "output": {"path": str(out), "format": target, "file_type": _file_type(out), "sha256": digest.hexdigest()},
             "undecided": {
                 "choice": undecided,
                 "count": counts["undecided"],
@@ -231,30 +241,53 @@ _COUNTED_AS = {
 }
 
 
-def _jsonl_lines(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[str]:
+def _limited(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[dict[str, Any]]:
     for written, record in enumerate(records):
         if fail_after is not None and written >= fail_after:
             raise CurationError(f"export: simulated failure after {written} records")
+        yield record
+
+
+def _jsonl_lines(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[str]:
+    for record in _limited(records, fail_after):
         yield json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def _hashed(chunks: Iterable[str], digest: Any) -> Iterable[str]:
+def _file_type(out: Path) -> str:
+    return "parquet" if out.suffix.lower() == ".parquet" else "jsonl"
+
+
+def _parquet_bytes(records: list[dict[str, Any]], out: Path) -> bytes:
+    """The records as one Parquet file (columns from their fields, nested ones as structs and lists)."""
+    try:
+        table = pa.Table.from_pylist(records)
+        sink = io.BytesIO()
+        pq.write_table(table, sink)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+        raise CurationError(
+            f"{out}: cannot write Parquet: a field holds values of different types across records ({e}); "
+            "export JSONL (.jsonl) instead"
+        ) from e
+    return sink.getvalue()
+
+
+def _hashed(chunks: Iterable[str], digest: Any) -> Iterable[str]:  # JSONL lines, hashed as written
     for chunk in chunks:
         digest.update(chunk.encode("utf-8"))
         yield chunk
 
 
-def _write_temp(path: Path, chunks: Iterable[str]) -> str:
-    """Write ``chunks`` to a synced temporary file beside ``path``; return its name."""
+def _write_temp(path: Path, chunks: Iterable[str | bytes]) -> str:
+    """Write ``chunks`` (text as UTF-8) to a synced temporary file beside ``path``; return its name."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise CurationError(f"{path}: cannot write the export: {e}") from e
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        with os.fdopen(fd, "wb") as handle:
             for chunk in chunks:
-                handle.write(chunk)
+                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as e:

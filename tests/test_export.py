@@ -185,3 +185,25 @@ def test_failed_export_leaves_the_previous_file_intact(store, chat_dataset, tmp_
 def test_unknown_export_format_is_refused(store, chat_dataset, tmp_path):
     with pytest.raises(CurationError, match="format 'csv' is not one of own, chat, alpaca"):
         export_dataset(store, tmp_path / "x.jsonl", fmt="csv")
+
+
+def test_a_parquet_path_writes_parquet_with_the_same_records(store, chat_dataset, tmp_path):
+    import pyarrow.parquet as pq
+
+    _decide_some(store, chat_dataset.dataset_id)
+    as_jsonl = export_dataset(store, tmp_path / "out.jsonl")
+    as_parquet = export_dataset(store, tmp_path / "out.parquet")
+    assert pq.read_table(as_parquet.path).to_pylist() == read_jsonl(as_jsonl.path)
+    assert as_parquet.manifest["output"]["file_type"] == "parquet" and as_parquet.counts == as_jsonl.counts
+    assert read_jsonl(as_parquet.held_path) == read_jsonl(as_jsonl.held_path)  # the side file stays JSONL
+
+
+def test_records_that_disagree_on_a_field_type_cannot_be_parquet(store, tmp_path):
+    mixed = [
+        {"id": "a", "prompt": "q", "response": "r", "extra": 1},
+        {"id": "b", "prompt": "q", "response": "r", "extra": "x"},
+    ]
+    import_file(store, write_jsonl(tmp_path / "mixed.jsonl", mixed), name="mixed")
+    with pytest.raises(CurationError, match=r"out.parquet: cannot write Parquet: .*export JSONL"):
+        export_dataset(store, tmp_path / "out.parquet")
+    assert not (tmp_path / "out.parquet").exists()
