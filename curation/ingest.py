@@ -176,33 +176,36 @@ def _check_columns(columns: tuple[str, ...], required: tuple, fmt: str, name: st
 
 def _check_records(records: list[RawRecord], fmt: str, cols: tuple, name: str) -> list[_Checked]:
     checked = []
-    seen_ids: dict[str, int] = {}
+    seen_ids: dict[str, tuple[str, int]] = {}
     for raw in records:
         c = _Checked(raw)
         checked.append(c)
+        where = raw.source or name  # a folder's record names its shard
         if raw.problem is not None or raw.record is None:
-            c.problems.append(raw.problem or Problem(name, raw.line, None, "cannot be read"))
+            c.problems.append(raw.problem or Problem(where, raw.line, None, "cannot be read"))
             continue
         record, line = raw.record, raw.line
         shape = detect_format(record)
         if shape and shape != fmt and not has_shape_keys(record, fmt, prompt_col=cols[0], response_col=cols[1]):
-            c.problems.append(Problem(name, line, None, f"record looks like {shape} but the file is {fmt}"))
+            c.problems.append(Problem(where, line, None, f"record looks like {shape} but the file is {fmt}"))
         else:
             try:
                 c.prompt, c.response = parse_record(
-                    record, fmt, prompt_col=cols[0], response_col=cols[1], file=name, line=line
+                    record, fmt, prompt_col=cols[0], response_col=cols[1], file=where, line=line
                 )
             except InvalidRecordError as e:
                 c.problems.extend(e.problems)
         if "id" in record:
             c.own_id, message = _own_id(record["id"])
             if message:
-                c.problems.append(Problem(name, line, "id", message))
+                c.problems.append(Problem(where, line, "id", message))
             elif c.own_id in seen_ids:
-                c.problems.append(Problem(name, line, "id", f"{quoted(c.own_id)} duplicates line {seen_ids[c.own_id]}"))
+                first, first_line = seen_ids[c.own_id]
+                at = f"line {first_line}" if first == where else f"{first}:{first_line}"
+                c.problems.append(Problem(where, line, "id", f"{quoted(c.own_id)} duplicates {at}"))
             else:
-                seen_ids[c.own_id] = line
-        c.problems.extend(_unicode_problems(record, name, line))
+                seen_ids[c.own_id] = (where, line)
+        c.problems.extend(_unicode_problems(record, where, line))
     return checked
 
 

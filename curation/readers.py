@@ -20,7 +20,7 @@ import json
 import lzma
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -50,6 +50,7 @@ class RawRecord:
     raw: str
     record: dict[str, Any] | None
     problem: Problem | None = None
+    source: str | None = None  # the shard it came from, when the input is a folder of shards
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
 
     Args:
         path: a ``.jsonl`` / ``.ndjson``, ``.json`` (array of objects; JSON Lines are
-            accepted too), ``.csv`` or ``.parquet`` file.
+            accepted too), ``.csv`` or ``.parquet`` file, each possibly compressed, or a folder
+            of such files of one type (shards of one dataset).
         name: how problems name the file (default: ``path`` as given).
 
     Returns:
@@ -78,6 +80,8 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
         InvalidRecordError: the file as a whole cannot be parsed.
     """
     name = str(path) if name is None else name
+    if Path(path).is_dir():
+        return _read_folder(Path(path), name)
     suffix, codec = file_suffix(path)
     if suffix not in EXTENSIONS:
         raise InputFileError(
@@ -109,6 +113,29 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
             [Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over several lines (wrap the records in [ ])")]
         )
     return RawFile("jsonl", digest, None, _read_jsonl(data, name))
+
+
+def _read_folder(folder: Path, name: str) -> RawFile:
+    """A folder of shards of one type (``part-0000.parquet``, ``data-01.jsonl.gz``, ...) as one
+    file: shards in name order, each record keeping its shard and line for problems."""
+    shards = sorted(p for p in folder.iterdir() if p.is_file() and file_suffix(p)[0] in EXTENSIONS)
+    if not shards:
+        raise InputFileError(
+            f"{name}: a folder with no data files (expected {', '.join(EXTENSIONS)}, optionally compressed)"
+        )
+    types = sorted({EXTENSIONS[file_suffix(p)[0]] for p in shards})
+    if len(types) > 1:
+        raise InputFileError(f"{name}: the folder mixes file types ({', '.join(types)}); a dataset is one type")
+    parts = [(f"{name}/{p.name}", read_raw(p, name=f"{name}/{p.name}")) for p in shards]
+    first_name, first = parts[0]
+    for shard, part in parts[1:]:
+        if part.columns != first.columns:
+            raise InvalidRecordError(
+                [Problem(shard, None, None, f"columns {list(part.columns or ())} differ from {first_name}'s")]
+            )
+    digest = hashlib.sha256("".join(f"{shard}\n{part.sha256}\n" for shard, part in parts).encode()).hexdigest()
+    records = [replace(r, source=shard) for shard, part in parts for r in part.records]
+    return RawFile(first.file_type, digest, first.columns, records)
 
 
 def file_suffix(path: str | Path) -> tuple[str, str | None]:

@@ -543,7 +543,7 @@ BUILDERS: dict[str, Callable[[], Entry]] = {
 AT_TEST_TIME: dict[str, str | None] = {
     "huge_line.jsonl": "huge_line.jsonl:1: invalid JSON: unterminated string starting at column 29",
     "huge_valid.jsonl": None,
-    "directory.jsonl": "directory.jsonl: is a directory, not a file",
+    "directory.jsonl": "directory.jsonl: a folder with no data files",
     "missing.jsonl": "missing.jsonl: file not found",
 }
 
