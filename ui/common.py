@@ -161,6 +161,12 @@ def page_header(title: str, dataset: DatasetInfo | None) -> None:
         st.caption(f"Dataset **{dataset.name}** · {dataset.n_examples:,} examples · {dataset.format}")
 
 
+def one_line(text: str | None, width: int) -> str:
+    """``text`` on one line (whitespace runs become one space), cut to ``width`` characters with "…"."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 def annotator() -> str:
     return (st.session_state.get(ANNOTATOR_KEY) or "").strip() or "anonymous"
 

@@ -19,7 +19,7 @@ from curation.errors import CurationError
 from curation.review import BulkRule, QueueFilter, QueueRow
 from curation.store import Store
 from curation.team import conflicts
-from ui.common import set_query
+from ui.common import one_line, set_query
 
 PAGE_SIZE = 20
 POS, FLASH, ERROR, CONFIRM = "review_pos", "review_flash", "review_error", "review_bulk_confirm"
@@ -183,12 +183,6 @@ def navigator(pos: int, total: int) -> int:
     return pos
 
 
-def _snippet(text: str | None, width: int = 70) -> str:
-    """One line of at most ``width`` characters."""
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
 def queue_table(rows: list[QueueRow], *, offset: int, pos: int) -> None:
     """The current page of the queue as a table; clicking a row opens that example."""
     table = pd.DataFrame(
@@ -196,10 +190,10 @@ def queue_table(rows: list[QueueRow], *, offset: int, pos: int) -> None:
             {
                 "": "▶" if offset + i == pos else "",
                 "#": offset + i + 1,
-                "response": _snippet(r.response),
+                "response": one_line(r.response, 70),
                 "confidence": r.confidence,
                 "flag": "flagged" if r.flagged else "",
-                "proposal": _snippet(r.proposal.candidate, 40)
+                "proposal": one_line(r.proposal.candidate, 40)
                 if r.proposal is not None and r.proposal.status == "ok"
                 else "",
                 "decision": f"{r.decision.action} ({r.decision.annotator})" if r.decision else "",
@@ -350,7 +344,7 @@ def _decide(
             f"Your '{action}' on {example_id} conflicts with "
             + "; ".join(
                 f"{'the adjudication by ' if v.adjudicates else ''}{v.annotator}'s '{v.action}'"
-                + (f" (“{_snippet(v.after, 80)}”)" if v.after else "")
+                + (f" (“{one_line(v.after, 80)}”)" if v.after else "")
                 + f" at {v.created_at:%Y-%m-%d %H:%M}"
                 for v in clash
             )

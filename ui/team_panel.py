@@ -9,7 +9,7 @@ from curation import insights, team
 from curation.errors import CurationError
 from curation.review import QueueFilter
 from curation.store import Store
-from ui.common import flash
+from ui.common import flash, one_line
 
 SCOPES = {
     "flagged_undecided": "Flagged, undecided (what export would hold back)",
@@ -121,7 +121,8 @@ def adjudication(store: Store, dataset_id: int, annotator: str) -> None:
             for vote in d.votes:
                 cols = st.columns([5, 2], vertical_alignment="center")
                 who = f"adjudication by {vote.annotator}" if vote.adjudicates else vote.annotator
-                cols[0].markdown(f"**{who}**: {vote.action}" + (f" → `{_one_line(vote.after)}`" if vote.after else ""))
+                text = one_line(vote.after, 90).replace("`", "'")  # inside a Markdown code span
+                cols[0].markdown(f"**{who}**: {vote.action}" + (f" → `{text}`" if vote.after else ""))
                 cols[1].button(
                     "Settle with this",
                     key=f"team_settle_{d.example_id}_{vote.event_id}",
@@ -136,11 +137,6 @@ def adjudication(store: Store, dataset_id: int, annotator: str) -> None:
             )
     if len(disputes) > SHOWN_DISPUTES:
         st.caption(f"{len(disputes) - SHOWN_DISPUTES} more after these are settled.")
-
-
-def _one_line(text: str, width: int = 90) -> str:
-    flat = " ".join(text.split()).replace("`", "'")
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _settle(store: Store, dataset_id: int, example_id: str, event_id: int, annotator: str) -> None:
