@@ -13,6 +13,7 @@ cast after it can open it again. The decision in force is still the latest event
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,10 @@ def is_disputed(votes: list[Vote]) -> bool:
     return len({v.after for v in open_votes(votes)}) > 1
 
 
+def _vote(row: dict[str, Any]) -> Vote:
+    return Vote(row["annotator"], row["event_id"], row["action"], row["after"], row["created_at"], row["adjudicates"])
+
+
 # -- store ---------------------------------------------------------------------------------------
 def assign(
     store: Store, dataset_id: int, annotators: list[str], *, overlap: float = 0.1, scope: QueueFilter = DEFAULT_SCOPE
@@ -113,16 +118,12 @@ def assign(
     """
     pairs = plan_split(review.queue_ids(store, dataset_id, scope), annotators, overlap)
     store.replace_assignments(dataset_id, pairs)
-    counts: dict[str, int] = {}
-    for _, who in pairs:
-        counts[who] = counts.get(who, 0) + 1
-    return counts
+    return dict(Counter(who for _, who in pairs))
 
 
 def votes(store: Store, dataset_id: int, example_id: str) -> list[Vote]:
-    """Every annotator's vote on one example, and its latest adjudication."""
-    rows = store.example_votes(dataset_id, example_id)
-    return sorted((Vote(**row) for row in rows), key=lambda v: v.event_id)
+    """Every annotator's vote on one example, and its latest adjudication, oldest first."""
+    return [_vote(row) for row in store.example_votes(dataset_id, example_id)]
 
 
 def conflicts(store: Store, dataset_id: int, example_id: str, annotator: str) -> list[Vote]:
@@ -137,20 +138,11 @@ def conflicts(store: Store, dataset_id: int, example_id: str, annotator: str) ->
 def disputes(store: Store, dataset_id: int) -> list[Dispute]:
     """Every example whose annotators disagree and that no adjudication settled since, by example id."""
     by_example: dict[str, list[Vote]] = {}
-    settled: dict[str, int | None] = {}
     for row in store.votes(dataset_id):
-        by_example.setdefault(row["example_id"], []).append(
-            Vote(row["annotator"], row["event_id"], row["action"], row["after"], row["created_at"])
-        )
-        settled[row["example_id"]] = row["settled_by"]
-    for example_id, settled_by in settled.items():
-        if settled_by is not None:  # the settlement's own vote, for open_votes
-            by_example[example_id] = votes(store, dataset_id, example_id)
+        by_example.setdefault(row["example_id"], []).append(_vote(row))
     open_ids = sorted(example_id for example_id, vs in by_example.items() if is_disputed(vs))
     texts = store.example_texts(dataset_id, open_ids)
-    return [
-        Dispute(example_id, texts[i]["prompt_text"], texts[i]["response"], open_votes(by_example[i])) for i in open_ids
-    ]
+    return [Dispute(i, texts[i]["prompt_text"], texts[i]["response"], open_votes(by_example[i])) for i in open_ids]
 
 
 def settle(store: Store, dataset_id: int, example_id: str, event_id: int, *, annotator: str) -> int:

@@ -118,3 +118,18 @@ def test_progress_counts_assigned_and_done(seeded):
     progress = {p.annotator: p for p in team.progress(store, ds)}
     assert (progress["ann"].assigned, progress["ann"].done, progress["ann"].decided) == (3, 1, 1)
     assert (progress["bob"].assigned, progress["bob"].done) == (3, 0)
+
+
+def test_each_dispute_carries_its_own_example(seeded):
+    store, ds, s = seeded
+    first, second = s.flagged[:2]
+    for example in (first, second):
+        review.decide(store, ds, example, "keep", annotator="ann")
+        review.decide(store, ds, example, "remove", annotator="bob")
+    listed = team.disputes(store, ds)
+    assert sorted(d.example_id for d in listed) == sorted([first, second])
+    for d in listed:
+        assert d.response == s.originals[d.example_id]
+    settled = next(d for d in listed if d.example_id == first)
+    team.settle(store, ds, first, settled.votes[0].event_id, annotator="lead")
+    assert [d.example_id for d in team.disputes(store, ds)] == [second]

@@ -187,26 +187,23 @@ SQL_FIRED_COUNTS = """
 """
 
 # -- team review: each annotator's latest decision ("vote") and the adjudications ----------------
-# Votes on every example two or more people decided, with the latest adjudication: $1 dataset_id.
-SQL_VOTES = f"""
-    WITH {EFFECTIVE},
-    latest AS (
-        SELECT example_id, annotator, event_id, action, after, created_at FROM effective WHERE NOT adjudicates
-        QUALIFY row_number() OVER (PARTITION BY example_id, annotator ORDER BY event_id DESC) = 1
-    ),
-    settled AS (SELECT example_id, max(event_id) AS settled_by FROM effective WHERE adjudicates GROUP BY example_id)
-    SELECT l.example_id, l.annotator, l.event_id, l.action, l.after, l.created_at, s.settled_by
-    FROM latest l LEFT JOIN settled s ON s.example_id = l.example_id
-    WHERE l.example_id IN (SELECT example_id FROM latest GROUP BY example_id HAVING count(*) >= 2)
-    ORDER BY l.example_id, l.event_id
-"""
-# One example's votes and its latest adjudication (adjudicates = true): $1 dataset_id, $2 example_id.
-SQL_EXAMPLE_VOTES = """
-    SELECT annotator, event_id, action, after, created_at, adjudicates FROM review_effective
-    WHERE dataset_id = $1 AND example_id = $2
-    QUALIFY row_number() OVER (PARTITION BY CASE WHEN adjudicates THEN NULL ELSE annotator END
+# Each annotator's vote (their latest decision in effect) and the latest adjudication, per example
+# of $1 dataset_id (one definition for every reader below).
+_VOTES = """
+    SELECT example_id, annotator, event_id, action, after, created_at, adjudicates FROM review_effective
+    WHERE dataset_id = $1 {narrow}
+    QUALIFY row_number() OVER (PARTITION BY example_id, CASE WHEN adjudicates THEN NULL ELSE annotator END
                                ORDER BY event_id DESC) = 1
 """
+# The votes on every example two or more people decided: $1 dataset_id.
+SQL_VOTES = f"""
+    WITH votes AS ({_VOTES.format(narrow="")})
+    SELECT * FROM votes
+    WHERE example_id IN (SELECT example_id FROM votes WHERE NOT adjudicates GROUP BY example_id HAVING count(*) >= 2)
+    ORDER BY example_id, event_id
+"""
+# One example's votes: $1 dataset_id, $2 example_id.
+SQL_EXAMPLE_VOTES = _VOTES.format(narrow="AND example_id = $2") + "ORDER BY event_id"
 # Per annotator: examples assigned, of those decided by them, and decided in all: $1 dataset_id.
 SQL_ANNOTATOR_PROGRESS = f"""
     WITH {EFFECTIVE},
