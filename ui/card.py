@@ -63,11 +63,8 @@ def export_outcome(row: QueueRow, undecided: str = DEFAULT_UNDECIDED) -> tuple[s
         {
             "action": decision.action if decision else None,
             "annotator": decision.annotator if decision else None,
-            "after": decision.after if decision else None,
-            "response": row.response,
             "in_force": row.in_force,
             "auto_applied": bool(proposal and proposal.auto_applied),
-            "candidate": proposal.candidate if proposal else None,
             "judge_confidence": proposal.judge_confidence if proposal else None,
             "flagged": row.flagged,
             "confidence": row.confidence,

@@ -110,8 +110,7 @@ CURRENT_DECISIONS = """
 # Export: every example with its decision in force, its text in force, its proposal and its flag.
 EXPORT_ROWS = """
     SELECT e.example_id, e.prompt, e.response, e.record,
-           t.action, t.annotator, t.after, t.in_force,
-           t.candidate, t.auto_applied, t.judge_confidence,
+           t.action, t.annotator, t.in_force, t.auto_applied, t.judge_confidence,
            f.flagged, f.threshold, s.confidence
     FROM examples e
     JOIN texts_in_force t ON t.dataset_id = e.dataset_id AND t.example_id = e.example_id
