@@ -12,19 +12,27 @@ preset, then measure against ``sample_data/<name>.labels.jsonl``:
   proposals, applied or waiting (what a reviewer who accepted every proposal would get);
 * LLM calls and seconds per example (seconds only mean something with ``--fresh``).
 
+With ``--tiers full cascade cheap`` the scoring tiers are compared in one run (one store, so
+the later variants reuse the calls the first made): every example sampled (BSDetector for
+all), the cascade, and the cheap tier alone; plus, with no further call, ``full`` as it was
+before the ending rule (``scoring.w_ending=0``). Each row also gives the AUROC on the design
+and held-out halves (a hash of the id) and the share of examples the sampled tier took.
+
 Run from the repository root (about 10-30 s per example on 2 CPU cores when fresh)::
 
     python -m benchmarks.detection --per-dataset 30 --fresh
     python -m benchmarks.detection --preset faithful --per-dataset 20
     python -m benchmarks.detection --fresh --set scoring.early_stop=false  # a variant
+    python -m benchmarks.detection --per-dataset 160 --tiers full cascade cheap
 
 Prints a table and writes ``benchmarks/results/detection.json`` (one entry per preset, or
-per preset and ``--set`` overrides).
+per preset and ``--set`` overrides, or per tier variant).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -42,8 +50,9 @@ from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.presets import PRESETS  # noqa: E402
-from curation.score import score_key  # noqa: E402
+from curation.score import final_confidences, score_key  # noqa: E402
 from curation.store import Store  # noqa: E402
+from curation.tiers import tier_counts  # noqa: E402
 
 DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
 RESULTS = ROOT / "benchmarks" / "results" / "detection.json"
@@ -69,12 +78,33 @@ def _auroc(values: list[float | None], errors: list[int]) -> float | None:
     return round(cmath.error_auroc([v for v, _ in pairs], [e for _, e in pairs]), 3)
 
 
-def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], seconds: float, calls: float) -> dict:
-    """Every metric for one dataset already run through the pipeline."""
+def design_half(example_id: str) -> bool:
+    """The half of the examples that chooses settings (the other half checks them)."""
+    return int(hashlib.sha256(example_id.encode()).hexdigest(), 16) % 2 == 0
+
+
+def evaluate(
+    store: Store, name: str, config: Config, labels: dict[str, dict], seconds: float, calls: float, **refold: float
+) -> dict:
+    """Every metric for one dataset already run through the pipeline; ``refold`` weights
+    (e.g. ``w_ending=0``) re-decide the confidence from the stored signals, with no call."""
     info = store.dataset(name)
     rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key(config))}
     ids = [i for i in rows if rows[i]["status"] == "ok"]
+    if refold:
+        folded = final_confidences(
+            [rows[i] for i in ids], config.with_overrides({f"scoring.{k}": v for k, v in refold.items()})
+        )
+        for i in ids:
+            rows[i] = {**rows[i], "confidence": folded[i][0]}
     errors = [int(labels[i]["is_error"]) for i in ids]
+    halves = {
+        half: _auroc(
+            [rows[i]["confidence"] for i in ids if design_half(i) == want],
+            [e for i, e in zip(ids, errors) if design_half(i) == want],
+        )
+        for half, want in (("design", True), ("held_out", False))
+    }
     columns = {
         "confidence": [rows[i]["confidence"] for i in ids],
         "consistency": [rows[i]["consistency"] for i in ids],
@@ -106,11 +136,14 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
         for i in corrupted
         if i in offered and cmath.answers_match(offered[i]["candidate"], labels[i]["clean_response"])
     )
+    counts = tier_counts(rows.values())
     return {
         "examples": len(rows),
         "scored": len(ids),
         "errors": sum(errors),
         "auroc": auroc,
+        "auroc_halves": halves,
+        "sampled_share": round(counts["sampled"] / max(len(ids), 1), 3),
         "flagged": len(flagged),
         "precision": round(true_pos / len(flagged), 3) if flagged else None,
         "recall": round(true_pos / sum(errors), 3) if sum(errors) else None,
@@ -127,25 +160,35 @@ def evaluate(store: Store, name: str, config: Config, labels: dict[str, dict], s
 
 
 def run(
-    preset: str, per_dataset: int, datasets: tuple[str, ...], store_path: Path, overrides: dict[str, str] | None = None
+    preset: str,
+    per_dataset: int,
+    datasets: tuple[str, ...],
+    store_path: Path,
+    overrides: dict[str, str] | None = None,
+    *,
+    suffix: str = "",
+    refold: dict[str, float] | None = None,
 ) -> dict:
+    """One variant over the datasets; ``suffix`` names its own copy of each dataset (variants
+    that share a store share its call cache, not its scores); ``refold``: see :func:`evaluate`."""
     config = PRESETS[preset].with_overrides(overrides or {})
     results = {}
     with Store(store_path) as store:
         for file_name in datasets:
             path = ROOT / "sample_data" / file_name
-            name = f"{path.name.split('.')[0]}-{per_dataset}"
+            name = f"{path.name.split('.')[0]}-{per_dataset}{suffix}"
             if store.find_dataset(name) is None:
                 store.add_dataset(_subset(path, per_dataset), name=name)
             started = time.perf_counter()
             summary = run_pipeline(store, name, config)
             elapsed = time.perf_counter() - started
-            results[name] = evaluate(store, name, config, _labels(path), elapsed, summary.stats.get("calls", 0))
+            calls = summary.stats.get("calls", 0)
+            results[name] = evaluate(store, name, config, _labels(path), elapsed, calls, **(refold or {}))
             results[name]["cache_hits"] = summary.stats.get("cache_hits", 0)
             print(f"{name}: done in {elapsed:.0f} s", file=sys.stderr, flush=True)
     return {
         "preset": preset,
-        "overrides": overrides or {},
+        "overrides": {**(overrides or {}), **{f"scoring.{k}": v for k, v in (refold or {}).items()}},
         "config": config.to_dict(),
         "per_dataset": per_dataset,
         "datasets": results,
@@ -191,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-dataset", type=int, default=30)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--fresh", action="store_true", help="empty call cache (honest timings)")
+    parser.add_argument(
+        "--tiers",
+        nargs="+",
+        choices=("full", "cascade", "cheap"),
+        help="compare these scoring tiers in one run (full first: the others reuse its calls)",
+    )
     add_set_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -200,14 +249,50 @@ def main(argv: list[str] | None = None) -> int:
         store_path = Path(tempfile.mkdtemp(dir=WORK)) / "detection.duckdb"
     else:
         store_path = WORK / "detection.duckdb"
-    report = run(args.preset, args.per_dataset, tuple(args.datasets), store_path, settings)
-    report["fresh"] = args.fresh
-    print_table(report)
+    variants = {" ".join([args.preset, *args.set]): {}}
+    if args.tiers:
+        order = sorted(args.tiers, key=("full", "cascade", "cheap").index)
+        variants = {f"{args.preset} {' '.join(args.set)} tiers={t}".replace("  ", " "): {"tiers": t} for t in order}
+        if "full" in order:
+            variants[f"{args.preset} tiers=full without the ending rule"] = {"tiers": "full", "refold": True}
+    reports = {}
+    for label, variant in variants.items():
+        tier = variant.get("tiers")
+        overrides = {**settings, **({"scoring.tiers": tier} if tier else {})}
+        report = run(
+            args.preset,
+            args.per_dataset,
+            tuple(args.datasets),
+            store_path,
+            overrides,
+            suffix=f"-{tier}" if tier else "",
+            refold={"w_ending": 0.0} if variant.get("refold") else None,
+        )
+        report["fresh"] = args.fresh
+        print_table(report)
+        reports[label] = report
+    if len(reports) > 1:
+        print_comparison(reports)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     existing = json.loads(args.out.read_text()) if args.out.exists() else {}
-    existing[" ".join([args.preset, *args.set])] = report
+    existing.update(reports)
     args.out.write_text(json.dumps(existing, indent=2) + "\n")
     return 0
+
+
+def print_comparison(reports: dict[str, dict]) -> None:
+    """Variants side by side: AUROC per dataset (whole / design / held-out), sampled share, calls."""
+    print(
+        f"\n{'variant':<42}{'dataset':<28}{'AUROC':>7}{'design':>8}{'held-out':>10}{'sampled':>9}{'calls+hits/ex':>15}"
+    )
+    for label, report in reports.items():
+        for name, r in report["datasets"].items():
+            per = (r["calls_per_example"] * r["examples"] + r.get("cache_hits", 0)) / max(r["examples"], 1)
+            h = r["auroc_halves"]
+            print(
+                f"{label[:42]:<42}{name[:28]:<28}{_fmt(r['auroc']['confidence']):>7}{_fmt(h['design']):>8}"
+                f"{_fmt(h['held_out']):>10}{r['sampled_share']:>9.2f}{per:>15.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,16 +11,22 @@ cache, the model loaded once beforehand) under several variants:
 * ``naive``: each technique off (one cached prompt, samples one by one, all k samples, both
   reflections with their explanation);
 * ``no-<technique>``: the default with that one technique off (``--ablations``);
-* ``fast``: the ``fast`` preset (no sampling, one reflection, likelihood and rules).
+* ``full``: the default with every example sampled (``scoring.tiers=full``; the default
+  before the cascade); ``cheap``: the cheap tier alone (``scoring.tiers=cheap``);
+* ``fast``: the ``fast`` preset (no sampling, one reflection, likelihood and rules);
+* ``floor``: no scoring at all, one teacher-forced forward pass over each example's tokens
+  (prompt and response), with the prefix cache as scoring has it (``floor``) and with an
+  empty cache before every example (``floor-cold``): what reading every example once costs.
 
 Reported per dataset and variant: seconds and LLM calls per example, prompt tokens the model
-had to evaluate (those no cached prefix covered) and tokens generated per example, and
-examples per hour (including each dataset's first, uncached example).
+had to evaluate (those no cached prefix covered) and tokens generated per example, examples
+per hour (including each dataset's first, uncached example), the share of examples the
+sampled tier took, and each variant's seconds as a multiple of the floor's.
 
-Run from the repository root (about 5-15 s per example and variant on 2 CPU cores)::
+Run from the repository root (about 1-15 s per example and variant on 2 CPU cores)::
 
-    python -m benchmarks.scoring_speed --per-dataset 8
-    python -m benchmarks.scoring_speed --per-dataset 6 --ablations
+    python -m benchmarks.scoring_speed --per-dataset 40
+    python -m benchmarks.scoring_speed --per-dataset 6 --ablations   # also naive and no-<technique>
 
 Prints a table and writes ``benchmarks/results/scoring_speed.json``.
 """
@@ -70,7 +76,53 @@ def techniques(backend, on: set[str], base: Config):
         engine.call(engine.clear)
 
 
+def measure_floor(variant: str, per_dataset: int, work: Path) -> dict:
+    """One forward pass over each example's prompt and response tokens (``floor-cold``: from an
+    empty cache each time)."""
+    rows = {}
+    with Store(work / f"{variant}.duckdb") as store:
+        engine = make_client(Config().llm, store).backend._engine
+        engine.call(engine.clear)
+        for file_name in DATASETS:
+            examples = read_dataset(ROOT / "sample_data" / file_name).examples[:per_dataset]
+            evaluated, started = engine.evaluated, time.perf_counter()
+            for e in examples:
+                if variant == "floor-cold":
+                    engine.call(engine.clear)
+                context = engine.call(engine.chat_tokens, e.prompt)
+                engine.call(engine.forced_logprobs, context, engine.call(engine.text_tokens, e.response))
+            seconds = time.perf_counter() - started
+            n = len(examples)
+            rows[file_name.split(".")[0]] = {
+                "examples": n,
+                "seconds": round(seconds, 1),
+                "seconds_per_example": round(seconds / n, 2),
+                "examples_per_hour": round(3600 * n / seconds),
+                "calls_per_example": 1.0,
+                "prompt_tokens_evaluated_per_example": round((engine.evaluated - evaluated) / n),
+                "generated_tokens_per_example": 0,
+            }
+        engine.call(engine.clear)
+    return _with_overall(rows, techniques=[])
+
+
+def _with_overall(rows: dict, *, techniques: list[str]) -> dict:
+    total_n = sum(r["examples"] for r in rows.values())
+    total_s = sum(r["seconds"] for r in rows.values())
+    return {
+        "techniques": techniques,
+        "datasets": rows,
+        "overall": {
+            "examples": total_n,
+            "seconds_per_example": round(total_s / total_n, 2),
+            "examples_per_hour": round(3600 * total_n / total_s),
+        },
+    }
+
+
 def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Path) -> dict:
+    if variant.startswith("floor"):
+        return measure_floor(variant, per_dataset, work)
     rows = {}
     with Store(work / f"{variant}.duckdb") as store:
         client = make_client(Config().llm, store)
@@ -83,7 +135,7 @@ def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Pa
             with techniques(backend, on, base) as config:
                 before, evaluated = client.snapshot(), backend._engine.evaluated
                 started = time.perf_counter()
-                run_pipeline(store, name, config, stages=("score",), client=client)
+                summary = run_pipeline(store, name, config, stages=("score",), client=client)
                 seconds = time.perf_counter() - started
                 after = client.snapshot()
             n = len(parsed.examples)
@@ -95,34 +147,28 @@ def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Pa
                 "calls_per_example": round((after["calls"] - before["calls"]) / n, 2),
                 "prompt_tokens_evaluated_per_example": round((backend._engine.evaluated - evaluated) / n),
                 "generated_tokens_per_example": round((after["completion_tokens"] - before["completion_tokens"]) / n),
+                "sampled_share": round(summary.tiers.get("sampled", {}).get("examples", 0) / n, 3),
             }
             print(f"{variant} {name}: {rows[name]['seconds_per_example']} s/example", file=sys.stderr, flush=True)
-    total_n = sum(r["examples"] for r in rows.values())
-    total_s = sum(r["seconds"] for r in rows.values())
-    return {
-        "techniques": sorted(on),
-        "datasets": rows,
-        "overall": {
-            "examples": total_n,
-            "seconds_per_example": round(total_s / total_n, 2),
-            "examples_per_hour": round(3600 * total_n / total_s),
-        },
-    }
+    return _with_overall(rows, techniques=sorted(on))
 
 
 def print_table(report: dict) -> None:
+    floor = report["variants"].get("floor", {}).get("overall", {}).get("seconds_per_example")
     print(
-        f"{'variant':<16}{'dataset':<22}{'s/ex':>7}{'ex/hour':>9}{'calls/ex':>9}{'eval tok/ex':>12}{'gen tok/ex':>11}"
+        f"{'variant':<16}{'dataset':<22}{'s/ex':>7}{'ex/hour':>9}{'calls/ex':>9}{'eval tok/ex':>12}"
+        f"{'gen tok/ex':>11}{'sampled':>8}{'x floor':>8}"
     )
     for variant, v in report["variants"].items():
         for name, r in v["datasets"].items():
             print(
                 f"{variant:<16}{name:<22}{r['seconds_per_example']:>7}{r['examples_per_hour']:>9}"
                 f"{r['calls_per_example']:>9}{r['prompt_tokens_evaluated_per_example']:>12}"
-                f"{r['generated_tokens_per_example']:>11}"
+                f"{r['generated_tokens_per_example']:>11}{r.get('sampled_share', ''):>8}"
             )
         o = v["overall"]
-        print(f"{variant:<16}{'all':<22}{o['seconds_per_example']:>7}{o['examples_per_hour']:>9}")
+        times = f"{o['seconds_per_example'] / floor:.1f}" if floor else ""
+        print(f"{variant:<16}{'all':<22}{o['seconds_per_example']:>7}{o['examples_per_hour']:>9}{times:>44}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,11 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     every = set(TECHNIQUES)
-    variants = {"default": (every, Config()), "naive": (set(), Config())}
+    variants = {
+        "floor": (set(), Config()),
+        "floor-cold": (set(), Config()),
+        "cheap": (every, Config().with_overrides({"scoring.tiers": "cheap"})),
+        "default": (every, Config()),
+        "full": (every, Config().with_overrides({"scoring.tiers": "full"})),
+        "fast": (every, PRESETS["fast"]),
+    }
+    # slow ones, on request (--ablations, or --only naive)
     ablations = {f"no-{t}": (every - {t}, Config()) for t in TECHNIQUES}
+    ablations["naive"] = (set(), Config().with_overrides({"scoring.tiers": "full"}))
     if args.ablations:
         variants.update(ablations)
-    variants["fast"] = (every, PRESETS["fast"])
     if args.only:
         variants = {name: {**variants, **ablations}[name] for name in args.only}
     kept = json.loads(args.out.read_text())["variants"] if args.only and args.out.exists() else {}

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from curation import __version__
-from curation.config import Config
+from curation.config import TIER_MODES, Config
 from curation.errors import CurationError
 from curation.store import DEFAULT_STORE, Store
 
@@ -107,6 +107,9 @@ CONFIG_FLAGS = {
     "price_prompt": "llm.price_prompt_per_m",
     "price_completion": "llm.price_completion_per_m",
     "k": "scoring.k",
+    "k_max": "scoring.k_max",
+    "tiers": "scoring.tiers",
+    "band": "scoring.band",
     "alpha": "scoring.alpha",
     "beta": "scoring.beta",
     "sample_style": "scoring.sample_style",
@@ -131,7 +134,7 @@ def _config(args: argparse.Namespace, last_run: dict | None) -> Config:
 def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
     from shlex import quote
 
-    from curation.pipeline import estimate_run, run_pipeline
+    from curation.pipeline import estimate_run, run_pipeline, tier_plan_text
     from curation.progress import ProgressBar
     from curation.throughput import duration
 
@@ -148,6 +151,7 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
                 f"({e.basis or 'nothing to do'})",
                 file=sys.stderr,
             )
+            print(f"estimate by tier: {tier_plan_text(e)}", file=sys.stderr)
         with ProgressBar(price_known=config.llm.price_prompt_per_m > 0) as bar:
             summary = run_pipeline(store, dataset, config, stages=stages, on_progress=bar.update)
     s = summary.stats
@@ -305,6 +309,14 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--price-completion", type=float, help="dollars per million completion tokens")
     g = p.add_argument_group("method")
     g.add_argument("--k", type=int, help="consistency samples per example (default 5)")
+    g.add_argument("--k-max", type=int, help="samples at most when the first k split (adaptive k; default 7)")
+    g.add_argument(
+        "--tiers",
+        choices=TIER_MODES,
+        help="which examples get samples and reflections: cascade (default: those the cheap signals leave "
+        "below --band), full (all, BSDetector as published) or cheap (none)",
+    )
+    g.add_argument("--band", type=float, help="cascade: sample examples whose cheap confidence is below this (0.3)")
     g.add_argument("--alpha", type=float, help="similarity vs exact-match weight α (default 0.8)")
     g.add_argument("--beta", type=float, help="consistency vs reflection weight β (default 0.7)")
     g.add_argument("--sample-style", choices=("explanation_first", "answer_first"))

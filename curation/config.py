@@ -21,6 +21,9 @@ GAMMA_MODES = ("absolute", "quantile")
 SAMPLE_STYLES = ("explanation_first", "answer_first")
 REFLECTION_STYLES = ("tagged", "follow_up")
 REFLECTION_ORDERS = ("balanced", "fixed")
+#: Which examples get the consistency samples and reflections (see :mod:`curation.tiers`):
+#: ``cascade`` those the cheap signals leave uncertain or low, ``full`` all, ``cheap`` none.
+TIER_MODES = ("cascade", "full", "cheap")
 #: Where Auto-Correct's candidates come from (see :mod:`curation.contest`).
 CANDIDATE_SOURCES = ("samples", "closed_set", "extractive", "few_shot")
 #: How a candidate is judged: ``contest`` (compared confidences, calibrated), ``llm`` (the
@@ -29,7 +32,7 @@ JUDGES = ("contest", "llm", "both")
 #: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
 #: ``scoring.w_<name>``.
 SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd")
-RULE_SIGNALS = ("format", "degenerate", "injection", "contrast")
+RULE_SIGNALS = ("format", "degenerate", "injection", "ending", "contrast")
 #: Every signal a score shows people (the weighted ones and BSDetector's two parts): a label
 #: and a one-line meaning. All in [0, 1], higher = looks fine. The one list of such words.
 SIGNAL_GLOSSARY = {
@@ -42,6 +45,10 @@ SIGNAL_GLOSSARY = {
     "format": ("Format", "follows the format most of the dataset's responses share"),
     "degenerate": ("Broken text", "checks for empty text, refusals, an echo of the prompt, truncation or repetition"),
     "injection": ("Injected instructions", "checks for chat-template tokens, role markers or orders aimed at a grader"),
+    "ending": (
+        "Ends naturally",
+        "probability that the response ends where it does; far below the dataset's usual ending = cut off",
+    ),
     "contrast": ("No better alternative", "1 − P(an alternative answer from the allowed set is better)"),
 }
 #: The settings people see as symbols: the symbol, the words that say what it does, and a
@@ -51,7 +58,15 @@ SETTING_GLOSSARY = {
         "k",
         "samples per example",
         "How many fresh answers the model writes per example; their agreement with the recorded response "
-        "is the sample agreement. 0 skips sampling.",
+        "is the sample agreement. 0 skips sampling. Sampling stops early when the first answers settle it, "
+        "and goes on up to k_max when they split.",
+    ),
+    "band": (
+        "band",
+        "sample below this cheap confidence",
+        "The cascade scores every example with cheap signals first (likelihood, ending, rules); only those "
+        "whose cheap confidence is below the band get the model's samples and self-reflection. Everything "
+        "that may be flagged is below it.",
     ),
     "alpha": (
         "α",
@@ -148,6 +163,11 @@ class ScoringConfig:
     #: Draw ``early_stop_after`` samples first, the rest only when they disagree.
     early_stop: bool = True
     early_stop_after: int = 3
+    #: Adaptive k: after k samples that split (neither side a clear majority), draw up to this many.
+    k_max: int = 7
+    #: ``cascade``: cheap signals for all, samples and reflections below ``band`` (:mod:`curation.tiers`).
+    tiers: str = "cascade"
+    band: float = 0.3
     reflection_prompts: int = 2
     reflection_style: str = "tagged"
     #: ``balanced`` swaps A and B in the second question, so a preference for a letter or a
@@ -165,6 +185,7 @@ class ScoringConfig:
     w_format: float = 1.0
     w_degenerate: float = 1.0
     w_injection: float = 1.0
+    w_ending: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -343,6 +364,9 @@ def _validate(c: Config) -> None:
         c.scoring.reflection_order,
         " or ".join(REFLECTION_ORDERS),
     )
+    _check(c.scoring.tiers in TIER_MODES, "scoring.tiers", c.scoring.tiers, " or ".join(TIER_MODES))
+    _check(0.0 <= c.scoring.band <= 1.0, "scoring.band", c.scoring.band, "a number in [0, 1]")
+    _check(c.scoring.k_max >= 0, "scoring.k_max", c.scoring.k_max, "an integer >= 0")
     _check(c.scoring.early_stop_after >= 1, "scoring.early_stop_after", c.scoring.early_stop_after, "an integer >= 1")
     for name in SOFT_SIGNALS + RULE_SIGNALS:
         _check(

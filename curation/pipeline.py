@@ -17,20 +17,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation import throughput
+from curation import throughput, tiers
 from curation.config import Config, LLMConfig
 from curation.correct import correct_dataset
 from curation.errors import ConfigError
 from curation.filter import apply_filter
 from curation.llm import make_client
 from curation.llm.client import LLMClient
-from curation.score import finalize, score_dataset, score_key
+from curation.llm.packaged import ASSEMBLY_BYTES_PER_S, needs_assembly
+from curation.score import SCORE_PHASES, cheap_confidences, finalize, score_dataset, score_key
 from curation.store import DatasetInfo, Store, prompt_text
 
 STAGES = ("score", "filter", "correct")
-#: The phases a run reports, in order, as people read them ("load" only for the embedded model;
-#: the filter takes a moment and reports nothing).
-PHASES = {"load": "loading the model", "score": "scoring", "correct": "correcting"}
+#: The phases a run reports, in order, as people read them ("assemble" only on a split packaged
+#: model's first use, "load" only for the embedded model; the filter reports nothing).
+PHASES = {
+    "assemble": "preparing the model (first use: assembling its weights from the packages and checking them)",
+    "load": "loading the model",
+    "score": "scoring (cheap signals)",
+    "sample": "sampling the uncertain (samples and self-reflection)",
+    "correct": "correcting",
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,11 @@ class RunEstimate:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
-    seconds: float
+    seconds: float  # prepare_seconds included
     basis: str = ""  # where ``seconds`` comes from: the measured speed, or the default
+    prepare_seconds: float = 0.0  # the embedded model's first use: assembling its weights
+    #: Per scoring tier (``cheap``, ``sampled``): examples it will likely take, calls, tokens.
+    tiers: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +103,8 @@ class RunSummary:
     stats: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # a stage that failed most of its examples
     notes: list[str] = field(default_factory=list)  # what a stage learnt, e.g. the dataset's shape
+    #: Per scoring tier: examples in it and this run's calls and tokens (:class:`~curation.score.ScoreResult`).
+    tiers: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 ProgressFn = Callable[[Progress], None]
@@ -111,22 +123,52 @@ _CHARS_PER_TOKEN = 4
 _EXPECTED_FLAG_SHARE = 0.2
 
 
-def calls_per_example(config: Config) -> dict[str, int]:
-    """LLM calls one example costs at most, by kind (early stop only lowers samples)."""
+#: The share of a dataset's examples the cascade samples, until this dataset has measured its
+#: own: 36 % of the 610 sample-set examples at the default band (benchmarks/cascade_fit.py).
+_EXPECTED_SAMPLED_SHARE = 0.36
+
+
+#: The scoring phase (and run stage) that scores each tier.
+_PHASE_TIERS = {"score": tiers.CHEAP, "sample": tiers.SAMPLED}
+
+
+def calls_per_example(config: Config, tier: str = tiers.SAMPLED) -> dict[str, int]:
+    """LLM calls one example costs in ``tier``, by kind (adaptive k draws fewer samples when
+    the first agree, up to ``k_max`` when they split). The sampled tier's likelihood pass, or
+    its first reflection on a backend without likelihoods, was the cheap tier's (cached)."""
     s = config.scoring
     likelihood = 1 if config.llm.backend == "embedded" else 0
+    stand_in = 0 if likelihood else min(1, s.reflection_prompts)  # the cheap tier's reflection
+    if tier == tiers.CHEAP:
+        return {"likelihood": likelihood, "reflection": stand_in}
     return {
         "sample": s.k,
-        "reflection": s.reflection_prompts,
-        "likelihood": likelihood,
-        "contrast": likelihood if s.w_contrast > 0 else 0,
-    }  # the alternatives, scored together
+        "reflection": s.reflection_prompts - stand_in,
+        "contrast": likelihood if s.w_contrast > 0 else 0,  # the alternatives, scored together
+    }
+
+
+def _tier_plan(store: Store, info: DatasetInfo, config: Config, unscored: int) -> dict[str, int]:
+    """Examples each tier will likely take: every unscored one gets the cheap tier; of those
+    and the cheap-tier ones already stored, the share the band sends on is sampled (this
+    dataset's share so far, else the measured default)."""
+    key = score_key(config)
+    rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
+    waiting = len(tiers.to_sample(cheap_confidences(rows, config), mode=config.scoring.tiers, band=config.scoring.band))
+    if config.scoring.tiers != "cascade":
+        share = 1.0 if config.scoring.tiers == "full" else 0.0
+    else:
+        counts = tiers.tier_counts(rows)
+        seen = counts[tiers.CHEAP] + counts[tiers.SAMPLED]
+        share = counts[tiers.SAMPLED] / seen if seen >= _POOL_EXAMPLES else _EXPECTED_SAMPLED_SHARE
+    return {tiers.CHEAP: unscored, tiers.SAMPLED: waiting + round(unscored * share)}
 
 
 def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
-    """Calls, tokens, time and cost of scoring the not-yet-scored examples and correcting
-    the expected flagged share, before anything is called (cached calls cost nothing; the
-    estimate does not know which are cached, so it is an upper bound).
+    """Calls, tokens, time and cost of scoring the not-yet-scored examples (each tier's
+    likely share: :func:`_tier_plan`) and correcting the expected flagged share, before
+    anything is called (cached calls cost nothing; the estimate does not know which are
+    cached, so it is an upper bound).
 
     Time is the seconds an example took on this store's latest runs with the same model and
     scoring settings (:func:`measured_seconds`); only with none measured yet, a default
@@ -135,33 +177,64 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
     info = store.dataset(dataset)
     done = store.scored_ids(info.dataset_id, score_key(config))
     todo = [e for e in store.iter_examples(info.dataset_id) if e.example_id not in done]
-    per = calls_per_example(config)
     prompt_chars = sum(len(prompt_text(e.prompt)) + len(e.response) for e in todo)
     mean_prompt = (prompt_chars / len(todo) / _CHARS_PER_TOKEN + 80) if todo else 0
+    plan = _tier_plan(store, info, config, len(todo))
     n_correct = round(len(todo) * _flag_share(store, info, config))
-    calls = len(todo) * sum(per.values()) + n_correct * _CORRECT_CALLS
-    completion = len(todo) * (
-        per["sample"] * _COMPLETION_TOKENS["sample"] + per["reflection"] * _COMPLETION_TOKENS["reflection"]
-    ) + n_correct * (_COMPLETION_TOKENS["candidate"] + 2 * _COMPLETION_TOKENS["judge"])
+    split = {}
+    for tier, n in plan.items():
+        per = calls_per_example(config, tier)
+        tier_calls = n * sum(per.values())
+        split[tier] = {
+            "examples": n,
+            "calls": tier_calls,
+            "prompt_tokens": round(tier_calls * mean_prompt),
+            "completion_tokens": n
+            * (
+                per.get("sample", 0) * _COMPLETION_TOKENS["sample"]
+                + per["reflection"] * _COMPLETION_TOKENS["reflection"]
+            ),
+        }
+    calls = sum(t["calls"] for t in split.values()) + n_correct * _CORRECT_CALLS
+    completion = sum(t["completion_tokens"] for t in split.values()) + n_correct * (
+        _COMPLETION_TOKENS["candidate"] + 2 * _COMPLETION_TOKENS["judge"]
+    )
     prompt = round(calls * mean_prompt)
     llm = config.llm
     cost = (prompt * llm.price_prompt_per_m + completion * llm.price_completion_per_m) / 1_000_000
     seconds, bases = 0.0, []
-    for stage, n, calls_each in (("score", len(todo), sum(per.values())), ("correct", n_correct, _CORRECT_CALLS)):
+    work = [(phase, split[tier]["examples"], calls_per_example(config, tier)) for phase, tier in _PHASE_TIERS.items()]
+    for stage, n, calls_each in [*work, ("correct", n_correct, {"all": _CORRECT_CALLS})]:
         if not n:
             continue
-        each, basis = _stage_seconds(store, info, config, stage, calls_each)
+        each, basis = _stage_seconds(store, info, config, stage, sum(calls_each.values()))
         seconds += n * each
         bases.append(f"{PHASES[stage]} {basis}")
+    prepare, prepare_basis = estimate_preparation(config)
     return RunEstimate(
         examples=len(todo),
         calls=calls,
         prompt_tokens=prompt,
         completion_tokens=completion,
         cost_usd=cost,
-        seconds=seconds,
-        basis="; ".join(bases),
+        seconds=seconds + prepare,
+        basis="; ".join([prepare_basis, *bases] if prepare else bases),
+        prepare_seconds=prepare,
+        tiers=split,
     )
+
+
+def estimate_preparation(config: Config) -> tuple[float, str]:
+    """Seconds the first use of the embedded models (main and candidate) will spend assembling
+    and checking their weights (:func:`~curation.llm.packaged.needs_assembly`), at the rate
+    measured for it, and the estimate's phrase for it; (0, "") once they are assembled."""
+    llms = (config.llm, config.correct.candidate_llm(config.llm))
+    models = {(llm.model, llm.model_dir) for llm in llms if llm is not None and llm.backend == "embedded"}
+    pending = sum(needs_assembly(model, model_dir=model_dir) for model, model_dir in models)
+    if not pending:
+        return 0.0, ""
+    rate = ASSEMBLY_BYTES_PER_S >> 20
+    return pending / ASSEMBLY_BYTES_PER_S, f"preparing the model {pending >> 20:,} MB at ~{rate} MB/s (first use only)"
 
 
 def measured_seconds(
@@ -264,19 +337,29 @@ def run_pipeline(
         return 1 / measured[0] if measured else None
 
     if "score" in stages:
-        with _run(store, info, config, "score", key, summary) as run_id:
-            result = score_dataset(
-                store,
-                info,
-                config,
-                client,
-                run_id=run_id,
-                on_progress=reporter.phase("score", prior_rate=prior("score")),
-                should_stop=should_stop,
-            )
-            finalize(store, info, config)
-            summary.scored, summary.failed, summary.stopped = result.scored, result.failed, result.stopped
-            store.update_run(run_id, n_done=result.scored, n_failed=result.failed, stats=client.snapshot())
+        result = None
+        for phase in SCORE_PHASES:  # the cheap tier, then the sampled one: a run each, timed apart
+            if result is not None and result.stopped:
+                break
+            with _run(store, info, config, phase, key, summary) as run_id:
+                failed_before, sampled_before = (result.failed, result.sampled) if result else (0, 0)
+                result = score_dataset(
+                    store,
+                    info,
+                    config,
+                    client,
+                    run_id=run_id,
+                    on_progress=reporter.phases(prior={phase: prior(phase)}),
+                    should_stop=should_stop,
+                    phases=(phase,),
+                    result=result,
+                )
+                finalize(store, info, config)
+                summary.scored, summary.failed, summary.stopped = result.scored, result.failed, result.stopped
+                done = result.scored if phase == "score" else result.sampled - sampled_before
+                store.update_run(run_id, n_done=done, n_failed=result.failed - failed_before, stats=client.snapshot())
+        summary.tiers = result.tiers
+        summary.notes.append(tier_note(result.tiers, config))
     if "filter" in stages and summary.stopped is None:
         with _run(store, info, config, "filter", key, summary) as run_id:
             summary.flagged = apply_filter(store, info, config, score_key=key, run_id=run_id).flagged
@@ -312,6 +395,30 @@ def run_pipeline(
     return summary
 
 
+def tier_plan_text(estimate: RunEstimate) -> str:
+    """``cheap tier: 160 examples, 160 calls, ~52,000 tokens; sampled tier: ~58 examples, ...``."""
+    parts = []
+    for tier, label in ((tiers.CHEAP, "cheap tier"), (tiers.SAMPLED, "sampled tier")):
+        t = estimate.tiers.get(tier)
+        if t:
+            tokens = t["prompt_tokens"] + t["completion_tokens"]
+            approx = "~" if tier == tiers.SAMPLED else ""
+            parts.append(f"{label}: {approx}{t['examples']:,} examples, {t['calls']:,} calls, ~{tokens:,} tokens")
+    return "; ".join(parts)
+
+
+def tier_note(split: dict[str, dict[str, float]], config: Config) -> str:
+    """``score: 120 by cheap signals only, 40 sampled (band 0.30); this run 160 + 210 calls``."""
+    if not split:
+        return ""
+    cheap, sampled = split.get(tiers.CHEAP, {}), split.get(tiers.SAMPLED, {})
+    return (
+        f"score: {int(cheap.get('examples', 0)):,} by cheap signals only, {int(sampled.get('examples', 0)):,} "
+        f"sampled ({config.scoring.tiers}, band {config.scoring.band:.2f}); this run's calls "
+        f"{int(cheap.get('calls', 0)):,} cheap + {int(sampled.get('calls', 0)):,} sampled"
+    )
+
+
 class _Reporter:
     """Turns a phase's (done, total, failed) calls into :class:`Progress` reports with a rate
     and the time left (:mod:`curation.throughput`)."""
@@ -319,6 +426,19 @@ class _Reporter:
     def __init__(self, on_progress: ProgressFn | None, stats: Callable[[], dict[str, float]]):
         self._on_progress = on_progress
         self._stats = stats
+
+    def phases(self, *, prior: dict[str, float | None] | None = None) -> Callable[[str, int, int, int], None]:
+        """One ``(phase, done, total, failed)`` callback for a stage with several phases
+        (scoring: ``score`` then ``sample``), each reported as its own phase, timed from its
+        ``prior`` rate where one is known."""
+        sends: dict[str, Callable[[int, int, int], None]] = {}
+
+        def send(stage: str, done: int, total: int, failed: int) -> None:
+            if stage not in sends:
+                sends[stage] = self.phase(stage, prior_rate=(prior or {}).get(stage))
+            sends[stage](done, total, failed)
+
+        return send
 
     def phase(
         self, stage: str, *, unit: str = "examples", prior_rate: float | None = None
@@ -348,13 +468,32 @@ class _Reporter:
 
 
 def _load_client(store: Store, llm: LLMConfig, reporter: _Reporter) -> LLMClient:
-    """The model's client; the embedded model is loaded first as the ``load`` phase (in MB)."""
+    """The model's client; the embedded model is loaded first, as phases in MB: ``assemble``
+    (a split packaged model's first use only, timed from the start at the measured rate),
+    then ``load``."""
     if llm.backend == "embedded":
         from curation.llm import embedded
 
-        send = reporter.phase("load", unit="MB")
-        embedded.load(llm, on_progress=lambda done, total: send(done >> 20, total >> 20, 0))
+        embedded.load(
+            llm,
+            on_assemble=_megabytes(reporter, "assemble", prior_rate=ASSEMBLY_BYTES_PER_S >> 20),
+            on_progress=_megabytes(reporter, "load"),
+        )
     return make_client(llm, store)
+
+
+def _megabytes(reporter: _Reporter, stage: str, *, prior_rate: float | None = None) -> Callable[[int, int], None]:
+    """A (bytes done, bytes in all) callback reporting ``stage`` in MB; the phase's clock starts
+    at its first report, so a phase that never comes is never shown."""
+    send = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal send
+        if send is None:
+            send = reporter.phase(stage, unit="MB", prior_rate=prior_rate)
+        send(done >> 20, total >> 20, 0)
+
+    return report
 
 
 @contextmanager

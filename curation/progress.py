@@ -1,6 +1,6 @@
-"""A terminal progress bar for pipeline runs: one bar per named phase (loading the model,
-scoring, correcting) with done / total, the rate and time left the pipeline measured
-(:mod:`curation.throughput`), calls, cache hits, tokens and cost."""
+"""A terminal progress bar for pipeline runs: one bar per named phase (preparing the model
+on its first use, loading it, scoring, correcting) with done / total, the rate and time left
+the pipeline measured (:mod:`curation.throughput`), calls, cache hits, tokens and cost."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class ProgressBar:
 def postfix(progress: Progress, *, price_known: bool = False) -> str:
     """``8.5 examples/min, about 3 min left, calls 120, hits 4, tokens 35,210, failed 0``."""
     parts = [progress.pace()]
-    if progress.stage == "load":
+    if progress.unit != "examples":  # preparing or loading the model: no calls yet
         return parts[0]
     s = progress.stats
     parts += [

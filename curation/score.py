@@ -5,16 +5,20 @@ In: the examples of a dataset in the store, a :class:`~curation.config.Config` a
 configuration, written as soon as the example is done (a killed run loses nothing and a
 rerun pays for no call twice: finished examples are skipped, and every LLM call is cached).
 
-Per example (BSDetector): k samples with the reasoning template, compared with the dataset
-response (observed consistency O); one or two self-reflection questions (certainty S,
-probability-weighted when the backend gives log-probabilities); ``bsdetector = β·O + (1−β)·S``.
-Cheap extra signals: format consistency with the rest of the dataset, degenerate responses,
-injection markers (text aimed at a model or grader, see :mod:`curation.injection`), and the
-response's teacher-forced likelihood with and without its prompt (IFD) where the
-backend can, and, where the answers are constrained (a closed set, prompt spans), the
-``contrast`` rule: how much more plausible the best alternative is (:mod:`curation.contest`).
-:func:`finalize` then folds them into the final ``confidence`` (dataset-level, no LLM call), so
-changing a weight re-decides without any new call.
+A cascade (:mod:`curation.tiers`). The **cheap tier**, for every example: format consistency
+with the rest of the dataset, degenerate responses, injection markers (text aimed at a model or
+grader, see :mod:`curation.injection`), and where the backend can, one teacher-forced pass over
+the response: its likelihood with and without its prompt (IFD) and the probability that it ends
+where it does (``ending``); a backend without likelihoods answers one self-reflection question
+instead. The **sampled tier**, for the examples the cheap signals leave uncertain or low
+(BSDetector): k samples with the reasoning template, compared with the dataset response
+(observed consistency O; adaptive k: fewer when they agree, more when they split); one or two
+self-reflection questions (certainty S, probability-weighted when the backend gives
+log-probabilities); ``bsdetector = β·O + (1−β)·S``; and where the answers are constrained (a
+closed set, prompt spans), the ``contrast`` rule: how much more plausible the best alternative
+is (:mod:`curation.contest`). :func:`finalize` then folds them into the final ``confidence``
+(dataset-level, no LLM call, both tiers on one scale), so changing a weight re-decides without
+any new call.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from curation import confidence as cmath
-from curation import contest, prompts, signals
+from curation import contest, prompts, signals, tiers
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 from curation.errors import BudgetExceededError, LLMError
 from curation.injection import injection_scores
@@ -39,7 +43,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 5
+SCORER_VERSION = 6
 #: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
@@ -48,6 +52,9 @@ LETTER_ONLY_TOKENS = 5
 RANKED_SIGNALS = ("likelihood", "min_k", "ifd")
 #: Share of the dataset at the bottom of a ranked signal that counts as "fired".
 RANKED_FIRE_SHARE = 0.15
+#: Adaptive k: after k samples, the share of them matching the response that counts as a
+#: split (no clear majority either way), worth up to ``k_max`` samples.
+SPLIT_SHARE = (0.4, 0.6)
 
 
 def score_key(config: Config) -> str:
@@ -66,6 +73,7 @@ def score_key(config: Config) -> str:
         "sample_style": s.sample_style,
         "early_stop": s.early_stop,
         "early_stop_after": s.early_stop_after,
+        "k_max": s.k_max,
         "reflection_prompts": s.reflection_prompts,
         "reflection_max_tokens": s.reflection_max_tokens,
         "reflection_style": s.reflection_style,
@@ -140,17 +148,21 @@ def first_sample_count(config: Config) -> int:
     return min(s.k, s.early_stop_after) if s.early_stop else s.k
 
 
-def needs_more_samples(answers: list[str], reference: str, config: Config) -> bool:
-    """Early stop: the first samples all agree on the reference, or all agree with each
-    other against it — more samples would not change the verdict much."""
+def samples_wanted(answers: list[str], reference: str, config: Config) -> int:
+    """Adaptive k: how many more samples to draw after ``answers``. None once they settle it
+    (all agree with the reference, or all with each other against it: early stop); up to k
+    while unsettled; up to ``k_max`` when the k split (a share in :data:`SPLIT_SHARE` matches)."""
     s = config.scoring
-    if not s.early_stop or len(answers) >= s.k:
-        return len(answers) < s.k
+    n = len(answers)
+    if not s.early_stop:
+        return max(0, s.k - n)
     matches = [cmath.answers_match(a, reference) for a in answers]
-    if all(matches):
-        return False
-    agree_together = all(cmath.answers_match(a, answers[0]) for a in answers[1:])
-    return not (not any(matches) and agree_together)
+    if n and (all(matches) or (not any(matches) and all(cmath.answers_match(a, answers[0]) for a in answers))):
+        return 0
+    if n < s.k:
+        return s.k - n
+    share = sum(matches) / n if n else 0.0
+    return max(0, s.k_max - n) if SPLIT_SHARE[0] <= share <= SPLIT_SHARE[1] else 0
 
 
 # -- assembling one example's score (pure) -------------------------------------------------
@@ -229,10 +241,12 @@ def assemble(
     token_scores: Any,
     config: Config,
     rival: contest.Contest | None = None,
+    tier: str = tiers.SAMPLED,
 ) -> ExampleScore:
     """Combine one example's LLM results and cheap signals into its score parts; ``rules``
     holds its dataset-level rule signals (see :attr:`DatasetView.rules`), ``rival`` the
-    contest with its alternatives (the ``contrast`` signal), where computed."""
+    contest with its alternatives (the ``contrast`` signal), where computed; ``tier`` is
+    recorded in the explanation."""
     s = config.scoring
     parsed = [prompts.parse_answer(r.text) for r in samples]
     answers = [p.answer for p in parsed]
@@ -252,7 +266,10 @@ def assemble(
         values["ifd"] = signals.ifd_score(
             token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
         )
+        if token_scores.end_logprob is not None:
+            values["ending"] = signals.end_probability(token_scores.end_logprob)
     explanation = {
+        "tier": tier,
         "samples": [
             {
                 "answer": p.answer,
@@ -308,12 +325,39 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
 
 
 # -- running over a dataset -----------------------------------------------------------------
+#: ``on_progress(phase, done, total, failed)``: phase ``score`` is the cheap tier over every
+#: example not yet scored, ``sample`` the sampled tier over those the cascade sends on.
+PhaseProgress = Callable[[str, int, int, int], None]
+#: The scoring phases, in order: the cheap tier, then the sampled tier.
+SCORE_PHASES = ("score", "sample")
+
+
 @dataclass
 class ScoreResult:
-    scored: int = 0
+    scored: int = 0  # examples newly scored, and still ok at the end of the run
+    sampled: int = 0  # examples given the sampled tier in this run
+    new_ids: set[str] = field(default_factory=set, repr=False)  # those scored by this run's cheap tier
+    spent: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
     failed: int = 0
     skipped: int = 0
     stopped: str | None = None
+    #: After the run, per tier: examples in it (the whole dataset), and this run's calls and
+    #: tokens spent on it (``calls``, ``prompt_tokens``, ``completion_tokens``, ``cache_hits``).
+    tiers: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What every batch of a scoring run shares."""
+
+    store: Store
+    info: DatasetInfo
+    config: Config
+    client: LLMClient
+    view: DatasetView
+    key: str
+    run_id: str
+    result: ScoreResult
 
 
 def score_dataset(
@@ -323,78 +367,172 @@ def score_dataset(
     client: LLMClient,
     *,
     run_id: str,
-    on_progress: Callable[[int, int, int], None] | None = None,
+    on_progress: PhaseProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    phases: tuple[str, ...] = SCORE_PHASES,
+    result: ScoreResult | None = None,
 ) -> ScoreResult:
-    """Score every example of ``info`` not yet scored under this configuration.
+    """Score every example of ``info`` not yet scored under this configuration: the cheap
+    tier for all (phase ``score``), then the sampled tier for those
+    :func:`curation.tiers.to_sample` picks (phase ``sample``; under ``scoring.tiers``,
+    examples sampled on an earlier run are not sampled again).
 
     Args:
-        on_progress: called as ``on_progress(done, total, failed)`` at the start and after each example.
+        on_progress: see :data:`PhaseProgress`; called as each phase starts and after each example.
         should_stop: polled between batches; True stops the run cleanly (resumable).
+        phases: the phases to run (the pipeline records each as a run of its own).
+        result: an earlier phase's result of the same run, to carry on counting into.
     Returns:
         Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early.
     """
     key = score_key(config)
-    done_ids = store.scored_ids(info.dataset_id, key)
     examples = list(store.iter_examples(info.dataset_id))
-    view = dataset_view(examples)
-    todo = [e for e in examples if e.example_id not in done_ids]
-    result = ScoreResult(skipped=len(examples) - len(todo))
-    size = client.items_per_batch(config.scoring.reflection_prompts + first_sample_count(config))
-    if on_progress is not None:
-        on_progress(0, len(todo), 0)  # the phase has started: its total is known before the first batch ends
-    for start in range(0, len(todo), size):
-        if should_stop is not None and should_stop():
-            result.stopped = "cancelled"
+    result = result or ScoreResult()
+    job = _Job(store, info, config, client, dataset_view(examples), key, run_id, result)
+    for phase in phases:
+        if phase == "score":
+            done_ids = store.scored_ids(info.dataset_id, key)
+            todo = [e for e in examples if e.example_id not in done_ids]
+            result.skipped = len(examples) - len(todo)
+            tier, score_batch, sequences = tiers.CHEAP, _score_cheap, 1
+        else:
+            by_id = {e.example_id: e for e in examples}
+            rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
+            todo = [by_id[i] for i in tiers.to_sample(cheap_confidences(rows, config), **_tier_settings(config))]
+            tier, score_batch = tiers.SAMPLED, _score_sampled
+            sequences = config.scoring.reflection_prompts + first_sample_count(config)
+        before = client.snapshot()
+        _in_batches(job, todo, phase, score_batch, client.items_per_batch(sequences), on_progress, should_stop)
+        result.spent[tier] = _spend(before, client.snapshot())
+        if result.stopped:
             break
-        batch = todo[start : start + size]
-        try:
-            _score_batch(
-                store,
-                info,
-                config,
-                client,
-                batch,
-                view,
-                key=key,
-                run_id=run_id,
-                result=result,
-                on_progress=lambda: (
-                    on_progress and on_progress(result.scored + result.failed, len(todo), result.failed)
-                ),
-            )
-        except BudgetExceededError:
-            result.stopped = "budget"
-            break
+    counts = tiers.tier_counts(store.scores(info.dataset_id, key))
+    result.tiers = {t: {"examples": counts[t], **result.spent.get(t, _zero_spend())} for t in counts}
     return result
 
 
-def _score_batch(
-    store: Store,
-    info: DatasetInfo,
-    config: Config,
-    client: LLMClient,
-    batch: list[Example],
-    view: DatasetView,
-    *,
-    key: str,
-    run_id: str,
-    result: ScoreResult,
-    on_progress: Callable[[], Any],
+def _tier_settings(config: Config) -> dict[str, Any]:
+    return {"mode": config.scoring.tiers, "band": config.scoring.band}
+
+
+def _zero_spend() -> dict[str, float]:
+    return dict.fromkeys(("calls", "prompt_tokens", "completion_tokens", "cache_hits"), 0)
+
+
+def _spend(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: after.get(name, 0) - before.get(name, 0) for name in _zero_spend()}
+
+
+def _in_batches(
+    job: _Job,
+    todo: list[Example],
+    phase: str,
+    score_batch: Callable[[_Job, list[Example], Callable[[], Any]], None],
+    size: int,
+    on_progress: PhaseProgress | None,
+    should_stop: Callable[[], bool] | None,
 ) -> None:
+    """Run one phase over ``todo`` in batches of ``size``, reporting each finished example."""
+    result, finished, failed_before = job.result, 0, job.result.failed
+
+    def tick() -> None:
+        nonlocal finished
+        finished += 1
+        if on_progress is not None:
+            on_progress(phase, finished, len(todo), result.failed - failed_before)
+
+    if on_progress is not None:
+        on_progress(phase, 0, len(todo), 0)  # the phase has started: its total is known at once
+    for start in range(0, len(todo), size):
+        if should_stop is not None and should_stop():
+            result.stopped = "cancelled"
+            return
+        try:
+            score_batch(job, todo[start : start + size], tick)
+        except BudgetExceededError:
+            result.stopped = "budget"
+            return
+
+
+def _token_scores(job: _Job, batch: list[Example]) -> dict[str, Any]:
+    """Each example's likelihood pass (a cache hit in the sampled tier), or its LLMError."""
+    out: dict[str, Any] = {}
+    for example in batch:
+        try:
+            out[example.example_id] = job.client.score_tokens(example.prompt, example.response)
+        except BudgetExceededError:
+            raise
+        except LLMError as e:
+            out[example.example_id] = e
+    return out
+
+
+def _save(job: _Job, example: Example, parts: ExampleScore | LLMError) -> None:
+    """Record an example's score parts (``ok``) or the error that stopped it (``failed``)."""
+    failed = isinstance(parts, LLMError)
+    job.store.save_score(
+        dataset_id=job.info.dataset_id,
+        example_id=example.example_id,
+        score_key=job.key,
+        run_id=job.run_id,
+        status="failed" if failed else "ok",
+        confidence=None if failed else parts.bsdetector,
+        consistency=None if failed else parts.consistency,
+        reflection=None if failed else parts.reflection,
+        signals={} if failed else parts.signals,
+        fired=[],
+        explanation={} if failed else parts.explanation,
+        error=str(parts) if failed else None,
+    )
+    if failed:
+        job.result.failed += 1
+
+
+def _first_error(outcomes: list[Any]) -> LLMError | None:
+    error = next((o for o in outcomes if isinstance(o, LLMError)), None)
+    if isinstance(error, BudgetExceededError):
+        raise error
+    return error
+
+
+def _score_cheap(job: _Job, batch: list[Example], tick: Callable[[], Any]) -> None:
+    """The cheap tier: the likelihood pass and the rules; where the backend gives no
+    likelihood, the first self-reflection question instead (a cache hit later if sampled)."""
+    config = job.config
+    tokens = _token_scores(job, batch)
+    asks = [e for e in batch if tokens[e.example_id] is None and config.scoring.reflection_prompts]
+    outcomes = job.client.complete_many([reflection_requests(e, config)[0] for e in asks])
+    reflected = dict(zip([e.example_id for e in asks], outcomes))
+    for example in batch:
+        own = tokens[example.example_id]
+        reply = reflected.get(example.example_id)
+        error = _first_error([own, reply])
+        parts = error or assemble(
+            example,
+            [],
+            [reply[0]] if reply else [],
+            rules=job.view.rules[example.example_id],
+            token_scores=own,
+            config=config,
+            tier=tiers.CHEAP,
+        )
+        _save(job, example, parts)
+        if error is None:
+            job.result.scored += 1
+            job.result.new_ids.add(example.example_id)
+        tick()
+
+
+def _score_sampled(job: _Job, batch: list[Example], tick: Callable[[], Any]) -> None:
+    """The sampled tier: reflections and the first samples of every example in one batch,
+    then more samples where adaptive k asks for them, then the contrast."""
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
     # conversation), then the samples (same prompt turns plus the answer template), example
     # by example, so consecutive calls share the longest prefix (docs/benchmarks.md).
+    config, client = job.config, job.client
     first = first_sample_count(config)
-    tokens: dict[str, Any] = {}
-    for example in batch:
-        try:
-            tokens[example.example_id] = client.score_tokens(example.prompt, example.response)
-        except BudgetExceededError:
-            raise
-        except LLMError as e:
-            tokens[example.example_id] = e
+    tokens = _token_scores(job, batch)
     asks = [
         reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
         for e in batch
@@ -404,57 +542,30 @@ def _score_batch(
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
     pending = [(e, outcomes[i * per_example : (i + 1) * per_example]) for i, e in enumerate(batch)]
-    more = _more_samples(pending, config, client, first) if first else {}
+    more = _more_samples(pending, config, client) if first else {}
     for example, own in pending:
         extra = more.get(example.example_id, [])
-        error = next((o for o in [*own, extra, tokens[example.example_id]] if isinstance(o, LLMError)), None)
-        if isinstance(error, BudgetExceededError):
-            raise error
+        error = _first_error([*own, extra, tokens[example.example_id]])
         if error is not None:
-            store.save_score(
-                dataset_id=info.dataset_id,
-                example_id=example.example_id,
-                score_key=key,
-                run_id=run_id,
-                status="failed",
-                confidence=None,
-                consistency=None,
-                reflection=None,
-                signals={},
-                fired=[],
-                explanation={},
-                error=str(error),
-            )
-            result.failed += 1
-            on_progress()
+            _save(job, example, error)
+            job.result.scored -= example.example_id in job.result.new_ids  # its cheap score is replaced
+            tick()
             continue
         reflections = [r[0] for r in own[: config.scoring.reflection_prompts]]
         samples = (list(own[-1]) + list(extra)) if first else []
-        rival = _rival(example, samples, tokens[example.example_id], client, view=view, config=config)
+        rival = _rival(example, samples, tokens[example.example_id], client, view=job.view, config=config)
         parts = assemble(
             example,
             samples,
             reflections,
-            rules=view.rules[example.example_id],
+            rules=job.view.rules[example.example_id],
             token_scores=tokens[example.example_id],
             config=config,
             rival=rival,
         )
-        store.save_score(
-            dataset_id=info.dataset_id,
-            example_id=example.example_id,
-            score_key=key,
-            run_id=run_id,
-            status="ok",
-            confidence=parts.bsdetector,
-            consistency=parts.consistency,
-            reflection=parts.reflection,
-            signals=parts.signals,
-            fired=[],
-            explanation=parts.explanation,
-        )
-        result.scored += 1
-        on_progress()
+        _save(job, example, parts)
+        job.result.sampled += 1
+        tick()
 
 
 def _rival(
@@ -485,33 +596,75 @@ def _rival(
 
 
 def _more_samples(
-    pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient, first: int
+    pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient
 ) -> dict[str, list[ChatResult] | LLMError]:
-    """Draw the remaining samples for the examples whose first samples did not settle it."""
-    wanted = []
-    for example, own in pending:
-        if isinstance(own[-1], LLMError):
-            continue
-        answers = [prompts.parse_answer(r.text).answer for r in own[-1]]
-        if needs_more_samples(answers, example.response, config):
-            wanted.append(example)
-    requests = [sample_request(e, config, first=first, count=config.scoring.k - first) for e in wanted]
-    return {e.example_id: outcome for e, outcome in zip(wanted, client.complete_many(requests))}
+    """Adaptive k: the further samples of each example whose samples so far did not settle it,
+    drawn round by round (up to k, then up to ``k_max`` on a split) for the whole batch at once."""
+    drawn: dict[str, list[ChatResult]] = {
+        e.example_id: list(own[-1]) for e, own in pending if not isinstance(own[-1], LLMError)
+    }
+    extra: dict[str, list[ChatResult] | LLMError] = {}
+    examples = [e for e, _ in pending if e.example_id in drawn]
+    while examples:
+        wanted = []
+        for e in examples:
+            answers = [prompts.parse_answer(r.text).answer for r in drawn[e.example_id]]
+            count = samples_wanted(answers, e.response, config)
+            if count > 0:
+                wanted.append((e, count))
+        requests = [sample_request(e, config, first=len(drawn[e.example_id]), count=n) for e, n in wanted]
+        examples = []
+        for (e, _), outcome in zip(wanted, client.complete_many(requests)):
+            if isinstance(outcome, LLMError):
+                extra[e.example_id] = outcome
+                continue
+            drawn[e.example_id] += outcome
+            extra.setdefault(e.example_id, []).extend(outcome)
+            if outcome:  # a backend that returned nothing is not asked again
+                examples.append(e)
+    return extra
 
 
-def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, tuple[float | None, list[str]]]:
-    """Per example id, the final confidence and the fired signals of scored ``rows`` (pure;
-    dataset-level: ranked signals become percentiles over the rows)."""
+def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Each row's signal values as the confidence reads them: the ranked signals as
+    percentiles over ``rows``, the ending against the rows' median ending (pure)."""
     percentiles = {name: cmath.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
-    out = {}
+    ends = sorted(signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
+    typical = ends[len(ends) // 2] if ends else None
+    out = []
     for i, row in enumerate(rows):
         values = dict(row["signals"])
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
+        if "ending" in values and typical is not None:
+            values["ending"] = signals.ending_score(signals.end_logprob_of(values["ending"]), typical)
+        out.append(values)
+    return out
+
+
+def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, tuple[float | None, list[str]]]:
+    """Per example id, the final confidence and the fired signals of scored ``rows`` (pure;
+    dataset-level: see :func:`_dataset_values`); a cheap-tier example's confidence is put on
+    the sampled tier's scale (:func:`curation.tiers.on_sampled_scale`)."""
+    out = {}
+    for row, values in zip(rows, _dataset_values(rows)):
         fired = [name for name in (*RULE_SIGNALS, "bsdetector") if values.get(name, 1.0) < 0.5]
         fired += [name for name in RANKED_SIGNALS if values.get(name) is not None and values[name] < RANKED_FIRE_SHARE]
-        out[row["example_id"]] = (final_confidence(values, config), fired)
+        confidence = final_confidence(values, config)
+        if tiers.tier_of(row) == tiers.CHEAP:
+            confidence = tiers.on_sampled_scale(confidence)
+        out[row["example_id"]] = (confidence, fired)
     return out
+
+
+def cheap_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, float | None]:
+    """Per cheap-tier example id among ``rows``, its confidence from the cheap signals alone
+    (before :func:`final_confidences` maps it; what the cascade's band reads)."""
+    return {
+        row["example_id"]: final_confidence(values, config)
+        for row, values in zip(rows, _dataset_values(rows))
+        if tiers.tier_of(row) == tiers.CHEAP
+    }
 
 
 def finalize(store: Store, info: DatasetInfo, config: Config) -> int:

@@ -300,6 +300,37 @@ def likelihood_score(mean_logprob: float) -> float:
     return math.exp(_check_logprob("mean_logprob", mean_logprob))
 
 
+#: The ending rule's ramp, in nats below the dataset's median end-of-turn log-probability: no
+#: effect up to ENDING_SPARE, none left at ENDING_GONE (a response the model would end about
+#: e^16 ≈ 9 million times less often than the dataset's usual one). Chosen on the design half of
+#: the sample sets (no clean example there below ENDING_SPARE; cut-off answers sit 14-30 nats
+#: down), checked on the other half (docs/benchmarks.md).
+ENDING_SPARE = 10.0
+ENDING_GONE = 16.0
+
+
+def ending_score(end_logprob: float, typical: float) -> float:
+    """How natural a response's ending is, in [0, 1]: 1 while its end-of-turn log-probability
+    is within :data:`ENDING_SPARE` nats of the dataset's ``typical`` (median) one, falling
+    linearly to 0 at :data:`ENDING_GONE` below (a cut-off response).
+
+    Raises:
+        ValueError: a log-probability is NaN or not a number.
+    """
+    gap = _check_logprob("typical", typical) - _check_logprob("end_logprob", end_logprob)
+    return min(1.0, max(0.0, (ENDING_GONE - gap) / (ENDING_GONE - ENDING_SPARE)))
+
+
+def end_probability(end_logprob: float) -> float:
+    """``exp(end_logprob)``: the stored form of the ending (a probability, shown to people)."""
+    return math.exp(_check_logprob("end_logprob", end_logprob))
+
+
+def end_logprob_of(probability: float) -> float:
+    """The inverse of :func:`end_probability` (a probability of 0 reads as -745, exp's floor)."""
+    return math.log(max(probability, 5e-324))
+
+
 __all__ = [
     "SignalScore",
     "MIN_ROWS",
@@ -310,4 +341,7 @@ __all__ = [
     "degenerate",
     "ifd_score",
     "likelihood_score",
+    "ending_score",
+    "end_probability",
+    "end_logprob_of",
 ]

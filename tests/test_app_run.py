@@ -150,8 +150,12 @@ def test_the_panel_names_the_phase_with_done_total_and_time_left_then_links_to_t
     at.run()
     assert not at.exception
     [bar] = at.get("progress")
-    assert bar.proto.text == "scoring: 12 of 40 examples · 12.0 examples/min, about 2 min left"
-    assert any(c.value == "✓ loading the model (done in 1 s) → ▶ **scoring** → correcting" for c in at.caption)
+    assert bar.proto.text == "scoring (cheap signals): 12 of 40 examples · 12.0 examples/min, about 2 min left"
+    assert any(
+        c.value == "✓ loading the model (done in 1 s) → ▶ **scoring (cheap signals)** → "
+        "sampling the uncertain (samples and self-reflection) → correcting"
+        for c in at.caption
+    )
     assert metric(at, "Done") == "12"
     release.set()
     finish(store_file)

@@ -38,7 +38,11 @@ def project(tmp_path, monkeypatch, capsys):
 
 
 def endpoint(store, server):
+    """The flags for the loopback server, every example sampled (the hand counts of
+    tests/test_pipeline.py; the cascade's are in tests/test_cascade.py)."""
     return [
+        "--tiers",
+        "full",
         "--store",
         store,
         "--backend",
@@ -73,7 +77,8 @@ def test_run_then_refilter_without_a_request(project, capsys):
     with FakeOpenAIServer(reply=ArithmeticModel(unsure=("What is 3 + 4?",))) as server:
         assert main(["run", *endpoint(project, server)]) == 0
         out, err = capsys.readouterr()
-        assert summary_of(out) == (8, 0, 2, 2, 2, 30, 0)
+        # 8 hits: the sampled tier reads each first reflection back from the cheap tier's
+        assert summary_of(out) == (8, 0, 2, 2, 2, 30, 8)
         assert "estimate: 8 examples to score" in err
         assert server.count() == 30
         entry = status(project, capsys)
@@ -125,7 +130,8 @@ def test_budget_stop_exits_3_and_says_how_to_resume(project, capsys):
         assert "stopped early (budget); run the same command again to resume" in err
         assert server.count() == 1
         assert main(["run", "--budget", "1000", *endpoint(project, server)]) == 0  # other settings kept
-        assert summary_of(capsys.readouterr().out)[:5] == (8, 0, 2, 2, 2)
+        # the one call paid for was the first example's cheap tier: it is kept, 7 are left
+        assert summary_of(capsys.readouterr().out)[:5] == (7, 0, 2, 2, 2)
         assert server.count() == 30
 
 

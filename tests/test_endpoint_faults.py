@@ -68,9 +68,12 @@ def faulty(**more) -> FakeOpenAIServer:
 
 
 def config(server, **more) -> Config:
+    """Every example sampled (``scoring.tiers = full``), so a right sum scores exactly 1."""
     return Config().with_overrides(
         openai_overrides(
-            server.base_url, KEY_ENV, **{"llm.concurrency": 1, "llm.timeout_s": 0.3, "correct.few_shot": 0, **more}
+            server.base_url,
+            KEY_ENV,
+            **{"scoring.tiers": "full", "llm.concurrency": 1, "llm.timeout_s": 0.3, "correct.few_shot": 0, **more},
         )
     )
 

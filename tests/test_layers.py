@@ -24,6 +24,7 @@ LAYERS = {
     "diff": "foundation",
     "contest": "foundation",
     "throughput": "foundation",
+    "tiers": "foundation",
     "__init__": "foundation",
     "__version__": "foundation",
     "records": "domain",

@@ -31,7 +31,7 @@ from benchmarks.support.fake_openai import (
 from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
 from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores
-from curation.llm.client import Estimate, LLMClient, estimate
+from curation.llm.client import SCORE_TOKENS_VERSION, Estimate, LLMClient, estimate
 from curation.llm.openai_backend import OpenAIBackend
 from curation.llm.retry import MAX_RETRY_AFTER_S, backoff_delay, parse_retry_after
 from curation.records import Message, messages_of
@@ -421,7 +421,7 @@ def test_token_scores_cached_before_min_k_read_back_without_it():
     cache = MemoryCache()
     client = make_client(ScriptedBackend(), cache=cache)
     probe = ChatRequest(messages=ask().messages + (Message("assistant", "yes"),), max_tokens=0)
-    key = "score_tokens:" + probe.cache_key(client.backend.name, client.backend.model)
+    key = f"score_tokens{SCORE_TOKENS_VERSION}:" + probe.cache_key(client.backend.name, client.backend.model)
     cache.cache_put(
         key,
         backend=client.backend.name,

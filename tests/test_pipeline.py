@@ -3,10 +3,11 @@ the loopback server, answered by a scripted competent model (``tests/support/scr
 results, resuming, re-deciding for free, faults, budget, secrets and prompt injection. One
 run with the real embedded model closes the file.
 
-Counts by hand for the 8-example arithmetic set with default settings (k = 5, early stop
-after 3, two reflections): scoring costs 3 requests per example (two reflections and one
-request for 3 samples, which all agree, so no more are drawn) = 24; each of the 2 flagged
-examples then costs a candidate and two judge requests = 6; 30 in all.
+Counts by hand for the 8-example arithmetic set with default settings but every example
+sampled (``scoring.tiers = full``; k = 5, early stop after 3, two reflections): scoring
+costs 3 requests per example (two reflections and one request for 3 samples, which all
+agree, so no more are drawn) = 24; each of the 2 flagged examples then costs a candidate and
+two judge requests = 6; 30 in all.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def imported(store, tmp_path, records=ARITHMETIC, name="arith"):
 
 
 def config(server, **more) -> Config:
-    return Config().with_overrides(openai_overrides(server.base_url, KEY_ENV, **more))
+    """Default settings against the server, every example sampled (the counts above); the
+    cascade's own counts are in tests/test_cascade.py."""
+    return Config().with_overrides({"scoring.tiers": "full", **openai_overrides(server.base_url, KEY_ENV, **more)})
 
 
 def state(store, info, cfg):
@@ -125,11 +128,14 @@ def test_run_finds_and_fixes_the_wrong_sums(store, tmp_path):
         }
         assert all(p["judge_confidence"] >= cfg.correct.eta for p in proposals.values())
 
-        assert {e.stage for e in events} == {"score", "correct"}
-        last_score = [e for e in events if e.stage == "score"][-1]
-        assert (last_score.done, last_score.total, last_score.failed) == (8, 8, 0)
+        assert [e.stage for e in events if e.done == 0] == ["score", "sample", "correct"]
+        for phase in ("score", "sample"):  # the cheap tier, then (tiers = full) every example sampled
+            last = [e for e in events if e.stage == phase][-1]
+            assert (last.done, last.total, last.failed) == (8, 8, 0)
+        assert summary.tiers["sampled"]["examples"] == 8 and summary.tiers["cheap"]["examples"] == 0
         assert {r["stage"]: r["status"] for r in store.runs(info.dataset_id)} == {
             "score": "done",
+            "sample": "done",
             "filter": "done",
             "correct": "done",
         }
@@ -165,7 +171,7 @@ def test_interrupted_run_resumes_without_repeating_a_call(store, tmp_path):
         )
         assert stopped.stopped == "cancelled" and stopped.scored == 3 and stopped.flagged == 0
         assert "filter" not in stopped.run_ids and "correct" not in stopped.run_ids
-        assert server.count() == 3 * 3
+        assert server.count() == 3  # the cheap tier first: one reflection each (samples come after all)
         assert {r["stage"]: r["status"] for r in store.runs(info.dataset_id)} == {"score": "cancelled"}
 
         resumed = run_pipeline(store, "arith", cfg)

@@ -12,12 +12,14 @@ from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import pipeline
 from curation.config import Config
 from curation.ingest import import_file
-from curation.pipeline import Progress, estimate_run, measured_seconds, run_pipeline
+from curation.pipeline import Progress, estimate_run, measured_seconds, run_pipeline, tier_plan_text
 from curation.score import score_key
 from tests.support.scripted import ARITHMETIC, ArithmeticModel, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_PROGRESS_KEY"
-CONFIG = Config()  # embedded, default scoring: 5 samples + 2 reflections + likelihood + contrast = 9 calls
+CONFIG = (
+    Config()
+)  # embedded, the cascade: 1 call (likelihood) for all, 5 samples + 2 reflections + contrast = 8 for the sampled
 
 
 def timing(seconds, n_done, *, dataset_id=1, key="k", calls=10, cache_hits=0):
@@ -53,6 +55,13 @@ def test_runs_served_from_the_cache_do_not_count():
 
 
 # -- estimate_run over a store ------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def assembled(monkeypatch):
+    """The default model counts as assembled, whatever this machine's cache holds (its first
+    use is timed in tests/test_first_use.py)."""
+    monkeypatch.setattr(pipeline, "needs_assembly", lambda model, *, model_dir=None: 0)
+
+
 @pytest.fixture
 def arith(store, tmp_path):
     path = tmp_path / "arith.jsonl"
@@ -83,21 +92,41 @@ def record_run(store, info, stage, *, seconds, n_done, config=CONFIG):
 
 def test_the_estimate_falls_back_to_the_default_when_nothing_was_measured(store, arith):
     e = estimate_run(store, "arith", CONFIG)
-    # 8 to score at 9 calls x 0.85 s; round(8 x 20 %) = 2 to correct at 3 calls x 0.85 s
-    assert (e.examples, e.calls) == (8, 8 * 9 + 2 * 3)
-    assert e.seconds == pytest.approx(8 * 9 * 0.85 + 2 * 3 * 0.85)
-    assert "scoring 7.6 s an example by default" in e.basis and "correcting 2.5 s an example by default" in e.basis
+    # 8 to score at 1 call, round(8 x 36 %) = 3 of them sampled at 8 calls, round(8 x 20 %) = 2
+    # to correct at 3 calls; 0.85 s a call
+    assert (e.examples, e.calls) == (8, 8 * 1 + 3 * 8 + 2 * 3)
+    assert {t: v["examples"] for t, v in e.tiers.items()} == {"cheap": 8, "sampled": 3}
+    assert e.seconds == pytest.approx((8 * 1 + 3 * 8 + 2 * 3) * 0.85)
+    assert "scoring (cheap signals) 0.8 s an example by default" in e.basis
+    assert "sampling the uncertain (samples and self-reflection) 6.8 s an example by default" in e.basis
+    assert "correcting 2.5 s an example by default" in e.basis
+    assert tier_plan_text(e).startswith("cheap tier: 8 examples, 8 calls, ~")
+
+
+def test_the_estimate_knows_which_stored_cheap_scores_wait_for_samples(store, arith, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        cfg = Config().with_overrides(openai_overrides(server.base_url, KEY_ENV))
+        run_pipeline(store, "arith", cfg, stages=("score",))
+    # every example has its cheap score; the two wrong sums were sampled, nothing waits
+    assert estimate_run(store, "arith", cfg).tiers == {
+        "cheap": {"examples": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0},
+        "sampled": {"examples": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0},
+    }
+    full = cfg.with_overrides({"scoring.tiers": "full"})  # the six cheap-only ones would now be sampled
+    assert estimate_run(store, "arith", full).tiers["sampled"]["examples"] == 6
 
 
 def test_the_estimate_uses_the_speed_measured_in_the_store(store, arith):
     record_run(store, arith, "score", seconds=60, n_done=10)  # 6 s an example
     e = estimate_run(store, "arith", CONFIG)
-    assert e.seconds == pytest.approx(8 * 6.0 + 2 * 3 * 0.85)
-    assert "scoring 6.0 s an example, measured on the last 10 run here" in e.basis
+    assert e.seconds == pytest.approx(8 * 6.0 + 3 * 8 * 0.85 + 2 * 3 * 0.85)
+    assert "scoring (cheap signals) 6.0 s an example, measured on the last 10 run here" in e.basis
     assert "correcting 2.5 s an example by default" in e.basis
 
+    record_run(store, arith, "sample", seconds=30, n_done=3)  # 10 s a sampled example
     record_run(store, arith, "correct", seconds=24, n_done=2)  # 12 s an example
-    assert estimate_run(store, "arith", CONFIG).seconds == pytest.approx(8 * 6.0 + 2 * 12.0)
+    assert estimate_run(store, "arith", CONFIG).seconds == pytest.approx(8 * 6.0 + 3 * 10.0 + 2 * 12.0)
 
 
 def test_runs_of_other_scoring_settings_do_not_time_this_one(store, arith):
@@ -118,7 +147,11 @@ def test_a_run_reports_each_phase_from_zero_with_rate_and_time_left(store, arith
     assert (score[0].done, score[0].total, score[0].eta_s) == (0, 8, None)  # before the first: unknown
     assert [e.done for e in score] == list(range(9))  # one report per finished example
     assert all(e.rate > 0 and e.eta_s is not None for e in score[1:])
-    assert score[-1].eta_s == 0 and score[-1].describe().startswith("scoring: 8 of 8 examples · done in")
+    assert score[-1].eta_s == 0 and score[-1].describe().startswith(
+        "scoring (cheap signals): 8 of 8 examples · done in"
+    )
+    sample = [e for e in events if e.stage == "sample"]  # the two wrong sums (reflection says B)
+    assert [e.done for e in sample] == [0, 1, 2] and sample[0].total == 2
     correct = [e for e in events if e.stage == "correct"]
     assert (correct[0].done, correct[-1].done, correct[-1].total) == (0, 2, 2)
     assert "load" not in {e.stage for e in events}  # an endpoint has nothing to load
@@ -135,7 +168,7 @@ def test_the_second_run_has_a_time_left_from_the_start(store, arith, monkeypatch
 
 
 def test_the_embedded_model_loads_as_a_phase_in_megabytes(store, arith, monkeypatch):
-    def fake_load(llm, *, on_progress):
+    def fake_load(llm, *, on_assemble, on_progress):
         for done in (0, 100 << 20, 300 << 20, 300 << 20):
             on_progress(done, 300 << 20)
 
@@ -174,7 +207,7 @@ def test_assembling_a_split_model_reports_its_bytes(tmp_path):
     seen: list[tuple[int, int]] = []
     target = _assemble(spec, parts, tmp_path / "out" / "tiny.gguf", lambda done, total: seen.append((done, total)))
     assert target.read_bytes() == b"x" * 10 + b"y" * 5
-    assert seen == [(10, 15), (15, 15)]
+    assert seen == [(0, 15), (10, 15), (15, 15)]
 
 
 @pytest.mark.model

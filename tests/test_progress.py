@@ -35,7 +35,7 @@ def test_each_phase_gets_its_own_named_bar():
         bar.update(Progress("score", 2, 4, 0, STATS, rate=0.5, eta_s=4.0))
     text = out.getvalue()
     assert "loading the model: 100%" in text and "471/471 MB, done in 1 s" in text
-    assert "scoring:  50%" in text
+    assert "scoring (cheap signals):  50%" in text
     assert "2/4 examples, 30.0 examples/min, about 4 s left, calls 12" in text
 
 
@@ -63,6 +63,8 @@ def test_curate_run_prints_the_phases_and_the_way_to_the_review(tmp_path, capsys
     assert code == 0
     said = capsys.readouterr()
     assert "s an example by default (no run of these settings measured yet)" in said.err  # the estimate
-    assert "scoring: 100%" in said.err and "8/8 examples, done in" in said.err
+    assert "scoring (cheap signals): 100%" in said.err and "8/8 examples, done in" in said.err
+    assert "sampling the uncertain (samples and self-reflection): 100%" in said.err and "2/2 examples" in said.err
+    assert "estimate by tier: cheap tier: 8 examples, 8 calls" in said.err
     assert "correcting: 100%" in said.err and "2/2 examples" in said.err
     assert f"review the 2 flagged example(s): curate app --store {store}" in said.out

@@ -24,10 +24,10 @@ from curation.score import (
     final_confidence,
     finalize,
     first_sample_count,
-    needs_more_samples,
     read_reflections,
     reflection_requests,
     sample_request,
+    samples_wanted,
     score_key,
 )
 from curation.signals import SignalScore
@@ -151,29 +151,38 @@ def test_only_the_first_reflection_keeps_its_explanation(overrides, caps):
     assert [r.max_tokens for r in requests] == caps
 
 
-# -- early stop -----------------------------------------------------------------------------
-EARLY = config(**{"scoring.k": 5, "scoring.early_stop": True, "scoring.early_stop_after": 3})
-NO_EARLY = config(**{"scoring.k": 5, "scoring.early_stop": False})
+# -- adaptive k ----------------------------------------------------------------------------------
+EARLY = config(**{"scoring.k": 5, "scoring.early_stop": True, "scoring.early_stop_after": 3, "scoring.k_max": 7})
+NO_EARLY = config(**{"scoring.k": 5, "scoring.early_stop": False, "scoring.k_max": 7})
 
 
 @pytest.mark.parametrize(
     "answers, more",
     [
-        (["7", "7", "7"], False),  # all agree with the reference: settled
-        (["8", "8", "8"], False),  # all agree with each other against it: settled
-        (["7", "8", "7"], True),  # split
-        (["8", "9", "8"], True),  # none match, but they disagree among themselves
-        (["seven", "7", "7"], True),  # "seven" is not the number 7
-        (["7", "7", "7", "8", "8"], False),  # k reached
+        (["7", "7", "7"], 0),  # all agree with the reference: settled
+        (["8", "8", "8"], 0),  # all agree with each other against it: settled
+        (["7", "8", "7"], 2),  # unsettled: on to k
+        (["8", "9", "8"], 2),  # none match, but they disagree among themselves
+        (["seven", "7", "7"], 2),  # "seven" is not the number 7
+        (["7", "7", "7", "8", "8"], 2),  # k reached and split 3 to 2: on to k_max
+        (["7", "7", "8", "8", "9"], 2),  # 2 of 5 match: split
+        (["7", "7", "7", "7", "8"], 0),  # 4 of 5: a clear majority
+        (["8", "9", "8", "9", "6"], 0),  # none of 5 match: clear
+        (["7", "7", "7", "8", "8", "7", "8"], 0),  # k_max reached
     ],
 )
-def test_needs_more_samples_with_early_stop(answers, more):
-    assert needs_more_samples(answers, "7", EARLY) is more
+def test_samples_wanted_with_early_stop(answers, more):
+    assert samples_wanted(answers, "7", EARLY) == more
 
 
-@pytest.mark.parametrize("answers, more", [(["7", "7", "7"], True), (["7"] * 5, False), (["8"] * 6, False)])
-def test_needs_more_samples_without_early_stop_draws_all_k(answers, more):
-    assert needs_more_samples(answers, "7", NO_EARLY) is more
+@pytest.mark.parametrize("answers, more", [(["7", "7", "7"], 2), (["7"] * 5, 0), (["7", "7", "8", "8", "9"], 0)])
+def test_samples_wanted_without_early_stop_is_exactly_k(answers, more):
+    assert samples_wanted(answers, "7", NO_EARLY) == more
+
+
+def test_k_max_below_k_never_draws_past_k():
+    capped = config(**{"scoring.k": 5, "scoring.k_max": 3})
+    assert samples_wanted(["7", "7", "8", "8", "9"], "7", capped) == 0
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from curation import tiers
 from curation.config import signal_label, signal_meaning, term
 from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
@@ -202,6 +203,8 @@ def _confidence(row: QueueRow) -> None:
         help="In [0, 1]; higher = more likely correct. Combines sample agreement and self-reflection "
         "with the other signals (see 'Why this score').",
     )
+    tier = tiers.tier_of({"explanation": row.explanation})
+    st.caption(f"Scored by {tiers.TIER_WORDS[tier]}", help=_TIER_HELP[tier])
     for name, value in (("consistency", row.consistency), ("reflection", row.reflection)):
         if value is not None:
             st.progress(min(max(value, 0.0), 1.0), text=f"{signal_label(name)} {value:.2f}")
@@ -210,6 +213,13 @@ def _confidence(row: QueueRow) -> None:
     if row.fired:
         st.caption("Fired signals (low scores)")
         st.text(", ".join(signal_label(name) for name in row.fired))
+
+
+_TIER_HELP = {
+    tiers.CHEAP: "Its cheap confidence was above the band, so the cascade did not spend the model's samples on "
+    "it; its confidence is put on the sampled examples' scale. Rerun with 'full' to sample it.",
+    tiers.SAMPLED: "Its cheap confidence was below the band (or the run sampled every example).",
+}
 
 
 def _decision(row: QueueRow, history: list[dict[str, Any]], undecided: str) -> None:

@@ -94,15 +94,20 @@ class TokenScores:
     """Teacher-forced log-probabilities of a response: the mean with and without its prompt,
     and ``min_k_logprob``, the mean over the :data:`MIN_K_SHARE` least likely tokens with the
     prompt (Min-K% Prob, Shi et al. 2023: fluent text appended to a wrong answer raises the
-    mean but leaves its unlikely tokens in the lowest share). None in entries cached before it."""
+    mean but leaves its unlikely tokens in the lowest share), and ``end_logprob``, that of the
+    end-of-turn token right after the response (a response cut off mid-way scores far below
+    its dataset's usual). None where the backend cannot tell."""
 
     mean_logprob_with_prompt: float
     mean_logprob_without_prompt: float
     n_tokens: int
     min_k_logprob: float | None = None
+    end_logprob: float | None = None
 
     @classmethod
-    def from_logprobs(cls, with_prompt: list[float], without_prompt: list[float]) -> TokenScores:
+    def from_logprobs(
+        cls, with_prompt: list[float], without_prompt: list[float], *, end: float | None = None
+    ) -> TokenScores:
         """Summarise per-token log-probabilities of the same (non-empty) response."""
         lowest = sorted(with_prompt)[: max(1, math.ceil(MIN_K_SHARE * len(with_prompt)))]
         return cls(
@@ -110,6 +115,7 @@ class TokenScores:
             mean_logprob_without_prompt=sum(without_prompt) / len(without_prompt),
             n_tokens=len(with_prompt),
             min_k_logprob=sum(lowest) / len(lowest),
+            end_logprob=end,
         )
 
 

@@ -33,6 +33,9 @@ from curation.llm.retry import backoff_delay
 from curation.records import Message
 
 log = logging.getLogger(__name__)
+#: Part of a likelihood's cache key: bump when :class:`TokenScores` gains a measurement
+#: (2: the end-of-turn log-probability), so cached entries without it are measured again.
+SCORE_TOKENS_VERSION = 2
 
 __all__ = ["Estimate", "LLMClient", "LLMStats", "Outcome", "estimate"]
 
@@ -144,11 +147,12 @@ class LLMClient:
             BudgetExceededError: the budget is spent and the result is not cached.
         """
         probe = ChatRequest(messages=messages + (Message("assistant", response),), max_tokens=0)
-        key = "score_tokens:" + probe.cache_key(self.backend.name, self.backend.model)
+        key = f"score_tokens{SCORE_TOKENS_VERSION}:" + probe.cache_key(self.backend.name, self.backend.model)
         with self._cache_lock:
             stored = self._cache.cache_get_many([key]).get(key)
         if stored is not None:
-            self.stats.add(cache_hits=1)
+            if stored.get("scores"):
+                self.stats.add(cache_hits=1)  # a backend without likelihoods saved no call
             return TokenScores(**stored["scores"]) if stored.get("scores") else None
         self._check_budget()
         self.stats.add(cache_misses=1)

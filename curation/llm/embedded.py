@@ -30,8 +30,8 @@ _ENGINES: dict[tuple, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def _engine_for(config: LLMConfig, *, on_progress: BytesFn | None = None) -> Engine:
-    path = resolve_model_path(config.model, model_dir=config.model_dir, on_progress=on_progress)
+def _engine_for(config: LLMConfig) -> Engine:
+    path = resolve_model_path(config.model, model_dir=config.model_dir)
     n_threads = config.n_threads or max(1, min(os.cpu_count() or 1, 8))
     key = (str(path), config.n_ctx, n_threads, config.seed)
     with _ENGINES_LOCK:
@@ -40,19 +40,24 @@ def _engine_for(config: LLMConfig, *, on_progress: BytesFn | None = None) -> Eng
         return _ENGINES[key]
 
 
-def load(config: LLMConfig, *, on_progress: BytesFn | None = None) -> None:
+def load(config: LLMConfig, *, on_assemble: BytesFn | None = None, on_progress: BytesFn | None = None) -> None:
     """Load ``config``'s model into this process now rather than on the backend's creation,
-    so that a caller can show it as a phase: ``on_progress(bytes done, bytes in all)`` at the
-    start, while a split packaged model is assembled (its first use only) and once loaded.
-    A model already loaded reports done at once.
+    so that a caller can show it as two phases, each ``(bytes done, bytes in all)``:
+
+    - ``on_assemble``, from 0, while a split packaged model is assembled from its packages and
+      hashed (its first use only; never called otherwise, see
+      :func:`~curation.llm.packaged.needs_assembly`);
+    - ``on_progress`` at the start of loading the file into memory and once it is loaded
+      (a model already loaded reports done at once).
 
     Raises:
         ConfigError: unknown model; LLMError: the weights are missing, damaged or unloadable.
     """
+    resolve_model_path(config.model, model_dir=config.model_dir, on_progress=on_assemble)
     size = model_size(config.model)
     if on_progress is not None:
         on_progress(0, size)
-    _engine_for(config, on_progress=on_progress)
+    _engine_for(config)  # finds the file assembled above
     if on_progress is not None:
         on_progress(size, size)
 
@@ -154,8 +159,12 @@ class EmbeddedBackend:
         if not target:
             return None
         alone = engine.forced_logprobs(engine.chat_tokens((Message("user", ""),)), target)
-        with_prompt = engine.forced_logprobs(engine.chat_tokens(messages), target)
-        return TokenScores.from_logprobs([float(x) for x in with_prompt], [float(x) for x in alone])
+        end = engine.end_of_turn()
+        forced = engine.forced_logprobs(engine.chat_tokens(messages), target + ([end] if end is not None else []))
+        with_prompt, end_lp = (
+            (forced[:-1], forced[-1]) if end is not None and len(forced) > len(target) else (forced, None)
+        )
+        return TokenScores.from_logprobs([float(x) for x in with_prompt], [float(x) for x in alone], end=end_lp)
 
     def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]]:
         """Per response, its tokens' log-probabilities after ``messages``, teacher-forced; the

@@ -122,6 +122,17 @@ class Engine:
         pieces.append((rendered, True))
         return [token for text, special in pieces if text for token in self._tokens(text, special=special)]
 
+    def end_of_turn(self) -> int | None:
+        """The token the chat template closes an assistant turn with (``<|im_end|>``), or None
+        when the template shows none."""
+        if not hasattr(self, "_end_of_turn"):
+            mark = f"\x00{uuid.uuid4().hex}\x00"
+            turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": mark}]
+            after = self.formatter(messages=turns).prompt.partition(mark)[2]
+            tokens = self._tokens(after, special=True) if after else []
+            self._end_of_turn = tokens[0] if tokens and self._is_end(tokens[0]) else None
+        return self._end_of_turn
+
     def _tokens(self, text: str, *, special: bool) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 

@@ -1,0 +1,175 @@
+"""The scoring cascade (issue #18): cheap signals for every example, samples and reflections for
+the uncertain ones, one scale for both; the ending signal; resuming and switching tiers.
+
+Through the real ``openai`` package against the loopback server (a backend without likelihoods:
+its cheap tier is the first self-reflection question), and one test on the embedded model for
+the end-of-turn log-probability. Hand counts for the 8 sums (2 wrong): the cheap tier asks 8
+first reflections; the reflection says B (incorrect) on the 2 wrong sums, so their cheap
+confidence is 0, below the band: they get the second reflection and one request for 3 samples
+(which agree, early stop) = 4; the 6 right sums (cheap confidence 1) are not sampled.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.support.fake_openai import FakeOpenAIServer
+from curation import signals, tiers
+from curation.config import Config
+from curation.ingest import import_file
+from curation.pipeline import run_pipeline
+from curation.records import Message
+from curation.score import cheap_confidences, final_confidences, score_key
+from tests.support.scripted import REFLECTION, SAMPLE, WRONG, ArithmeticModel, kind_of, openai_overrides, write_records
+
+KEY_ENV = "CLEAR_TEST_CASCADE_KEY"
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "sk-test")
+
+
+@pytest.fixture
+def arith(store, tmp_path):
+    path = tmp_path / "arith.jsonl"
+    write_records(path)
+    return import_file(store, path, name="arith").dataset
+
+
+def config(server, **more) -> Config:
+    return Config().with_overrides(openai_overrides(server.base_url, KEY_ENV, **more))
+
+
+def tiers_of(store, info, cfg) -> dict[str, str]:
+    return {r["example_id"]: tiers.tier_of(r) for r in store.scores(info.dataset_id, score_key(cfg))}
+
+
+# -- over an endpoint ------------------------------------------------------------------------------
+def test_the_cascade_samples_only_what_the_cheap_tier_leaves_low(store, arith):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        cfg = config(server)
+        summary = run_pipeline(store, "arith", cfg, stages=("score", "filter"))
+        kinds = [kind_of(r) for r in server.requests]
+    assert {k: kinds.count(k) for k in set(kinds)} == {REFLECTION: 8 + 2, SAMPLE: 2}
+    assert tiers_of(store, arith, cfg) == {i: "sampled" if i in WRONG else "cheap" for i in tiers_of(store, arith, cfg)}
+    assert summary.tiers["cheap"]["examples"] == 6 and summary.tiers["sampled"]["examples"] == 2
+    assert (summary.tiers["cheap"]["calls"], summary.tiers["sampled"]["calls"]) == (8, 4)
+    assert any("6 by cheap signals only, 2 sampled" in note for note in summary.notes)
+    # one scale: a right sum the cheap tier settled (S = 1) sits where the map puts 1; the
+    # sampled wrong sums score 0 and are the ones flagged
+    confidences = store.confidences(arith.dataset_id, score_key(cfg))
+    assert confidences == {i: 0.0 if i in WRONG else pytest.approx(tiers.on_sampled_scale(1.0)) for i in confidences}
+    assert summary.flagged == 2 and store.flagged_ids(arith.dataset_id) == sorted(WRONG)
+    runs = {r["stage"]: r for r in store.runs(arith.dataset_id)}
+    assert (runs["score"]["n_done"], runs["sample"]["n_done"]) == (8, 2)  # each tier timed apart
+
+
+def test_a_stop_between_the_tiers_resumes_with_the_sampled_tier_and_no_call_twice(store, arith):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        cfg = config(server)
+        events = []
+        stopped = run_pipeline(
+            store, "arith", cfg, on_progress=events.append, should_stop=lambda: any(e.stage == "sample" for e in events)
+        )
+        assert stopped.stopped == "cancelled" and server.count() == 8  # the cheap tier only
+        assert set(tiers_of(store, arith, cfg).values()) == {"cheap"}
+        resumed = run_pipeline(store, "arith", cfg, stages=("score",))
+        assert resumed.stopped is None and resumed.scored == 0  # nothing new to score cheaply...
+        assert server.count() == 8 + 4  # ...and only the two wrong sums' samples and reflections
+        assert resumed.tiers["sampled"]["examples"] == 2
+
+
+def test_switching_to_full_samples_only_the_rest(store, arith):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        run_pipeline(store, "arith", config(server), stages=("score",))
+        before = server.count()
+        full = config(server, **{"scoring.tiers": "full"})
+        summary = run_pipeline(store, "arith", full, stages=("score",))
+        assert server.count() - before == 6 * 2  # the 6 cheap-only sums: second reflection + samples
+        assert summary.tiers["sampled"]["examples"] == 8
+        assert set(store.confidences(arith.dataset_id, score_key(full)).values()) == {0.0, 1.0}
+
+
+def test_the_cheap_tier_alone_never_samples(store, arith):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        cfg = config(server, **{"scoring.tiers": "cheap"})
+        summary = run_pipeline(store, "arith", cfg, stages=("score", "filter"))
+        assert server.count() == 8 and summary.tiers["sampled"]["examples"] == 0
+    # the map is monotone: the ranking is the cheap tier's, and the wrong sums are still flagged
+    assert store.flagged_ids(arith.dataset_id) == sorted(WRONG)
+
+
+# -- the decisions, pure -----------------------------------------------------------------------------
+def test_to_sample_takes_those_below_the_band_least_confident_first():
+    cheap = {"a": 0.9, "b": 0.1, "c": None, "d": 0.29, "e": 0.3}
+    assert tiers.to_sample(cheap, mode="cascade", band=0.3) == ["c", "b", "d"]  # no signal at all first
+    assert tiers.to_sample(cheap, mode="full", band=0.3) == ["c", "b", "d", "e", "a"]
+    assert tiers.to_sample(cheap, mode="cheap", band=0.3) == []
+
+
+def test_the_scale_map_is_monotone_and_clipped():
+    scale = tiers.ScaleMap(version=0, intercept=0.1, slope=0.6, fitted_on="test")
+    assert tiers.on_sampled_scale(None, scale) is None
+    assert [tiers.on_sampled_scale(x, scale) for x in (0.0, 0.5, 1.0)] == pytest.approx([0.1, 0.4, 0.7])
+    assert tiers.on_sampled_scale(1.0, tiers.ScaleMap(0, 0.5, 0.9, "t")) == 1.0
+
+
+def test_rows_from_before_the_cascade_count_as_sampled():
+    rows = [
+        {"explanation": {}},
+        {"explanation": {"tier": "cheap"}},
+        {"explanation": {"tier": "cheap"}, "status": "failed"},
+    ]
+    assert tiers.tier_counts(rows) == {"cheap": 1, "sampled": 1}
+
+
+@pytest.mark.parametrize("gap, score", [(0.0, 1.0), (10.0, 1.0), (13.0, 0.5), (16.0, 0.0), (30.0, 0.0), (-3.0, 1.0)])
+def test_the_ending_rule_ramps_between_10_and_16_nats_below_the_typical_ending(gap, score):
+    assert signals.ending_score(-2.0 - gap, -2.0) == pytest.approx(score)
+
+
+def test_the_ending_is_stored_as_a_probability_and_read_back_exactly():
+    assert signals.end_logprob_of(signals.end_probability(-29.5)) == pytest.approx(-29.5)
+    assert signals.end_logprob_of(0.0) < -700
+    with pytest.raises(ValueError):
+        signals.ending_score(float("nan"), -1.0)
+
+
+def row(example_id: str, tier: str, **values: float) -> dict:
+    return {"example_id": example_id, "status": "ok", "signals": values, "explanation": {"tier": tier}}
+
+
+def test_the_ending_is_judged_against_the_datasets_median_ending():
+    # math-like data: every complete answer ends at about e^-5; one cut off at e^-25
+    import math
+
+    rows = [row(f"e{i}", "cheap", ending=math.exp(-5.0 - i * 0.1)) for i in range(9)]
+    rows.append(row("cut", "cheap", ending=math.exp(-25.0)))
+    out = final_confidences(rows, Config())
+    assert all("ending" not in out[f"e{i}"][1] for i in range(9))
+    assert "ending" in out["cut"][1] and out["cut"][0] == pytest.approx(tiers.on_sampled_scale(0.0))
+
+
+def test_cheap_confidences_read_only_the_cheap_rows_before_the_map():
+    rows = [
+        row("a", "cheap", format=1.0),
+        row("b", "sampled", bsdetector=0.2, format=1.0),
+        row("c", "cheap", format=0.5),
+    ]
+    cfg = Config().with_overrides({"scoring.w_format": 1.0})
+    assert cheap_confidences(rows, cfg) == {"a": 1.0, "c": 0.5}
+    final = final_confidences(rows, cfg)
+    assert final["a"][0] == pytest.approx(tiers.on_sampled_scale(1.0)) and final["b"][0] == pytest.approx(0.2)
+
+
+# -- the embedded model --------------------------------------------------------------------------------
+@pytest.mark.model
+def test_a_cut_off_answer_is_far_less_likely_to_end_there(default_backend):
+    prompt = (
+        Message("user", "Passage: The first club secretary was Samir Ostrander.\n\nWho was the first secretary?"),
+    )
+    whole = default_backend.score_tokens(prompt, "Samir Ostrander")
+    cut = default_backend.score_tokens(prompt, "Samir Ostr")
+    assert whole.end_logprob is not None and cut.end_logprob is not None
+    assert whole.end_logprob - cut.end_logprob > signals.ENDING_SPARE  # the rule's threshold, at least
