@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation import __version__
-from curation.errors import CurationError
+from curation.errors import CurationError, InvalidRecordError
 from curation.formats import render_record
 from curation.records import FORMATS
 from curation.store import Store, now, prompt_from_json
@@ -149,7 +149,9 @@ def export_dataset(
     Returns:
         The paths written and the counts.
     Raises:
-        CurationError: unknown format or choice, or an unwritable path; StorageError: unknown dataset.
+        CurationError: unknown format or choice, an unwritable path, or a response that its record
+            cannot hold (an edited tool-call response that is not tool calls, naming the example
+            and the field); StorageError: unknown dataset.
     """
     if fmt != OWN_FORMAT and fmt not in FORMATS:
         raise CurationError(f"export: format {fmt!r} is not one of {OWN_FORMAT}, {', '.join(FORMATS)}")
@@ -161,15 +163,19 @@ def export_dataset(
     held: list[dict[str, Any]] = []
 
     def render(row: dict[str, Any], response: str) -> dict[str, Any]:
-        return render_record(
-            json.loads(row["record"]),
-            info.format,
-            prompt_from_json(row["prompt"]),
-            response,
-            target,
-            prompt_col=info.options.get("prompt_col"),
-            response_col=info.options.get("response_col"),
-        )
+        try:
+            return render_record(
+                json.loads(row["record"]),
+                info.format,
+                prompt_from_json(row["prompt"]),
+                response,
+                target,
+                prompt_col=info.options.get("prompt_col"),
+                response_col=info.options.get("response_col"),
+            )
+        except InvalidRecordError as e:  # an edited tool-call response that is not tool calls
+            where = "; ".join(f"{p.field} {p.message}" for p in e.problems)
+            raise CurationError(f"export: example {row['example_id']!r}: {where}") from e
 
     def records() -> Iterable[dict[str, Any]]:
         for row in store.export_rows(info.dataset_id):

@@ -7,36 +7,60 @@ stored record plus a (possibly corrected) response to a record of any shape.
 
 Shapes (see :data:`~curation.records.FORMATS`):
 
-* ``chat``: ``{"messages": [{"role": "system"|"user"|"assistant", "content": str}, ...]}``.
-  The response is the last assistant turn, the prompt every turn before it.
+* ``chat``: ``{"messages": [{"role": "system"|"user"|"assistant"|"tool", "content": str}, ...]}``,
+  OpenAI's fine-tuning format in full: ``content`` may be an array of parts (text parts are
+  joined; any other part shows as ``[image_url part]``), an assistant turn may call tools
+  (``tool_calls``, or the legacy ``function_call``; ``content`` then null or absent), a
+  ``tool`` turn (or legacy ``function`` turn) holds a result for an earlier call's
+  ``tool_call_id``, an assistant turn may carry ``weight`` 0 or 1, and a top-level ``tools``
+  (or legacy ``functions``) list is added to the leading system turn (a new one when there is
+  none): ``Available tools:`` and one JSON line per tool. The response is the last assistant
+  turn, text or tool calls (as :func:`~curation.records.calls_text`), the prompt every turn
+  before it.
 * ``alpaca``: ``instruction``, optional ``input``, ``output``; also the optional
   ``system`` (str) and ``history`` (``[[instruction, response], ...]``) fields of the
   LLaMA-Factory variant. The prompt's last user turn is ``instruction``, plus ``"\\n\\n"``
   and ``input`` when ``input`` is not empty.
 * ``sharegpt``: ``{"conversations": [{"from": "human"|"gpt"|"system", "value": str}]}``;
-  ``user`` and ``assistant`` are accepted as ``from`` values too.
+  ``user`` and ``assistant`` are accepted as ``from`` values too, and LLaMA-Factory's
+  ``function_call`` (an assistant's call: JSON, one ``{"name", "arguments"}`` object or an
+  array of them) and ``observation`` (the tool's result); a top-level ``tools`` goes to the
+  system turn as for ``chat``.
 * ``prompt-response``: two flat columns, ``prompt`` / ``response`` unless named otherwise;
   an optional ``system`` column becomes a system turn.
 
-Empty system turns are dropped from the prompt; every other turn must have non-empty text.
+Empty system turns are dropped from the prompt; every other turn but a tool's result must have
+non-empty text. Where a record is written back in its own shape, an edited tool-call response
+must be tool calls again (:func:`~curation.records.parse_calls`) and is written as the turn's
+calls; an unchanged response leaves the record as it was.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from curation.errors import ConfigError, InvalidRecordError, Problem
+from curation.fields import absent, quoted, text_field, type_name
+from curation.fields import printable as printable  # re-exported: readers, ingest and others import it here
 from curation.records import FORMATS, ROLES, Message, render_turns
+from curation.tool_turns import TOOL_LISTS, chat_messages, edited_turn, text_of, tool_calls_of, tools_text, with_tools
 
 COLUMN_PAIRS = (("prompt", "response"), ("prompt", "completion"), ("question", "answer"), ("input", "output"))
 DEFAULT_COLUMNS = COLUMN_PAIRS[0]
-SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-_SHAREGPT_FROM = {"user": "human", "assistant": "gpt", "system": "system"}
+SHAREGPT_ROLES = {
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "function_call": "assistant",
+    "observation": "tool",
+}
+_SHAREGPT_FROM = {"user": "human", "assistant": "gpt", "system": "system", "tool": "observation"}
 _ALPACA_KEYS = ("instruction", "input", "output", "system", "history")
 _TURN_SHAPES = {  # list key, role key, text key, accepted roles -> role
-    "chat": ("messages", "role", "content", {r: r for r in ROLES}),
+    "chat": ("messages", "role", "content", {**{r: r for r in ROLES}, "function": "tool"}),
     "sharegpt": ("conversations", "from", "value", SHAREGPT_ROLES),
 }
 
@@ -155,11 +179,14 @@ def render_record(
     """Write a record of shape ``target_fmt`` for export.
 
     Same shape: a copy of ``record`` with only the response replaced (``prompt`` is not
-    used), so an untouched record comes back equal, key order and extra fields kept.
+    used), so an untouched record comes back equal, key order and extra fields kept; a
+    response turn that calls tools gets the calls of ``response`` (see
+    :func:`~curation.tool_turns.edited_turn`).
 
     Another shape: the target fields are built from ``prompt`` and ``response`` and put
-    where the source's shape fields were; every other field (``id``, ``metadata``, ...) is
-    kept in place, except one named like a target field, which the target field replaces.
+    where the source's shape fields were (a turn shape's ``tools`` among them: they are in the
+    prompt's system turn); every other field (``id``, ``metadata``, ...) is kept in place,
+    except one named like a target field, which the target field replaces.
     Leading system turns become the ``system`` field of ``alpaca`` / ``prompt-response``
     (joined by a blank line). Earlier turns of a multi-turn prompt go, for ``alpaca``, into
     ``history`` as ``[user, assistant]`` pairs with ``instruction`` = the last user turn and
@@ -181,7 +208,8 @@ def render_record(
 
     Raises:
         ConfigError: an unknown format.
-        InvalidRecordError: a ``chat`` / ``sharegpt`` record with no assistant turn.
+        InvalidRecordError: a ``chat`` / ``sharegpt`` record with no assistant turn, or whose
+            response turn calls tools while ``response`` is not tool calls (same shape).
     """
     check_format(source_fmt)
     check_format(target_fmt)
@@ -202,38 +230,6 @@ def render_record(
     return out
 
 
-def type_name(value: Any) -> str:
-    """The JSON name of a value's type (``null``, ``string``, ``array``, ``NaN``...)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "NaN" if math.isnan(value) else "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
-
-
-def quoted(text: str, *, limit: int = 60) -> str:
-    """``repr(text)`` for a one-line message: cut to ``limit`` characters, the length noted."""
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit] + '…'!r} ({len(text)} characters)"
-
-
-def printable(text: str) -> str:
-    """``text`` with control and other invisible characters written as escapes, so that a
-    message quoting the data cannot drive a terminal (``\x1b[2J``) or reorder text."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def check_format(fmt: str) -> None:
     """Raise :class:`~curation.errors.ConfigError` unless ``fmt`` is one of the formats."""
     if fmt not in FORMATS:
@@ -246,28 +242,7 @@ def _columns(record: Any, prompt_col: str | None, response_col: str | None) -> t
 
 
 def _shape_keys(fmt: str) -> set[str]:
-    return {_TURN_SHAPES[fmt][0]} if fmt in _TURN_SHAPES else set(_ALPACA_KEYS)
-
-
-def _text(
-    record: Mapping[str, Any], key: str, path: str, problems: list, *, optional: bool = False, allow_empty: bool = False
-) -> str | None:
-    """The string at ``record[key]``; appends a problem and returns None when it is not one."""
-    if key not in record:
-        if not optional:
-            problems.append((path, "is missing"))
-        return None
-    value = record[key]
-    if not isinstance(value, str):
-        problems.append((path, f"must be a string, got {type_name(value)}"))
-        return None
-    if "\x00" in value:
-        problems.append((path, "contains a null character"))
-        return None
-    if not allow_empty and not value.strip():
-        problems.append((path, "is empty"))
-        return None
-    return value
+    return {_TURN_SHAPES[fmt][0], *TOOL_LISTS[fmt]} if fmt in _TURN_SHAPES else set(_ALPACA_KEYS)
 
 
 def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[Prompt, str] | None:
@@ -283,6 +258,7 @@ def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[P
         problems.append((list_key, "is empty"))
         return None
     parsed: list[Message] = []
+    call_ids: set[str] = set()  # the ids of the tool calls so far, which a tool turn answers
     for i, turn in enumerate(turns):
         path = f"{list_key}[{i}]"
         if not isinstance(turn, Mapping):
@@ -295,12 +271,14 @@ def _parse_turns(record: Mapping[str, Any], fmt: str, problems: list) -> tuple[P
             shown = quoted(role) if isinstance(role, str) else type_name(role)
             problems.append((f"{path}.{role_key}", f"must be one of {', '.join(roles)}, got {shown}"))
             role = None
-        text = _text(turn, text_key, f"{path}.{text_key}", problems, allow_empty=True)
+        text = text_of(turn, fmt, role, path, problems, call_ids)
         if role in roles and text is not None:
             parsed.append(Message(roles[role], text))
+    tools = tools_text(record, fmt, problems)
     if len(parsed) != len(turns):
         return None
-    return _split_turns(parsed, list_key, text_key, problems)
+    split = _split_turns(parsed, list_key, text_key, problems)
+    return None if split is None else (with_tools(split[0], tools), split[1])
 
 
 def _split_turns(turns: list[Message], list_key: str, text_key: str, problems: list) -> tuple[Prompt, str] | None:
@@ -313,7 +291,7 @@ def _split_turns(turns: list[Message], list_key: str, text_key: str, problems: l
     if not any(t.role == "user" for t in turns[:last]):
         problems.append((list_key, "has no user turn before the last assistant turn"))
     for i, turn in enumerate(turns[:last]):  # the prompt's turns; an empty response is a finding, not an error
-        if turn.role != "system" and not turn.content.strip():
+        if turn.role not in ("system", "tool") and not turn.content.strip():
             problems.append((f"{list_key}[{i}].{text_key}", "is empty"))
     if problems:
         return None
@@ -321,22 +299,17 @@ def _split_turns(turns: list[Message], list_key: str, text_key: str, problems: l
     return prompt, turns[last].content
 
 
-def _absent(value: Any) -> bool:
-    """None, or the NaN that pandas and Parquet use for an empty cell of an optional column."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _system(record: Mapping[str, Any], key: str, problems: list) -> list[Message]:
-    if _absent(record.get(key)):
+    if absent(record.get(key)):
         return []
-    text = _text(record, key, key, problems, optional=True, allow_empty=True)
+    text = text_field(record, key, key, problems, optional=True, allow_empty=True)
     return [Message("system", text)] if text and text.strip() else []
 
 
 def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, str] | None:
     prompt = _system(record, "system", problems)
     history = record.get("history")
-    if not _absent(history) and not isinstance(history, (list, tuple)):
+    if not absent(history) and not isinstance(history, (list, tuple)):
         problems.append(("history", f"must be an array, got {type_name(history)}"))
     for i, pair in enumerate(history if isinstance(history, (list, tuple)) else ()):
         if (
@@ -347,9 +320,9 @@ def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, st
             problems.append((f"history[{i}]", "must be a pair of non-empty strings [instruction, response]"))
             continue
         prompt += [Message("user", pair[0]), Message("assistant", pair[1])]
-    instruction = _text(record, "instruction", "instruction", problems)
-    extra = None if _absent(record.get("input")) else _text(record, "input", "input", problems, allow_empty=True)
-    output = _text(record, "output", "output", problems, allow_empty=True)  # an empty response is a finding
+    instruction = text_field(record, "instruction", "instruction", problems)
+    extra = None if absent(record.get("input")) else text_field(record, "input", "input", problems, allow_empty=True)
+    output = text_field(record, "output", "output", problems, allow_empty=True)  # an empty response is a finding
     if problems or instruction is None or output is None:
         return None
     user = instruction + ("\n\n" + extra if extra else "")
@@ -358,8 +331,8 @@ def _parse_alpaca(record: Mapping[str, Any], problems: list) -> tuple[Prompt, st
 
 def _parse_flat(record: Mapping[str, Any], cols: tuple[str, str], problems: list) -> tuple[Prompt, str] | None:
     prompt = [] if "system" in cols else _system(record, "system", problems)
-    text = _text(record, cols[0], cols[0], problems)
-    response = _text(record, cols[1], cols[1], problems, allow_empty=True)  # an empty response is a finding
+    text = text_field(record, cols[0], cols[0], problems)
+    response = text_field(record, cols[1], cols[1], problems, allow_empty=True)  # an empty response is a finding
     if problems or text is None or response is None:
         return None
     return tuple(prompt + [Message("user", text)]), response
@@ -383,10 +356,12 @@ def _replace_response(
 ) -> dict[str, Any]:
     out = dict(record)
     if fmt in _TURN_SHAPES:
-        list_key, _, text_key, _ = _TURN_SHAPES[fmt]
+        list_key, role_key, _, _ = _TURN_SHAPES[fmt]
         last = _last_turn(record, fmt)
         turns = list(record[list_key])
-        turns[last] = {**turns[last], text_key: response}
+        turn, path = turns[last], f"{list_key}[{last}]"
+        if response != text_of(turn, fmt, turn[role_key], path, [], None):  # unchanged: left as it was
+            turns[last] = edited_turn(turns, last, fmt, response, path)
         out[list_key] = turns
     elif fmt == "alpaca":
         out["output"] = response
@@ -406,13 +381,17 @@ def _alternates(turns: list[Message]) -> bool:
     return len(turns) % 2 == 1 and [m.role for m in turns] == expected
 
 
+def _sharegpt_from(turn: Message) -> str:
+    found = tool_calls_of(turn)
+    return "function_call" if found is not None and found[0] is None else _SHAREGPT_FROM[turn.role]
+
+
 def _build(fmt: str, prompt: Prompt, response: str, prompt_col: str | None, response_col: str | None) -> dict[str, Any]:
     if fmt == "chat":
-        turns = [*prompt, Message("assistant", response)]
-        return {"messages": [{"role": m.role, "content": m.content} for m in turns]}
+        return {"messages": chat_messages([*prompt, Message("assistant", response)])}
     if fmt == "sharegpt":
         turns = [*prompt, Message("assistant", response)]
-        return {"conversations": [{"from": _SHAREGPT_FROM[m.role], "value": m.content} for m in turns]}
+        return {"conversations": [{"from": _sharegpt_from(m), "value": m.content} for m in turns]}
     system, rest = _split_system(prompt)
     if fmt == "alpaca":
         if _alternates(rest):

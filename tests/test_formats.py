@@ -142,13 +142,13 @@ def _msgs(*pairs):
         (
             {"messages": _msgs(("user", "q"), ("bot", "a"))},
             "chat",
-            ["f.jsonl:3: messages[1].role must be one of system, user, assistant, got 'bot'"],
+            ["f.jsonl:3: messages[1].role must be one of system, user, assistant, tool, function, got 'bot'"],
         ),
         (
             {"messages": _msgs(("user", "q"), ("bot", "a"), ("assistant", 5))},
             "chat",
             [
-                "f.jsonl:3: messages[1].role must be one of system, user, assistant, got 'bot'",
+                "f.jsonl:3: messages[1].role must be one of system, user, assistant, tool, function, got 'bot'",
                 "f.jsonl:3: messages[2].content must be a string, got integer",
             ],
         ),
@@ -181,7 +181,10 @@ def _msgs(*pairs):
         (
             {"conversations": [{"from": "human", "value": "q"}, {"from": "bot", "value": "a"}]},
             "sharegpt",
-            ["f.jsonl:3: conversations[1].from must be one of human, user, gpt, assistant, system, got 'bot'"],
+            [
+                "f.jsonl:3: conversations[1].from must be one of human, user, gpt, assistant, system, "
+                "function_call, observation, got 'bot'"
+            ],
         ),
         (
             {"conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": None}]},

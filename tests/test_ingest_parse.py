@@ -233,7 +233,7 @@ GOOD = json.dumps(chat())
         ),
         (
             '{"messages": [{"role": "bot", "content": "q"}, {"role": "assistant", "content": "a"}]}',
-            "data.jsonl:2: messages[0].role must be one of system, user, assistant, got 'bot'",
+            "data.jsonl:2: messages[0].role must be one of system, user, assistant, tool, function, got 'bot'",
         ),
         ('{"messages": [{"role": "user", "content": "q"}]}', "data.jsonl:2: messages has no assistant turn"),
         (

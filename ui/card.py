@@ -1,8 +1,9 @@
 """The review card: one example with its scores, its proposed correction and its decision.
 
-Example text is data, never markup: it is shown with ``st.text`` (no Markdown, no HTML), as
-HTML built from ``html.escape``-d pieces only (the word diff), or, in an expander's label (a
-collapsed turn's preview), with every punctuation mark backslash-escaped. Signals and settings
+Example text is data, never markup: it is shown with ``st.text`` (no Markdown, no HTML; a
+tool-call response with ``st.code``, as indented JSON), as HTML built from ``html.escape``-d
+pieces only (the word diff), or, in an expander's label (a collapsed turn's preview), with every
+punctuation mark backslash-escaped. Signals and settings
 are named with the words of :data:`curation.config.SIGNAL_GLOSSARY` and ``SETTING_GLOSSARY``;
 a reflection or judge explanation that fails :func:`curation.prompts.explanation_problem` is
 shown as unreadable, never as a reason.
@@ -11,6 +12,7 @@ shown as unreadable, never as a reason.
 from __future__ import annotations
 
 import html
+import json
 import re
 from typing import Any
 
@@ -23,9 +25,15 @@ from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import DEFAULT_UNDECIDED, resolve
 from curation.prompts import explanation_problem
+from curation.records import parse_calls, turn_text
 from curation.review import Proposal, QueueRow
 
-ROLE_AVATARS = {"system": ":material/settings:", "user": "user", "assistant": "assistant"}  # Streamlit's names or icons
+ROLE_AVATARS = {  # Streamlit's names or icons
+    "system": ":material/settings:",
+    "user": "user",
+    "assistant": "assistant",
+    "tool": ":material/build:",
+}
 _DIFF_STYLE = {
     DELETE: "background:rgba(255,75,75,.18);text-decoration:line-through;",
     INSERT: "background:rgba(33,195,84,.22);text-decoration:none;",
@@ -84,24 +92,34 @@ def render(row: QueueRow, *, history: list[dict[str, Any]], undecided: str = DEF
         st.markdown("**Prompt**")
         last_user = max((i for i, t in enumerate(row.prompt) if t.role == "user"), default=None)
         for i, turn in enumerate(row.prompt):
+            text = turn_text(turn)  # an assistant's tool calls as "calls name({...})" lines
             with st.chat_message(turn.role, avatar=ROLE_AVATARS.get(turn.role, ":material/help:")):
                 st.caption(turn.role)
-                if i != last_user and collapses(turn.role, turn.content):
-                    with st.expander(turn_preview(turn.content)):
-                        st.text(turn.content, width="stretch")
+                if i != last_user and collapses(turn.role, text):
+                    with st.expander(turn_preview(text)):
+                        st.text(text, width="stretch")
                 else:
-                    st.text(turn.content, width="stretch")
+                    st.text(text, width="stretch")
         st.markdown("**Original response**")
         with st.container(border=True):
-            shown = (
-                row.response if row.response.strip() else "(empty response)" if not row.response else "(blank response)"
-            )
-            st.text(shown, width="stretch")
+            _response(row.response)
         _proposal(row)
     with right:
         _confidence(row)
         _decision(row, history, undecided)
     _explanation(row)
+
+
+def _response(text: str) -> None:
+    """The response under review: tool calls as indented JSON (an edit must stay tool calls),
+    any other text as it is."""
+    try:
+        parse_calls(text)
+    except ValueError:
+        st.text(text if text.strip() else "(empty response)" if not text else "(blank response)", width="stretch")
+        return
+    st.caption("Tool calls (JSON: an edit must stay tool calls)")
+    st.code(json.dumps(json.loads(text), indent=2, ensure_ascii=False), language="json")
 
 
 def collapses(role: str, content: str) -> bool:

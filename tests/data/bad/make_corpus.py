@@ -150,7 +150,7 @@ def unknown_role_jsonl() -> Entry:
     record = {"messages": [{"role": "bot", "content": "q"}, {"role": "assistant", "content": "a"}]}
     return (
         lines(line(record)),
-        "unknown_role.jsonl:1: messages[0].role must be one of system, user, assistant, got 'bot'",
+        "unknown_role.jsonl:1: messages[0].role must be one of system, user, assistant, tool, function, got 'bot'",
     )
 
 
@@ -160,7 +160,51 @@ def sharegpt_bad_from_jsonl() -> Entry:
     return (
         lines(line(good), line(bad)),
         "sharegpt_bad_from.jsonl:2: conversations[1].from must be one of "
-        "human, user, gpt, assistant, system, got 'robot'",
+        "human, user, gpt, assistant, system, function_call, observation, got 'robot'",
+    )
+
+
+def tool_chat(arguments: str = '{"city": "Paris"}', *, answers: str = "call_1") -> dict:
+    """An OpenAI chat record with one tool call, its result (for call ``answers``) and the answer."""
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+    return {
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": answers, "content": "22 C"},
+            {"role": "assistant", "content": "It is 22 C in Paris."},
+        ]
+    }
+
+
+def tool_arguments_jsonl() -> Entry:
+    return (
+        lines(line(tool_chat()), line(tool_chat('{"city": Paris}'))),
+        "tool_arguments.jsonl:2: messages[1].tool_calls[0].function.arguments is not valid JSON: "
+        "not a JSON value at column 10: 'Paris' (text needs double quotes; true, false and null are lower case)",
+    )
+
+
+def tool_call_id_jsonl() -> Entry:
+    return (
+        lines(line(tool_chat()), line(tool_chat(answers="call_9"))),
+        "tool_call_id.jsonl:2: messages[2].tool_call_id 'call_9' matches no earlier tool call",
+    )
+
+
+def content_part_type_jsonl() -> Entry:
+    parts = [{"type": "text", "text": "What is in this picture?"}, {"image_url": {"url": "https://example.com/a.png"}}]
+    record = {"messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": "A cat."}]}
+    return lines(GOOD, line(record)), "content_part_type.jsonl:2: messages[0].content[1].type is missing"
+
+
+def sharegpt_function_call_jsonl() -> Entry:
+    turns = [{"from": "human", "value": "Weather in Paris?"}, {"from": "function_call", "value": "get_weather(Paris)"}]
+    record = {"conversations": [*turns, {"from": "observation", "value": "22 C"}, {"from": "gpt", "value": "22 C."}]}
+    return (
+        lines(line(record)),
+        "sharegpt_function_call.jsonl:1: conversations[1].value is not valid JSON: "
+        "the line starts with 'get_weather(Paris)'",
     )
 
 
@@ -417,7 +461,17 @@ def bad_role_parquet() -> Entry:
     rows = [chat(), {"messages": [{"role": "user", "content": "q"}, {"role": "gpt", "content": "a"}]}]
     return (
         parquet(pa.Table.from_pylist(rows)),
-        "bad_role.parquet:2: messages[1].role must be one of system, user, assistant, got 'gpt'",
+        "bad_role.parquet:2: messages[1].role must be one of system, user, assistant, tool, function, got 'gpt'",
+    )
+
+
+def tool_arguments_parquet() -> Entry:
+    """Uniform columns: every turn has every key, null where the turn has none."""
+    rows = [tool_chat(), tool_chat("{'city': 'Paris'}")]
+    return (
+        parquet(pa.Table.from_pylist(rows)),
+        "tool_arguments.parquet:2: messages[1].tool_calls[0].function.arguments is not valid JSON: "
+        "text must be in double quotes, not single quotes, at column 2",
     )
 
 
@@ -484,6 +538,10 @@ BUILDERS: dict[str, Callable[[], Entry]] = {
     "no_assistant.jsonl": no_assistant_jsonl,
     "unknown_role.jsonl": unknown_role_jsonl,
     "sharegpt_bad_from.jsonl": sharegpt_bad_from_jsonl,
+    "tool_arguments.jsonl": tool_arguments_jsonl,
+    "tool_call_id.jsonl": tool_call_id_jsonl,
+    "content_part_type.jsonl": content_part_type_jsonl,
+    "sharegpt_function_call.jsonl": sharegpt_function_call_jsonl,
     "alpaca_numeric_output.jsonl": alpaca_numeric_output_jsonl,
     "string_line.jsonl": string_line_jsonl,
     "huge_int.jsonl": huge_int_jsonl,
@@ -528,6 +586,7 @@ BUILDERS: dict[str, Callable[[], Entry]] = {
     "binary_response.parquet": binary_response_parquet,
     "missing_columns.parquet": missing_columns_parquet,
     "bad_role.parquet": bad_role_parquet,
+    "tool_arguments.parquet": tool_arguments_parquet,
     "no_rows.parquet": no_rows_parquet,
     "truncated.parquet": truncated_parquet,
     "not_parquet.parquet": not_parquet_parquet,
