@@ -1,7 +1,8 @@
-"""Stage 1, ingest: read a dataset file and validate every record.
+"""Stage 1, ingest: read a dataset file (or an in-memory table) and validate every record.
 
 In: a ``.jsonl`` / ``.ndjson``, ``.json``, ``.csv`` or ``.parquet`` file of ``chat``,
-``alpaca``, ``sharegpt`` or ``prompt-response`` records (see :mod:`curation.formats`).
+``alpaca``, ``sharegpt`` or ``prompt-response`` records (see :mod:`curation.formats`), or a
+pandas DataFrame, ``datasets.Dataset`` or list of dicts of them (:func:`read_records`).
 Out: a :class:`~curation.records.ParsedDataset` of :class:`~curation.records.Example`,
 or an :class:`~curation.errors.InvalidRecordError` listing every problem as
 ``file:line: field message``, e.g. ``data.jsonl:9: id 'abc' duplicates line 3``.
@@ -29,11 +30,19 @@ from curation.formats import (
     quoted,
     type_name,
 )
-from curation.readers import RawFile, RawRecord, dataset_stem, jsonable, read_raw
+from curation.readers import RawFile, RawRecord, dataset_stem, jsonable, read_raw, read_table
 from curation.records import Example, ParsedDataset, Rejected
 from curation.store import DatasetInfo, Store
 
-__all__ = ["ImportResult", "InputFileError", "content_id", "import_file", "read_dataset"]
+__all__ = [
+    "ImportResult",
+    "InputFileError",
+    "content_id",
+    "import_file",
+    "import_records",
+    "read_dataset",
+    "read_records",
+]
 
 _REQUIRED_COLUMNS = {"chat": ("messages",), "sharegpt": ("conversations",), "alpaca": ("instruction", "output")}
 _COLUMN_HINT = " (name them with --prompt-col / --response-col)"
@@ -85,7 +94,40 @@ def read_dataset(
     """
     _check_options(fmt, prompt_col, response_col)
     name = str(path)
-    raw = read_raw(path, name=name)
+    return _validate(read_raw(path, name=name), name, fmt, prompt_col, response_col, skip_invalid)
+
+
+def read_records(
+    data: Any,
+    *,
+    source: str,
+    fmt: str | None = None,
+    prompt_col: str | None = None,
+    response_col: str | None = None,
+    skip_invalid: bool = False,
+) -> ParsedDataset:
+    """Validate an in-memory table exactly as :func:`read_dataset` validates a file.
+
+    Args:
+        data: a pandas DataFrame, a ``datasets.Dataset`` or a list of dicts (see
+            :func:`curation.tables.table_of`); row ``n``, counted from 1, is line ``n`` and a
+            column is a field: ``DataFrame:3: response must be a string, got integer``.
+        source: how problems and the store name the table (``DataFrame``).
+        fmt, prompt_col, response_col, skip_invalid: as for :func:`read_dataset`.
+    Raises:
+        CurationError: ``data`` is not such a table; InvalidRecordError, ConfigError: as for
+            :func:`read_dataset`.
+    """
+    _check_options(fmt, prompt_col, response_col)
+    raw = read_table(data, name=source)
+    if not raw.records:
+        raise InvalidRecordError([Problem(source, None, None, "has no rows")])
+    return _validate(raw, source, fmt, prompt_col, response_col, skip_invalid)
+
+
+def _validate(
+    raw: RawFile, name: str, fmt: str | None, prompt_col: str | None, response_col: str | None, skip_invalid: bool
+) -> ParsedDataset:
     if not raw.records:
         raise InvalidRecordError([Problem(name, None, None, "file has no records")])
     fmt, cols = _decide_format(raw, fmt, prompt_col, response_col, name)
@@ -291,4 +333,38 @@ def import_file(
     """
     parsed = read_dataset(path, fmt=fmt, prompt_col=prompt_col, response_col=response_col, skip_invalid=skip_invalid)
     info = store.add_dataset(parsed, name=name or dataset_stem(path), append=append)
+    return ImportResult(dataset=info, rejected=parsed.rejected)
+
+
+def import_records(
+    store: Store,
+    data: Any,
+    *,
+    name: str,
+    source: str | None = None,
+    fmt: str | None = None,
+    prompt_col: str | None = None,
+    response_col: str | None = None,
+    skip_invalid: bool = False,
+    append: bool = False,
+) -> ImportResult:
+    """Validate and store an in-memory table, all or nothing, as :func:`import_file` does a file.
+
+    Args:
+        data: see :func:`read_records`.
+        name: the dataset's name in the store.
+        source: how problems and the store name the table (default: its type, ``DataFrame``).
+        fmt, prompt_col, response_col, skip_invalid, append: as for :func:`import_file`.
+    Raises:
+        as :func:`import_file`, and CurationError when ``data`` is not a table.
+    """
+    parsed = read_records(
+        data,
+        source=source or type(data).__name__,
+        fmt=fmt,
+        prompt_col=prompt_col,
+        response_col=response_col,
+        skip_invalid=skip_invalid,
+    )
+    info = store.add_dataset(parsed, name=name, append=append)
     return ImportResult(dataset=info, rejected=parsed.rejected)

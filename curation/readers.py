@@ -1,4 +1,5 @@
-"""Read one dataset file into raw records, one per line or row; no format logic.
+"""Read one dataset file (or an in-memory table: :func:`read_table`) into raw records, one per
+line or row; no format logic.
 
 In: a path (optionally compressed: ``.gz``, ``.bz2``, ``.xz``, ``.zst`` after the type's own
 extension, e.g. ``data.jsonl.gz``). Out: a :class:`RawFile` whose records are decoded objects each with its line
@@ -32,6 +33,7 @@ import pyarrow.parquet as pq
 from curation.errors import InputFileError, InvalidRecordError, Problem
 from curation.formats import printable, quoted, type_name
 from curation.json_errors import explain_json_error
+from curation.tables import Table, is_hf_folder, load_hf_folder, table_of
 
 #: Arrays / objects nested deeper than this inside one field make the record a problem: the
 #: decoded value would overflow the stack of the recursive code that stores and renders it.
@@ -68,8 +70,9 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
 
     Args:
         path: a ``.jsonl`` / ``.ndjson``, ``.json`` (array of objects; JSON Lines are
-            accepted too), ``.csv`` or ``.parquet`` file, each possibly compressed, or a folder
-            of such files of one type (shards of one dataset).
+            accepted too), ``.csv`` or ``.parquet`` file, each possibly compressed, a folder
+            of such files of one type (shards of one dataset), or a folder written by a
+            Hugging Face dataset's ``save_to_disk`` (read with the optional ``datasets``).
         name: how problems name the file (default: ``path`` as given).
 
     Returns:
@@ -81,6 +84,8 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
     """
     name = str(path) if name is None else name
     if Path(path).is_dir():
+        if is_hf_folder(Path(path)):
+            return _raw_table(load_hf_folder(Path(path), name=name), name)
         return _read_folder(Path(path), name)
     suffix, codec = file_suffix(path)
     if suffix not in EXTENSIONS:
@@ -113,6 +118,23 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
             [Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over several lines (wrap the records in [ ])")]
         )
     return RawFile("jsonl", digest, None, _read_jsonl(data, name))
+
+
+def read_table(data: Any, *, name: str) -> RawFile:
+    """An in-memory table (a pandas DataFrame, a ``datasets.Dataset``, a list of dicts; see
+    :func:`curation.tables.table_of`) as raw records: row ``n`` (from 1) is line ``n``, a column
+    is a field. Its sha256 is of the rows' JSON text.
+
+    Raises:
+        CurationError: ``data`` is not such a table; InvalidRecordError: a column appears twice.
+    """
+    return _raw_table(table_of(data, name=name), name)
+
+
+def _raw_table(table: Table, name: str) -> RawFile:
+    records = _row_records(table.rows, name)
+    digest = hashlib.sha256("\n".join(r.raw for r in records).encode("utf-8")).hexdigest()
+    return RawFile(table.kind, digest, table.columns, records)
 
 
 def _read_folder(folder: Path, name: str) -> RawFile:
@@ -439,13 +461,20 @@ def _read_parquet(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawReco
         rows = table.to_pylist()
     except (pa.ArrowException, OSError, ValueError) as e:
         raise InvalidRecordError([Problem(name, None, None, f"cannot read Parquet: {e}")]) from e
+    return tuple(table.column_names), _row_records(rows, name)
+
+
+def _row_records(rows: list[Any], name: str) -> list[RawRecord]:
+    """Decoded rows (Parquet, in-memory tables) as raw records, row ``n`` (from 1) as line ``n``."""
     records = []
     for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):  # a list of dicts can hold anything
+            records.append(_object(number, _dump(jsonable(row)), row, name))
+            continue
         deep = _nested_too_deep(row)
         if deep is not None:
             problem = Problem(name, number, deep, f"is nested more than {MAX_DEPTH} levels deep")
             records.append(RawRecord(number, "(nested too deep to show)", None, problem))
             continue
-        raw = json.dumps(jsonable(row), ensure_ascii=False)
-        records.append(RawRecord(number, raw, row))
-    return tuple(table.column_names), records
+        records.append(RawRecord(number, _dump(jsonable(row)), row))
+    return records
