@@ -14,11 +14,15 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curation import __version__
 from curation.config import TIER_MODES, Config
-from curation.errors import CurationError
+from curation.errors import CurationError, InvalidRecordError
 from curation.store import DEFAULT_STORE, Store
+
+if TYPE_CHECKING:
+    from curation.finetune import Report
 
 EXIT_USER_ERROR = 2
 FORMAT_CHOICES = ("chat", "alpaca", "sharegpt", "prompt-response")
@@ -96,6 +100,74 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    from curation import finetune
+
+    if args.status:
+        return _finetune_status(args)
+    if not args.model:
+        raise CurationError(f"finetune: name the base model with --model (e.g. {finetune.DEFAULT_BASE_MODEL})")
+    options = {"base_model": args.model, "epochs": args.epochs, "price_per_m": args.price}
+    if args.dry_run and args.file:  # nothing to export and nothing to record: no store needed
+        return _finetune_report(finetune.validate(args.file, args.provider, **options))
+    with Store(args.store) as store:
+        info = store.dataset(args.dataset)
+        path = args.file or finetune.export_chat(store, info.name)
+        if not args.file:
+            print(f"exported {info.name!r} in the chat shape to {path}")
+        code = _finetune_report(finetune.validate(path, args.provider, **options))
+        if code or args.dry_run:
+            return code
+        llm = finetune.endpoint(store, info.name, base_url=args.base_url, api_key_env=args.api_key_env)
+        job = finetune.start(
+            path, args.model, store=store, dataset=info.name, llm=llm, provider=args.provider, epochs=args.epochs
+        )
+    print(
+        f"started fine-tuning job {job.job_id} on {job.base_model} (file {job.file_id}, status {job.status}); "
+        "follow it with `curate finetune --status`"
+    )
+    return 0
+
+
+def _finetune_report(report: Report) -> int:
+    """Print the estimate, the warnings and the problems; 2 when the file would be refused."""
+    print(f"estimate: {report.estimate()}")
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if report.ok:
+        return 0
+    print(str(InvalidRecordError(list(report.problems))), file=sys.stderr)
+    print(f"{report.path}: breaks {report.provider}'s fine-tuning rules; nothing was uploaded", file=sys.stderr)
+    return EXIT_USER_ERROR
+
+
+def _finetune_status(args: argparse.Namespace) -> int:
+    from curation import finetune
+
+    with Store(args.store) as store:
+        info = store.dataset(args.dataset)
+        llm = finetune.endpoint(store, info.name, base_url=args.base_url, api_key_env=args.api_key_env)
+        jobs = finetune.status(store, dataset=info.name, llm=llm)
+    if not jobs:
+        print(f"{info.name}: no fine-tuning jobs yet; start one with `curate finetune --model BASE`")
+        return 0
+    print(f"{'job':<30}{'base model':<28}{'status':<18}fine-tuned model")
+    for job in jobs:
+        print(f"{job.job_id:<30}{job.base_model:<28}{job.status:<18}{job.fine_tuned_model or '-'}")
+        if job.error:
+            print(f"  error: {job.error}")
+        if job.unreachable:
+            print(f"  not refreshed: {job.unreachable}", file=sys.stderr)
+        command = finetune.correct_command(job, dataset=info.name, store_path=_store_arg(args.store))
+        if command:
+            print(f"  close the loop: {command}")
+    return 0
+
+
+def _store_arg(store: str) -> str | None:
+    return None if store == DEFAULT_STORE else str(store)
+
+
 #: CLI flag -> config key, for the flags every pipeline command shares.
 CONFIG_FLAGS = {
     "backend": "llm.backend",
@@ -118,6 +190,7 @@ CONFIG_FLAGS = {
     "eta": "correct.eta",
     "candidate_model": "correct.candidate_model",
     "candidate_base_url": "correct.candidate_base_url",
+    "candidate_backend": "correct.candidate_backend",
 }
 
 
@@ -283,6 +356,25 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(name, lambda a, st=stages: _run_stages(a, st), text)
         _pipeline_flags(p)
 
+    p = command(
+        "finetune",
+        _cmd_finetune,
+        "Fine-tune a model on the curated export: check it against the provider's rules, upload it, "
+        "start the job (--status: follow the jobs).",
+    )
+    p.add_argument("--provider", default="openai", help="fine-tuning provider (default and, so far, only: openai)")
+    p.add_argument("--model", help="base model to fine-tune, e.g. gpt-4o-mini-2024-07-18")
+    p.add_argument("--dataset", help="dataset name (needed when the store has several)")
+    p.add_argument(
+        "--file", help="the chat-shaped JSONL to send (default: export the dataset to <dataset>.finetune.jsonl)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="check the file and estimate tokens and cost; send nothing")
+    p.add_argument("--status", action="store_true", help="list the dataset's jobs, refreshed from the provider")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the provider's auto)")
+    p.add_argument("--price", type=float, help="dollars per 1M trained tokens (default: the known price of --model)")
+    p.add_argument("--base-url", help="endpoint (default: the one of the dataset's last run, else OpenAI's)")
+    p.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
+
     p = command("app", _cmd_app, "Start the review app (Streamlit) on this store.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8501)
@@ -325,6 +417,11 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--eta", type=float, help="Auto-Correct threshold η on P(candidate better) (default 0.85)")
     g.add_argument("--candidate-model", help="model that writes corrections (e.g. your fine-tuned endpoint)")
     g.add_argument("--candidate-base-url", help="endpoint of the candidate model")
+    g.add_argument(
+        "--candidate-backend",
+        choices=("embedded", "openai"),
+        help="backend of the candidate model (default: the main one's)",
+    )
     g.add_argument(
         "--auto-apply",
         action=argparse.BooleanOptionalAction,

@@ -1,4 +1,5 @@
-"""Export: the curated dataset as JSONL with a manifest of every change, downloaded or written."""
+"""Export: the curated dataset as JSONL with a manifest of every change, downloaded or written, and
+handed to a fine-tuning provider."""
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ from curation.export import (
 from curation.records import FORMATS
 from ui.common import page_header, sidebar, store_or_stop
 from ui.exporting import default_out_path, preview_export
+from ui.finetune_panel import finetune_panel
 
 COUNT_LABELS = {
     "total": "Examples",
@@ -134,3 +136,6 @@ if st.button("Write files", key="export_write", disabled=not out.strip()):
             f"(removed {c['removed']:,}, corrected {c['corrected']:,}, edited {c['edited']:,}{held}); "
             f"manifest: `{result.manifest_path}`"
         )
+
+st.subheader("Fine-tune")
+finetune_panel(store, dataset, out.strip())

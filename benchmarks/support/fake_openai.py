@@ -1,6 +1,7 @@
 """A small OpenAI-compatible chat server for tests and benchmarks.
 
-It serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port),
+It serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port), and
+the files and fine-tuning endpoints (:mod:`benchmarks.support.fake_finetune`),
 from a stdlib ``ThreadingHTTPServer``, so the real ``openai`` package can be driven
 end to end without a network. Replies come from a function of the request JSON, a list
 (served in turn) or a fixed string; ``n`` choices, word-count usage and made-up but
@@ -24,6 +25,8 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from benchmarks.support.fake_finetune import DEFAULT_STEPS, FakeFineTuning
+
 RATE_LIMIT = "rate_limit"  # 429 with a Retry-After header
 SERVER_ERROR = "server_error"  # 500
 TIMEOUT = "timeout"  # answers only after ``timeout_sleep_s`` (longer than the client waits)
@@ -36,6 +39,7 @@ AUTH_ECHO = "auth_echo"  # 401 whose body repeats the Authorization header, as c
 FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES, NULL_CONTENT, DISCONNECT, BAD_REQUEST, AUTH_ECHO)
 TRANSIENT_FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES)
 MAX_BODY_BYTES = 1_000_000
+_FILES, _JOBS = "/v1/files", "/v1/fine_tuning/jobs"
 MAX_RECORDED = 10_000
 
 Reply = Callable[[dict], str] | Sequence[str] | str
@@ -59,10 +63,13 @@ class FakeOpenAIServer:
         model: the model id listed by ``/v1/models``.
         max_prompt_chars: a chat call whose messages hold more characters gets OpenAI's 400
             "maximum context length" error (a model with a small context).
+        fine_tune_steps: the statuses a fine-tuning job goes through, one per poll.
+        reject_fine_tuning: refuse every fine-tuning job with OpenAI's invalid-file 400.
 
     Attributes:
         requests: the JSON bodies of the chat calls received, oldest first.
         headers: their headers, names lower-cased.
+        fine_tuning: the uploaded files and fine-tuning jobs.
     """
 
     def __init__(
@@ -79,6 +86,8 @@ class FakeOpenAIServer:
         max_choices: int | None = None,
         model: str = "fake-model",
         max_prompt_chars: int | None = None,
+        fine_tune_steps: Sequence[str] = DEFAULT_STEPS,
+        reject_fine_tuning: bool = False,
     ) -> None:
         unknown = set(fault_kinds) | {f for f in faults if f is not None}
         unknown -= set(FAULTS)
@@ -94,6 +103,7 @@ class FakeOpenAIServer:
         self.max_choices = max_choices
         self.model = model
         self.max_prompt_chars = max_prompt_chars
+        self.fine_tuning = FakeFineTuning(steps=fine_tune_steps, reject=reject_fine_tuning)
         self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED)
         self.headers: collections.deque[dict[str, str]] = collections.deque(maxlen=MAX_RECORDED)
         self._counts: collections.Counter[str] = collections.Counter()
@@ -249,6 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path.startswith(_JOBS + "/"):
+            self._send(*self.server.fake.fine_tuning.retrieve(self.path[len(_JOBS) + 1 :].rstrip("/")))
+            return
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
@@ -268,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(413, {"error": {"message": "body too large", "type": "invalid_request_error"}})
             return
         raw = self.rfile.read(length)
+        if self.path.rstrip("/") in (_FILES, _JOBS):
+            self._fine_tuning(raw)
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
@@ -322,6 +338,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         else:
             self._send(200, fake.completion(request, fault))
+
+    def _fine_tuning(self, raw: bytes) -> None:
+        fine_tuning = self.server.fake.fine_tuning
+        if self.path.rstrip("/") == _FILES:
+            self._send(*fine_tuning.upload(self.headers.get("Content-Type", ""), raw))
+            return
+        try:
+            request = json.loads(raw)
+        except json.JSONDecodeError:
+            self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+            return
+        self._send(*fine_tuning.create(request))
 
     def _send(self, status: int, payload: dict, *, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(payload).encode(), "application/json", headers)

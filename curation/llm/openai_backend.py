@@ -41,6 +41,10 @@ _TRANSIENT_STATUS = frozenset({408, 429})
 _CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|exceeds the context|context size", re.IGNORECASE)
 _REDACTED = "[redacted]"
 
+#: A ``tool`` turn travels as text in a user turn: the API refuses a tool result without the
+#: assistant's structured call, and our prompts carry calls as text (curation.records).
+_ENDPOINT_ROLES = {"tool": "user"}
+
 
 class OpenAIBackend:
     """Chat completions from an OpenAI-compatible HTTP endpoint.
@@ -67,15 +71,8 @@ class OpenAIBackend:
         self.max_concurrency = MAX_CONCURRENCY
         self._base_url = config.base_url
         self._seed = config.seed
-        key = environ.get(config.api_key_env) or ""
-        self._secret = key if len(key) >= 4 else ""
-        self._client = openai.OpenAI(
-            api_key=key or PLACEHOLDER_API_KEY,
-            base_url=config.base_url,
-            timeout=config.timeout_s,
-            max_retries=0,
-            default_headers=dict(config.extra_headers),
-        )
+        self._secret = secret(config, environ=environ)
+        self._client = make_client(config, environ=environ)
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self._base_url!r})"
@@ -133,7 +130,7 @@ class OpenAIBackend:
     def _call(self, request: ChatRequest, *, n: int, seed: int) -> list[ChatResult]:
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [{"role": _ENDPOINT_ROLES.get(m.role, m.role), "content": m.content} for m in request.messages],
             "temperature": request.temperature,
             "max_tokens": request.max_tokens,
             "seed": seed,
@@ -182,7 +179,7 @@ class OpenAIBackend:
         text = str(error)
         leaked = bool(self._secret) and (self._secret in text or self._secret in str(cause))
         if leaked:
-            text = text.replace(self._secret, _REDACTED)
+            text = redacted(text, self._secret)
             if isinstance(error, TransientLLMError):
                 error = TransientLLMError(text, retry_after=error.retry_after)
             else:
@@ -227,6 +224,32 @@ class OpenAIBackend:
 
     def _where(self) -> str:
         return f"openai backend, model {self.model!r}"
+
+
+def make_client(config: LLMConfig, *, environ: Mapping[str, str] = os.environ) -> openai.OpenAI:
+    """The ``openai`` client for ``config``'s endpoint, its own retries off.
+
+    ``base_url``, ``timeout_s`` and ``extra_headers`` are used; the key is
+    ``environ[config.api_key_env]``, or a placeholder (which local servers accept) when absent.
+    """
+    return openai.OpenAI(
+        api_key=environ.get(config.api_key_env) or PLACEHOLDER_API_KEY,
+        base_url=config.base_url,
+        timeout=config.timeout_s,
+        max_retries=0,
+        default_headers=dict(config.extra_headers),
+    )
+
+
+def secret(config: LLMConfig, *, environ: Mapping[str, str] = os.environ) -> str:
+    """The API key to scrub from error messages ("" when absent or too short to search for)."""
+    key = environ.get(config.api_key_env) or ""
+    return key if len(key) >= 4 else ""
+
+
+def redacted(text: str, key: str) -> str:
+    """``text`` with every copy of ``key`` (from :func:`secret`) replaced."""
+    return text.replace(key, _REDACTED) if key else text
 
 
 def _top_logprobs(logprobs: Any) -> tuple[dict[str, float], ...]:

@@ -2,11 +2,11 @@
 
 The store package is the only code that talks to DuckDB. Every query is a named constant (in
 :mod:`curation.store.sql`; the review queue's in :mod:`curation.store.review_sql`) with bound
-parameters, run by a typed method (the review and insights ones are mixed in from
-:mod:`curation.store.reviewing` and :mod:`curation.store.insights`). One :class:`Store` wraps one
-connection; a re-entrant lock serialises use from several threads (the app serves several
-sessions; the LLM layer writes the call cache from worker threads). Writes that must land
-together run in :meth:`Store.transaction`.
+parameters, run by a typed method (the review, insights and fine-tuning ones are mixed in from
+:mod:`curation.store.reviewing`, :mod:`curation.store.insights` and :mod:`curation.store.finetuning`).
+One :class:`Store` wraps one connection; a re-entrant lock serialises use from several threads
+(the app serves several sessions; the LLM layer writes the call cache from worker threads).
+Writes that must land together run in :meth:`Store.transaction`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import pyarrow as pa
 from curation.errors import StorageError, StoreLockedError
 from curation.records import Example, ParsedDataset
 from curation.store import sql
+from curation.store.finetuning import FineTuneQueries
 from curation.store.insights import InsightQueries
 from curation.store.reviewing import ReviewQueries
 from curation.store.schema import MIGRATIONS
@@ -54,7 +55,7 @@ class DatasetInfo:
     imported_at: datetime
 
 
-class Store(ReviewQueries, InsightQueries):
+class Store(ReviewQueries, InsightQueries, FineTuneQueries):
     """An open project store.
 
     Args:

@@ -206,4 +206,26 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             LEFT JOIN decisions_in_force d ON d.dataset_id = e.dataset_id AND d.example_id = e.example_id""",
         ],
     ),
+    # Fine-tuning hand-off: one row per job started on a provider, refreshed from its endpoint
+    # (a job's state lives there; this is the last state seen), so `curate finetune --status`
+    # and the Export page list them and a finished job's model can write the next corrections.
+    (
+        "0006_finetune_jobs",
+        [
+            """CREATE TABLE finetune_jobs (
+            job_id VARCHAR PRIMARY KEY,
+            dataset_id INTEGER NOT NULL,
+            provider VARCHAR NOT NULL,
+            base_model VARCHAR NOT NULL,
+            base_url VARCHAR,
+            file_id VARCHAR NOT NULL,
+            export_path VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            fine_tuned_model VARCHAR,
+            error VARCHAR,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+        ],
+    ),
 ]
