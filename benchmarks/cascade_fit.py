@@ -11,8 +11,12 @@ examples (a hash of the id):
 * the band: the lowest that keeps the cascade's AUROC, on every dataset, at least that of
   ``full`` before the ending rule (the default until now).
 
-The **held-out half** then checks both. Prints a table per band and writes
-``benchmarks/results/cascade_fit.json``::
+The **held-out half** then checks both. The same rows also simulate an OpenAI-compatible
+endpoint, which gives no likelihoods: its cheap tier is the first self-reflection question
+and the rules, its full score BSDetector and the rules; requests per example are counted from
+what each example needed (a reflection each, a request per round of samples).
+
+Prints a table per band and writes ``benchmarks/results/cascade_fit.json``::
 
     python -m benchmarks.cascade_fit
 """
@@ -36,6 +40,67 @@ from curation.store import Store  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cascade_fit.json"
 BANDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5)
+
+
+#: Signals an endpoint without likelihoods cannot give.
+LIKELIHOOD_SIGNALS = ("likelihood", "min_k", "ifd", "ending", "contrast")
+
+
+def endpoint_view(store: Store, name: str, config: Config) -> list[dict]:
+    """Each example as an endpoint would score it: cheap = first reflection and rules; full =
+    BSDetector and rules; the requests each tier needs."""
+    info = store.dataset(name)
+    rows = [r for r in store.scores(info.dataset_id, score_key(config)) if r["status"] == "ok"]
+    bare = [{**r, "signals": {k: v for k, v in r["signals"].items() if k not in LIKELIHOOD_SIGNALS}} for r in rows]
+    full = final_confidences(bare, config)
+    first = [
+        {
+            **r,
+            "signals": {
+                **{k: v for k, v in r["signals"].items() if k not in tiers.SAMPLED_SIGNALS},
+                "bsdetector": r["explanation"]["reflections"][0]["score"],
+            },
+            "explanation": {"tier": tiers.CHEAP},
+        }
+        for r in bare
+    ]
+    cheap = cheap_confidences(first, config)
+    labels = _labels(ROOT / "sample_data" / next(f for f in DATASETS if name.startswith(f.split(".")[0])))
+    out = []
+    for r in rows:
+        n = len(r["explanation"].get("samples", []))
+        rounds = sum(n > edge for edge in (0, config.scoring.early_stop_after, config.scoring.k))
+        out.append(
+            {
+                "cheap": cheap[r["example_id"]],
+                "full": full[r["example_id"]][0],
+                "error": int(labels[r["example_id"]]["is_error"]),
+                "full_requests": config.scoring.reflection_prompts + rounds,
+                "full_samples": config.scoring.reflection_prompts + n,
+            }
+        )
+    return out
+
+
+def endpoint_table(data: dict[str, list[dict]], band: float) -> dict:
+    """AUROC and requests per example of full and cascade on an endpoint, at ``band``."""
+    out = {}
+    for name, rows in data.items():
+        sampled = [r for r in rows if r["cheap"] < band]
+        cascade = [r["full"] if r["cheap"] < band else tiers.on_sampled_scale(r["cheap"]) for r in rows]
+        n = len(rows)
+        full_requests = sum(r["full_requests"] for r in rows) / n
+        cascade_requests = (n + sum(r["full_requests"] - 1 for r in sampled)) / n
+        out[name] = {
+            "sampled_share": round(len(sampled) / n, 3),
+            "auroc_full": auroc(rows, [r["full"] for r in rows]),
+            "auroc_cascade": auroc(rows, cascade),
+            "requests_full": round(full_requests, 2),
+            "requests_cascade": round(cascade_requests, 2),
+            "completions_full": round(sum(r["full_samples"] for r in rows) / n, 2),
+            "completions_cascade": round((n + sum(r["full_samples"] - 1 for r in sampled)) / n, 2),
+        }
+    return out
 
 
 def per_example(store: Store, name: str, config: Config) -> list[dict]:
@@ -93,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = Config().with_overrides({"scoring.tiers": "full"})
     with Store(args.store) as store:
-        data = {
-            f.split(".")[0]: per_example(store, f"{f.split('.')[0]}-{args.per_dataset}-full", config) for f in DATASETS
-        }
+        names = {f.split(".")[0]: f"{f.split('.')[0]}-{args.per_dataset}-full" for f in DATASETS}
+        data = {stem: per_example(store, name, config) for stem, name in names.items()}
+        endpoint = {stem: endpoint_view(store, name, config) for stem, name in names.items()}
     table = []
     for band in BANDS:
         design = [(r["cheap"], r["full"]) for rows in data.values() for r in rows if r["design"] and r["cheap"] >= band]
@@ -127,9 +192,23 @@ def main(argv: list[str] | None = None) -> int:
         cells = "".join(f"{_cell(c['design'])} | {_cell(c['held_out'])}".rjust(34) for c in e["datasets"].values())
         mark = " <- chosen" if e is chosen else ""
         print(f"{e['band']:>5}{e['intercept']:>6}{e['slope']:>6}{e['sampled_share']:>7}  {cells}{mark}")
+    band = Config().scoring.band
+    on_endpoint = {b: endpoint_table(endpoint, b) for b in BANDS}
+    print(f"\nendpoint without likelihoods, band {band}: AUROC full / cascade, requests (completions) per example")
+    for name, c in on_endpoint[band].items():
+        print(
+            f"{name:<22} sampled {c['sampled_share']:.2f}  AUROC {_fmt(c['auroc_full'])} / {_fmt(c['auroc_cascade'])}"
+            f"  requests {c['requests_full']} -> {c['requests_cascade']}"
+            f"  ({c['completions_full']} -> {c['completions_cascade']})"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"chosen_band": chosen and chosen["band"], "bands": table}, indent=2) + "\n")
+    report = {"chosen_band": chosen and chosen["band"], "bands": table, "endpoint": on_endpoint}
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _cell(c: dict) -> str:

@@ -29,7 +29,10 @@ LAYERS = {
     "__version__": "foundation",
     "records": "domain",
     "formats": "io",
+    "fields": "io",
+    "tool_turns": "io",
     "readers": "io",
+    "tables": "io",
     "json_errors": "io",
     "llm": "llm",
     "store": "store",
@@ -44,9 +47,11 @@ LAYERS = {
     "insights": "stage",
     "export": "stage",
     "presets": "stage",
+    "finetune": "stage",
     "pipeline": "pipeline",
     "cli": "front",
     "progress": "front",
+    "api": "front",
 }
 #: layer -> the layers it may import (besides itself)
 ALLOWED = {
