@@ -88,11 +88,16 @@ SQL_SEED_DECISIONS = """
 WORDS = "the a capital of France is Paris answer question number result value list code error".split()
 
 
+def example_id(i: int) -> str:
+    """The id of the ``i``-th synthetic example (benchmarks/scale.py writes the same ids)."""
+    return f"ex-{i:06d}"
+
+
 def build(path: Path, n: int) -> int:
     rng = random.Random(0)
     examples = [
         Example(
-            example_id=f"ex-{i:06d}",
+            example_id=example_id(i),
             id_source="record",
             line=i + 1,
             prompt=(
@@ -100,7 +105,7 @@ def build(path: Path, n: int) -> int:
                 Message("user", " ".join(rng.choices(WORDS, k=12)) + f" #{i}?"),
             ),
             response=" ".join(rng.choices(WORDS, k=rng.randint(5, 60))),
-            record={"id": f"ex-{i:06d}"},
+            record={"id": example_id(i)},
         )
         for i in range(n)
     ]
@@ -109,6 +114,14 @@ def build(path: Path, n: int) -> int:
             ParsedDataset(path="bench.jsonl", file_type="jsonl", format="chat", sha256="0" * 64, examples=examples),
             name="bench",
         ).dataset_id
+    seed(path, ds, n)
+    return ds
+
+
+def seed(path: Path, ds: int, n: int) -> None:
+    """Give dataset ``ds`` of the closed store at ``path`` a score run with synthetic scores, flags,
+    proposals and earlier decisions."""
+    with Store(path) as store:
         store.start_run(
             run_id="bench",
             dataset_id=ds,
@@ -128,7 +141,6 @@ def build(path: Path, n: int) -> int:
         con.execute(SQL_SEED_DECISIONS, (ds, 20))  # 5% of the examples already decided
     finally:
         con.close()
-    return ds
 
 
 def timed(fn: Callable[[], object], reps: int) -> dict[str, float]:
@@ -146,88 +158,108 @@ def timed(fn: Callable[[], object], reps: int) -> dict[str, float]:
     }
 
 
+def measure(path: Path, ds: int, n: int, reps: int) -> tuple[dict[str, dict], float]:
+    """Time every library path of the Review and Insights pages on dataset ``ds`` (examples
+    ``example_id(0)`` to ``example_id(n - 1)``) of the store at ``path``.
+
+    Returns:
+        The timings by path (with the target and whether p95 meets it, where there is one), and
+        the seconds it took to assign the whole queue to two annotators (done first).
+    """
+    rng = random.Random(1)
+    with Store(path) as store:
+        sizes = {}
+
+        def next_example(flt: QueueFilter) -> Callable[[], object]:
+            def run() -> object:
+                total = review.queue_count(store, ds, flt)
+                offset = rng.randrange(max(total, 1)) // PAGE * PAGE
+                return review.queue_page(store, ds, flt, offset=offset, limit=PAGE)
+
+            return run
+
+        def window(flt: QueueFilter) -> Callable[[], object]:
+            sizes[flt] = review.queue_count(store, ds, flt)
+
+            def run() -> object:
+                offset = rng.randrange(max(sizes[flt], 1)) // PAGE * PAGE
+                return review.queue_window(store, ds, flt, offset=offset, limit=PAGE)
+
+            return run
+
+        def page_render() -> object:
+            flt = QueueFilter()
+            store.assignees(ds)
+            undecided_choice(store, ds)
+            review.signal_names(store, ds)
+            shown = review.queue_window(store, ds, flt, offset=rng.randrange(n) // PAGE * PAGE, limit=PAGE)
+            insights.agreement(store, ds)
+            return review.history(store, ds, shown.rows[0].example_id)
+
+        def decision() -> object:
+            return review.decide(
+                store, ds, example_id(rng.randrange(n)), rng.choice(["keep", "remove"]), annotator="bench"
+            )
+
+        def decision_and_conflicts() -> object:  # what a click does: decide, then look for a conflict
+            chosen = example_id(rng.randrange(n))
+            review.decide(store, ds, chosen, rng.choice(["keep", "remove"]), annotator="other")
+            return team.conflicts(store, ds, chosen, "other")
+
+        # The whole queue split between two people with a 10 % overlap (the Team page's default).
+        assign_s = time.perf_counter()
+        team.assign(store, ds, ["bench", "other"], overlap=0.1, scope=QueueFilter())
+        assign_s = time.perf_counter() - assign_s
+
+        default, search = QueueFilter(), QueueFilter(search="paris answer")
+        flagged = QueueFilter(status="flagged", signal="format")
+        cases = {
+            "next example": (next_example(default), "next"),
+            "next example, search": (next_example(search), "next"),
+            "next example, flagged + signal": (next_example(flagged), "next"),
+            "next example (queue_window)": (window(default), "next"),
+            "search (queue_window)": (window(search), "next"),
+            "flagged + signal (queue_window)": (window(flagged), "next"),
+            "page render (all queries)": (page_render, "next"),
+            "bulk preview": (lambda: review.bulk_preview(store, ds, default, BulkRule("keep_unflagged")), None),
+            "next example, my assignment": (window(QueueFilter(assignee="bench")), "next"),
+            "decision": (decision, "decision"),
+            "decision + conflict check": (decision_and_conflicts, "decision"),
+            "team: disagreements": (lambda: team.disputes(store, ds), None),
+            "team: progress and agreement": (lambda: team.progress(store, ds), None),
+            "insights: confidence histogram": (lambda: insights.confidence_histogram(store, ds), None),
+            "insights: signal histograms": (lambda: insights.signal_histogram(store, ds), None),
+            "insights: count below γ": (lambda: insights.count_below(store, ds, rng.random()), None),
+        }
+        results = {}
+        for name, (fn, target) in cases.items():
+            results[name] = timed(fn, reps)
+            if target:
+                results[name]["target_ms"] = TARGETS_MS[target]
+                results[name]["meets_target"] = results[name]["p95_ms"] < TARGETS_MS[target]
+    return results, assign_s
+
+
+def print_table(results: dict[str, dict]) -> None:
+    print(f"{'path':34} {'median ms':>10} {'p95 ms':>9} {'target':>8}  (p95 against the target)")
+    for name, r in results.items():
+        target = f"<{r['target_ms']:.0f}" if "target_ms" in r else ""
+        mark = "" if "meets_target" not in r else (" ok" if r["meets_target"] else " SLOW")
+        print(f"{name:34} {r['median_ms']:10.1f} {r['p95_ms']:9.1f} {target:>8}{mark}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--reps", type=int, default=50)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.duckdb"
         start = time.perf_counter()
         ds = build(path, args.n)
         build_s = time.perf_counter() - start
-        with Store(path) as store:
-            sizes = {}
-
-            def next_example(flt: QueueFilter) -> Callable[[], object]:
-                def run() -> object:
-                    total = review.queue_count(store, ds, flt)
-                    offset = rng.randrange(max(total, 1)) // PAGE * PAGE
-                    return review.queue_page(store, ds, flt, offset=offset, limit=PAGE)
-
-                return run
-
-            def window(flt: QueueFilter) -> Callable[[], object]:
-                sizes[flt] = review.queue_count(store, ds, flt)
-
-                def run() -> object:
-                    offset = rng.randrange(max(sizes[flt], 1)) // PAGE * PAGE
-                    return review.queue_window(store, ds, flt, offset=offset, limit=PAGE)
-
-                return run
-
-            def page_render() -> object:
-                flt = QueueFilter()
-                store.assignees(ds)
-                undecided_choice(store, ds)
-                review.signal_names(store, ds)
-                shown = review.queue_window(store, ds, flt, offset=rng.randrange(args.n) // PAGE * PAGE, limit=PAGE)
-                insights.agreement(store, ds)
-                return review.history(store, ds, shown.rows[0].example_id)
-
-            ids = [f"ex-{i:06d}" for i in range(args.n)]
-
-            def decision() -> object:
-                return review.decide(store, ds, rng.choice(ids), rng.choice(["keep", "remove"]), annotator="bench")
-
-            def decision_and_conflicts() -> object:  # what a click does: decide, then look for a conflict
-                example_id = rng.choice(ids)
-                review.decide(store, ds, example_id, rng.choice(["keep", "remove"]), annotator="other")
-                return team.conflicts(store, ds, example_id, "other")
-
-            # The whole queue split between two people with a 10 % overlap (the Team page's default).
-            assign_s = time.perf_counter()
-            team.assign(store, ds, ["bench", "other"], overlap=0.1, scope=QueueFilter())
-            assign_s = time.perf_counter() - assign_s
-
-            default, search = QueueFilter(), QueueFilter(search="paris answer")
-            flagged = QueueFilter(status="flagged", signal="format")
-            cases = {
-                "next example": (next_example(default), "next"),
-                "next example, search": (next_example(search), "next"),
-                "next example, flagged + signal": (next_example(flagged), "next"),
-                "next example (queue_window)": (window(default), "next"),
-                "search (queue_window)": (window(search), "next"),
-                "flagged + signal (queue_window)": (window(flagged), "next"),
-                "page render (all queries)": (page_render, "next"),
-                "bulk preview": (lambda: review.bulk_preview(store, ds, default, BulkRule("keep_unflagged")), None),
-                "next example, my assignment": (window(QueueFilter(assignee="bench")), "next"),
-                "decision": (decision, "decision"),
-                "decision + conflict check": (decision_and_conflicts, "decision"),
-                "team: disagreements": (lambda: team.disputes(store, ds), None),
-                "team: progress and agreement": (lambda: team.progress(store, ds), None),
-                "insights: confidence histogram": (lambda: insights.confidence_histogram(store, ds), None),
-                "insights: signal histograms": (lambda: insights.signal_histogram(store, ds), None),
-                "insights: count below γ": (lambda: insights.count_below(store, ds, rng.random()), None),
-            }
-            results = {}
-            for name, (fn, target) in cases.items():
-                results[name] = timed(fn, args.reps)
-                if target:
-                    results[name]["target_ms"] = TARGETS_MS[target]
-                    results[name]["meets_target"] = results[name]["p95_ms"] < TARGETS_MS[target]
+        results, assign_s = measure(path, ds, args.n, args.reps)
         results.update(whole_page(path, args.reps))  # the page itself opens the store
     report = {
         "examples": args.n,
@@ -244,11 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"Review latency on {args.n:,} examples ({args.reps} repetitions; store built in {build_s:.1f} s; "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
     )
-    print(f"{'path':34} {'median ms':>10} {'p95 ms':>9} {'target':>8}  (p95 against the target)")
-    for name, r in results.items():
-        target = f"<{r['target_ms']:.0f}" if "target_ms" in r else ""
-        mark = "" if "meets_target" not in r else (" ok" if r["meets_target"] else " SLOW")
-        print(f"{name:34} {r['median_ms']:10.1f} {r['p95_ms']:9.1f} {target:>8}{mark}")
+    print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -69,11 +69,7 @@ def run_config(
     overrides = dict(settings or {})
     if isinstance(config, Config):
         return config.with_overrides(overrides)
-    chosen = Config.load(config, overrides)  # checks the settings even when the last run's are the base
-    last = store.last_run_config(store.dataset(dataset).dataset_id)
-    if config is None and last is not None:
-        return Config.from_dict(last).with_overrides(overrides)
-    return chosen
+    return Config.for_run(config, store.last_run_config(store.dataset(dataset).dataset_id), overrides)
 
 
 def results(store: Store, dataset: str | None = None) -> pd.DataFrame:

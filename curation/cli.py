@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curation import __version__
-from curation.config import TIER_MODES, Config
+from curation.config import ENGINES, TIER_MODES, Config
 from curation.errors import CurationError, InvalidRecordError
 from curation.store import DEFAULT_STORE, Store
 
@@ -178,6 +178,7 @@ CONFIG_FLAGS = {
     "budget": "llm.budget_usd",
     "price_prompt": "llm.price_prompt_per_m",
     "price_completion": "llm.price_completion_per_m",
+    "batch": "llm.batch",
     "k": "scoring.k",
     "k_max": "scoring.k_max",
     "tiers": "scoring.tiers",
@@ -191,6 +192,9 @@ CONFIG_FLAGS = {
     "candidate_model": "correct.candidate_model",
     "candidate_base_url": "correct.candidate_base_url",
     "candidate_backend": "correct.candidate_backend",
+    "engine": "engine.kind",
+    "ray_address": "engine.ray_address",
+    "ray_actors": "engine.actors",
 }
 
 
@@ -198,10 +202,7 @@ def _config(args: argparse.Namespace, last_run: dict | None) -> Config:
     """``--config`` file, else the dataset's last run's settings, else defaults; flags on top."""
     overrides = {key: getattr(args, flag) for flag, key in CONFIG_FLAGS.items()}
     overrides["correct.auto_apply"] = args.auto_apply
-    config = Config.load(args.config, overrides)  # validates the flags even when not used as base
-    if args.config is None and last_run is not None:
-        return Config.from_dict(last_run).with_overrides(overrides)
-    return config
+    return Config.for_run(args.config, last_run, overrides)
 
 
 def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
@@ -228,10 +229,11 @@ def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
         with ProgressBar(price_known=config.llm.price_prompt_per_m > 0) as bar:
             summary = run_pipeline(store, dataset, config, stages=stages, on_progress=bar.update)
     s = summary.stats
+    batched = f" ({int(s['batched'])} answered by batches)" if s.get("batched") else ""
     print(
         f"{dataset}: scored {summary.scored}, failed {summary.failed}, flagged {summary.flagged}, "
         f"proposed {summary.proposed}, auto-applied {summary.auto_applied}; "
-        f"{int(s.get('calls', 0))} calls, {int(s.get('cache_hits', 0))} cache hits, "
+        f"{int(s.get('calls', 0))} calls, {int(s.get('cache_hits', 0))} cache hits{batched}, "
         f"{int(s.get('prompt_tokens', 0) + s.get('completion_tokens', 0)):,} tokens, ${s.get('cost_usd', 0):.4f}"
     )
     for note in summary.notes:
@@ -399,6 +401,21 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--budget", type=float, help="stop cleanly once this many dollars are spent")
     g.add_argument("--price-prompt", type=float, help="dollars per million prompt tokens")
     g.add_argument("--price-completion", type=float, help="dollars per million completion tokens")
+    g.add_argument(
+        "--batch",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send each stage's calls through OpenAI's Batch API (--backend openai): half the price, "
+        "results within 24 h; a rerun waits for the batches already sent",
+    )
+    g = p.add_argument_group("engine")
+    g.add_argument(
+        "--engine",
+        choices=ENGINES,
+        help='where scoring and correcting run: local (default) or ray (pip install -e ".[ray]")',
+    )
+    g.add_argument("--ray-address", help="Ray cluster to use, e.g. ray://head:10001 (default: a local Ray for the run)")
+    g.add_argument("--ray-actors", type=int, help="Ray actors, each with one model or endpoint client (default 2)")
     g = p.add_argument_group("method")
     g.add_argument("--k", type=int, help="consistency samples per example (default 5)")
     g.add_argument("--k-max", type=int, help="samples at most when the first k split (adaptive k; default 7)")

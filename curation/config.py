@@ -29,6 +29,8 @@ CANDIDATE_SOURCES = ("samples", "closed_set", "extractive", "few_shot")
 #: How a candidate is judged: ``contest`` (compared confidences, calibrated), ``llm`` (the
 #: paper's two-order judge alone) or ``both`` (the LLM judge joins where it is informative).
 JUDGES = ("contest", "llm", "both")
+#: Where scoring and correcting run: this process's threads, or a Ray cluster's actors (:mod:`curation.engines`).
+ENGINES = ("local", "ray")
 #: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
 #: ``scoring.w_<name>``.
 SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd")
@@ -141,6 +143,17 @@ class LLMConfig:
     n_threads: int | None = None
     seed: int = 0
     model_dir: str | None = None
+    #: OpenAI's Batch API (``openai`` backend only): each stage's calls go out as batch files,
+    #: answered within 24 h at ``1 - batch_discount`` of the price (:mod:`curation.llm.batch`).
+    batch: bool = False
+    batch_discount: float = 0.5
+    batch_poll_s: float = 30.0
+
+    def prices(self) -> tuple[float, float]:
+        """Dollars per million prompt and completion tokens as charged: less ``batch_discount``
+        in batch mode (the estimate and the budget count every call at the batch price)."""
+        share = 1.0 - self.batch_discount if self.batch else 1.0
+        return self.price_prompt_per_m * share, self.price_completion_per_m * share
 
 
 @dataclass(frozen=True)
@@ -228,12 +241,30 @@ class CorrectConfig:
         use the main model with few-shot demonstrations."""
         if not self.candidate_model:
             return None
+        backend = self.candidate_backend or llm.backend
         return replace(
             llm,
-            backend=self.candidate_backend or llm.backend,
+            backend=backend,
             model=self.candidate_model,
             base_url=self.candidate_base_url or llm.base_url,
+            batch=llm.batch and backend == "openai",
         )
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where the scoring and correcting work runs (never part of a score's key: same scores).
+
+    ``kind``: ``local`` (this process) or ``ray`` (an actor pool on the Ray cluster at
+    ``ray_address``, or a local Ray started for the run when None). Each of the ``actors``
+    reserves ``cpus_per_actor`` CPUs and holds one client: an embedded model with that many
+    threads, or an endpoint client with its share of ``llm.concurrency``.
+    """
+
+    kind: str = "local"
+    ray_address: str | None = None
+    actors: int = 2
+    cpus_per_actor: int = 1
 
 
 @dataclass(frozen=True)
@@ -242,6 +273,7 @@ class Config:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     filter: FilterConfig = field(default_factory=FilterConfig)
     correct: CorrectConfig = field(default_factory=CorrectConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -280,8 +312,26 @@ class Config:
             config = cls.from_dict(data)
         return config.with_overrides(overrides or {})
 
+    @classmethod
+    def for_run(
+        cls, path: str | Path | None, last_run: dict[str, Any] | None, overrides: dict[str, Any] | None = None
+    ) -> Config:
+        """A run's settings, as ``curate run`` and the Python API pick them: the TOML file at
+        ``path``, else the dataset's ``last_run`` settings, else the defaults; ``overrides``
+        on top (checked even when the last run's settings are the base)."""
+        chosen = cls.load(path, overrides)
+        if path is None and last_run is not None:
+            return cls.from_dict(last_run).with_overrides(overrides or {})
+        return chosen
 
-_SECTIONS = {"llm": LLMConfig, "scoring": ScoringConfig, "filter": FilterConfig, "correct": CorrectConfig}
+
+_SECTIONS = {
+    "llm": LLMConfig,
+    "scoring": ScoringConfig,
+    "filter": FilterConfig,
+    "correct": CorrectConfig,
+    "engine": EngineConfig,
+}
 
 
 def _split_key(dotted: str) -> tuple[str, str]:
@@ -314,7 +364,8 @@ def _coerce(dotted: str, value: Any, section_obj: Any, key: str) -> Any:
         if key == "n_threads" and value is not None:
             return int(value)
         if (
-            key in ("base_url", "model_dir", "candidate_backend", "candidate_model", "candidate_base_url")
+            key
+            in ("base_url", "model_dir", "candidate_backend", "candidate_model", "candidate_base_url", "ray_address")
             and value is not None
         ):
             return str(value)
@@ -341,6 +392,15 @@ def _validate(c: Config) -> None:
         c.llm.budget_usd is None or c.llm.budget_usd >= 0, "llm.budget_usd", c.llm.budget_usd, "a number >= 0 or none"
     )
     _check(isinstance(c.llm.extra_headers, dict), "llm.extra_headers", c.llm.extra_headers, "a table of strings")
+    _check(
+        not c.llm.batch or c.llm.backend == "openai",
+        "llm.batch",
+        c.llm.batch,
+        "false with llm.backend = 'embedded' (the Batch API is an OpenAI endpoint's; the embedded model "
+        "batches its calls by itself)",
+    )
+    _check(0.0 <= c.llm.batch_discount < 1.0, "llm.batch_discount", c.llm.batch_discount, "a number in [0, 1)")
+    _check(c.llm.batch_poll_s > 0, "llm.batch_poll_s", c.llm.batch_poll_s, "a number > 0")
     _check(c.scoring.k >= 0, "scoring.k", c.scoring.k, "an integer >= 0")
     for key in ("alpha", "beta"):
         value = getattr(c.scoring, key)
@@ -396,3 +456,12 @@ def _validate(c: Config) -> None:
     _check(c.correct.judge in JUDGES, "correct.judge", c.correct.judge, " or ".join(JUDGES))
     _check(0.0 <= c.correct.propose_at <= 1.0, "correct.propose_at", c.correct.propose_at, "a number in [0, 1]")
     _check(c.correct.few_shot >= 0, "correct.few_shot", c.correct.few_shot, "an integer >= 0")
+    _check(c.engine.kind in ENGINES, "engine.kind", c.engine.kind, " or ".join(ENGINES))
+    _check(c.engine.actors >= 1, "engine.actors", c.engine.actors, "an integer >= 1")
+    _check(c.engine.cpus_per_actor >= 1, "engine.cpus_per_actor", c.engine.cpus_per_actor, "an integer >= 1")
+    _check(
+        not c.llm.batch or c.engine.kind == "local",
+        "llm.batch",
+        c.llm.batch,
+        "false with engine.kind = 'ray' (a batch runs on the provider; its ids are kept in this store)",
+    )

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from curation import confidence as cmath
 from curation import contest, prompts
 from curation.config import Config
+from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, ContextLengthError, LLMError
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
@@ -180,12 +181,14 @@ def correct_dataset(
     run_id: str,
     on_progress: Callable[[int, int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    engine: Engine | None = None,
 ) -> CorrectResult:
     """Run the contest for every flagged example that has no final proposal yet.
 
     Args:
         candidates: the client that writes few-shot candidates (the fine-tuned endpoint or the main model).
         judge_client: the main model's client: likelihoods and the LLM judge.
+        engine: where the LLM work runs (default: this process); proposals are saved here.
     Returns:
         Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early,
         :meth:`CorrectResult.warning` says when most examples failed.
@@ -207,29 +210,85 @@ def correct_dataset(
         ),
         key=lambda e: -rows[e.example_id]["confidence"],
     )[:DEMO_POOL]
-    size = judge_client.items_per_batch(2)  # a candidate, then the judge's two orders
+    engine = engine or LocalEngine()
+    size = engine.batch_size(judge_client, 2)  # a candidate, then the judge's two orders
+    tasks = [CorrectTask(e, rows.get(e.example_id)) for e in todo]
+    batches = [tasks[start : start + size] for start in range(0, len(tasks), size)]
+    work = Work(
+        compute=compute_corrections,
+        context={"pool": pool, "config": config, "view": view},
+        lookups=lambda batch: Lookups(_first_requests(batch, pool, config), []),
+    )
+    clients = (judge_client,) if candidates is judge_client else (judge_client, candidates)
     if on_progress is not None:
         on_progress(0, len(todo), 0)  # the phase has started
-    for start in range(0, len(todo), size):
-        if should_stop is not None and should_stop():
-            result.stopped = "cancelled"
-            break
-        batch = todo[start : start + size]
-        try:
-            drafted = _draft(candidates, batch, pool, config)
-            contests = [
-                _contest(e, d, rows.get(e.example_id), judge_client, view, config) for e, d in zip(batch, drafted)
-            ]
-            verdicts = _ask_judge(judge_client, batch, contests, config)
-        except BudgetExceededError:
-            result.stopped = "budget"
-            break
-        for example, draft, rival, verdict in zip(batch, drafted, contests, verdicts):
-            _record(store, info, example, draft, rival, verdict, run_id=run_id, config=config, result=result)
-            result.attempted += 1
-            if on_progress is not None:
-                on_progress(result.attempted, len(todo), result.failed)
+    if should_stop is not None and should_stop():
+        result.stopped = "cancelled"
+        return result
+    try:
+        for batch, outcomes in engine.run(work, batches, clients=clients, cache=store):
+            for task, (draft, rival, verdict) in zip(batch, outcomes):
+                _record(store, info, task.example, draft, rival, verdict, run_id=run_id, config=config, result=result)
+                result.attempted += 1
+                if on_progress is not None:
+                    on_progress(result.attempted, len(todo), result.failed)
+            if result.attempted < len(todo) and should_stop is not None and should_stop():
+                result.stopped = "cancelled"
+                break
+    except BudgetExceededError:
+        result.stopped = "budget"
     return result
+
+
+@dataclass(frozen=True)
+class CorrectTask:
+    """One flagged example with its score row (the samples' answers, its likelihood)."""
+
+    example: Example
+    row: dict | None
+
+
+def compute_corrections(
+    batch: list[CorrectTask],
+    judge_client: LLMClient,
+    candidates: LLMClient | None = None,
+    *,
+    pool: list[Example],
+    config: Config,
+    view: DatasetView,
+) -> list[tuple[list[ChatResult] | LLMError | None, contest.Contest, tuple | LLMError | None]]:
+    """The contest of each task (nothing is saved here): per task, its few-shot draft (from
+    ``candidates``, default the judge's client, with demonstrations from ``pool``), the contest
+    and the LLM judge's replies.
+
+    Raises:
+        BudgetExceededError: the budget ran out; no outcome of the batch is kept.
+    """
+    examples = [t.example for t in batch]
+    drafted = _draft(candidates or judge_client, examples, pool, config)
+    contests = [_contest(t.example, d, t.row, judge_client, view, config) for t, d in zip(batch, drafted)]
+    return list(zip(drafted, contests, _ask_judge(judge_client, examples, contests, config)))
+
+
+def _demos(batch: list[Example], pool: list[Example], config: Config) -> dict[str, list[Example]]:
+    """Per example, the demonstrations its few-shot call shows first (none to an endpoint candidate)."""
+    c = config.correct
+    if c.candidate_llm(config.llm) is not None:
+        return {e.example_id: [] for e in batch}
+    budget = config.llm.n_ctx - c.max_tokens - TEMPLATE_TOKENS
+    return {
+        e.example_id: fit_demonstrations(e, nearest_demonstrations(e, pool, c.few_shot), budget_tokens=budget)
+        for e in batch
+    }
+
+
+def _first_requests(batch: list[CorrectTask], pool: list[Example], config: Config) -> list[ChatRequest]:
+    """The few-shot calls of ``batch`` that an earlier run may have paid for (the judge's
+    depend on the contest: a worker asks them again)."""
+    if "few_shot" not in config.correct.sources:
+        return []
+    demos = _demos([t.example for t in batch], pool, config)
+    return [candidate_request(t.example, demos[t.example.example_id], config) for t in batch]
 
 
 def _draft(
@@ -237,17 +296,9 @@ def _draft(
 ) -> list[list[ChatResult] | LLMError | None]:
     """Per example, the few-shot (or endpoint) candidate, or None when that source is off. A
     call too long for the context is retried with half the demonstrations, then none."""
-    c = config.correct
-    if "few_shot" not in c.sources:
+    if "few_shot" not in config.correct.sources:
         return [None] * len(batch)
-    budget = config.llm.n_ctx - c.max_tokens - TEMPLATE_TOKENS
-    use_demos = c.candidate_llm(config.llm) is None
-    demos = {
-        e.example_id: fit_demonstrations(e, nearest_demonstrations(e, pool, c.few_shot), budget_tokens=budget)
-        if use_demos
-        else []
-        for e in batch
-    }
+    demos = _demos(batch, pool, config)
     outcomes: dict[str, list[ChatResult] | LLMError] = {}
     pending = batch
     while pending:

@@ -19,16 +19,21 @@ The files are written atomically (temporary file, fsync, rename), so a crash lea
 previous export or the complete new one, never half a file. All are complete on disk before
 any is renamed, and the manifest holds the data file's SHA-256, so the one stale pair a kill
 can leave (the new data beside the previous manifest, between the renames) shows.
+
+The examples stream from the store a page at a time and are written as they come (a Parquet
+file is spooled as JSON Lines while its schema is inferred, then written a batch at a time), so
+memory grows with the manifest's list of changes, not with the dataset.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
+import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +45,7 @@ from curation import __version__
 from curation.errors import CurationError, InvalidRecordError
 from curation.formats import render_record
 from curation.records import FORMATS
-from curation.store import Store, now, prompt_from_json
+from curation.store import DatasetInfo, Store, now, prompt_from_json
 
 OWN_FORMAT = "own"
 #: What export does with flagged examples nobody decided on (see the module docstring).
@@ -52,6 +57,8 @@ UNDECIDED_LABELS = {
     "drop": "drop them: trust the Auto-Filter",
     "keep": "keep them: write them unchanged",
 }
+#: Records a Parquet export converts at a time.
+PARQUET_BATCH = 10_000
 COUNT_KEYS = ("total", "kept", "removed", "corrected", "edited", "untouched", "held", "undecided")
 
 
@@ -160,7 +167,72 @@ def export_dataset(
     target = info.format if fmt == OWN_FORMAT else fmt
     counts = dict.fromkeys(COUNT_KEYS, 0)
     changes: list[dict[str, str]] = []
-    held: list[dict[str, Any]] = []
+    render = _renderer(info, target)
+    out = Path(out)
+    manifest_path = out.with_name(out.name + ".manifest.json")
+    side = held_path(out)
+    data = _ParquetTemp(out) if out.suffix.lower() == ".parquet" else _JsonlTemp(out)
+    held = _JsonlTemp(side, lazy=True)  # a file only once something is held
+    temps: list[str] = []
+    try:
+        for page in store.export_pages(info.dataset_id):
+            for row in page:
+                outcome, response, reason = resolve(row, undecided)
+                counts["total"] += 1
+                counts[_COUNTED_AS[outcome]] += 1
+                counts["undecided"] += is_undecided_flag(row)
+                if outcome not in ("untouched", "kept"):
+                    changes.append({"id": row["example_id"], "outcome": outcome, "reason": reason})
+                if outcome == "held":
+                    held.write(render(row, row["response"]))
+                if response is not None:
+                    if fail_after is not None and counts["kept"] >= fail_after:
+                        raise CurationError(f"export: simulated failure after {counts['kept']} records")
+                    counts["kept"] += 1
+                    data.write(render(row, response))
+        temps.append(data.finish())
+        if held.started:
+            temps.append(held.finish())
+        manifest = {
+            "tool": "clear-studio",
+            "version": __version__,
+            "exported_at": now().isoformat(timespec="seconds") + "Z",
+            "dataset": info.name,
+            "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
+            "output": {"path": str(out), "format": target, "file_type": _file_type(out), "sha256": data.sha256},
+            "undecided": {
+                "choice": undecided,
+                "count": counts["undecided"],
+                "held_path": str(side) if held.started else None,
+            },
+            "counts": counts,
+            "config": store.last_run_config(info.dataset_id),
+            "changes": changes,
+        }
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
+        temps.append(_write_temp(manifest_path, itertools.chain(encoder.iterencode(manifest), ["\n"])))
+    except BaseException:
+        data.discard()
+        held.discard()
+        for tmp in temps:
+            _remove(tmp)
+        raise
+    targets = [out, side, manifest_path] if held.started else [out, manifest_path]
+    for i, (tmp, path) in enumerate(zip(temps, targets)):
+        _commit(tmp, path, also=temps[i + 1 :])
+    if not held.started:
+        _remove(str(side))  # a previous export's held examples would no longer be true
+    return ExportResult(
+        path=out,
+        manifest_path=manifest_path,
+        counts=counts,
+        manifest=manifest,
+        held_path=side if held.started else None,
+    )
+
+
+def _renderer(info: DatasetInfo, target: str) -> Callable[[dict[str, Any], str], dict[str, Any]]:
+    """The function that writes one export row with a given response as a record of ``target``."""
 
     def render(row: dict[str, Any], response: str) -> dict[str, Any]:
         try:
@@ -177,62 +249,7 @@ def export_dataset(
             where = "; ".join(f"{p.field} {p.message}" for p in e.problems)
             raise CurationError(f"export: example {row['example_id']!r}: {where}") from e
 
-    def records() -> Iterable[dict[str, Any]]:
-        for row in store.export_rows(info.dataset_id):
-            outcome, response, reason = resolve(row, undecided)
-            counts["total"] += 1
-            counts[_COUNTED_AS[outcome]] += 1
-            counts["undecided"] += is_undecided_flag(row)
-            if outcome not in ("untouched", "kept"):
-                changes.append({"id": row["example_id"], "outcome": outcome, "reason": reason})
-            if outcome == "held":
-                held.append(render(row, row["response"]))
-            if response is not None:
-                counts["kept"] += 1
-                yield render(row, response)
-
-    out = Path(out)
-    manifest_path = out.with_name(out.name + ".manifest.json")
-    digest = hashlib.sha256()
-    if out.suffix.lower() == ".parquet":
-        body = _parquet_bytes(list(_limited(records(), fail_after)), out)
-        digest.update(body)
-        temps = [_write_temp(out, [body])]
-    else:
-        temps = [_write_temp(out, _hashed(_jsonl_lines(records(), fail_after), digest))]
-    side = held_path(out) if held else None  # written only when something is held
-    try:
-        if side is not None:
-            temps.append(_write_temp(side, _jsonl_lines(held, None)))
-        manifest = {
-            "tool": "clear-studio",
-            "version": __version__,
-            "exported_at": now().isoformat(timespec="seconds") + "Z",
-            "dataset": info.name,
-            "source": {"path": info.source_path, "sha256": info.source_sha256, "format": info.format},
-            "output": {"path": str(out), "format": target, "file_type": _file_type(out), "sha256": digest.hexdigest()},
-            "undecided": {
-                "choice": undecided,
-                "count": counts["undecided"],
-                "held_path": None if side is None else str(side),
-            },
-            "counts": counts,
-            "config": store.last_run_config(info.dataset_id),
-            "changes": changes,
-        }
-        temps.append(
-            _write_temp(manifest_path, [json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"])
-        )
-    except BaseException:
-        for tmp in temps:
-            _remove(tmp)
-        raise
-    targets = [out, manifest_path] if side is None else [out, side, manifest_path]
-    for i, (tmp, path) in enumerate(zip(temps, targets)):
-        _commit(tmp, path, also=temps[i + 1 :])
-    if side is None:
-        _remove(str(held_path(out)))  # a previous export's held examples would no longer be true
-    return ExportResult(path=out, manifest_path=manifest_path, counts=counts, manifest=manifest, held_path=side)
+    return render
 
 
 # An outcome → the count it adds to (a written original counts as untouched).
@@ -247,62 +264,143 @@ _COUNTED_AS = {
 }
 
 
-def _limited(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[dict[str, Any]]:
-    for written, record in enumerate(records):
-        if fail_after is not None and written >= fail_after:
-            raise CurationError(f"export: simulated failure after {written} records")
-        yield record
-
-
-def _jsonl_lines(records: Iterable[dict[str, Any]], fail_after: int | None) -> Iterable[str]:
-    for record in _limited(records, fail_after):
-        yield json.dumps(record, ensure_ascii=False) + "\n"
-
-
 def _file_type(out: Path) -> str:
     return "parquet" if out.suffix.lower() == ".parquet" else "jsonl"
 
 
-def _parquet_bytes(records: list[dict[str, Any]], out: Path) -> bytes:
-    """The records as one Parquet file (columns from their fields, nested ones as structs and lists)."""
-    try:
-        table = pa.Table.from_pylist(records)
-        sink = io.BytesIO()
-        pq.write_table(table, sink)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-        raise CurationError(
-            f"{out}: cannot write Parquet: a field holds values of different types across records ({e}); "
-            "export JSONL (.jsonl) instead"
-        ) from e
-    return sink.getvalue()
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-def _hashed(chunks: Iterable[str], digest: Any) -> Iterable[str]:  # JSONL lines, hashed as written
-    for chunk in chunks:
-        digest.update(chunk.encode("utf-8"))
-        yield chunk
+class _Temp:
+    """A synced temporary file beside ``path``, to be renamed over it (:func:`_commit`); ``lazy``:
+    created at the first write."""
+
+    def __init__(self, path: Path, *, lazy: bool = False):
+        self.path, self.tmp, self._handle = path, None, None
+        if not lazy:
+            self._open()
+
+    @property
+    def started(self) -> bool:
+        return self.tmp is not None
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            self._handle = os.fdopen(fd, "wb")
+        except OSError as e:
+            raise CurationError(f"{self.path}: cannot write the export: {e}") from e
+
+    def write(self, chunk: str | bytes) -> None:
+        if self._handle is None:
+            self._open()
+        try:
+            self._handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
+        except OSError as e:
+            raise CurationError(f"{self.path}: cannot write the export: {e}") from e
+
+    def discard(self) -> None:
+        """Close and remove the file (after a failure)."""
+        if self._handle is not None:
+            self._handle.close()
+        _remove(self.tmp)
+
+    def finish(self) -> str:
+        """Flush, sync and close the file; return its name."""
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        except OSError as e:
+            raise CurationError(f"{self.path}: cannot write the export: {e}") from e
+        return self.tmp
+
+
+class _JsonlTemp(_Temp):
+    """Records as JSON Lines in a :class:`_Temp`, hashed as written."""
+
+    def __init__(self, path: Path, *, lazy: bool = False):
+        super().__init__(path, lazy=lazy)
+        self._digest = hashlib.sha256()
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = _json_line(record).encode("utf-8")
+        self._digest.update(line)
+        super().write(line)
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+
+class _ParquetTemp(_Temp):
+    """Records as one Parquet file in a :class:`_Temp`: spooled as JSON Lines while the schema is
+    inferred a batch at a time (the columns of the first record, each typed as
+    ``pa.Table.from_pylist`` would type it from every record), then written a batch at a time."""
+
+    def __init__(self, path: Path):
+        super().__init__(path)
+        self._spool = tempfile.TemporaryFile(dir=path.parent)
+        self._batch: list[dict[str, Any]] = []
+        self._keys: list[str] | None = None
+        self._schemas: list[pa.Schema] = []
+        self.sha256 = ""
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._keys = list(record) if self._keys is None else self._keys
+        self._spool.write(_json_line(record).encode("utf-8"))
+        self._batch.append(record)
+        if len(self._batch) >= PARQUET_BATCH:
+            self._infer()
+
+    def _infer(self) -> None:
+        columns = {k: [r.get(k) for r in self._batch] for k in self._keys or ()}
+        with self._arrow_errors():
+            self._schemas.append(pa.Table.from_pydict(columns).schema)
+        self._batch = []
+
+    def discard(self) -> None:
+        self._spool.close()
+        super().discard()
+
+    def finish(self) -> str:
+        if self._batch or not self._schemas:
+            self._infer()
+        self._spool.seek(0)
+        with self._arrow_errors():
+            schema = pa.unify_schemas(self._schemas, promote_options="permissive")
+            with pq.ParquetWriter(self._handle, schema) as writer:
+                while lines := list(itertools.islice(self._spool, PARQUET_BATCH)):
+                    writer.write_table(pa.Table.from_pylist([json.loads(line) for line in lines], schema=schema))
+        self._spool.close()
+        tmp = super().finish()
+        with open(tmp, "rb") as handle:
+            self.sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
+        return tmp
+
+    @contextmanager
+    def _arrow_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
+            raise CurationError(
+                f"{self.path}: cannot write Parquet: a field holds values of different types across records ({e}); "
+                "export JSONL (.jsonl) instead"
+            ) from e
 
 
 def _write_temp(path: Path, chunks: Iterable[str | bytes]) -> str:
     """Write ``chunks`` (text as UTF-8) to a synced temporary file beside ``path``; return its name."""
+    temp = _Temp(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise CurationError(f"{path}: cannot write the export: {e}") from e
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as e:
-        _remove(tmp)
-        raise CurationError(f"{path}: cannot write the export: {e}") from e
+        for chunk in chunks:
+            temp.write(chunk)
+        return temp.finish()
     except BaseException:
-        _remove(tmp)
+        temp.discard()
         raise
-    return tmp
 
 
 def _commit(tmp: str, path: Path, *, also: Iterable[str] = ()) -> None:
@@ -316,8 +414,8 @@ def _commit(tmp: str, path: Path, *, also: Iterable[str] = ()) -> None:
         raise CurationError(f"{path}: cannot write the export: {e}") from e
 
 
-def _remove(tmp: str) -> None:
-    if os.path.exists(tmp):
+def _remove(tmp: str | None) -> None:
+    if tmp is not None and os.path.exists(tmp):
         os.unlink(tmp)
 
 

@@ -1,11 +1,17 @@
-"""Stage 1, ingest: read a dataset file (or an in-memory table) and validate every record.
+"""Stage 1, ingest: read a dataset file (or an in-memory table), validate every record and store it.
 
 In: a ``.jsonl`` / ``.ndjson``, ``.json``, ``.csv`` or ``.parquet`` file of ``chat``,
 ``alpaca``, ``sharegpt`` or ``prompt-response`` records (see :mod:`curation.formats`), or a
 pandas DataFrame, ``datasets.Dataset`` or list of dicts of them (:func:`read_records`).
-Out: a :class:`~curation.records.ParsedDataset` of :class:`~curation.records.Example`,
+Out: the stored dataset (:func:`import_file`, :func:`import_records`) or a
+:class:`~curation.records.ParsedDataset` of :class:`~curation.records.Example` (:func:`read_dataset`),
 or an :class:`~curation.errors.InvalidRecordError` listing every problem as
 ``file:line: field message``, e.g. ``data.jsonl:9: id 'abc' duplicates line 3``.
+
+A file is read twice, a record at a time: once to decide its format, once to check each record
+and stage it (:class:`~curation.store.Staging`, a chunk at a time), so that memory stays flat as
+the file grows. The staging finds duplicate ids and names the examples; only a file without
+problems (or, with ``skip_invalid``, its good records) reaches the dataset, in one transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +37,9 @@ from curation.formats import (
     quoted,
     type_name,
 )
-from curation.readers import RawFile, RawRecord, dataset_stem, jsonable, read_raw, read_table
-from curation.records import Example, ParsedDataset, Rejected
-from curation.store import DatasetInfo, Store
+from curation.readers import RawFile, RawRecord, dataset_stem, jsonable, read_table, stream_raw
+from curation.records import ParsedDataset, Rejected
+from curation.store import DatasetInfo, SourceFile, StagedRecord, Staging, Store, scratch_staging
 
 __all__ = [
     "ImportResult",
@@ -44,6 +51,8 @@ __all__ = [
     "read_records",
 ]
 
+#: Records checked and staged at a time: what bounds the memory an import takes.
+CHUNK = 5000
 _REQUIRED_COLUMNS = {"chat": ("messages",), "sharegpt": ("conversations",), "alpaca": ("instruction", "output")}
 _COLUMN_HINT = " (name them with --prompt-col / --response-col)"
 
@@ -56,7 +65,28 @@ class _Checked:
     problems: list[Problem] = field(default_factory=list)
     prompt: Prompt = ()
     response: str = ""
-    own_id: str | None = None
+    own_id: str | None = None  # a valid own id (a duplicate is found later, across the file)
+    id_slot: int = 0  # where among the problems a duplicate id's goes
+    record: str = ""  # the record as stored: JSON text
+
+
+@dataclass(frozen=True)
+class _Options:
+    """How to read records (see :func:`read_dataset`), checked by :func:`_options`."""
+
+    fmt: str | None
+    prompt_col: str | None
+    response_col: str | None
+    skip_invalid: bool
+
+
+@dataclass
+class _Bad:
+    """A record with problems, as much of it as reports need."""
+
+    problems: list[Problem]
+    id_slot: int
+    raw: str
 
 
 def read_dataset(
@@ -92,9 +122,8 @@ def read_dataset(
             shape not recognised), listing every problem.
         ConfigError: an unknown ``fmt``, or columns given for another format.
     """
-    _check_options(fmt, prompt_col, response_col)
-    name = str(path)
-    return _validate(read_raw(path, name=name), name, fmt, prompt_col, response_col, skip_invalid)
+    options = _options(fmt, prompt_col, response_col, skip_invalid)
+    return _parse(stream_raw(path, name=str(path)), str(path), options)
 
 
 def read_records(
@@ -118,32 +147,84 @@ def read_records(
         CurationError: ``data`` is not such a table; InvalidRecordError, ConfigError: as for
             :func:`read_dataset`.
     """
-    _check_options(fmt, prompt_col, response_col)
+    options = _options(fmt, prompt_col, response_col, skip_invalid)
+    return _parse(_table(data, source), source, options)
+
+
+def _table(data: Any, source: str) -> RawFile:
     raw = read_table(data, name=source)
     if not raw.records:
         raise InvalidRecordError([Problem(source, None, None, "has no rows")])
-    return _validate(raw, source, fmt, prompt_col, response_col, skip_invalid)
+    return raw
 
 
-def _validate(
-    raw: RawFile, name: str, fmt: str | None, prompt_col: str | None, response_col: str | None, skip_invalid: bool
-) -> ParsedDataset:
-    if not raw.records:
-        raise InvalidRecordError([Problem(name, None, None, "file has no records")])
-    fmt, cols = _decide_format(raw, fmt, prompt_col, response_col, name)
-    checked = _check_records(raw.records, fmt, cols, name)
-    problems = [p for c in checked for p in c.problems]
-    good = [c for c in checked if not c.problems]
-    if problems and (not skip_invalid or not good):
+def _parse(raw: RawFile, name: str, options: _Options) -> ParsedDataset:
+    """Validate through a scratch staging and return what it keeps."""
+    with scratch_staging() as staging:
+        source, rejected = _check(staging, raw, name, options)
+        return ParsedDataset(
+            path=source.path,
+            file_type=source.file_type,
+            format=source.format,
+            sha256=source.sha256,
+            examples=staging.examples(),
+            rejected=rejected,
+            options=source.options,
+        )
+
+
+def _check(staging: Staging, raw: RawFile, name: str, options: _Options) -> tuple[SourceFile, list[Rejected]]:
+    """Check and stage every record, then settle the staging; raise when a problem forbids it."""
+    fmt, cols = _decide_format(raw, options, name)
+    skip_invalid = options.skip_invalid
+    bad = _stage_records(staging, raw.records, fmt, cols, name, keep_raw=skip_invalid)
+    for dup in staging.duplicates():
+        at = f"line {dup.first_line}" if dup.first_source == dup.source else f"{dup.first_source}:{dup.first_line}"
+        problem = Problem(dup.source, dup.line, "id", f"{quoted(dup.own_id)} duplicates {at}")
+        found = bad.setdefault(dup.seq, _Bad([], 0, dup.raw or ""))
+        found.problems.insert(found.id_slot, problem)
+    kept = staging.settle()
+    ordered = [bad[seq] for seq in sorted(bad)]
+    problems = [p for b in ordered for p in b.problems]
+    if problems and (not skip_invalid or not kept):
         raise InvalidRecordError(problems)
-    return ParsedDataset(
-        path=name,
-        file_type=raw.file_type,
-        format=fmt,
-        sha256=raw.sha256,
-        examples=_examples(good),
-        rejected=[Rejected(c.problems[0], c.raw.raw) for c in checked if c.problems],
-        options={"fmt": fmt, "prompt_col": cols[0], "response_col": cols[1], "skip_invalid": skip_invalid},
+    used = {"fmt": fmt, "prompt_col": cols[0], "response_col": cols[1], "skip_invalid": skip_invalid}
+    source = SourceFile(path=name, sha256=raw.sha256, file_type=raw.file_type, format=fmt, options=used)
+    return source, [Rejected(b.problems[0], b.raw) for b in ordered]
+
+
+def _stage_records(
+    staging: Staging, records: Iterable[RawRecord], fmt: str, cols: tuple, name: str, *, keep_raw: bool
+) -> dict[int, _Bad]:
+    """Check each record and stage it, :data:`CHUNK` at a time; return the bad ones by position."""
+    bad: dict[int, _Bad] = {}
+    chunk: list[StagedRecord] = []
+    for seq, raw in enumerate(records):
+        c = _check_record(raw, fmt, cols, name)
+        if c.problems:
+            bad[seq] = _Bad(c.problems, c.id_slot, raw.raw)
+        if c.own_id is not None or not c.problems:  # a bad record's own id still counts for duplicates
+            chunk.append(_staged(seq, c, name, keep_raw=keep_raw))
+        if len(chunk) >= CHUNK:
+            staging.add(chunk)
+            chunk = []
+    staging.add(chunk)
+    return bad
+
+
+def _staged(seq: int, c: _Checked, name: str, *, keep_raw: bool) -> StagedRecord:
+    good = not c.problems
+    return StagedRecord(
+        seq=seq,
+        source=c.raw.source or name,
+        line=c.raw.line,
+        own_id=c.own_id,
+        good=good,
+        base=content_id(c.prompt, c.response) if good and c.own_id is None else None,
+        prompt=c.prompt,
+        response=c.response,
+        record=c.record,
+        raw=c.raw.raw if good and keep_raw and c.own_id is not None else None,  # a duplicate's, if skipped
     )
 
 
@@ -154,7 +235,7 @@ def content_id(prompt: Prompt, response: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def _check_options(fmt: str | None, prompt_col: str | None, response_col: str | None) -> None:
+def _options(fmt: str | None, prompt_col: str | None, response_col: str | None, skip_invalid: bool) -> _Options:
     if fmt is not None:
         check_format(fmt)
     for key, value in (("prompt_col", prompt_col), ("response_col", response_col)):
@@ -164,25 +245,54 @@ def _check_options(fmt: str | None, prompt_col: str | None, response_col: str | 
         raise ConfigError(f"prompt_col / response_col apply to the prompt-response format, not {fmt!r}")
     if prompt_col is not None and prompt_col == response_col:
         raise ConfigError(f"prompt_col and response_col are both {prompt_col!r}")
+    return _Options(fmt, prompt_col, response_col, skip_invalid)
 
 
-def _decide_format(
-    raw: RawFile, fmt: str | None, prompt_col: str | None, response_col: str | None, name: str
-) -> tuple[str, tuple[str | None, ...]]:
-    """The file's format and prompt-response columns; raises when it cannot be told."""
-    readable = [r.record for r in raw.records if r.record is not None]
-    if not readable:
-        raise InvalidRecordError([r.problem for r in raw.records if r.problem])
+@dataclass
+class _Survey:
+    """What one pass over the records tells of the format, holding no record."""
+
+    count: int = 0
+    first_keys: list[str] | None = None  # of the first readable record
+    shapes: Counter = field(default_factory=Counter)
+    pairs: Counter = field(default_factory=Counter)
+    read_problems: list[Problem] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, records: Iterable[RawRecord]) -> _Survey:
+        survey = cls()
+        for r in records:
+            survey.count += 1
+            if r.problem:
+                survey.read_problems.append(r.problem)
+            if r.record is None:
+                continue
+            if survey.first_keys is None:
+                survey.first_keys = list(r.record)
+            if shape := detect_format(r.record):
+                survey.shapes[shape] += 1
+            if pair := detect_columns(r.record):
+                survey.pairs[pair] += 1
+        return survey
+
+
+def _decide_format(raw: RawFile, options: _Options, name: str) -> tuple[str, tuple[str | None, ...]]:
+    """The file's format and prompt-response columns (one pass over it); raises when it cannot be told."""
+    fmt, prompt_col, response_col = options.fmt, options.prompt_col, options.response_col
+    survey = _Survey.of(raw.records)
+    if not survey.count:
+        raise InvalidRecordError([Problem(name, None, None, "file has no records")])
+    if survey.first_keys is None:
+        raise InvalidRecordError(survey.read_problems)
     if fmt is None and (prompt_col or response_col):
         fmt = "prompt-response"
     if fmt is None:
-        shapes = Counter(s for s in map(detect_format, readable) if s)
-        if shapes:
-            fmt = shapes.most_common(1)[0][0]
+        if survey.shapes:
+            fmt = survey.shapes.most_common(1)[0][0]
         elif raw.columns is not None:
             fmt = "prompt-response"
         else:
-            keys = ", ".join(printable(str(k)) for k in readable[0]) or "(none)"
+            keys = ", ".join(printable(str(k)) for k in survey.first_keys) or "(none)"
             unknown = Problem(
                 name,
                 None,
@@ -193,11 +303,10 @@ def _decide_format(
                     f"record has keys: {keys} (use --format, --prompt-col / --response-col)"
                 ),
             )
-            raise InvalidRecordError([unknown] + [r.problem for r in raw.records if r.problem])
+            raise InvalidRecordError([unknown] + survey.read_problems)
     cols: tuple[str | None, ...] = (None, None)
     if fmt == "prompt-response":
-        pairs = Counter(p for p in map(detect_columns, readable) if p)
-        found = pairs.most_common(1)[0][0] if pairs else DEFAULT_COLUMNS
+        found = survey.pairs.most_common(1)[0][0] if survey.pairs else DEFAULT_COLUMNS
         cols = (prompt_col or found[0], response_col or found[1])
     if raw.columns is not None:
         _check_columns(raw.columns, _REQUIRED_COLUMNS.get(fmt, cols), fmt, name)
@@ -216,39 +325,31 @@ def _check_columns(columns: tuple[str, ...], required: tuple, fmt: str, name: st
         raise InvalidRecordError(problems)
 
 
-def _check_records(records: list[RawRecord], fmt: str, cols: tuple, name: str) -> list[_Checked]:
-    checked = []
-    seen_ids: dict[str, tuple[str, int]] = {}
-    for raw in records:
-        c = _Checked(raw)
-        checked.append(c)
-        where = raw.source or name  # a folder's record names its shard
-        if raw.problem is not None or raw.record is None:
-            c.problems.append(raw.problem or Problem(where, raw.line, None, "cannot be read"))
-            continue
-        record, line = raw.record, raw.line
-        shape = detect_format(record)
-        if shape and shape != fmt and not has_shape_keys(record, fmt, prompt_col=cols[0], response_col=cols[1]):
-            c.problems.append(Problem(where, line, None, f"record looks like {shape} but the file is {fmt}"))
-        else:
-            try:
-                c.prompt, c.response = parse_record(
-                    record, fmt, prompt_col=cols[0], response_col=cols[1], file=where, line=line
-                )
-            except InvalidRecordError as e:
-                c.problems.extend(e.problems)
-        if "id" in record:
-            c.own_id, message = _own_id(record["id"])
-            if message:
-                c.problems.append(Problem(where, line, "id", message))
-            elif c.own_id in seen_ids:
-                first, first_line = seen_ids[c.own_id]
-                at = f"line {first_line}" if first == where else f"{first}:{first_line}"
-                c.problems.append(Problem(where, line, "id", f"{quoted(c.own_id)} duplicates {at}"))
-            else:
-                seen_ids[c.own_id] = (where, line)
-        c.problems.extend(_unicode_problems(record, where, line))
-    return checked
+def _check_record(raw: RawRecord, fmt: str, cols: tuple, name: str) -> _Checked:
+    c = _Checked(raw)
+    where = raw.source or name  # a folder's record names its shard
+    if raw.problem is not None or raw.record is None:
+        c.problems.append(raw.problem or Problem(where, raw.line, None, "cannot be read"))
+        return c
+    record, line = raw.record, raw.line
+    shape = detect_format(record)
+    if shape and shape != fmt and not has_shape_keys(record, fmt, prompt_col=cols[0], response_col=cols[1]):
+        c.problems.append(Problem(where, line, None, f"record looks like {shape} but the file is {fmt}"))
+    else:
+        try:
+            c.prompt, c.response = parse_record(
+                record, fmt, prompt_col=cols[0], response_col=cols[1], file=where, line=line
+            )
+        except InvalidRecordError as e:
+            c.problems.extend(e.problems)
+    if "id" in record:
+        c.own_id, message = _own_id(record["id"])
+        if message:
+            c.problems.append(Problem(where, line, "id", message))
+    c.id_slot = len(c.problems)
+    c.record, unicode = _stored_record(record, where, line)
+    c.problems.extend(unicode)
+    return c
 
 
 def _own_id(value: Any) -> tuple[str | None, str | None]:
@@ -260,44 +361,18 @@ def _own_id(value: Any) -> tuple[str | None, str | None]:
     return None, f"must be a string or integer, got {type_name(value)}"
 
 
-def _unicode_problems(record: dict[str, Any], name: str, line: int) -> list[Problem]:
-    """A JSON ``\\ud83d`` escape without its pair decodes to text that cannot be stored."""
+def _stored_record(record: dict[str, Any], name: str, line: int) -> tuple[str, list[Problem]]:
+    """The record as stored (JSON text), and its problem if it cannot be: a JSON ``\\ud83d``
+    escape without its pair decodes to text that cannot be stored."""
+    text = json.dumps(jsonable(record), ensure_ascii=False)
     try:
-        json.dumps(jsonable(record), ensure_ascii=False).encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError as e:
         code = f"\\u{ord(e.object[e.start]):04x}"
-        return [
+        return text, [
             Problem(name, line, None, f"contains an unpaired surrogate escape ({code}), which is not valid Unicode")
         ]
-    return []
-
-
-def _examples(good: list[_Checked]) -> list[Example]:
-    used = {c.own_id for c in good if c.own_id is not None}
-    repeats: Counter[str] = Counter()
-    examples = []
-    for c in good:
-        if c.own_id is not None:
-            example_id, source = c.own_id, "record"
-        else:
-            base = content_id(c.prompt, c.response)
-            example_id = base
-            while example_id in used:
-                repeats[base] += 1
-                example_id = f"{base}~{repeats[base] + 1}"
-            used.add(example_id)
-            source = "hash"
-        examples.append(
-            Example(
-                example_id=example_id,
-                id_source=source,
-                line=c.raw.line,
-                prompt=c.prompt,
-                response=c.response,
-                record=jsonable(c.raw.record),
-            )
-        )
-    return examples
+    return text, []
 
 
 @dataclass(frozen=True)
@@ -331,9 +406,9 @@ def import_file(
         InvalidRecordError: bad records and not ``skip_invalid``; nothing is written.
         StorageError: the name is taken; nothing is written.
     """
-    parsed = read_dataset(path, fmt=fmt, prompt_col=prompt_col, response_col=response_col, skip_invalid=skip_invalid)
-    info = store.add_dataset(parsed, name=name or dataset_stem(path), append=append)
-    return ImportResult(dataset=info, rejected=parsed.rejected)
+    options = _options(fmt, prompt_col, response_col, skip_invalid)
+    raw = stream_raw(path, name=str(path))
+    return _import(store, raw, str(path), options, name=name or dataset_stem(path), append=append)
 
 
 def import_records(
@@ -358,13 +433,13 @@ def import_records(
     Raises:
         as :func:`import_file`, and CurationError when ``data`` is not a table.
     """
-    parsed = read_records(
-        data,
-        source=source or type(data).__name__,
-        fmt=fmt,
-        prompt_col=prompt_col,
-        response_col=response_col,
-        skip_invalid=skip_invalid,
-    )
-    info = store.add_dataset(parsed, name=name, append=append)
-    return ImportResult(dataset=info, rejected=parsed.rejected)
+    options = _options(fmt, prompt_col, response_col, skip_invalid)
+    source = source or type(data).__name__
+    return _import(store, _table(data, source), source, options, name=name, append=append)
+
+
+def _import(store: Store, raw: RawFile, source: str, options: _Options, *, name: str, append: bool) -> ImportResult:
+    with store.staging() as staging:
+        checked, rejected = _check(staging, raw, source, options)
+        info = store.add_staged(staging, checked, name=name, rejected=rejected, append=append)
+    return ImportResult(dataset=info, rejected=rejected)

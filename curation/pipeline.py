@@ -20,6 +20,7 @@ from typing import Any
 from curation import throughput, tiers
 from curation.config import Config, LLMConfig
 from curation.correct import correct_dataset
+from curation.engines import make_engine
 from curation.errors import ConfigError
 from curation.filter import apply_filter
 from curation.llm import make_client
@@ -37,6 +38,7 @@ PHASES = {
     "score": "scoring (cheap signals)",
     "sample": "sampling the uncertain (samples and self-reflection)",
     "correct": "correcting",
+    "batch": "waiting for the Batch API (each batch within 24 h)",
 }
 
 
@@ -200,8 +202,8 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
         _COMPLETION_TOKENS["candidate"] + 2 * _COMPLETION_TOKENS["judge"]
     )
     prompt = round(calls * mean_prompt)
-    llm = config.llm
-    cost = (prompt * llm.price_prompt_per_m + completion * llm.price_completion_per_m) / 1_000_000
+    price_prompt, price_completion = config.llm.prices()  # the batch price in batch mode
+    cost = (prompt * price_prompt + completion * price_completion) / 1_000_000
     seconds, bases = 0.0, []
     work = [(phase, split[tier]["examples"], calls_per_example(config, tier)) for phase, tier in _PHASE_TIERS.items()]
     for stage, n, calls_each in [*work, ("correct", n_correct, {"all": _CORRECT_CALLS})]:
@@ -210,6 +212,8 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
         each, basis = _stage_seconds(store, info, config, stage, sum(calls_each.values()))
         seconds += n * each
         bases.append(f"{PHASES[stage]} {basis}")
+    if config.llm.batch:
+        bases.append("with the Batch API each stage waits for its batches: up to 24 h, often minutes")
     prepare, prepare_basis = estimate_preparation(config)
     return RunEstimate(
         examples=len(todo),
@@ -328,8 +332,10 @@ def run_pipeline(
             "scoring options); pass the same ones, or run the score stage with these first"
         )
     reporter = _Reporter(on_progress, lambda: client.snapshot() if client is not None else {})
+    engine = make_engine(config.engine)
+    remote = config.engine.kind != "local"  # the model is loaded on the engine's workers, not here
     if client is None and ("score" in stages or "correct" in stages):
-        client = _load_client(store, config.llm, reporter)  # the filter alone needs no model
+        client = _load_client(store, config.llm, reporter, remote=remote)  # the filter alone needs no model
     summary = RunSummary()
 
     def prior(stage: str) -> float | None:  # examples a second on earlier runs: an ETA from the start
@@ -353,6 +359,7 @@ def run_pipeline(
                     should_stop=should_stop,
                     phases=(phase,),
                     result=result,
+                    engine=engine,
                 )
                 finalize(store, info, config)
                 summary.scored, summary.failed, summary.stopped = result.scored, result.failed, result.stopped
@@ -365,7 +372,7 @@ def run_pipeline(
             summary.flagged = apply_filter(store, info, config, score_key=key, run_id=run_id).flagged
     if "correct" in stages and summary.stopped is None:
         candidate_config = config.correct.candidate_llm(config.llm)
-        candidates = _load_client(store, candidate_config, reporter) if candidate_config else client
+        candidates = _load_client(store, candidate_config, reporter, remote=remote) if candidate_config else client
         with _run(store, info, config, "correct", key, summary) as run_id:
             store.set_auto_applied(info.dataset_id, eta=config.correct.eta, allowed=config.correct.auto_apply)
             result = correct_dataset(
@@ -378,6 +385,7 @@ def run_pipeline(
                 run_id=run_id,
                 on_progress=reporter.phase("correct", prior_rate=prior("correct")),
                 should_stop=should_stop,
+                engine=engine,
             )
             summary.proposed, summary.stopped = result.proposed, result.stopped
             summary.notes.append(
@@ -467,10 +475,14 @@ class _Reporter:
         return send
 
 
-def _load_client(store: Store, llm: LLMConfig, reporter: _Reporter) -> LLMClient:
+def _load_client(store: Store, llm: LLMConfig, reporter: _Reporter, *, remote: bool = False) -> LLMClient:
     """The model's client; the embedded model is loaded first, as phases in MB: ``assemble``
     (a split packaged model's first use only, timed from the start at the measured rate),
-    then ``load``."""
+    then ``load``. ``remote``: the model runs on the engine's workers (a client without it)."""
+    if remote:
+        from curation.engines.ray_engine import driver_client
+
+        return driver_client(llm, store)
     if llm.backend == "embedded":
         from curation.llm import embedded
 
@@ -479,7 +491,15 @@ def _load_client(store: Store, llm: LLMConfig, reporter: _Reporter) -> LLMClient
             on_assemble=_megabytes(reporter, "assemble", prior_rate=ASSEMBLY_BYTES_PER_S >> 20),
             on_progress=_megabytes(reporter, "load"),
         )
-    return make_client(llm, store)
+    client = make_client(llm, store)
+    if llm.batch:
+        client.batches.on_wait = lambda: _requests(reporter.phase("batch", unit="requests"))
+    return client
+
+
+def _requests(send: Callable[[int, int, int], None]) -> Callable[[int, int], None]:
+    """A Batch API wait's (requests answered, requests in all) callback, reported as ``send``'s phase."""
+    return lambda done, total: send(done, total, 0)
 
 
 def _megabytes(reporter: _Reporter, stage: str, *, prior_rate: float | None = None) -> Callable[[int, int], None]:

@@ -5,6 +5,8 @@ In: a path (optionally compressed: ``.gz``, ``.bz2``, ``.xz``, ``.zst`` after th
 extension, e.g. ``data.jsonl.gz``). Out: a :class:`RawFile` whose records are decoded objects each with its line
 (JSONL line, 1-based JSON array element, or 1-based CSV / Parquet data row) and raw text,
 or a per-record :class:`~curation.errors.Problem` where the line could not be decoded.
+:func:`stream_raw` reads JSONL, CSV and Parquet a block at a time each time its records are
+iterated, so a file of any length is read in bounded memory; :func:`read_raw` lists them.
 A problem with the whole file (a JSON syntax error, an unreadable Parquet file, a bad CSV
 header) raises :class:`~curation.errors.InvalidRecordError`; a file that cannot be opened
 or has an unknown extension raises :class:`InputFileError`.
@@ -17,10 +19,12 @@ import csv
 import gzip
 import hashlib
 import io
+import itertools
 import json
 import lzma
 import math
 import zlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.dataset as pads
 
 from curation.errors import InputFileError, InvalidRecordError, Problem
 from curation.formats import printable, quoted, type_name
@@ -42,6 +46,10 @@ EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "c
 #: A compression suffix after the type's extension -> the codec's name.
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 BOM = b"\xef\xbb\xbf"
+_BLOCK = 1 << 20  # bytes read at a time
+_PARQUET_BATCH = 4096  # Parquet rows decoded at a time
+_READ_ERRORS = (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error)
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -57,16 +65,33 @@ class RawRecord:
 
 @dataclass(frozen=True)
 class RawFile:
-    """A file's type, the sha256 of its bytes, its columns (CSV / Parquet) and records."""
+    """A file's type, the sha256 of its bytes, its columns (CSV / Parquet) and records: a list
+    (:func:`read_raw`), or (:func:`stream_raw`) an iterable that reads the file afresh each time."""
 
     file_type: str
     sha256: str
     columns: tuple[str, ...] | None
-    records: list[RawRecord]
+    records: Iterable[RawRecord]
+
+
+class _Reread:
+    """Records read afresh, one at a time, on every iteration."""
+
+    def __init__(self, read: Callable[[], Iterator[RawRecord]]):
+        self._read = read
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        return self._read()
 
 
 def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
-    """Read ``path`` into raw records.
+    """:func:`stream_raw` with every record read into a list (a file-level problem raises here)."""
+    raw = stream_raw(path, name=name)
+    return replace(raw, records=list(raw.records))
+
+
+def stream_raw(path: str | Path, *, name: str | None = None) -> RawFile:
+    """Open ``path`` for reading as raw records.
 
     Args:
         path: a ``.jsonl`` / ``.ndjson``, ``.json`` (array of objects; JSON Lines are
@@ -76,48 +101,44 @@ def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
         name: how problems name the file (default: ``path`` as given).
 
     Returns:
-        The :class:`RawFile`; blank lines are skipped and a leading UTF-8 BOM is dropped.
+        The :class:`RawFile`; blank lines are skipped and a leading UTF-8 BOM is dropped. JSONL,
+        CSV and Parquet records are read as they are iterated (a ``.json`` array, a Hugging
+        Face folder and a compressed Parquet file are read whole, as such files must be).
 
     Raises:
-        InputFileError: the file is missing, unreadable or of an unknown type.
-        InvalidRecordError: the file as a whole cannot be parsed.
+        InputFileError: the file is missing, unreadable, damaged (compressed) or of an unknown type.
+        InvalidRecordError: the file as a whole cannot be parsed (here, or while iterating).
     """
     name = str(path) if name is None else name
     if Path(path).is_dir():
         if is_hf_folder(Path(path)):
             return _raw_table(load_hf_folder(Path(path), name=name), name)
-        return _read_folder(Path(path), name)
+        return _stream_folder(Path(path), name)
     suffix, codec = file_suffix(path)
     if suffix not in EXTENSIONS:
         raise InputFileError(
             f"{name}: unknown file type {suffix or '(no extension)'!r}; expected one of {', '.join(EXTENSIONS)}"
             f" (optionally compressed: {', '.join(COMPRESSIONS)})"
         )
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError as e:
-        raise InputFileError(f"{name}: file not found") from e
-    except IsADirectoryError as e:
-        raise InputFileError(f"{name}: is a directory, not a file") from e
-    except OSError as e:
-        raise InputFileError(f"{name}: cannot read the file: {e.strerror or e}") from e
-    digest = hashlib.sha256(data).hexdigest()  # of the file as stored
+    digest = _sha256(Path(path), name)  # of the file as stored
     if codec is not None:
-        data = _decompress(data, codec, name)
+        for _ in _blocks(path, codec, name):  # a damaged stream fails here, before any record
+            pass
     file_type = EXTENSIONS[suffix]
     if file_type == "parquet":
-        columns, records = _read_parquet(data, name)
-        return RawFile("parquet", digest, columns, records)
+        return _stream_parquet(path, codec, digest, name)
     if file_type == "csv":
-        columns, records = _read_csv(data, name)
-        return RawFile("csv", digest, columns, records)
-    if file_type == "json" and not _looks_like_jsonl(data):
+        return _stream_csv(path, codec, digest, name)
+    if file_type == "jsonl":
+        return RawFile("jsonl", digest, None, _Reread(lambda: _read_jsonl(_lines(path, codec, name), name)))
+    data = b"".join(_blocks(path, codec, name))
+    if not _looks_like_jsonl(data):
         return RawFile("json", digest, None, _read_json_array(data, name))
-    if file_type == "json" and _one_object_over_lines(data):
+    if _one_object_over_lines(data):
         raise InvalidRecordError(
             [Problem(name, None, None, f"{_NOT_AN_ARRAY}, not one object over several lines (wrap the records in [ ])")]
         )
-    return RawFile("jsonl", digest, None, _read_jsonl(data, name))
+    return RawFile("jsonl", digest, None, list(_read_jsonl(data.split(b"\n"), name)))
 
 
 def read_table(data: Any, *, name: str) -> RawFile:
@@ -132,12 +153,12 @@ def read_table(data: Any, *, name: str) -> RawFile:
 
 
 def _raw_table(table: Table, name: str) -> RawFile:
-    records = _row_records(table.rows, name)
+    records = list(_row_records(table.rows, name))
     digest = hashlib.sha256("\n".join(r.raw for r in records).encode("utf-8")).hexdigest()
     return RawFile(table.kind, digest, table.columns, records)
 
 
-def _read_folder(folder: Path, name: str) -> RawFile:
+def _stream_folder(folder: Path, name: str) -> RawFile:
     """A folder of shards of one type (``part-0000.parquet``, ``data-01.jsonl.gz``, ...) as one
     file: shards in name order, each record keeping its shard and line for problems."""
     shards = sorted(p for p in folder.iterdir() if p.is_file() and file_suffix(p)[0] in EXTENSIONS)
@@ -148,16 +169,20 @@ def _read_folder(folder: Path, name: str) -> RawFile:
     types = sorted({EXTENSIONS[file_suffix(p)[0]] for p in shards})
     if len(types) > 1:
         raise InputFileError(f"{name}: the folder mixes file types ({', '.join(types)}); a dataset is one type")
-    parts = [(f"{name}/{p.name}", read_raw(p, name=f"{name}/{p.name}")) for p in shards]
+    parts = [(f"{name}/{p.name}", stream_raw(p, name=f"{name}/{p.name}")) for p in shards]
     first_name, first = parts[0]
-    for shard, part in parts[1:]:
-        if part.columns != first.columns:
-            raise InvalidRecordError(
-                [Problem(shard, None, None, f"columns {list(part.columns or ())} differ from {first_name}'s")]
-            )
     digest = hashlib.sha256("".join(f"{shard}\n{part.sha256}\n" for shard, part in parts).encode()).hexdigest()
-    records = [replace(r, source=shard) for shard, part in parts for r in part.records]
-    return RawFile(first.file_type, digest, first.columns, records)
+
+    def records() -> Iterator[RawRecord]:
+        for shard, part in parts:
+            yield from (replace(r, source=shard) for r in part.records)
+        for shard, part in parts[1:]:  # checked once every shard has been read, as before streaming
+            if part.columns != first.columns:
+                raise InvalidRecordError(
+                    [Problem(shard, None, None, f"columns {list(part.columns or ())} differ from {first_name}'s")]
+                )
+
+    return RawFile(first.file_type, digest, first.columns, _Reread(records))
 
 
 def file_suffix(path: str | Path) -> tuple[str, str | None]:
@@ -176,33 +201,85 @@ def dataset_stem(path: str | Path) -> str:
     return (path.with_suffix("") if path.suffix.lower() in COMPRESSIONS else path).with_suffix("").name
 
 
-def _decompress(data: bytes, codec: str, name: str) -> bytes:
-    """The file's content; a damaged or cut-short stream raises InputFileError in plain words."""
+def _sha256(path: Path, name: str) -> str:
     try:
-        if codec == "gzip":
-            return gzip.decompress(data)
-        if codec == "bzip2":
-            return bz2.decompress(data)
-        if codec == "xz":
-            return lzma.decompress(data)
-        return _zstd(data)
-    except (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error) as e:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except FileNotFoundError as e:
+        raise InputFileError(f"{name}: file not found") from e
+    except IsADirectoryError as e:
+        raise InputFileError(f"{name}: is a directory, not a file") from e
+    except OSError as e:
+        raise InputFileError(f"{name}: cannot read the file: {e.strerror or e}") from e
+
+
+def _blocks(path: str | Path, codec: str | None, name: str) -> Iterator[bytes]:
+    """The file's content, decompressed, a block at a time; a damaged or cut-short stream
+    raises InputFileError in plain words."""
+    try:
+        if codec == "zstd":
+            yield from _zstd_blocks(path)
+            return
+        if codec == "bzip2" and Path(path).stat().st_size == 0:
+            return  # bz2 reads an empty file as empty (its file object would call it cut short)
+        opener = {None: open, "gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}[codec]
+        with opener(path, "rb") as handle:
+            while block := handle.read(_BLOCK):
+                yield block
+    except _READ_ERRORS as e:
+        if codec is None:
+            raise InputFileError(f"{name}: cannot read the file: {getattr(e, 'strerror', None) or e}") from e
         if isinstance(e, EOFError) or "ended before the end-of-stream" in str(e):
             raise InputFileError(f"{name}: the {codec} file is cut short (it ends before its last block)") from e
         raise InputFileError(f"{name}: not a valid {codec} file ({e})") from e
 
 
-def _zstd(data: bytes) -> bytes:
+def _zstd_blocks(path: str | Path) -> Iterator[bytes]:
     import zstandard  # a dependency; imported only for .zst files
 
     reader = zstandard.ZstdDecompressor().decompressobj()
-    try:
-        out = reader.decompress(data)
-    except zstandard.ZstdError as e:
-        raise ValueError(str(e)) from e
+    with open(path, "rb") as handle:
+        while not reader.eof and (block := handle.read(_BLOCK)):
+            try:
+                out = reader.decompress(block)
+            except zstandard.ZstdError as e:
+                raise ValueError(str(e)) from e
+            if out:
+                yield out
     if not reader.eof:
         raise EOFError("zstd frame not finished")
-    return out
+
+
+def _lines(path: str | Path, codec: str | None, name: str) -> Iterator[bytes]:
+    """The file's lines split at ``\\n`` (which they lose), read a block at a time."""
+    rest = b""
+    for block in _blocks(path, codec, name):
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop()
+        yield from lines
+    if rest:
+        yield rest
+
+
+class _BlockFile(io.RawIOBase):
+    """Blocks of bytes as a readable binary file (for :class:`io.TextIOWrapper`)."""
+
+    def __init__(self, blocks: Iterator[bytes]):
+        self._blocks, self._block, self._at = blocks, b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._at >= len(self._block):
+            self._block, self._at = next(self._blocks, None), 0
+            if self._block is None:
+                self._block = b""
+                return 0
+        n = min(len(buffer), len(self._block) - self._at)
+        buffer[:n] = memoryview(self._block)[self._at : self._at + n]
+        self._at += n
+        return n
 
 
 def jsonable(value: Any) -> Any:
@@ -307,10 +384,10 @@ def _dump(value: Any) -> str:
     return text
 
 
-def _read_jsonl(data: bytes, name: str) -> list[RawRecord]:
-    records: list[RawRecord] = []
+def _read_jsonl(lines: Iterable[bytes], name: str) -> Iterator[RawRecord]:
+    """Records of JSON Lines, from the file's lines without their ``\\n``."""
     offset = 0
-    for number, chunk in enumerate(data.split(b"\n"), start=1):
+    for number, chunk in enumerate(lines, start=1):
         start, offset = offset, offset + len(chunk) + 1
         body = chunk.removesuffix(b"\r")
         if body.startswith(BOM):  # files joined with cat keep each part's BOM
@@ -329,11 +406,10 @@ def _read_jsonl(data: bytes, name: str) -> list[RawRecord]:
             except ValueError as e:
                 message = str(e)
         if message is None:
-            records.append(_object(number, text, value, name))
+            yield _object(number, text, value, name)
         else:
             raw = body.decode("utf-8", errors="replace")
-            records.append(RawRecord(number, raw, None, Problem(name, number, None, message)))
-    return records
+            yield RawRecord(number, raw, None, Problem(name, number, None, message))
 
 
 def _line_of(data: bytes, offset: int) -> int:
@@ -362,31 +438,46 @@ def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
 
 
 class _LineTap:
-    """Feeds ``csv.reader`` one physical line at a time and remembers what it consumed."""
+    """Feeds ``csv.reader`` one physical line at a time (a leading BOM dropped) and remembers
+    what it consumed."""
 
-    def __init__(self, text: str):
-        self._lines = iter(io.StringIO(text, newline=""))
+    def __init__(self, lines: Iterable[str]):
+        self._lines = iter(lines)
         self.taken: list[str] = []
+        self.skip = 0  # bytes of BOM dropped before the first line
+        self._first = True
 
     def __iter__(self) -> _LineTap:
         return self
 
     def __next__(self) -> str:
         line = next(self._lines)
+        if self._first and line.startswith("\ufeff"):
+            line, self.skip = line[1:], len(BOM)
+        self._first = False
         self.taken.append(line)
         return line
 
 
-def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]:
-    skip = len(BOM) if data.startswith(BOM) else 0
+def _stream_csv(path: str | Path, codec: str | None, digest: str, name: str) -> RawFile:
+    rows = _read_csv(path, codec, name)
+    header = next(rows)
+    rows.close()
+    return RawFile("csv", digest, header, _Reread(lambda: itertools.islice(_read_csv(path, codec, name), 1, None)))
+
+
+def _read_csv(path: str | Path, codec: str | None, name: str) -> Iterator[Any]:
+    """The header (a tuple of column names), then each data row as a raw record."""
     # One response can be longer than csv's default 128 KiB field limit.
     csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    tap = _LineTap(data[skip:].decode("utf-8", errors="surrogateescape"))
+    binary = io.BufferedReader(_BlockFile(_blocks(path, codec, name)), _BLOCK)
+    tap = _LineTap(io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline=""))
     reader = csv.reader(tap)
     try:
         header = next((row for row in reader if row), None)  # blank lines before it too
         if header is None:
-            return (), []
+            yield ()
+            return
         if any(_first_bad_char(c) is not None for c in header):
             raise InvalidRecordError([Problem(name, None, None, "header is not valid UTF-8 text")])
         dupes = sorted({c for c in header if header.count(c) > 1})
@@ -394,15 +485,17 @@ def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]
             raise InvalidRecordError(
                 [Problem(name, None, None, f"column {quoted(dupes[0])} appears more than once in the header")]
             )
+        yield tuple(header)
         last = "".join(tap.taken)
-        offset = skip + len(last.encode("utf-8", "surrogateescape"))
+        offset = tap.skip + len(last.encode("utf-8", "surrogateescape"))
         tap.taken.clear()
-        records = []
+        count = 0
         for row in reader:
             raw = "".join(tap.taken)
             tap.taken.clear()
             if row:  # blank lines are not data rows
-                records.append(_csv_record(len(records) + 1, raw, row, header, offset, name))
+                count += 1
+                yield _csv_record(count, raw, row, header, offset, name)
                 last = raw
             offset += len(raw.encode("utf-8", "surrogateescape"))
         if _quote_never_closed(last):  # it swallowed every line after it into one cell
@@ -410,16 +503,15 @@ def _read_csv(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]
                 [
                     Problem(
                         name,
-                        len(records) or None,
+                        count or None,
                         None,
-                        ("" if records else "header ") + "opens a quoted field that is never closed "
+                        ("" if count else "header ") + "opens a quoted field that is never closed "
                         "(it runs to the end of the file)",
                     )
                 ]
             )
     except csv.Error as e:
         raise InvalidRecordError([Problem(name, None, None, f"invalid CSV: {e}")]) from e
-    return tuple(header), records
 
 
 def _quote_never_closed(raw: str) -> bool:
@@ -455,26 +547,50 @@ def _csv_record(number: int, raw: str, row: list[str], header: list[str], offset
     return RawRecord(number, shown, dict(zip(header, row)))
 
 
-def _read_parquet(data: bytes, name: str) -> tuple[tuple[str, ...], list[RawRecord]]:
+def _stream_parquet(path: str | Path, codec: str | None, digest: str, name: str) -> RawFile:
+    columns = tuple(_parquet_fragment(path, codec, name).physical_schema.names)
+    return RawFile("parquet", digest, columns, _Reread(lambda: _read_parquet(path, codec, name)))
+
+
+def _parquet_fragment(path: str | Path, codec: str | None, name: str) -> pads.Fragment:
+    """The file as ``pq.read_table`` opens it (so its errors read the same), not yet read."""
+    source = pa.OSFile(str(path)) if codec is None else pa.BufferReader(b"".join(_blocks(path, codec, name)))
     try:
-        table = pq.read_table(pa.BufferReader(data))
-        rows = table.to_pylist()
-    except (pa.ArrowException, OSError, ValueError) as e:
-        raise InvalidRecordError([Problem(name, None, None, f"cannot read Parquet: {e}")]) from e
-    return tuple(table.column_names), _row_records(rows, name)
+        fragment = pads.ParquetFileFormat().make_fragment(source)
+        fragment.physical_schema  # noqa: B018 -- opens the file: a bad one fails here
+    except _PARQUET_ERRORS as e:
+        raise _parquet_error(name, e) from e
+    return fragment
 
 
-def _row_records(rows: list[Any], name: str) -> list[RawRecord]:
+def _read_parquet(path: str | Path, codec: str | None, name: str) -> Iterator[RawRecord]:
+    batches = iter(_parquet_fragment(path, codec, name).to_batches(batch_size=_PARQUET_BATCH))
+    first = 1
+    while True:
+        try:
+            batch = next(batches, None)
+            rows = None if batch is None else batch.to_pylist()
+        except _PARQUET_ERRORS as e:
+            raise _parquet_error(name, e) from e
+        if rows is None:
+            return
+        yield from _row_records(rows, name, first=first)
+        first += len(rows)
+
+
+def _parquet_error(name: str, error: Exception) -> InvalidRecordError:
+    return InvalidRecordError([Problem(name, None, None, f"cannot read Parquet: {error}")])
+
+
+def _row_records(rows: list[Any], name: str, *, first: int = 1) -> Iterator[RawRecord]:
     """Decoded rows (Parquet, in-memory tables) as raw records, row ``n`` (from 1) as line ``n``."""
-    records = []
-    for number, row in enumerate(rows, start=1):
+    for number, row in enumerate(rows, start=first):
         if not isinstance(row, dict):  # a list of dicts can hold anything
-            records.append(_object(number, _dump(jsonable(row)), row, name))
+            yield _object(number, _dump(jsonable(row)), row, name)
             continue
         deep = _nested_too_deep(row)
         if deep is not None:
             problem = Problem(name, number, deep, f"is nested more than {MAX_DEPTH} levels deep")
-            records.append(RawRecord(number, "(nested too deep to show)", None, problem))
+            yield RawRecord(number, "(nested too deep to show)", None, problem)
             continue
-        records.append(RawRecord(number, _dump(jsonable(row)), row))
-    return records
+        yield RawRecord(number, _dump(jsonable(row)), row)

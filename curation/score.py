@@ -27,12 +27,13 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from curation import confidence as cmath
 from curation import contest, prompts, signals, tiers
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, LLMError
 from curation.injection import injection_scores
 from curation.llm.base import ChatRequest, ChatResult
@@ -347,6 +348,15 @@ class ScoreResult:
 
 
 @dataclass(frozen=True)
+class ScoreTask:
+    """One example to score with its dataset-level rule signals (:attr:`DatasetView.rules`):
+    what an engine hands to the compute step, wherever it runs."""
+
+    example: Example
+    rules: dict[str, signals.SignalScore]
+
+
+@dataclass(frozen=True)
 class _Job:
     """What every batch of a scoring run shares."""
 
@@ -358,6 +368,7 @@ class _Job:
     key: str
     run_id: str
     result: ScoreResult
+    engine: Engine
 
 
 def score_dataset(
@@ -371,6 +382,7 @@ def score_dataset(
     should_stop: Callable[[], bool] | None = None,
     phases: tuple[str, ...] = SCORE_PHASES,
     result: ScoreResult | None = None,
+    engine: Engine | None = None,
 ) -> ScoreResult:
     """Score every example of ``info`` not yet scored under this configuration: the cheap
     tier for all (phase ``score``), then the sampled tier for those
@@ -382,27 +394,30 @@ def score_dataset(
         should_stop: polled between batches; True stops the run cleanly (resumable).
         phases: the phases to run (the pipeline records each as a run of its own).
         result: an earlier phase's result of the same run, to carry on counting into.
+        engine: where the LLM work runs (default: this process, :class:`~curation.engines.LocalEngine`);
+            the results are saved here either way.
     Returns:
         Counts; ``stopped`` is ``"cancelled"`` or ``"budget"`` when the run stopped early.
     """
     key = score_key(config)
     examples = list(store.iter_examples(info.dataset_id))
     result = result or ScoreResult()
-    job = _Job(store, info, config, client, dataset_view(examples), key, run_id, result)
+    job = _Job(store, info, config, client, dataset_view(examples), key, run_id, result, engine or LocalEngine())
     for phase in phases:
         if phase == "score":
             done_ids = store.scored_ids(info.dataset_id, key)
             todo = [e for e in examples if e.example_id not in done_ids]
             result.skipped = len(examples) - len(todo)
-            tier, score_batch, sequences = tiers.CHEAP, _score_cheap, 1
+            tier, sequences = tiers.CHEAP, 1
         else:
             by_id = {e.example_id: e for e in examples}
             rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
             todo = [by_id[i] for i in tiers.to_sample(cheap_confidences(rows, config), **_tier_settings(config))]
-            tier, score_batch = tiers.SAMPLED, _score_sampled
+            tier = tiers.SAMPLED
             sequences = config.scoring.reflection_prompts + first_sample_count(config)
         before = client.snapshot()
-        _in_batches(job, todo, phase, score_batch, client.items_per_batch(sequences), on_progress, should_stop)
+        tasks = [ScoreTask(e, job.view.rules[e.example_id]) for e in todo]
+        _in_batches(job, tasks, phase, job.engine.batch_size(client, sequences), on_progress, should_stop)
         result.spent[tier] = _spend(before, client.snapshot())
         if result.stopped:
             break
@@ -423,43 +438,86 @@ def _spend(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {name: after.get(name, 0) - before.get(name, 0) for name in _zero_spend()}
 
 
+def score_work(phase: str, config: Config, view: DatasetView) -> Work:
+    """A scoring phase's work for an engine: :func:`compute_cheap` or :func:`compute_sampled`
+    over batches of :class:`ScoreTask`, and the calls whose replies may be cached already."""
+    shared = {"config": config}
+    if phase == "sample":  # the contest's alternatives read the dataset's shape and format
+        shared["view"] = replace(view, rules={})
+    return Work(
+        compute=compute_cheap if phase == "score" else compute_sampled,
+        context=shared,
+        lookups=lambda tasks: _lookups(phase, tasks, config),
+    )
+
+
+def _lookups(phase: str, tasks: list[ScoreTask], config: Config) -> Lookups:
+    """The calls of ``tasks`` that an earlier run may have paid for: the likelihood pass, the
+    reflections and every sample adaptive k may draw (the cheap tier: its one reflection)."""
+    requests = []
+    for task in tasks:
+        asked = reflection_requests(task.example, config)
+        if phase == "score":
+            requests += asked[:1]
+            continue
+        most = max(config.scoring.k, config.scoring.k_max, first_sample_count(config))
+        requests += asked + ([sample_request(task.example, config, first=0, count=most)] if most else [])
+    return Lookups(requests, [(t.example.prompt, t.example.response) for t in tasks])
+
+
 def _in_batches(
     job: _Job,
-    todo: list[Example],
+    tasks: list[ScoreTask],
     phase: str,
-    score_batch: Callable[[_Job, list[Example], Callable[[], Any]], None],
     size: int,
     on_progress: PhaseProgress | None,
     should_stop: Callable[[], bool] | None,
 ) -> None:
-    """Run one phase over ``todo`` in batches of ``size``, reporting each finished example."""
+    """Run one phase over ``tasks`` in batches of ``size`` on the job's engine, saving and
+    reporting each finished example as its batch comes back."""
     result, finished, failed_before = job.result, 0, job.result.failed
-
-    def tick() -> None:
-        nonlocal finished
-        finished += 1
-        if on_progress is not None:
-            on_progress(phase, finished, len(todo), result.failed - failed_before)
-
     if on_progress is not None:
-        on_progress(phase, 0, len(todo), 0)  # the phase has started: its total is known at once
-    for start in range(0, len(todo), size):
-        if should_stop is not None and should_stop():
-            result.stopped = "cancelled"
-            return
-        try:
-            score_batch(job, todo[start : start + size], tick)
-        except BudgetExceededError:
-            result.stopped = "budget"
-            return
+        on_progress(phase, 0, len(tasks), 0)  # the phase has started: its total is known at once
+    if should_stop is not None and should_stop():
+        result.stopped = "cancelled"
+        return
+    batches = [tasks[start : start + size] for start in range(0, len(tasks), size)]
+    work = score_work(phase, job.config, job.view)
+    try:
+        for batch, outcomes in job.engine.run(work, batches, clients=(job.client,), cache=job.store):
+            for task, parts in zip(batch, outcomes):
+                _commit(job, phase, task.example, parts)
+                finished += 1
+                if on_progress is not None:
+                    on_progress(phase, finished, len(tasks), result.failed - failed_before)
+            if finished < len(tasks) and should_stop is not None and should_stop():
+                result.stopped = "cancelled"
+                return
+    except BudgetExceededError:
+        result.stopped = "budget"
 
 
-def _token_scores(job: _Job, batch: list[Example]) -> dict[str, Any]:
+def _commit(job: _Job, phase: str, example: Example, parts: ExampleScore | LLMError) -> None:
+    """Save one example's outcome of ``phase`` and count it."""
+    _save(job, example, parts)
+    failed = isinstance(parts, LLMError)
+    if phase == "score":
+        if not failed:
+            job.result.scored += 1
+            job.result.new_ids.add(example.example_id)
+    elif failed:
+        job.result.scored -= example.example_id in job.result.new_ids  # its cheap score is replaced
+    else:
+        job.result.sampled += 1
+
+
+def _token_scores(client: LLMClient, batch: list[ScoreTask]) -> dict[str, Any]:
     """Each example's likelihood pass (a cache hit in the sampled tier), or its LLMError."""
     out: dict[str, Any] = {}
-    for example in batch:
+    for task in batch:
+        example = task.example
         try:
-            out[example.example_id] = job.client.score_tokens(example.prompt, example.response)
+            out[example.example_id] = client.score_tokens(example.prompt, example.response)
         except BudgetExceededError:
             raise
         except LLMError as e:
@@ -495,77 +553,84 @@ def _first_error(outcomes: list[Any]) -> LLMError | None:
     return error
 
 
-def _score_cheap(job: _Job, batch: list[Example], tick: Callable[[], Any]) -> None:
-    """The cheap tier: the likelihood pass and the rules; where the backend gives no
-    likelihood, the first self-reflection question instead (a cache hit later if sampled)."""
-    config = job.config
-    tokens = _token_scores(job, batch)
-    asks = [e for e in batch if tokens[e.example_id] is None and config.scoring.reflection_prompts]
-    outcomes = job.client.complete_many([reflection_requests(e, config)[0] for e in asks])
+def compute_cheap(batch: list[ScoreTask], client: LLMClient, *, config: Config) -> list[ExampleScore | LLMError]:
+    """The cheap tier of ``batch``: the likelihood pass and the rules; where the backend gives
+    no likelihood, the first self-reflection question instead (a cache hit later if sampled).
+
+    Returns:
+        Per task, its score parts or the LLMError that stopped it (nothing is saved here).
+    Raises:
+        BudgetExceededError: the budget ran out; no outcome of the batch is kept.
+    """
+    tokens = _token_scores(client, batch)
+    asks = [t.example for t in batch if tokens[t.example.example_id] is None and config.scoring.reflection_prompts]
+    outcomes = client.complete_many([reflection_requests(e, config)[0] for e in asks])
     reflected = dict(zip([e.example_id for e in asks], outcomes))
-    for example in batch:
-        own = tokens[example.example_id]
-        reply = reflected.get(example.example_id)
+    out: list[ExampleScore | LLMError] = []
+    for task in batch:
+        own = tokens[task.example.example_id]
+        reply = reflected.get(task.example.example_id)
         error = _first_error([own, reply])
-        parts = error or assemble(
-            example,
-            [],
-            [reply[0]] if reply else [],
-            rules=job.view.rules[example.example_id],
-            token_scores=own,
-            config=config,
-            tier=tiers.CHEAP,
+        out.append(
+            error
+            or assemble(
+                task.example,
+                [],
+                [reply[0]] if reply else [],
+                rules=task.rules,
+                token_scores=own,
+                config=config,
+                tier=tiers.CHEAP,
+            )
         )
-        _save(job, example, parts)
-        if error is None:
-            job.result.scored += 1
-            job.result.new_ids.add(example.example_id)
-        tick()
+    return out
 
 
-def _score_sampled(job: _Job, batch: list[Example], tick: Callable[[], Any]) -> None:
-    """The sampled tier: reflections and the first samples of every example in one batch,
-    then more samples where adaptive k asks for them, then the contrast."""
+def compute_sampled(
+    batch: list[ScoreTask], client: LLMClient, *, config: Config, view: DatasetView
+) -> list[ExampleScore | LLMError]:
+    """The sampled tier of ``batch``: reflections and the first samples of every example in
+    one batch, then more samples where adaptive k asks for them, then the contrast (its
+    alternatives read ``view``'s shape and format). Returns and raises as :func:`compute_cheap`."""
     # Order matters on the embedded model, which reuses the longest shared token prefix:
     # likelihood (prompt + response), then the reflections (follow-up style extends that very
     # conversation), then the samples (same prompt turns plus the answer template), example
     # by example, so consecutive calls share the longest prefix (docs/benchmarks.md).
-    config, client = job.config, job.client
     first = first_sample_count(config)
-    tokens = _token_scores(job, batch)
+    tokens = _token_scores(client, batch)
     asks = [
-        reflection_requests(e, config) + ([sample_request(e, config, first=0, count=first)] if first else [])
-        for e in batch
+        reflection_requests(t.example, config)
+        + ([sample_request(t.example, config, first=0, count=first)] if first else [])
+        for t in batch
     ]
     per_example = len(asks[0])
     outcomes = client.complete_many([r for own in asks for r in own])
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
-    pending = [(e, outcomes[i * per_example : (i + 1) * per_example]) for i, e in enumerate(batch)]
+    pending = [(t.example, outcomes[i * per_example : (i + 1) * per_example]) for i, t in enumerate(batch)]
     more = _more_samples(pending, config, client) if first else {}
-    for example, own in pending:
+    out: list[ExampleScore | LLMError] = []
+    for task, (example, own) in zip(batch, pending):
         extra = more.get(example.example_id, [])
         error = _first_error([*own, extra, tokens[example.example_id]])
         if error is not None:
-            _save(job, example, error)
-            job.result.scored -= example.example_id in job.result.new_ids  # its cheap score is replaced
-            tick()
+            out.append(error)
             continue
         reflections = [r[0] for r in own[: config.scoring.reflection_prompts]]
         samples = (list(own[-1]) + list(extra)) if first else []
-        rival = _rival(example, samples, tokens[example.example_id], client, view=job.view, config=config)
-        parts = assemble(
-            example,
-            samples,
-            reflections,
-            rules=job.view.rules[example.example_id],
-            token_scores=tokens[example.example_id],
-            config=config,
-            rival=rival,
+        rival = _rival(example, samples, tokens[example.example_id], client, view=view, config=config)
+        out.append(
+            assemble(
+                example,
+                samples,
+                reflections,
+                rules=task.rules,
+                token_scores=tokens[example.example_id],
+                config=config,
+                rival=rival,
+            )
         )
-        _save(job, example, parts)
-        job.result.sampled += 1
-        tick()
+    return out
 
 
 def _rival(

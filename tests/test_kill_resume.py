@@ -169,10 +169,10 @@ def new_store(path: Path, data: Path) -> Path:
     return path
 
 
-def attempt(server: FakeOpenAIServer, killer: KillingModel, store: Path, cwd: Path, when=None):
-    """One `curate run`; returns (return code, request bodies it sent, stderr)."""
+def attempt(server: FakeOpenAIServer, killer: KillingModel, store: Path, cwd: Path, when=None, extra=()):
+    """One `curate run` (``extra``: more flags); returns (return code, request bodies it sent, stderr)."""
     before = len(server.requests)
-    proc = curate(*run_args(store, server), cwd=cwd)
+    proc = curate(*run_args(store, server), *extra, cwd=cwd)
     if when is not None:
         killer.arm(proc, when)
     _, err = proc.communicate(timeout=120)

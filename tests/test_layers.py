@@ -35,6 +35,7 @@ LAYERS = {
     "tables": "io",
     "json_errors": "io",
     "llm": "llm",
+    "engines": "engine",
     "store": "store",
     "prompts": "stage",
     "injection": "stage",
@@ -60,9 +61,10 @@ ALLOWED = {
     "io": {"foundation", "domain"},
     "llm": {"foundation", "domain"},
     "store": {"foundation", "domain"},
-    "stage": {"foundation", "domain", "io", "llm", "store"},
-    "pipeline": {"foundation", "domain", "io", "llm", "store", "stage"},
-    "front": {"foundation", "domain", "io", "llm", "store", "stage", "pipeline"},
+    "engine": {"foundation", "domain", "llm"},
+    "stage": {"foundation", "domain", "io", "llm", "engine", "store"},
+    "pipeline": {"foundation", "domain", "io", "llm", "engine", "store", "stage"},
+    "front": {"foundation", "domain", "io", "llm", "engine", "store", "stage", "pipeline"},
 }
 
 

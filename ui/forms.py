@@ -18,6 +18,7 @@ import streamlit as st
 from curation.config import (
     BACKENDS,
     CANDIDATE_SOURCES,
+    ENGINES,
     GAMMA_MODES,
     JUDGES,
     SAMPLE_STYLES,
@@ -40,7 +41,7 @@ _BACKEND_LABELS = {"embedded": "Embedded (offline, runs here)", "openai": "OpenA
 def last_config(store: Store, dataset: DatasetInfo) -> Config:
     """The dataset's last run configuration, or the defaults."""
     stored = store.last_run_config(dataset.dataset_id) or {}
-    sections = {k: v for k, v in stored.items() if k in ("llm", "scoring", "filter", "correct")}
+    sections = {k: v for k, v in stored.items() if k in ("llm", "scoring", "filter", "correct", "engine")}
     try:
         return Config.from_dict(sections)
     except CurationError:
@@ -65,6 +66,7 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
         "Backend", BACKENDS, index=BACKENDS.index(llm.backend), key=key("backend"), format_func=_BACKEND_LABELS.get
     )
     if o["llm.backend"] == "embedded":
+        o["llm.batch"] = False  # the Batch API is an endpoint's
         choices = list(PACKAGED_MODELS) + [GGUF_CHOICE]
         picked = right.selectbox(
             "Model",
@@ -106,6 +108,13 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
                 f"{env or 'The variable'} is not set in the app's environment; local servers "
                 "may not need it, hosted APIs do."
             )
+        o["llm.batch"] = left.toggle(
+            "OpenAI Batch API",
+            llm.batch,
+            key=key("batch"),
+            help="Each stage's calls go out as batch files: half the price, results within 24 h. "
+            "A restarted run waits for the batches already sent instead of sending them again.",
+        )
     a, b, d = st.columns(3)
     o["llm.concurrency"] = a.number_input("Concurrency", 1, 256, llm.concurrency, key=key("concurrency"))
     o["llm.price_prompt_per_m"] = b.number_input(
@@ -199,6 +208,20 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
             "paper's two-order judge alone; both: the LLM judge joins where it read the "
             "responses.",
         )
+        o["engine.kind"] = st.selectbox(
+            "Engine",
+            ENGINES,
+            index=ENGINES.index(base.engine.kind),
+            key=key("engine"),
+            help='local: this machine; ray: an actor pool on a Ray cluster (pip install -e ".[ray]").',
+        )
+        if o["engine.kind"] == "ray":
+            o["engine.ray_address"] = st.text_input(
+                "Ray address",
+                base.engine.ray_address or "",
+                key=key("ray_address"),
+                placeholder="ray://head:10001 (empty: a local Ray)",
+            )
         stages = st.multiselect("Stages", STAGES, default=list(STAGES), key=key("stages"))
     if not o["llm.model"]:
         raise ConfigError(

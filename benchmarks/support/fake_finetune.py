@@ -1,6 +1,7 @@
 """The files and fine-tuning endpoints of :class:`~benchmarks.support.fake_openai.FakeOpenAIServer`.
 
-``POST /v1/files`` keeps a multipart upload in memory and answers with a file object;
+``POST /v1/files`` keeps a multipart upload (purpose ``fine-tune`` or ``batch``) in memory and
+answers with a file object;
 ``POST /v1/fine_tuning/jobs`` starts a job on an uploaded file, or refuses it with OpenAI's 400
 for an invalid training file (when the server is told to, or the file holds
 :data:`REJECT_MARKER`); ``GET /v1/fine_tuning/jobs/{id}`` moves the job on one status per poll
@@ -18,6 +19,7 @@ from typing import Any
 
 REJECT_MARKER = "FAKE-REJECT-THIS-FILE"
 DEFAULT_STEPS = ("queued", "running", "succeeded")
+PURPOSES = ("fine-tune", "batch")
 STATUSES = ("validating_files", "queued", "running", "succeeded", "failed", "cancelled")
 INVALID_FILE_MESSAGE = "Invalid file format. Example 1: the file was refused by the fake server"
 
@@ -52,8 +54,9 @@ class FakeFineTuning:
 
     def upload(self, content_type: str, body: bytes) -> Answer:
         form = _form(content_type, body)
-        if "file" not in form or form.get("purpose", (None, b""))[1] != b"fine-tune":
-            return _invalid("a 'file' and purpose 'fine-tune' are required", param="file")
+        purpose = form.get("purpose", (None, b""))[1].decode()
+        if "file" not in form or purpose not in PURPOSES:
+            return _invalid(f"a 'file' and a purpose ({' or '.join(PURPOSES)}) are required", param="file")
         filename, data = form["file"]
         with self._lock:
             file_id = f"file-fake{next(self._ids)}"
@@ -64,7 +67,7 @@ class FakeFineTuning:
             "bytes": len(data),
             "created_at": 0,
             "filename": filename or "upload.jsonl",
-            "purpose": "fine-tune",
+            "purpose": purpose,
             "status": "processed",
         }
 

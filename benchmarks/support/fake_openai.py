@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat server for tests and benchmarks.
 
-It serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port), and
-the files and fine-tuning endpoints (:mod:`benchmarks.support.fake_finetune`),
+It serves ``POST /v1/chat/completions`` and ``GET /v1/models`` on 127.0.0.1 (a free port), the
+files and fine-tuning endpoints (:mod:`benchmarks.support.fake_finetune`) and the Batch API
+(:mod:`benchmarks.support.fake_batch`),
 from a stdlib ``ThreadingHTTPServer``, so the real ``openai`` package can be driven
 end to end without a network. Replies come from a function of the request JSON, a list
 (served in turn) or a fixed string; ``n`` choices, word-count usage and made-up but
@@ -25,6 +26,8 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from benchmarks.support import fake_batch
+from benchmarks.support.fake_batch import FakeBatches
 from benchmarks.support.fake_finetune import DEFAULT_STEPS, FakeFineTuning
 
 RATE_LIMIT = "rate_limit"  # 429 with a Retry-After header
@@ -39,7 +42,8 @@ AUTH_ECHO = "auth_echo"  # 401 whose body repeats the Authorization header, as c
 FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES, NULL_CONTENT, DISCONNECT, BAD_REQUEST, AUTH_ECHO)
 TRANSIENT_FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES)
 MAX_BODY_BYTES = 1_000_000
-_FILES, _JOBS = "/v1/files", "/v1/fine_tuning/jobs"
+MAX_FILE_BYTES = 256_000_000  # an upload (a batch file may hold 200 MB)
+_FILES, _JOBS, _BATCHES = "/v1/files", "/v1/fine_tuning/jobs", "/v1/batches"
 MAX_RECORDED = 10_000
 
 Reply = Callable[[dict], str] | Sequence[str] | str
@@ -65,11 +69,14 @@ class FakeOpenAIServer:
             "maximum context length" error (a model with a small context).
         fine_tune_steps: the statuses a fine-tuning job goes through, one per poll.
         reject_fine_tuning: refuse every fine-tuning job with OpenAI's invalid-file 400.
+        batch_steps: the statuses a batch goes through, one per poll.
+        fail_batch_line: picks the chat request bodies whose batch lines fail.
 
     Attributes:
         requests: the JSON bodies of the chat calls received, oldest first.
         headers: their headers, names lower-cased.
         fine_tuning: the uploaded files and fine-tuning jobs.
+        batches: the batches (their chat lines are not counted as chat calls).
     """
 
     def __init__(
@@ -88,6 +95,8 @@ class FakeOpenAIServer:
         max_prompt_chars: int | None = None,
         fine_tune_steps: Sequence[str] = DEFAULT_STEPS,
         reject_fine_tuning: bool = False,
+        batch_steps: Sequence[str] = fake_batch.DEFAULT_STEPS,
+        fail_batch_line: Callable[[dict], bool] | None = None,
     ) -> None:
         unknown = set(fault_kinds) | {f for f in faults if f is not None}
         unknown -= set(FAULTS)
@@ -104,6 +113,12 @@ class FakeOpenAIServer:
         self.model = model
         self.max_prompt_chars = max_prompt_chars
         self.fine_tuning = FakeFineTuning(steps=fine_tune_steps, reject=reject_fine_tuning)
+        self.batches = FakeBatches(
+            self.fine_tuning.files,
+            lambda body: self.completion(body, None),
+            steps=batch_steps,
+            fail_line=fail_batch_line,
+        )
         self.requests: collections.deque[dict] = collections.deque(maxlen=MAX_RECORDED)
         self.headers: collections.deque[dict[str, str]] = collections.deque(maxlen=MAX_RECORDED)
         self._counts: collections.Counter[str] = collections.Counter()
@@ -259,8 +274,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        fake = self.server.fake
         if self.path.startswith(_JOBS + "/"):
-            self._send(*self.server.fake.fine_tuning.retrieve(self.path[len(_JOBS) + 1 :].rstrip("/")))
+            self._send(*fake.fine_tuning.retrieve(self.path[len(_JOBS) + 1 :].rstrip("/")))
+            return
+        if self.path.startswith(_BATCHES + "/"):
+            self._send(*fake.batches.retrieve(self.path[len(_BATCHES) + 1 :].rstrip("/")))
+            return
+        if self.path.startswith(_FILES + "/") and self.path.rstrip("/").endswith("/content"):
+            status, body = fake.batches.content(self.path[len(_FILES) + 1 :].rstrip("/").removesuffix("/content"))
+            self._send_bytes(status, body, "application/octet-stream")
             return
         if self.path.rstrip("/") != "/v1/models":
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
@@ -276,13 +299,16 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         fake = self.server.fake
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        if length > (MAX_FILE_BYTES if self.path.rstrip("/") == _FILES else MAX_BODY_BYTES):
             self.close_connection = True
             self._send(413, {"error": {"message": "body too large", "type": "invalid_request_error"}})
             return
         raw = self.rfile.read(length)
         if self.path.rstrip("/") in (_FILES, _JOBS):
             self._fine_tuning(raw)
+            return
+        if self.path.rstrip("/") == _BATCHES:
+            self._json_request(raw, fake.batches.create)
             return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
@@ -344,12 +370,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") == _FILES:
             self._send(*fine_tuning.upload(self.headers.get("Content-Type", ""), raw))
             return
+        self._json_request(raw, fine_tuning.create)
+
+    def _json_request(self, raw: bytes, handle: Callable[[dict], tuple[int, dict]]) -> None:
         try:
             request = json.loads(raw)
         except json.JSONDecodeError:
             self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
             return
-        self._send(*fine_tuning.create(request))
+        self._send(*handle(request))
 
     def _send(self, status: int, payload: dict, *, headers: dict[str, str] | None = None) -> None:
         self._send_bytes(status, json.dumps(payload).encode(), "application/json", headers)

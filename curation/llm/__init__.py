@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from curation.config import LLMConfig
+from curation.errors import ConfigError
 from curation.llm.base import CallCache, ChatBackend
+from curation.llm.batch import BatchLog, BatchRunner
 from curation.llm.client import LLMClient
 
 
@@ -19,4 +23,27 @@ def make_backend(config: LLMConfig) -> ChatBackend:
 
 
 def make_client(config: LLMConfig, cache: CallCache) -> LLMClient:
-    return LLMClient(make_backend(config), cache=cache, config=config)
+    """The client of ``config``'s backend over ``cache``; with ``config.batch``, its calls go
+    through OpenAI's Batch API first, recorded in ``cache`` (which must then be a :class:`BatchLog`).
+
+    Raises:
+        ConfigError: batch mode with a cache that cannot record batches.
+    """
+    backend = make_backend(config)
+    if not config.batch:
+        return LLMClient(backend, cache=cache, config=config)
+    if not isinstance(cache, BatchLog):
+        raise ConfigError("config: llm.batch needs the project store, which records each batch for a rerun")
+    from curation.llm.openai_batch import OpenAIBatchAPI
+
+    runner = BatchRunner(
+        OpenAIBatchAPI(config),
+        cache,
+        backend=backend.name,
+        model=backend.model,
+        base_url=config.base_url,
+        poll_s=config.batch_poll_s,
+        max_attempts=config.max_attempts,
+        sleep=time.sleep,
+    )
+    return LLMClient(backend, cache=cache, config=config, batches=runner)

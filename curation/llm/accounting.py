@@ -16,6 +16,7 @@ class LLMStats:
     """Running totals of one client, safe to update from many threads.
 
     ``calls`` counts backend calls made (every attempt, failed ones included);
+    ``batched`` the samples Batch API batches answered (then served from the cache);
     ``cache_hits`` / ``cache_misses`` count samples; ``failures`` counts requests that
     failed for good; ``retries`` counts waits before another attempt; ``elapsed_s`` is the
     wall-clock time during which at least one request was being served and
@@ -23,6 +24,7 @@ class LLMStats:
     """
 
     calls: int = 0
+    batched: int = 0
     cache_hits: int = 0
     cache_misses: int = 0
     failures: int = 0

@@ -42,6 +42,16 @@ class ChatRequest:
         """The request for its ``offset``-th sample alone: sample ``sample_index + offset``."""
         return self.single(self.sample_index + offset)
 
+    def to_json(self) -> dict:
+        """The request as plain JSON values (as the call cache keeps it)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ChatRequest:
+        """The request :meth:`to_json` gave."""
+        turns = tuple(Message(**m) for m in data["messages"])
+        return cls(**{**data, "messages": turns, "stop": tuple(data.get("stop", ()))})
+
     def cache_key(self, backend: str, model: str) -> str:
         """A stable hash of everything that decides the reply (``n`` excluded)."""
         payload = asdict(self)

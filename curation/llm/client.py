@@ -12,12 +12,17 @@ configured budget is spent, no new backend call is made: the run stops with
 Backend convention: a request with ``n`` samples and ``sample_index = s`` asks for samples
 ``s .. s + n - 1``; the client only ever asks for the samples it is missing.
 
+In batch mode (``llm.batch``), :meth:`LLMClient.complete_many` first sends the samples it
+misses through a Batch API (:mod:`curation.llm.batch`), at the batch price, then finds them cached.
+
 Totals and estimates are computed in :mod:`curation.llm.accounting` (re-exported here).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -29,6 +34,7 @@ from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
 from curation.llm.accounting import Estimate, LLMStats, call_cost, estimate
 from curation.llm.base import CallCache, ChatBackend, ChatRequest, ChatResult, TokenScores
+from curation.llm.batch import MAX_LINES, BatchRunner, most_cost
 from curation.llm.retry import backoff_delay
 from curation.records import Message
 
@@ -54,6 +60,7 @@ class LLMClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        batches: BatchRunner | None = None,
     ) -> None:
         """Wire the client.
 
@@ -66,9 +73,12 @@ class LLMClient:
             sleep: waits between attempts (inject a recorder in tests).
             clock: a monotonic clock for timings.
             rng: jitter source; default ``random.Random(config.seed)``.
+            batches: batch mode: :meth:`complete_many` sends its uncached samples through
+                this Batch API runner first (:mod:`curation.llm.batch`).
         """
         self.backend = backend
         self.config = config
+        self.batches = batches
         self.stats = LLMStats()
         self._cache = cache
         self._sleep = sleep
@@ -104,15 +114,18 @@ class LLMClient:
             completion_tokens_per_call,
             seconds_per_call=seconds_per_call,
             concurrency=self.concurrency,
-            price_prompt_per_m=self.config.price_prompt_per_m,
-            price_completion_per_m=self.config.price_completion_per_m,
+            price_prompt_per_m=self.config.prices()[0],
+            price_completion_per_m=self.config.prices()[1],
         )
 
     def items_per_batch(self, sequences_per_item: int) -> int:
         """How many items (e.g. examples, each asking for ``sequences_per_item`` samples) to
         hand to :meth:`complete_many` at once: two per request in flight on a concurrent
         backend; on a batching one, as many as it decodes together
-        (``backend.max_batch_sequences``). Small enough that a kill loses little."""
+        (``backend.max_batch_sequences``). Small enough that a kill loses little. In batch
+        mode, as many as one batch file holds: a batch is recorded, so a kill loses nothing."""
+        if self.batches is not None:
+            return max(1, MAX_LINES // max(1, sequences_per_item))
         if self.concurrency > 1:
             return 2 * self.concurrency
         return max(1, self.backend.max_batch_sequences // max(1, sequences_per_item))
@@ -146,8 +159,8 @@ class LLMClient:
         Raises:
             BudgetExceededError: the budget is spent and the result is not cached.
         """
-        probe = ChatRequest(messages=messages + (Message("assistant", response),), max_tokens=0)
-        key = f"score_tokens{SCORE_TOKENS_VERSION}:" + probe.cache_key(self.backend.name, self.backend.model)
+        probe = _likelihood_probe(messages, response)
+        key = likelihood_key(self.backend.name, self.backend.model, messages, response)
         with self._cache_lock:
             stored = self._cache.cache_get_many([key]).get(key)
         if stored is not None:
@@ -235,15 +248,16 @@ class LLMClient:
         todo = list(requests)
         if self.concurrency == 1 and self.backend.max_batch_sequences > 0:
             return self._complete_together(todo, on_result)
+        held = self._prefetch(self.batches, todo) if self.batches is not None else set()
         outcomes: list[Outcome | None] = [None] * len(todo)
         stop = threading.Event()
         window = 2 * self.concurrency
 
-        def run(request: ChatRequest) -> Outcome:
-            if stop.is_set():
+        def run(index: int) -> Outcome:
+            if stop.is_set() or index in held:
                 return self._not_started()
             try:
-                return self.complete(request)
+                return self.complete(todo[index])
             except LLMError as e:
                 return e
 
@@ -260,7 +274,7 @@ class LLMClient:
             try:
                 while next_index < len(todo) or pending:
                     while next_index < len(todo) and len(pending) < window and not stop.is_set():
-                        pending[pool.submit(run, todo[next_index])] = next_index
+                        pending[pool.submit(run, next_index)] = next_index
                         next_index += 1
                     if not pending:
                         break
@@ -273,6 +287,33 @@ class LLMClient:
         for index in range(next_index, len(todo)):
             finish(index, self._not_started())
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def _prefetch(self, runner: BatchRunner, todo: list[ChatRequest]) -> set[int]:
+        """Batch mode: wait for the batches a killed run left open, then send the samples of
+        ``todo`` not cached (nor left unanswered by a batch before: those go as normal calls)
+        as batches, cut to what the budget can pay at most, and wait for them; their results
+        land in the cache. Returns the indices of the requests left out for the budget."""
+        self._enter()
+        try:
+            self._account_batch(runner.resume())
+            keys = self._keys(todo)
+            with self._cache_lock:
+                skip = self._cache.cache_get_many([k for ks in keys for k in ks]).keys() | runner.failures()
+            lines = _batch_lines(todo, keys, skip)
+            budget = self.config.budget_usd
+            room = math.inf if budget is None else budget - self.stats.snapshot()["cost_usd"]
+            costs = itertools.accumulate(most_cost(r, self.config.prices()) for _, _, r in lines)
+            fits = sum(1 for total in costs if total <= room)
+            self._account_batch(runner.send([(cid, r) for _, cid, r in lines[:fits]]))
+            return {i for i, _, _ in lines[fits:]}
+        finally:
+            self._leave()
+
+    def _account_batch(self, got: list[ChatResult]) -> None:
+        prompt = sum(r.prompt_tokens for r in got)
+        completion = sum(r.completion_tokens for r in got)
+        cost = call_cost(prompt, completion, *self.config.prices())
+        self.stats.add(batched=len(got), prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost)
 
     def _complete_together(
         self, todo: list[ChatRequest], on_result: Callable[[int, Outcome], None] | None
@@ -350,14 +391,18 @@ class LLMClient:
     def _lookup(self, requests: list[ChatRequest]) -> tuple[list[list[str]], list[list[ChatResult | None]]]:
         """Per request, the cache key of each sample and the cached sample (None where
         missing), read in one go; hits and misses are counted."""
-        name, model = self.backend.name, self.backend.model
-        keys = [[r.sample(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in requests]
+        keys = self._keys(requests)
         with self._cache_lock:
             stored = self._cache.cache_get_many([k for ks in keys for k in ks])
         results = [[_from_cache(stored[k], k) if k in stored else None for k in ks] for ks in keys]
         missing = sum(r is None for got in results for r in got)
         self.stats.add(cache_hits=sum(map(len, keys)) - missing, cache_misses=missing)
         return keys, results
+
+    def _keys(self, requests: list[ChatRequest]) -> list[list[str]]:
+        """Per request, the cache key of each of its samples."""
+        name, model = self.backend.name, self.backend.model
+        return [[r.sample(i).cache_key(name, model) for i in range(max(r.n, 0))] for r in requests]
 
     def _fetch(self, request: ChatRequest, run: list[int], keys: list[str], results: list[ChatResult | None]) -> None:
         """Fill ``results[i]`` for every sample index in ``run``, retrying transient failures."""
@@ -443,6 +488,30 @@ class LLMClient:
             self._active -= 1
             if self._active == 0:
                 self.stats.add(elapsed_s=self._clock() - self._active_since)
+
+
+def likelihood_key(backend: str, model: str, messages: tuple[Message, ...], response: str) -> str:
+    """The cache key of :meth:`LLMClient.score_tokens` for ``response`` after ``messages``."""
+    probe = _likelihood_probe(messages, response)
+    return f"score_tokens{SCORE_TOKENS_VERSION}:" + probe.cache_key(backend, model)
+
+
+def _likelihood_probe(messages: tuple[Message, ...], response: str) -> ChatRequest:
+    return ChatRequest(messages=messages + (Message("assistant", response),), max_tokens=0)
+
+
+def _batch_lines(
+    requests: list[ChatRequest], keys: list[list[str]], skip: set[str]
+) -> list[tuple[int, str, ChatRequest]]:
+    """One batch line per run of consecutive samples of a request that are not in ``skip`` nor
+    in an earlier line (a custom id appears once in a file): (request index, the run's first
+    key as its custom id, the request for the run)."""
+    lines, claimed = [], set(skip)
+    for i, (request, ks) in enumerate(zip(requests, keys)):
+        for run in _contiguous_runs([s for s, k in enumerate(ks) if k not in claimed]):
+            claimed.update(ks[s] for s in run)
+            lines.append((i, ks[run[0]], replace(request, n=len(run), sample_index=request.sample_index + run[0])))
+    return lines
 
 
 def _contiguous_runs(indices: list[int]) -> list[list[int]]:

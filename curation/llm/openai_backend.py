@@ -18,8 +18,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import openai
 
@@ -40,6 +40,7 @@ _TRANSIENT_STATUS = frozenset({408, 429})
 #: How OpenAI, vLLM and llama.cpp's server word a request too long for the model's context.
 _CONTEXT_LENGTH = re.compile(r"context[_ ]length|maximum context|exceeds the context|context size", re.IGNORECASE)
 _REDACTED = "[redacted]"
+T = TypeVar("T")
 
 #: A ``tool`` turn travels as text in a user turn: the API refuses a tool result without the
 #: assistant's structured call, and our prompts carry calls as text (curation.records).
@@ -128,102 +129,123 @@ class OpenAIBackend:
         self._client.close()
 
     def _call(self, request: ChatRequest, *, n: int, seed: int) -> list[ChatResult]:
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": [{"role": _ENDPOINT_ROLES.get(m.role, m.role), "content": m.content} for m in request.messages],
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "seed": seed,
-        }
-        if n != 1:
-            kwargs["n"] = n
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
-        if request.top_logprobs > 0:
-            kwargs["logprobs"] = True
-            kwargs["top_logprobs"] = min(request.top_logprobs, MAX_TOP_LOGPROBS)
-        error: LLMError | None = None
-        cause: BaseException | None = None
-        try:
-            raw = self._client.chat.completions.with_raw_response.create(**kwargs)
-            body = raw.text
-        except openai.APIStatusError as e:
-            error, cause = self._status_error(e), e
-        except openai.APITimeoutError as e:
-            error, cause = TransientLLMError(f"{self._where()}: timed out"), e
-        except openai.APIConnectionError as e:
-            error, cause = TransientLLMError(f"{self._where()}: connection failed: {e}"), e
-        except openai.OpenAIError as e:
-            error, cause = LLMError(f"{self._where()}: {e}"), e
-        if error is not None:
-            # Raised outside the except block so no exception context carries the
-            # original (possibly key-bearing) message along.
-            error, cause = self._scrubbed(error, cause)
-            raise error from cause
+        kwargs = chat_body(request, model=self.model, n=n, seed=seed)
+        create = self._client.chat.completions.with_raw_response.create
+        body = call_endpoint(lambda: create(**kwargs).text, where=self._where(), key=self._secret)
         return self._parse(body, n)
-
-    def _status_error(self, e: openai.APIStatusError) -> LLMError:
-        status = e.status_code
-        message = f"{self._where()}: {e.message}"
-        if status in _TRANSIENT_STATUS or status >= 500:
-            headers = e.response.headers
-            retry_after = _retry_after_ms(headers.get("retry-after-ms"))
-            if retry_after is None:
-                retry_after = parse_retry_after(headers.get("retry-after"))
-            return TransientLLMError(message, retry_after=retry_after)
-        if _CONTEXT_LENGTH.search(message):
-            return ContextLengthError(message)
-        return LLMError(message)
-
-    def _scrubbed(self, error: LLMError, cause: BaseException | None) -> tuple[LLMError, BaseException | None]:
-        text = str(error)
-        leaked = bool(self._secret) and (self._secret in text or self._secret in str(cause))
-        if leaked:
-            text = redacted(text, self._secret)
-            if isinstance(error, TransientLLMError):
-                error = TransientLLMError(text, retry_after=error.retry_after)
-            else:
-                error = type(error)(text)
-            cause = None
-        return error, cause
 
     def _parse(self, body: str, n: int) -> list[ChatResult]:
         try:
             data = json.loads(body)
         except (json.JSONDecodeError, TypeError) as e:
             raise TransientLLMError(f"{self._where()}: malformed reply (not JSON: {e})") from None
-        if not isinstance(data, dict):
-            raise self._malformed("body is not a JSON object")
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise self._malformed("no choices")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        prompt_tokens = _int(usage.get("prompt_tokens"))
-        completion_tokens = _int(usage.get("completion_tokens"))
-        kept = choices[:n]
-        share, extra = divmod(completion_tokens, len(kept))
-        results = []
-        for i, choice in enumerate(kept):
-            message = choice.get("message") if isinstance(choice, dict) else None
-            text = message.get("content") if isinstance(message, dict) else None
-            if not isinstance(text, str):
-                raise self._malformed(f"choice {i} has no text content")
-            results.append(
-                ChatResult(
-                    text=text,
-                    prompt_tokens=prompt_tokens if i == 0 else 0,
-                    completion_tokens=share + (extra if i == 0 else 0),
-                    finish_reason=_str_or_none(choice.get("finish_reason")),
-                    top_logprobs=_top_logprobs(choice.get("logprobs")),
-                )
-            )
-        return results
-
-    def _malformed(self, what: str) -> TransientLLMError:
-        return TransientLLMError(f"{self._where()}: malformed reply ({what})")
+        return parse_completion(data, n, where=self._where())
 
     def _where(self) -> str:
         return f"openai backend, model {self.model!r}"
+
+
+def call_endpoint(call: Callable[[], T], *, where: str, key: str) -> T:
+    """``call()``, its ``openai`` errors sorted for the retry loop: 429, 408, 5xx, timeouts and lost
+    connections raise :class:`TransientLLMError` (with the server's ``Retry-After``), a request too
+    long for the context :class:`ContextLengthError`, the rest :class:`LLMError`; each message
+    starts with ``where`` and never holds ``key`` (from :func:`secret`)."""
+    try:
+        return call()
+    except openai.APIStatusError as e:
+        error, cause = _status_error(e, where), e
+    except openai.APITimeoutError as e:
+        error, cause = TransientLLMError(f"{where}: timed out"), e
+    except openai.APIConnectionError as e:
+        error, cause = TransientLLMError(f"{where}: connection failed: {e}"), e
+    except openai.OpenAIError as e:
+        error, cause = LLMError(f"{where}: {e}"), e
+    # Raised outside the except blocks so no exception context carries the original (possibly
+    # key-bearing) message along.
+    error, kept = _scrubbed(error, cause, key)
+    raise error from kept
+
+
+def _status_error(e: openai.APIStatusError, where: str) -> LLMError:
+    message = f"{where}: {e.message}"
+    if e.status_code in _TRANSIENT_STATUS or e.status_code >= 500:
+        headers = e.response.headers
+        retry_after = _retry_after_ms(headers.get("retry-after-ms"))
+        if retry_after is None:
+            retry_after = parse_retry_after(headers.get("retry-after"))
+        return TransientLLMError(message, retry_after=retry_after)
+    if _CONTEXT_LENGTH.search(message):
+        return ContextLengthError(message)
+    return LLMError(message)
+
+
+def _scrubbed(error: LLMError, cause: BaseException, key: str) -> tuple[LLMError, BaseException | None]:
+    text = str(error)
+    if not key or (key not in text and key not in str(cause)):
+        return error, cause
+    text = redacted(text, key)
+    if isinstance(error, TransientLLMError):
+        return TransientLLMError(text, retry_after=error.retry_after), None
+    return type(error)(text), None
+
+
+def chat_body(request: ChatRequest, *, model: str, n: int, seed: int) -> dict[str, Any]:
+    """The JSON body that asks for ``n`` samples of ``request`` (seeded with ``seed``): the one
+    wire form of a call, sent as it is or as a line of a Batch API file."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": _ENDPOINT_ROLES.get(m.role, m.role), "content": m.content} for m in request.messages],
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "seed": seed,
+    }
+    if n != 1:
+        body["n"] = n
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.top_logprobs > 0:
+        body["logprobs"] = True
+        body["top_logprobs"] = min(request.top_logprobs, MAX_TOP_LOGPROBS)
+    return body
+
+
+def parse_completion(data: Any, n: int, *, where: str) -> list[ChatResult]:
+    """Up to ``n`` samples from a chat completion's parsed JSON body. Token usage is split over
+    the choices: the prompt tokens go to the first, the completion tokens are shared out.
+
+    Raises:
+        TransientLLMError: the body is not a completion with text in every choice kept.
+    """
+    if not isinstance(data, dict):
+        raise _malformed(where, "body is not a JSON object")
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise _malformed(where, "no choices")
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    prompt_tokens = _int(usage.get("prompt_tokens"))
+    completion_tokens = _int(usage.get("completion_tokens"))
+    kept = choices[:n]
+    share, extra = divmod(completion_tokens, len(kept))
+    results = []
+    for i, choice in enumerate(kept):
+        message = choice.get("message") if isinstance(choice, dict) else None
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            raise _malformed(where, f"choice {i} has no text content")
+        results.append(
+            ChatResult(
+                text=text,
+                prompt_tokens=prompt_tokens if i == 0 else 0,
+                completion_tokens=share + (extra if i == 0 else 0),
+                finish_reason=_str_or_none(choice.get("finish_reason")),
+                top_logprobs=_top_logprobs(choice.get("logprobs")),
+            )
+        )
+    return results
+
+
+def _malformed(where: str, what: str) -> TransientLLMError:
+    return TransientLLMError(f"{where}: malformed reply ({what})")
 
 
 def make_client(config: LLMConfig, *, environ: Mapping[str, str] = os.environ) -> openai.OpenAI:

@@ -2,11 +2,14 @@
 
 The store package is the only code that talks to DuckDB. Every query is a named constant (in
 :mod:`curation.store.sql`; the review queue's in :mod:`curation.store.review_sql`) with bound
-parameters, run by a typed method (the review, insights and fine-tuning ones are mixed in from
-:mod:`curation.store.reviewing`, :mod:`curation.store.insights` and :mod:`curation.store.finetuning`).
+parameters, run by a typed method (the review, insights, fine-tuning and Batch API ones are mixed
+in from :mod:`curation.store.reviewing`, :mod:`curation.store.insights`,
+:mod:`curation.store.finetuning` and :mod:`curation.store.batches`).
 One :class:`Store` wraps one connection; a re-entrant lock serialises use from several threads
 (the app serves several sessions; the LLM layer writes the call cache from worker threads).
-Writes that must land together run in :meth:`Store.transaction`.
+Writes that must land together run in :meth:`Store.transaction`. An import stages its records in
+DuckDB (:meth:`Store.staging`, :mod:`curation.store.staging`) before :meth:`Store.add_staged`
+stores them; an export reads its rows a page at a time (:meth:`Store.export_pages`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,17 +29,21 @@ import duckdb
 import pyarrow as pa
 
 from curation.errors import StorageError, StoreLockedError
-from curation.records import Example, ParsedDataset
+from curation.records import Example, ParsedDataset, Rejected
 from curation.store import sql
+from curation.store.batches import BatchQueries
 from curation.store.finetuning import FineTuneQueries
 from curation.store.insights import InsightQueries
 from curation.store.reviewing import ReviewQueries
 from curation.store.schema import MIGRATIONS
-from curation.store.values import now, prompt_from_json, prompt_text, prompt_to_json
+from curation.store.staging import Staging, example_of
+from curation.store.values import now, prompt_text, prompt_to_json
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STORE = "curation.duckdb"
+#: DuckDB's memory for a store (DuckDB's own default is 80 % of the machine's).
+MEMORY_LIMIT = "512MB"
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
@@ -55,21 +62,34 @@ class DatasetInfo:
     imported_at: datetime
 
 
-class Store(ReviewQueries, InsightQueries, FineTuneQueries):
+@dataclass(frozen=True)
+class SourceFile:
+    """What the store records of the file a dataset came from (its ``path`` as given)."""
+
+    path: str
+    sha256: str
+    file_type: str
+    format: str
+    options: dict[str, Any]
+
+
+class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
     """An open project store.
 
     Args:
         path: the DuckDB file (created with its schema when missing), or ``":memory:"``.
+        memory_limit: what DuckDB may hold in memory (its cache and an import's staged records);
+            past it, it spills to ``<path>.tmp``, so an import or export of any size fits in it.
     Raises:
         StoreLockedError: another process holds the file.
         StorageError: the file cannot be opened or is not a DuckDB database.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool = False):
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, read_only: bool = False, memory_limit: str = MEMORY_LIMIT):
         self.path = str(path)
         self._lock = threading.RLock()
         try:
-            self._con = duckdb.connect(self.path, read_only=read_only)
+            self._con = duckdb.connect(self.path, read_only=read_only, config={"memory_limit": memory_limit})
         except duckdb.IOException as e:
             raise _open_error(self.path, e) from e
         except duckdb.Error as e:
@@ -145,51 +165,92 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries):
         return [row[1] for row in self._rows(sql.APPLIED)]
 
     # -- datasets and examples ----------------------------------------------------------
-    def add_dataset(self, parsed: ParsedDataset, *, name: str, append: bool = False) -> DatasetInfo:
-        """Write a parsed file as a new dataset, all or nothing.
+    @contextmanager
+    def staging(self) -> Iterator[Staging]:
+        """A staging for one import on this store's connection, held (with the lock) until the block ends."""
+        with self._lock:
+            staging = Staging(self._con, self.path)
+            try:
+                yield staging
+            finally:
+                staging.drop()
 
-        With ``append``, an existing dataset of that name gains the examples whose ids it does
-        not have yet (an updated file re-imported: only the new examples get scored).
+    def add_staged(
+        self,
+        staging: Staging,
+        source: SourceFile,
+        *,
+        name: str,
+        rejected: Sequence[Rejected] = (),
+        append: bool = False,
+    ) -> DatasetInfo:
+        """Store a settled staging's kept records as a new dataset (or, with ``append``, the
+        records an existing one lacks), all or nothing; ``rejected`` are the records left out.
 
         Raises:
             StorageError: a dataset of that name exists already (and not ``append``), or the
                 file has another shape than the dataset.
         """
+        if staging.kept is None:
+            raise StorageError(f"{self.path}: the staging is not settled (call its settle first)")
+        with self._lock:
+            return self._add(source, name=name, rejected=rejected, append=append)
+
+    def add_dataset(self, parsed: ParsedDataset, *, name: str, append: bool = False) -> DatasetInfo:
+        """Write a parsed file as a new dataset, all or nothing (as :meth:`add_staged` does a staging).
+
+        With ``append``, an existing dataset of that name gains the examples whose ids it does
+        not have yet (an updated file re-imported: only the new examples get scored).
+
+        Raises:
+            StorageError: as for :meth:`add_staged`.
+        """
+        source = SourceFile(parsed.path, parsed.sha256, parsed.file_type, parsed.format, parsed.options)
+        table = _examples_table(parsed.examples)
+        with self._lock:
+            for relation in ("new_ids", "new_rows"):
+                self._con.register(relation, table)
+            try:
+                return self._add(source, name=name, rejected=parsed.rejected, append=append)
+            finally:
+                for relation in ("new_ids", "new_rows"):
+                    self._con.unregister(relation)
+
+    def _add(self, source: SourceFile, *, name: str, rejected: Sequence[Rejected], append: bool) -> DatasetInfo:
+        """Store the relations ``new_ids`` and ``new_rows`` as dataset ``name``."""
         existing = self.find_dataset(name)
         if existing is not None and not append:
             raise StorageError(
                 f"{self.path}: a dataset named {name!r} exists already; choose another --name "
                 "or add --append to add its new examples"
             )
-        if existing is not None and existing.format != parsed.format:
-            raise StorageError(f"{self.path}: dataset {name!r} is {existing.format}, the file is {parsed.format}")
+        if existing is not None and existing.format != source.format:
+            raise StorageError(f"{self.path}: dataset {name!r} is {existing.format}, the file is {source.format}")
         with self.transaction():
             if existing is None:
-                dataset_id, first, known = self._rows(sql.NEXT_DATASET_ID)[0][0], 0, set()
+                dataset_id, first = self._rows(sql.NEXT_DATASET_ID)[0][0], 0
                 self._execute(
                     sql.INSERT_DATASET,
                     (
                         dataset_id,
                         name,
-                        parsed.path,
-                        parsed.sha256,
-                        parsed.file_type,
-                        parsed.format,
-                        json.dumps(parsed.options),
+                        source.path,
+                        source.sha256,
+                        source.file_type,
+                        source.format,
+                        json.dumps(source.options),
                         0,
                         0,
                         now(),
                     ),
                 )
             else:
-                dataset_id = existing.dataset_id
-                first = existing.n_examples
-                known = {row[0] for row in self._rows(sql.EXAMPLE_IDS, (dataset_id,))}
-            new = [e for e in parsed.examples if e.example_id not in known]
-            self._with_table("new_examples", _examples_table(dataset_id, first, new), sql.INSERT_EXAMPLES)
-            for r in parsed.rejected:
-                self._execute(sql.INSERT_REJECTED, (dataset_id, r.problem.line, r.problem.field, str(r.problem), r.raw))
-            self._execute(sql.UPDATE_DATASET_COUNTS, (len(new), len(parsed.rejected), parsed.sha256, dataset_id))
+                dataset_id, first = existing.dataset_id, existing.n_examples
+            self._execute(sql.NEW_POSITIONS, (dataset_id,))
+            added = self._rows(sql.INSERT_EXAMPLES, (dataset_id, first))[0][0]
+            self._execute(sql.DROP_NEW_POSITIONS)
+            self._with_table("new_rejected", _rejected_table(dataset_id, rejected), sql.INSERT_REJECTED)
+            self._execute(sql.UPDATE_DATASET_COUNTS, (added, len(rejected), source.sha256, dataset_id))
         return self.dataset(name)
 
     def datasets(self) -> list[DatasetInfo]:
@@ -227,14 +288,14 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries):
             rows = self._rows(sql.EXAMPLES_PAGE, (dataset_id, position, batch))
             if not rows:
                 return
-            yield from (_stored_example(row) for row in rows)
+            yield from (example_of(row) for row in rows)
             position += batch
 
     def example(self, dataset_id: int, example_id: str) -> Example:
         rows = self._rows(sql.EXAMPLE, (dataset_id, example_id))
         if not rows:
             raise StorageError(f"{self.path}: no example {example_id!r} in dataset {dataset_id}")
-        return _stored_example(rows[0])
+        return example_of(rows[0])
 
     # -- LLM-call cache (implements curation.llm.base.CallCache) ----------------------------
     def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
@@ -534,9 +595,32 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries):
         return {row["example_id"]: row for row in self._dicts(sql.CURRENT_DECISIONS, (dataset_id,))}
 
     # -- views over the whole pipeline ----------------------------------------------------------
-    def export_rows(self, dataset_id: int) -> list[dict[str, Any]]:
+    def export_pages(self, dataset_id: int, *, size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+        """Every example's export row, in file order, ``size`` at a time: its record, decision in
+        force (``action``, ``annotator``), text in force (``in_force``), proposal (``auto_applied``,
+        ``judge_confidence``), flag (``flagged``, ``threshold``) and confidence.
+
+        The pages are read on a cursor of their own, in one transaction: a snapshot of the store,
+        while other threads go on using it.
+        """
         key = self.active_score_key(dataset_id)
-        return self._dicts(sql.EXPORT_ROWS, (key, dataset_id))
+        with self._lock:
+            cursor = self._con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            end = cursor.execute(sql.POSITIONS_END, (dataset_id,)).fetchone()[0]
+            for start in range(0, end, size):
+                cursor.execute(sql.EXPORT_PAGE, (dataset_id, start, start + size, key))
+                names = [d[0] for d in cursor.description]
+                yield [dict(zip(names, row)) for row in cursor.fetchall()]
+        except duckdb.Error as e:
+            raise StorageError(f"{self.path}: store query failed: {e}") from e
+        finally:
+            cursor.close()
+
+    def export_rows(self, dataset_id: int) -> list[dict[str, Any]]:
+        """Every example's export row (see :meth:`export_pages`), in file order."""
+        return [row for page in self.export_pages(dataset_id) for row in page]
 
     def status(self, dataset_id: int) -> dict[str, int]:
         key = self.active_score_key(dataset_id)
@@ -544,18 +628,30 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries):
         return self._dicts(sql.STATUS, params)[0]
 
 
-def _examples_table(dataset_id: int, first_position: int, examples: list) -> pa.Table:
+def _examples_table(examples: Sequence[Example]) -> pa.Table:
+    """Examples as the relations ``new_ids`` and ``new_rows`` (see :data:`curation.store.sql.INSERT_EXAMPLES`)."""
     return pa.table(
         {
-            "dataset_id": pa.array([dataset_id] * len(examples), pa.int32()),
+            "seq": pa.array(range(len(examples)), pa.int64()),
             "example_id": pa.array([e.example_id for e in examples], pa.string()),
             "id_source": pa.array([e.id_source for e in examples], pa.string()),
-            "position": pa.array(range(first_position, first_position + len(examples)), pa.int32()),
             "line": pa.array([e.line for e in examples], pa.int32()),
             "prompt": pa.array([prompt_to_json(e.prompt) for e in examples], pa.string()),
             "prompt_text": pa.array([prompt_text(e.prompt) for e in examples], pa.string()),
             "response": pa.array([e.response for e in examples], pa.string()),
             "record": pa.array([json.dumps(e.record, ensure_ascii=False) for e in examples], pa.string()),
+        }
+    )
+
+
+def _rejected_table(dataset_id: int, rejected: Sequence[Rejected]) -> pa.Table:
+    return pa.table(
+        {
+            "dataset_id": pa.array([dataset_id] * len(rejected), pa.int32()),
+            "line": pa.array([r.problem.line for r in rejected], pa.int32()),
+            "field": pa.array([r.problem.field for r in rejected], pa.string()),
+            "message": pa.array([str(r.problem) for r in rejected], pa.string()),
+            "raw": pa.array([r.raw for r in rejected], pa.string()),
         }
     )
 
@@ -584,15 +680,4 @@ def _dataset_info(row: tuple) -> DatasetInfo:
         n_examples=row[7],
         n_rejected=row[8],
         imported_at=row[9],
-    )
-
-
-def _stored_example(row: tuple) -> Example:
-    return Example(
-        example_id=row[0],
-        id_source=row[1],
-        line=row[2],
-        prompt=prompt_from_json(row[3]),
-        response=row[4],
-        record=json.loads(row[5]),
     )

@@ -228,4 +228,31 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         ],
     ),
+    # OpenAI Batch API: one row per batch sent, so a restarted run polls it instead of sending its
+    # calls again; its lines (the request of each, to fill the call cache from its results) are
+    # kept until the results are in; ``failed`` lists the cache keys it did not answer (normal calls).
+    (
+        "0007_llm_batches",
+        [
+            """CREATE TABLE llm_batches (
+            batch_id VARCHAR PRIMARY KEY,
+            backend VARCHAR NOT NULL,
+            model VARCHAR NOT NULL,
+            base_url VARCHAR,
+            input_file_id VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            n_lines INTEGER NOT NULL,
+            n_failed INTEGER NOT NULL DEFAULT 0,
+            failed JSON NOT NULL DEFAULT '[]',
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+            """CREATE TABLE llm_batch_lines (
+            batch_id VARCHAR NOT NULL,
+            custom_id VARCHAR NOT NULL,
+            request JSON NOT NULL,
+            PRIMARY KEY (batch_id, custom_id)
+        )""",
+        ],
+    ),
 ]

@@ -15,12 +15,90 @@ RECORD_MIGRATION = "INSERT INTO migrations VALUES (?, ?, ?)"
 
 NEXT_DATASET_ID = "SELECT coalesce(max(dataset_id), 0) + 1 FROM datasets"
 INSERT_DATASET = "INSERT INTO datasets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-INSERT_EXAMPLES = (
-    "INSERT INTO examples SELECT dataset_id, example_id, id_source, position, line, prompt, "
-    "prompt_text, response, record FROM new_examples"
+# New examples come from two relations: ``new_ids`` (seq, example_id, id_source) and ``new_rows``
+# (seq, line, prompt, prompt_text, response, record), a registered Arrow table or an import's
+# staging. Ids the dataset has already are left out; the rest take the next positions in ``seq``
+# order, numbered first on the narrow ids alone (so the wide rows are only joined once, by seq).
+NEW_POSITIONS = """
+    CREATE OR REPLACE TEMP TABLE new_positions AS
+    SELECT seq, example_id, id_source, row_number() OVER (ORDER BY seq) - 1 AS nth FROM new_ids
+    WHERE example_id NOT IN (SELECT example_id FROM examples WHERE dataset_id = ?)
+"""
+INSERT_EXAMPLES = """
+    INSERT INTO examples
+    SELECT ?, p.example_id, p.id_source, ? + p.nth, r.line, r.prompt, r.prompt_text, r.response, r.record
+    FROM new_positions p JOIN new_rows r USING (seq)
+"""
+DROP_NEW_POSITIONS = "DROP TABLE new_positions"
+INSERT_REJECTED = "INSERT INTO rejected SELECT dataset_id, line, field, message, raw FROM new_rejected"
+
+# Staging: an import's checked records, on one connection, before anything is stored. A record
+# with problems is staged only for its own id (good = false, no text), so that duplicates count it.
+CREATE_STAGED = """
+    CREATE OR REPLACE TEMP TABLE staged_records (
+        seq BIGINT NOT NULL, source VARCHAR NOT NULL, line INTEGER NOT NULL, own_id VARCHAR, base VARCHAR,
+        good BOOLEAN NOT NULL, prompt VARCHAR, prompt_text VARCHAR, response VARCHAR, record VARCHAR, raw VARCHAR
+    )
+"""
+INSERT_STAGED = "INSERT INTO staged_records SELECT * FROM staged_chunk"
+# Every record whose own id an earlier record has, with where that one is.
+STAGED_DUPLICATES = """
+    SELECT d.seq, d.source, d.line, d.own_id, d.first_source, d.first_line, r.raw
+    FROM (SELECT seq, source, line, own_id, row_number() OVER w AS nth,
+                 first_value(source) OVER w AS first_source, first_value(line) OVER w AS first_line
+          FROM staged_records WHERE own_id IS NOT NULL
+          WINDOW w AS (PARTITION BY own_id ORDER BY seq)) d
+    JOIN staged_records r USING (seq)
+    WHERE d.nth > 1
+    ORDER BY d.seq
+"""
+# The id of every record kept (good, and not a duplicate): its own id, else its content hash
+# ``base`` for the first record of that content, ``base~2``, ``base~3``... for the next ones,
+# skipping any such id that a kept record has as its own (the k-th hash of a base is its k-th
+# candidate id that no own id takes: k plus the taken candidates j_i, ranked i, with j_i - i < k).
+SETTLE_STAGED_IDS = """
+    CREATE OR REPLACE TEMP TABLE new_ids AS
+    WITH kept AS (
+        SELECT seq, own_id, base FROM (
+            SELECT seq, own_id, base, good,
+                   own_id IS NULL OR row_number() OVER (PARTITION BY own_id ORDER BY seq) = 1 AS first
+            FROM staged_records)
+        WHERE good AND first
+    ),
+    hashed AS (
+        SELECT seq, base, row_number() OVER (PARTITION BY base ORDER BY seq) AS k FROM kept WHERE own_id IS NULL
+    ),
+    forms AS (
+        SELECT own_id, regexp_extract(own_id, '~([1-9][0-9]{0,8})$', 1) AS suffix FROM kept WHERE own_id IS NOT NULL
+    ),
+    taken AS (
+        SELECT base, j, row_number() OVER (PARTITION BY base ORDER BY j) AS i FROM (
+            SELECT CASE WHEN suffix = '' THEN own_id ELSE left(own_id, length(own_id) - length(suffix) - 1) END AS base,
+                   CASE WHEN suffix = '' THEN 1 ELSE CAST(suffix AS BIGINT) END AS j
+            FROM forms WHERE suffix <> '1')
+        WHERE base IN (SELECT base FROM hashed)
+    ),
+    numbered AS (
+        SELECT h.seq, h.base, h.k + count(t.j) AS j
+        FROM hashed h LEFT JOIN taken t ON t.base = h.base AND t.j - t.i < h.k
+        GROUP BY h.seq, h.base, h.k
+    )
+    SELECT k.seq,
+           coalesce(k.own_id, CASE WHEN n.j = 1 THEN n.base ELSE n.base || '~' || n.j END) AS example_id,
+           CASE WHEN k.own_id IS NULL THEN 'hash' ELSE 'record' END AS id_source
+    FROM kept k LEFT JOIN numbered n USING (seq)
+"""
+STAGED_ROWS_VIEW = "CREATE OR REPLACE TEMP VIEW new_rows AS SELECT * FROM staged_records"
+COUNT_STAGED_IDS = "SELECT count(*) FROM new_ids"
+STAGED_EXAMPLES = """
+    SELECT i.example_id, i.id_source, r.line, r.prompt, r.response, r.record
+    FROM new_ids i JOIN staged_records r USING (seq) ORDER BY seq
+"""
+DROP_STAGED = (
+    "DROP VIEW IF EXISTS new_rows",
+    "DROP TABLE IF EXISTS new_ids",
+    "DROP TABLE IF EXISTS staged_records",
 )
-INSERT_REJECTED = "INSERT INTO rejected VALUES (?, ?, ?, ?, ?)"
-EXAMPLE_IDS = "SELECT example_id FROM examples WHERE dataset_id = ?"
 UPDATE_DATASET_COUNTS = (
     "UPDATE datasets SET n_examples = n_examples + ?, n_rejected = n_rejected + ?, source_sha256 = ? "
     "WHERE dataset_id = ?"
@@ -107,17 +185,27 @@ CURRENT_DECISIONS = """
     FROM decisions_in_force WHERE dataset_id = ?
 """
 
-# Export: every example with its decision in force, its text in force, its proposal and its flag.
-EXPORT_ROWS = """
+# Export: the examples at positions [$2, $3) with their decision in force, their text in force
+# (the text_in_force macro, the definition of texts_in_force, on a page already narrowed), proposal,
+# flag and confidence ($4 score_key).
+POSITIONS_END = "SELECT coalesce(max(position) + 1, 0) FROM examples WHERE dataset_id = ?"
+EXPORT_PAGE = """
+    WITH e AS (SELECT * FROM examples WHERE dataset_id = $1 AND position >= $2 AND position < $3)
     SELECT e.example_id, e.prompt, e.response, e.record,
-           t.action, t.annotator, t.in_force, t.auto_applied, t.judge_confidence,
+           d.action, d.annotator,
+           text_in_force(d.action, d.after, p.auto_applied, p.candidate, e.response) AS in_force,
+           coalesce(p.auto_applied, false) AS auto_applied, p.judge_confidence,
            f.flagged, f.threshold, s.confidence
-    FROM examples e
-    JOIN texts_in_force t ON t.dataset_id = e.dataset_id AND t.example_id = e.example_id
-    LEFT JOIN flags f ON f.dataset_id = e.dataset_id AND f.example_id = e.example_id
-    LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id
-                      AND s.score_key = ?
-    WHERE e.dataset_id = ?
+    FROM e
+    LEFT JOIN (SELECT * FROM proposals WHERE dataset_id = $1 AND example_id IN (SELECT example_id FROM e)) p
+           ON p.example_id = e.example_id
+    LEFT JOIN (SELECT * FROM decisions_in_force WHERE dataset_id = $1 AND example_id IN (SELECT example_id FROM e)) d
+           ON d.example_id = e.example_id
+    LEFT JOIN (SELECT * FROM flags WHERE dataset_id = $1 AND example_id IN (SELECT example_id FROM e)) f
+           ON f.example_id = e.example_id
+    LEFT JOIN (SELECT * FROM scores WHERE dataset_id = $1 AND score_key = $4
+                                      AND example_id IN (SELECT example_id FROM e)) s
+           ON s.example_id = e.example_id
     ORDER BY e.position
 """
 
