@@ -26,7 +26,7 @@ from curation.filter import apply_filter
 from curation.llm import make_client
 from curation.llm.client import LLMClient
 from curation.llm.packaged import ASSEMBLY_BYTES_PER_S, needs_assembly
-from curation.score import SCORE_PHASES, cheap_confidences, finalize, score_dataset, score_key
+from curation.score import SCORE_PHASES, finalize, score_dataset, score_key, waiting_for_samples
 from curation.store import DatasetInfo, Store, prompt_text
 
 STAGES = ("score", "filter", "correct")
@@ -150,13 +150,11 @@ def calls_per_example(config: Config, tier: str = tiers.SAMPLED) -> dict[str, in
     }
 
 
-def _tier_plan(store: Store, info: DatasetInfo, config: Config, unscored: int) -> dict[str, int]:
+def _tier_plan(rows: list[dict[str, Any]], config: Config, unscored: int) -> dict[str, int]:
     """Examples each tier will likely take: every unscored one gets the cheap tier; of those
-    and the cheap-tier ones already stored, the share the band sends on is sampled (this
-    dataset's share so far, else the measured default)."""
-    key = score_key(config)
-    rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
-    waiting = len(tiers.to_sample(cheap_confidences(rows, config), mode=config.scoring.tiers, band=config.scoring.band))
+    and the cheap-tier ones already stored (``rows``, the dataset's ok scores), the share the
+    band sends on is sampled (this dataset's share so far, else the measured default)."""
+    waiting = len(waiting_for_samples(rows, config))
     if config.scoring.tiers != "cascade":
         share = 1.0 if config.scoring.tiers == "full" else 0.0
     else:
@@ -177,11 +175,12 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
     seconds per call. The flagged share is this dataset's so far, else γ's quantile or 20 %.
     """
     info = store.dataset(dataset)
-    done = store.scored_ids(info.dataset_id, score_key(config))
+    rows = [r for r in store.scores(info.dataset_id, score_key(config)) if r["status"] == "ok"]
+    done = {r["example_id"] for r in rows}
     todo = [e for e in store.iter_examples(info.dataset_id) if e.example_id not in done]
     prompt_chars = sum(len(prompt_text(e.prompt)) + len(e.response) for e in todo)
     mean_prompt = (prompt_chars / len(todo) / _CHARS_PER_TOKEN + 80) if todo else 0
-    plan = _tier_plan(store, info, config, len(todo))
+    plan = _tier_plan(rows, config, len(todo))
     n_correct = round(len(todo) * _flag_share(store, info, config))
     split = {}
     for tier, n in plan.items():
@@ -435,15 +434,18 @@ class _Reporter:
         self._on_progress = on_progress
         self._stats = stats
 
-    def phases(self, *, prior: dict[str, float | None] | None = None) -> Callable[[str, int, int, int], None]:
+    def phases(
+        self, *, unit: str = "examples", prior: dict[str, float | None] | None = None
+    ) -> Callable[[str, int, int, int], None]:
         """One ``(phase, done, total, failed)`` callback for a stage with several phases
-        (scoring: ``score`` then ``sample``), each reported as its own phase, timed from its
-        ``prior`` rate where one is known."""
+        (scoring: ``score`` then ``sample``), each reported as its own phase from its first
+        report on (a phase that never comes is never shown), timed from its ``prior`` rate
+        where one is known."""
         sends: dict[str, Callable[[int, int, int], None]] = {}
 
         def send(stage: str, done: int, total: int, failed: int) -> None:
             if stage not in sends:
-                sends[stage] = self.phase(stage, prior_rate=(prior or {}).get(stage))
+                sends[stage] = self.phase(stage, unit=unit, prior_rate=(prior or {}).get(stage))
             sends[stage](done, total, failed)
 
         return send
@@ -503,17 +505,10 @@ def _requests(send: Callable[[int, int, int], None]) -> Callable[[int, int], Non
 
 
 def _megabytes(reporter: _Reporter, stage: str, *, prior_rate: float | None = None) -> Callable[[int, int], None]:
-    """A (bytes done, bytes in all) callback reporting ``stage`` in MB; the phase's clock starts
-    at its first report, so a phase that never comes is never shown."""
-    send = None
-
-    def report(done: int, total: int) -> None:
-        nonlocal send
-        if send is None:
-            send = reporter.phase(stage, unit="MB", prior_rate=prior_rate)
-        send(done >> 20, total >> 20, 0)
-
-    return report
+    """A (bytes done, bytes in all) callback reporting ``stage`` in MB (:meth:`_Reporter.phases`:
+    the phase's clock starts at its first report)."""
+    send = reporter.phases(unit="MB", prior={stage: prior_rate})
+    return lambda done, total: send(stage, done >> 20, total >> 20, 0)
 
 
 @contextmanager

@@ -412,7 +412,7 @@ def score_dataset(
         else:
             by_id = {e.example_id: e for e in examples}
             rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
-            todo = [by_id[i] for i in tiers.to_sample(cheap_confidences(rows, config), **_tier_settings(config))]
+            todo = [by_id[i] for i in waiting_for_samples(rows, config)]
             tier = tiers.SAMPLED
             sequences = config.scoring.reflection_prompts + first_sample_count(config)
         before = client.snapshot()
@@ -426,8 +426,10 @@ def score_dataset(
     return result
 
 
-def _tier_settings(config: Config) -> dict[str, Any]:
-    return {"mode": config.scoring.tiers, "band": config.scoring.band}
+def waiting_for_samples(rows: list[dict[str, Any]], config: Config) -> list[str]:
+    """Ids of the scored ``rows`` that the sampled tier should score next, under
+    ``scoring.tiers`` and the band, least confident first (:func:`curation.tiers.to_sample`)."""
+    return tiers.to_sample(cheap_confidences(rows, config), mode=config.scoring.tiers, band=config.scoring.band)
 
 
 def _zero_spend() -> dict[str, float]:
@@ -498,9 +500,24 @@ def _in_batches(
 
 
 def _commit(job: _Job, phase: str, example: Example, parts: ExampleScore | LLMError) -> None:
-    """Save one example's outcome of ``phase`` and count it."""
-    _save(job, example, parts)
+    """Record one example's outcome of ``phase`` — its score parts (``ok``) or the error that
+    stopped it (``failed``) — and count it."""
     failed = isinstance(parts, LLMError)
+    job.store.save_score(
+        dataset_id=job.info.dataset_id,
+        example_id=example.example_id,
+        score_key=job.key,
+        run_id=job.run_id,
+        status="failed" if failed else "ok",
+        confidence=None if failed else parts.bsdetector,
+        consistency=None if failed else parts.consistency,
+        reflection=None if failed else parts.reflection,
+        signals={} if failed else parts.signals,
+        fired=[],
+        explanation={} if failed else parts.explanation,
+        error=str(parts) if failed else None,
+    )
+    job.result.failed += failed
     if phase == "score":
         if not failed:
             job.result.scored += 1
@@ -523,27 +540,6 @@ def _token_scores(client: LLMClient, batch: list[ScoreTask]) -> dict[str, Any]:
         except LLMError as e:
             out[example.example_id] = e
     return out
-
-
-def _save(job: _Job, example: Example, parts: ExampleScore | LLMError) -> None:
-    """Record an example's score parts (``ok``) or the error that stopped it (``failed``)."""
-    failed = isinstance(parts, LLMError)
-    job.store.save_score(
-        dataset_id=job.info.dataset_id,
-        example_id=example.example_id,
-        score_key=job.key,
-        run_id=job.run_id,
-        status="failed" if failed else "ok",
-        confidence=None if failed else parts.bsdetector,
-        consistency=None if failed else parts.consistency,
-        reflection=None if failed else parts.reflection,
-        signals={} if failed else parts.signals,
-        fired=[],
-        explanation={} if failed else parts.explanation,
-        error=str(parts) if failed else None,
-    )
-    if failed:
-        job.result.failed += 1
 
 
 def _first_error(outcomes: list[Any]) -> LLMError | None:
