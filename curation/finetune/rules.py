@@ -23,10 +23,10 @@ from typing import Any
 from curation.errors import ConfigError, CurationError, Problem
 from curation.formats import detect_format, type_name
 from curation.json_errors import explain_json_error
+from curation.records import ROLES
 
 PROVIDERS = ("openai",)
 MIN_EXAMPLES = 10
-ROLES = ("system", "user", "assistant", "tool")
 MESSAGE_KEYS = frozenset({"role", "content", "name", "weight", "tool_calls", "tool_call_id", "function_call"})
 RECORD_KEYS = frozenset({"messages", "tools", "parallel_tool_calls", "functions"})
 CHARS_PER_TOKEN = 4
