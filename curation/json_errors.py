@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from curation.formats import printable
+from curation.fields import printable
 
 _CLOSER = {"{": "}", "[": "]"}
 _NOUN = {"{": "object", "[": "list"}

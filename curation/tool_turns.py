@@ -17,6 +17,7 @@ from typing import Any
 
 from curation.errors import InvalidRecordError, Problem
 from curation.fields import absent, printable, quoted, text_field, type_name
+from curation.json_errors import explain_json_error
 from curation.records import Message, ToolCall, calls_of, calls_text, parse_calls
 
 #: The top-level keys of each shape that list tool definitions.
@@ -171,8 +172,6 @@ def _json(text: str, path: str, problems: list) -> tuple[Any] | None:
     try:
         return (json.loads(text),)
     except json.JSONDecodeError as e:
-        from curation.json_errors import explain_json_error  # not at the top: json_errors imports formats
-
         problems.append((path, f"is not valid JSON: {explain_json_error(e)}"))
     except (ValueError, RecursionError) as e:
         problems.append((path, f"is not valid JSON: {e}"))
