@@ -360,10 +360,10 @@ def run_pipeline(
                     result=result,
                     engine=engine,
                 )
-                finalize(store, info, config)
                 summary.scored, summary.failed, summary.stopped = result.scored, result.failed, result.stopped
                 done = result.scored if phase == "score" else result.sampled - sampled_before
                 store.update_run(run_id, n_done=done, n_failed=result.failed - failed_before, stats=client.snapshot())
+        finalize(store, info, config)  # once, over both tiers (also when a phase stopped early)
         summary.tiers = result.tiers
         summary.notes.append(tier_note(result.tiers, config))
     if "filter" in stages and summary.stopped is None:
