@@ -141,6 +141,8 @@ def seed(path: Path, ds: int, n: int) -> None:
         con.execute(SQL_SEED_DECISIONS, (ds, 20))  # 5% of the examples already decided
     finally:
         con.close()
+    with Store(path) as store:  # what a scoring run's last write does: store the queue's order
+        store.refresh_queue_order(ds, "k")
 
 
 def timed(fn: Callable[[], object], reps: int) -> dict[str, float]:

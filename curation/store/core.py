@@ -443,7 +443,8 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
     def update_confidences(
         self, dataset_id: int, score_key: str, updates: dict[str, tuple[float | None, list[str]]]
     ) -> None:
-        """Set the final confidence and fired signals of many examples at once."""
+        """Set the final confidence and fired signals of many examples at once (and store the
+        review queue's order that follows from them)."""
         table = pa.table(
             {
                 "example_id": list(updates),
@@ -453,6 +454,7 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
         )
         with self.transaction():
             self._with_table("new_confidences", table, sql.UPDATE_CONFIDENCES, (dataset_id, score_key))
+            self.refresh_queue_order(dataset_id, score_key)
 
     def _with_table(self, name: str, table: pa.Table, sql: str, params: tuple = ()) -> None:
         """Run ``sql`` with an Arrow table visible as ``name`` (bulk writes)."""

@@ -16,10 +16,9 @@ from __future__ import annotations
 Q_DECISIONS = "WITH decision AS (SELECT * FROM decisions_in_force WHERE dataset_id = ?)"  # dataset_id
 Q_COUNT = "SELECT count(*)"
 Q_PAGE = "SELECT e.example_id, count(*) OVER () AS total"
-Q_POSITION = (
-    "SELECT pos FROM (SELECT e.example_id, "
-    "row_number() OVER (ORDER BY s.confidence ASC NULLS LAST, e.position) - 1 AS pos"
-)
+# The queue's order: least confident first, unscored last, ties in file order.
+QUEUE_ORDER = "s.confidence ASC NULLS LAST, e.position"
+Q_POSITION = f"SELECT pos FROM (SELECT e.example_id, row_number() OVER (ORDER BY {QUEUE_ORDER}) - 1 AS pos"
 Q_FROM = "FROM examples e"
 Q_JOIN_SCORES = (
     "LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = ?"  # score_key
@@ -39,19 +38,52 @@ Q_STATUS = {
 }
 # dataset_id, annotator
 Q_ASSIGNED = "AND e.example_id IN (SELECT example_id FROM assignments WHERE dataset_id = ? AND annotator = ?)"
-Q_SIGNAL = """AND list_contains(from_json(s.fired, '["VARCHAR"]'), ?)"""  # signal
+# The fired list is a JSON array of names: its quoted element, found as text (no JSON parse of
+# every row; a name holds no quote, so '"format"' matches that element alone).
+Q_SIGNAL = "AND contains(s.fired, ?)"  # the signal's name as a JSON string
 Q_CONF_MIN = "AND s.confidence >= ?"  # conf_min
 Q_CONF_MAX = "AND s.confidence <= ?"  # conf_max
 # A literal, case-insensitive substring: no LIKE wildcards, so % _ \\ ' need no escaping.
 Q_SEARCH = "AND (contains(lower(e.prompt_text), lower(?)) OR contains(lower(e.response), lower(?)))"  # search x2
 Q_IDS = "SELECT e.example_id"
-Q_ORDER = "ORDER BY s.confidence ASC NULLS LAST, e.position"
+Q_ORDER = f"ORDER BY {QUEUE_ORDER}"
 Q_ORDER_PAGE = f"{Q_ORDER} LIMIT ? OFFSET ?"  # limit, offset
 Q_POSITION_END = ") WHERE example_id = ?"  # example_id
+# The same queue ranked by the stored order (``queue_order`` as ``e``: its dataset_id and
+# example_id serve the joins above; the search needs the examples' text, so it never ranks so).
+Q_FROM_RANKED = "FROM queue_order e"
+Q_ORDER_RANKED = "ORDER BY e.rank"
+Q_ORDER_PAGE_RANKED = f"{Q_ORDER_RANKED} LIMIT ? OFFSET ?"  # limit, offset
+Q_POSITION_RANKED = "SELECT pos FROM (SELECT e.example_id, row_number() OVER (ORDER BY e.rank) - 1 AS pos"
+# The unfiltered queue's page straight from the ranks: dataset_id, first rank, limit, dataset_id.
+SQL_PAGE_BY_RANK = """
+    SELECT example_id, (SELECT count(*) FROM queue_order WHERE dataset_id = ?) AS total
+    FROM queue_order WHERE dataset_id = ? AND rank >= ? ORDER BY rank LIMIT ?
+"""
+
+# The stored order's stamp of the scores under $2 score_key of $1 dataset_id: when the examples,
+# the scored examples or any confidence change, so does the stamp.
+SQL_ORDER_STAMP = """
+    SELECT concat_ws(':', (SELECT count(*) FROM examples WHERE dataset_id = $1), count(*),
+                     coalesce(bit_xor(hash(example_id, confidence)), 0))
+    FROM scores WHERE dataset_id = $1 AND score_key = $2
+"""
+SQL_ORDER_STAMP_SAVED = "SELECT stamp FROM queue_order_stamps WHERE dataset_id = ? AND score_key = ?"
+SQL_ORDER_DELETE = "DELETE FROM queue_order WHERE dataset_id = ?"
+# $1 dataset_id, $2 score_key.
+SQL_ORDER_BUILD = f"""
+    INSERT INTO queue_order
+    SELECT e.dataset_id, row_number() OVER (ORDER BY {QUEUE_ORDER}) - 1 AS rank, e.example_id
+    FROM examples e
+    LEFT JOIN scores s ON s.dataset_id = e.dataset_id AND s.example_id = e.example_id AND s.score_key = $2
+    WHERE e.dataset_id = $1
+    ORDER BY rank
+"""
+SQL_ORDER_STAMP_SAVE = "INSERT OR REPLACE INTO queue_order_stamps VALUES (?, ?, ?, ?)"
 
 # The wide columns of one page's examples, found by id: $1 dataset_id, $2 ids, $3 score_key.
 SQL_QUEUE_DETAILS = """
-    WITH d AS (SELECT * FROM decisions_in_force WHERE dataset_id = $1 AND example_id = ANY($2)),
+    WITH d AS (SELECT * FROM decisions_in_force_of($1, $2)),
     voters AS (
         SELECT example_id, count(DISTINCT annotator) AS n_annotators FROM review_effective
         WHERE dataset_id = $1 AND example_id = ANY($2) GROUP BY example_id
@@ -64,7 +96,7 @@ SQL_QUEUE_DETAILS = """
            d.event_id, d.action, d.annotator, d.after, d.created_at AS decided_at,
            text_in_force(d.action, d.after, p.auto_applied, p.candidate, e.response) AS in_force,
            coalesce(v.n_annotators, 0) AS n_annotators
-    FROM (SELECT * FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e
+    FROM (SELECT example_id, position, prompt, response FROM examples WHERE dataset_id = $1 AND example_id = ANY($2)) e
     LEFT JOIN (SELECT * FROM scores WHERE dataset_id = $1 AND score_key = $3 AND example_id = ANY($2)) s
            ON s.example_id = e.example_id
     LEFT JOIN (SELECT * FROM flags WHERE dataset_id = $1 AND example_id = ANY($2)) f ON f.example_id = e.example_id

@@ -8,6 +8,7 @@ decision does, which filters exist, who may undo what) belong to :mod:`curation.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,28 @@ class QueueFilter:
                 raise ReviewError(f"queue filter: {name} must be in [0, 1], got {value}")
 
     @property
+    def unfiltered(self) -> bool:
+        """Every example of the dataset, in queue order."""
+        return self == QueueFilter()
+
+    @property
     def search_text(self) -> str | None:
         return self.search.strip() if self.search and self.search.strip() else None
+
+
+# Each kind of queue query's head and tail, ranked by the scores joined or by the stored order.
+_JOINED = {
+    "count": (q.Q_COUNT, ""),
+    "page": (q.Q_PAGE, q.Q_ORDER_PAGE),
+    "ids": (q.Q_IDS, q.Q_ORDER),
+    "position": (q.Q_POSITION, q.Q_POSITION_END),
+}
+_RANKED = {
+    "count": (q.Q_COUNT, ""),
+    "page": (q.Q_PAGE, q.Q_ORDER_PAGE_RANKED),
+    "ids": (q.Q_IDS, q.Q_ORDER_RANKED),
+    "position": (q.Q_POSITION_RANKED, q.Q_POSITION_END),
+}
 
 
 class ReviewQueries:
@@ -56,24 +77,39 @@ class ReviewQueries:
 
     # -- the queue ---------------------------------------------------------------------------
     def queue_count(self, dataset_id: int, flt: QueueFilter) -> int:
-        sql, params = self._queue_sql(dataset_id, flt, head=q.Q_COUNT)
+        sql, params = self._queue_sql(dataset_id, flt, "count")
         return self._rows(sql, params)[0][0]
 
     def queue_ranked(self, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> list[tuple[str, int]]:
         """One page of ``(example_id, size of the whole filtered queue)``, least confident first."""
-        sql, params = self._queue_sql(dataset_id, flt, head=q.Q_PAGE, tail=q.Q_ORDER_PAGE, tail_params=(limit, offset))
+        if flt.unfiltered and self._order_is_current(dataset_id):
+            return self._rows(q.SQL_PAGE_BY_RANK, (dataset_id, dataset_id, offset, limit))
+        sql, params = self._queue_sql(dataset_id, flt, "page", (limit, offset))
         return self._rows(sql, params)
 
     def queue_ids(self, dataset_id: int, flt: QueueFilter) -> list[str]:
-        sql, params = self._queue_sql(dataset_id, flt, head=q.Q_IDS, tail=q.Q_ORDER)
+        sql, params = self._queue_sql(dataset_id, flt, "ids")
         return [row[0] for row in self._rows(sql, params)]
 
     def queue_position(self, dataset_id: int, flt: QueueFilter, example_id: str) -> int | None:
-        sql, params = self._queue_sql(
-            dataset_id, flt, head=q.Q_POSITION, tail=q.Q_POSITION_END, tail_params=(example_id,)
-        )
+        sql, params = self._queue_sql(dataset_id, flt, "position", (example_id,))
         rows = self._rows(sql, params)
         return rows[0][0] if rows else None
+
+    def refresh_queue_order(self, dataset_id: int, score_key: str) -> None:
+        """Store the queue's order under ``score_key`` with the stamp of the scores it comes from
+        (a scoring run's last write; the queue ranks by it while the stamp matches)."""
+        with self.transaction():
+            self._execute(q.SQL_ORDER_DELETE, (dataset_id,))
+            self._execute(q.SQL_ORDER_BUILD, (dataset_id, score_key))
+            stamp = self._rows(q.SQL_ORDER_STAMP, (dataset_id, score_key))[0][0]
+            self._execute(q.SQL_ORDER_STAMP_SAVE, (dataset_id, score_key, stamp, now()))
+
+    def _order_is_current(self, dataset_id: int) -> bool:
+        """Whether the stored order is that of the active score's confidences as they are now."""
+        key = self.active_score_key(dataset_id)
+        saved = self._rows(q.SQL_ORDER_STAMP_SAVED, (dataset_id, key)) if key else []
+        return bool(saved) and saved[0][0] == self._rows(q.SQL_ORDER_STAMP, (dataset_id, key))[0][0]
 
     def queue_details(self, dataset_id: int, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Everything a review card shows, for the examples ``ids``."""
@@ -85,24 +121,28 @@ class ReviewQueries:
         return dict(self._rows(q.SQL_FIRED_COUNTS, (dataset_id, self.active_score_key(dataset_id))))
 
     def _queue_sql(
-        self, dataset_id: int, flt: QueueFilter, *, head: str, tail: str = "", tail_params: tuple = ()
+        self, dataset_id: int, flt: QueueFilter, kind: str, tail_params: tuple = ()
     ) -> tuple[str, list[Any]]:
-        """The queue query for ``flt``: only the joins and predicates its filters use."""
+        """The queue query for ``flt`` (``kind``: count, page, ids or position): only the joins
+        and predicates its filters use, ranked by the stored order when it is current."""
         flt.check()
         search = flt.search_text
+        ranked = kind != "count" and not search and self._order_is_current(dataset_id)
+        head, tail = (_RANKED if ranked else _JOINED)[kind]
         by_decision = flt.status in ("decided", "undecided", "flagged_undecided")
-        need_scores = head != q.Q_COUNT or flt.signal or flt.conf_min is not None or flt.conf_max is not None
+        by_score = flt.signal or flt.conf_min is not None or flt.conf_max is not None
+        need_scores = by_score or (kind != "count" and not ranked)
         parts: list[tuple[str, tuple]] = [
             (q.Q_DECISIONS if by_decision else "", (dataset_id,) if by_decision else ()),
             (head, ()),
-            (q.Q_FROM, ()),
+            (q.Q_FROM_RANKED if ranked else q.Q_FROM, ()),
             (q.Q_JOIN_SCORES if need_scores else "", (self.active_score_key(dataset_id),) if need_scores else ()),
             (q.Q_JOIN_FLAGS if flt.status in ("flagged", "flagged_undecided") else "", ()),
             (q.Q_JOIN_PROPOSALS if flt.status in ("proposed", "auto_applied", "flagged_undecided") else "", ()),
             (q.Q_JOIN_DECISIONS if by_decision else "", ()),
             (q.Q_WHERE, (dataset_id,)),
             (q.Q_STATUS[flt.status], ()),
-            (q.Q_SIGNAL if flt.signal else "", (flt.signal,) if flt.signal else ()),
+            (q.Q_SIGNAL if flt.signal else "", (json.dumps(flt.signal),) if flt.signal else ()),
             (q.Q_CONF_MIN if flt.conf_min is not None else "", () if flt.conf_min is None else (flt.conf_min,)),
             (q.Q_CONF_MAX if flt.conf_max is not None else "", () if flt.conf_max is None else (flt.conf_max,)),
             (q.Q_SEARCH if search else "", (search, search) if search else ()),

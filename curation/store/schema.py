@@ -255,4 +255,29 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         )""",
         ],
     ),
+    # The review queue's order, stored: rank 0.. over every example of a dataset under its active
+    # score (least confident first, unscored last, ties in file order), rebuilt when a scoring run
+    # folds its confidences, with a stamp of the scores it was built from; a queue page ranks by it
+    # (an integer, without joining a million scores) only while the stamp still matches. And the
+    # decision in force narrowed to some examples, as a table macro: the view over the whole
+    # dataset does not push an example filter through its window.
+    (
+        "0008_queue_order",
+        [
+            """CREATE TABLE queue_order (
+            dataset_id INTEGER NOT NULL,
+            rank INTEGER NOT NULL,
+            example_id VARCHAR NOT NULL
+        )""",
+            """CREATE TABLE queue_order_stamps (
+            dataset_id INTEGER PRIMARY KEY,
+            score_key VARCHAR NOT NULL,
+            stamp VARCHAR NOT NULL,
+            built_at TIMESTAMP NOT NULL
+        )""",
+            """CREATE OR REPLACE MACRO decisions_in_force_of(ds, ids) AS TABLE
+            SELECT * FROM review_effective WHERE dataset_id = ds AND list_contains(ids, example_id)
+            QUALIFY row_number() OVER (PARTITION BY dataset_id, example_id ORDER BY event_id DESC) = 1""",
+        ],
+    ),
 ]
