@@ -13,7 +13,9 @@ answer whenever it differs from the response) and ``closed_set`` (propose the mo
 member of the closed set, confident-learning style) over the contest run's flags.
 
 Per dataset and error kind: ``proposal_fixes_share`` (flagged corrupted examples whose proposal
-matches the clean answer; also over all corrupted), ``proposal_changes_clean_share`` (clean
+gives the clean answer, worded alike or not (:func:`gives_clean_answer`; ``_exact``: the same
+answer by :func:`curation.confidence.answers_match`); also over all corrupted),
+``proposal_changes_clean_share`` (clean
 examples a proposal would change), ``auto_applied_precision`` at η and the share of fixable
 errors auto-applied (fixable = some candidate matches the clean answer); detection AUROC with
 and without the contrast signal, contrast alone, recall per kind at γ. With ``--timing N``, the
@@ -51,7 +53,7 @@ from curation.config import Config  # noqa: E402
 from curation.correct import same_position  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.score import final_confidences, score_key  # noqa: E402
-from curation.store import Store  # noqa: E402
+from curation.store import Store, prompt_text  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "correction.json"
 WORK = ROOT / "benchmarks" / ".work"
@@ -108,12 +110,22 @@ def proposals_by_variant(
     return out
 
 
+def gives_clean_answer(text: str, label: dict) -> bool:
+    """Whether a proposal gives the clean answer, worded alike or not
+    (:func:`curation.confidence.same_answer`: ``Gold is represented by 'Au'.`` gives ``The
+    chemical symbol for gold is Au.``); ``*_exact`` shares count identical answers only."""
+    return cmath.same_answer(text, label["clean_response"], label["prompt"])
+
+
 def correction_metrics(
     proposed: dict[str, tuple[str, bool]], flagged: set[str], labels: dict[str, dict], fixable: set[str]
 ) -> dict:
     """The shares for one variant (see the module docstring), overall and per error kind."""
 
     def right(i: str) -> bool:
+        return gives_clean_answer(proposed[i][0], labels[i])
+
+    def exact(i: str) -> bool:
         return cmath.answers_match(proposed[i][0], labels[i]["clean_response"])
 
     def block(ids: list[str]) -> dict:
@@ -125,6 +137,7 @@ def correction_metrics(
             "corrupted": len(corrupted),
             "flagged_corrupted": len(caught),
             "proposal_fixes_share": _share(sum(1 for i in caught if i in proposed and right(i)), len(caught)),
+            "proposal_fixes_share_exact": _share(sum(1 for i in caught if i in proposed and exact(i)), len(caught)),
             "proposal_fixes_share_of_all": _share(
                 sum(1 for i in corrupted if i in proposed and right(i)), len(corrupted)
             ),
@@ -189,10 +202,7 @@ def fixable_ids(store: Store, name: str, labels: dict[str, dict]) -> set[str]:
     return {
         i
         for i, p in store.proposals(info.dataset_id).items()
-        if any(
-            c["source"] != "original" and cmath.answers_match(c["text"], labels[i]["clean_response"])
-            for c in p.get("candidates", [])
-        )
+        if any(c["source"] != "original" and gives_clean_answer(c["text"], labels[i]) for c in p.get("candidates", []))
     }
 
 
@@ -257,7 +267,7 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
             path = ROOT / "sample_data" / file_name
             labels = _labels(path)
             parsed = _subset(path, limit or len(labels))
-            labels = {e.example_id: labels[e.example_id] for e in parsed.examples}
+            labels = {e.example_id: {**labels[e.example_id], "prompt": prompt_text(e.prompt)} for e in parsed.examples}
             stem = path.name.split(".")[0]
             entry: dict = {"examples": len(labels), "errors": sum(v["is_error"] for v in labels.values())}
             for variant, config in variants.items():
@@ -283,12 +293,13 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                 }
                 if variant == "contest":
                     entry["contest"]["last_run_notes"] = summary.notes
+                    entry["contest"]["propose_at_sweep"] = propose_at_sweep(store, name, labels)
                     for extra in ("samples_majority", "closed_set"):
                         entry[extra] = correction_metrics(by_variant[extra], flagged, labels, fixable)
                     for i, p in store.proposals(info.dataset_id).items():
                         if p.get("margin") is not None and i in flagged:
                             half = "design" if design_half(i) else "held_out"
-                            right = cmath.answers_match(p["candidate"], labels[i]["clean_response"])
+                            right = gives_clean_answer(p["candidate"], labels[i])
                             points[half].append((p["margin"], int(right)))
             if timing:
                 entry["timing"] = time_correct(store, _subset(path, timing), stem + suffix, variants, timing)
@@ -301,6 +312,36 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
             "held_out": _calibration_check(points["held_out"], refit or contest.CALIBRATION, default.correct.eta),
         }
     return report
+
+
+#: ``correct.propose_at`` values compared on each half (chosen on the design half).
+PROPOSE_AT = (0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def propose_at_sweep(store: Store, name: str, labels: dict[str, dict]) -> dict:
+    """Per ``propose_at`` and half: the flagged errors a proposal would fix and the clean
+    examples it would change, from the stored proposals' probabilities (no call)."""
+    info = store.dataset(name)
+    flagged = set(store.flagged_ids(info.dataset_id))
+    proposals = store.proposals(info.dataset_id)
+    out: dict = {}
+    for threshold in PROPOSE_AT:
+        for half in ("design", "held_out"):
+            ids = [i for i in flagged if design_half(i) == (half == "design")]
+            made = [
+                i for i in ids
+                if proposals.get(i, {}).get("candidate") and (proposals[i]["judge_confidence"] or 0) >= threshold
+            ]  # fmt: skip
+            out.setdefault(str(threshold), {})[half] = {
+                "errors": sum(1 for i in ids if labels[i]["is_error"]),
+                "fixed": sum(
+                    1
+                    for i in made
+                    if labels[i]["is_error"] and gives_clean_answer(proposals[i]["candidate"], labels[i])
+                ),
+                "clean_changed": sum(1 for i in made if not labels[i]["is_error"]),
+            }
+    return out
 
 
 def _calibration_check(points: list[tuple[float, int]], calibration: contest.Calibration, eta: float) -> dict:

@@ -124,6 +124,71 @@ def answers_match(sample: str, reference: str) -> bool:
     return normalize_answer(sample) == normalize_answer(reference)
 
 
+#: Words that carry no answer (with the prompt's own words, left out by :func:`answer_content`).
+_FUNCTION_WORDS = frozenset(
+    "a an the is are was were be been being am of in on at to for from by with as and or but not no "
+    "it its this that these those there here he she they we you i his her their our your my me them "
+    "do does did has have had will would can could should may might which who whom whose what when "
+    "where why how so than then also just very called known".split()
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _plain(text: str) -> str:
+    """Lowercase without accents (``Brasília`` reads ``brasilia``)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def answer_content(text: str, prompt: str = "") -> tuple[tuple[float, ...], frozenset[str]]:
+    """What a short free-text answer says: its numbers in order, and its words that are
+    neither function words nor words of the ``prompt`` (``The capital of Chile is Santiago.``
+    to ``Name the capital city of Chile.`` says ``santiago``)."""
+    plain = _plain(text)
+    numbers = tuple(n for n in (_to_number(m.group(0)) for m in _ANY_NUMBER.finditer(plain)) if n is not None)
+    asked = set(_WORD.findall(_plain(prompt)))
+    words = frozenset(w for w in _WORD.findall(plain) if len(w) > 1 and w not in _FUNCTION_WORDS and w not in asked)
+    return numbers, words
+
+
+def _contents(a: str, b: str, prompt: str) -> tuple[tuple, tuple] | None:
+    """:func:`answer_content` of both, when each says something beyond the prompt, else with
+    the prompt's words counted too (answers that are spans of it); None when one says nothing."""
+    for asked in (prompt, ""):
+        content_a, content_b = answer_content(a, asked), answer_content(b, asked)
+        if any(content_a) and any(content_b):
+            return content_a, content_b
+    return None
+
+
+def same_answer(a: str, b: str, prompt: str = "") -> bool:
+    """Whether two responses give the same answer, worded alike or not: :func:`answers_match`,
+    or the same numbers in the same order with the content words of one all in the other
+    (:func:`answer_content`). Lenient on purpose where one adds to the other (``Paris.`` and
+    ``Paris or Lyon.`` read the same): it tells a rephrasing from a different answer, not a
+    good answer from a bad one."""
+    if answers_match(a, b):
+        return True
+    contents = _contents(a, b, prompt)
+    if contents is None:
+        return False
+    (nums_a, words_a), (nums_b, words_b) = contents
+    return nums_a == nums_b and (words_a <= words_b or words_b <= words_a)
+
+
+def elaborates(a: str, b: str, prompt: str = "") -> bool:
+    """Whether ``a`` gives ``b``'s answer keeping all of ``b``'s content and only adding to it
+    (``The capital of Chile is Santiago.`` elaborates ``Santiago.``; ``1956`` does not
+    elaborate ``{"answer": "1956"}``: it drops a word)."""
+    if answers_match(a, b):
+        return True
+    contents = _contents(a, b, prompt)
+    if contents is None:
+        return False
+    (nums_a, words_a), (nums_b, words_b) = contents
+    return nums_a == nums_b and words_b <= words_a
+
+
 def token_jaccard(a: str, b: str) -> float:
     """Jaccard similarity of the normalised word sets, in [0, 1]; two empty texts give 1."""
     sa, sb = set(normalize_answer(a).split()), set(normalize_answer(b).split())

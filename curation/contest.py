@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 
 from curation import confidence as cmath
 from curation import signals
-from curation.config import CANDIDATE_SOURCES
+from curation.config import CANDIDATE_SOURCES, RULE_SIGNALS
 
 #: A response value shared by at least this many examples is a member of the closed set.
 CLOSED_SET_MIN_COUNT = 2
@@ -66,6 +66,9 @@ class Calibration:
     slope: float
 
 
+#: Rules that say a recorded response's form is broken when they fire: then a candidate that
+#: says the same in a sound form is a correction (see :func:`rephrasings_dropped`).
+FORM_RULES = frozenset(RULE_SIGNALS) - {"contrast"}
 #: Sources whose alternatives constrain the answer (the contrast signal uses only these).
 CONSTRAINED = ("closed_set", "extractive")
 #: Fitted by ``benchmarks/correction.py`` on the design half of the sample data (embedded model).
@@ -94,6 +97,7 @@ class Scored:
     format: float
     degenerate: float
     confidence: float
+    rules: float = 1.0  # the recorded response's own rules (cut-off, injection); 1 for candidates
 
     def to_json(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -230,6 +234,24 @@ def alternatives(
     return out
 
 
+def form_broken(fired: Sequence[str]) -> bool:
+    """Whether one of :data:`FORM_RULES` fired on a response (a cut-off, a broken format):
+    then the same answer in a sound form is a correction of it."""
+    return bool(FORM_RULES & set(fired))
+
+
+def rephrasings_dropped(
+    found: list[tuple[str, str]], response: str, prompt: str, fired: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``found`` without the candidates that only elaborate a sound ``response``
+    (:func:`~curation.confidence.elaborates`: ``Santiago.`` -> ``The capital of Chile is
+    Santiago.``): rewording a response no form rule fired on changes the data without
+    correcting it. When its form is broken (:func:`form_broken`), every candidate stays."""
+    if form_broken(fired):
+        return found
+    return [(text, source) for text, source in found if not cmath.elaborates(text, response, prompt)]
+
+
 def mean_logprob(logprobs: Sequence[float] | None) -> float | None:
     return sum(logprobs) / len(logprobs) if logprobs else None
 
@@ -244,11 +266,13 @@ def score_response(
     format_of: Callable[[str], signals.SignalScore],
     prompt: str,
     draft: str | None = None,
+    rules: float = 1.0,
 ) -> Scored:
     """One response's confidence in [0, 1] (higher = more likely right): the mean of its
     agreement with the sampled ``answers``, its likelihood ``exp(logprob)`` and, when a few-shot
     ``draft`` exists, 1 if it gives the draft's answer else 0 (those present; 0.5 when none is),
-    times its format and degenerate-text scores."""
+    times its format and degenerate-text scores and ``rules`` (what scoring's rules that read
+    the recorded response alone, its ending and injection, made of it)."""
     agreement = cmath.observed_consistency(answers, text, alpha=alpha) if answers else None
     likelihood = signals.likelihood_score(logprob) if logprob is not None else None
     vote = None if draft is None else float(cmath.answers_match(text, draft))
@@ -256,7 +280,7 @@ def score_response(
     fmt = format_of(text).score
     degenerate = signals.degenerate(prompt, text).score
     base = sum(parts) / len(parts) if parts else 0.5
-    return Scored(text, source, agreement, likelihood, fmt, degenerate, base * fmt * degenerate)
+    return Scored(text, source, agreement, likelihood, fmt, degenerate, base * fmt * degenerate * rules, rules)
 
 
 def p_better(margin: float, calibration: Calibration = CALIBRATION) -> float:
@@ -291,6 +315,8 @@ __all__ = [
     "majority",
     "snap_to_spans",
     "alternatives",
+    "form_broken",
+    "rephrasings_dropped",
     "mean_logprob",
     "score_response",
     "p_better",

@@ -10,6 +10,9 @@ confidence, the winner's margin over the original and the probability that it is
   demonstrations fitted to the context (or from the user's fine-tuned endpoint when
   ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
   with half the demonstrations, then none.
+- A candidate that only rewords a response no form rule fired on (it keeps every word of
+  it and adds some: ``Santiago.`` -> ``The capital of Chile is Santiago.``) is dropped: it
+  would change the data without correcting it (:func:`curation.contest.rephrasings_dropped`).
 - Each candidate and the original get the same confidence (agreement with the samples,
   likelihood, whether the few-shot answer agrees, format, degenerate rules); the best
   candidate's margin over the original becomes a calibrated probability that it is better
@@ -37,7 +40,7 @@ from curation.errors import BudgetExceededError, ContextLengthError, LLMError
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
-from curation.score import DatasetView, dataset_view, run_contest
+from curation.score import DatasetView, dataset_view, original_rules, run_contest
 from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
@@ -212,7 +215,8 @@ def correct_dataset(
     )[:DEMO_POOL]
     engine = engine or LocalEngine()
     size = engine.batch_size(judge_client, 2)  # a candidate, then the judge's two orders
-    tasks = [CorrectTask(e, rows.get(e.example_id)) for e in todo]
+    held = original_rules(list(rows.values()))
+    tasks = [CorrectTask(e, rows.get(e.example_id), held.get(e.example_id, 1.0)) for e in todo]
     batches = [tasks[start : start + size] for start in range(0, len(tasks), size)]
     work = Work(
         compute=compute_corrections,
@@ -242,10 +246,12 @@ def correct_dataset(
 
 @dataclass(frozen=True)
 class CorrectTask:
-    """One flagged example with its score row (the samples' answers, its likelihood)."""
+    """One flagged example with its score row (the samples' answers, its likelihood) and the
+    product of the rules only it is weighed by (:func:`curation.score.original_rules`)."""
 
     example: Example
     row: dict | None
+    rules: float = 1.0
 
 
 def compute_corrections(
@@ -266,7 +272,7 @@ def compute_corrections(
     """
     examples = [t.example for t in batch]
     drafted = _draft(candidates or judge_client, examples, pool, config)
-    contests = [_contest(t.example, d, t.row, judge_client, view, config) for t, d in zip(batch, drafted)]
+    contests = [_contest(t, d, judge_client, view, config) for t, d in zip(batch, drafted)]
     return list(zip(drafted, contests, _ask_judge(judge_client, examples, contests, config)))
 
 
@@ -318,28 +324,33 @@ def _draft(
 
 
 def _contest(
-    example: Example,
+    task: CorrectTask,
     draft: list[ChatResult] | LLMError | None,
-    row: dict | None,
     client: LLMClient,
     view: DatasetView,
     config: Config,
 ) -> contest.Contest:
     """The recorded response against every candidate, with likelihoods from ``client``."""
-    c = config.correct
-    answers = [s["answer"] for s in (row or {}).get("explanation", {}).get("samples", [])]
-    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape, sources=c.sources)
+    c, example, row = config.correct, task.example, task.row or {}
+    answers = [s["answer"] for s in row.get("explanation", {}).get("samples", [])]
+    prompt = prompt_text(example.prompt)
+    found = contest.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
     text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
-    if (
-        text
-        and not cmath.answers_match(text, example.response)
-        and not any(cmath.answers_match(text, t) for t, _ in found)
-    ):
+    gated = c.judge != "llm"  # the paper's judge alone weighs every candidate as it comes
+    # A broken response's answer in a sound form is a correction ("## 41" -> "#### 41").
+    repair = gated and contest.form_broken(row.get("fired", []))
+    repeats = text == example.response.strip() if repair else cmath.answers_match(text, example.response)
+    if text and not repeats and not any(cmath.answers_match(text, t) for t, _ in found):
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
+    if gated:
+        found = contest.rephrasings_dropped(found, example.response, prompt, row.get("fired", []))
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
-    likelihood = (row or {}).get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
+    likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None
-    return run_contest(example, answers, original, found, logprobs, view=view, config=config, draft=text or None)
+    return run_contest(
+        example, answers, original, found, logprobs, view=view, config=config, draft=text or None,
+        original_rules=task.rules if gated else 1.0,
+    )  # fmt: skip
 
 
 def _ask_judge(

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -44,13 +45,16 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 6
+SCORER_VERSION = 7
 #: Tokens for a letter-first reflection after the first: ``answer: X`` and no explanation.
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
 LETTER_ONLY_TOKENS = 5
 #: Signals folded in as dataset percentiles (their raw scale means little across datasets).
 RANKED_SIGNALS = ("likelihood", "min_k", "ifd")
+#: Rules read from the recorded response's own likelihood pass or text against the dataset
+#: (its end-of-turn probability, an injection); a contest weighs the original alone by them.
+ORIGINAL_ONLY_RULES = ("ending", "injection")
 #: Share of the dataset at the bottom of a ranked signal that counts as "fired".
 RANKED_FIRE_SHARE = 0.15
 #: Adaptive k: after k samples, the share of them matching the response that counts as a
@@ -210,12 +214,14 @@ def run_contest(
     view: DatasetView,
     config: Config,
     draft: str | None = None,
+    original_rules: float = 1.0,
 ) -> contest.Contest:
     """The recorded response against ``(text, source)`` candidates, each scored alike, with
-    the few-shot ``draft`` as a vote where there is one (pure)."""
+    the few-shot ``draft`` as a vote where there is one and the response's own rules
+    (:func:`original_rules`) weighing it (pure)."""
     prompt = prompt_text(example.prompt)
 
-    def scored(text: str, source: str, logprob: float | None) -> contest.Scored:
+    def scored(text: str, source: str, logprob: float | None, rules: float = 1.0) -> contest.Scored:
         return contest.score_response(
             text,
             source,
@@ -225,10 +231,11 @@ def run_contest(
             format_of=view.format_of,
             prompt=prompt,
             draft=draft,
+            rules=rules,
         )
 
     return contest.contest(
-        scored(example.response, "original", original_logprob),
+        scored(example.response, "original", original_logprob, original_rules),
         [scored(t, src, contest.mean_logprob(lp)) for (t, src), lp in zip(candidates, logprobs)],
     )
 
@@ -701,6 +708,16 @@ def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
             values["ending"] = signals.ending_score(signals.end_logprob_of(values["ending"]), typical)
         out.append(values)
     return out
+
+
+def original_rules(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per example id of scored ``rows``, the product of its :data:`ORIGINAL_ONLY_RULES` as
+    the confidence reads them: a contest weighs the recorded response by them (a cut-off
+    answer loses to its completion) and no candidate, which has no such pass (pure)."""
+    return {
+        row["example_id"]: math.prod(values.get(name, 1.0) for name in ORIGINAL_ONLY_RULES)
+        for row, values in zip(rows, _dataset_values(rows))
+    }
 
 
 def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, tuple[float | None, list[str]]]:

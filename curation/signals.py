@@ -213,12 +213,19 @@ def _repetition(text: str) -> bool:
 
 
 def _is_echo(prompt_text: str, response: str) -> bool:
-    resp, prompt = Counter(_WORD.findall(response.lower())), Counter(_WORD.findall(prompt_text.lower()))
+    """The response copies the prompt: its words, in the prompt's order (a sorted list of the
+    prompt's numbers uses the prompt's words but is an answer, not a copy)."""
+    resp_words, prompt_words = _WORD.findall(response.lower()), _WORD.findall(prompt_text.lower())
+    resp, prompt = Counter(resp_words), Counter(prompt_words)
     n_resp, n_prompt = sum(resp.values()), sum(prompt.values())
     if n_resp < 5 or n_prompt == 0:
         return False
     common = sum((resp & prompt).values())
-    return common / n_resp >= 0.9 and common / n_prompt >= 0.6
+    if common / n_resp < 0.9 or common / n_prompt < 0.6:
+        return False
+    pairs = list(zip(resp_words, resp_words[1:]))
+    in_prompt = set(zip(prompt_words, prompt_words[1:]))
+    return sum(pair in in_prompt for pair in pairs) / len(pairs) >= 0.9
 
 
 def degenerate(prompt_text: str, response: str) -> SignalScore:
@@ -226,8 +233,9 @@ def degenerate(prompt_text: str, response: str) -> SignalScore:
 
     Multipliers: empty or whitespace 0 (and nothing else is checked); a refusal phrase in
     the first 300 characters ("I'm sorry", "as an AI", "I cannot", ...) 0.2; an echo of the
-    prompt (>= 5 words, >= 90 % of its words from the prompt and covering >= 60 % of the
-    prompt's words) 0.1; truncated-looking (JSON that does not parse, unclosed bracket or
+    prompt (>= 5 words, >= 90 % of its words from the prompt, in the prompt's order (90 % of
+    its word pairs are the prompt's), and covering >= 60 % of the prompt's words) 0.1;
+    truncated-looking (JSON that does not parse, unclosed bracket or
     code fence, a long text ending on a comma or a word like "and"/"the") 0.3, or a long
     multi-sentence text ending on a letter 0.7; repeated text (a line three times, or under
     half of the word 3-grams distinct) 0.3.

@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from curation import confidence as cmath
 from curation import contest
 from curation.contest import Calibration, Scored, alternatives, dataset_shape, majority, snap_to_spans
 from curation.signals import SignalScore, format_scorer
@@ -152,3 +153,42 @@ def test_the_few_shot_draft_votes_as_a_third_part():
     assert voted.confidence == pytest.approx((0.5 + 0.5 + 1.0) / 3)
     assert other.confidence == pytest.approx((0.5 + 0.5 + 0.0) / 3)
     assert contest.score_response("56", "x", **kw).confidence == pytest.approx(0.5)  # no draft: two parts
+
+
+CHILE = "Name the capital city of Chile."
+SORT = "Sort these numbers from smallest to largest: 12, 17, 10."
+
+
+@pytest.mark.parametrize(
+    "a, b, prompt, same",
+    [
+        ("The capital of Chile is Santiago.", "Santiago.", CHILE, True),
+        ("The capital of Chile is Valparaiso.", "Santiago.", CHILE, False),
+        ("The capital of Brazil is Brasília.", "Brasilia.", "Name the capital city of Brazil.", True),
+        ("Here are the numbers sorted: 10, 12, 17.", "From smallest to largest: 10, 12, 17.", SORT, True),
+        ("From smallest to largest: 12, 10, 17.", "From smallest to largest: 10, 12, 17.", SORT, False),
+        ('{"answer": "1956"}', "1956", "When was it opened?", True),
+        # spans of the prompt: its words count when neither says anything else
+        ("January", "rye sourdough", "Passage: It opened in January. Its rye sourdough sells.", False),
+        ("weekly poetry reading", "poetry reading", "Passage: a weekly poetry reading.", True),
+        ("", "Santiago.", CHILE, False),
+    ],
+)
+def test_same_answer_reads_past_the_wording(a, b, prompt, same):
+    assert cmath.same_answer(a, b, prompt) is same
+    assert cmath.same_answer(b, a, prompt) is same
+
+
+def test_elaborating_keeps_every_word_and_only_adds():
+    assert cmath.elaborates("The capital of Chile is Santiago.", "Santiago.", CHILE)
+    assert not cmath.elaborates("Santiago.", "The capital of Chile is Santiago, a big city.", CHILE)
+    assert not cmath.elaborates("1956", '{"answer": "1956"}', "When was it opened?")  # drops a word
+
+
+def test_rephrasings_of_a_sound_response_are_dropped_but_form_fixes_stay():
+    found = [("The capital of Chile is Santiago.", "few_shot"), ("Valparaiso.", "samples")]
+    assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=[]) == [("Valparaiso.", "samples")]
+    assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=["likelihood"]) == [("Valparaiso.", "samples")]
+    assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=["ending"]) == found  # a cut-off answer
+    cut = [("Marta Lindqvist", "extractive")]
+    assert contest.rephrasings_dropped(cut, "Marta L", "Who led it?", fired=["ending"]) == cut

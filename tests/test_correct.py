@@ -12,6 +12,8 @@ from curation import contest, prompts
 from curation.config import Config
 from curation.contest import CALIBRATION, p_better
 from curation.correct import (
+    CorrectTask,
+    _contest,
     candidate_request,
     correct_dataset,
     decide,
@@ -26,7 +28,7 @@ from curation.ingest import import_file
 from curation.llm import make_client
 from curation.llm.base import ChatResult
 from curation.records import Example, Message
-from curation.score import finalize, score_dataset, score_key
+from curation.score import dataset_view, finalize, original_rules, score_dataset, score_key
 from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CORRECT_KEY"
@@ -334,3 +336,50 @@ def test_a_winner_below_propose_at_is_recorded_but_not_proposed(store, tmp_path)
             store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c2"
         )
         assert again.skipped == 1  # a final status: not redone
+
+
+# -- the recorded response's own rules and form repairs ---------------------------------------
+def test_original_rules_weigh_a_cut_off_or_injected_response():
+    rows = [{"example_id": f"e{i}", "signals": {"ending": math.exp(-2.0), "injection": 1.0}} for i in range(5)] + [
+        {"example_id": "cut", "signals": {"ending": math.exp(-30.0), "injection": 1.0}},
+        {"example_id": "injected", "signals": {"ending": math.exp(-2.0), "injection": 0.1}},
+        {"example_id": "no-pass", "signals": {}},
+    ]
+    held = original_rules(rows)
+    assert held["e0"] == 1.0 and held["no-pass"] == 1.0
+    assert held["cut"] == 0.0  # 28 nats below the median ending: past the ramp
+    assert held["injected"] == pytest.approx(0.1)
+
+
+class NoLikelihoods:
+    """A judge client for :func:`curation.correct._contest` that has no likelihoods."""
+
+    def continuation_logprobs(self, prompt, texts):
+        return [None] * len(texts)
+
+
+def contest_of(response: str, draft: str, fired: list[str], rules: float = 1.0, samples=(), **overrides):
+    example = ex("t", "Tom has 19 apples and buys 22 more. How many now?", response)
+    examples = [example, ex("a", "q", "a #### 1"), ex("b", "q", "b #### 2")]
+    row = {"fired": fired, "explanation": {"samples": [{"answer": a} for a in samples]}, "signals": {}}
+    task = CorrectTask(example, row, rules)
+    config = Config().with_overrides(overrides)
+    return _contest(task, [ChatResult(text=draft)], NoLikelihoods(), dataset_view(examples, rules=False), config)
+
+
+def test_a_broken_responses_answer_in_a_sound_form_is_a_candidate():
+    broken, sound = "19 + 22 = 41.\n## 41", "19 + 22 = 41.\n#### 41"
+    assert contest_of(broken, sound, fired=[]).candidates == ()  # the same answer: nothing to propose
+    repaired = contest_of(broken, sound, fired=["format"])
+    assert [c.text for c in repaired.candidates] == [sound]
+    assert contest_of(broken, sound, fired=["format"], **{"correct.judge": "llm"}).candidates == ()  # the paper's
+
+
+def test_the_originals_own_rules_lower_it_in_the_contest_alone():
+    samples = ["19 + 22 = 4", "19 + 22 = 4", "#### 41"]
+    whole = contest_of("19 + 22 = 4", "19 + 22 = 41.\n#### 41", fired=["ending"], samples=samples)
+    cut = contest_of("19 + 22 = 4", "19 + 22 = 41.\n#### 41", fired=["ending"], rules=0.25, samples=samples)
+    assert whole.original.confidence > 0
+    assert cut.original.confidence == pytest.approx(whole.original.confidence * 0.25)
+    assert cut.original.rules == 0.25 and cut.candidates[0].rules == 1.0
+    assert cut.margin > whole.margin

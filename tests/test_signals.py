@@ -133,6 +133,11 @@ def test_degenerate_rules(prompt, response, score, reason):
         ("Natalia sold clips...", "Natalia sold 48/2 = 24 clips in May.\n#### 72"),
         ("Write a sentence.", "The quick brown fox jumps over the lazy dog while the cat watches from the porch."),
         ("Translate: I cannot go", "Je ne peux pas y aller."),
+        # the prompt's words in another order: an answer, not an echo
+        (
+            "Sort these numbers from smallest to largest: 12, 17, 10, 25, 38.",
+            "From smallest to largest: 10, 12, 17, 25, 38.",
+        ),
     ],
 )
 def test_degenerate_passes_normal_responses(prompt, response):
