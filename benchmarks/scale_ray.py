@@ -1,13 +1,16 @@
 """Scale, the Ray engine: its throughput and results against the local engine's on one machine.
 
 The first N examples of ``sample_data/support_intents.jsonl`` are scored (score stage,
-default settings, each engine on a fresh store with an empty call cache) by the local engine
-and by the Ray engine with ``--actors`` actors of 1 CPU each, on a local Ray the benchmark
-starts with as many CPUs as the machine has (its start is not timed: a cluster is up before a
-run). Each timing includes loading the model: in this process for the local engine, in each
-actor (once per scoring phase) for Ray. Reported: seconds and examples per hour of each, the
-throughput ratio (Ray / local; the goal is >= 0.9), and whether every stored score is the
-same (the largest absolute difference over every number stored, and any other difference).
+default settings, each engine on a fresh store with an empty call cache) by the local engine,
+then by the Ray engine with ``--actors`` workers of 1 CPU each (the issue's layout), then with
+one worker of every CPU (Ray's own overhead alone), on a local Ray the benchmark starts with as
+many CPUs as the machine has (its start is not timed: a cluster is up before a run). Each
+timing includes loading the model: in this process for the local engine, once in each Ray
+worker for its first layout (a worker keeps it for later phases). Reported: seconds and examples per hour of each, the
+throughput ratio (Ray / local; the goal is >= 0.9), and how the stored scores differ: the
+largest absolute difference over every number stored, per kind (teacher-forced signals,
+sampled parts, the final confidence), the examples scored by another tier, and the first
+texts that differ.
 
 Run from the repository root (needs the extra: ``pip install -e ".[ray]"``)::
 
@@ -36,6 +39,7 @@ from curation.config import Config  # noqa: E402
 from curation.ingest import import_file  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.store import Store  # noqa: E402
+from curation.tiers import tier_of  # noqa: E402
 
 DATA = ROOT / "sample_data" / "support_intents.jsonl"
 RESULTS = ROOT / "benchmarks" / "results" / "scale_ray.json"
@@ -44,6 +48,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "scale_ray.json"
 def _score(work: Path, name: str, config: Config, examples: int) -> tuple[float, dict]:
     """Seconds to score the first ``examples`` examples on a fresh store, and the stored rows."""
     data = work / "data.jsonl"
+    work.mkdir(parents=True, exist_ok=True)
     if not data.exists():
         data.write_text("".join(DATA.read_text(encoding="utf-8").splitlines(keepends=True)[:examples]), "utf-8")
     with Store(work / f"{name}.duckdb") as store:
@@ -75,30 +80,65 @@ def _largest_difference(a: object, b: object) -> tuple[float, list[str]]:
     return max((p[0] for p in parts), default=0.0), [m for p in parts for m in p[1]]
 
 
+#: Signals read from teacher-forced passes (no sampling): between engines they differ only by
+#: the numerics of evaluating a prompt in other batches (a prompt cache holding other prefixes).
+FORCED = ("likelihood", "min_k", "ifd", "ending")
+
+
+def _by_part(local: dict, remote: dict) -> dict:
+    """The largest difference per kind of stored number, and the examples scored by another tier."""
+
+    def largest(values: list[tuple[float | None, float | None]]) -> float:
+        return round(max((abs(a - b) for a, b in values if a is not None and b is not None), default=0.0), 6)
+
+    ids = [i for i in local if i in remote]
+    return {
+        "teacher_forced_signals": largest(
+            [(local[i]["signals"].get(n), remote[i]["signals"].get(n)) for i in ids for n in FORCED]
+        ),
+        "sampled_parts": largest([(local[i][n], remote[i][n]) for i in ids for n in ("consistency", "reflection")]),
+        "confidence": largest([(local[i]["confidence"], remote[i]["confidence"]) for i in ids]),
+        "other_tier": sum(1 for i in ids if tier_of(local[i]) != tier_of(remote[i])),
+    }
+
+
 def ray_engine_section(work: Path, *, examples: int = 40, model: str | None = None, actors: int = 2) -> dict:
-    """The section: the local engine, then Ray with ``actors`` actors, on the same examples."""
+    """The section: the local engine, then Ray with ``actors`` workers of 1 CPU (the issue's
+    layout), then Ray with one worker of every CPU (Ray's own overhead alone: one process
+    decodes every sequence, as the local engine does), on the same examples."""
     import ray
 
     base = Config() if model is None else Config().with_overrides({"llm.model": model})
+    cpus = os.cpu_count() or 1
     local_s, local_rows = _score(work, "local", base, examples)
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False)
+    layouts = {}
+    ray.init(num_cpus=cpus, include_dashboard=False)
     try:
-        remote = base.with_overrides({"engine.kind": "ray", "engine.actors": actors, "engine.cpus_per_actor": 1})
-        ray_s, ray_rows = _score(work, "ray", remote, examples)
+        for n, each in ((actors, 1), (1, cpus)):
+            remote = base.with_overrides({"engine.kind": "ray", "engine.actors": n, "engine.cpus_per_actor": each})
+            seconds, rows = _score(work, f"ray-{n}x{each}", remote, examples)
+            largest, other = _largest_difference(local_rows, rows)
+            layouts[f"{n} x {each} CPU"] = {
+                "seconds": round(seconds, 1),
+                "examples_per_hour": round(3600 * examples / seconds),
+                "throughput_ratio": round(local_s / seconds, 3),
+                "identical": largest == 0.0 and not other,
+                "largest_difference": largest,
+                "largest_difference_by_part": _by_part(local_rows, rows),
+                "other_differences": other[:5],
+            }
     finally:
         ray.shutdown()
-    largest, other = _largest_difference(local_rows, ray_rows)
+    main_layout = layouts[f"{actors} x 1 CPU"]
     return {
         "model": base.llm.model,
         "examples": examples,
         "actors": actors,
-        "cpus": os.cpu_count(),
+        "cpus": cpus,
         "local": {"seconds": round(local_s, 1), "examples_per_hour": round(3600 * examples / local_s)},
-        "ray": {"seconds": round(ray_s, 1), "examples_per_hour": round(3600 * examples / ray_s)},
-        "throughput_ratio": round(local_s / ray_s, 3),
-        "identical": largest == 0.0 and not other,
-        "largest_difference": largest,
-        "other_differences": other[:10],
+        "ray": {k: main_layout[k] for k in ("seconds", "examples_per_hour")},
+        "throughput_ratio": main_layout["throughput_ratio"],
+        "layouts": layouts,
     }
 
 

@@ -415,7 +415,9 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
         help='where scoring and correcting run: local (default) or ray (pip install -e ".[ray]")',
     )
     g.add_argument("--ray-address", help="Ray cluster to use, e.g. ray://head:10001 (default: a local Ray for the run)")
-    g.add_argument("--ray-actors", type=int, help="Ray actors, each with one model or endpoint client (default 2)")
+    g.add_argument(
+        "--ray-actors", type=int, help="Ray workers at once, each keeping one model or endpoint client (default 2)"
+    )
     g = p.add_argument_group("method")
     g.add_argument("--k", type=int, help="consistency samples per example (default 5)")
     g.add_argument("--k-max", type=int, help="samples at most when the first k split (adaptive k; default 7)")

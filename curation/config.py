@@ -29,7 +29,7 @@ CANDIDATE_SOURCES = ("samples", "closed_set", "extractive", "few_shot")
 #: How a candidate is judged: ``contest`` (compared confidences, calibrated), ``llm`` (the
 #: paper's two-order judge alone) or ``both`` (the LLM judge joins where it is informative).
 JUDGES = ("contest", "llm", "both")
-#: Where scoring and correcting run: this process's threads, or a Ray cluster's actors (:mod:`curation.engines`).
+#: Where scoring and correcting run: this process's threads, or a Ray cluster's workers (:mod:`curation.engines`).
 ENGINES = ("local", "ray")
 #: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
 #: ``scoring.w_<name>``.
@@ -255,10 +255,11 @@ class CorrectConfig:
 class EngineConfig:
     """Where the scoring and correcting work runs (never part of a score's key: same scores).
 
-    ``kind``: ``local`` (this process) or ``ray`` (an actor pool on the Ray cluster at
-    ``ray_address``, or a local Ray started for the run when None). Each of the ``actors``
-    reserves ``cpus_per_actor`` CPUs and holds one client: an embedded model with that many
-    threads, or an endpoint client with its share of ``llm.concurrency``.
+    ``kind``: ``local`` (this process) or ``ray`` (Ray workers on the cluster at
+    ``ray_address``, or a local Ray started for the run when None). At most ``actors`` work at
+    once, each reserving ``cpus_per_actor`` CPUs and keeping one client from batch to batch: an
+    embedded model with that many threads, or an endpoint client with its share of
+    ``llm.concurrency``.
     """
 
     kind: str = "local"

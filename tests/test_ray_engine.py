@@ -44,11 +44,11 @@ from tests.test_kill_resume import (
 )
 
 #: Scores on the two engines may differ by this much. The embedded model's replies depend on its
-#: prompt-prefix cache (a prompt evaluated in other chunks rounds otherwise): the local model,
-#: warm from the cheap tier, samples and reflects otherwise than a cold one (a new actor), so the
-#: local reference empties it before each phase, as each phase's new actors start empty. Within a
-#: phase, a long sample at temperature 1 may still part after some tokens (measured here: one
-#: sample's tail of 30); its answer, the likelihoods, the reflections and the tiers stay the same.
+#: prompt-prefix cache (a prompt evaluated in other chunks rounds otherwise): each Ray worker keeps
+#: its model and cache across phases as the local engine does, but holds only the prefixes of its
+#: own share of the batches. A long sample at temperature 1 may part after some tokens; its answer,
+#: the likelihoods, the reflections and the tiers stay the same (benchmarks/scale_ray.py measures
+#: the default model: confidence within 0.02 on 40 examples).
 TOLERANCE = 0.05
 SMALL = LLMConfig(model="smollm2-135m", n_ctx=1024)
 
@@ -67,15 +67,12 @@ def ray_config(address: str, llm: LLMConfig = SMALL) -> Config:
     return Config(llm=llm, engine=EngineConfig(kind="ray", ray_address=address, actors=2, cpus_per_actor=1))
 
 
-def scored(path: Path, config: Config, *, cold: bool = False) -> tuple[dict, dict[str, float]]:
-    """Score the tiny dataset at ``path`` phase by phase (``cold``: the local model's prefix cache
-    emptied before each); its score rows by example id, and the LLM stats."""
+def scored(path: Path, config: Config) -> tuple[dict, dict[str, float]]:
+    """Score the tiny dataset at ``path`` phase by phase; its score rows by example id, and the LLM stats."""
     with Store(path) as store:
         client = driver_client(config.llm, store) if config.engine.kind == "ray" else make_client(config.llm, store)
         engine, info, result = make_engine(config.engine), store.dataset("arith"), None
         for phase in SCORE_PHASES:
-            if cold:
-                client.backend._engine.call(client.backend._engine.clear)
             result = score_dataset(
                 store, info, config, client, run_id=phase, phases=(phase,), result=result, engine=engine
             )
@@ -104,7 +101,7 @@ def test_ray_engine_scores_as_the_local_engine(tmp_path, ray_address):
     data = tmp_path / "arith.jsonl"
     write_records(data, RECORDS[:6])
     local, ray = new_store(tmp_path / "local.duckdb", data), new_store(tmp_path / "ray.duckdb", data)
-    local_rows, local_stats = scored(local, Config(llm=SMALL), cold=True)
+    local_rows, local_stats = scored(local, Config(llm=SMALL))
     ray_rows, ray_stats = scored(ray, ray_config(ray_address))
     assert local_rows.keys() == ray_rows.keys() and len(ray_rows) == 6
     for example_id, row in local_rows.items():

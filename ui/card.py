@@ -198,6 +198,8 @@ def _candidates(proposal: Proposal) -> None:
                         signal_label("consistency"): c.get("agreement"),
                         signal_label("likelihood"): c.get("likelihood"),
                         signal_label("format"): c.get("format"),
+                        # the recorded response's own rules (a cut-off, an injection): 1 for candidates
+                        "own rules (ending, injection)": c.get("rules", 1.0),
                     }
                     for c in proposal.candidates
                 ]

@@ -1,16 +1,18 @@
-"""The Ray engine: a stage's batches computed by an actor pool on a Ray cluster (Ray Data).
+"""The Ray engine: a stage's batches computed by a pool of Ray workers on a cluster (Ray Data).
 
 In: a :class:`~curation.engines.Work` and its batches. The batches become a Ray Dataset, one
 row a batch, each with the cache entries its calls may hit (read from the store here, so no
-actor needs the store, a file or a path of this machine); an actor pool (``engine.actors``,
-``engine.cpus_per_actor`` CPUs each) maps them, each actor holding one client per model: the
-embedded model loaded from the packages installed on its node with ``cpus_per_actor``
-threads, or an endpoint client with its share of ``llm.concurrency``. Out: each batch's
-outcomes as it finishes, its new cache entries already written to the store and its calls
-added to the driver's client stats, so the stage commits and a killed run resumes as with the
-local engine (only the batches in flight at the kill are computed again).
+worker needs the store, a file or a path of this machine); Ray Data maps them on at most
+``engine.actors`` workers at a time, ``engine.cpus_per_actor`` CPUs each. Each worker process
+holds one client per model, kept for its later batches, phases and runs (:data:`_WORKERS`):
+the embedded model loaded once from the packages installed on its node with
+``cpus_per_actor`` threads (its prompt cache stays warm), or an endpoint client with its share
+of ``llm.concurrency``. Out: each batch's outcomes as it finishes, its new cache entries
+already written to the store and its calls added to the driver's client stats, so the stage
+commits and a killed run resumes as with the local engine (only the batches in flight at the
+kill are computed again).
 
-The budget: each actor may spend what was left when the phase started; the driver stops the
+The budget: each worker may spend what was left when the phase started; the driver stops the
 phase once the spend it has been sent reaches the budget (an overshoot of at most the batches
 in flight).
 """
@@ -34,8 +36,6 @@ from curation.records import Message
 
 log = logging.getLogger(__name__)
 INSTALL = 'pip install -e ".[ray]" (or pip install "ray[data]")'
-#: Batches queued on an actor besides the one it computes: enough to keep it busy, few to lose at a kill.
-QUEUED_PER_ACTOR = 1
 
 
 def _ray() -> Any:
@@ -56,7 +56,7 @@ class RayEngine:
         self.config = config
 
     def batch_size(self, client: LLMClient, sequences_per_item: int) -> int:
-        """What one actor's client takes at once (:meth:`LLMClient.items_per_batch`)."""
+        """What one worker's client takes at once (:meth:`LLMClient.items_per_batch`)."""
         share = LLMClient(client.backend, cache=MemoryCache(), config=self._share(client.config, 0.0))
         return share.items_per_batch(sequences_per_item)
 
@@ -69,11 +69,9 @@ class RayEngine:
         rows = [{"batch": pickle.dumps((b, _cached(work, b, clients, cache)))} for b in batches]
         llms = [self._share(c.config, c.stats.cost_usd) for c in clients]
         results = ray.data.from_items(rows, override_num_blocks=len(rows)).map(
-            _Worker,
-            fn_constructor_kwargs={"compute": work.compute, "context": work.context, "llms": llms},
-            compute=ray.data.ActorPoolStrategy(
-                size=min(self.config.actors, len(rows)), max_tasks_in_flight_per_actor=1 + QUEUED_PER_ACTOR
-            ),
+            _compute_row,
+            fn_kwargs={"compute": work.compute, "context": work.context, "llms": llms},
+            concurrency=min(self.config.actors, len(rows)),
             num_cpus=self.config.cpus_per_actor,
         )
         try:
@@ -99,7 +97,7 @@ class RayEngine:
         return ray
 
     def _share(self, llm: LLMConfig, spent: float) -> LLMConfig:
-        """One actor's client settings: its CPUs as the embedded model's threads, its share of
+        """One worker's client settings: its CPUs as the embedded model's threads, its share of
         the endpoint concurrency, and what is left of the budget."""
         return replace(
             llm,
@@ -127,7 +125,7 @@ def _check_budget(client: LLMClient) -> None:
 
 
 class _WorkerCache:
-    """An actor's call cache: the entries the driver sent with the batch, plus the new ones,
+    """A worker's call cache: the entries the driver sent with the batch, plus the new ones,
     which go back to the driver's store."""
 
     def __init__(self) -> None:
@@ -146,19 +144,19 @@ class _WorkerCache:
 
 
 class _Worker:
-    """One actor: a client per model, built here from the settings (no driver path)."""
+    """What one worker process holds: a client per model, built here from the settings (no
+    driver path), kept for the process's later batches (:func:`_compute_row`)."""
 
-    def __init__(self, compute: Any, context: dict[str, Any], llms: list[LLMConfig]):
-        self._compute, self._context = compute, context
+    def __init__(self, llms: list[LLMConfig]):
         self._cache = _WorkerCache()
         self._clients = [make_client(llm, self._cache) for llm in llms]
 
-    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+    def __call__(self, row: dict[str, Any], compute: Any, context: dict[str, Any]) -> dict[str, Any]:
         batch, entries = pickle.loads(row["batch"])
         self._cache.start(entries)
         before = [c.snapshot() for c in self._clients]
         try:
-            outcomes: Any = self._compute(batch, *self._clients, **self._context)
+            outcomes: Any = compute(batch, *self._clients, **context)
         except BudgetExceededError as e:
             outcomes = e
         spent = [
@@ -167,8 +165,25 @@ class _Worker:
         return {"result": pickle.dumps((batch, outcomes, self._cache.new, spent))}
 
 
+#: This process's workers by their models' settings: Ray reuses a worker process for later
+#: tasks (of this phase, the next phase and the next run of the same driver), so each loads
+#: its model once and keeps its prompt cache warm (a new actor pool per phase loaded it anew).
+_WORKERS: dict[bytes, _Worker] = {}
+
+
+def _compute_row(
+    row: dict[str, Any], *, compute: Any, context: dict[str, Any], llms: list[LLMConfig]
+) -> dict[str, Any]:
+    """One batch on a Ray worker, with the process's worker for ``llms``."""
+    key = pickle.dumps(llms)
+    if key not in _WORKERS:
+        _WORKERS.clear()  # other settings (a budget left): the loaded models stay in llm.embedded
+        _WORKERS[key] = _Worker(llms)
+    return _WORKERS[key](row, compute, context)
+
+
 class _OnWorkers:
-    """The driver's stand-in for a backend that runs on the actors: it names the backend and
+    """The driver's stand-in for a backend that runs on the workers: it names the backend and
     model (the cache keys) and declares its batching, and never calls a model."""
 
     def __init__(self, config: LLMConfig):

@@ -33,10 +33,15 @@ _ENGINES_LOCK = threading.Lock()
 def _engine_for(config: LLMConfig) -> Engine:
     path = resolve_model_path(config.model, model_dir=config.model_dir)
     n_threads = config.n_threads or max(1, min(os.cpu_count() or 1, 8))
-    key = (str(path), config.n_ctx, n_threads, config.seed)
+    # Prompt evaluation takes every core unless the threads are a share (a Ray actor's CPUs):
+    # llama.cpp's threads spin, so two actors each taking all cores ran at half speed.
+    n_threads_batch = config.n_threads or max(1, os.cpu_count() or 1)
+    key = (str(path), config.n_ctx, n_threads, n_threads_batch, config.seed)
     with _ENGINES_LOCK:
         if key not in _ENGINES:
-            _ENGINES[key] = Engine(path, n_ctx=config.n_ctx, n_threads=n_threads, seed=config.seed)
+            _ENGINES[key] = Engine(
+                path, n_ctx=config.n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch, seed=config.seed
+            )
         return _ENGINES[key]
 
 

@@ -46,11 +46,11 @@ class _Generation:
 class Engine:
     """One loaded model. Its methods must run on the engine's own thread: use :meth:`call`."""
 
-    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, seed: int):
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, seed: int, n_threads_batch: int | None = None):
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         self.path = path
         try:
-            self.call(self._load, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
+            self.call(self._load, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads_batch, seed=seed)
         except BaseException:
             self._thread.shutdown(wait=False)
             raise
@@ -60,7 +60,7 @@ class Engine:
         result or raise its exception."""
         return self._thread.submit(fn, *args, **kwargs).result()
 
-    def _load(self, *, n_ctx: int, n_threads: int, seed: int) -> None:
+    def _load(self, *, n_ctx: int, n_threads: int, n_threads_batch: int | None, seed: int) -> None:
         from llama_cpp import Llama  # heavy import, only when the embedded model is used
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -72,6 +72,7 @@ class Engine:
                     model_path=str(path),
                     n_ctx=n_ctx * KV_CONTEXTS,
                     n_threads=n_threads,
+                    n_threads_batch=n_threads_batch,
                     seed=seed,
                     flash_attn=True,
                     verbose=False,
