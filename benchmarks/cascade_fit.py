@@ -35,7 +35,8 @@ if __package__ in (None, ""):
 from benchmarks.detection import DATASETS, WORK, _auroc, _labels, design_half  # noqa: E402
 from curation import tiers  # noqa: E402
 from curation.config import Config  # noqa: E402
-from curation.score import cheap_confidences, final_confidences, score_key  # noqa: E402
+from curation.fold import cheap_confidences, final_confidences  # noqa: E402
+from curation.score import score_key  # noqa: E402
 from curation.store import Store  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "cascade_fit.json"

@@ -51,8 +51,9 @@ from curation import confidence as cmath  # noqa: E402
 from curation import contest  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.correct import same_position  # noqa: E402
+from curation.fold import final_confidences  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
-from curation.score import final_confidences, score_key  # noqa: E402
+from curation.score import score_key  # noqa: E402
 from curation.store import Store, prompt_text  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "correction.json"

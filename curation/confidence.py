@@ -167,13 +167,7 @@ def same_answer(a: str, b: str, prompt: str = "") -> bool:
     (:func:`answer_content`). Lenient on purpose where one adds to the other (``Paris.`` and
     ``Paris or Lyon.`` read the same): it tells a rephrasing from a different answer, not a
     good answer from a bad one."""
-    if answers_match(a, b):
-        return True
-    contents = _contents(a, b, prompt)
-    if contents is None:
-        return False
-    (nums_a, words_a), (nums_b, words_b) = contents
-    return nums_a == nums_b and (words_a <= words_b or words_b <= words_a)
+    return elaborates(a, b, prompt) or elaborates(b, a, prompt)
 
 
 def elaborates(a: str, b: str, prompt: str = "") -> bool:

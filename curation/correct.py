@@ -37,10 +37,11 @@ from curation import contest, prompts
 from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, ContextLengthError, LLMError
+from curation.fold import original_rules
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
-from curation.score import DatasetView, dataset_view, original_rules, run_contest
+from curation.score import DatasetView, dataset_view, run_contest
 from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
@@ -247,7 +248,7 @@ def correct_dataset(
 @dataclass(frozen=True)
 class CorrectTask:
     """One flagged example with its score row (the samples' answers, its likelihood) and the
-    product of the rules only it is weighed by (:func:`curation.score.original_rules`)."""
+    product of the rules only it is weighed by (:func:`curation.fold.original_rules`)."""
 
     example: Example
     row: dict | None

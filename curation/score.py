@@ -17,8 +17,8 @@ self-reflection questions (certainty S, probability-weighted when the backend gi
 log-probabilities); ``bsdetector = β·O + (1−β)·S``; and where the answers are constrained (a
 closed set, prompt spans), the ``contrast`` rule: how much more plausible the best alternative
 is (:mod:`curation.contest`). :func:`finalize` then folds them into the final ``confidence``
-(dataset-level, no LLM call, both tiers on one scale), so changing a weight re-decides without
-any new call.
+(:mod:`curation.fold`: dataset-level, no LLM call, both tiers on one scale), so changing a
+weight re-decides without any new call.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from curation import confidence as cmath
 from curation import contest, prompts, signals, tiers
-from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, LLMError
+from curation.fold import cheap_confidences, final_confidences
 from curation.injection import injection_scores
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
@@ -50,13 +50,6 @@ SCORER_VERSION = 7
 #: The score is read from the letter's probabilities, so it equals that of a longer reply;
 #: only the first question's explanation is kept (about 1 s a question on the CPU model).
 LETTER_ONLY_TOKENS = 5
-#: Signals folded in as dataset percentiles (their raw scale means little across datasets).
-RANKED_SIGNALS = ("likelihood", "min_k", "ifd")
-#: Rules read from the recorded response's own likelihood pass or text against the dataset
-#: (its end-of-turn probability, an injection); a contest weighs the original alone by them.
-ORIGINAL_ONLY_RULES = ("ending", "injection")
-#: Share of the dataset at the bottom of a ranked signal that counts as "fired".
-RANKED_FIRE_SHARE = 0.15
 #: Adaptive k: after k samples, the share of them matching the response that counts as a
 #: split (no clear majority either way), worth up to ``k_max`` samples.
 SPLIT_SHARE = (0.4, 0.6)
@@ -218,7 +211,7 @@ def run_contest(
 ) -> contest.Contest:
     """The recorded response against ``(text, source)`` candidates, each scored alike, with
     the few-shot ``draft`` as a vote where there is one and the response's own rules
-    (:func:`original_rules`) weighing it (pure)."""
+    (:func:`curation.fold.original_rules`) weighing it (pure)."""
     prompt = prompt_text(example.prompt)
 
     def scored(text: str, source: str, logprob: float | None, rules: float = 1.0) -> contest.Scored:
@@ -306,30 +299,6 @@ def assemble(
         explanation["alternatives"] = [c.to_json() for c in rival.candidates[:3]]
         explanation["original"] = rival.original.to_json()
     return ExampleScore(consistency, reflection, bsdetector, values, explanation)
-
-
-def final_confidence(values: dict[str, float], config: Config) -> float | None:
-    """Weighted mean of the soft signals times the rule signals raised to their weights.
-
-    ``values`` holds ``bsdetector`` and the *percentiles* of the ranked signals, plus the
-    scores of the :data:`~curation.config.RULE_SIGNALS`; all in [0, 1]. Returns None when no
-    soft signal with a positive weight is present and no rule applies.
-    """
-
-    def weighted(names: tuple[str, ...]) -> list[tuple[float, float]]:
-        pairs = ((values.get(name), getattr(config.scoring, f"w_{name}")) for name in names)
-        return [(value, weight) for value, weight in pairs if weight > 0 and value is not None]
-
-    soft = weighted(SOFT_SIGNALS)
-    total = sum(w for _, w in soft)
-    base = sum(v * w for v, w in soft) / total if total else None
-    rules = weighted(RULE_SIGNALS)
-    factor = 1.0
-    for value, weight in rules:
-        factor *= value**weight
-    if base is None:
-        return factor if rules else None
-    return min(1.0, max(0.0, base * factor))
 
 
 # -- running over a dataset -----------------------------------------------------------------
@@ -693,61 +662,9 @@ def _more_samples(
     return extra
 
 
-def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Each row's signal values as the confidence reads them: the ranked signals as
-    percentiles over ``rows``, the ending against the rows' median ending (pure)."""
-    percentiles = {name: cmath.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
-    ends = sorted(signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
-    typical = ends[len(ends) // 2] if ends else None
-    out = []
-    for i, row in enumerate(rows):
-        values = dict(row["signals"])
-        for name in RANKED_SIGNALS:
-            values[name] = percentiles[name][i]
-        if "ending" in values and typical is not None:
-            values["ending"] = signals.ending_score(signals.end_logprob_of(values["ending"]), typical)
-        out.append(values)
-    return out
-
-
-def original_rules(rows: list[dict[str, Any]]) -> dict[str, float]:
-    """Per example id of scored ``rows``, the product of its :data:`ORIGINAL_ONLY_RULES` as
-    the confidence reads them: a contest weighs the recorded response by them (a cut-off
-    answer loses to its completion) and no candidate, which has no such pass (pure)."""
-    return {
-        row["example_id"]: math.prod(values.get(name, 1.0) for name in ORIGINAL_ONLY_RULES)
-        for row, values in zip(rows, _dataset_values(rows))
-    }
-
-
-def final_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, tuple[float | None, list[str]]]:
-    """Per example id, the final confidence and the fired signals of scored ``rows`` (pure;
-    dataset-level: see :func:`_dataset_values`); a cheap-tier example's confidence is put on
-    the sampled tier's scale (:func:`curation.tiers.on_sampled_scale`)."""
-    out = {}
-    for row, values in zip(rows, _dataset_values(rows)):
-        fired = [name for name in (*RULE_SIGNALS, "bsdetector") if values.get(name, 1.0) < 0.5]
-        fired += [name for name in RANKED_SIGNALS if values.get(name) is not None and values[name] < RANKED_FIRE_SHARE]
-        confidence = final_confidence(values, config)
-        if tiers.tier_of(row) == tiers.CHEAP:
-            confidence = tiers.on_sampled_scale(confidence)
-        out[row["example_id"]] = (confidence, fired)
-    return out
-
-
-def cheap_confidences(rows: list[dict[str, Any]], config: Config) -> dict[str, float | None]:
-    """Per cheap-tier example id among ``rows``, its confidence from the cheap signals alone
-    (before :func:`final_confidences` maps it; what the cascade's band reads)."""
-    return {
-        row["example_id"]: final_confidence(values, config)
-        for row, values in zip(rows, _dataset_values(rows))
-        if tiers.tier_of(row) == tiers.CHEAP
-    }
-
-
 def finalize(store: Store, info: DatasetInfo, config: Config) -> int:
     """Fold the signals into each example's final ``confidence`` and ``fired`` list
-    (:func:`final_confidences`; no LLM call). Returns the number of examples updated."""
+    (:func:`curation.fold.final_confidences`; no LLM call). Returns the number of examples updated."""
     key = score_key(config)
     rows = [r for r in store.scores(info.dataset_id, key) if r["status"] == "ok"]
     updates = final_confidences(rows, config)

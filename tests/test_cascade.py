@@ -16,10 +16,11 @@ import pytest
 from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import signals, tiers
 from curation.config import Config
+from curation.fold import cheap_confidences, final_confidences
 from curation.ingest import import_file
 from curation.pipeline import run_pipeline
 from curation.records import Message
-from curation.score import cheap_confidences, final_confidences, score_key
+from curation.score import score_key
 from tests.support.scripted import REFLECTION, SAMPLE, WRONG, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CASCADE_KEY"

@@ -24,11 +24,12 @@ from curation.correct import (
     same_position,
 )
 from curation.filter import apply_filter
+from curation.fold import original_rules
 from curation.ingest import import_file
 from curation.llm import make_client
 from curation.llm.base import ChatResult
 from curation.records import Example, Message
-from curation.score import dataset_view, finalize, original_rules, score_dataset, score_key
+from curation.score import dataset_view, finalize, score_dataset, score_key
 from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CORRECT_KEY"

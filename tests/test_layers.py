@@ -25,6 +25,7 @@ LAYERS = {
     "contest": "foundation",
     "throughput": "foundation",
     "tiers": "foundation",
+    "fold": "foundation",
     "__init__": "foundation",
     "__version__": "foundation",
     "records": "domain",

@@ -68,9 +68,13 @@ def ray_config(address: str, llm: LLMConfig = SMALL) -> Config:
 
 
 def scored(path: Path, config: Config) -> tuple[dict, dict[str, float]]:
-    """Score the tiny dataset at ``path`` phase by phase; its score rows by example id, and the LLM stats."""
+    """Score the tiny dataset at ``path`` phase by phase; its score rows by example id, and the LLM
+    stats. The local model starts with an empty prompt cache, as the Ray workers do (this process's
+    model served earlier tests)."""
     with Store(path) as store:
         client = driver_client(config.llm, store) if config.engine.kind == "ray" else make_client(config.llm, store)
+        if config.engine.kind != "ray":
+            client.backend._engine.call(client.backend._engine.clear)
         engine, info, result = make_engine(config.engine), store.dataset("arith"), None
         for phase in SCORE_PHASES:
             result = score_dataset(

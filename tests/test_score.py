@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 
 from curation import prompts
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.fold import final_confidence
 from curation.ingest import import_file
 from curation.llm.base import ChatResult, TokenScores
 from curation.records import Example, Message
 from curation.score import (
     LETTER_ONLY_TOKENS,
     assemble,
-    final_confidence,
     finalize,
     first_sample_count,
     read_reflections,

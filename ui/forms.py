@@ -213,7 +213,7 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
             ENGINES,
             index=ENGINES.index(base.engine.kind),
             key=key("engine"),
-            help='local: this machine; ray: workers on a Ray cluster, each keeping its model (pip install -e ".[ray]").',
+            help='local: this machine; ray: workers on a Ray cluster, each keeping its model (pip install -e ".[ray]")',
         )
         if o["engine.kind"] == "ray":
             o["engine.ray_address"] = st.text_input(
