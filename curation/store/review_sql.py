@@ -50,8 +50,12 @@ Q_ORDER = f"ORDER BY {QUEUE_ORDER}"
 Q_ORDER_PAGE = f"{Q_ORDER} LIMIT ? OFFSET ?"  # limit, offset
 Q_POSITION_END = ") WHERE example_id = ?"  # example_id
 # The same queue ranked by the stored order (``queue_order`` as ``e``: its dataset_id and
-# example_id serve the joins above; the search needs the examples' text, so it never ranks so).
+# example_id serve the joins above; the search finds its examples' ids first).
 Q_FROM_RANKED = "FROM queue_order e"
+Q_SEARCH_RANKED = (
+    "AND e.example_id IN (SELECT example_id FROM examples WHERE dataset_id = ? "
+    "AND (contains(lower(prompt_text), lower(?)) OR contains(lower(response), lower(?))))"
+)  # dataset_id, search x2
 Q_ORDER_RANKED = "ORDER BY e.rank"
 Q_ORDER_PAGE_RANKED = f"{Q_ORDER_RANKED} LIMIT ? OFFSET ?"  # limit, offset
 Q_POSITION_RANKED = "SELECT pos FROM (SELECT e.example_id, row_number() OVER (ORDER BY e.rank) - 1 AS pos"

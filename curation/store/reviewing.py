@@ -57,6 +57,13 @@ class QueueFilter:
         return self.search.strip() if self.search and self.search.strip() else None
 
 
+def _search_part(dataset_id: int, search: str | None, ranked: bool) -> tuple[str, tuple]:
+    """The search's fragment and its values (none without a search)."""
+    if not search:
+        return "", ()
+    return (q.Q_SEARCH_RANKED, (dataset_id, search, search)) if ranked else (q.Q_SEARCH, (search, search))
+
+
 # Each kind of queue query's head and tail, ranked by the scores joined or by the stored order.
 _JOINED = {
     "count": (q.Q_COUNT, ""),
@@ -127,7 +134,7 @@ class ReviewQueries:
         and predicates its filters use, ranked by the stored order when it is current."""
         flt.check()
         search = flt.search_text
-        ranked = kind != "count" and not search and self._order_is_current(dataset_id)
+        ranked = kind != "count" and self._order_is_current(dataset_id)
         head, tail = (_RANKED if ranked else _JOINED)[kind]
         by_decision = flt.status in ("decided", "undecided", "flagged_undecided")
         by_score = flt.signal or flt.conf_min is not None or flt.conf_max is not None
@@ -145,7 +152,7 @@ class ReviewQueries:
             (q.Q_SIGNAL if flt.signal else "", (json.dumps(flt.signal),) if flt.signal else ()),
             (q.Q_CONF_MIN if flt.conf_min is not None else "", () if flt.conf_min is None else (flt.conf_min,)),
             (q.Q_CONF_MAX if flt.conf_max is not None else "", () if flt.conf_max is None else (flt.conf_max,)),
-            (q.Q_SEARCH if search else "", (search, search) if search else ()),
+            _search_part(dataset_id, search, ranked),
             (q.Q_ASSIGNED if flt.assignee else "", (dataset_id, flt.assignee) if flt.assignee else ()),
             (tail, tail_params),
         ]
