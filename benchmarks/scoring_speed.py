@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
-from curation import score  # noqa: E402
+from curation import bsdetector  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
 from curation.llm import make_client  # noqa: E402
@@ -65,13 +65,13 @@ def techniques(backend, on: set[str], base: Config):
     engine = backend._engine
     engine.call(engine.clear, n_slots=8 if "prefix_cache" in on else 1)
     backend.parallel = "parallel" in on
-    saved = score.LETTER_ONLY_TOKENS
+    saved = bsdetector.LETTER_ONLY_TOKENS
     if "letter_only" not in on:
-        score.LETTER_ONLY_TOKENS = Config().scoring.reflection_max_tokens
+        bsdetector.LETTER_ONLY_TOKENS = Config().scoring.reflection_max_tokens
     try:
         yield base.with_overrides({"scoring.early_stop": "early_stop" in on})
     finally:
-        score.LETTER_ONLY_TOKENS = saved
+        bsdetector.LETTER_ONLY_TOKENS = saved
         backend.parallel = True
         engine.call(engine.clear)
 

@@ -123,7 +123,9 @@ class LLMConfig:
 
     ``model`` is, for the embedded backend, a packaged model name (see
     :data:`curation.llm.embedded.PACKAGED_MODELS`) or a path to a local GGUF file; for the
-    ``openai`` backend, the model name the endpoint expects.
+    ``openai`` backend, the model name the endpoint expects. ``n_threads``: the embedded
+    model's CPU threads (None: up to 8 to generate, every core to evaluate prompts; a number
+    caps both, as a Ray worker's share of the CPUs does).
     """
 
     backend: str = "embedded"

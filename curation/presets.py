@@ -14,8 +14,8 @@
 
 from __future__ import annotations
 
+from curation.bsdetector import LETTER_ONLY_TOKENS
 from curation.config import Config
-from curation.score import LETTER_ONLY_TOKENS
 
 PRESETS: dict[str, Config] = {
     "default": Config(),

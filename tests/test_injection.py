@@ -30,7 +30,7 @@ from benchmarks.support.injection_cases import (
     reflect,
     reflection_score_held,
 )
-from curation import correct, prompts, score
+from curation import bsdetector, correct, prompts
 from curation.config import Config
 from curation.injection import markers
 from curation.llm.base import MemoryCache
@@ -84,7 +84,7 @@ def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
         prompts.REFLECTION_QUESTIONS[0],
         prompts.REFLECTION_QUESTIONS[1].replace("(A) Correct\n(B) Incorrect", "(A) Incorrect\n(B) Correct"),
     )
-    for q, request in enumerate(score.reflection_requests(example, TAGGED), start=1):
+    for q, request in enumerate(bsdetector.reflection_requests(example, TAGGED), start=1):
         system, user = request.messages
         assert (system.role, system.content, user.role) == ("system", prompts.DATA_RULE, "user")
         # exactly the template, with the data fenced in: nothing of the example lands elsewhere
@@ -135,7 +135,7 @@ def test_follow_up_style_replays_the_injection_unfenced():
     """The documented weakness of the follow-up style: the response is the model's own turn."""
     example = case("chatml_system").example("response")
     cfg = Config().with_overrides({"scoring.reflection_style": "follow_up"})
-    request = score.reflection_requests(example, cfg)[0]
+    request = bsdetector.reflection_requests(example, cfg)[0]
     assert [m.role for m in request.messages] == ["user", "assistant", "user"]
     assert request.messages[1].content == example.response  # verbatim, no fence
 
@@ -151,13 +151,13 @@ def test_chat_markers_in_the_data_stay_text_for_the_embedded_model(default_backe
     assert len(control) == 2
     c = case("chatml_system")
     for request in (
-        score.reflection_requests(c.example("clean"), TAGGED)[0],
-        score.reflection_requests(c.example("response"), TAGGED)[0],
+        bsdetector.reflection_requests(c.example("clean"), TAGGED)[0],
+        bsdetector.reflection_requests(c.example("response"), TAGGED)[0],
     ):
         tokens = engine.chat_tokens(request.messages)
         # the system and user turns, then the assistant's opening: 3 starts and 2 ends, whatever the data says
         assert sum(t in control for t in tokens) == 5
-    plain = score.reflection_requests(case("ignore_previous").example("clean"), TAGGED)[0].messages
+    plain = bsdetector.reflection_requests(case("ignore_previous").example("clean"), TAGGED)[0].messages
     rendered = engine.formatter(messages=[{"role": m.role, "content": m.content} for m in plain]).prompt
     assert engine.chat_tokens(plain) == engine.llm.tokenize(rendered.encode(), add_bos=False, special=True)
 
@@ -206,9 +206,10 @@ def test_injection_rule_lowers_the_embedded_confidence(default_backend, tmp_path
     # the one without the rule times the rule's score (weights re-decide without a call).
     import json
 
+    from curation.bsdetector import LETTER_ONLY_TOKENS
     from curation.ingest import import_file
     from curation.pipeline import run_pipeline
-    from curation.score import LETTER_ONLY_TOKENS, finalize, score_key
+    from curation.score import finalize, score_key
     from curation.store import Store
 
     cfg = Config().with_overrides(

@@ -39,6 +39,7 @@ LAYERS = {
     "engines": "engine",
     "store": "store",
     "prompts": "stage",
+    "bsdetector": "stage",
     "injection": "stage",
     "ingest": "stage",
     "score": "stage",

@@ -14,22 +14,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from curation import prompts
-from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
-from curation.fold import final_confidence
-from curation.ingest import import_file
-from curation.llm.base import ChatResult, TokenScores
-from curation.records import Example, Message
-from curation.score import (
+from curation.bsdetector import (
     LETTER_ONLY_TOKENS,
-    assemble,
-    finalize,
     first_sample_count,
     read_reflections,
     reflection_requests,
     sample_request,
     samples_wanted,
-    score_key,
 )
+from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.fold import final_confidence
+from curation.ingest import import_file
+from curation.llm.base import ChatResult, TokenScores
+from curation.records import Example, Message
+from curation.score import assemble, finalize, score_key
 from curation.signals import SignalScore
 
 

@@ -329,10 +329,10 @@ class Reading:
 def reflect(client, example: Example, config) -> Reading:
     """Self-reflection certainty S of ``example`` (probability-weighted where the backend
     gives log-probabilities), asked in ``config.scoring.reflection_style``."""
-    from curation import confidence, score
+    from curation import bsdetector, confidence
 
-    replies = [client.complete(r)[0] for r in score.reflection_requests(example, config)]
-    parsed = score.read_reflections(replies, config)
+    replies = [client.complete(r)[0] for r in bsdetector.reflection_requests(example, config)]
+    parsed = bsdetector.read_reflections(replies, config)
     return Reading(
         confidence.reflection_certainty([p.score for p in parsed]),
         tuple(p.verdict for p in parsed),
@@ -352,9 +352,9 @@ def judge(client, example: Example, candidate: str, config) -> Reading:
 def contest_judge(client, example: Example, candidate: str, config) -> Reading:
     """The contest's calibrated probability that ``candidate`` beats ``example``'s response:
     the example's k samples, both texts' likelihoods and their format, as Auto-Correct weighs them."""
-    from curation import prompts, score
+    from curation import bsdetector, prompts, score
 
-    samples = client.complete(score.sample_request(example, config, first=0, count=config.scoring.k))
+    samples = client.complete(bsdetector.sample_request(example, config, first=0, count=config.scoring.k))
     answers = [prompts.parse_answer(r.text).answer for r in samples]
     original, rival = client.continuation_logprobs(example.prompt, [example.response, candidate])
     result = score.run_contest(
