@@ -337,14 +337,14 @@ def _contest(
     prompt = prompt_text(example.prompt)
     found = contest.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
     text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
-    gated = c.judge != "llm"  # the paper's judge alone weighs every candidate as it comes
+    gated, fired = c.judge != "llm", row.get("fired", [])  # the paper's judge takes every candidate as it comes
     # A broken response's answer in a sound form is a correction ("## 41" -> "#### 41").
-    repair = gated and contest.form_broken(row.get("fired", []))
+    repair = gated and contest.form_broken(fired)
     repeats = text == example.response.strip() if repair else cmath.answers_match(text, example.response)
     if text and not repeats and not any(cmath.answers_match(text, t) for t, _ in found):
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
     if gated:
-        found = contest.rephrasings_dropped(found, example.response, prompt, row.get("fired", []))
+        found = contest.rephrasings_dropped(found, example.response, prompt, fired)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None

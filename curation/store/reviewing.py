@@ -71,8 +71,7 @@ _JOINED = {
     "ids": (q.Q_IDS, q.Q_ORDER),
     "position": (q.Q_POSITION, q.Q_POSITION_END),
 }
-_RANKED = {
-    "count": (q.Q_COUNT, ""),
+_RANKED = {  # a count needs no order
     "page": (q.Q_PAGE, q.Q_ORDER_PAGE_RANKED),
     "ids": (q.Q_IDS, q.Q_ORDER_RANKED),
     "position": (q.Q_POSITION_RANKED, q.Q_POSITION_END),
@@ -89,9 +88,10 @@ class ReviewQueries:
 
     def queue_ranked(self, dataset_id: int, flt: QueueFilter, *, offset: int, limit: int) -> list[tuple[str, int]]:
         """One page of ``(example_id, size of the whole filtered queue)``, least confident first."""
-        if flt.unfiltered and self._order_is_current(dataset_id):
+        ranked = self._order_is_current(dataset_id)
+        if ranked and flt.unfiltered:
             return self._rows(q.SQL_PAGE_BY_RANK, (dataset_id, dataset_id, offset, limit))
-        sql, params = self._queue_sql(dataset_id, flt, "page", (limit, offset))
+        sql, params = self._queue_sql(dataset_id, flt, "page", (limit, offset), ranked=ranked)
         return self._rows(sql, params)
 
     def queue_ids(self, dataset_id: int, flt: QueueFilter) -> list[str]:
@@ -128,13 +128,14 @@ class ReviewQueries:
         return dict(self._rows(q.SQL_FIRED_COUNTS, (dataset_id, self.active_score_key(dataset_id))))
 
     def _queue_sql(
-        self, dataset_id: int, flt: QueueFilter, kind: str, tail_params: tuple = ()
+        self, dataset_id: int, flt: QueueFilter, kind: str, tail_params: tuple = (), *, ranked: bool | None = None
     ) -> tuple[str, list[Any]]:
         """The queue query for ``flt`` (``kind``: count, page, ids or position): only the joins
-        and predicates its filters use, ranked by the stored order when it is current."""
+        and predicates its filters use, ranked by the stored order when it is current (``ranked``:
+        already checked by the caller; a count is never ranked)."""
         flt.check()
         search = flt.search_text
-        ranked = kind != "count" and self._order_is_current(dataset_id)
+        ranked = kind != "count" and (self._order_is_current(dataset_id) if ranked is None else ranked)
         head, tail = (_RANKED if ranked else _JOINED)[kind]
         by_decision = flt.status in ("decided", "undecided", "flagged_undecided")
         by_score = flt.signal or flt.conf_min is not None or flt.conf_max is not None
