@@ -25,7 +25,7 @@ REFLECTION_ORDERS = ("balanced", "fixed")
 #: ``cascade`` those the cheap signals leave uncertain or low, ``full`` all, ``cheap`` none.
 TIER_MODES = ("cascade", "full", "cheap")
 #: Where Auto-Correct's candidates come from (see :mod:`curation.contest`).
-CANDIDATE_SOURCES = ("samples", "closed_set", "extractive", "few_shot")
+CANDIDATE_SOURCES = ("repair", "samples", "closed_set", "extractive", "few_shot")
 #: How a candidate is judged: ``contest`` (compared confidences, calibrated), ``llm`` (the
 #: paper's two-order judge alone) or ``both`` (the LLM judge joins where it is informative).
 JUDGES = ("contest", "llm", "both")
@@ -34,7 +34,7 @@ ENGINES = ("local", "ray")
 #: Signals averaged into the confidence, and rule signals multiplied in; each has a weight
 #: ``scoring.w_<name>``.
 SOFT_SIGNALS = ("bsdetector", "likelihood", "min_k", "ifd")
-RULE_SIGNALS = ("format", "degenerate", "injection", "ending", "contrast")
+RULE_SIGNALS = ("format", "degenerate", "injection", "ending", "arithmetic", "contrast")
 #: Every signal a score shows people (the weighted ones and BSDetector's two parts): a label
 #: and a one-line meaning. All in [0, 1], higher = looks fine. The one list of such words.
 SIGNAL_GLOSSARY = {
@@ -51,6 +51,7 @@ SIGNAL_GLOSSARY = {
         "Ends naturally",
         "probability that the response ends where it does; far below the dataset's usual ending = cut off",
     ),
+    "arithmetic": ("Arithmetic", "checks every equation the response states (12 + 9 = 22 is wrong whatever the task)"),
     "contrast": ("No better alternative", "1 − P(an alternative answer from the allowed set is better)"),
 }
 #: The settings people see as symbols: the symbol, the words that say what it does, and a
@@ -201,6 +202,7 @@ class ScoringConfig:
     w_degenerate: float = 1.0
     w_injection: float = 1.0
     w_ending: float = 1.0
+    w_arithmetic: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ calibrated probability that it is the better response.
 
 Where alternatives come from (each a source name, stored with the proposal):
 
+- ``repair``: the response's own content with its broken form taken away (template tokens,
+  HTML, a JSON wrapper, loose JSON, a final line in another form; :mod:`curation.repair`).
+
 - ``samples``: the majority answer of the consistency samples scoring already drew (no extra
   call). In a dataset whose responses hold worked reasoning (a ``#### N`` final line) the bare
   answer is no replacement; it then only votes, through every candidate's agreement.
@@ -21,7 +24,8 @@ the samples (BSDetector's observed consistency), its likelihood ``exp(mean log-p
 where a few-shot answer was drafted, whether it gives that answer (the greedy answer of the
 model shown similar confident examples is one more vote, and the strongest one measured:
 right for 20 of 22 flagged math errors where the samples' majority was never offered),
-times its format consistency with the dataset and the degenerate-text rule. The margin is
+times its format consistency with the dataset, the degenerate-text rule and the arithmetic
+check (a candidate that states ``28 / 7 = 4.29`` is no correction). The margin is
 ``confidence(best) - confidence(original)``; :func:`p_better` maps it through a logistic
 fitted on the benchmark (:data:`CALIBRATION`).
 """
@@ -67,8 +71,9 @@ class Calibration:
 
 
 #: Rules that say a recorded response's form is broken when they fire: then a candidate that
-#: says the same in a sound form is a correction (see :func:`rephrasings_dropped`).
-FORM_RULES = frozenset(RULE_SIGNALS) - {"contrast"}
+#: says the same in a sound form is a correction (see :func:`rephrasings_dropped`). A wrong
+#: equation is a wrong content, not a broken form.
+FORM_RULES = frozenset(RULE_SIGNALS) - {"contrast", "arithmetic"}
 #: Sources whose alternatives constrain the answer (the contrast signal uses only these).
 CONSTRAINED = ("closed_set", "extractive")
 #: Fitted by ``benchmarks/correction.py`` on the design half of the sample data (embedded model).
@@ -98,6 +103,7 @@ class Scored:
     degenerate: float
     confidence: float
     rules: float = 1.0  # the recorded response's own rules (cut-off, injection); 1 for candidates
+    arithmetic: float = 1.0  # the equations it states (:func:`curation.signals.arithmetic`)
 
     def to_json(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -246,10 +252,11 @@ def rephrasings_dropped(
     """``found`` without the candidates that only elaborate a sound ``response``
     (:func:`~curation.confidence.elaborates`: ``Santiago.`` -> ``The capital of Chile is
     Santiago.``): rewording a response no form rule fired on changes the data without
-    correcting it. When its form is broken (:func:`form_broken`), every candidate stays."""
+    correcting it. When its form is broken (:func:`form_broken`), every candidate stays, and
+    a ``repair`` (the response's own content in a sound form) always does."""
     if form_broken(fired):
         return found
-    return [(text, source) for text, source in found if not cmath.elaborates(text, response, prompt)]
+    return [(t, source) for t, source in found if source == "repair" or not cmath.elaborates(t, response, prompt)]
 
 
 def mean_logprob(logprobs: Sequence[float] | None) -> float | None:
@@ -271,16 +278,18 @@ def score_response(
     """One response's confidence in [0, 1] (higher = more likely right): the mean of its
     agreement with the sampled ``answers``, its likelihood ``exp(logprob)`` and, when a few-shot
     ``draft`` exists, 1 if it gives the draft's answer else 0 (those present; 0.5 when none is),
-    times its format and degenerate-text scores and ``rules`` (what scoring's rules that read
-    the recorded response alone, its ending and injection, made of it)."""
+    times its format, degenerate-text and arithmetic scores and ``rules`` (what scoring's rules
+    that read the recorded response alone, its ending and injection, made of it)."""
     agreement = cmath.observed_consistency(answers, text, alpha=alpha) if answers else None
     likelihood = signals.likelihood_score(logprob) if logprob is not None else None
     vote = None if draft is None else float(cmath.answers_match(text, draft))
     parts = [v for v in (agreement, likelihood, vote) if v is not None]
     fmt = format_of(text).score
     degenerate = signals.degenerate(prompt, text).score
+    arithmetic = signals.arithmetic(text).score
     base = sum(parts) / len(parts) if parts else 0.5
-    return Scored(text, source, agreement, likelihood, fmt, degenerate, base * fmt * degenerate * rules, rules)
+    confidence = base * fmt * degenerate * arithmetic * rules
+    return Scored(text, source, agreement, likelihood, fmt, degenerate, confidence, rules, arithmetic)
 
 
 def p_better(margin: float, calibration: Calibration = CALIBRATION) -> float:

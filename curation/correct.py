@@ -4,8 +4,9 @@ In: the flagged examples of a dataset with their scores. Out: one ``proposals`` 
 flagged example: the winning candidate (or why there is none), every candidate with its
 confidence, the winner's margin over the original and the probability that it is better.
 
-- Candidates (``correct.sources``, see :mod:`curation.contest`): the samples' majority
-  answer, every member of a closed set, prompt spans for extractive answers, and a greedy
+- Candidates (``correct.sources``, see :mod:`curation.contest`): the response's own content
+  in a sound form (``repair``: chat-template tokens, HTML or a JSON wrapper taken away), the
+  samples' majority answer, every member of a closed set, prompt spans for extractive answers, and a greedy
   few-shot answer from the main model with the most confident similar examples as
   demonstrations fitted to the context (or from the user's fine-tuned endpoint when
   ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from curation import confidence as cmath
-from curation import contest, prompts
+from curation import contest, prompts, repair
 from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, ContextLengthError, LLMError
@@ -335,12 +336,17 @@ def _contest(
     c, example, row = config.correct, task.example, task.row or {}
     answers = [s["answer"] for s in row.get("explanation", {}).get("samples", [])]
     prompt = prompt_text(example.prompt)
-    found = contest.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
-    text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
     gated, fired = c.judge != "llm", row.get("fired", [])  # the paper's judge takes every candidate as it comes
+    fixed = repair.repairs(example.response, reasoning=view.shape.reasoning) if gated and "repair" in c.sources else []
+    found = [(t, "repair") for t in fixed] + [
+        (t, source)
+        for t, source in contest.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
+        if not any(cmath.answers_match(t, f) for f in fixed)
+    ]
+    text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
     # A broken response's answer in a sound form is a correction ("## 41" -> "#### 41").
-    repair = gated and contest.form_broken(fired)
-    repeats = text == example.response.strip() if repair else cmath.answers_match(text, example.response)
+    broken = gated and contest.form_broken(fired)
+    repeats = text == example.response.strip() if broken else cmath.answers_match(text, example.response)
     if text and not repeats and not any(cmath.answers_match(text, t) for t, _ in found):
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
     if gated:

@@ -32,12 +32,15 @@ COMMON_SHARE = 0.2
 #: Kinds looked for in the prompt as well as in the response.
 PROMPT_KINDS = ("template", "fence", "override")
 
+#: A chat template's control tokens and turn markers (Llama, ChatML, Gemma, Mistral); ``</s>``
+#: only where it ends the text or a turn: ``<s>…</s>`` is also HTML strikethrough.
+TEMPLATE_TOKEN = re.compile(
+    r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[", re.IGNORECASE
+)
 _ROLE_LINE = r"^[ \t]*(?:#{{1,6}}[ \t]*|\*\*)?(?:{roles})\**[ \t]*:"
 _SYSTEM_LINE = re.compile(_ROLE_LINE.format(roles="system"), re.IGNORECASE | re.MULTILINE)
 _PATTERNS = {
-    "template": re.compile(
-        r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</s>(?=\s*(?:$|<|\[))|<s>\s*\[", re.IGNORECASE
-    ),  # "</s>" only where it ends the text or a turn: <s>…</s> is also HTML strikethrough
+    "template": TEMPLATE_TOKEN,
     "fence": TAG_LOOKALIKE,
     "override": re.compile(
         r"\b(?:ignore|disregard|forget|override)\b[^.\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|"

@@ -36,6 +36,7 @@ PRESETS: dict[str, Config] = {
             "scoring.w_degenerate": 0.0,
             "scoring.w_injection": 0.0,
             "scoring.w_ending": 0.0,
+            "scoring.w_arithmetic": 0.0,
             "scoring.w_contrast": 0.0,
             "correct.sources": ("few_shot",),
             "correct.judge": "llm",

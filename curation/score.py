@@ -52,7 +52,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 7
+SCORER_VERSION = 8
 
 
 def score_key(config: Config) -> str:
@@ -177,7 +177,11 @@ def assemble(
     verdicts = read_reflections(reflections, config)
     reflection = cmath.reflection_certainty([v.score for v in verdicts]) if verdicts else None
     bsdetector = cmath.combine(consistency, reflection, beta=s.beta)
-    rules = {**rules, "degenerate": signals.degenerate(prompt_text(example.prompt), example.response)}
+    rules = {
+        **rules,
+        "degenerate": signals.degenerate(prompt_text(example.prompt), example.response),
+        "arithmetic": signals.arithmetic(example.response),
+    }
     values: dict[str, float] = {name: sig.score for name, sig in rules.items()}
     if bsdetector is not None:
         values["bsdetector"] = bsdetector

@@ -1,4 +1,4 @@
-"""Cheap signals that need no generation: format rules, degenerate text, likelihood and IFD.
+"""Cheap signals that need no generation: format rules, degenerate text, arithmetic, likelihood and IFD.
 
 In: response texts (and prompt text), or a backend's teacher-forced mean log-probabilities.
 Out: scores in [0, 1], higher = the response looks fine, with short reasons when a rule
@@ -15,6 +15,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
+
+from curation.arithmetic import wrong as wrong_equations
 
 
 class SignalScore(NamedTuple):
@@ -262,6 +264,23 @@ def degenerate(prompt_text: str, response: str) -> SignalScore:
         score *= 0.3
         reasons.append("repeated text")
     return SignalScore(score, tuple(reasons))
+
+
+#: Multiplier when a response states a wrong equation (:mod:`curation.arithmetic`).
+ARITHMETIC_WRONG = 0.1
+
+
+def arithmetic(response: str) -> SignalScore:
+    """Rule: every equation the response states is checked (``19 + 17 = 38`` gives 36).
+
+    Returns:
+        :class:`SignalScore`: 1 when every checkable equation holds (or none is stated),
+        :data:`ARITHMETIC_WRONG` when one does not, with one reason per wrong equation.
+    """
+    bad = wrong_equations(response)
+    if not bad:
+        return SignalScore(1.0, ())
+    return SignalScore(ARITHMETIC_WRONG, tuple(f"states {e.text} (the arithmetic gives {e.computed:g})" for e in bad))
 
 
 def _check_logprob(name: str, value: float) -> float:

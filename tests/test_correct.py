@@ -370,9 +370,12 @@ def contest_of(response: str, draft: str, fired: list[str], rules: float = 1.0, 
 
 def test_a_broken_responses_answer_in_a_sound_form_is_a_candidate():
     broken, sound = "19 + 22 = 41.\n## 41", "19 + 22 = 41.\n#### 41"
-    assert contest_of(broken, sound, fired=[]).candidates == ()  # the same answer: nothing to propose
-    repaired = contest_of(broken, sound, fired=["format"])
-    assert [c.text for c in repaired.candidates] == [sound]
+    drafts_only = {"correct.sources": ("few_shot",)}
+    assert contest_of(broken, sound, fired=[], **drafts_only).candidates == ()  # the same answer: nothing to propose
+    repaired = contest_of(broken, sound, fired=["format"], **drafts_only)
+    assert [(c.text, c.source) for c in repaired.candidates] == [(sound, "few_shot")]
+    # the response's own repair is a candidate whatever fired, and the same draft does not repeat it
+    assert [(c.text, c.source) for c in contest_of(broken, sound, fired=[]).candidates] == [(sound, "repair")]
     assert contest_of(broken, sound, fired=["format"], **{"correct.judge": "llm"}).candidates == ()  # the paper's
 
 

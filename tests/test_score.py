@@ -215,7 +215,7 @@ def test_assemble_by_hand():
     assert parts.consistency == pytest.approx(0.7)
     assert parts.reflection == pytest.approx(0.5)
     assert parts.bsdetector == pytest.approx(0.64)
-    assert parts.signals == {"format": 1.0, "degenerate": 1.0, "bsdetector": pytest.approx(0.64)}
+    assert parts.signals == {"format": 1.0, "degenerate": 1.0, "arithmetic": 1.0, "bsdetector": pytest.approx(0.64)}
     assert [(s["answer"], s["match"], s["agreement"]) for s in parts.explanation["samples"]] == [
         ("red seaweed", True, 1.0),
         ("seaweed", False, 0.4),

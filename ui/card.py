@@ -174,6 +174,7 @@ def _proposal(row: QueueRow) -> None:
 #: How the review card names where a candidate came from.
 SOURCE_LABELS = {
     "original": "the recorded response",
+    "repair": "the recorded response, its form repaired",
     "samples": "the samples' majority answer",
     "closed_set": "the dataset's label set",
     "extractive": "a span of the prompt",
@@ -198,6 +199,7 @@ def _candidates(proposal: Proposal) -> None:
                         signal_label("consistency"): c.get("agreement"),
                         signal_label("likelihood"): c.get("likelihood"),
                         signal_label("format"): c.get("format"),
+                        signal_label("arithmetic"): c.get("arithmetic", 1.0),
                         # the recorded response's own rules (a cut-off, an injection): 1 for candidates
                         "own rules (ending, injection)": c.get("rules", 1.0),
                     }
