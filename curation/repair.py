@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 
 from curation import confidence as cmath
-from curation.injection import TEMPLATE_TOKEN
+from curation.injection import TEMPLATE_TOKEN, markers
 
 _ROLE = re.compile(r"^\s*(?:assistant|model|gpt|bot)\b[:\s]*", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
@@ -99,7 +99,9 @@ _REPAIRS: tuple[Callable[[str], str], ...] = (strip_template, strip_markup, unwr
 
 def repairs(response: str, *, reasoning: bool = False) -> list[str]:
     """Every distinct repair of ``response`` (the repairs above applied in turn, each kept
-    when it changed the text), without the response itself or an empty text."""
+    when it changed the text), without the response itself, an empty text or one that still
+    carries an injection marker (:func:`curation.injection.markers`): a repair keeps the
+    response's words, and words aimed at a grader are no content to keep."""
     steps = (*_REPAIRS, final_line) if reasoning else _REPAIRS
     out: list[str] = []
     text = response.strip()
@@ -107,7 +109,7 @@ def repairs(response: str, *, reasoning: bool = False) -> list[str]:
         repaired = step(text).strip()
         if repaired and repaired != text:
             text = repaired
-            if repaired not in out and repaired != response.strip():
+            if repaired not in out and repaired != response.strip() and not markers(repaired):
                 out.append(repaired)
     return out
 
