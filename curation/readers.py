@@ -9,23 +9,18 @@ or a per-record :class:`~curation.errors.Problem` where the line could not be de
 iterated, so a file of any length is read in bounded memory; :func:`read_raw` lists them.
 A problem with the whole file (a JSON syntax error, an unreadable Parquet file, a bad CSV
 header) raises :class:`~curation.errors.InvalidRecordError`; a file that cannot be opened
-or has an unknown extension raises :class:`InputFileError`.
+or has an unknown extension raises :class:`InputFileError`. JSON, JSON Lines, Parquet and
+in-memory tables are read here; CSV in :mod:`curation.csv_rows`; a file's bytes
+(compression, blocks, lines, digest) in :mod:`curation.raw_input`.
 """
 
 from __future__ import annotations
 
-import bz2
-import csv
-import gzip
 import hashlib
-import io
-import itertools
 import json
-import lzma
 import math
-import zlib
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -34,54 +29,43 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as pads
 
+from curation.csv_rows import stream_csv
 from curation.errors import InputFileError, InvalidRecordError, Problem
-from curation.formats import printable, quoted, type_name
+from curation.formats import printable, type_name
 from curation.json_errors import explain_json_error
+from curation.raw_input import (
+    BOM,
+    COMPRESSIONS,
+    EXTENSIONS,
+    RawFile,
+    RawRecord,
+    Reread,
+    blocks,
+    dataset_stem,
+    file_sha256,
+    file_suffix,
+    lines,
+    null_byte,
+)
 from curation.tables import Table, is_hf_folder, load_hf_folder, table_of
 
 #: Arrays / objects nested deeper than this inside one field make the record a problem: the
 #: decoded value would overflow the stack of the recursive code that stores and renders it.
 MAX_DEPTH = 100
-EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
-#: A compression suffix after the type's extension -> the codec's name.
-COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
-BOM = b"\xef\xbb\xbf"
-_BLOCK = 1 << 20  # bytes read at a time
 _PARQUET_BATCH = 4096  # Parquet rows decoded at a time
-_READ_ERRORS = (EOFError, OSError, ValueError, lzma.LZMAError, zlib.error)
 _PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
-
-
-@dataclass(frozen=True)
-class RawRecord:
-    """One line or row: its decoded record, or the problem that stopped decoding it."""
-
-    line: int
-    raw: str
-    record: dict[str, Any] | None
-    problem: Problem | None = None
-    source: str | None = None  # the shard it came from, when the input is a folder of shards
-
-
-@dataclass(frozen=True)
-class RawFile:
-    """A file's type, the sha256 of its bytes, its columns (CSV / Parquet) and records: a list
-    (:func:`read_raw`), or (:func:`stream_raw`) an iterable that reads the file afresh each time."""
-
-    file_type: str
-    sha256: str
-    columns: tuple[str, ...] | None
-    records: Iterable[RawRecord]
-
-
-class _Reread:
-    """Records read afresh, one at a time, on every iteration."""
-
-    def __init__(self, read: Callable[[], Iterator[RawRecord]]):
-        self._read = read
-
-    def __iter__(self) -> Iterator[RawRecord]:
-        return self._read()
+#: The readers' names (``RawFile``, ``RawRecord``, ``dataset_stem`` and ``file_suffix`` live in
+#: :mod:`curation.raw_input`, and are named here too for the modules that read files).
+__all__ = [
+    "RawFile",
+    "RawRecord",
+    "dataset_stem",
+    "file_suffix",
+    "jsonable",
+    "read_raw",
+    "read_table",
+    "stream_raw",
+]
 
 
 def read_raw(path: str | Path, *, name: str | None = None) -> RawFile:
@@ -120,18 +104,18 @@ def stream_raw(path: str | Path, *, name: str | None = None) -> RawFile:
             f"{name}: unknown file type {suffix or '(no extension)'!r}; expected one of {', '.join(EXTENSIONS)}"
             f" (optionally compressed: {', '.join(COMPRESSIONS)})"
         )
-    digest = _sha256(Path(path), name)  # of the file as stored
+    digest = file_sha256(Path(path), name)  # of the file as stored
     if codec is not None:
-        for _ in _blocks(path, codec, name):  # a damaged stream fails here, before any record
+        for _ in blocks(path, codec, name):  # a damaged stream fails here, before any record
             pass
     file_type = EXTENSIONS[suffix]
     if file_type == "parquet":
         return _stream_parquet(path, codec, digest, name)
     if file_type == "csv":
-        return _stream_csv(path, codec, digest, name)
+        return stream_csv(path, codec, digest, name)
     if file_type == "jsonl":
-        return RawFile("jsonl", digest, None, _Reread(lambda: _read_jsonl(_lines(path, codec, name), name)))
-    data = b"".join(_blocks(path, codec, name))
+        return RawFile("jsonl", digest, None, Reread(lambda: _read_jsonl(lines(path, codec, name), name)))
+    data = b"".join(blocks(path, codec, name))
     if not _looks_like_jsonl(data):
         return RawFile("json", digest, None, _read_json_array(data, name))
     if _one_object_over_lines(data):
@@ -182,104 +166,7 @@ def _stream_folder(folder: Path, name: str) -> RawFile:
                     [Problem(shard, None, None, f"columns {list(part.columns or ())} differ from {first_name}'s")]
                 )
 
-    return RawFile(first.file_type, digest, first.columns, _Reread(records))
-
-
-def file_suffix(path: str | Path) -> tuple[str, str | None]:
-    """The type's extension (lower case) and the compression codec, if any:
-    ``data.jsonl.gz`` -> (``.jsonl``, ``gzip``)."""
-    path = Path(path)
-    last = path.suffix.lower()
-    if last in COMPRESSIONS:
-        return path.with_suffix("").suffix.lower(), COMPRESSIONS[last]
-    return last, None
-
-
-def dataset_stem(path: str | Path) -> str:
-    """The file's name without its type and compression extensions: the default dataset name."""
-    path = Path(path)
-    return (path.with_suffix("") if path.suffix.lower() in COMPRESSIONS else path).with_suffix("").name
-
-
-def _sha256(path: Path, name: str) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except FileNotFoundError as e:
-        raise InputFileError(f"{name}: file not found") from e
-    except IsADirectoryError as e:
-        raise InputFileError(f"{name}: is a directory, not a file") from e
-    except OSError as e:
-        raise InputFileError(f"{name}: cannot read the file: {e.strerror or e}") from e
-
-
-def _blocks(path: str | Path, codec: str | None, name: str) -> Iterator[bytes]:
-    """The file's content, decompressed, a block at a time; a damaged or cut-short stream
-    raises InputFileError in plain words."""
-    try:
-        if codec == "zstd":
-            yield from _zstd_blocks(path)
-            return
-        if codec == "bzip2" and Path(path).stat().st_size == 0:
-            return  # bz2 reads an empty file as empty (its file object would call it cut short)
-        opener = {None: open, "gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}[codec]
-        with opener(path, "rb") as handle:
-            while block := handle.read(_BLOCK):
-                yield block
-    except _READ_ERRORS as e:
-        if codec is None:
-            raise InputFileError(f"{name}: cannot read the file: {getattr(e, 'strerror', None) or e}") from e
-        if isinstance(e, EOFError) or "ended before the end-of-stream" in str(e):
-            raise InputFileError(f"{name}: the {codec} file is cut short (it ends before its last block)") from e
-        raise InputFileError(f"{name}: not a valid {codec} file ({e})") from e
-
-
-def _zstd_blocks(path: str | Path) -> Iterator[bytes]:
-    import zstandard  # a dependency; imported only for .zst files
-
-    reader = zstandard.ZstdDecompressor().decompressobj()
-    with open(path, "rb") as handle:
-        while not reader.eof and (block := handle.read(_BLOCK)):
-            try:
-                out = reader.decompress(block)
-            except zstandard.ZstdError as e:
-                raise ValueError(str(e)) from e
-            if out:
-                yield out
-    if not reader.eof:
-        raise EOFError("zstd frame not finished")
-
-
-def _lines(path: str | Path, codec: str | None, name: str) -> Iterator[bytes]:
-    """The file's lines split at ``\\n`` (which they lose), read a block at a time."""
-    rest = b""
-    for block in _blocks(path, codec, name):
-        lines = (rest + block).split(b"\n")
-        rest = lines.pop()
-        yield from lines
-    if rest:
-        yield rest
-
-
-class _BlockFile(io.RawIOBase):
-    """Blocks of bytes as a readable binary file (for :class:`io.TextIOWrapper`)."""
-
-    def __init__(self, blocks: Iterator[bytes]):
-        self._blocks, self._block, self._at = blocks, b"", 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while self._at >= len(self._block):
-            self._block, self._at = next(self._blocks, None), 0
-            if self._block is None:
-                self._block = b""
-                return 0
-        n = min(len(buffer), len(self._block) - self._at)
-        buffer[:n] = memoryview(self._block)[self._at : self._at + n]
-        self._at += n
-        return n
+    return RawFile(first.file_type, digest, first.columns, Reread(records))
 
 
 def jsonable(value: Any) -> Any:
@@ -347,10 +234,6 @@ def _bad_utf8(data: bytes, offset: int, err: UnicodeDecodeError) -> str:
     return f"not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {offset + err.start}"
 
 
-def _null_byte(offset: int) -> str:
-    return f"contains a null byte at byte offset {offset}"
-
-
 def _decode_json(text: str, *, with_line: bool = False) -> Any:
     """``json.loads``, with every way it can fail turned into a ValueError naming the spot."""
     try:
@@ -396,7 +279,7 @@ def _read_jsonl(lines: Iterable[bytes], name: str) -> Iterator[RawRecord]:
             continue
         message = None
         if b"\x00" in body:
-            message = _null_byte(start + body.index(0))
+            message = null_byte(start + body.index(0))
         else:
             try:
                 text = body.decode("utf-8")
@@ -423,7 +306,7 @@ def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
     skip = len(BOM) if data.startswith(BOM) else 0
     if b"\x00" in data:
         at = data.index(b"\x00")
-        message = f"{_null_byte(at)} (line {_line_of(data, at)})"
+        message = f"{null_byte(at)} (line {_line_of(data, at)})"
         raise InvalidRecordError([Problem(name, None, None, message)])
     try:
         value = _decode_json(data[skip:].decode("utf-8"), with_line=True)
@@ -437,124 +320,14 @@ def _read_json_array(data: bytes, name: str) -> list[RawRecord]:
     return [_object(i, _dump(v), v, name) for i, v in enumerate(value, start=1)]
 
 
-class _LineTap:
-    """Feeds ``csv.reader`` one physical line at a time (a leading BOM dropped) and remembers
-    what it consumed."""
-
-    def __init__(self, lines: Iterable[str]):
-        self._lines = iter(lines)
-        self.taken: list[str] = []
-        self.skip = 0  # bytes of BOM dropped before the first line
-        self._first = True
-
-    def __iter__(self) -> _LineTap:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        if self._first and line.startswith("\ufeff"):
-            line, self.skip = line[1:], len(BOM)
-        self._first = False
-        self.taken.append(line)
-        return line
-
-
-def _stream_csv(path: str | Path, codec: str | None, digest: str, name: str) -> RawFile:
-    rows = _read_csv(path, codec, name)
-    header = next(rows)
-    rows.close()
-    return RawFile("csv", digest, header, _Reread(lambda: itertools.islice(_read_csv(path, codec, name), 1, None)))
-
-
-def _read_csv(path: str | Path, codec: str | None, name: str) -> Iterator[Any]:
-    """The header (a tuple of column names), then each data row as a raw record."""
-    # One response can be longer than csv's default 128 KiB field limit.
-    csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
-    binary = io.BufferedReader(_BlockFile(_blocks(path, codec, name)), _BLOCK)
-    tap = _LineTap(io.TextIOWrapper(binary, encoding="utf-8", errors="surrogateescape", newline=""))
-    reader = csv.reader(tap)
-    try:
-        header = next((row for row in reader if row), None)  # blank lines before it too
-        if header is None:
-            yield ()
-            return
-        if any(_first_bad_char(c) is not None for c in header):
-            raise InvalidRecordError([Problem(name, None, None, "header is not valid UTF-8 text")])
-        dupes = sorted({c for c in header if header.count(c) > 1})
-        if dupes:
-            raise InvalidRecordError(
-                [Problem(name, None, None, f"column {quoted(dupes[0])} appears more than once in the header")]
-            )
-        yield tuple(header)
-        last = "".join(tap.taken)
-        offset = tap.skip + len(last.encode("utf-8", "surrogateescape"))
-        tap.taken.clear()
-        count = 0
-        for row in reader:
-            raw = "".join(tap.taken)
-            tap.taken.clear()
-            if row:  # blank lines are not data rows
-                count += 1
-                yield _csv_record(count, raw, row, header, offset, name)
-                last = raw
-            offset += len(raw.encode("utf-8", "surrogateescape"))
-        if _quote_never_closed(last):  # it swallowed every line after it into one cell
-            raise InvalidRecordError(
-                [
-                    Problem(
-                        name,
-                        count or None,
-                        None,
-                        ("" if count else "header ") + "opens a quoted field that is never closed "
-                        "(it runs to the end of the file)",
-                    )
-                ]
-            )
-    except csv.Error as e:
-        raise InvalidRecordError([Problem(name, None, None, f"invalid CSV: {e}")]) from e
-
-
-def _quote_never_closed(raw: str) -> bool:
-    """Whether ``raw``, the last row read, ends inside a quoted field (the lenient reader
-    takes the rest of the file as the field's text; the strict one says so)."""
-    try:
-        for _ in csv.reader(io.StringIO(raw, newline=""), strict=True):
-            pass
-    except csv.Error as e:
-        return "unexpected end of data" in str(e)
-    return False
-
-
-def _first_bad_char(text: str) -> int | None:
-    """Where ``text`` has a NUL or an undecodable byte (kept by ``surrogateescape``)."""
-    return next((i for i, ch in enumerate(text) if ch == "\x00" or "\udc80" <= ch <= "\udcff"), None)
-
-
-def _csv_record(number: int, raw: str, row: list[str], header: list[str], offset: int, name: str) -> RawRecord:
-    shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace").rstrip("\r\n")
-    bad = _first_bad_char(raw)
-    if bad is not None:
-        at = offset + len(raw[:bad].encode("utf-8", "surrogateescape"))
-        message = (
-            _null_byte(at)
-            if raw[bad] == "\x00"
-            else f"not valid UTF-8: byte 0x{ord(raw[bad]) - 0xDC00:02x} at byte offset {at}"
-        )
-        return RawRecord(number, shown, None, Problem(name, number, None, message))
-    if len(row) != len(header):
-        message = f"row has {len(row)} cells but the header has {len(header)}"
-        return RawRecord(number, shown, None, Problem(name, number, None, message))
-    return RawRecord(number, shown, dict(zip(header, row)))
-
-
 def _stream_parquet(path: str | Path, codec: str | None, digest: str, name: str) -> RawFile:
     columns = tuple(_parquet_fragment(path, codec, name).physical_schema.names)
-    return RawFile("parquet", digest, columns, _Reread(lambda: _read_parquet(path, codec, name)))
+    return RawFile("parquet", digest, columns, Reread(lambda: _read_parquet(path, codec, name)))
 
 
 def _parquet_fragment(path: str | Path, codec: str | None, name: str) -> pads.Fragment:
     """The file as ``pq.read_table`` opens it (so its errors read the same), not yet read."""
-    source = pa.OSFile(str(path)) if codec is None else pa.BufferReader(b"".join(_blocks(path, codec, name)))
+    source = pa.OSFile(str(path)) if codec is None else pa.BufferReader(b"".join(blocks(path, codec, name)))
     try:
         fragment = pads.ParquetFileFormat().make_fragment(source)
         fragment.physical_schema  # noqa: B018 -- opens the file: a bad one fails here

@@ -34,6 +34,8 @@ LAYERS = {
     "fields": "io",
     "tool_turns": "io",
     "readers": "io",
+    "raw_input": "io",
+    "csv_rows": "io",
     "tables": "io",
     "json_errors": "io",
     "llm": "llm",
