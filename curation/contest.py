@@ -259,6 +259,22 @@ def rephrasings_dropped(
     return [(t, source) for t, source in found if source == "repair" or not cmath.elaborates(t, response, prompt)]
 
 
+def echoes_dropped(found: list[tuple[str, str]], prompt: str, shape: DatasetShape) -> list[tuple[str, str]]:
+    """``found`` without the candidates that only repeat a run of the prompt's words (``Chile``
+    for ``What is the capital of Chile?``, ``water`` for ``How do you say 'water' in Spanish?``):
+    they repeat the question instead of answering it. Kept where answers are spans of the
+    prompt (an extractive dataset), where the prompt offers a choice (``... France or Spain?``)
+    and for a ``repair`` (the recorded response's own words)."""
+    asked = f" {cmath.normalize_answer(prompt)} "
+    if shape.extractive or " or " in asked:
+        return found
+    return [
+        (text, source)
+        for text, source in found
+        if source == "repair" or f" {cmath.normalize_answer(text)} " not in asked
+    ]
+
+
 def mean_logprob(logprobs: Sequence[float] | None) -> float | None:
     return sum(logprobs) / len(logprobs) if logprobs else None
 
@@ -326,6 +342,7 @@ __all__ = [
     "alternatives",
     "form_broken",
     "rephrasings_dropped",
+    "echoes_dropped",
     "mean_logprob",
     "score_response",
     "p_better",

@@ -14,6 +14,8 @@ confidence, the winner's margin over the original and the probability that it is
 - A candidate that only rewords a response no form rule fired on (it keeps every word of
   it and adds some: ``Santiago.`` -> ``The capital of Chile is Santiago.``) is dropped: it
   would change the data without correcting it (:func:`curation.contest.rephrasings_dropped`).
+  So is one that only repeats a run of the prompt's words where answers are not spans of it
+  (``Chile`` for ``What is the capital of Chile?``; :func:`curation.contest.echoes_dropped`).
 - Each candidate and the original get the same confidence (agreement with the samples,
   likelihood, whether the few-shot answer agrees, format, degenerate rules); the best
   candidate's margin over the original becomes a calibrated probability that it is better
@@ -42,7 +44,7 @@ from curation.fold import original_rules
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
-from curation.score import DatasetView, dataset_view, run_contest
+from curation.score_parts import DatasetView, dataset_view, run_contest
 from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
@@ -351,6 +353,7 @@ def _contest(
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
     if gated:
         found = contest.rephrasings_dropped(found, example.response, prompt, fired)
+        found = contest.echoes_dropped(found, prompt, view.shape)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None

@@ -30,11 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from curation import confidence as cmath
 from curation import contest, prompts, signals, tiers
 from curation.bsdetector import (
     first_sample_count,
-    read_reflections,
     reflection_requests,
     sample_request,
     samples_wanted,
@@ -43,10 +41,10 @@ from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, LLMError
 from curation.fold import cheap_confidences, final_confidences
-from curation.injection import injection_scores
 from curation.llm.base import ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
+from curation.score_parts import DatasetView, ExampleScore, assemble, dataset_view, run_contest
 from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
@@ -84,149 +82,6 @@ def score_key(config: Config) -> str:
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
 
-# -- assembling one example's score (pure) -------------------------------------------------
-@dataclass(frozen=True)
-class ExampleScore:
-    consistency: float | None
-    reflection: float | None
-    bsdetector: float | None
-    signals: dict[str, float]
-    explanation: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DatasetView:
-    """What scoring and correcting learn from the whole dataset once: its shape (closed set,
-    extractive, reasoning), its dominant format, and per example id the rule signals
-    ``format`` and ``injection`` (markers not common in the dataset)."""
-
-    shape: contest.DatasetShape
-    format_of: Callable[[str], signals.SignalScore]
-    rules: dict[str, dict[str, signals.SignalScore]]
-
-
-def dataset_view(examples: list[Example], *, rules: bool = True) -> DatasetView:
-    """The dataset's :class:`DatasetView`; ``rules=False`` skips the per-example rule signals
-    (Auto-Correct needs only the shape and the format)."""
-    responses = [e.response for e in examples]
-    format_of = signals.format_scorer(responses)
-    per_example: dict[str, dict[str, signals.SignalScore]] = {}
-    if rules:
-        marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
-        per_example = {e.example_id: {"format": format_of(e.response), "injection": m} for e, m in zip(examples, marks)}
-    shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
-    return DatasetView(shape, format_of, per_example)
-
-
-def run_contest(
-    example: Example,
-    answers: list[str],
-    original_logprob: float | None,
-    candidates: list[tuple[str, str]],
-    logprobs: list[list[float] | None],
-    *,
-    view: DatasetView,
-    config: Config,
-    draft: str | None = None,
-    original_rules: float = 1.0,
-) -> contest.Contest:
-    """The recorded response against ``(text, source)`` candidates, each scored alike, with
-    the few-shot ``draft`` as a vote where there is one and the response's own rules
-    (:func:`curation.fold.original_rules`) weighing it (pure)."""
-    prompt = prompt_text(example.prompt)
-
-    def scored(text: str, source: str, logprob: float | None, rules: float = 1.0) -> contest.Scored:
-        return contest.score_response(
-            text,
-            source,
-            answers=answers,
-            logprob=logprob,
-            alpha=config.scoring.alpha,
-            format_of=view.format_of,
-            prompt=prompt,
-            draft=draft,
-            rules=rules,
-        )
-
-    return contest.contest(
-        scored(example.response, "original", original_logprob, original_rules),
-        [scored(t, src, contest.mean_logprob(lp)) for (t, src), lp in zip(candidates, logprobs)],
-    )
-
-
-def assemble(
-    example: Example,
-    samples: list[ChatResult],
-    reflections: list[ChatResult],
-    *,
-    rules: dict[str, signals.SignalScore],
-    token_scores: Any,
-    config: Config,
-    rival: contest.Contest | None = None,
-    tier: str = tiers.SAMPLED,
-) -> ExampleScore:
-    """Combine one example's LLM results and cheap signals into its score parts; ``rules``
-    holds its dataset-level rule signals (see :attr:`DatasetView.rules`), ``rival`` the
-    contest with its alternatives (the ``contrast`` signal), where computed; ``tier`` is
-    recorded in the explanation."""
-    s = config.scoring
-    parsed = [prompts.parse_answer(r.text) for r in samples]
-    answers = [p.answer for p in parsed]
-    per_sample = cmath.sample_agreements(answers, example.response, alpha=s.alpha) if answers else []
-    consistency = cmath.observed_consistency(answers, example.response, alpha=s.alpha) if answers else None
-    verdicts = read_reflections(reflections, config)
-    reflection = cmath.reflection_certainty([v.score for v in verdicts]) if verdicts else None
-    bsdetector = cmath.combine(consistency, reflection, beta=s.beta)
-    rules = {
-        **rules,
-        "degenerate": signals.degenerate(prompt_text(example.prompt), example.response),
-        "arithmetic": signals.arithmetic(example.response),
-    }
-    values: dict[str, float] = {name: sig.score for name, sig in rules.items()}
-    if bsdetector is not None:
-        values["bsdetector"] = bsdetector
-    if token_scores is not None:
-        values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
-        if token_scores.min_k_logprob is not None:
-            values["min_k"] = signals.likelihood_score(token_scores.min_k_logprob)
-        values["ifd"] = signals.ifd_score(
-            token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
-        )
-        if token_scores.end_logprob is not None:
-            values["ending"] = signals.end_probability(token_scores.end_logprob)
-    explanation = {
-        "tier": tier,
-        "samples": [
-            {
-                "answer": p.answer,
-                "parsed": p.ok,
-                "match": cmath.answers_match(p.answer, example.response),
-                "agreement": round(o, 4),
-            }
-            for p, o in zip(parsed, per_sample)
-        ],
-        "reflections": [
-            {
-                "question": q,
-                "verdict": v.verdict,
-                "score": round(v.score, 4),
-                "explanation": v.explanation,
-                "parsed": v.parsed,
-                "weighted": v.weighted,
-            }
-            for q, v in enumerate(verdicts, start=1)
-        ],
-        "unparsed_reflections": sum(not v.parsed for v in verdicts),
-        "reasons": {name: list(sig.reasons) for name, sig in rules.items() if sig.reasons},
-    }
-    if rival is not None:
-        values["contrast"] = contest.contrast_score(rival)
-        explanation["alternatives"] = [c.to_json() for c in rival.candidates[:3]]
-        explanation["original"] = rival.original.to_json()
-    return ExampleScore(consistency, reflection, bsdetector, values, explanation)
-
-
-# -- running over a dataset -----------------------------------------------------------------
 #: ``on_progress(phase, done, total, failed)``: phase ``score`` is the cheap tier over every
 #: example not yet scored, ``sample`` the sampled tier over those the cascade sends on.
 PhaseProgress = Callable[[str, int, int, int], None]

@@ -12,7 +12,8 @@ from curation import config as C
 from curation.config import Config, ScoringConfig, setting_help, signal_label, signal_meaning, term
 from curation.fold import RANKED_SIGNALS
 from curation.llm.base import TokenScores
-from curation.score import _rival, assemble, dataset_view
+from curation.score import _rival
+from curation.score_parts import assemble, dataset_view
 from curation.store.insights import SQL_SIGNAL_HISTOGRAM
 from tests.test_score import Likelihoods, example, replies
 

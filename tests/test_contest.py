@@ -192,3 +192,17 @@ def test_rephrasings_of_a_sound_response_are_dropped_but_form_fixes_stay():
     assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=["ending"]) == found  # a cut-off answer
     cut = [("Marta Lindqvist", "extractive")]
     assert contest.rephrasings_dropped(cut, "Marta L", "Who led it?", fired=["ending"]) == cut
+
+
+def test_candidates_that_repeat_the_question_are_dropped_where_answers_are_not_its_spans():
+    open_answers = dataset_shape(["q"] * 3, ["Santiago.", "Rome.", "Lima."])
+    found = [("Chile", "samples"), ("Santiago", "few_shot"), ("Chile", "repair")]
+    assert contest.echoes_dropped(found, CHILE, open_answers) == [("Santiago", "few_shot"), ("Chile", "repair")]
+    choice = "Which is larger, France or Spain?"
+    assert contest.echoes_dropped([("France", "samples")], choice, open_answers) == [("France", "samples")]
+    passage = "Passage: Marta Lindqvist led the team. Question: Who led it?"
+    spans = dataset_shape([passage] * 3, ["Marta Lindqvist"] * 3)
+    assert spans.extractive
+    assert contest.echoes_dropped([("Marta Lindqvist", "extractive")], passage, spans) == [
+        ("Marta Lindqvist", "extractive")
+    ]

@@ -29,7 +29,8 @@ from curation.ingest import import_file
 from curation.llm import make_client
 from curation.llm.base import ChatResult
 from curation.records import Example, Message
-from curation.score import dataset_view, finalize, score_dataset, score_key
+from curation.score import finalize, score_dataset, score_key
+from curation.score_parts import dataset_view
 from tests.support.scripted import CANDIDATE, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CORRECT_KEY"

@@ -12,7 +12,7 @@ import pytest
 from benchmarks.support.injection_cases import CASES, case
 from curation.ingest import read_dataset
 from curation.injection import COMMON_SHARE, MULTIPLIERS, PROMPT_KINDS, injection_scores, markers
-from curation.score import dataset_view
+from curation.score_parts import dataset_view
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data"
 

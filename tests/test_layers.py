@@ -47,6 +47,7 @@ LAYERS = {
     "repair": "stage",
     "ingest": "stage",
     "score": "stage",
+    "score_parts": "stage",
     "filter": "stage",
     "correct": "stage",
     "review": "stage",

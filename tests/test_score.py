@@ -27,7 +27,8 @@ from curation.fold import final_confidence
 from curation.ingest import import_file
 from curation.llm.base import ChatResult, TokenScores
 from curation.records import Example, Message
-from curation.score import assemble, finalize, score_key
+from curation.score import finalize, score_key
+from curation.score_parts import assemble
 from curation.signals import SignalScore
 
 
@@ -465,7 +466,8 @@ class Likelihoods:
 
 
 def test_contrast_comes_from_a_constrained_answer_space_only():
-    from curation.score import _rival, dataset_view
+    from curation.score import _rival
+    from curation.score_parts import dataset_view
 
     spans = [
         example(f"Passage: the ship brought back red seaweed {i}. What did it bring?", "red seaweed", f"e{i}")

@@ -352,18 +352,18 @@ def judge(client, example: Example, candidate: str, config) -> Reading:
 def contest_judge(client, example: Example, candidate: str, config) -> Reading:
     """The contest's calibrated probability that ``candidate`` beats ``example``'s response:
     the example's k samples, both texts' likelihoods and their format, as Auto-Correct weighs them."""
-    from curation import bsdetector, prompts, score
+    from curation import bsdetector, contest, prompts, score_parts
 
     samples = client.complete(bsdetector.sample_request(example, config, first=0, count=config.scoring.k))
     answers = [prompts.parse_answer(r.text).answer for r in samples]
     original, rival = client.continuation_logprobs(example.prompt, [example.response, candidate])
-    result = score.run_contest(
+    result = score_parts.run_contest(
         example,
         answers,
-        score.contest.mean_logprob(original),
+        contest.mean_logprob(original),
         [(candidate, "few_shot")],
         [rival],
-        view=score.dataset_view([example]),
+        view=score_parts.dataset_view([example]),
         config=config,
     )
     return Reading(result.p_better if result.p_better is not None else 0.0, (), tuple(answers))
