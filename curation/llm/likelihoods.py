@@ -1,0 +1,117 @@
+"""The client's likelihood calls: teacher-forced log-probabilities of given responses, cached.
+
+:class:`LikelihoodCalls` is a part of :class:`~curation.llm.client.LLMClient` (a mixin: it
+uses the client's backend, cache, budget check and totals). :meth:`~LikelihoodCalls.score_tokens`
+measures one response after its prompt (likelihood, IFD, the end-of-turn probability);
+:meth:`~LikelihoodCalls.continuation_logprobs` several responses after one prompt, the shared
+prompt evaluated once. Each result is cached per response, so a rerun pays for none twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+
+from curation.llm.accounting import LLMStats
+from curation.llm.base import CallCache, ChatBackend, ChatRequest, TokenScores
+from curation.records import Message
+
+#: Part of a likelihood's cache key: bump when :class:`TokenScores` gains a measurement
+#: (2: the end-of-turn log-probability), so cached entries without it are measured again.
+SCORE_TOKENS_VERSION = 2
+
+
+class LikelihoodCalls:
+    """Likelihood calls through the client's cache and budget (see the module docstring)."""
+
+    backend: ChatBackend
+    stats: LLMStats
+    _cache: CallCache
+    _cache_lock: threading.Lock
+    _clock: Callable[[], float]
+    _check_budget: Callable[[], None]  # raises BudgetExceededError once the budget is spent
+
+    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+        """Teacher-forced log-likelihood of ``response`` (None where the backend cannot), cached.
+
+        Raises:
+            BudgetExceededError: the budget is spent and the result is not cached.
+        """
+        probe = _likelihood_probe(messages, response)
+        key = likelihood_key(self.backend.name, self.backend.model, messages, response)
+        with self._cache_lock:
+            stored = self._cache.cache_get_many([key]).get(key)
+        if stored is not None:
+            if stored.get("scores"):
+                self.stats.add(cache_hits=1)  # a backend without likelihoods saved no call
+            return TokenScores(**stored["scores"]) if stored.get("scores") else None
+        self._check_budget()
+        self.stats.add(cache_misses=1)
+        started = self._clock()
+        scores = self.backend.score_tokens(messages, response)
+        self.stats.add(
+            calls=1 if scores else 0, backend_s=self._clock() - started, prompt_tokens=scores.n_tokens if scores else 0
+        )
+        with self._cache_lock:
+            self._cache.cache_put(
+                key,
+                backend=self.backend.name,
+                model=self.backend.model,
+                request={"score_tokens": asdict(probe)},
+                result={"scores": asdict(scores) if scores else None},
+            )
+        return scores
+
+    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float] | None]:
+        """Per response, its tokens' log-probabilities after ``messages`` (teacher-forced), cached
+        per response; ``None`` for an empty response or where the backend cannot. The uncached
+        ones go to the backend in one call, which evaluates the shared prompt once.
+
+        Raises:
+            BudgetExceededError: the budget is spent and some result is not cached.
+        """
+        keys = [
+            "continuation:"
+            + ChatRequest(messages=messages + (Message("assistant", r),), max_tokens=0).cache_key(
+                self.backend.name, self.backend.model
+            )
+            for r in responses
+        ]
+        with self._cache_lock:
+            stored = self._cache.cache_get_many(keys)
+        out: list[list[float] | None] = [stored[k]["logprobs"] if k in stored else None for k in keys]
+        todo = sorted({i for i, k in enumerate(keys) if k not in stored and responses[i]}, key=responses.__getitem__)
+        self.stats.add(cache_hits=sum(1 for v in out if v is not None))  # "unsupported" is no call saved
+        if not todo:
+            return out
+        self._check_budget()
+        started = self._clock()
+        got = self.backend.continuation_logprobs(messages, [responses[i] for i in todo])
+        self.stats.add(
+            calls=1 if got else 0,
+            cache_misses=len(todo) if got else 0,
+            backend_s=self._clock() - started,
+            prompt_tokens=sum(map(len, got)) if got else 0,
+        )
+        for n, i in enumerate(todo):
+            out[i] = got[n] if got else None
+            with self._cache_lock:
+                self._cache.cache_put(
+                    keys[i],
+                    backend=self.backend.name,
+                    model=self.backend.model,
+                    request={"continuation": responses[i]},
+                    result={"logprobs": out[i]},
+                )
+        return out
+
+
+def likelihood_key(backend: str, model: str, messages: tuple[Message, ...], response: str) -> str:
+    """The cache key of :meth:`LLMClient.score_tokens` for ``response`` after ``messages``."""
+    probe = _likelihood_probe(messages, response)
+    return f"score_tokens{SCORE_TOKENS_VERSION}:" + probe.cache_key(backend, model)
+
+
+def _likelihood_probe(messages: tuple[Message, ...], response: str) -> ChatRequest:
+    return ChatRequest(messages=messages + (Message("assistant", response),), max_tokens=0)
