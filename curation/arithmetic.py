@@ -18,13 +18,12 @@ What counts as an equation, to stay clear of prose that only looks like one:
 - a number glued to a letter (``2x``, ``5kg``), a percent sign, a power or a factorial next to
   a side drops the equation: its value is not plain arithmetic.
 
-A stated value matches at its own precision (``10 / 3 = 3.33``), and an integer stated for a
-division may be the quotient rounded either way (``20 / 3 = 6 bags``).
+A stated value matches at its own precision: a whole result exactly, a fraction rounded or
+cut at the stated decimals (``10 / 3 = 3.33``, ``2 / 3 = 0.66``, ``20 / 3 = 6 bags``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -51,17 +50,14 @@ class Equation:
     stated: float
     computed: float
     decimals: int = 0
-    divides: bool = False
 
     @property
     def holds(self) -> bool:
-        """Equal at the stated precision; an integer stated for a division may be the quotient
-        rounded either way."""
-        if abs(self.stated - self.computed) <= 0.5 * 10.0**-self.decimals + 1e-9 * abs(self.computed):
-            return True
-        return (
-            self.decimals == 0 and self.divides and self.stated in (math.floor(self.computed), math.ceil(self.computed))
-        )
+        """Equal at the stated precision: a whole result exactly, a fraction rounded or cut at
+        the stated decimals (``2 / 3 = 0.67`` or ``0.66``; ``20 / 3 = 6 bags``)."""
+        unit = 10.0**-self.decimals
+        slack = 0.5 * unit if float(self.computed).is_integer() else unit
+        return abs(self.stated - self.computed) < slack + 1e-9 * max(1.0, abs(self.computed))
 
 
 def _evaluate(tokens: list[tuple[str, str]]) -> float | None:
@@ -190,7 +186,7 @@ def equations(text: str) -> list[Equation]:
                 continue
             number = right[-1][2] if right[-1][0] == "num" else ""
             decimals = len(number.split(".")[1]) if "." in number else 0
-            found.append(Equation(line[left[0][3] : right[-1][4]], stated, computed, decimals, "/" in ops))
+            found.append(Equation(line[left[0][3] : right[-1][4]], stated, computed, decimals))
     return found
 
 

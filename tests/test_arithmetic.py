@@ -32,6 +32,12 @@ def _read(text: str) -> list[tuple[str, bool]]:
         ("10 / 3 = 3.33", [("10 / 3 = 3.33", True)]),
         ("20 / 3 = 6 full bags", [("20 / 3 = 6", True)]),
         ("10 / 4 = 3.4", [("10 / 4 = 3.4", False)]),
+        (
+            "2 / 3 = 0.66 and 2 / 3 = 0.67, not 2 / 3 = 0.65",
+            [("2 / 3 = 0.66", True), ("2 / 3 = 0.67", True), ("2 / 3 = 0.65", False)],
+        ),
+        ("7 * 1.5 = 10.5, so 10 or 11 whole, not 7 * 1.5 = 9", [("7 * 1.5 = 10.5", True), ("7 * 1.5 = 9", False)]),
+        ("19 + 17 = 37", [("19 + 17 = 37", False)]),  # a whole result is exact
         # GSM8K's calculator marks
         ("She sold 48/2 = <<48/2=24>>24 clips.", [("48/2=24", True)]),
         ("She sold 48/2 = <<48/2=25>>25 clips.", [("48/2=25", False)]),
