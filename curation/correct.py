@@ -218,8 +218,8 @@ def correct_dataset(
         key=lambda e: -rows[e.example_id]["confidence"],
     )[:DEMO_POOL]
     engine = engine or LocalEngine()
-    size = engine.batch_size(judge_client, 2)  # a candidate, then the judge's two orders
     held = original_rules(list(rows.values()))
+    size = engine.batch_size(judge_client, 2, len(todo))  # a candidate, then the judge's two orders
     tasks = [CorrectTask(e, rows.get(e.example_id), held.get(e.example_id, 1.0)) for e in todo]
     batches = [tasks[start : start + size] for start in range(0, len(tasks), size)]
     work = Work(

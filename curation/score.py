@@ -173,7 +173,8 @@ def score_dataset(
             sequences = config.scoring.reflection_prompts + first_sample_count(config)
         before = client.snapshot()
         tasks = [ScoreTask(e, job.view.rules[e.example_id]) for e in todo]
-        _in_batches(job, tasks, phase, job.engine.batch_size(client, sequences), on_progress, should_stop)
+        size = job.engine.batch_size(client, sequences, len(tasks))
+        _in_batches(job, tasks, phase, size, on_progress, should_stop)
         result.spent[tier] = _spend(before, client.snapshot())
         if result.stopped:
             break

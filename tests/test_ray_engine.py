@@ -24,7 +24,7 @@ from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation.cli import main
 from curation.config import Config, EngineConfig, LLMConfig
 from curation.engines import make_engine
-from curation.engines.ray_engine import driver_client
+from curation.engines.ray_engine import balanced_size, driver_client
 from curation.errors import ConfigError
 from curation.ingest import import_file
 from curation.llm import make_client
@@ -173,3 +173,19 @@ def test_ray_engine_without_ray_says_how_to_install_it(tmp_path, monkeypatch, ca
         import_file(store, data, name="arith")
     assert main(["run", "--store", str(tmp_path / "s.duckdb"), "--engine", "ray"]) == 2
     assert 'pip install -e ".[ray]"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("most", "items", "workers", "size"),
+    [
+        (24, 40, 2, 20),  # 2 batches of 20, not 24 and 16
+        (4, 12, 2, 3),  # 4 batches of 3, not 3 batches of 4 on 2 workers
+        (24, 1000, 8, 21),  # 48 batches: 6 for each of 8 workers
+        (24, 0, 2, 24),  # the count unknown: as many as a worker takes
+        (24, 20, 2, 24),  # one batch holds them: decoded together, as the local engine does
+    ],
+)
+def test_batches_come_in_a_number_every_worker_gets_alike(most, items, workers, size):
+    assert balanced_size(most, items, workers) == size
+    batches = math.ceil(items / size) if items else 0
+    assert size <= most and (items <= most or batches % workers == 0)

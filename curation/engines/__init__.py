@@ -45,8 +45,9 @@ class Work:
 
 
 class Engine(Protocol):
-    def batch_size(self, client: LLMClient, sequences_per_item: int) -> int:
-        """Items a batch holds for ``client``'s backend (see :meth:`LLMClient.items_per_batch`)."""
+    def batch_size(self, client: LLMClient, sequences_per_item: int, items: int = 0) -> int:
+        """Items a batch holds for ``client``'s backend (see :meth:`LLMClient.items_per_batch`),
+        when ``items`` (0: unknown) are to be split into batches."""
         ...
 
     def run(
@@ -61,7 +62,7 @@ class Engine(Protocol):
 class LocalEngine:
     """The work in this process, batch after batch, with the given clients."""
 
-    def batch_size(self, client: LLMClient, sequences_per_item: int) -> int:
+    def batch_size(self, client: LLMClient, sequences_per_item: int, items: int = 0) -> int:
         return client.items_per_batch(sequences_per_item)
 
     def run(

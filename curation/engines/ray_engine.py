@@ -55,10 +55,13 @@ class RayEngine:
         _ray()  # fail at once, with the install line, when the extra is missing
         self.config = config
 
-    def batch_size(self, client: LLMClient, sequences_per_item: int) -> int:
-        """What one worker's client takes at once (:meth:`LLMClient.items_per_batch`)."""
+    def batch_size(self, client: LLMClient, sequences_per_item: int, items: int = 0) -> int:
+        """At most what one worker's client takes at once (:meth:`LLMClient.items_per_batch`),
+        and for ``items`` that need several batches, a number of them every worker gets alike
+        (:func:`balanced_size`: 40 items of at most 24 make 2 batches of 20, not 24 and 16; a
+        worker idle through a phase's last batch is what a phase of few batches loses most)."""
         share = LLMClient(client.backend, cache=MemoryCache(), config=self._share(client.config, 0.0))
-        return share.items_per_batch(sequences_per_item)
+        return balanced_size(share.items_per_batch(sequences_per_item), items, self.config.actors)
 
     def run(
         self, work: Work, batches: list[list[Any]], *, clients: tuple[LLMClient, ...], cache: CallCache
@@ -105,6 +108,17 @@ class RayEngine:
             concurrency=max(1, math.ceil(llm.concurrency / self.config.actors)),
             budget_usd=None if llm.budget_usd is None else max(0.0, llm.budget_usd - spent),
         )
+
+
+def balanced_size(most: int, items: int, workers: int) -> int:
+    """The batch size for ``items`` in batches of at most ``most``: when they need several, their
+    number rounded up to a multiple of ``workers`` and the items spread evenly over them. Items
+    that fit one batch stay one (``most``; also when ``items`` is 0, unknown): decoded together,
+    as the local engine decodes them, so a tiny run scores as it does locally."""
+    if items <= most:
+        return most
+    rounds = math.ceil(math.ceil(items / most) / workers)
+    return max(1, math.ceil(items / (rounds * workers)))
 
 
 def _cached(work: Work, batch: list[Any], clients: tuple[LLMClient, ...], cache: CallCache) -> dict[str, dict]:
