@@ -24,7 +24,9 @@ cut at the stated decimals (``10 / 3 = 3.33``, ``2 / 3 = 0.66``, ``20 / 3 = 6 ba
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _NUMBER = r"\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
@@ -37,6 +39,7 @@ _TOKEN = re.compile(
 )
 _WORD_OPS = {"plus": "+", "minus": "-", "times": "*", "multiplied by": "*", "divided by": "/"}
 _SYMBOL_OPS = {"×": "*", "÷": "/", "x": "*", "X": "*"}
+_APPLY = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 #: Operators prose uses for other things (ranges, dates): not read before ``is``/``equals``.
 _PROSE_AMBIGUOUS = {"-", "/"}
 
@@ -91,25 +94,22 @@ def _evaluate(tokens: list[tuple[str, str]]) -> float | None:
             return inner
         return None
 
-    def product() -> float | None:
-        left = atom()
-        while left is not None and peek() in (("op", "*"), ("op", "/")):
+    def chain(operand: Callable[[], float | None], ops: str) -> float | None:
+        """Operands joined by the left-associative ``ops`` of one precedence level."""
+        left = operand()
+        while left is not None and peek() in [("op", op) for op in ops]:
             _, op = take()
-            right = atom()
+            right = operand()
             if right is None or (op == "/" and right == 0):
                 return None
-            left = left * right if op == "*" else left / right
+            left = _APPLY[op](left, right)
         return left
 
+    def product() -> float | None:
+        return chain(atom, "*/")
+
     def total() -> float | None:
-        left = product()
-        while left is not None and peek() in (("op", "+"), ("op", "-")):
-            _, op = take()
-            right = product()
-            if right is None:
-                return None
-            left = left + right if op == "+" else left - right
-        return left
+        return chain(product, "+-")
 
     value = total()
     return value if value is not None and pos == len(tokens) else None
