@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curation import __version__
-from curation.config import ENGINES, TIER_MODES, Config
+from curation.config import ENGINES, PROMPT_LOGPROBS, TIER_MODES, Config
 from curation.errors import CurationError, InvalidRecordError
 from curation.store import DEFAULT_STORE, Store
 
@@ -174,6 +174,7 @@ CONFIG_FLAGS = {
     "model": "llm.model",
     "base_url": "llm.base_url",
     "api_key_env": "llm.api_key_env",
+    "prompt_logprobs": "llm.prompt_logprobs",
     "concurrency": "llm.concurrency",
     "budget": "llm.budget_usd",
     "price_prompt": "llm.price_prompt_per_m",
@@ -397,6 +398,11 @@ def _pipeline_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", help="packaged model name or .gguf path (embedded), or the endpoint's model name")
     g.add_argument("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key-env", help="NAME of the environment variable holding the API key")
+    g.add_argument(
+        "--prompt-logprobs",
+        choices=PROMPT_LOGPROBS,
+        help="likelihoods from the endpoint's prompt log-probabilities (vLLM): auto (default: tried once), on, off",
+    )
     g.add_argument("--concurrency", type=int, help="calls in flight at once (remote endpoints)")
     g.add_argument("--budget", type=float, help="stop cleanly once this many dollars are spent")
     g.add_argument("--price-prompt", type=float, help="dollars per million prompt tokens")

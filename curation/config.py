@@ -17,6 +17,10 @@ from typing import Any
 from curation.errors import ConfigError
 
 BACKENDS = ("embedded", "openai")
+#: Whether an ``openai`` endpoint is asked for the log-probabilities of the request's own tokens
+#: (vLLM's ``prompt_logprobs``; :mod:`curation.llm.prompt_logprobs`): ``auto`` tries once and
+#: falls back for good when the server refuses or ignores it, ``on`` requires it, ``off`` never asks.
+PROMPT_LOGPROBS = ("auto", "on", "off")
 GAMMA_MODES = ("absolute", "quantile")
 SAMPLE_STYLES = ("explanation_first", "answer_first")
 REFLECTION_STYLES = ("tagged", "follow_up")
@@ -151,6 +155,14 @@ class LLMConfig:
     batch: bool = False
     batch_discount: float = 0.5
     batch_poll_s: float = 30.0
+    #: Likelihoods from an endpoint (see :data:`PROMPT_LOGPROBS`): the cheap tier's signals on vLLM.
+    prompt_logprobs: str = "auto"
+
+    def likelihoods_expected(self) -> bool:
+        """Whether the backend measures likelihoods, as far as is known before any call: the
+        embedded model does; an endpoint when ``prompt_logprobs`` is ``on`` (``auto`` finds out
+        on its first call, and OpenAI's own API has none)."""
+        return self.backend == "embedded" or self.prompt_logprobs == "on"
 
     def prices(self) -> tuple[float, float]:
         """Dollars per million prompt and completion tokens as charged: less ``batch_discount``
@@ -405,6 +417,12 @@ def _validate(c: Config) -> None:
         "batches its calls by itself)",
     )
     _check(0.0 <= c.llm.batch_discount < 1.0, "llm.batch_discount", c.llm.batch_discount, "a number in [0, 1)")
+    _check(
+        c.llm.prompt_logprobs in PROMPT_LOGPROBS,
+        "llm.prompt_logprobs",
+        c.llm.prompt_logprobs,
+        " or ".join(PROMPT_LOGPROBS),
+    )
     _check(c.llm.batch_poll_s > 0, "llm.batch_poll_s", c.llm.batch_poll_s, "a number > 0")
     _check(c.scoring.k >= 0, "scoring.k", c.scoring.k, "an integer >= 0")
     for key in ("alpha", "beta"):

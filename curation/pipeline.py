@@ -137,9 +137,11 @@ _PHASE_TIERS = {"score": tiers.CHEAP, "sample": tiers.SAMPLED}
 def calls_per_example(config: Config, tier: str = tiers.SAMPLED) -> dict[str, int]:
     """LLM calls one example costs in ``tier``, by kind (adaptive k draws fewer samples when
     the first agree, up to ``k_max`` when they split). The sampled tier's likelihood pass, or
-    its first reflection on a backend without likelihoods, was the cheap tier's (cached)."""
+    its first reflection on a backend without likelihoods, was the cheap tier's (cached). The
+    contrast's alternatives are one call on the embedded model; an endpoint takes a request for
+    each (counted as one here: their number depends on the dataset)."""
     s = config.scoring
-    likelihood = 1 if config.llm.backend == "embedded" else 0
+    likelihood = 1 if config.llm.likelihoods_expected() else 0
     stand_in = 0 if likelihood else min(1, s.reflection_prompts)  # the cheap tier's reflection
     if tier == tiers.CHEAP:
         return {"likelihood": likelihood, "reflection": stand_in}

@@ -130,9 +130,10 @@ def assemble(
         values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
         if token_scores.min_k_logprob is not None:
             values["min_k"] = signals.likelihood_score(token_scores.min_k_logprob)
-        values["ifd"] = signals.ifd_score(
-            token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
-        )
+        if token_scores.mean_logprob_without_prompt is not None:
+            values["ifd"] = signals.ifd_score(
+                token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
+            )
         if token_scores.end_logprob is not None:
             values["ending"] = signals.end_probability(token_scores.end_logprob)
     explanation = {

@@ -53,6 +53,8 @@ def endpoint(store, server):
         KEY_ENV,
         "--model",
         "fake-model",
+        "--prompt-logprobs",
+        "off",
     ]
 
 

@@ -158,6 +158,8 @@ def run_args(store: Path, server: FakeOpenAIServer) -> list[str]:
         KEY_ENV,
         "--model",
         "fake-model",
+        "--prompt-logprobs",
+        "off",
         "--concurrency",
         str(CONCURRENCY),
     ]

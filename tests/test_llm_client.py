@@ -395,12 +395,15 @@ def test_token_scores_are_cached():
     assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (1, 1, 1)
 
 
-def test_continuations_are_cached_per_response_and_asked_together():
-    class ContinuingBackend(ScriptedBackend):
-        def continuation_logprobs(self, messages, responses):
-            self.requests.append(list(responses))
-            return [[-0.1 * len(r)] * len(r) for r in responses]
+class ContinuingBackend(ScriptedBackend):
+    max_batch_sequences = 8  # scores several continuations in one call, as the embedded model does
 
+    def continuation_logprobs(self, messages, responses):
+        self.requests.append(list(responses))
+        return [[-0.1 * len(r)] * len(r) for r in responses]
+
+
+def test_continuations_are_cached_per_response_and_asked_together():
     backend = ContinuingBackend()
     client = make_client(backend)
     assert client.continuation_logprobs(ask().messages, ["ab", "", "c"]) == [[-0.2, -0.2], None, [-0.1]]
@@ -408,6 +411,15 @@ def test_continuations_are_cached_per_response_and_asked_together():
     assert client.continuation_logprobs(ask().messages, ["c", "de"]) == [[-0.1], [-0.2, -0.2]]
     assert backend.requests[-1] == ["de"]  # "c" came from the cache
     assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (2, 1, 3)
+
+
+def test_an_endpoint_pays_one_call_per_continuation():
+    class Endpoint(ContinuingBackend):
+        max_batch_sequences = 0  # no batch call: one request per response
+
+    client = make_client(Endpoint())
+    client.continuation_logprobs(ask().messages, ["ab", "c", "de"])
+    assert client.stats.calls == 3
 
 
 def test_continuations_a_backend_cannot_give_are_none_and_count_no_hit():

@@ -6,7 +6,10 @@ files and fine-tuning endpoints (:mod:`benchmarks.support.fake_finetune`) and th
 from a stdlib ``ThreadingHTTPServer``, so the real ``openai`` package can be driven
 end to end without a network. Replies come from a function of the request JSON, a list
 (served in turn) or a fixed string; ``n`` choices, word-count usage and made-up but
-well-formed ``logprobs`` are returned. Faults can be injected at a seeded random rate or
+well-formed ``logprobs`` are returned; with ``prompt_logprobs`` it scores a request's own tokens
+as vLLM does (:func:`template_logprobs` renders a chat template word by word, or the embedded
+model stands behind it: :mod:`benchmarks.support.embedded_endpoint`), and with ``strict`` it
+refuses a parameter OpenAI does not know, as OpenAI does. Faults can be injected at a seeded random rate or
 by an explicit per-call schedule::
 
     with FakeOpenAIServer(reply="yes", fault_rate=0.2, seed=1) as server:
@@ -20,6 +23,7 @@ import collections
 import itertools
 import json
 import random
+import re
 import socket
 import threading
 from collections.abc import Callable, Sequence
@@ -47,6 +51,11 @@ _FILES, _JOBS, _BATCHES = "/v1/files", "/v1/fine_tuning/jobs", "/v1/batches"
 MAX_RECORDED = 10_000
 
 Reply = Callable[[dict], str] | Sequence[str] | str
+#: What OpenAI's chat API accepts; ``strict`` refuses anything else (vLLM's extensions included).
+OPENAI_CHAT_KEYS = frozenset(
+    "model messages temperature max_tokens max_completion_tokens seed n stop logprobs top_logprobs "
+    "top_p frequency_penalty presence_penalty response_format stream user tools tool_choice".split()
+)
 
 
 class FakeOpenAIServer:
@@ -71,6 +80,9 @@ class FakeOpenAIServer:
         reject_fine_tuning: refuse every fine-tuning job with OpenAI's invalid-file 400.
         batch_steps: the statuses a batch goes through, one per poll.
         fail_batch_line: picks the chat request bodies whose batch lines fail.
+        prompt_logprobs: a function ``request_json -> entries`` (vLLM's ``prompt_logprobs``
+            list) answering requests that ask for them; without it they are ignored, as Ollama does.
+        strict: answer a parameter outside :data:`OPENAI_CHAT_KEYS` with OpenAI's 400.
 
     Attributes:
         requests: the JSON bodies of the chat calls received, oldest first.
@@ -97,6 +109,8 @@ class FakeOpenAIServer:
         reject_fine_tuning: bool = False,
         batch_steps: Sequence[str] = fake_batch.DEFAULT_STEPS,
         fail_batch_line: Callable[[dict], bool] | None = None,
+        prompt_logprobs: Callable[[dict], list] | None = None,
+        strict: bool = False,
     ) -> None:
         unknown = set(fault_kinds) | {f for f in faults if f is not None}
         unknown -= set(FAULTS)
@@ -112,6 +126,8 @@ class FakeOpenAIServer:
         self.max_choices = max_choices
         self.model = model
         self.max_prompt_chars = max_prompt_chars
+        self.prompt_logprobs = prompt_logprobs
+        self.strict = strict
         self.fine_tuning = FakeFineTuning(steps=fine_tune_steps, reject=reject_fine_tuning)
         self.batches = FakeBatches(
             self.fine_tuning.files,
@@ -219,7 +235,11 @@ class FakeOpenAIServer:
             for i, text in enumerate(texts)
         ]
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
+        extra = {}
+        if self.prompt_logprobs is not None and request.get("prompt_logprobs") is not None:
+            extra["prompt_logprobs"] = self.prompt_logprobs(request)
         return {
+            **extra,
             "id": f"chatcmpl-fake-{self.count()}",
             "object": "chat.completion",
             "created": 0,
@@ -231,6 +251,23 @@ class FakeOpenAIServer:
                 "total_tokens": prompt_words + sum(len(t.split()) for t in texts),
             },
         }
+
+
+def template_logprobs(request: dict, logprob: Callable[[str], float] = lambda token: -0.5) -> list:
+    """vLLM's ``prompt_logprobs`` for ``request``'s messages rendered in a ChatML-like template
+    (``<|im_start|>role\\n`` content ``<|im_end|>\\n``), a word (with its leading space) a token,
+    each token's log-probability ``logprob(token)``; the first token has none, as in vLLM."""
+    pieces: list[str] = []
+    for message in request.get("messages", []):
+        pieces += ["<|im_start|>", f"{message.get('role')}\n"]
+        pieces += [w for w in re.split(r"(?=\s)", str(message.get("content") or "")) if w]
+        pieces += ["<|im_end|>", "\n"]
+    if request.get("add_generation_prompt", True):
+        pieces += ["<|im_start|>", "assistant\n"]
+    entries: list = [None]
+    for token_id, piece in enumerate(pieces[1:], start=1):
+        entries.append({str(token_id): {"logprob": logprob(piece), "rank": 1, "decoded_token": piece}})
+    return entries
 
 
 def _logprobs(text: str, top: int) -> list[dict[str, Any]]:
@@ -320,6 +357,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fake.requests.append(request)
         fake.headers.append({k.lower(): v for k, v in self.headers.items()})
+        unknown = sorted(set(request) - OPENAI_CHAT_KEYS) if fake.strict else []
+        if unknown:
+            message = f"Unrecognized request argument supplied: {unknown[0]}"
+            self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
+            return
         fault = fake._next_fault()
         if not fake._pause(fake.latency_s):
             return

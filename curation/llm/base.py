@@ -106,10 +106,11 @@ class TokenScores:
     prompt (Min-K% Prob, Shi et al. 2023: fluent text appended to a wrong answer raises the
     mean but leaves its unlikely tokens in the lowest share), and ``end_logprob``, that of the
     end-of-turn token right after the response (a response cut off mid-way scores far below
-    its dataset's usual). None where the backend cannot tell."""
+    its dataset's usual). None where the backend cannot tell (an endpoint measures the response
+    after its prompt only: no ``mean_logprob_without_prompt``, so no IFD)."""
 
     mean_logprob_with_prompt: float
-    mean_logprob_without_prompt: float
+    mean_logprob_without_prompt: float | None
     n_tokens: int
     min_k_logprob: float | None = None
     end_logprob: float | None = None
@@ -118,11 +119,12 @@ class TokenScores:
     def from_logprobs(
         cls, with_prompt: list[float], without_prompt: list[float], *, end: float | None = None
     ) -> TokenScores:
-        """Summarise per-token log-probabilities of the same (non-empty) response."""
+        """Summarise per-token log-probabilities of the same (non-empty) response
+        (``without_prompt`` empty where unmeasured)."""
         lowest = sorted(with_prompt)[: max(1, math.ceil(MIN_K_SHARE * len(with_prompt)))]
         return cls(
             mean_logprob_with_prompt=sum(with_prompt) / len(with_prompt),
-            mean_logprob_without_prompt=sum(without_prompt) / len(without_prompt),
+            mean_logprob_without_prompt=sum(without_prompt) / len(without_prompt) if without_prompt else None,
             n_tokens=len(with_prompt),
             min_k_logprob=sum(lowest) / len(lowest),
             end_logprob=end,

@@ -342,12 +342,7 @@ class LLMClient(LikelihoodCalls):
             except TransientLLMError as e:
                 self.stats.add(calls=1, backend_s=self._clock() - started)
                 failed_attempts += 1
-                if failed_attempts >= self.config.max_attempts:
-                    self.stats.add(failures=1)
-                    raise LLMError(
-                        f"{self.backend.name}/{self.backend.model}: call failed after {failed_attempts} attempts: {e}"
-                    ) from e
-                self._wait(failed_attempts - 1, e)
+                self._retry_or_fail(failed_attempts, e, what="call")
                 continue
             except LLMError:
                 self.stats.add(calls=1, backend_s=self._clock() - started, failures=1)
@@ -358,6 +353,16 @@ class LLMClient(LikelihoodCalls):
                 results[index] = result
                 self._store(request.sample(index), keys[index], result)
             pending = pending[len(got) :]
+
+    def _retry_or_fail(self, failed_attempts: int, error: TransientLLMError, *, what: str) -> None:
+        """After a transient failure: wait before the next attempt, or, once ``max_attempts``
+        have failed, count the failure and raise it as an :class:`LLMError` naming ``what`` failed."""
+        if failed_attempts >= self.config.max_attempts:
+            self.stats.add(failures=1)
+            raise LLMError(
+                f"{self.backend.name}/{self.backend.model}: {what} failed after {failed_attempts} attempts: {error}"
+            ) from error
+        self._wait(failed_attempts - 1, error)
 
     def _wait(self, attempt: int, error: TransientLLMError) -> None:
         with self._rng_lock:

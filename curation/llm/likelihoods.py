@@ -12,46 +12,58 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import TypeVar
 
-from curation.llm.accounting import LLMStats
+from curation.config import LLMConfig
+from curation.errors import TransientLLMError
+from curation.llm.accounting import LLMStats, call_cost
 from curation.llm.base import CallCache, ChatBackend, ChatRequest, TokenScores
 from curation.records import Message
 
 #: Part of a likelihood's cache key: bump when :class:`TokenScores` gains a measurement
 #: (2: the end-of-turn log-probability), so cached entries without it are measured again.
 SCORE_TOKENS_VERSION = 2
+T = TypeVar("T")
 
 
 class LikelihoodCalls:
     """Likelihood calls through the client's cache and budget (see the module docstring)."""
 
     backend: ChatBackend
+    config: LLMConfig
     stats: LLMStats
     _cache: CallCache
     _cache_lock: threading.Lock
     _clock: Callable[[], float]
     _check_budget: Callable[[], None]  # raises BudgetExceededError once the budget is spent
+    _retry_or_fail: Callable[..., None]  # waits before the next attempt, or raises LLMError after the last
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
         """Teacher-forced log-likelihood of ``response`` (None where the backend cannot), cached.
+        A ``None`` is not trusted from the cache: the backend knows at no call whether it
+        measures likelihoods now (an endpoint may have gained them since).
 
         Raises:
             BudgetExceededError: the budget is spent and the result is not cached.
+            LLMError: the backend failed (transient failures are retried first).
         """
         probe = _likelihood_probe(messages, response)
         key = likelihood_key(self.backend.name, self.backend.model, messages, response)
         with self._cache_lock:
             stored = self._cache.cache_get_many([key]).get(key)
-        if stored is not None:
-            if stored.get("scores"):
-                self.stats.add(cache_hits=1)  # a backend without likelihoods saved no call
-            return TokenScores(**stored["scores"]) if stored.get("scores") else None
+        if stored is not None and stored.get("scores"):
+            self.stats.add(cache_hits=1)
+            return TokenScores(**stored["scores"])
         self._check_budget()
-        self.stats.add(cache_misses=1)
         started = self._clock()
-        scores = self.backend.score_tokens(messages, response)
+        scores = self._retrying(lambda: self.backend.score_tokens(messages, response))
+        prompt = scores.n_tokens if scores else 0
         self.stats.add(
-            calls=1 if scores else 0, backend_s=self._clock() - started, prompt_tokens=scores.n_tokens if scores else 0
+            calls=1 if scores else 0,
+            cache_misses=1,
+            backend_s=self._clock() - started,
+            prompt_tokens=prompt,
+            cost_usd=call_cost(prompt, 0, self.config.price_prompt_per_m, 0.0),
         )
         with self._cache_lock:
             self._cache.cache_put(
@@ -87,12 +99,14 @@ class LikelihoodCalls:
             return out
         self._check_budget()
         started = self._clock()
-        got = self.backend.continuation_logprobs(messages, [responses[i] for i in todo])
+        got = self._retrying(lambda: self.backend.continuation_logprobs(messages, [responses[i] for i in todo]))
+        prompt = sum(map(len, got)) if got else 0
         self.stats.add(
-            calls=1 if got else 0,
+            calls=(1 if self.backend.max_batch_sequences else len(todo)) if got else 0,  # an endpoint: one each
             cache_misses=len(todo) if got else 0,
             backend_s=self._clock() - started,
-            prompt_tokens=sum(map(len, got)) if got else 0,
+            prompt_tokens=prompt,
+            cost_usd=call_cost(prompt, 0, self.config.price_prompt_per_m, 0.0),
         )
         for n, i in enumerate(todo):
             out[i] = got[n] if got else None
@@ -105,6 +119,17 @@ class LikelihoodCalls:
                     result={"logprobs": out[i]},
                 )
         return out
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """``call()``, retried after transient failures as sampled calls are (up to ``max_attempts``)."""
+        attempts = 0
+        while True:
+            try:
+                return call()
+            except TransientLLMError as e:
+                attempts += 1
+                self.stats.add(calls=1)
+                self._retry_or_fail(attempts, e, what="likelihood call")
 
 
 def likelihood_key(backend: str, model: str, messages: tuple[Message, ...], response: str) -> str:

@@ -5,6 +5,11 @@ samples, made through the official ``openai`` package (OpenAI, vLLM, Ollama, lla
 server, LM Studio, gateways ...). The package's own retries are off: retrying, caching,
 concurrency and cost accounting live in :mod:`curation.llm.client`.
 
+Where the server scores a request's own tokens (vLLM's ``prompt_logprobs``, see
+:mod:`curation.llm.prompt_logprobs` and ``llm.prompt_logprobs``), it also gives likelihoods:
+:meth:`OpenAIBackend.score_tokens` and :meth:`OpenAIBackend.continuation_logprobs`, one request
+per response. Elsewhere they return ``None``, and the callers do without.
+
 Errors are sorted for the retry loop: 429, 408, 5xx, timeouts, lost connections and
 malformed replies raise :class:`~curation.errors.TransientLLMError` (with the server's
 ``Retry-After`` when sent); every other failure raises :class:`~curation.errors.LLMError`.
@@ -25,6 +30,7 @@ import openai
 
 from curation.config import LLMConfig
 from curation.errors import ContextLengthError, LLMError, TransientLLMError
+from curation.llm import prompt_logprobs
 from curation.llm.base import ChatRequest, ChatResult, TokenScores
 from curation.llm.retry import parse_retry_after
 from curation.records import Message
@@ -74,6 +80,8 @@ class OpenAIBackend:
         self._seed = config.seed
         self._secret = secret(config, environ=environ)
         self._client = make_client(config, environ=environ)
+        #: ``llm.prompt_logprobs``; ``auto`` turns ``off`` for good once the server refuses or ignores it.
+        self._likelihoods = config.prompt_logprobs
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_url={self._base_url!r})"
@@ -117,11 +125,62 @@ class OpenAIBackend:
         raise NotImplementedError("an OpenAI-compatible endpoint has no batch call")
 
     def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
-        """Not offered by chat endpoints: always ``None``."""
-        return None
+        """The response's likelihood after its prompt, from the server's prompt log-probabilities
+        (no IFD: that would take a second request); None where the server gives none.
 
-    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> None:
-        """Not offered by chat endpoints: always ``None`` (candidates then compete without likelihood)."""
+        Raises:
+            TransientLLMError, LLMError: as :meth:`complete`; a refusal too when ``llm.prompt_logprobs`` is ``on``.
+        """
+        data = self._prompt_logprobs(messages, response)
+        return prompt_logprobs.token_scores(data, response) if data is not None else None
+
+    def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]] | None:
+        """Per response, its tokens' log-probabilities after ``messages``, one request each (the
+        server's prefix cache shares the prompt); ``[]`` for one it could not locate, None where
+        the server gives none (candidates then compete without likelihood). Raises as :meth:`score_tokens`."""
+        out = []
+        for response in responses:
+            data = self._prompt_logprobs(messages, response)
+            if data is None:
+                return None
+            found = prompt_logprobs.response_logprobs(prompt_logprobs.prompt_tokens(data) or [], response)
+            out.append(found[0] if found else [])
+        return out
+
+    def _prompt_logprobs(self, messages: tuple[Message, ...], response: str) -> dict | None:
+        """The reply to ``messages`` + the response as a closed assistant turn, with its prompt's
+        log-probabilities; None when they are off or the server (``auto``) turns out not to give them."""
+        if self._likelihoods == "off":
+            return None
+        request = ChatRequest(messages=messages + (Message("assistant", response),), temperature=0.0, max_tokens=1)
+        kwargs = chat_body(request, model=self.model, n=1, seed=self._seed)
+        kwargs["extra_body"] = dict(prompt_logprobs.EXTRA_BODY)
+        create = self._client.chat.completions.with_raw_response.create
+        try:
+            body = call_endpoint(lambda: create(**kwargs).text, where=self._where(), key=self._secret)
+        except (TransientLLMError, ContextLengthError):
+            raise
+        except LLMError as e:
+            return self._without_likelihoods(f"it refused the request ({e})", e)
+        try:
+            data = json.loads(body)
+        except (json.JSONDecodeError, TypeError) as e:
+            raise TransientLLMError(f"{self._where()}: malformed reply (not JSON: {e})") from None
+        if prompt_logprobs.prompt_tokens(data) is None:
+            return self._without_likelihoods("its reply holds no prompt_logprobs", None)
+        return data
+
+    def _without_likelihoods(self, why: str, error: LLMError | None) -> None:
+        """Turn likelihoods off for this endpoint (``auto``), or fail (``on``)."""
+        if self._likelihoods == "on":
+            raise error or LLMError(f"{self._where()}: llm.prompt_logprobs is 'on' but {why}")
+        if self._likelihoods == "auto":
+            log.warning(
+                "%s gives no likelihoods (%s): the cheap tier asks one self-reflection question instead",
+                self._where(),
+                why,
+            )
+        self._likelihoods = "off"
         return None
 
     def close(self) -> None:

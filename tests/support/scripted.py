@@ -148,7 +148,9 @@ def write_records(path, records=ARITHMETIC) -> None:
 
 
 def openai_overrides(base_url: str, key_env: str, **more) -> dict:
-    """Config overrides for the ``openai`` backend on the fake server, with tiny backoff."""
+    """Config overrides for the ``openai`` backend on the fake server, with tiny backoff; an
+    endpoint without likelihoods, as the scripted model is (tests/test_prompt_logprobs.py
+    covers the ones with them), so that request counts hold no probe for them."""
     return {
         "llm.backend": "openai",
         "llm.model": "fake-model",
@@ -158,5 +160,6 @@ def openai_overrides(base_url: str, key_env: str, **more) -> dict:
         "llm.backoff_max_s": 0.002,
         "llm.max_attempts": 2,
         "llm.timeout_s": 10.0,
+        "llm.prompt_logprobs": "off",
         **more,
     }

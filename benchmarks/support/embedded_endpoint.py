@@ -1,0 +1,80 @@
+"""The embedded model behind the loopback server, answering as vLLM would: a real endpoint to measure.
+
+:class:`EmbeddedEndpoint` gives :class:`~benchmarks.support.fake_openai.FakeOpenAIServer` its
+two functions: ``reply`` writes each choice with the embedded model (the request's sampling
+settings, greedy at temperature 0), and ``prompt_logprobs`` scores the request's own tokens
+the way vLLM's ``prompt_logprobs`` does: the conversation rendered by the model's chat template
+(the last assistant turn closed, as ``add_generation_prompt: false`` asks), every token's
+log-probability given those before it (the first has none), and its text decoded as vLLM's
+incremental detokenizer does (a token ending mid-character carries "", the next the character).
+
+    endpoint = EmbeddedEndpoint(backend)              # an EmbeddedBackend
+    with FakeOpenAIServer(reply=endpoint.reply, prompt_logprobs=endpoint.prompt_logprobs) as server: ...
+"""
+
+from __future__ import annotations
+
+import threading
+
+from curation.llm.base import ChatRequest
+from curation.llm.embedded import EmbeddedBackend
+from curation.records import Message
+
+
+class EmbeddedEndpoint:
+    """Replies and prompt log-probabilities from one embedded model (see the module docstring)."""
+
+    def __init__(self, backend: EmbeddedBackend):
+        self.backend = backend
+        self._engine = backend._engine
+        self._lock = threading.Lock()  # one choice at a time: the server's threads share the model
+
+    def reply(self, request: dict) -> str:
+        """One choice for a chat request's JSON body, written by the embedded model."""
+        chat = ChatRequest(
+            messages=_messages(request),
+            temperature=float(request.get("temperature") or 0.0),
+            max_tokens=int(request.get("max_tokens") or 16),
+            stop=tuple(request.get("stop") or ()),
+        )
+        with self._lock:
+            return self.backend.complete(chat)[0].text
+
+    def prompt_logprobs(self, request: dict) -> list:
+        """vLLM's ``prompt_logprobs`` entries for the request's rendered conversation."""
+        return self._engine.call(self._score, _messages(request))
+
+    def _score(self, messages: tuple[Message, ...]) -> list:
+        engine = self._engine
+        *head, last = messages
+        if last.role != "assistant":  # a generation prompt: the template's own assistant header ends it
+            tokens = engine.chat_tokens(messages)
+        else:
+            end = engine.end_of_turn()
+            tokens = (
+                engine.chat_tokens(tuple(head)) + engine.text_tokens(last.content) + ([end] if end is not None else [])
+            )
+        logprobs = engine.forced_logprobs(tokens[:1], tokens[1:])
+        texts = _decoded(engine.llm, tokens)
+        entries: list = [None]
+        for token, text, logprob in zip(tokens[1:], texts[1:], logprobs):
+            entries.append({str(token): {"logprob": logprob, "rank": None, "decoded_token": text}})
+        return entries
+
+
+def _messages(request: dict) -> tuple[Message, ...]:
+    return tuple(Message(str(m["role"]), str(m.get("content") or "")) for m in request.get("messages", []))
+
+
+def _decoded(llm, tokens: list[int]) -> list[str]:
+    """Each token's text as an incremental detokenizer gives it: the bytes decoded so far that
+    form whole characters, "" while a character is still incomplete."""
+    out, pending = [], b""
+    for token in tokens:
+        pending += llm.detokenize([token], special=True)
+        try:
+            out.append(pending.decode("utf-8"))
+            pending = b""
+        except UnicodeDecodeError:
+            out.append("")
+    return out
