@@ -21,6 +21,7 @@ from curation.config import (
     ENGINES,
     GAMMA_MODES,
     JUDGES,
+    PROMPT_LOGPROBS,
     SAMPLE_STYLES,
     TIER_MODES,
     Config,
@@ -36,6 +37,11 @@ from ui.jobs import RunJob
 
 GGUF_CHOICE = "a GGUF file…"
 _BACKEND_LABELS = {"embedded": "Embedded (offline, runs here)", "openai": "OpenAI-compatible endpoint"}
+_PROMPT_LOGPROBS_LABELS = {
+    "auto": "Ask once, go on without if refused",
+    "on": "Required (vLLM)",
+    "off": "Never ask",
+}
 
 
 def last_config(store: Store, dataset: DatasetInfo) -> Config:
@@ -114,6 +120,15 @@ def run_config_form(base: Config, scope: str) -> tuple[Config, tuple[str, ...]]:
             key=key("batch"),
             help="Each stage's calls go out as batch files: half the price, results within 24 h. "
             "A restarted run waits for the batches already sent instead of sending them again.",
+        )
+        o["llm.prompt_logprobs"] = right.selectbox(
+            "Likelihoods from the endpoint",
+            PROMPT_LOGPROBS,
+            index=PROMPT_LOGPROBS.index(llm.prompt_logprobs),
+            key=key("prompt_logprobs"),
+            format_func=_PROMPT_LOGPROBS_LABELS.get,
+            help="vLLM scores a request's own tokens (prompt_logprobs): the cheap tier then has the "
+            "likelihood and ending signals. Other servers refuse or ignore the ask; auto then goes on without.",
         )
     a, b, d = st.columns(3)
     o["llm.concurrency"] = a.number_input("Concurrency", 1, 256, llm.concurrency, key=key("concurrency"))

@@ -2,11 +2,12 @@
 
 :class:`EmbeddedEndpoint` gives :class:`~benchmarks.support.fake_openai.FakeOpenAIServer` its
 two functions: ``reply`` writes each choice with the embedded model (the request's sampling
-settings, greedy at temperature 0), and ``prompt_logprobs`` scores the request's own tokens
-the way vLLM's ``prompt_logprobs`` does: the conversation rendered by the model's chat template
-(the last assistant turn closed, as ``add_generation_prompt: false`` asks), every token's
-log-probability given those before it (the first has none), and its text decoded as vLLM's
-incremental detokenizer does (a token ending mid-character carries "", the next the character).
+settings, greedy at temperature 0, the model's own top log-probabilities), and
+``prompt_logprobs`` scores the request's own tokens the way vLLM's ``prompt_logprobs`` does:
+the conversation rendered by the model's chat template (the last assistant turn closed, as
+``add_generation_prompt: false`` asks), every token's log-probability given those before it
+(the first has none), and its text decoded as vLLM's incremental detokenizer does (a token
+ending mid-character carries "", the next the character).
 
     endpoint = EmbeddedEndpoint(backend)              # an EmbeddedBackend
     with FakeOpenAIServer(reply=endpoint.reply, prompt_logprobs=endpoint.prompt_logprobs) as server: ...
@@ -14,9 +15,10 @@ incremental detokenizer does (a token ending mid-character carries "", the next 
 
 from __future__ import annotations
 
+import json
 import threading
 
-from curation.llm.base import ChatRequest
+from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.embedded import EmbeddedBackend
 from curation.records import Message
 
@@ -28,17 +30,25 @@ class EmbeddedEndpoint:
         self.backend = backend
         self._engine = backend._engine
         self._lock = threading.Lock()  # one choice at a time: the server's threads share the model
+        self._drawn: dict[str, int] = {}  # choices written so far per request body
 
-    def reply(self, request: dict) -> str:
-        """One choice for a chat request's JSON body, written by the embedded model."""
-        chat = ChatRequest(
-            messages=_messages(request),
-            temperature=float(request.get("temperature") or 0.0),
-            max_tokens=int(request.get("max_tokens") or 16),
-            stop=tuple(request.get("stop") or ()),
-        )
+    def reply(self, request: dict) -> ChatResult:
+        """One choice for a chat request's JSON body, written by the embedded model (with the
+        log-probabilities of its first tokens when the request asks for them); the choices
+        of one body (``n``, or the same body sent again) are drawn with different seeds."""
+        body = json.dumps(request, sort_keys=True)
         with self._lock:
-            return self.backend.complete(chat)[0].text
+            drawn = self._drawn.get(body, 0)
+            self._drawn[body] = drawn + 1
+            chat = ChatRequest(
+                messages=_messages(request),
+                temperature=float(request.get("temperature") or 0.0),
+                max_tokens=int(request.get("max_tokens") or 16),
+                stop=tuple(request.get("stop") or ()),
+                top_logprobs=int(request.get("top_logprobs") or 0) if request.get("logprobs") else 0,
+                sample_index=int(request.get("seed") or 0) + drawn,
+            )
+            return self.backend.complete(chat)[0]
 
     def prompt_logprobs(self, request: dict) -> list:
         """vLLM's ``prompt_logprobs`` entries for the request's rendered conversation."""

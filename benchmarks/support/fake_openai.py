@@ -50,7 +50,8 @@ MAX_FILE_BYTES = 256_000_000  # an upload (a batch file may hold 200 MB)
 _FILES, _JOBS, _BATCHES = "/v1/files", "/v1/fine_tuning/jobs", "/v1/batches"
 MAX_RECORDED = 10_000
 
-Reply = Callable[[dict], str] | Sequence[str] | str
+#: A reply function may return a result with ``text`` and ``top_logprobs`` (a ChatResult).
+Reply = Callable[[dict], Any] | Sequence[str] | str
 #: What OpenAI's chat API accepts; ``strict`` refuses anything else (vLLM's extensions included).
 OPENAI_CHAT_KEYS = frozenset(
     "model messages temperature max_tokens max_completion_tokens seed n stop logprobs top_logprobs "
@@ -223,16 +224,17 @@ class FakeOpenAIServer:
         n = int(request.get("n") or 1)
         if self.max_choices is not None:
             n = min(n, self.max_choices)
-        texts = [self._text_for(request) for _ in range(n)]
+        written = [self._text_for(request) for _ in range(n)]
+        texts = [w if isinstance(w, str) else w.text for w in written]
         top = int(request.get("top_logprobs") or 0) if request.get("logprobs") else 0
         choices = [
             {
                 "index": i,
                 "message": {"role": "assistant", "content": None if fault == NULL_CONTENT else text},
                 "finish_reason": "stop",
-                "logprobs": {"content": _logprobs(text, top)} if request.get("logprobs") else None,
+                "logprobs": {"content": _logprobs(w, top)} if request.get("logprobs") else None,
             }
-            for i, text in enumerate(texts)
+            for i, (text, w) in enumerate(zip(texts, written))
         ]
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
         extra = {}
@@ -270,8 +272,18 @@ def template_logprobs(request: dict, logprob: Callable[[str], float] = lambda to
     return entries
 
 
-def _logprobs(text: str, top: int) -> list[dict[str, Any]]:
-    """Made-up but well-formed logprobs: each word, then ``top - 1`` less likely alternatives."""
+def _logprobs(written: Any, top: int) -> list[dict[str, Any]]:
+    """The choice's own top log-probabilities where its reply gave them (a result with
+    ``top_logprobs``, one ``{token: logprob}`` per position), else made-up but well-formed
+    ones: each word, then ``top - 1`` less likely alternatives."""
+    if not isinstance(written, str):
+        positions = [sorted(p.items(), key=lambda kv: -kv[1])[: max(top, 1)] for p in written.top_logprobs]
+        return [
+            {"token": p[0][0], "logprob": p[0][1], "top_logprobs": [{"token": t, "logprob": v} for t, v in p]}
+            for p in positions
+            if p
+        ]
+    text = written
     content = []
     for position, word in enumerate(text.split()):
         best = -0.05 * (position % 4)
