@@ -368,6 +368,8 @@ def run_pipeline(
         finalize(store, info, config)  # once, over both tiers (also when a phase stopped early)
         summary.tiers = result.tiers
         summary.notes.append(tier_note(result.tiers, config))
+        if config.llm.backend == "openai" and result.scored:
+            summary.notes.append(likelihood_note(result.likelihoods, result.scored, config))
     if "filter" in stages and summary.stopped is None:
         with _run(store, info, config, "filter", key, summary) as run_id:
             summary.flagged = apply_filter(store, info, config, score_key=key, run_id=run_id).flagged
@@ -425,6 +427,23 @@ def tier_note(split: dict[str, dict[str, float]], config: Config) -> str:
         f"score: {int(cheap.get('examples', 0)):,} by cheap signals only, {int(sampled.get('examples', 0)):,} "
         f"sampled ({config.scoring.tiers}, band {config.scoring.band:.2f}); this run's calls "
         f"{int(cheap.get('calls', 0)):,} cheap + {int(sampled.get('calls', 0)):,} sampled"
+    )
+
+
+def likelihood_note(measured: int, scored: int, config: Config) -> str:
+    """What the cheap tier had on an endpoint: its likelihoods (vLLM's prompt log-probabilities)
+    for ``measured`` of the ``scored`` examples, one self-reflection question for the rest."""
+    if measured == scored:
+        return f"likelihoods: from the endpoint's prompt log-probabilities for all {scored:,} examples"
+    why = (
+        "llm.prompt_logprobs is off"
+        if config.llm.prompt_logprobs == "off"
+        else "the endpoint refused or ignored prompt_logprobs; vLLM gives them"
+    )
+    share = "none" if not measured else f"{measured:,} of {scored:,}"
+    return (
+        f"likelihoods: {share} ({why}); the cheap tier asked one self-reflection question instead, "
+        "a weaker ranking (docs/benchmarks.md)"
     )
 
 

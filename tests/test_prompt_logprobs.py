@@ -177,6 +177,19 @@ def test_a_transient_failure_is_retried_and_does_not_turn_them_off():
     assert (client.stats.calls, client.stats.retries) == (3, 2)
 
 
+def test_the_run_says_where_the_cheap_tier_had_likelihoods_from():
+    from curation.config import Config
+    from curation.pipeline import likelihood_note
+
+    auto, off = Config(), Config().with_overrides({"llm.prompt_logprobs": "off"})
+    assert (
+        likelihood_note(40, 40, auto) == "likelihoods: from the endpoint's prompt log-probabilities for all 40 examples"
+    )
+    assert likelihood_note(0, 40, auto).startswith("likelihoods: none (the endpoint refused or ignored prompt_logprobs")
+    assert likelihood_note(30, 40, auto).startswith("likelihoods: 30 of 40 (")
+    assert "(llm.prompt_logprobs is off)" in likelihood_note(0, 40, off)
+
+
 # -- the real model behind the endpoint ---------------------------------------------------------
 
 
@@ -234,6 +247,7 @@ def test_the_pipeline_runs_on_an_endpoint_with_likelihoods(tmp_path, embedded_en
             "correct.judge_max_tokens": 4,
             "correct.few_shot": 1,
             "llm.concurrency": 2,
+            "llm.timeout_s": 300.0,
         }
     )
     with Store(tmp_path / "s.duckdb") as store:
@@ -243,5 +257,6 @@ def test_the_pipeline_runs_on_an_endpoint_with_likelihoods(tmp_path, embedded_en
     assert summary.stopped is None and summary.failed == 0
     assert len(rows) == 4 and all(r["status"] == "ok" for r in rows)
     assert all("likelihood" in r["signals"] and "ending" in r["signals"] for r in rows)  # the cheap tier's pass
+    assert "likelihoods: from the endpoint's prompt log-probabilities for all 4 examples" in summary.notes
     asked = [r for r in embedded_endpoint.requests if r.get("prompt_logprobs") is not None]
     assert len(asked) >= 4

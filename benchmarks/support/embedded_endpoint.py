@@ -31,24 +31,31 @@ class EmbeddedEndpoint:
         self._engine = backend._engine
         self._lock = threading.Lock()  # one choice at a time: the server's threads share the model
         self._drawn: dict[str, int] = {}  # choices written so far per request body
+        self._ready: dict[str, list[ChatResult]] = {}  # written, not yet handed out
+        self._prefixes: dict[tuple[int, ...], list[float]] = {}  # see _prefix_logprobs
 
     def reply(self, request: dict) -> ChatResult:
         """One choice for a chat request's JSON body, written by the embedded model (with the
-        log-probabilities of its first tokens when the request asks for them); the choices
-        of one body (``n``, or the same body sent again) are drawn with different seeds."""
+        log-probabilities of its first tokens when the request asks for them). The ``n``
+        choices of a body are decoded together at its first choice and handed out in turn;
+        a body sent again gets new ones (other seeds)."""
         body = json.dumps(request, sort_keys=True)
         with self._lock:
-            drawn = self._drawn.get(body, 0)
-            self._drawn[body] = drawn + 1
-            chat = ChatRequest(
-                messages=_messages(request),
-                temperature=float(request.get("temperature") or 0.0),
-                max_tokens=int(request.get("max_tokens") or 16),
-                stop=tuple(request.get("stop") or ()),
-                top_logprobs=int(request.get("top_logprobs") or 0) if request.get("logprobs") else 0,
-                sample_index=int(request.get("seed") or 0) + drawn,
-            )
-            return self.backend.complete(chat)[0]
+            if not self._ready.get(body):
+                drawn = self._drawn.get(body, 0)
+                n = max(int(request.get("n") or 1), 1)
+                chat = ChatRequest(
+                    messages=_messages(request),
+                    temperature=float(request.get("temperature") or 0.0),
+                    max_tokens=int(request.get("max_tokens") or 16),
+                    stop=tuple(request.get("stop") or ()),
+                    top_logprobs=int(request.get("top_logprobs") or 0) if request.get("logprobs") else 0,
+                    n=n,
+                    sample_index=int(request.get("seed") or 0) + drawn,
+                )
+                self._ready[body] = list(self.backend.complete(chat))
+                self._drawn[body] = drawn + n
+            return self._ready[body].pop(0)
 
     def prompt_logprobs(self, request: dict) -> list:
         """vLLM's ``prompt_logprobs`` entries for the request's rendered conversation."""
@@ -57,19 +64,29 @@ class EmbeddedEndpoint:
     def _score(self, messages: tuple[Message, ...]) -> list:
         engine = self._engine
         *head, last = messages
-        if last.role != "assistant":  # a generation prompt: the template's own assistant header ends it
-            tokens = engine.chat_tokens(messages)
-        else:
-            end = engine.end_of_turn()
-            tokens = (
-                engine.chat_tokens(tuple(head)) + engine.text_tokens(last.content) + ([end] if end is not None else [])
-            )
-        logprobs = engine.forced_logprobs(tokens[:1], tokens[1:])
+        if last.role == "assistant":
+            prefix, end = engine.chat_tokens(tuple(head)), engine.end_of_turn()
+            rest = engine.text_tokens(last.content) + ([end] if end is not None else [])
+        else:  # a generation prompt: the template's own assistant header ends it
+            prefix, rest = engine.chat_tokens(messages), []
+        tokens = prefix + rest
+        logprobs = self._prefix_logprobs(prefix) + engine.forced_logprobs(prefix, rest)
         texts = _decoded(engine.llm, tokens)
         entries: list = [None]
         for token, text, logprob in zip(tokens[1:], texts[1:], logprobs):
             entries.append({str(token): {"logprob": logprob, "rank": None, "decoded_token": text}})
         return entries
+
+    def _prefix_logprobs(self, prefix: list[int]) -> list[float]:
+        """The log-probabilities of a conversation's tokens before the response (after the
+        first), computed once per conversation: candidates for one prompt share them, and
+        the response is then scored on the cached prefix, as vLLM's prefix cache would."""
+        key = tuple(prefix)
+        if key not in self._prefixes:
+            if len(self._prefixes) >= 1024:
+                self._prefixes.clear()
+            self._prefixes[key] = self._engine.forced_logprobs(prefix[:1], prefix[1:])
+        return self._prefixes[key]
 
 
 def _messages(request: dict) -> tuple[Message, ...]:
