@@ -211,7 +211,9 @@ def precision_curve(pairs: Iterable[tuple[float, bool]], *, direction: str) -> l
         for i, (score, group) in enumerate(groups):
             selected += len(group)
             positives += sum(group)
-            cut = (score + groups[i + 1][0]) / 2 if i + 1 < len(groups) else math.nextafter(score, math.inf)
+            cut = (score + groups[i + 1][0]) / 2 if i + 1 < len(groups) else score
+            if cut <= score:  # the last score, or two so close that their midpoint rounds down to the first
+                cut = math.nextafter(score, math.inf)
             out.append(ThresholdChoice(cut, positives / selected, selected, total))
     else:
         selected, positives = total, sum(sum(g) for _, g in groups)

@@ -130,6 +130,11 @@ def test_gamma_choice_meets_the_target_and_flags_the_most(pairs, target):
     assert all(c.selected <= got.selected for c in curve if c.precision >= target)
 
 
+def test_a_gamma_between_two_adjacent_floats_still_flags_the_lower():
+    got = insights.threshold_for_precision([(0.0, True), (5e-324, False)], 1.0, direction="below")
+    assert got.selected == 1 and 0.0 < got.threshold <= 5e-324
+
+
 @given(pair_lists, st.floats(0, 1))
 def test_eta_choice_meets_the_target(pairs, target):
     got = insights.threshold_for_precision(pairs, target, direction="at_or_above")
