@@ -74,6 +74,18 @@ def test_openai_backend_asks_for_the_key_variable_not_the_key(store_file):
     assert any("CLEAR_TEST_SURELY_UNSET is not set" in t for t in texts(at, "warning"))
 
 
+def test_an_endpoint_with_likelihoods_is_one_choice_and_the_estimate_counts_them(store_file):
+    at = app("run").run()
+    at.selectbox(key=key_of(at, "run_backend:")).select("openai").run()
+    at.text_input(key=key_of(at, "run_model_name:")).input("served-model").run()
+    choice = at.selectbox(key=key_of(at, "run_prompt_logprobs:"))
+    assert choice.label == "Likelihoods from the endpoint" and choice.value == "auto"
+    calls = metric(at, "LLM calls (at most)")
+    choice.select("on").run()
+    assert not at.exception
+    assert metric(at, "LLM calls (at most)") != calls  # reflections and the contrast, as on the embedded model
+
+
 def test_an_empty_model_is_a_config_error(store_file):
     at = app("run").run()
     at.selectbox(key=key_of(at, "run_model:")).select("a GGUF file…").run()
