@@ -369,7 +369,7 @@ def run_pipeline(
         summary.tiers = result.tiers
         summary.notes.append(tier_note(result.tiers, config))
         if config.llm.backend == "openai" and result.scored:
-            summary.notes.append(likelihood_note(result.likelihoods, result.scored, config))
+            summary.notes.append(likelihood_note(len(result.likelihood_ids), result.scored, config))
     if "filter" in stages and summary.stopped is None:
         with _run(store, info, config, "filter", key, summary) as run_id:
             summary.flagged = apply_filter(store, info, config, score_key=key, run_id=run_id).flagged

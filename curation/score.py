@@ -92,7 +92,7 @@ SCORE_PHASES = ("score", "sample")
 @dataclass
 class ScoreResult:
     scored: int = 0  # examples newly scored, and still ok at the end of the run
-    likelihoods: int = 0  # of those, the ones whose cheap tier had a likelihood pass
+    likelihood_ids: set[str] = field(default_factory=set, repr=False)  # of those, the ones with a likelihood pass
     sampled: int = 0  # examples given the sampled tier in this run
     new_ids: set[str] = field(default_factory=set, repr=False)  # those scored by this run's cheap tier
     spent: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
@@ -279,10 +279,12 @@ def _commit(job: _Job, phase: str, example: Example, parts: ExampleScore | LLMEr
     if phase == "score":
         if not failed:
             job.result.scored += 1
-            job.result.likelihoods += "likelihood" in parts.signals
+            if "likelihood" in parts.signals:
+                job.result.likelihood_ids.add(example.example_id)
             job.result.new_ids.add(example.example_id)
     elif failed:
         job.result.scored -= example.example_id in job.result.new_ids  # its cheap score is replaced
+        job.result.likelihood_ids.discard(example.example_id)
     else:
         job.result.sampled += 1
 

@@ -55,7 +55,7 @@ def test_the_response_tokens_and_the_end_of_turn_are_read(where):
         ("\n", -0.01),
         where=where,
     )
-    scores = P.token_scores(data, "Shakespeare")
+    scores = P.token_scores(P.prompt_tokens(data), "Shakespeare")
     assert scores.n_tokens == 2
     assert scores.mean_logprob_with_prompt == pytest.approx(-0.3)
     assert scores.end_logprob == pytest.approx(-0.3)
@@ -87,8 +87,8 @@ def test_a_character_split_over_two_tokens_is_read_whole():
 def test_no_logprobs_or_no_response_reads_as_none():
     assert P.prompt_tokens({"choices": [{"message": {"content": "x"}}]}) is None
     assert P.prompt_tokens({"prompt_logprobs": []}) is None
-    assert P.token_scores(reply(None, ("abc", -1.0)), "xyz") is None
-    assert P.token_scores(reply(None, ("abc", -1.0)), "") is None
+    assert P.token_scores(P.prompt_tokens(reply(None, ("abc", -1.0))), "xyz") is None
+    assert P.token_scores(P.prompt_tokens(reply(None, ("abc", -1.0))), "") is None
 
 
 def test_a_position_with_several_tokens_is_read_through_the_token_ids():

@@ -131,8 +131,8 @@ class OpenAIBackend:
         Raises:
             TransientLLMError, LLMError: as :meth:`complete`; a refusal too when ``llm.prompt_logprobs`` is ``on``.
         """
-        data = self._prompt_logprobs(messages, response)
-        return prompt_logprobs.token_scores(data, response) if data is not None else None
+        tokens = self._prompt_tokens(messages, response)
+        return prompt_logprobs.token_scores(tokens, response) if tokens is not None else None
 
     def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]] | None:
         """Per response, its tokens' log-probabilities after ``messages``, one request each (the
@@ -140,35 +140,33 @@ class OpenAIBackend:
         the server gives none (candidates then compete without likelihood). Raises as :meth:`score_tokens`."""
         out = []
         for response in responses:
-            data = self._prompt_logprobs(messages, response)
-            if data is None:
+            tokens = self._prompt_tokens(messages, response)
+            if tokens is None:
                 return None
-            found = prompt_logprobs.response_logprobs(prompt_logprobs.prompt_tokens(data) or [], response)
+            found = prompt_logprobs.response_logprobs(tokens, response)
             out.append(found[0] if found else [])
         return out
 
-    def _prompt_logprobs(self, messages: tuple[Message, ...], response: str) -> dict | None:
-        """The reply to ``messages`` + the response as a closed assistant turn, with its prompt's
+    def _prompt_tokens(self, messages: tuple[Message, ...], response: str) -> list[prompt_logprobs.PromptToken] | None:
+        """The tokens of ``messages`` + the response as a closed assistant turn, with their
         log-probabilities; None when they are off or the server (``auto``) turns out not to give them."""
         if self._likelihoods == "off":
             return None
         request = ChatRequest(messages=messages + (Message("assistant", response),), temperature=0.0, max_tokens=1)
-        kwargs = chat_body(request, model=self.model, n=1, seed=self._seed)
-        kwargs["extra_body"] = dict(prompt_logprobs.EXTRA_BODY)
-        create = self._client.chat.completions.with_raw_response.create
+        body = {
+            **chat_body(request, model=self.model, n=1, seed=self._seed),
+            "extra_body": dict(prompt_logprobs.EXTRA_BODY),
+        }
         try:
-            body = call_endpoint(lambda: create(**kwargs).text, where=self._where(), key=self._secret)
+            data = self._send(body)
         except (TransientLLMError, ContextLengthError):
             raise
         except LLMError as e:
             return self._without_likelihoods(f"it refused the request ({e})", e)
-        try:
-            data = json.loads(body)
-        except (json.JSONDecodeError, TypeError) as e:
-            raise TransientLLMError(f"{self._where()}: malformed reply (not JSON: {e})") from None
-        if prompt_logprobs.prompt_tokens(data) is None:
+        tokens = prompt_logprobs.prompt_tokens(data)
+        if tokens is None:
             return self._without_likelihoods("its reply holds no prompt_logprobs", None)
-        return data
+        return tokens
 
     def _without_likelihoods(self, why: str, error: LLMError | None) -> None:
         """Turn likelihoods off for this endpoint (``auto``), or fail (``on``)."""
@@ -188,17 +186,19 @@ class OpenAIBackend:
         self._client.close()
 
     def _call(self, request: ChatRequest, *, n: int, seed: int) -> list[ChatResult]:
-        kwargs = chat_body(request, model=self.model, n=n, seed=seed)
-        create = self._client.chat.completions.with_raw_response.create
-        body = call_endpoint(lambda: create(**kwargs).text, where=self._where(), key=self._secret)
-        return self._parse(body, n)
+        return parse_completion(
+            self._send(chat_body(request, model=self.model, n=n, seed=seed)), n, where=self._where()
+        )
 
-    def _parse(self, body: str, n: int) -> list[ChatResult]:
+    def _send(self, body: dict[str, Any]) -> Any:
+        """POST a chat completion ``body``; its reply's parsed JSON (a reply that is not JSON is
+        a transient failure)."""
+        create = self._client.chat.completions.with_raw_response.create
+        text = call_endpoint(lambda: create(**body).text, where=self._where(), key=self._secret)
         try:
-            data = json.loads(body)
+            return json.loads(text)
         except (json.JSONDecodeError, TypeError) as e:
             raise TransientLLMError(f"{self._where()}: malformed reply (not JSON: {e})") from None
-        return parse_completion(data, n, where=self._where())
 
     def _where(self) -> str:
         return f"openai backend, model {self.model!r}"

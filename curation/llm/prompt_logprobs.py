@@ -8,9 +8,10 @@ likelihood pass in one request: the response's tokens teacher-forced after its p
 end-of-turn token after them. The response is found in the decoded tokens by its text (its last
 occurrence: the prompt may quote it), so no tokenizer is needed on this side.
 
-In: a reply's parsed JSON body and the response. Out: the response's token log-probabilities
-and the end-of-turn one, or :class:`~curation.llm.base.TokenScores`; ``None`` where the reply
-holds none or the response cannot be found in it.
+In: a reply's parsed JSON body (read by :func:`prompt_tokens`) and the response. Out: the
+response's token log-probabilities and the end-of-turn one, or
+:class:`~curation.llm.base.TokenScores`; ``None`` where the reply holds none or the response
+cannot be found in it.
 """
 
 from __future__ import annotations
@@ -89,10 +90,10 @@ def response_logprobs(tokens: list[PromptToken], response: str) -> tuple[list[fl
     return [tokens[i].logprob for i in inside], (tokens[after].logprob if after < len(tokens) else None)
 
 
-def token_scores(data: Any, response: str) -> TokenScores | None:
-    """A likelihood pass read from a reply (see the module docstring); None where it has none."""
-    tokens = prompt_tokens(data)
-    found = response_logprobs(tokens, response) if tokens else None
+def token_scores(tokens: list[PromptToken], response: str) -> TokenScores | None:
+    """A likelihood pass read from a reply's :func:`prompt_tokens` (see the module docstring);
+    None where the response is not among them."""
+    found = response_logprobs(tokens, response)
     if found is None:
         return None
     logprobs, end = found
