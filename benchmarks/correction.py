@@ -24,7 +24,8 @@ its own calls cached (likelihoods that scoring already computed are reused, as i
 
 The contest's calibration (margin → P(candidate right)) is refitted on the design half of the
 examples (a hash of the id) and checked on the other half; the shipped one is
-:data:`curation.contest.CALIBRATION`.
+:data:`curation.contest.CALIBRATION`. So are the evidence rates (the share of winners a rule
+checks, repairs and verified worked answers, that were right; :data:`curation.contest.EVIDENCE`).
 
     python -m benchmarks.correction                      # all four datasets, in full
     python -m benchmarks.correction --datasets passage_qa.jsonl --limit 40
@@ -72,15 +73,23 @@ def _share(hits: int, total: int) -> float | None:
     return round(hits / total, 3) if total else None
 
 
-def _p(proposal: dict, calibration: contest.Calibration) -> float | None:
-    """The proposal's P(better) re-decided with ``calibration`` (the LLM judge joins where informative)."""
+def _p(proposal: dict, calibration: contest.Calibration, kinds: contest.Evidence = contest.EVIDENCE) -> float | None:
+    """The proposal's P(better) re-decided with ``calibration`` (the LLM judge joins where
+    informative) and the evidence rates ``kinds`` (:func:`curation.contest.p_right`)."""
     if proposal.get("margin") is None:
         return proposal.get("judge_confidence")
     p = contest.p_better(proposal["margin"], calibration)
     verdicts = proposal["verdicts"]
     if len(verdicts) == 2 and same_position(verdicts) is None and all(v["parsed"] for v in verdicts):
         p = (p + cmath.judge_confidence(verdicts[0]["p"], verdicts[1]["p"])) / 2
-    return p
+    original, best = (contest.Scored.from_json(c) for c in proposal["candidates"][:2])
+    return contest.p_right(best, original, p, kinds)[0]
+
+
+def _evidence(proposal: dict) -> str | None:
+    """The evidence class of a stored proposal's winner (:func:`curation.contest.evidence`)."""
+    original, best = (contest.Scored.from_json(c) for c in proposal["candidates"][:2])
+    return contest.evidence(best, original) if best.confidence > original.confidence else None
 
 
 def proposals_by_variant(
@@ -263,6 +272,7 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
     variants = {"today": default.with_overrides(TODAY), "contest": default}
     report: dict = {"datasets": {}, "calibration": {}}
     points: dict[str, list[tuple[float, int]]] = {"design": [], "held_out": []}
+    evidence: dict[str, list[tuple[str, int]]] = {"design": [], "held_out": []}
     with Store(store_path) as store:
         for file_name in datasets:
             path = ROOT / "sample_data" / file_name
@@ -294,6 +304,10 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                 }
                 if variant == "contest":
                     entry["contest"]["last_run_notes"] = summary.notes
+                    # what the stage itself applied (the shares above re-decide from the stored margins)
+                    entry["contest"]["stage_auto_applied"] = sum(
+                        1 for i, p in store.proposals(info.dataset_id).items() if i in flagged and p["auto_applied"]
+                    )
                     entry["contest"]["propose_at_sweep"] = propose_at_sweep(store, name, labels)
                     for extra in ("samples_majority", "closed_set"):
                         entry[extra] = correction_metrics(by_variant[extra], flagged, labels, fixable)
@@ -302,6 +316,9 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
                             half = "design" if design_half(i) else "held_out"
                             right = gives_clean_answer(p["candidate"], labels[i])
                             points[half].append((p["margin"], int(right)))
+                            kind = _evidence(p)
+                            if kind:
+                                evidence[half].append((kind, int(right)))
             if timing:
                 entry["timing"] = time_correct(store, _subset(path, timing), stem + suffix, variants, timing)
             report["datasets"][stem] = entry
@@ -312,7 +329,21 @@ def run(datasets: tuple[str, ...], limit: int | None, store_path: Path, timing: 
             "points": {k: len(v) for k, v in points.items()},
             "held_out": _calibration_check(points["held_out"], refit or contest.CALIBRATION, default.correct.eta),
         }
+        report["evidence"] = {
+            "shipped": {"version": contest.EVIDENCE.version, "rates": dict(contest.EVIDENCE.rates)},
+            **{half: evidence_rates(evidence[half]) for half in ("design", "held_out")},
+        }
     return report
+
+
+def evidence_rates(points: list[tuple[str, int]]) -> dict:
+    """Per evidence class: winners, right ones and the rate by the rule of succession
+    (``(right + 1) / (all + 2)``: no class reads certain from a few examples)."""
+    out = {}
+    for kind in sorted({k for k, _ in points}):
+        ys = [y for k, y in points if k == kind]
+        out[kind] = {"n": len(ys), "right": sum(ys), "rate": round((sum(ys) + 1) / (len(ys) + 2), 3)}
+    return out
 
 
 #: ``correct.propose_at`` values compared on each half (chosen on the design half).
@@ -379,6 +410,7 @@ def print_table(report: dict) -> None:
                 f"{_fmt(entry.get('timing', {}).get(variant, {}).get('seconds_per_flagged')):>7}"
             )
     print("calibration:", json.dumps(report["calibration"]))
+    print("evidence:", json.dumps(report["evidence"]))
 
 
 def _fmt(value) -> str:

@@ -237,7 +237,10 @@ class CorrectConfig:
     ``propose_at`` (0.3, a margin of about 0.19: at 0.5 the pooled calibration hid half of the
     right math corrections, whose margins are small); ``few_shot`` is
     the number of demonstrations (fitted to the context), and the ``few_shot`` source writes
-    with the candidate model instead when ``candidate_model`` is set.
+    with the candidate model instead when ``candidate_model`` is set. A winner a rule checks
+    (a repair or a completion, :func:`curation.contest.evidence`) is right with at least its
+    class's measured rate (:data:`curation.contest.EVIDENCE`), so it applies itself when that
+    rate reaches η.
     """
 
     sources: tuple[str, ...] = CANDIDATE_SOURCES

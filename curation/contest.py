@@ -28,6 +28,14 @@ times its format consistency with the dataset, the degenerate-text rule and the 
 check (a candidate that states ``28 / 7 = 4.29`` is no correction). The margin is
 ``confidence(best) - confidence(original)``; :func:`p_better` maps it through a logistic
 fitted on the benchmark (:data:`CALIBRATION`).
+
+Some candidates are checked by a rule, not only weighed by the model (:func:`evidence`): a
+``repair`` changes only a form a rule proved broken or a result the arithmetic gives, and a
+``completion`` keeps every character of a cut-off response and supplies its end from the
+dataset's label set or the prompt. Their probability
+is at least the share of their class that was right on the benchmark (:data:`EVIDENCE`,
+:func:`p_right`): a margin says how much the 0.5B model prefers a candidate, a check says
+more.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from curation import confidence as cmath
 from curation import signals
@@ -70,6 +78,17 @@ class Calibration:
     slope: float
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Per evidence class (:func:`evidence`), the share of its candidates that were right."""
+
+    version: str
+    rates: tuple[tuple[str, float], ...]
+
+    def rate(self, kind: str | None) -> float | None:
+        return dict(self.rates).get(kind) if kind else None
+
+
 #: Rules that say a recorded response's form is broken when they fire: then a candidate that
 #: says the same in a sound form is a correction (see :func:`rephrasings_dropped`). A wrong
 #: equation is a wrong content, not a broken form.
@@ -79,6 +98,11 @@ CONSTRAINED = ("closed_set", "extractive")
 #: Fitted by ``benchmarks/correction.py`` on the design half of the sample data (embedded model).
 #: (58 flagged examples; margin 0.41 gives P 0.5, margin 0.81 gives P 0.85).
 CALIBRATION = Calibration(version="2026-12-05.2", intercept=-1.572, slope=3.873)
+#: Measured by ``benchmarks/correction.py`` on the design half of the sample data: the winners
+#: of each class among the flagged examples, right / all, by the rule of succession
+#: ((right + 1) / (all + 2)): repairs 14 of 14, completions 5 of 5 (on the held-out half 7 of
+#: 7 and 5 of 5).
+EVIDENCE = Evidence(version="2026-12-05.1", rates=(("repair", 0.938), ("completion", 0.857)))
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,11 @@ class Scored:
 
     def to_json(self) -> dict:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_json(cls, stored: dict) -> Scored:
+        """A response as a proposal stored it (:meth:`to_json`; other keys are ignored)."""
+        return cls(**{f.name: stored[f.name] for f in fields(cls) if f.name in stored})
 
 
 @dataclass(frozen=True)
@@ -323,6 +352,38 @@ def contest(original: Scored, candidates: Sequence[Scored], calibration: Calibra
     return Contest(original, ranked, margin, p_better(margin, calibration))
 
 
+def completes(candidate: str, original: str, *, cut_off: bool = False) -> bool:
+    """Whether ``candidate`` is ``original`` with its missing end supplied: it begins with the
+    whole of ``original``, which stops inside one of its words (``Samir Ostr`` ->
+    ``Samir Ostrander``) or was found ``cut_off`` by the ending rule."""
+    head, full = original.strip(), candidate.strip()
+    if not head or len(full) <= len(head) or not full.startswith(head):
+        return False
+    return cut_off or (head[-1].isalnum() and full[len(head)].isalnum())
+
+
+def evidence(candidate: Scored, original: Scored) -> str | None:
+    """What checks ``candidate`` beyond its confidence: ``repair`` (the recorded response's
+    own content, its broken form taken away or its wrong arithmetic recomputed;
+    :mod:`curation.repair`), ``completion`` (the cut-off response with its end supplied by
+    the dataset's own label set or a span of the prompt, :func:`completes`; an end the model
+    writes is its judgement, not a check), else None."""
+    if candidate.source == "repair":
+        return "repair"
+    if candidate.source in CONSTRAINED and completes(candidate.text, original.text, cut_off=original.rules < 1.0):
+        return "completion"
+    return None
+
+
+def p_right(candidate: Scored, original: Scored, p: float, kinds: Evidence = EVIDENCE) -> tuple[float, str | None]:
+    """The probability ``p`` that ``candidate`` is right (from its margin, or the judge's),
+    raised to its evidence class's measured rate (:func:`evidence`) when the contest prefers
+    it to the recorded response; and the class."""
+    kind = evidence(candidate, original) if candidate.confidence > original.confidence else None
+    rate = kinds.rate(kind)
+    return (p if rate is None else max(p, rate)), (kind if rate is not None else None)
+
+
 def contrast_score(result: Contest) -> float:
     """Detection signal in [0, 1], higher = no alternative beats the response: ``1 - p_better``
     of the best alternative (1 when there is none)."""
@@ -333,6 +394,8 @@ __all__ = [
     "SOURCES",
     "Calibration",
     "CALIBRATION",
+    "Evidence",
+    "EVIDENCE",
     "DatasetShape",
     "Scored",
     "Contest",
@@ -346,6 +409,9 @@ __all__ = [
     "mean_logprob",
     "score_response",
     "p_better",
+    "completes",
+    "evidence",
+    "p_right",
     "contest",
     "contrast_score",
 ]

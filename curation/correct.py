@@ -23,6 +23,9 @@ confidence, the winner's margin over the original and the probability that it is
 - ``correct.judge``: ``contest`` uses that probability alone; ``llm`` the paper's judge alone
   (asked in both orders, :func:`judge`); ``both`` averages the two where the LLM judge is
   informative, i.e. did not pick the same position in both orders (:func:`same_position`).
+  With either, a winner a rule checks (a ``repair``, or a ``verified`` worked answer whose
+  equations hold where the response's fail) is right with at least its class's measured rate
+  (:func:`curation.contest.p_right`).
 - A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
   ``correct.auto_apply``); otherwise the example stays flagged and waits for review.
 """
@@ -339,7 +342,11 @@ def _contest(
     answers = [s["answer"] for s in row.get("explanation", {}).get("samples", [])]
     prompt = prompt_text(example.prompt)
     gated, fired = c.judge != "llm", row.get("fired", [])  # the paper's judge takes every candidate as it comes
-    fixed = repair.repairs(example.response, reasoning=view.shape.reasoning) if gated and "repair" in c.sources else []
+    fixed = (
+        repair.repairs(example.response, reasoning=view.shape.reasoning, prompt=prompt)
+        if gated and "repair" in c.sources
+        else []
+    )
     found = [(t, "repair") for t in fixed] + [
         (t, source)
         for t, source in contest.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
@@ -386,16 +393,28 @@ def _ask_judge(
 def decide(rival: contest.Contest, verdict: tuple | None, config: Config) -> tuple[float | None, list[dict]]:
     """The probability that the best candidate is better than the original, and the LLM
     judge's verdicts where it was asked (pure): the calibrated contest probability, the
-    judge's confidence (``llm``), or their mean where the judge did not follow a position."""
+    judge's confidence (``llm``), or their mean where the judge did not follow a position;
+    raised to the winner's evidence rate where a rule checks it (not with ``llm``)."""
     if not rival.candidates:
         return None, []
     if verdict is None:
-        return rival.p_better, []
+        return _checked(rival, rival.p_better), []
     judged, verdicts = judge(*verdict)
     if config.correct.judge == "llm":
         return judged, verdicts
     informative = same_position(verdicts) is None and all(v["parsed"] for v in verdicts)
-    return ((rival.p_better + judged) / 2 if informative else rival.p_better), verdicts
+    return _checked(rival, (rival.p_better + judged) / 2 if informative else rival.p_better), verdicts
+
+
+def _checked(rival: contest.Contest, p: float) -> float:
+    return contest.p_right(rival.candidates[0], rival.original, p)[0]
+
+
+def _candidate_json(candidate: contest.Scored, original: contest.Scored) -> dict:
+    """A candidate as stored: its confidence parts, its P(better) from the margin (raised where
+    a rule checks it) and that check's name (``evidence``)."""
+    p, kind = contest.p_right(candidate, original, contest.p_better(candidate.confidence - original.confidence))
+    return {**candidate.to_json(), "p_better": round(p, 4), "evidence": kind}
 
 
 def _record(
@@ -419,12 +438,8 @@ def _record(
         "example_id": example.example_id,
         "run_id": run_id,
         "error": str(errors[0]) if errors else None,
-        "calibration": contest.CALIBRATION.version,
-        "candidates": [rival.original.to_json()]
-        + [
-            {**c.to_json(), "p_better": round(contest.p_better(c.confidence - rival.original.confidence), 4)}
-            for c in rival.candidates
-        ],
+        "calibration": f"{contest.CALIBRATION.version}; evidence {contest.EVIDENCE.version}",
+        "candidates": [rival.original.to_json()] + [_candidate_json(c, rival.original) for c in rival.candidates],
     }
     if errors and (not rival.candidates or isinstance(verdict, LLMError)):
         store.save_proposal(

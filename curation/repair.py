@@ -1,4 +1,5 @@
-"""Form repairs of a response (pure): the same content with its broken form taken away.
+"""Repairs of a response (pure): the same content with its broken form taken away, or its
+wrong arithmetic recomputed.
 
 In: a recorded response (and whether its dataset ends worked answers on a ``#### N`` line).
 Out: the distinct repaired texts, each keeping the response's words. A response whose form
@@ -8,6 +9,11 @@ comma, a final answer line in another form) is best corrected by its own content
 form: a model's fresh answer would change what the dataset's author wrote. Auto-Correct
 offers them as candidates (source ``repair``) and the contest scores them like every other
 one: in a dataset whose responses are HTML, the stripped text loses on format.
+
+A response that states a wrong equation (``16 + 6 = 24``) keeps its plan and gets the
+arithmetic's result instead, carried to where it uses that result again (a later step's
+operand, the ``#### N`` line): :func:`recompute`. The plan is the author's, the arithmetic is
+checked, so no model's judgement enters it.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import re
 from collections.abc import Callable
 
+from curation import arithmetic
 from curation import confidence as cmath
 from curation.injection import TEMPLATE_TOKEN, markers
 
@@ -94,15 +101,75 @@ def final_line(text: str) -> str:
     return f"{head}\n#### {numbers[0].lstrip('$').replace(',', '')}"
 
 
+_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+#: A number used as an operand: an operator next to it.
+_OPERATOR = r"(?:[-+*/×÷]|\b(?:times|plus|minus|multiplied by|divided by)\b)"
+#: At most this many wrong equations are recomputed in one response.
+RECOMPUTE_STEPS = 8
+
+
+def _standalone(literal: str) -> re.Pattern:
+    return re.compile(rf"(?<![\w.,$]){re.escape(literal)}(?![\w%]|[.,]\d)")
+
+
+def _uses(tail: str, literal: str) -> list[re.Match]:
+    """Where ``tail`` uses the number ``literal`` again: as an operand or on the final line."""
+    found = []
+    for m in _standalone(literal).finditer(tail):
+        line_start = tail.rfind("\n", 0, m.start()) + 1
+        before, after = tail[line_start : m.start()], tail[m.end() :]
+        if (
+            tail[line_start:].lstrip().startswith("####")
+            or re.search(_OPERATOR + r"\s*\$?$", before)
+            or re.match(r"\s*" + _OPERATOR, after)
+        ):
+            found.append(m)
+    return found
+
+
+def recompute(text: str, prompt: str = "") -> str:
+    """``text`` with each wrong equation's result replaced by what its arithmetic gives
+    (:mod:`curation.arithmetic`; ``16 + 6 = 24`` -> ``16 + 6 = 22``), first to last, and the
+    old result replaced where a later step uses it as an operand or the ``#### N`` line gives
+    it. Unchanged when a result cannot be written at the stated precision, or when the old
+    result also stands in ``prompt`` or earlier in ``text`` (a later ``6`` could be either)
+    and a later use would need replacing, or when an equation still fails afterwards."""
+    fixed = text
+    for _ in range(RECOMPUTE_STEPS):
+        wrong = arithmetic.wrong(fixed)
+        if not wrong:
+            return fixed
+        eq = wrong[0]
+        start = fixed.find(eq.text)
+        stated = list(_NUMBER.finditer(eq.text))
+        if start < 0 or not stated or (eq.decimals == 0 and not float(eq.computed).is_integer()):
+            return text
+        old = stated[-1].group(0).lstrip("$")
+        new = f"{eq.computed:{',' if ',' in old else ''}.{eq.decimals}f}"
+        end = start + len(eq.text)
+        tail = fixed[end:]
+        forms = {old, old.replace(",", "")}  # "1,600" and the "#### 1600" that repeats it
+        uses = sorted((m for form in forms for m in _uses(tail, form)), key=lambda m: m.start())
+        if uses and any(_standalone(form).search(f"{prompt}\n{fixed[:start]}") for form in forms):
+            return text
+        for m in reversed(uses):
+            tail = tail[: m.start()] + (new if "," in m.group(0) else new.replace(",", "")) + tail[m.end() :]
+        cut = stated[-1].end()
+        fixed = fixed[: start + cut - len(old)] + new + fixed[start + cut : end] + tail
+    return text
+
+
 _REPAIRS: tuple[Callable[[str], str], ...] = (strip_template, strip_markup, unwrap_json, fix_json)
 
 
-def repairs(response: str, *, reasoning: bool = False) -> list[str]:
+def repairs(response: str, *, reasoning: bool = False, prompt: str = "") -> list[str]:
     """Every distinct repair of ``response`` (the repairs above applied in turn, each kept
-    when it changed the text), without the response itself, an empty text or one that still
-    carries an injection marker (:func:`curation.injection.markers`): a repair keeps the
-    response's words, and words aimed at a grader are no content to keep."""
+    when it changed the text; :func:`recompute` last, against ``prompt``), without the
+    response itself, an empty text or one that still carries an injection marker
+    (:func:`curation.injection.markers`): a repair keeps the response's words, and words
+    aimed at a grader are no content to keep."""
     steps = (*_REPAIRS, final_line) if reasoning else _REPAIRS
+    steps = (*steps, lambda t: recompute(t, prompt))
     out: list[str] = []
     text = response.strip()
     for step in steps:
@@ -114,4 +181,4 @@ def repairs(response: str, *, reasoning: bool = False) -> list[str]:
     return out
 
 
-__all__ = ["strip_template", "strip_markup", "unwrap_json", "fix_json", "final_line", "repairs"]
+__all__ = ["strip_template", "strip_markup", "unwrap_json", "fix_json", "final_line", "recompute", "repairs"]

@@ -256,6 +256,7 @@ def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, s
             "degenerate": 1.0,
             "confidence": 0.7,
             "p_better": 0.93,
+            "evidence": "verified",
         },
     ]
     with Store(tmp_path / "store.duckdb") as store:
@@ -282,6 +283,7 @@ def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, s
         "the recorded response",
         "the samples' majority answer",
     ]
+    assert list(table["checked by a rule"]) == ["", "every equation it states holds; the response's do not"]
     if status == "ok":
         assert any(
             "Proposed correction** from the samples' majority answer (P(better) 0.93" in m.value for m in at.markdown

@@ -134,6 +134,47 @@ def test_p_better_rises_with_the_margin_and_stays_in_range():
     assert contest.p_better(-1e6) == 0.0 and contest.p_better(1e6) == 1.0
 
 
+def worked(text: str, source: str, confidence: float, rules: float = 1.0) -> Scored:
+    return Scored(text, source, None, None, 1.0, 1.0, confidence, rules)
+
+
+@pytest.mark.parametrize(
+    "original, rules, candidate, source, kind",
+    [
+        ('{"a": 1,}', 1.0, '{"a": 1}', "repair", "repair"),
+        ("Cost: 5 * 3 = 1.\n#### 1", 1.0, "Cost: 5 * 3 = 15.\n#### 15", "repair", "repair"),  # recomputed
+        ("Samir Ostr", 1.0, "Samir Ostrander", "extractive", "completion"),  # stops inside a word
+        (
+            '{"intent": "order_status", "urge',
+            0.1,
+            '{"intent": "order_status", "urgency": "low"}',
+            "closed_set",
+            "completion",
+        ),  # fmt: skip
+        ("The capital is", 0.1, "The capital is Paris", "extractive", "completion"),  # the ending rule fired
+        ("The capital is", 1.0, "The capital is Paris", "extractive", None),  # a whole word, nothing fired
+        ("Santiago", 1.0, "Santiago de Chile", "extractive", None),
+        # an end the model writes is its judgement, not a check
+        ("Cost: 5 * 3 = 15.\nTo", 0.1, "Cost: 5 * 3 = 15.\nTotal: 15.\n#### 15", "few_shot", None),
+        ("Cost: 5 * 3 = 1.\n#### 1", 1.0, "Cost: 5 * 3 = 15.\n#### 15", "few_shot", None),
+        ("Paris", 1.0, "Lyon", "samples", None),
+    ],
+)
+def test_a_candidate_a_rule_checks_has_evidence(original, rules, candidate, source, kind):
+    assert contest.evidence(worked(candidate, source, 0.6), worked(original, "original", 0.1, rules)) == kind
+
+
+def test_evidence_raises_the_probability_to_its_class_rate_only_where_the_contest_prefers_it():
+    kinds = contest.Evidence("t", (("repair", 0.95),))
+    original, fixed = worked('{"a": 1,}', "original", 0.2), worked('{"a": 1}', "repair", 0.5)
+    assert contest.p_right(fixed, original, 0.6, kinds) == (0.95, "repair")
+    assert contest.p_right(fixed, original, 0.99, kinds) == (0.99, "repair")  # never lowered
+    assert contest.p_right(worked('{"a": 1}', "repair", 0.1), original, 0.2, kinds) == (0.2, None)  # it lost
+    completed = worked("Samir Ostrander", "extractive", 0.5)
+    assert contest.p_right(completed, worked("Samir Ostr", "original", 0.2), 0.6, kinds) == (0.6, None)  # no rate
+    assert dict(contest.EVIDENCE.rates).keys() == {"repair", "completion"}
+
+
 def test_candidates_are_scored_against_the_datasets_format():
     score = format_scorer(['{"intent": "a"}'] * 9 + ["prose"])
     assert score('{"intent": "b"}').score == 1.0

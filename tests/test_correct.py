@@ -10,7 +10,7 @@ import pytest
 from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import contest, prompts
 from curation.config import Config
-from curation.contest import CALIBRATION, p_better
+from curation.contest import CALIBRATION, EVIDENCE, p_better
 from curation.correct import (
     CorrectTask,
     _contest,
@@ -203,7 +203,8 @@ def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
         assert (proposal["candidate"], proposal["source"], proposal["auto_applied"]) == ("4", "samples", True)
         assert proposal["judge_confidence"] == pytest.approx((p_better(proposal["margin"]) + 1.0) / 2)
         assert [c["source"] for c in proposal["candidates"]] == ["original", "samples"]
-        assert proposal["calibration"] == CALIBRATION.version
+        assert proposal["calibration"] == f"{CALIBRATION.version}; evidence {EVIDENCE.version}"
+        assert proposal["candidates"][1]["evidence"] is None  # "4" states no equation
         again = correct_dataset(
             store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c2"
         )
@@ -297,6 +298,17 @@ def rival(margin: float) -> contest.Contest:
     original = contest.Scored("5", "original", 0.0, None, 1.0, 1.0, 0.2)
     best = contest.Scored("4", "samples", 1.0, None, 1.0, 1.0, 0.2 + margin)
     return contest.contest(original, [best])
+
+
+@pytest.mark.parametrize("judge_mode", ["contest", "both", "llm"])
+def test_a_checked_winner_is_right_with_its_class_rate_unless_the_paper_judge_decides(judge_mode):
+    config = Config().with_overrides({"correct.judge": judge_mode})
+    original = contest.Scored("Cost: 5 * 3 = 1.\n#### 1", "original", 0.0, None, 1.0, 1.0, 0.2, 1.0, 0.1)
+    best = contest.Scored("Cost: 5 * 3 = 15.\n#### 15", "repair", 1.0, None, 1.0, 1.0, 0.45)
+    r = contest.contest(original, [best])
+    assert r.p_better < config.correct.eta  # the margin alone would wait for a person
+    p, _ = decide(r, (reply("answer: A"), reply("answer: A")), config)
+    assert p == (0.5 if judge_mode == "llm" else dict(EVIDENCE.rates)["repair"])
 
 
 @pytest.mark.parametrize(

@@ -174,12 +174,20 @@ def _proposal(row: QueueRow) -> None:
 #: How the review card names where a candidate came from.
 SOURCE_LABELS = {
     "original": "the recorded response",
-    "repair": "the recorded response, its form repaired",
+    "repair": "the recorded response, its form or arithmetic repaired",
     "samples": "the samples' majority answer",
     "closed_set": "the dataset's label set",
     "extractive": "a span of the prompt",
     "few_shot": "a few-shot answer",
     "endpoint": "the candidate model",
+}
+
+
+#: How the review card names a rule's check of a candidate (:func:`curation.contest.evidence`).
+EVIDENCE_LABELS = {
+    "repair": "only what a rule found broken changed (its form, or a result the arithmetic gives)",
+    "completion": "the cut-off response, its end from the label set or the prompt",
+    "verified": "every equation it states holds; the response's do not",
 }
 
 
@@ -196,6 +204,7 @@ def _candidates(proposal: Proposal) -> None:
                         "from": SOURCE_LABELS.get(c["source"], c["source"]),
                         "confidence": c["confidence"],
                         "P(better)": c.get("p_better"),
+                        "checked by a rule": EVIDENCE_LABELS.get(c.get("evidence") or "", ""),
                         signal_label("consistency"): c.get("agreement"),
                         signal_label("likelihood"): c.get("likelihood"),
                         signal_label("format"): c.get("format"),
