@@ -50,6 +50,7 @@ from dataclasses import asdict, dataclass, fields
 from curation import confidence as cmath
 from curation import signals
 from curation.config import CANDIDATE_SOURCES, RULE_SIGNALS
+from curation.injection import markers
 
 #: A response value shared by at least this many examples is a member of the closed set.
 CLOSED_SET_MIN_COUNT = 2
@@ -100,9 +101,9 @@ CONSTRAINED = ("closed_set", "extractive")
 CALIBRATION = Calibration(version="2026-12-05.2", intercept=-1.572, slope=3.873)
 #: Measured by ``benchmarks/correction.py`` on the design half of the sample data: the winners
 #: of each class among the flagged examples, right / all, by the rule of succession
-#: ((right + 1) / (all + 2)): repairs 14 of 14, completions 5 of 5 (on the held-out half 7 of
-#: 7 and 5 of 5).
-EVIDENCE = Evidence(version="2026-12-05.1", rates=(("repair", 0.938), ("completion", 0.857)))
+#: ((right + 1) / (all + 2)): repairs 15 of 15, completions 5 of 5 (on the held-out half 8 of
+#: 8 and 5 of 5).
+EVIDENCE = Evidence(version="2026-12-05.1", rates=(("repair", 0.941), ("completion", 0.857)))
 
 
 @dataclass(frozen=True)
@@ -367,7 +368,10 @@ def evidence(candidate: Scored, original: Scored) -> str | None:
     own content, its broken form taken away or its wrong arithmetic recomputed;
     :mod:`curation.repair`), ``completion`` (the cut-off response with its end supplied by
     the dataset's own label set or a span of the prompt, :func:`completes`; an end the model
-    writes is its judgement, not a check), else None."""
+    writes is its judgement, not a check), else None. A candidate that carries an injection
+    marker (:func:`curation.injection.markers`) is never checked: it waits for a person."""
+    if markers(candidate.text):
+        return None
     if candidate.source == "repair":
         return "repair"
     if candidate.source in CONSTRAINED and completes(candidate.text, original.text, cut_off=original.rules < 1.0):

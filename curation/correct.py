@@ -353,10 +353,14 @@ def _contest(
         if not any(cmath.answers_match(t, f) for f in fixed)
     ]
     text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
+    # A draft that gives a repair's answer in other words votes for the repair, which keeps
+    # the author's words ("Cairo is the capital city of Egypt." for "<p>Cairo is the capital
+    # of Egypt.</p>"), and is not offered itself.
+    kin = next((t for t in fixed if text and cmath.same_answer(t, text, prompt)), None)
     # A broken response's answer in a sound form is a correction ("## 41" -> "#### 41").
     broken = gated and contest.form_broken(fired)
     repeats = text == example.response.strip() if broken else cmath.answers_match(text, example.response)
-    if text and not repeats and not any(cmath.answers_match(text, t) for t, _ in found):
+    if text and kin is None and not repeats and not any(cmath.answers_match(text, t) for t, _ in found):
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
     if gated:
         found = contest.rephrasings_dropped(found, example.response, prompt, fired)
@@ -365,7 +369,7 @@ def _contest(
     likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None
     return run_contest(
-        example, answers, original, found, logprobs, view=view, config=config, draft=text or None,
+        example, answers, original, found, logprobs, view=view, config=config, draft=kin or text or None,
         original_rules=task.rules if gated else 1.0,
     )  # fmt: skip
 

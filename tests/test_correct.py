@@ -400,3 +400,19 @@ def test_the_originals_own_rules_lower_it_in_the_contest_alone():
     assert cut.original.confidence == pytest.approx(whole.original.confidence * 0.25)
     assert cut.original.rules == 0.25 and cut.candidates[0].rules == 1.0
     assert cut.margin > whole.margin
+
+
+def test_a_draft_that_rewords_a_repair_votes_for_it_and_is_not_offered():
+    broken, repaired = "<div><p>Cairo is the capital of Egypt.</p></div>", "Cairo is the capital of Egypt."
+    kin = contest_of(broken, "Cairo is the capital city of Egypt.", fired=["format"])
+    assert [(c.text, c.source) for c in kin.candidates] == [(repaired, "repair")]
+    other = contest_of(broken, "Alexandria is the capital of Egypt.", fired=["format"])
+    assert {c.source for c in other.candidates} == {"repair", "few_shot"}  # a different answer competes
+    repair_of = {c.source: c for c in other.candidates}["repair"]
+    assert kin.candidates[0].confidence > repair_of.confidence  # the draft's vote went to the repair
+
+
+def test_wrong_arithmetic_is_recomputed_into_a_repair_a_rule_checks():
+    r = contest_of("Total: 19 + 22 = 40.\n#### 40", "Total: 19 + 22 = 41.\n#### 41", fired=["arithmetic"])
+    assert [(c.text, c.source) for c in r.candidates] == [("Total: 19 + 22 = 41.\n#### 41", "repair")]
+    assert contest.evidence(r.candidates[0], r.original) == "repair"
