@@ -69,6 +69,7 @@ class CorrectResult:
     weaker: int = 0
     failed: int = 0
     auto_applied: int = 0
+    checked: int = 0  # of those auto-applied, the ones a rule checked (a repair, a completion)
     skipped: int = 0
     stopped: str | None = None
     attempted: int = 0
@@ -474,5 +475,6 @@ def _record(
     if status == "ok":
         result.proposed += 1
         result.auto_applied += applied
+        result.checked += applied and common["candidates"][1]["evidence"] is not None
     else:
         result.weaker += 1

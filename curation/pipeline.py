@@ -391,8 +391,13 @@ def run_pipeline(
                 engine=engine,
             )
             summary.proposed, summary.stopped = result.proposed, result.stopped
+            applied = (
+                f" ({result.auto_applied} applied by themselves, {result.checked} of them checked by a rule)"
+                if result.auto_applied
+                else ""
+            )
             summary.notes.append(
-                f"correct: {result.shape}; {result.proposed} proposed, {result.weaker} not "
+                f"correct: {result.shape}; {result.proposed} proposed{applied}, {result.weaker} not "
                 f"better than the original, {result.unchanged} with no other candidate"
             )
             warning = result.warning()

@@ -11,7 +11,7 @@ from tests.browser.driver import CHROMIUM, chromium_page, fill_text_input, settl
 from tests.browser.server import streamlit_app
 from tests.support import raw_sql
 from tests.test_review import seed
-from ui import common
+from ui import card, common
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "3_Review.py")
@@ -239,7 +239,7 @@ def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, s
     at = app(seeded=False)
     candidates = [
         {
-            "text": "54",
+            "text": "7 times 8 is 54.",
             "source": "original",
             "agreement": 0.2,
             "likelihood": 0.3,
@@ -248,30 +248,30 @@ def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, s
             "confidence": 0.25,
         },
         {
-            "text": "56",
-            "source": "samples",
+            "text": "7 times 8 is 56.",
+            "source": "repair",
             "agreement": 0.8,
             "likelihood": 0.6,
             "format": 1.0,
             "degenerate": 1.0,
             "confidence": 0.7,
             "p_better": 0.93,
-            "evidence": "verified",
+            "evidence": "repair",
         },
     ]
     with Store(tmp_path / "store.duckdb") as store:
-        ds = seed(store, {"e0": (0.1, [], True, (0.5, False), "54")}, name="x")
+        ds = seed(store, {"e0": (0.1, [], True, (0.5, False), "7 times 8 is 54.")}, name="x")
         store.save_proposal(
             dataset_id=ds,
             example_id="e0",
             run_id="r",
-            candidate="56",
+            candidate="7 times 8 is 56.",
             judge_confidence=0.93,
             verdicts=[],
             auto_applied=False,
             status=status,
             candidates=candidates,
-            source="samples",
+            source="repair",
             margin=0.45,
             calibration="t",
         )
@@ -279,15 +279,18 @@ def test_every_candidate_of_the_contest_is_shown_with_its_score(app, tmp_path, s
     assert not at.exception
     assert any(e.label == "All candidates (1) and their confidence" for e in at.expander)
     table = next(d.value for d in at.dataframe if "P(better)" in d.value.columns)
-    assert list(table["response"]) == ["54", "56"] and list(table["from"]) == [
+    assert list(table["response"]) == ["7 times 8 is 54.", "7 times 8 is 56."] and list(table["from"]) == [
         "the recorded response",
-        "the samples' majority answer",
+        "the recorded response, its form or arithmetic repaired",
     ]
-    assert list(table["checked by a rule"]) == ["", "every equation it states holds; the response's do not"]
+    assert list(table["checked by a rule"]) == ["", card.EVIDENCE_LABELS["repair"]]
     if status == "ok":
         assert any(
-            "Proposed correction** from the samples' majority answer (P(better) 0.93" in m.value for m in at.markdown
+            "Proposed correction** from the recorded response, its form or arithmetic repaired (P(better) 0.93"
+            in m.value
+            for m in at.markdown
         )
+        assert any(c.value == f"Checked by a rule: {card.EVIDENCE_LABELS['repair']}." for c in at.caption)
     else:
         assert any("no candidate was more plausible than this response" in c.value for c in at.caption)
 

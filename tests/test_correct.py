@@ -193,6 +193,7 @@ def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
         new = list(server.requests)[before:]
         assert [kind_of(r) for r in new] == [CANDIDATE, JUDGE, JUDGE]
         assert (result.proposed, result.unchanged, result.failed, result.auto_applied) == (1, 0, 0, 1)
+        assert result.checked == 0  # applied by its margin: "4" is no repair or completion
         # the candidate prompt shows the most similar confident examples, then the target
         candidate_turns = new[0]["messages"]
         assert candidate_turns[-1] == {"role": "user", "content": "What is 2 + 2?"}

@@ -160,6 +160,9 @@ def _proposal(row: QueueRow) -> None:
     applied = " · applied automatically" if proposal.auto_applied else ""
     source = f" from {SOURCE_LABELS.get(proposal.source, proposal.source)}" if proposal.source else ""
     st.markdown(f"**Proposed correction**{source} (P(better) {judge}{applied})")
+    checked = next((c.get("evidence") for c in proposal.candidates[1:2]), None)
+    if checked in EVIDENCE_LABELS:
+        st.caption(f"Checked by a rule: {EVIDENCE_LABELS[checked]}.")
     position = same_position(proposal.verdicts)
     if position is not None:
         st.caption(
@@ -187,7 +190,6 @@ SOURCE_LABELS = {
 EVIDENCE_LABELS = {
     "repair": "only what a rule found broken changed (its form, or a result the arithmetic gives)",
     "completion": "the cut-off response, its end from the label set or the prompt",
-    "verified": "every equation it states holds; the response's do not",
 }
 
 
