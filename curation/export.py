@@ -93,7 +93,8 @@ def resolve(row: dict[str, Any], undecided: str = DEFAULT_UNDECIDED) -> tuple[st
     if action == "keep":
         return "kept", text, f"original kept by {who}"
     if row.get("auto_applied"):
-        return "corrected", text, f"auto-corrected (judge confidence {row['judge_confidence']:.2f})"
+        checked = f"; a {row['evidence']} a rule checked" if row.get("evidence") else ""
+        return "corrected", text, f"auto-corrected (judge confidence {row['judge_confidence']:.2f}{checked})"
     if is_undecided_flag(row):
         conf = row.get("confidence")
         flag = f"flagged (confidence {'n/a' if conf is None else f'{conf:.2f}'} < γ {row['threshold']:.2f}), undecided"

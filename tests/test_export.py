@@ -80,6 +80,7 @@ def _decide_some(store, ds):
         judge_confidence=0.93,
         verdicts=[],
         auto_applied=True,
+        candidates=[{"text": "8", "source": "original"}, {"text": "EIGHT", "source": "repair", "evidence": "repair"}],
     )
 
 
@@ -87,7 +88,7 @@ REASONS = {
     "c0": "removed by ann",
     "c1": "edited by bob",
     "c2": "correction accepted by ann",
-    "c4": "auto-corrected (judge confidence 0.93)",
+    "c4": "auto-corrected (judge confidence 0.93; a repair a rule checked)",
 }
 
 

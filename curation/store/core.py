@@ -600,7 +600,8 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
     def export_pages(self, dataset_id: int, *, size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
         """Every example's export row, in file order, ``size`` at a time: its record, decision in
         force (``action``, ``annotator``), text in force (``in_force``), proposal (``auto_applied``,
-        ``judge_confidence``), flag (``flagged``, ``threshold``) and confidence.
+        ``judge_confidence``, the winner's ``evidence``), flag (``flagged``, ``threshold``) and
+        confidence.
 
         The pages are read on a cursor of their own, in one transaction: a snapshot of the store,
         while other threads go on using it.

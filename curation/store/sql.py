@@ -195,6 +195,7 @@ EXPORT_PAGE = """
            d.action, d.annotator,
            text_in_force(d.action, d.after, p.auto_applied, p.candidate, e.response) AS in_force,
            coalesce(p.auto_applied, false) AS auto_applied, p.judge_confidence,
+           p.candidates ->> '$[1].evidence' AS evidence,
            f.flagged, f.threshold, s.confidence
     FROM e
     LEFT JOIN (SELECT * FROM proposals WHERE dataset_id = $1 AND example_id IN (SELECT example_id FROM e)) p
