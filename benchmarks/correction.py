@@ -89,7 +89,7 @@ def _p(proposal: dict, calibration: contest.Calibration, kinds: contest.Evidence
 def _evidence(proposal: dict) -> str | None:
     """The evidence class of a stored proposal's winner (:func:`curation.contest.evidence`)."""
     original, best = (contest.Scored.from_json(c) for c in proposal["candidates"][:2])
-    return contest.evidence(best, original) if best.confidence > original.confidence else None
+    return contest.winner_evidence(best, original)
 
 
 def proposals_by_variant(

@@ -7,7 +7,8 @@ cache, the model loaded once beforehand) under several variants:
 * ``default``: every technique on — several cached prompts (prefix reuse across the calls
   and the examples), the samples and reflections of several examples decoded together as
   parallel sequences (up to 24 at once), early stop when the first samples agree,
-  letter-only second reflection — and all of llama.cpp's work on one thread;
+  letter-only second reflection, continuations that begin alike (a label set's members)
+  evaluated once up to where they part — and all of llama.cpp's work on one thread;
 * ``naive``: each technique off (one cached prompt, samples one by one, all k samples, both
   reflections with their explanation);
 * ``no-<technique>``: the default with that one technique off (``--ablations``);
@@ -56,7 +57,7 @@ from curation.store import Store  # noqa: E402
 
 DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
 RESULTS = ROOT / "benchmarks" / "results" / "scoring_speed.json"
-TECHNIQUES = ("prefix_cache", "parallel", "early_stop", "letter_only")
+TECHNIQUES = ("prefix_cache", "parallel", "early_stop", "letter_only", "shared_prefix")
 
 
 @contextmanager
@@ -65,6 +66,7 @@ def techniques(backend, on: set[str], base: Config):
     engine = backend._engine
     engine.call(engine.clear, n_slots=8 if "prefix_cache" in on else 1)
     backend.parallel = "parallel" in on
+    engine.share_prefixes = "shared_prefix" in on
     saved = bsdetector.LETTER_ONLY_TOKENS
     if "letter_only" not in on:
         bsdetector.LETTER_ONLY_TOKENS = Config().scoring.reflection_max_tokens
@@ -73,6 +75,7 @@ def techniques(backend, on: set[str], base: Config):
     finally:
         bsdetector.LETTER_ONLY_TOKENS = saved
         backend.parallel = True
+        engine.share_prefixes = True
         engine.call(engine.clear)
 
 

@@ -32,10 +32,9 @@ fitted on the benchmark (:data:`CALIBRATION`).
 Some candidates are checked by a rule, not only weighed by the model (:func:`evidence`): a
 ``repair`` changes only a form a rule proved broken or a result the arithmetic gives, and a
 ``completion`` keeps every character of a cut-off response and supplies its end from the
-dataset's label set or the prompt. Their probability
-is at least the share of their class that was right on the benchmark (:data:`EVIDENCE`,
-:func:`p_right`): a margin says how much the 0.5B model prefers a candidate, a check says
-more.
+dataset's label set or the prompt. Their probability is at least the share of their class
+that was right on the benchmark (:data:`EVIDENCE`, :func:`p_right`): a margin says how much
+the 0.5B model prefers a candidate, a check says more.
 """
 
 from __future__ import annotations
@@ -379,11 +378,16 @@ def evidence(candidate: Scored, original: Scored) -> str | None:
     return None
 
 
+def winner_evidence(candidate: Scored, original: Scored) -> str | None:
+    """:func:`evidence` of a candidate the contest prefers to the recorded response, else None."""
+    return evidence(candidate, original) if candidate.confidence > original.confidence else None
+
+
 def p_right(candidate: Scored, original: Scored, p: float, kinds: Evidence = EVIDENCE) -> tuple[float, str | None]:
     """The probability ``p`` that ``candidate`` is right (from its margin, or the judge's),
     raised to its evidence class's measured rate (:func:`evidence`) when the contest prefers
     it to the recorded response; and the class."""
-    kind = evidence(candidate, original) if candidate.confidence > original.confidence else None
+    kind = winner_evidence(candidate, original)
     rate = kinds.rate(kind)
     return (p if rate is None else max(p, rate)), (kind if rate is not None else None)
 
@@ -415,6 +419,7 @@ __all__ = [
     "p_better",
     "completes",
     "evidence",
+    "winner_evidence",
     "p_right",
     "contest",
     "contrast_score",

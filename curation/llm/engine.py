@@ -83,6 +83,7 @@ class Engine:
         self.max_prompt = n_ctx  # tokens one sequence may hold (prompt + generation)
         self.slots = SlotTable(N_SLOTS)
         self.evaluated = 0  # prompt tokens decoded so far (the ones no cached prefix covered)
+        self.share_prefixes = True  # continuations that begin alike share rows (off: to measure it)
         self.n_vocab = self.native.n_vocab
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
@@ -332,7 +333,9 @@ class Engine:
     def continuation_logprobs(self, context: list[int], targets: list[list[int]]) -> list[list[float]]:
         """Per target, the log-probability of each of its tokens after ``context``,
         teacher-forced. The context is evaluated once (or found cached); the targets then run
-        as sequences of their own that share its KV cells, several decoded in one batch."""
+        as sequences of their own that share its KV cells, several decoded in one batch, and
+        a beginning several targets share is evaluated once for all of them (a token's row
+        belongs to every sequence through it: ``{"intent": "`` once for a whole label set)."""
         slot, first = self._prepare(context)
         base = len(context)
         room = min(max(self.max_prompt - base, 1), self.llm.n_batch + 1)  # a target's rows fit one batch
@@ -340,21 +343,46 @@ class Engine:
         out = [[float(first[t[0]])] if t else [] for t in targets]
         kv = self.native
         for group in _pack_rows([max(len(t) - 1, 0) for t in targets], self.llm.n_batch, MAX_SEQUENCES):
-            rows, owners = [], []
-            for offset, j in enumerate(group):
-                seq = N_SLOTS + offset
+            seqs = {j: N_SLOTS + offset for offset, j in enumerate(group)}
+            for seq in seqs.values():
                 kv.seq_rm(seq)
                 kv.seq_cp(slot, seq, 0, base)
-                rows += [((seq,), token, base + i, True) for i, token in enumerate(targets[j][:-1])]
-                owners += [(j, i + 1) for i in range(len(targets[j]) - 1)]
+            rows, owners = _shared_rows(
+                [targets[j] for j in group], [seqs[j] for j in group], base, share=self.share_prefixes
+            )
             try:
-                logits = self._decode(rows, protect={slot}) if rows else []
+                logits = [_log_softmax(r) for r in self._decode(rows, protect={slot})] if rows else []
             finally:
-                for offset in range(len(group)):
-                    kv.seq_rm(N_SLOTS + offset)
-            for (j, position), row in zip(owners, logits):
-                out[j].append(float(_log_softmax(row)[targets[j][position]]))
+                for seq in seqs.values():
+                    kv.seq_rm(seq)
+            for k, position, row in owners:
+                j = group[k]
+                out[j].append(float(logits[row][targets[j][position]]))
         return out
+
+
+def _shared_rows(
+    targets: list[list[int]], seqs: list[int], base: int, *, share: bool = True
+) -> tuple[list[tuple[tuple[int, ...], int, int, bool]], list[tuple[int, int, int]]]:
+    """The decode rows that teacher-force ``targets`` (one sequence each, ``seqs``) after a
+    context of ``base`` tokens, one row per distinct beginning (a trie: a row belongs to the
+    sequences of every target that begins so, and comes before the rows that extend it; with
+    ``share`` off, one row per target token); and per predicted token ``(target, position,
+    row)``, the row whose logits predict it."""
+    index: dict[tuple[int, ...], int] = {}
+    members: list[list[int]] = []
+    rows: list[tuple[int, int]] = []
+    owners: list[tuple[int, int, int]] = []
+    for k, target in enumerate(targets):
+        for i in range(len(target) - 1):
+            key = tuple(target[: i + 1]) if share else (k, i)
+            if key not in index:
+                index[key] = len(rows)
+                rows.append((target[i], base + i))
+                members.append([])
+            members[index[key]].append(seqs[k])
+            owners.append((k, i + 1, index[key]))
+    return [(tuple(m), token, pos, True) for m, (token, pos) in zip(members, rows)], owners
 
 
 def _pack_rows(sizes: list[int], capacity: int, most: int) -> list[list[int]]:
