@@ -51,7 +51,7 @@ from benchmarks.detection import DATASETS, _auroc, _labels, _subset  # noqa: E40
 from curation import confidence as cmath  # noqa: E402
 from curation import contest  # noqa: E402
 from curation.config import Config  # noqa: E402
-from curation.correct import same_position  # noqa: E402
+from curation.correct import rule_checked, same_position  # noqa: E402
 from curation.fold import final_confidences  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.score import score_key  # noqa: E402
@@ -82,14 +82,13 @@ def _p(proposal: dict, calibration: contest.Calibration, kinds: contest.Evidence
     verdicts = proposal["verdicts"]
     if len(verdicts) == 2 and same_position(verdicts) is None and all(v["parsed"] for v in verdicts):
         p = (p + cmath.judge_confidence(verdicts[0]["p"], verdicts[1]["p"])) / 2
-    original, best = (contest.Scored.from_json(c) for c in proposal["candidates"][:2])
-    return contest.p_right(best, original, p, kinds)[0]
+    return contest.p_right(p, _evidence(proposal), kinds)
 
 
 def _evidence(proposal: dict) -> str | None:
-    """The evidence class of a stored proposal's winner (:func:`curation.contest.evidence`)."""
+    """The evidence class of a stored proposal's winner (:func:`curation.correct.rule_checked`)."""
     original, best = (contest.Scored.from_json(c) for c in proposal["candidates"][:2])
-    return contest.winner_evidence(best, original)
+    return rule_checked(best, original)
 
 
 def proposals_by_variant(

@@ -49,7 +49,6 @@ from dataclasses import asdict, dataclass, fields
 from curation import confidence as cmath
 from curation import signals
 from curation.config import CANDIDATE_SOURCES, RULE_SIGNALS
-from curation.injection import markers
 
 #: A response value shared by at least this many examples is a member of the closed set.
 CLOSED_SET_MIN_COUNT = 2
@@ -367,10 +366,7 @@ def evidence(candidate: Scored, original: Scored) -> str | None:
     own content, its broken form taken away or its wrong arithmetic recomputed;
     :mod:`curation.repair`), ``completion`` (the cut-off response with its end supplied by
     the dataset's own label set or a span of the prompt, :func:`completes`; an end the model
-    writes is its judgement, not a check), else None. A candidate that carries an injection
-    marker (:func:`curation.injection.markers`) is never checked: it waits for a person."""
-    if markers(candidate.text):
-        return None
+    writes is its judgement, not a check), else None."""
     if candidate.source == "repair":
         return "repair"
     if candidate.source in CONSTRAINED and completes(candidate.text, original.text, cut_off=original.rules < 1.0):
@@ -383,13 +379,11 @@ def winner_evidence(candidate: Scored, original: Scored) -> str | None:
     return evidence(candidate, original) if candidate.confidence > original.confidence else None
 
 
-def p_right(candidate: Scored, original: Scored, p: float, kinds: Evidence = EVIDENCE) -> tuple[float, str | None]:
-    """The probability ``p`` that ``candidate`` is right (from its margin, or the judge's),
-    raised to its evidence class's measured rate (:func:`evidence`) when the contest prefers
-    it to the recorded response; and the class."""
-    kind = winner_evidence(candidate, original)
+def p_right(p: float, kind: str | None, kinds: Evidence = EVIDENCE) -> float:
+    """The probability ``p`` that a candidate is right (from its margin, or the judge's),
+    raised to the measured rate of its evidence class ``kind`` (:func:`winner_evidence`)."""
     rate = kinds.rate(kind)
-    return (p if rate is None else max(p, rate)), (kind if rate is not None else None)
+    return p if rate is None else max(p, rate)
 
 
 def contrast_score(result: Contest) -> float:

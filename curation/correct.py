@@ -44,6 +44,7 @@ from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, ContextLengthError, LLMError
 from curation.fold import original_rules
+from curation.injection import markers
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
@@ -412,13 +413,21 @@ def decide(rival: contest.Contest, verdict: tuple | None, config: Config) -> tup
 
 
 def _checked(rival: contest.Contest, p: float) -> float:
-    return contest.p_right(rival.candidates[0], rival.original, p)[0]
+    return contest.p_right(p, rule_checked(rival.candidates[0], rival.original))
+
+
+def rule_checked(candidate: contest.Scored, original: contest.Scored) -> str | None:
+    """The evidence class of a winning candidate (:func:`curation.contest.winner_evidence`),
+    none for one that carries an injection marker (:func:`curation.injection.markers`):
+    words aimed at a grader never apply themselves."""
+    return None if markers(candidate.text) else contest.winner_evidence(candidate, original)
 
 
 def _candidate_json(candidate: contest.Scored, original: contest.Scored) -> dict:
     """A candidate as stored: its confidence parts, its P(better) from the margin (raised where
     a rule checks it) and that check's name (``evidence``)."""
-    p, kind = contest.p_right(candidate, original, contest.p_better(candidate.confidence - original.confidence))
+    kind = rule_checked(candidate, original)
+    p = contest.p_right(contest.p_better(candidate.confidence - original.confidence), kind)
     return {**candidate.to_json(), "p_better": round(p, 4), "evidence": kind}
 
 
