@@ -15,9 +15,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
-from curation import throughput, tiers
+from curation import contest, throughput, tiers
 from curation.config import Config, LLMConfig
 from curation.correct import correct_dataset
 from curation.engines import make_engine
@@ -134,12 +135,11 @@ _EXPECTED_SAMPLED_SHARE = 0.36
 _PHASE_TIERS = {"score": tiers.CHEAP, "sample": tiers.SAMPLED}
 
 
-def calls_per_example(config: Config, tier: str = tiers.SAMPLED) -> dict[str, int]:
+def calls_per_example(config: Config, tier: str = tiers.SAMPLED, *, contrast: int = 1) -> dict[str, int]:
     """LLM calls one example costs in ``tier``, by kind (adaptive k draws fewer samples when
     the first agree, up to ``k_max`` when they split). The sampled tier's likelihood pass, or
     its first reflection on a backend without likelihoods, was the cheap tier's (cached). The
-    contrast's alternatives are one call on the embedded model; an endpoint takes a request for
-    each (counted as one here: their number depends on the dataset)."""
+    contrast takes ``contrast`` calls (:func:`contrast_calls`) where there are likelihoods."""
     s = config.scoring
     likelihood = 1 if config.llm.likelihoods_expected() else 0
     stand_in = 0 if likelihood else min(1, s.reflection_prompts)  # the cheap tier's reflection
@@ -148,8 +148,30 @@ def calls_per_example(config: Config, tier: str = tiers.SAMPLED) -> dict[str, in
     return {
         "sample": s.k,
         "reflection": s.reflection_prompts - stand_in,
-        "contrast": likelihood if s.w_contrast > 0 else 0,  # the alternatives, scored together
+        "contrast": contrast if likelihood and s.w_contrast > 0 else 0,
     }
+
+
+#: Examples whose responses tell the estimate the dataset's shape (closed set, extractive).
+_SHAPE_EXAMPLES = 2_000
+
+
+def contrast_calls(store: Store, info: DatasetInfo, config: Config) -> int:
+    """Calls the contrast costs a sampled example: none where the dataset's answers are open
+    (it scores no alternative there), one on the embedded model (the alternatives scored
+    together), and on an endpoint a request per alternative: each other member of a closed
+    set, or up to five spans and one per sample where the answers are spans of the prompt
+    (the shape read from the dataset's first :data:`_SHAPE_EXAMPLES` examples)."""
+    examples = list(islice(store.iter_examples(info.dataset_id), _SHAPE_EXAMPLES))
+    shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], [e.response for e in examples])
+    sources = set(config.correct.sources) & set(contest.CONSTRAINED)
+    closed = bool(shape.closed_set) and "closed_set" in sources
+    spans = shape.extractive and "extractive" in sources
+    if not (closed or spans):
+        return 0
+    if config.llm.backend != "openai":
+        return 1
+    return len(shape.closed_set) - 1 if closed else 5 + config.scoring.k
 
 
 def _tier_plan(rows: list[dict[str, Any]], config: Config, unscored: int) -> dict[str, int]:
@@ -184,9 +206,10 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
     mean_prompt = (prompt_chars / len(todo) / _CHARS_PER_TOKEN + 80) if todo else 0
     plan = _tier_plan(rows, config, len(todo))
     n_correct = round(len(todo) * _flag_share(store, info, config))
+    contrast = contrast_calls(store, info, config) if plan[tiers.SAMPLED] else 0
     split = {}
     for tier, n in plan.items():
-        per = calls_per_example(config, tier)
+        per = calls_per_example(config, tier, contrast=contrast)
         tier_calls = n * sum(per.values())
         split[tier] = {
             "examples": n,
@@ -206,7 +229,10 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
     price_prompt, price_completion = config.llm.prices()  # the batch price in batch mode
     cost = (prompt * price_prompt + completion * price_completion) / 1_000_000
     seconds, bases = 0.0, []
-    work = [(phase, split[tier]["examples"], calls_per_example(config, tier)) for phase, tier in _PHASE_TIERS.items()]
+    work = [
+        (phase, split[tier]["examples"], calls_per_example(config, tier, contrast=contrast))
+        for phase, tier in _PHASE_TIERS.items()
+    ]
     for stage, n, calls_each in [*work, ("correct", n_correct, {"all": _CORRECT_CALLS})]:
         if not n:
             continue

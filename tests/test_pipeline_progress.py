@@ -92,13 +92,14 @@ def record_run(store, info, stage, *, seconds, n_done, config=CONFIG):
 
 def test_the_estimate_falls_back_to_the_default_when_nothing_was_measured(store, arith):
     e = estimate_run(store, "arith", CONFIG)
-    # 8 to score at 1 call, round(8 x 36 %) = 3 of them sampled at 8 calls, round(8 x 20 %) = 2
-    # to correct at 3 calls; 0.85 s a call
-    assert (e.examples, e.calls) == (8, 8 * 1 + 3 * 8 + 2 * 3)
+    # 8 to score at 1 call, round(8 x 36 %) = 3 of them sampled at 7 calls (5 samples, 2
+    # reflections; open answers have no contrast), round(8 x 20 %) = 2 to correct at 3 calls;
+    # 0.85 s a call
+    assert (e.examples, e.calls) == (8, 8 * 1 + 3 * 7 + 2 * 3)
     assert {t: v["examples"] for t, v in e.tiers.items()} == {"cheap": 8, "sampled": 3}
-    assert e.seconds == pytest.approx((8 * 1 + 3 * 8 + 2 * 3) * 0.85)
+    assert e.seconds == pytest.approx((8 * 1 + 3 * 7 + 2 * 3) * 0.85)
     assert "scoring (cheap signals) 0.8 s an example by default" in e.basis
-    assert "sampling the uncertain (samples and self-reflection) 6.8 s an example by default" in e.basis
+    assert "sampling the uncertain (samples and self-reflection) 6.0 s an example by default" in e.basis
     assert "correcting 2.5 s an example by default" in e.basis
     assert tier_plan_text(e).startswith("cheap tier: 8 examples, 8 calls, ~")
 
@@ -120,13 +121,40 @@ def test_the_estimate_knows_which_stored_cheap_scores_wait_for_samples(store, ar
 def test_the_estimate_uses_the_speed_measured_in_the_store(store, arith):
     record_run(store, arith, "score", seconds=60, n_done=10)  # 6 s an example
     e = estimate_run(store, "arith", CONFIG)
-    assert e.seconds == pytest.approx(8 * 6.0 + 3 * 8 * 0.85 + 2 * 3 * 0.85)
+    assert e.seconds == pytest.approx(8 * 6.0 + 3 * 7 * 0.85 + 2 * 3 * 0.85)
     assert "scoring (cheap signals) 6.0 s an example, measured on the last 10 run here" in e.basis
     assert "correcting 2.5 s an example by default" in e.basis
 
     record_run(store, arith, "sample", seconds=30, n_done=3)  # 10 s a sampled example
     record_run(store, arith, "correct", seconds=24, n_done=2)  # 12 s an example
     assert estimate_run(store, "arith", CONFIG).seconds == pytest.approx(8 * 6.0 + 3 * 10.0 + 2 * 12.0)
+
+
+LABELS = ("spam", "ham", "eggs")
+SHAPES = {
+    "labels": [(f"l{i}", f"Is message {i} spam?", LABELS[i % 3]) for i in range(12)],  # a closed set of 3
+    "spans": [(f"s{i}", f"Passage: town {i} lies on river R{i}.\nQuestion: which river?", f"R{i}") for i in range(12)],
+    "open": ARITHMETIC,
+}
+
+
+@pytest.mark.parametrize(
+    "shape, embedded, endpoint",
+    [("labels", 1, 2), ("spans", 1, 5 + 5), ("open", 0, 0)],  # endpoint: the other members; 5 spans + k samples
+)
+def test_the_contrast_costs_what_the_datasets_shape_and_the_backend_make_it(store, tmp_path, shape, embedded, endpoint):
+    path = tmp_path / f"{shape}.jsonl"
+    write_records(path, SHAPES[shape])
+    info = import_file(store, path, name=shape).dataset
+    vllm = Config().with_overrides(openai_overrides("http://127.0.0.1:9", "KEY", **{"llm.prompt_logprobs": "on"}))
+    assert pipeline.contrast_calls(store, info, Config()) == embedded
+    assert pipeline.contrast_calls(store, info, vllm) == endpoint
+    assert pipeline.calls_per_example(vllm, contrast=endpoint)["contrast"] == endpoint
+    # an endpoint without likelihoods has no contrast to pay for
+    assert (
+        pipeline.calls_per_example(vllm.with_overrides({"llm.prompt_logprobs": "off"}), contrast=endpoint)["contrast"]
+        == 0
+    )
 
 
 def test_runs_of_other_scoring_settings_do_not_time_this_one(store, arith):
