@@ -23,9 +23,8 @@ confidence, the winner's margin over the original and the probability that it is
 - ``correct.judge``: ``contest`` uses that probability alone; ``llm`` the paper's judge alone
   (asked in both orders, :func:`judge`); ``both`` averages the two where the LLM judge is
   informative, i.e. did not pick the same position in both orders (:func:`same_position`).
-  With either, a winner a rule checks (a ``repair``, or a ``verified`` worked answer whose
-  equations hold where the response's fail) is right with at least its class's measured rate
-  (:func:`curation.contest.p_right`).
+  With either, a winner a rule checks (a ``repair`` or a ``completion``, :func:`rule_checked`)
+  is right with at least its class's measured rate (:func:`curation.contest.p_right`).
 - A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
   ``correct.auto_apply``); otherwise the example stays flagged and waits for review.
 """
