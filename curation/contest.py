@@ -268,6 +268,13 @@ def alternatives(
     return out
 
 
+def constrained_sources(shape: DatasetShape, sources: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``sources`` whose alternatives constrain the answer and fit ``shape``: the
+    closed set's members, prompt spans (the contrast signal scores only these)."""
+    fits = {"closed_set": bool(shape.closed_set), "extractive": shape.extractive}
+    return tuple(s for s in sources if s in CONSTRAINED and fits[s])
+
+
 def form_broken(fired: Sequence[str]) -> bool:
     """Whether one of :data:`FORM_RULES` fired on a response (a cut-off, a broken format):
     then the same answer in a sound form is a correction of it."""
@@ -405,6 +412,7 @@ __all__ = [
     "majority",
     "snap_to_spans",
     "alternatives",
+    "constrained_sources",
     "form_broken",
     "rephrasings_dropped",
     "echoes_dropped",

@@ -164,14 +164,12 @@ def contrast_calls(store: Store, info: DatasetInfo, config: Config) -> int:
     (the shape read from the dataset's first :data:`_SHAPE_EXAMPLES` examples)."""
     examples = list(islice(store.iter_examples(info.dataset_id), _SHAPE_EXAMPLES))
     shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], [e.response for e in examples])
-    sources = set(config.correct.sources) & set(contest.CONSTRAINED)
-    closed = bool(shape.closed_set) and "closed_set" in sources
-    spans = shape.extractive and "extractive" in sources
-    if not (closed or spans):
+    sources = contest.constrained_sources(shape, config.correct.sources)
+    if not sources:
         return 0
     if config.llm.backend != "openai":
         return 1
-    return len(shape.closed_set) - 1 if closed else 5 + config.scoring.k
+    return len(shape.closed_set) - 1 if "closed_set" in sources else 5 + config.scoring.k
 
 
 def _tier_plan(rows: list[dict[str, Any]], config: Config, unscored: int) -> dict[str, int]:

@@ -404,13 +404,11 @@ def _rival(
     the answers are open (a small model's majority answer to an open question is rarely a
     better response, so contrast from it hurts detection: docs/benchmarks.md) or the backend
     gives no likelihoods (without them the contest only restates consistency O)."""
-    sources = [s for s in config.correct.sources if s in contest.CONSTRAINED]
-    shape = view.shape
-    constrained = (shape.closed_set and "closed_set" in sources) or (shape.extractive and "extractive" in sources)
-    if config.scoring.w_contrast <= 0 or not constrained or token_scores is None:
+    sources = contest.constrained_sources(view.shape, config.correct.sources)
+    if config.scoring.w_contrast <= 0 or not sources or token_scores is None:
         return None
     answers = [prompts.parse_answer(r.text).answer for r in samples]
-    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), shape, sources=sources)
+    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape, sources=sources)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     return run_contest(
         example, answers, token_scores.mean_logprob_with_prompt, found, logprobs, view=view, config=config
