@@ -46,8 +46,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 
+from curation import answer_kind, signals
 from curation import confidence as cmath
-from curation import signals
 from curation.config import CANDIDATE_SOURCES, RULE_SIGNALS
 
 #: A response value shared by at least this many examples is a member of the closed set.
@@ -308,6 +308,13 @@ def echoes_dropped(found: list[tuple[str, str]], prompt: str, shape: DatasetShap
         for text, source in found
         if source == "repair" or f" {cmath.normalize_answer(text)} " not in asked
     ]
+
+
+def mistyped_dropped(found: list[tuple[str, str]], response: str, prompt: str) -> list[tuple[str, str]]:
+    """``found`` without the short candidates that answer another kind of question than the one
+    asked while ``response`` answers it (:func:`~curation.answer_kind.mistyped`: ``399 days``
+    for ``What did the team spend its time mapping?``). A ``repair`` always stays."""
+    return [(t, source) for t, source in found if source == "repair" or not answer_kind.mistyped(t, response, prompt)]
 
 
 def mean_logprob(logprobs: Sequence[float] | None) -> float | None:

@@ -366,6 +366,7 @@ def _contest(
     if gated:
         found = contest.rephrasings_dropped(found, example.response, prompt, fired)
         found = contest.echoes_dropped(found, prompt, view.shape)
+        found = contest.mistyped_dropped(found, example.response, prompt)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None

@@ -247,3 +247,16 @@ def test_candidates_that_repeat_the_question_are_dropped_where_answers_are_not_i
     assert contest.echoes_dropped([("Marta Lindqvist", "extractive")], passage, spans) == [
         ("Marta Lindqvist", "extractive")
     ]
+
+
+def test_candidates_of_another_kind_than_the_question_asks_are_dropped():
+    passage = (
+        "Passage: A team of 38 explorers spent 399 days mapping the chain of salt marshes.\n\n"
+        "Question: What did the team spend its time mapping?"
+    )
+    found = [("399 days", "extractive"), ("salt marshes", "extractive"), ("399 days", "repair")]
+    assert contest.mistyped_dropped(found, "chain of salt marshes", passage) == found[1:]
+    # a quantity asked for: numbers stay; a recorded number is never replaced by a name
+    asked = passage.replace("What did the team spend its time mapping?", "How many days did they spend?")
+    assert contest.mistyped_dropped([("399 days", "extractive")], "38", asked) == [("399 days", "extractive")]
+    assert contest.mistyped_dropped([("salt marshes", "samples")], "38", asked) == []

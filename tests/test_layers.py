@@ -27,6 +27,7 @@ LAYERS = {
     "tiers": "foundation",
     "fold": "foundation",
     "arithmetic": "foundation",
+    "answer_kind": "foundation",
     "__init__": "foundation",
     "__version__": "foundation",
     "records": "domain",
