@@ -361,8 +361,13 @@ def _contest(
     # A broken response's answer in a sound form is a correction ("## 41" -> "#### 41").
     broken = gated and contest.form_broken(fired)
     repeats = text == example.response.strip() if broken else cmath.answers_match(text, example.response)
-    if text and kin is None and not repeats and not any(cmath.answers_match(text, t) for t, _ in found):
+    standalone = bool(text) and kin is None and not repeats and not any(cmath.answers_match(text, t) for t, _ in found)
+    if standalone:
         found.append((text, "few_shot" if c.candidate_llm(config.llm) is None else "endpoint"))
+    # Against a repair (the author's answer in a sound form), a draft with another answer is
+    # the model's view of the content: weighed by the samples and the likelihood like every
+    # candidate, it does not also vote for itself.
+    vote = kin or (None if standalone and fixed else text) or None
     if gated:
         found = contest.rephrasings_dropped(found, example.response, prompt, fired)
         found = contest.echoes_dropped(found, prompt, view.shape)
@@ -371,7 +376,7 @@ def _contest(
     likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None
     return run_contest(
-        example, answers, original, found, logprobs, view=view, config=config, draft=kin or text or None,
+        example, answers, original, found, logprobs, view=view, config=config, draft=vote,
         original_rules=task.rules if gated else 1.0,
     )  # fmt: skip
 

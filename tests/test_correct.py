@@ -412,6 +412,10 @@ def test_a_draft_that_rewords_a_repair_votes_for_it_and_is_not_offered():
     assert {c.source for c in other.candidates} == {"repair", "few_shot"}  # a different answer competes
     repair_of = {c.source: c for c in other.candidates}["repair"]
     assert kin.candidates[0].confidence > repair_of.confidence  # the draft's vote went to the repair
+    # against a repair, a draft with another answer does not vote for itself: with no samples
+    # and no likelihoods, both read the neutral 0.5 before their format
+    draft_of = {c.source: c for c in other.candidates}["few_shot"]
+    assert draft_of.confidence / draft_of.format == pytest.approx(repair_of.confidence / repair_of.format) == 0.5
 
 
 def test_wrong_arithmetic_is_recomputed_into_a_repair_a_rule_checks():
