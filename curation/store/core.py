@@ -2,9 +2,9 @@
 
 The store package is the only code that talks to DuckDB. Every query is a named constant (in
 :mod:`curation.store.sql`; the review queue's in :mod:`curation.store.review_sql`) with bound
-parameters, run by a typed method (the review, insights, fine-tuning and Batch API ones are mixed
-in from :mod:`curation.store.reviewing`, :mod:`curation.store.insights`,
-:mod:`curation.store.finetuning` and :mod:`curation.store.batches`).
+parameters, run by a typed method; most are mixed in, one module a concern (:mod:`~curation.store.runs`,
+:mod:`~curation.store.results`, :mod:`~curation.store.review_log`, :mod:`~curation.store.reviewing`,
+:mod:`~curation.store.insights`, :mod:`~curation.store.finetuning`, :mod:`~curation.store.batches`).
 One :class:`Store` wraps one connection; a re-entrant lock serialises use from several threads
 (the app serves several sessions; the LLM layer writes the call cache from worker threads).
 Writes that must land together run in :meth:`Store.transaction`. An import stages its records in
@@ -34,7 +34,10 @@ from curation.store import sql
 from curation.store.batches import BatchQueries
 from curation.store.finetuning import FineTuneQueries
 from curation.store.insights import InsightQueries
+from curation.store.results import ResultQueries
+from curation.store.review_log import ReviewLogQueries
 from curation.store.reviewing import ReviewQueries
+from curation.store.runs import RunQueries
 from curation.store.schema import MIGRATIONS
 from curation.store.staging import Staging, example_of
 from curation.store.values import now, prompt_text, prompt_to_json
@@ -73,7 +76,7 @@ class SourceFile:
     options: dict[str, Any]
 
 
-class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
+class Store(RunQueries, ResultQueries, ReviewLogQueries, ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
     """An open project store.
 
     Args:
@@ -297,165 +300,7 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
             raise StorageError(f"{self.path}: no example {example_id!r} in dataset {dataset_id}")
         return example_of(rows[0])
 
-    # -- LLM-call cache (implements curation.llm.base.CallCache) ----------------------------
-    def cache_get_many(self, keys: list[str]) -> dict[str, dict]:
-        if not keys:
-            return {}
-        return {key: json.loads(result) for key, result in self._rows(sql.CACHE_GET, (list(keys),))}
-
-    def cache_put(self, key: str, *, backend: str, model: str, request: dict, result: dict) -> None:
-        self._execute(
-            sql.CACHE_PUT,
-            (
-                key,
-                backend,
-                model,
-                json.dumps(request, ensure_ascii=False),
-                json.dumps(result, ensure_ascii=False),
-                now(),
-            ),
-        )
-
-    def cache_size(self) -> int:
-        return self._rows(sql.CACHE_COUNT)[0][0]
-
-    # -- runs -----------------------------------------------------------------------------
-    def start_run(
-        self,
-        *,
-        run_id: str,
-        dataset_id: int,
-        stage: str,
-        backend: str,
-        model: str,
-        config: dict,
-        score_key: str | None,
-        n_examples: int,
-    ) -> str:
-        self._execute(
-            sql.INSERT_RUN,
-            (
-                run_id,
-                dataset_id,
-                stage,
-                backend,
-                model,
-                json.dumps(config),
-                score_key,
-                now(),
-                n_examples,
-            ),
-        )
-        return run_id
-
-    def update_run(self, run_id: str, *, n_done: int, n_failed: int, stats: dict[str, Any]) -> None:
-        self._execute(
-            sql.UPDATE_RUN,
-            (
-                n_done,
-                n_failed,
-                stats.get("calls", 0),
-                stats.get("cache_hits", 0),
-                stats.get("prompt_tokens", 0),
-                stats.get("completion_tokens", 0),
-                stats.get("cost_usd", 0.0),
-                run_id,
-            ),
-        )
-
-    def finish_run(self, run_id: str, *, status: str, error: str | None = None) -> None:
-        self._execute(sql.FINISH_RUN, (status, now(), error, run_id))
-
-    def runs(self, dataset_id: int) -> list[dict[str, Any]]:
-        return self._dicts(sql.RUNS, (dataset_id,))
-
-    def active_score_key(self, dataset_id: int) -> str | None:
-        rows = self._rows(sql.ACTIVE_SCORE_KEY, (dataset_id,))
-        return rows[0][0] if rows else None
-
-    def last_run_config(self, dataset_id: int) -> dict[str, Any] | None:
-        rows = self._rows(sql.LAST_RUN_CONFIG, (dataset_id,))
-        return json.loads(rows[0][0]) if rows else None
-
-    def run_timings(self, *, stage: str, backend: str, model: str, limit: int = 50) -> list[dict[str, Any]]:
-        """Finished runs of ``stage`` on this backend and model, newest first, with their
-        wall-clock ``seconds``, ``n_done``, ``calls``, ``cache_hits``, dataset and score key."""
-        return self._dicts(sql.RUN_TIMINGS, (stage, backend, model, limit))
-
-    # -- scores, flags, proposals -----------------------------------------------------------
-    def save_score(
-        self,
-        *,
-        dataset_id: int,
-        example_id: str,
-        score_key: str,
-        run_id: str,
-        status: str,
-        confidence: float | None,
-        consistency: float | None,
-        reflection: float | None,
-        signals: dict[str, float],
-        fired: list[str],
-        explanation: dict[str, Any],
-        error: str | None = None,
-    ) -> None:
-        """Record one example's score (replacing an earlier one for the same ``score_key``).
-
-        Scores are floats in [0, 1], higher = more likely correct; ``status`` is ``ok`` or
-        ``failed`` (then ``error`` says why and a later run retries it).
-        """
-        self._execute(
-            sql.UPSERT_SCORE,
-            (
-                dataset_id,
-                example_id,
-                score_key,
-                run_id,
-                status,
-                confidence,
-                consistency,
-                reflection,
-                json.dumps(signals),
-                json.dumps(fired),
-                json.dumps(explanation, ensure_ascii=False),
-                error,
-                now(),
-            ),
-        )
-
-    def scored_ids(self, dataset_id: int, score_key: str) -> set[str]:
-        return {row[0] for row in self._rows(sql.SCORED_IDS, (dataset_id, score_key))}
-
-    def scores(self, dataset_id: int, score_key: str) -> list[dict[str, Any]]:
-        rows = self._dicts(sql.SCORES, (dataset_id, score_key))
-        for row in rows:
-            for name in ("signals", "fired", "explanation"):
-                row[name] = json.loads(row[name])
-        return rows
-
-    def confidences(self, dataset_id: int, score_key: str) -> dict[str, float | None]:
-        """Final confidence of every successfully scored example (higher = more likely correct)."""
-        return dict(self._rows(sql.CONFIDENCES, (dataset_id, score_key)))
-
-    def flagged_ids(self, dataset_id: int) -> list[str]:
-        return [row[0] for row in self._rows(sql.FLAGGED_IDS, (dataset_id,))]
-
-    def update_confidences(
-        self, dataset_id: int, score_key: str, updates: dict[str, tuple[float | None, list[str]]]
-    ) -> None:
-        """Set the final confidence and fired signals of many examples at once (and store the
-        review queue's order that follows from them)."""
-        table = pa.table(
-            {
-                "example_id": list(updates),
-                "confidence": pa.array([c for c, _ in updates.values()], pa.float64()),
-                "fired": [json.dumps(f) for _, f in updates.values()],
-            }
-        )
-        with self.transaction():
-            self._with_table("new_confidences", table, sql.UPDATE_CONFIDENCES, (dataset_id, score_key))
-            self.refresh_queue_order(dataset_id, score_key)
-
+    # -- bulk writes -----------------------------------------------------------------------
     def _with_table(self, name: str, table: pa.Table, sql: str, params: tuple = ()) -> None:
         """Run ``sql`` with an Arrow table visible as ``name`` (bulk writes)."""
         with self._lock:
@@ -464,137 +309,6 @@ class Store(ReviewQueries, InsightQueries, FineTuneQueries, BatchQueries):
                 self._execute(sql, params)
             finally:
                 self._con.unregister(name)
-
-    def replace_flags(self, dataset_id: int, flags: dict[str, bool], *, threshold: float, run_id: str) -> None:
-        """Set the Auto-Filter decision of every scored example at once."""
-        table = pa.table(
-            {
-                "dataset_id": pa.array([dataset_id] * len(flags), pa.int32()),
-                "example_id": list(flags),
-                "flagged": pa.array(list(flags.values()), pa.bool_()),
-                "threshold": pa.array([threshold] * len(flags), pa.float64()),
-                "run_id": [run_id] * len(flags),
-            }
-        )
-        with self.transaction():
-            self._execute(sql.DELETE_FLAGS, (dataset_id,))
-            self._with_table("new_flags", table, sql.INSERT_FLAGS)
-
-    def save_proposal(
-        self,
-        *,
-        dataset_id: int,
-        example_id: str,
-        run_id: str,
-        candidate: str,
-        judge_confidence: float | None,
-        verdicts: list[dict[str, Any]],
-        auto_applied: bool,
-        status: str = "ok",
-        error: str | None = None,
-        candidates: list[dict[str, Any]] = (),
-        source: str | None = None,
-        margin: float | None = None,
-        calibration: str | None = None,
-    ) -> None:
-        """Record an example's proposal (or why there is none: ``status`` ``same``, ``weaker`` or
-        ``failed``) with every candidate that competed (:meth:`curation.contest.Scored.to_json`)."""
-        self._execute(
-            sql.UPSERT_PROPOSAL,
-            (
-                dataset_id,
-                example_id,
-                run_id,
-                candidate,
-                judge_confidence,
-                json.dumps(verdicts, ensure_ascii=False),
-                auto_applied,
-                status,
-                error,
-                now(),
-                json.dumps(list(candidates), ensure_ascii=False),
-                source,
-                margin,
-                calibration,
-            ),
-        )
-
-    def proposals(self, dataset_id: int) -> dict[str, dict[str, Any]]:
-        rows = self._dicts(sql.PROPOSALS, (dataset_id,))
-        for row in rows:
-            row["verdicts"] = json.loads(row["verdicts"])
-            row["candidates"] = json.loads(row["candidates"] or "[]")
-        return {row["example_id"]: row for row in rows}
-
-    def set_auto_applied(self, dataset_id: int, *, eta: float, allowed: bool) -> None:
-        """Re-decide which proposals apply themselves for a new η (no LLM call)."""
-        self._execute(sql.SET_AUTO_APPLIED, (eta, allowed, dataset_id))
-
-    # -- review log -------------------------------------------------------------------------
-    def append_review(
-        self,
-        *,
-        dataset_id: int,
-        example_id: str,
-        action: str,
-        annotator: str,
-        before: str | None,
-        after: str | None,
-        batch_id: str | None = None,
-        undoes: int | None = None,
-        adjudicates: bool = False,
-    ) -> int:
-        """Append one event to the review log and return its id (events are never changed).
-
-        ``adjudicates``: the event settles a disagreement between annotators.
-        """
-        rows = self._rows(
-            sql.APPEND_REVIEW,
-            (
-                dataset_id,
-                example_id,
-                action,
-                annotator,
-                before,
-                after,
-                batch_id,
-                undoes,
-                now(),
-                adjudicates,
-            ),
-        )
-        return rows[0][0]
-
-    # -- team review ---------------------------------------------------------------------------
-    def replace_assignments(self, dataset_id: int, pairs: list[tuple[str, str]]) -> None:
-        """Make ``(example_id, annotator)`` pairs the dataset's whole assignment (one transaction)."""
-        table = pa.table(
-            {
-                "dataset_id": pa.array([dataset_id] * len(pairs), pa.int32()),
-                "example_id": pa.array([example_id for example_id, _ in pairs], pa.string()),
-                "annotator": pa.array([who for _, who in pairs], pa.string()),
-                "assigned_at": pa.array([now()] * len(pairs), pa.timestamp("us")),
-            }
-        )
-        with self.transaction():
-            self._execute(sql.DELETE_ASSIGNMENTS, (dataset_id,))
-            self._with_table("new_assignments", table, sql.INSERT_ASSIGNMENTS)
-
-    def assignees(self, dataset_id: int) -> list[str]:
-        """Everyone with part of the dataset's queue assigned, by name."""
-        return [row[0] for row in self._rows(sql.ASSIGNEES, (dataset_id,))]
-
-    # -- per-dataset settings ------------------------------------------------------------------
-    def setting(self, dataset_id: int, key: str, default: Any = None) -> Any:
-        """A dataset's saved choice (JSON), or ``default`` when never set."""
-        rows = self._rows(sql.SETTING, (dataset_id, key))
-        return json.loads(rows[0][0]) if rows else default
-
-    def put_setting(self, dataset_id: int, key: str, value: Any) -> None:
-        self._execute(sql.PUT_SETTING, (dataset_id, key, json.dumps(value), now()))
-
-    def current_decisions(self, dataset_id: int) -> dict[str, dict[str, Any]]:
-        return {row["example_id"]: row for row in self._dicts(sql.CURRENT_DECISIONS, (dataset_id,))}
 
     # -- views over the whole pipeline ----------------------------------------------------------
     def export_pages(self, dataset_id: int, *, size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
