@@ -10,7 +10,7 @@ reflections read back as they were asked. The questions and templates themselves
 from __future__ import annotations
 
 from curation import confidence as cmath
-from curation import prompts
+from curation import parsers, prompts
 from curation.config import Config
 from curation.llm.base import ChatRequest, ChatResult
 from curation.records import Example
@@ -63,10 +63,10 @@ def reflection_swapped(question: int, config: Config) -> bool:
     return question == 2 and config.scoring.reflection_order == "balanced"
 
 
-def read_reflections(replies: list[ChatResult], config: Config) -> list[prompts.Reflection]:
+def read_reflections(replies: list[ChatResult], config: Config) -> list[parsers.Reflection]:
     """The reflection replies (in question order) read as :func:`reflection_requests` asked them."""
     return [
-        prompts.parse_reflection(r.text, r.top_logprobs, swapped=reflection_swapped(q, config))
+        parsers.parse_reflection(r.text, r.top_logprobs, swapped=reflection_swapped(q, config))
         for q, r in enumerate(replies, start=1)
     ]
 

@@ -229,7 +229,7 @@ def observed_consistency(
     """BSDetector's observed consistency O in [0, 1]; higher = samples agree with ``reference``.
 
     Args:
-        samples: the parsed answers of the k samples (see :func:`curation.prompts.parse_answer`).
+        samples: the parsed answers of the k samples (see :func:`curation.parsers.parse_answer`).
         reference: the dataset response being judged.
         alpha: weight of the similarity against exact match (0.8 in the paper).
         similarity: any :data:`Similarity` (Jaccard by default; NLI, embeddings or an LLM
@@ -276,7 +276,7 @@ def judge_confidence(p_second_better_candidate_second: float, p_second_better_ca
     """Probability that the candidate beats the original, from both judge orders.
 
     Args:
-        p_second_better_candidate_second: :attr:`curation.prompts.JudgeVerdict.p_second_better`
+        p_second_better_candidate_second: :attr:`curation.parsers.JudgeVerdict.p_second_better`
             when asked with (response 1 = original, response 2 = candidate): P(candidate better).
         p_second_better_candidate_first: ``p_second_better`` when asked with
             (response 1 = candidate, response 2 = original): P(original better).

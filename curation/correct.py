@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from curation import confidence as cmath
-from curation import contest, prompts, repair
+from curation import contest, parsers, prompts, repair
 from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, ContextLengthError, LLMError
@@ -142,8 +142,8 @@ def judge_requests(example: Example, candidate: str, config: Config) -> tuple[Ch
 
 def judge(candidate_second: ChatResult, candidate_first: ChatResult) -> tuple[float, list[dict]]:
     """The judge's confidence that the candidate is better, and both verdicts (pure)."""
-    a = prompts.parse_judge(candidate_second.text, candidate_second.top_logprobs)
-    b = prompts.parse_judge(candidate_first.text, candidate_first.top_logprobs)
+    a = parsers.parse_judge(candidate_second.text, candidate_second.top_logprobs)
+    b = parsers.parse_judge(candidate_first.text, candidate_first.top_logprobs)
     verdicts = [
         {
             "order": "candidate_second",

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from curation import contest, prompts, signals, tiers
+from curation import contest, parsers, signals, tiers
 from curation.bsdetector import (
     first_sample_count,
     reflection_requests,
@@ -407,7 +407,7 @@ def _rival(
     sources = contest.constrained_sources(view.shape, config.correct.sources)
     if config.scoring.w_contrast <= 0 or not sources or token_scores is None:
         return None
-    answers = [prompts.parse_answer(r.text).answer for r in samples]
+    answers = [parsers.parse_answer(r.text).answer for r in samples]
     found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape, sources=sources)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     return run_contest(
@@ -428,7 +428,7 @@ def _more_samples(
     while examples:
         wanted = []
         for e in examples:
-            answers = [prompts.parse_answer(r.text).answer for r in drawn[e.example_id]]
+            answers = [parsers.parse_answer(r.text).answer for r in drawn[e.example_id]]
             count = samples_wanted(answers, e.response, config)
             if count > 0:
                 wanted.append((e, count))

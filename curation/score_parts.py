@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curation import confidence as cmath
-from curation import contest, prompts, signals, tiers
+from curation import contest, parsers, signals, tiers
 from curation.bsdetector import read_reflections
 from curation.config import Config
 from curation.injection import injection_scores
@@ -111,7 +111,7 @@ def assemble(
     contest with its alternatives (the ``contrast`` signal), where computed; ``tier`` is
     recorded in the explanation."""
     s = config.scoring
-    parsed = [prompts.parse_answer(r.text) for r in samples]
+    parsed = [parsers.parse_answer(r.text) for r in samples]
     answers = [p.answer for p in parsed]
     per_sample = cmath.sample_agreements(answers, example.response, alpha=s.alpha) if answers else []
     consistency = cmath.observed_consistency(answers, example.response, alpha=s.alpha) if answers else None

@@ -43,6 +43,7 @@ LAYERS = {
     "engines": "engine",
     "store": "store",
     "prompts": "stage",
+    "parsers": "stage",
     "bsdetector": "stage",
     "injection": "stage",
     "repair": "stage",

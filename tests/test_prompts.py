@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from curation import parsers as R
 from curation import prompts as P
+from curation.confidence import judge_confidence
 from curation.records import Message
 
 Q = (Message("user", "What is 2 + 2?"),)
@@ -58,7 +60,7 @@ def test_template_constants_are_exact():
         "</answer_a>\n\nAnswer B:\n<answer_b>\n{answer_b}\n</answer_b>\n\nAs answers to the "
         "question, do answer A and answer B say the same thing? Reply with one word, yes or no."
     )
-    assert P.CHOICE_SCORES == {"A": 1.0, "B": 0.0, "C": 0.5}
+    assert R.CHOICE_SCORES == {"A": 1.0, "B": 0.0, "C": 0.5}
 
 
 # --- sampling ---------------------------------------------------------------------------
@@ -106,7 +108,7 @@ def test_sampling_rejects_empty_prompt():
     ],
 )
 def test_parse_answer(reply, answer, explanation, ok):
-    assert P.parse_answer(reply) == P.ParsedAnswer(answer, explanation, ok)
+    assert R.parse_answer(reply) == R.ParsedAnswer(answer, explanation, ok)
 
 
 # --- self-reflection --------------------------------------------------------------------
@@ -196,7 +198,7 @@ def test_neutralise_leaves_other_angle_brackets():
     ],
 )
 def test_parse_reflection_text(reply, verdict, score, explanation):
-    r = P.parse_reflection(reply)
+    r = R.parse_reflection(reply)
     assert (r.verdict, r.score, r.explanation, r.parsed, r.weighted) == (verdict, score, explanation, True, False)
 
 
@@ -204,7 +206,7 @@ def test_parse_reflection_text(reply, verdict, score, explanation):
     "reply", ["", "   ", "I don't know", "a correct-looking answer", "(A) or (B), hard to say", "answer: D", "answer:"]
 )
 def test_unparseable_reflection_is_neutral_and_marked(reply):
-    r = P.parse_reflection(reply)
+    r = R.parse_reflection(reply)
     assert (r.score, r.verdict, r.parsed, r.weighted) == (0.5, None, False, False)
     assert r.explanation == reply.strip()
 
@@ -233,7 +235,7 @@ LP = math.log
     ],
 )
 def test_reflection_weighted_by_letter_probabilities(positions, expected):
-    r = P.parse_reflection("answer: A, explanation: fine", positions)
+    r = R.parse_reflection("answer: A, explanation: fine", positions)
     assert r.weighted and r.parsed
     assert r.verdict == "A"
     assert r.score == pytest.approx(expected)
@@ -242,17 +244,17 @@ def test_reflection_weighted_by_letter_probabilities(positions, expected):
 def test_weighted_ignores_a_letter_that_starts_the_explanation():
     # explanation-first: "explanation: A train ..." must not be read as verdict A
     positions = ({"explanation": 0.0}, {":": 0.0}, {" A": LP(0.7), " The": LP(0.3)}, {" train": 0.0})
-    r = P.parse_reflection("explanation: A train is late, answer: B", positions)
+    r = R.parse_reflection("explanation: A train is late, answer: B", positions)
     assert (r.score, r.verdict, r.weighted) == (0.0, "B", False)
 
 
 def test_weighted_score_even_when_text_is_unparseable():
-    r = P.parse_reflection("", ({"C": LP(1.0)},))
+    r = R.parse_reflection("", ({"C": LP(1.0)},))
     assert (r.score, r.verdict, r.parsed, r.weighted) == (0.5, None, True, True)
 
 
 def test_lowercase_letter_tokens_are_not_read_as_choices():
-    r = P.parse_reflection("a", ({"a": LP(0.9), " the": LP(0.1)},))
+    r = R.parse_reflection("a", ({"a": LP(0.9), " the": LP(0.1)},))
     assert (r.score, r.verdict, r.weighted) == (1.0, "A", False)
 
 
@@ -268,15 +270,15 @@ def test_lowercase_letter_tokens_are_not_read_as_choices():
     ],
 )
 def test_swapped_reflection_is_read_by_meaning(reply, verdict, score):
-    r = P.parse_reflection(reply, swapped=True)
+    r = R.parse_reflection(reply, swapped=True)
     assert (r.verdict, r.score, r.parsed) == (verdict, score, True)
 
 
 def test_swapped_reflection_weighs_letters_by_meaning():
     positions = ({"answer": 0.0}, {":": 0.0}, {" A": LP(0.7), " B": LP(0.2), " C": LP(0.1)})
     fixed, swapped = (
-        P.parse_reflection("answer: A", positions),
-        P.parse_reflection("answer: A", positions, swapped=True),
+        R.parse_reflection("answer: A", positions),
+        R.parse_reflection("answer: A", positions, swapped=True),
     )
     assert (fixed.verdict, fixed.score) == ("A", pytest.approx(0.75))
     assert (swapped.verdict, swapped.score) == ("B", pytest.approx(0.25))
@@ -293,8 +295,8 @@ def test_swapped_question_offers_the_choices_the_other_way_round():
 
 
 def test_choice_probabilities_none_without_a_choice():
-    assert P.choice_probabilities(({"Hello": 0.0},), {"A": "A"}) is None
-    assert P.choice_probabilities((), {"A": "A"}) is None
+    assert R.choice_probabilities(({"Hello": 0.0},), {"A": "A"}) is None
+    assert R.choice_probabilities((), {"A": "A"}) is None
 
 
 @given(
@@ -305,7 +307,7 @@ def test_choice_probabilities_none_without_a_choice():
     st.text(max_size=40),
 )
 def test_reflection_score_always_in_unit_interval(positions, text):
-    r = P.parse_reflection(text, tuple(positions))
+    r = R.parse_reflection(text, tuple(positions))
     assert 0.0 <= r.score <= 1.0
     assert r.parsed or r.score == 0.5
 
@@ -346,7 +348,7 @@ def test_judge_injection_cannot_close_response_block():
     ],
 )
 def test_parse_judge(reply, p, verdict, parsed):
-    v = P.parse_judge(reply)
+    v = R.parse_judge(reply)
     assert (v.p_second_better, v.verdict, v.parsed) == (p, verdict, parsed)
 
 
@@ -354,16 +356,16 @@ def test_parse_judge(reply, p, verdict, parsed):
     "reply, verdict", [("answer: Yes", "A"), ("No, response 1 is better.", "B"), ("**Answer**: no", "B")]
 )
 def test_parse_judge_reads_yes_no(reply, verdict):
-    v = P.parse_judge(reply)
-    assert (v.verdict, v.p_second_better, v.parsed) == (verdict, P.CHOICE_SCORES[verdict], True)
+    v = R.parse_judge(reply)
+    assert (v.verdict, v.p_second_better, v.parsed) == (verdict, R.CHOICE_SCORES[verdict], True)
 
 
 def test_judge_confidence_is_reexported():
-    assert P.judge_confidence(1.0, 0.0) == 1.0
+    assert judge_confidence(1.0, 0.0) == 1.0
 
 
 def test_parse_judge_weighted():
-    v = P.parse_judge("answer: A", ({"answer": 0.0}, {":": 0.0}, {" A": LP(0.6), " B": LP(0.4)}))
+    v = R.parse_judge("answer: A", ({"answer": 0.0}, {":": 0.0}, {" A": LP(0.6), " B": LP(0.4)}))
     assert v.weighted and v.p_second_better == pytest.approx(0.6)
 
 
@@ -421,4 +423,4 @@ def test_equivalence_messages_exact_text():
     ],
 )
 def test_parse_equivalence(reply, positions, expected):
-    assert P.parse_equivalence(reply, positions) == pytest.approx(expected)
+    assert R.parse_equivalence(reply, positions) == pytest.approx(expected)

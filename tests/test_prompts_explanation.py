@@ -1,12 +1,12 @@
 """Whether a reflection's or judge's explanation may be shown as the reason for its verdict
-(:func:`curation.prompts.explanation_problem`), by hand and through the real parsers."""
+(:func:`curation.parsers.explanation_problem`), by hand and through the real parsers."""
 
 from __future__ import annotations
 
 import pytest
 
-from curation import prompts as P
-from curation.prompts import explanation_problem
+from curation import parsers as R
+from curation.parsers import explanation_problem
 
 READABLE = None
 
@@ -78,10 +78,10 @@ def test_judge_explanations_by_hand(verdict, explanation, expected):
     ],
 )
 def test_through_the_reflection_parser(reply, readable):
-    r = P.parse_reflection(reply)
+    r = R.parse_reflection(reply)
     assert (explanation_problem(r.verdict, r.explanation, parsed=r.parsed) is None) == readable
 
 
 def test_swapped_letters_are_checked_by_meaning():
-    r = P.parse_reflection("answer: A, explanation: the sum is wrong", swapped=True)  # A = Incorrect here
+    r = R.parse_reflection("answer: A, explanation: the sum is wrong", swapped=True)  # A = Incorrect here
     assert r.verdict == "B" and explanation_problem(r.verdict, r.explanation) is None

@@ -5,7 +5,7 @@ tool-call response with ``st.code``, as indented JSON), as HTML built from ``htm
 pieces only (the word diff), or, in an expander's label (a collapsed turn's preview), with every
 punctuation mark backslash-escaped. Signals and settings
 are named with the words of :data:`curation.config.SIGNAL_GLOSSARY` and ``SETTING_GLOSSARY``;
-a reflection or judge explanation that fails :func:`curation.prompts.explanation_problem` is
+a reflection or judge explanation that fails :func:`curation.parsers.explanation_problem` is
 shown as unreadable, never as a reason.
 """
 
@@ -24,7 +24,7 @@ from curation.config import signal_label, signal_meaning, term
 from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import DEFAULT_UNDECIDED, resolve
-from curation.prompts import explanation_problem
+from curation.parsers import explanation_problem
 from curation.records import parse_calls, turn_text
 from curation.review import Proposal, QueueRow
 

@@ -352,10 +352,10 @@ def judge(client, example: Example, candidate: str, config) -> Reading:
 def contest_judge(client, example: Example, candidate: str, config) -> Reading:
     """The contest's calibrated probability that ``candidate`` beats ``example``'s response:
     the example's k samples, both texts' likelihoods and their format, as Auto-Correct weighs them."""
-    from curation import bsdetector, contest, prompts, score_parts
+    from curation import bsdetector, contest, parsers, score_parts
 
     samples = client.complete(bsdetector.sample_request(example, config, first=0, count=config.scoring.k))
-    answers = [prompts.parse_answer(r.text).answer for r in samples]
+    answers = [parsers.parse_answer(r.text).answer for r in samples]
     original, rival = client.continuation_logprobs(example.prompt, [example.response, candidate])
     result = score_parts.run_contest(
         example,
