@@ -75,7 +75,7 @@ def record_run(store, info, stage, *, seconds, n_done, config=CONFIG):
     times = iter([start, start + timedelta(seconds=seconds)])
     run_id = f"{stage}-{config.llm.backend}-{seconds}"
     with pytest.MonkeyPatch.context() as m:
-        m.setattr("curation.store.core.now", lambda: next(times))
+        m.setattr("curation.store.runs.now", lambda: next(times))
         store.start_run(
             run_id=run_id,
             dataset_id=info.dataset_id,
