@@ -50,7 +50,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 8
+SCORER_VERSION = 9
 
 
 def score_key(config: Config) -> str:
@@ -400,15 +400,18 @@ def _rival(
     config: Config,
 ) -> contest.Contest | None:
     """The contest of the response with the alternatives a constrained answer space gives (a
-    closed set's members, prompt spans), for the ``contrast`` signal. None when its weight is 0,
-    the answers are open (a small model's majority answer to an open question is rarely a
-    better response, so contrast from it hurts detection: docs/benchmarks.md) or the backend
-    gives no likelihoods (without them the contest only restates consistency O)."""
+    closed set's members, prompt spans; none of another kind than the question asks,
+    :func:`curation.contest.mistyped_dropped`), for the ``contrast`` signal. None when its
+    weight is 0, the answers are open (a small model's majority answer to an open question is
+    rarely a better response, so contrast from it hurts detection: docs/benchmarks.md) or the
+    backend gives no likelihoods (without them the contest only restates consistency O)."""
     sources = contest.constrained_sources(view.shape, config.correct.sources)
     if config.scoring.w_contrast <= 0 or not sources or token_scores is None:
         return None
     answers = [parsers.parse_answer(r.text).answer for r in samples]
-    found = contest.alternatives(example.response, answers, prompt_text(example.prompt), view.shape, sources=sources)
+    prompt = prompt_text(example.prompt)
+    found = contest.alternatives(example.response, answers, prompt, view.shape, sources=sources)
+    found = contest.mistyped_dropped(found, example.response, prompt)  # as Auto-Correct weighs them
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     return run_contest(
         example, answers, token_scores.mean_logprob_with_prompt, found, logprobs, view=view, config=config

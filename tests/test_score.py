@@ -514,3 +514,26 @@ def test_contrast_comes_from_a_constrained_answer_space_only():
         )
         is None
     )
+
+
+def test_contrast_leaves_out_spans_of_another_kind_than_the_question_asks():
+    from curation.score import _rival
+    from curation.score_parts import dataset_view
+
+    spans = [
+        example(
+            f"Passage: a team of {i} spent 399 days mapping salt marshes. What did they map?", "salt marshes", f"e{i}"
+        )
+        for i in range(4)
+    ]
+    client = Likelihoods({"399 days": -0.1, "salt marshes": -3.0})
+    rival = _rival(
+        spans[0],
+        replies("answer: 399 days", "answer: 399 days"),
+        TokenScores(-3.0, -4.0, 2),
+        client,
+        view=dataset_view(spans),
+        config=Config(),
+    )
+    assert client.asked and not any("399" in text for asked in client.asked for text in asked)
+    assert rival is None or all("399" not in c.text for c in rival.candidates)
