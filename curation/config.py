@@ -207,6 +207,8 @@ class ScoringConfig:
     w_bsdetector: float = 1.0
     w_likelihood: float = 1.0
     w_min_k: float = 0.0
+    #: A weight above 0 also runs IFD's pass over the response without its prompt (on the
+    #: embedded model about as long as the likelihood pass itself).
     w_ifd: float = 0.0
     #: A weight above 0 also scores the constrained alternatives' likelihood (extra calls).
     w_contrast: float = 1.0

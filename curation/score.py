@@ -76,6 +76,8 @@ def score_key(config: Config) -> str:
         "reflection_order": s.reflection_order,
         "letter_first": s.letter_first,
         "top_logprobs": s.top_logprobs,
+        # IFD's pass without the prompt, run only where IFD weighs in
+        "ifd": s.w_ifd > 0,
         # the contrast signal's calls, and the calibration that turns its margin into a score
         "contrast": contest.CALIBRATION.version if s.w_contrast > 0 else None,
     }
@@ -289,13 +291,14 @@ def _commit(job: _Job, phase: str, example: Example, parts: ExampleScore | LLMEr
         job.result.sampled += 1
 
 
-def _token_scores(client: LLMClient, batch: list[ScoreTask]) -> dict[str, Any]:
+def _token_scores(client: LLMClient, batch: list[ScoreTask], config: Config) -> dict[str, Any]:
     """Each example's likelihood pass (a cache hit in the sampled tier), or its LLMError."""
     out: dict[str, Any] = {}
+    ifd = config.scoring.w_ifd > 0  # IFD's second pass costs as much again (~0.2 s an example here)
     for task in batch:
         example = task.example
         try:
-            out[example.example_id] = client.score_tokens(example.prompt, example.response)
+            out[example.example_id] = client.score_tokens(example.prompt, example.response, without_prompt=ifd)
         except BudgetExceededError:
             raise
         except LLMError as e:
@@ -319,7 +322,7 @@ def compute_cheap(batch: list[ScoreTask], client: LLMClient, *, config: Config) 
     Raises:
         BudgetExceededError: the budget ran out; no outcome of the batch is kept.
     """
-    tokens = _token_scores(client, batch)
+    tokens = _token_scores(client, batch, config)
     asks = [t.example for t in batch if tokens[t.example.example_id] is None and config.scoring.reflection_prompts]
     outcomes = client.complete_many([reflection_requests(e, config)[0] for e in asks])
     reflected = dict(zip([e.example_id for e in asks], outcomes))
@@ -354,7 +357,7 @@ def compute_sampled(
     # conversation), then the samples (same prompt turns plus the answer template), example
     # by example, so consecutive calls share the longest prefix (docs/benchmarks.md).
     first = first_sample_count(config)
-    tokens = _token_scores(client, batch)
+    tokens = _token_scores(client, batch, config)
     asks = [
         reflection_requests(t.example, config)
         + ([sample_request(t.example, config, first=0, count=first)] if first else [])

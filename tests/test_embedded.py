@@ -78,12 +78,13 @@ def test_top_logprobs_of_first_tokens(small_backend):
 
 
 def test_teacher_forced_scores_prefer_the_right_answer(default_backend):
-    right = default_backend.score_tokens(QUESTION, "Paris")
+    right = default_backend.score_tokens(QUESTION, "Paris", without_prompt=True)
     wrong = default_backend.score_tokens(QUESTION, "Banana")
     assert right.n_tokens >= 1
     assert right.mean_logprob_with_prompt > wrong.mean_logprob_with_prompt
     # the prompt helps the right answer a lot: IFD-style ratio well below 1
     assert right.mean_logprob_with_prompt > right.mean_logprob_without_prompt
+    assert wrong.mean_logprob_without_prompt is None  # IFD's second pass only where asked for
 
 
 def test_continuations_share_the_prompt_and_match_scoring_one_at_a_time(default_backend):

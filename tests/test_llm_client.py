@@ -76,7 +76,7 @@ class ScriptedBackend:
     def complete_batch(self, requests):
         raise NotImplementedError
 
-    def score_tokens(self, messages, response):
+    def score_tokens(self, messages, response, *, without_prompt=False):
         return None
 
     def continuation_logprobs(self, messages, responses):
@@ -382,17 +382,36 @@ def test_client_asks_again_for_samples_a_server_ignoring_n_failed_to_give():
 
 def test_token_scores_are_cached():
     class ScoringBackend(ScriptedBackend):
-        def score_tokens(self, messages, response):
-            self.requests.append(response)
-            return TokenScores(mean_logprob_with_prompt=-0.5, mean_logprob_without_prompt=-1.5, n_tokens=4)
+        def score_tokens(self, messages, response, *, without_prompt=False):
+            self.requests.append((response, without_prompt))
+            return TokenScores(-0.5, -1.5 if without_prompt else None, n_tokens=4)
 
     backend = ScoringBackend()
     client = make_client(backend)
     first = client.score_tokens(ask().messages, "yes")
     again = client.score_tokens(ask().messages, "yes")
-    assert first == again == TokenScores(-0.5, -1.5, 4)
-    assert backend.requests == ["yes"]
+    assert first == again == TokenScores(-0.5, None, 4)
+    assert backend.requests == [("yes", False)]
     assert (client.stats.calls, client.stats.cache_hits, client.stats.cache_misses) == (1, 1, 1)
+    # IFD's pass is run once where asked for, then serves both kinds of request
+    assert client.score_tokens(ask().messages, "yes", without_prompt=True) == TokenScores(-0.5, -1.5, 4)
+    assert client.score_tokens(ask().messages, "yes", without_prompt=True) == TokenScores(-0.5, -1.5, 4)
+    assert client.score_tokens(ask().messages, "no", without_prompt=True) == TokenScores(-0.5, -1.5, 4)
+    assert client.score_tokens(ask().messages, "no") == TokenScores(-0.5, None, 4)  # not asked: not returned
+    assert backend.requests == [("yes", False), ("yes", True), ("no", True)]
+
+
+def test_a_pass_asked_without_the_prompt_is_asked_once_where_the_backend_cannot_give_it():
+    class Endpoint(ScriptedBackend):
+        def score_tokens(self, messages, response, *, without_prompt=False):
+            self.requests.append(without_prompt)
+            return TokenScores(-0.5, None, n_tokens=4)  # an endpoint measures after the prompt only
+
+    backend = Endpoint()
+    client = make_client(backend)
+    for _ in range(2):
+        assert client.score_tokens(ask().messages, "yes", without_prompt=True) == TokenScores(-0.5, None, 4)
+    assert backend.requests == [True]
 
 
 class ContinuingBackend(ScriptedBackend):
@@ -441,7 +460,9 @@ def test_token_scores_cached_before_min_k_read_back_without_it():
         request={},
         result={"scores": {"mean_logprob_with_prompt": -0.5, "mean_logprob_without_prompt": -1.5, "n_tokens": 4}},
     )
-    assert client.score_tokens(ask().messages, "yes") == TokenScores(-0.5, -1.5, 4, min_k_logprob=None)
+    assert client.score_tokens(ask().messages, "yes") == TokenScores(-0.5, None, 4, min_k_logprob=None)
+    # an entry from before IFD's pass was optional holds it: it serves a request for it too
+    assert client.score_tokens(ask().messages, "yes", without_prompt=True) == TokenScores(-0.5, -1.5, 4)
 
 
 # -- a backend that serves many requests in one call (the embedded model) -------------------------

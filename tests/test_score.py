@@ -71,6 +71,7 @@ BASE_KEY = score_key(Config())
         ("llm.backend", "openai"),
         ("llm.base_url", "http://127.0.0.1:9/v1"),
         ("scoring.temperature", 0.7),
+        ("scoring.w_ifd", 2.0),  # IFD weighs in: its pass without the prompt is run
     ],
 )
 def test_score_key_changes_with_what_decides_the_calls(key, value):
@@ -82,7 +83,6 @@ def test_score_key_changes_with_what_decides_the_calls(key, value):
     [
         ("scoring.w_bsdetector", 0.3),
         ("scoring.w_likelihood", 0.0),
-        ("scoring.w_ifd", 2.0),
         ("scoring.w_format", 0.0),
         ("scoring.w_degenerate", 3.0),
         ("filter.gamma", 0.9),
@@ -95,6 +95,10 @@ def test_score_key_changes_with_what_decides_the_calls(key, value):
 )
 def test_score_key_ignores_what_needs_no_call(key, value):
     assert score_key(config(**{key: value})) == BASE_KEY
+
+
+def test_ifd_weights_above_zero_share_a_score_key():
+    assert score_key(config(**{"scoring.w_ifd": 0.5})) == score_key(config(**{"scoring.w_ifd": 2.0})) != BASE_KEY
 
 
 def test_score_key_is_stable_and_short():
@@ -537,3 +541,21 @@ def test_contrast_leaves_out_spans_of_another_kind_than_the_question_asks():
     )
     assert client.asked and not any("399" in text for asked in client.asked for text in asked)
     assert rival is None or all("399" not in c.text for c in rival.candidates)
+
+
+def test_ifds_pass_without_the_prompt_runs_only_where_ifd_weighs_in():
+    from curation.score import ScoreTask, _token_scores
+
+    class Client:
+        def __init__(self):
+            self.asked = []
+
+        def score_tokens(self, messages, response, *, without_prompt=False):
+            self.asked.append(without_prompt)
+            return None
+
+    batch = [ScoreTask(example("What is 2 + 2?", "4"), {})]
+    default, weighted = Client(), Client()
+    _token_scores(default, batch, Config())
+    _token_scores(weighted, batch, config(**{"scoring.w_ifd": 1.0}))
+    assert default.asked == [False] and weighted.asked == [True]

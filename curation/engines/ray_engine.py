@@ -220,7 +220,9 @@ class _OnWorkers:
     def complete_batch(self, requests: list[ChatRequest]) -> list[list[ChatResult] | Exception]:
         return self._elsewhere()
 
-    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+    def score_tokens(
+        self, messages: tuple[Message, ...], response: str, *, without_prompt: bool = False
+    ) -> TokenScores | None:
         return self._elsewhere()
 
     def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]] | None:

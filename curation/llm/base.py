@@ -156,8 +156,11 @@ class ChatBackend(Protocol):
         ``max_batch_sequences > 0``."""
         ...
 
-    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
-        """Teacher-forced log-likelihood of ``response``; ``None`` when not supported."""
+    def score_tokens(
+        self, messages: tuple[Message, ...], response: str, *, without_prompt: bool = False
+    ) -> TokenScores | None:
+        """Teacher-forced log-likelihood of ``response``; ``None`` when not supported. With
+        ``without_prompt``, also after no prompt at all (IFD's second pass), where the backend can."""
         ...
 
     def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float]] | None:

@@ -155,15 +155,18 @@ class EmbeddedBackend:
                 )
         return outcomes
 
-    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
-        return self._engine.call(self._score_tokens, messages, response)
+    def score_tokens(
+        self, messages: tuple[Message, ...], response: str, *, without_prompt: bool = False
+    ) -> TokenScores | None:
+        return self._engine.call(self._score_tokens, messages, response, without_prompt)
 
-    def _score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+    def _score_tokens(self, messages: tuple[Message, ...], response: str, without_prompt: bool) -> TokenScores | None:
         engine = self._engine
         target = engine.text_tokens(response)
         if not target:
             return None
-        alone = engine.forced_logprobs(engine.chat_tokens((Message("user", ""),)), target)
+        # the response after an empty turn: a second pass with logits for every token (~0.2 s)
+        alone = engine.forced_logprobs(engine.chat_tokens((Message("user", ""),)), target) if without_prompt else []
         end = engine.end_of_turn()
         forced = engine.forced_logprobs(engine.chat_tokens(messages), target + ([end] if end is not None else []))
         with_prompt, end_lp = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TypeVar
 
 from curation.config import LLMConfig
@@ -23,6 +23,8 @@ from curation.records import Message
 #: Part of a likelihood's cache key: bump when :class:`TokenScores` gains a measurement
 #: (2: the end-of-turn log-probability), so cached entries without it are measured again.
 SCORE_TOKENS_VERSION = 2
+#: Added to a likelihood's key when the pass also measured the response without its prompt.
+_WITHOUT_PROMPT = ":without_prompt"
 T = TypeVar("T")
 
 
@@ -38,10 +40,14 @@ class LikelihoodCalls:
     _check_budget: Callable[[], None]  # raises BudgetExceededError once the budget is spent
     _retry_or_fail: Callable[..., None]  # waits before the next attempt, or raises LLMError after the last
 
-    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
-        """Teacher-forced log-likelihood of ``response`` (None where the backend cannot), cached.
-        A ``None`` is not trusted from the cache: the backend knows at no call whether it
-        measures likelihoods now (an endpoint may have gained them since).
+    def score_tokens(
+        self, messages: tuple[Message, ...], response: str, *, without_prompt: bool = False
+    ) -> TokenScores | None:
+        """Teacher-forced log-likelihood of ``response`` (None where the backend cannot), cached;
+        ``without_prompt`` also measures it after no prompt (IFD's pass, where the backend can),
+        and only then is that measurement returned, whatever the cache holds. A ``None`` is not
+        trusted from the cache: the backend knows at no call whether it measures likelihoods
+        now (an endpoint may have gained them since).
 
         Raises:
             BudgetExceededError: the budget is spent and the result is not cached.
@@ -49,14 +55,17 @@ class LikelihoodCalls:
         """
         probe = _likelihood_probe(messages, response)
         key = likelihood_key(self.backend.name, self.backend.model, messages, response)
+        both = key + _WITHOUT_PROMPT  # the entry of a pass that also measured without the prompt
         with self._cache_lock:
-            stored = self._cache.cache_get_many([key]).get(key)
-        if stored is not None and stored.get("scores"):
+            stored = self._cache.cache_get_many([key, both])
+        # ``both`` was measured with the pass asked for (an endpoint gives no such measurement)
+        found = _usable(stored.get(both), False) or _usable(stored.get(key), without_prompt)
+        if found is not None:
             self.stats.add(cache_hits=1)
-            return TokenScores(**stored["scores"])
+            return _as_asked(found, without_prompt)
         self._check_budget()
         started = self._clock()
-        scores = self._retrying(lambda: self.backend.score_tokens(messages, response))
+        scores = self._retrying(lambda: self.backend.score_tokens(messages, response, without_prompt=without_prompt))
         prompt = scores.n_tokens if scores else 0
         self.stats.add(
             calls=1 if scores else 0,
@@ -67,13 +76,13 @@ class LikelihoodCalls:
         )
         with self._cache_lock:
             self._cache.cache_put(
-                key,
+                both if without_prompt else key,
                 backend=self.backend.name,
                 model=self.backend.model,
-                request={"score_tokens": asdict(probe)},
+                request={"score_tokens": asdict(probe), "without_prompt": without_prompt},
                 result={"scores": asdict(scores) if scores else None},
             )
-        return scores
+        return _as_asked(scores, without_prompt)
 
     def continuation_logprobs(self, messages: tuple[Message, ...], responses: list[str]) -> list[list[float] | None]:
         """Per response, its tokens' log-probabilities after ``messages`` (teacher-forced), cached
@@ -140,3 +149,19 @@ def likelihood_key(backend: str, model: str, messages: tuple[Message, ...], resp
 
 def _likelihood_probe(messages: tuple[Message, ...], response: str) -> ChatRequest:
     return ChatRequest(messages=messages + (Message("assistant", response),), max_tokens=0)
+
+
+def _usable(stored: dict | None, without_prompt: bool) -> TokenScores | None:
+    """A cached likelihood pass, when it holds what is asked: scores, and the measurement
+    without the prompt where ``without_prompt`` (an entry stored before that pass was optional
+    has it from the embedded model)."""
+    scores = (stored or {}).get("scores")
+    if not scores or (without_prompt and scores.get("mean_logprob_without_prompt") is None):
+        return None
+    return TokenScores(**scores)
+
+
+def _as_asked(scores: TokenScores | None, without_prompt: bool) -> TokenScores | None:
+    """``scores`` without the measurement without the prompt unless it was asked for: what a
+    run records depends on its settings, not on what the cache happened to hold."""
+    return scores if scores is None or without_prompt else replace(scores, mean_logprob_without_prompt=None)

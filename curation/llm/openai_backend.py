@@ -124,9 +124,12 @@ class OpenAIBackend:
         """Not offered: an endpoint serves requests one by one (``max_batch_sequences`` is 0)."""
         raise NotImplementedError("an OpenAI-compatible endpoint has no batch call")
 
-    def score_tokens(self, messages: tuple[Message, ...], response: str) -> TokenScores | None:
+    def score_tokens(
+        self, messages: tuple[Message, ...], response: str, *, without_prompt: bool = False
+    ) -> TokenScores | None:
         """The response's likelihood after its prompt, from the server's prompt log-probabilities
-        (no IFD: that would take a second request); None where the server gives none.
+        (never ``without_prompt``, IFD's: that would take a second request); None where the
+        server gives none.
 
         Raises:
             TransientLLMError, LLMError: as :meth:`complete`; a refusal too when ``llm.prompt_logprobs`` is ``on``.
