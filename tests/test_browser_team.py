@@ -60,7 +60,10 @@ def test_reload_keeps_dataset_annotator_and_position(tmp_path):
         page.reload()
         settle(page)
         assert position(page).startswith("Example 3 of 150")
-        assert page.get_by_role("textbox", name="Annotator").input_value() == "ann"
+        # the sidebar may be drawn a moment after the main area: wait for its value, do not race it
+        from playwright.sync_api import expect
+
+        expect(page.get_by_role("textbox", name="Annotator")).to_have_value("ann")
         page.get_by_text("Dataset passage_qa").first.wait_for()  # the page names its dataset
 
         other = new_page(browser)  # a shared link opens the same view in another session
