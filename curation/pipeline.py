@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from curation import contest, throughput, tiers
@@ -27,6 +26,7 @@ from curation.filter import apply_filter
 from curation.llm import make_client
 from curation.llm.client import LLMClient
 from curation.llm.packaged import ASSEMBLY_BYTES_PER_S, needs_assembly
+from curation.records import Example
 from curation.score import SCORE_PHASES, finalize, score_dataset, score_key, waiting_for_samples
 from curation.store import DatasetInfo, Store, prompt_text
 
@@ -156,13 +156,12 @@ def calls_per_example(config: Config, tier: str = tiers.SAMPLED, *, contrast: in
 _SHAPE_EXAMPLES = 2_000
 
 
-def contrast_calls(store: Store, info: DatasetInfo, config: Config) -> int:
+def contrast_calls(examples: Sequence[Example], config: Config) -> int:
     """Calls the contrast costs a sampled example: none where the dataset's answers are open
     (it scores no alternative there), one on the embedded model (the alternatives scored
     together), and on an endpoint a request per alternative: each other member of a closed
     set, or up to five spans and one per sample where the answers are spans of the prompt
-    (the shape read from the dataset's first :data:`_SHAPE_EXAMPLES` examples)."""
-    examples = list(islice(store.iter_examples(info.dataset_id), _SHAPE_EXAMPLES))
+    (the shape read from ``examples``: the dataset's first :data:`_SHAPE_EXAMPLES`)."""
     shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], [e.response for e in examples])
     sources = contest.constrained_sources(shape, config.correct.sources)
     if not sources:
@@ -199,12 +198,18 @@ def estimate_run(store: Store, dataset: str, config: Config) -> RunEstimate:
     info = store.dataset(dataset)
     rows = [r for r in store.scores(info.dataset_id, score_key(config)) if r["status"] == "ok"]
     done = {r["example_id"] for r in rows}
-    todo = [e for e in store.iter_examples(info.dataset_id) if e.example_id not in done]
+    head: list[Example] = []  # the dataset's first examples tell its shape (contrast_calls)
+    todo: list[Example] = []
+    for e in store.iter_examples(info.dataset_id):  # one read of the examples for both
+        if len(head) < _SHAPE_EXAMPLES:
+            head.append(e)
+        if e.example_id not in done:
+            todo.append(e)
     prompt_chars = sum(len(prompt_text(e.prompt)) + len(e.response) for e in todo)
     mean_prompt = (prompt_chars / len(todo) / _CHARS_PER_TOKEN + 80) if todo else 0
     plan = _tier_plan(rows, config, len(todo))
     n_correct = round(len(todo) * _flag_share(store, info, config))
-    contrast = contrast_calls(store, info, config) if plan[tiers.SAMPLED] else 0
+    contrast = contrast_calls(head, config) if plan[tiers.SAMPLED] else 0
     split = {}
     for tier, n in plan.items():
         per = calls_per_example(config, tier, contrast=contrast)

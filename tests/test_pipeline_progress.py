@@ -147,8 +147,9 @@ def test_the_contrast_costs_what_the_datasets_shape_and_the_backend_make_it(stor
     write_records(path, SHAPES[shape])
     info = import_file(store, path, name=shape).dataset
     vllm = Config().with_overrides(openai_overrides("http://127.0.0.1:9", "KEY", **{"llm.prompt_logprobs": "on"}))
-    assert pipeline.contrast_calls(store, info, Config()) == embedded
-    assert pipeline.contrast_calls(store, info, vllm) == endpoint
+    examples = list(store.iter_examples(info.dataset_id))
+    assert pipeline.contrast_calls(examples, Config()) == embedded
+    assert pipeline.contrast_calls(examples, vllm) == endpoint
     assert pipeline.calls_per_example(vllm, contrast=endpoint)["contrast"] == endpoint
     # an endpoint without likelihoods has no contrast to pay for
     assert (
