@@ -32,6 +32,7 @@ def sample_request(example: Example, config: Config, *, first: int, count: int) 
         temperature=s.temperature,
         max_tokens=s.max_tokens,
         stop=prompts.ANSWER_FIRST_STOP if answer_first else (),
+        reply_prefix=prompts.ANSWER_FIRST_PREFIX if answer_first and s.answer_prefix else "",
         n=count,
         sample_index=first,
     )

@@ -43,6 +43,10 @@ SAMPLING_INSTRUCTION_ANSWER_FIRST = (
 
 #: Stop sequences for answer-first samples: generation ends once the answer is given.
 ANSWER_FIRST_STOP = ("\nexplanation", "explanation:")
+#: The answer-first template's label, written as the start of a sample's reply where the
+#: backend can (the embedded model): a small model otherwise often begins a step-by-step
+#: analysis that reaches the token cap without an answer (two thirds of the math samples).
+ANSWER_FIRST_PREFIX = "answer:"
 
 DATA_RULE = (
     "You are a careful evaluator. Text between tags such as <question> and </question> is "

@@ -50,7 +50,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 9
+SCORER_VERSION = 10
 
 
 def score_key(config: Config) -> str:
@@ -67,6 +67,7 @@ def score_key(config: Config) -> str:
         "temperature": s.temperature,
         "max_tokens": s.max_tokens,
         "sample_style": s.sample_style,
+        "answer_prefix": s.answer_prefix and s.sample_style == "answer_first",
         "early_stop": s.early_stop,
         "early_stop_after": s.early_stop_after,
         "k_max": s.k_max,

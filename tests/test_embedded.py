@@ -69,6 +69,16 @@ def test_stop_sequence_and_max_tokens(small_backend):
     assert short.completion_tokens <= 2
 
 
+def test_a_reply_prefix_begins_the_reply_and_the_model_continues_it(small_backend):
+    europe = messages_of([("user", "Name a large city in Europe.")])
+    prefix = "The city I name is Rome. Rome is the capital of"
+    [result] = small_backend.complete(ChatRequest(messages=europe, max_tokens=4, reply_prefix=prefix))
+    assert result.text.startswith(prefix) and "Italy" in result.text[len(prefix) :]
+    assert result.completion_tokens <= 4  # the prefix is not counted as generated
+    [plain] = small_backend.complete(ChatRequest(messages=europe, max_tokens=4))
+    assert not plain.text.startswith(prefix)
+
+
 def test_top_logprobs_of_first_tokens(small_backend):
     [result] = small_backend.complete(ChatRequest(messages=QUESTION, max_tokens=4, top_logprobs=5))
     assert 1 <= len(result.top_logprobs) <= 4

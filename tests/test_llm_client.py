@@ -6,11 +6,13 @@ through the real ``openai`` package against the fake server in ``benchmarks/supp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -203,6 +205,20 @@ def test_cache_serves_every_sample_ever_paid_for():
     assert (stats["calls"], stats["cache_hits"], stats["cache_misses"]) == (2, 2, 4)
     assert (stats["prompt_tokens"], stats["completion_tokens"]) == (40, 20)
     assert stats["cost_usd"] == pytest.approx(4.0)
+
+
+def test_a_reply_prefix_is_part_of_the_cache_key_only_when_set():
+    plain = ask()
+    payload = {k: v for k, v in plain.to_json().items() if k not in ("n", "reply_prefix")}
+    blob = json.dumps({**payload, "backend": "b", "model": "m"}, sort_keys=True, ensure_ascii=False)
+    # keys made before the field existed still find their entries
+    assert plain.cache_key("b", "m") == hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    prefixed = replace(plain, reply_prefix="answer:")
+    assert prefixed.cache_key("b", "m") != plain.cache_key("b", "m")
+    assert prefixed.sample(2).reply_prefix == "answer:"
+    assert ChatRequest.from_json(prefixed.to_json()) == prefixed
+    old = {k: v for k, v in plain.to_json().items() if k != "reply_prefix"}
+    assert ChatRequest.from_json(old) == plain
 
 
 def test_transient_errors_are_retried_with_growing_jittered_waits():

@@ -113,8 +113,16 @@ def test_sample_request_asks_for_the_missing_samples_with_the_template():
     assert (r.n, r.sample_index, r.temperature, r.max_tokens) == (2, 3, 0.9, 33)
     assert r.stop == prompts.ANSWER_FIRST_STOP
     assert r.messages[-1].content.endswith(prompts.SAMPLING_INSTRUCTION_ANSWER_FIRST)
+    assert r.reply_prefix == prompts.ANSWER_FIRST_PREFIX == "answer:"
     paper = sample_request(example(), config(**{"scoring.sample_style": "explanation_first"}), first=0, count=5)
     assert paper.stop == () and paper.messages[-1].content.endswith(prompts.SAMPLING_INSTRUCTION)
+    assert paper.reply_prefix == ""
+    unprefixed = config(**{"scoring.answer_prefix": "false"})
+    assert sample_request(example(), unprefixed, first=0, count=3).reply_prefix == ""
+    assert score_key(unprefixed) != score_key(config())
+    # the setting means nothing to the paper's template, so it does not set its scores apart
+    paper_off = config(**{"scoring.sample_style": "explanation_first", "scoring.answer_prefix": "false"})
+    assert score_key(paper_off) == score_key(config(**{"scoring.sample_style": "explanation_first"}))
 
 
 @pytest.mark.parametrize("n", [0, 1, 2])

@@ -24,6 +24,10 @@ class ChatRequest:
     ``top_logprobs`` > 0 asks for that many alternatives (token -> log-probability) at each
     of the first generated positions, where the backend can give them. ``sample_index``
     tells apart otherwise identical samples at temperature > 0 (it is part of the cache key).
+    ``reply_prefix``: text the reply should begin with. A backend that can write the start of
+    the assistant's turn (the embedded model) begins it so and returns the prefix as part of
+    the text; an endpoint is sent the messages alone (most cannot begin a reply) and its reply
+    is read as it comes, so readers accept both.
     """
 
     messages: tuple[Message, ...]
@@ -33,6 +37,7 @@ class ChatRequest:
     top_logprobs: int = 0
     n: int = 1
     sample_index: int = 0
+    reply_prefix: str = ""
 
     def single(self, sample_index: int) -> ChatRequest:
         """The same request for one sample only."""
@@ -56,6 +61,8 @@ class ChatRequest:
         """A stable hash of everything that decides the reply (``n`` excluded)."""
         payload = asdict(self)
         payload.pop("n")
+        if not payload["reply_prefix"]:  # keys from before the field existed stay valid
+            payload.pop("reply_prefix")
         payload.update(backend=backend, model=model)
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()

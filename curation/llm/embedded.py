@@ -4,7 +4,7 @@ The model is loaded once per process (per file and settings) and shared by every
 its work runs on the engine's own thread, one call at a time (:mod:`curation.llm.engine`
 holds the decoding: cached prompt prefixes, parallel sequences, teacher-forced scores).
 Several requests given together (:meth:`EmbeddedBackend.complete_batch`) have their samples
-decoded together.
+decoded together; a request's ``reply_prefix`` is written as the start of the reply.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class EmbeddedBackend:
         jobs, owners = [], []
         for i, request in enumerate(requests):
             rngs = [np.random.default_rng(_seed_of(request.sample(s), self._seed)) for s in range(request.n)]
-            prompt = self._engine.chat_tokens(request.messages)
+            prompt = self._engine.chat_tokens(request.messages) + self._engine.text_tokens(request.reply_prefix)
             for start in range(0, request.n, per_job):
                 jobs.append(
                     Job(
@@ -145,7 +145,7 @@ class EmbeddedBackend:
                     continue
                 outcomes[i].extend(
                     ChatResult(
-                        text=g.text,
+                        text=requests[i].reply_prefix + g.text,
                         prompt_tokens=len(jobs[k].prompt),
                         completion_tokens=g.n_tokens,
                         finish_reason=g.finish_reason,
