@@ -8,7 +8,8 @@ cache, the model loaded once beforehand) under several variants:
   and the examples), the samples and reflections of several examples decoded together as
   parallel sequences (up to 24 at once), early stop when the first samples agree,
   letter-only second reflection, continuations that begin alike (a label set's members)
-  evaluated once up to where they part — and all of llama.cpp's work on one thread;
+  evaluated once up to where they part, answer-first samples begun with ``answer:`` — and
+  all of llama.cpp's work on one thread;
 * ``naive``: each technique off (one cached prompt, samples one by one, all k samples, both
   reflections with their explanation);
 * ``no-<technique>``: the default with that one technique off (``--ablations``);
@@ -57,7 +58,7 @@ from curation.store import Store  # noqa: E402
 
 DATASETS = ("support_intents.jsonl", "passage_qa.jsonl", "math_word_problems.json", "open_chat.csv")
 RESULTS = ROOT / "benchmarks" / "results" / "scoring_speed.json"
-TECHNIQUES = ("prefix_cache", "parallel", "early_stop", "letter_only", "shared_prefix")
+TECHNIQUES = ("prefix_cache", "parallel", "early_stop", "letter_only", "shared_prefix", "answer_prefix")
 
 
 @contextmanager
@@ -71,7 +72,9 @@ def techniques(backend, on: set[str], base: Config):
     if "letter_only" not in on:
         bsdetector.LETTER_ONLY_TOKENS = Config().scoring.reflection_max_tokens
     try:
-        yield base.with_overrides({"scoring.early_stop": "early_stop" in on})
+        yield base.with_overrides(
+            {"scoring.early_stop": "early_stop" in on, "scoring.answer_prefix": "answer_prefix" in on}
+        )
     finally:
         bsdetector.LETTER_ONLY_TOKENS = saved
         backend.parallel = True

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 from curation.arithmetic import wrong as wrong_equations
@@ -90,6 +90,30 @@ def _describe(feature: str, value: object) -> str:
     return str(value)
 
 
+def _dominant(
+    rows: list[dict[str, object]], features: Iterable[str], *, dominance: float, min_rows: int
+) -> dict[str, tuple[object, float]]:
+    """Per feature, the value shared by at least ``dominance`` of the rows and its share
+    (the key set among JSON objects only); features without one are left out."""
+    dominant: dict[str, tuple[object, float]] = {}
+    for feature in features:
+        values = [row[feature] for row in rows if feature != "keys" or row["shape"] == "JSON object"]
+        if len(values) < min_rows:
+            continue
+        value, count = Counter(values).most_common(1)[0]
+        if count / len(values) >= dominance:
+            dominant[feature] = (value, count / len(values))
+    return dominant
+
+
+def structured_responses(responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS) -> bool:
+    """Whether the responses are JSON (objects or arrays) as a dominant format, the way
+    :func:`format_scorer` learns it."""
+    rows = [{"shape": _json_shape(r)[0]} for r in responses]
+    shape = _dominant(rows, ("shape",), dominance=dominance, min_rows=min_rows).get("shape")
+    return shape is not None and shape[0] != "text"
+
+
 def format_scorer(
     responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS
 ) -> Callable[[str], SignalScore]:
@@ -109,15 +133,7 @@ def format_scorer(
     """
     if not 0.5 < dominance <= 1.0:
         raise ValueError(f"dominance must be in (0.5, 1], got {dominance!r}")
-    rows = [_features(r) for r in responses]
-    dominant: dict[str, tuple[object, float]] = {}
-    for feature in _WEIGHTS:
-        values = [row[feature] for row in rows if feature != "keys" or row["shape"] == "JSON object"]
-        if len(values) < min_rows:
-            continue
-        value, count = Counter(values).most_common(1)[0]
-        if count / len(values) >= dominance:
-            dominant[feature] = (value, count / len(values))
+    dominant = _dominant([_features(r) for r in responses], _WEIGHTS, dominance=dominance, min_rows=min_rows)
 
     def score(response: str) -> SignalScore:
         row = _features(response)

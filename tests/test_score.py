@@ -117,6 +117,8 @@ def test_sample_request_asks_for_the_missing_samples_with_the_template():
     paper = sample_request(example(), config(**{"scoring.sample_style": "explanation_first"}), first=0, count=5)
     assert paper.stop == () and paper.messages[-1].content.endswith(prompts.SAMPLING_INSTRUCTION)
     assert paper.reply_prefix == ""
+    # a dataset answering in JSON is sampled in its own format, not after the label
+    assert sample_request(example(), c, first=0, count=3, structured=True).reply_prefix == ""
     unprefixed = config(**{"scoring.answer_prefix": "false"})
     assert sample_request(example(), unprefixed, first=0, count=3).reply_prefix == ""
     assert score_key(unprefixed) != score_key(config())
@@ -567,3 +569,30 @@ def test_ifds_pass_without_the_prompt_runs_only_where_ifd_weighs_in():
     _token_scores(default, batch, Config())
     _token_scores(weighted, batch, config(**{"scoring.w_ifd": 1.0}))
     assert default.asked == [False] and weighted.asked == [True]
+
+
+def test_samples_begin_with_the_label_unless_the_dataset_answers_in_json():
+    from curation.score import ScoreTask, compute_sampled
+    from curation.score_parts import dataset_view
+
+    class Recorder:
+        """Stands in for the client: disagreeing samples, so adaptive k asks for more."""
+
+        def __init__(self):
+            self.requests = []
+
+        def score_tokens(self, messages, response, *, without_prompt=False):
+            return None
+
+        def complete_many(self, requests):
+            self.requests += requests
+            return [[ChatResult(text=f"answer: {r.sample_index + i}") for i in range(r.n)] for r in requests]
+
+    tickets = [example(f"Ticket {i}", '{"intent": "refund_request"}', example_id=f"t{i}") for i in range(6)]
+    plain = [example(f"Question {i}", f"Answer {i}", example_id=f"q{i}") for i in range(6)]
+    for examples, prefix in ((tickets, ""), (plain, prompts.ANSWER_FIRST_PREFIX)):
+        client = Recorder()
+        [scored] = compute_sampled([ScoreTask(examples[0], {})], client, config=Config(), view=dataset_view(examples))
+        samples = [r for r in client.requests if r.temperature > 0]
+        assert not isinstance(scored, Exception) and len(samples) == 2  # the first three, then the rest
+        assert {r.reply_prefix for r in samples} == {prefix}

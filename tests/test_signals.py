@@ -208,3 +208,13 @@ def test_ifd_score_in_range_and_decreasing_in_loss_with_prompt(a, b, without):
 def test_likelihood_monotone(a, b):
     lo, hi = sorted((a, b))
     assert 0.0 <= S.likelihood_score(lo) <= S.likelihood_score(hi) <= 1.0
+
+
+def test_structured_responses_are_json_as_the_dominant_format():
+    tickets = ['{"intent": "refund_request"}'] * 8 + ["Sorry, no intent here.", "  [1, 2]  "]
+    assert S.structured_responses(tickets)
+    assert S.structured_responses(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"])
+    assert not S.structured_responses(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."])
+    # JSON but not dominant (6 of 10 < 0.7), or too few rows to learn from
+    assert not S.structured_responses(['{"a": 1}'] * 6 + ["plain text"] * 4)
+    assert not S.structured_responses(['{"a": 1}'] * 4)
