@@ -50,7 +50,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 10
+SCORER_VERSION = 11
 
 
 def score_key(config: Config) -> str:
