@@ -33,8 +33,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from curation.config import Config  # noqa: E402
+from curation.estimate import estimate_run  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
-from curation.pipeline import estimate_run, run_pipeline  # noqa: E402
+from curation.pipeline import run_pipeline  # noqa: E402
 from curation.store import Store  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "eta.json"

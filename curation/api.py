@@ -23,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 from curation import ingest
 from curation.config import Config
 from curation.errors import ConfigError
+from curation.estimate import RunEstimate, estimate_run
 from curation.export import OWN_FORMAT, ExportResult, export_dataset
-from curation.pipeline import STAGES, ProgressFn, RunEstimate, RunSummary, StopFn, estimate_run, run_pipeline
+from curation.phases import ProgressFn
+from curation.pipeline import STAGES, RunSummary, StopFn, run_pipeline
 from curation.store import DEFAULT_STORE, Store, prompt_from_json, prompt_text
 
 if TYPE_CHECKING:

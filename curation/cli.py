@@ -209,7 +209,8 @@ def _config(args: argparse.Namespace, last_run: dict | None) -> Config:
 def _run_stages(args: argparse.Namespace, stages: tuple[str, ...]) -> int:
     from shlex import quote
 
-    from curation.pipeline import estimate_run, run_pipeline, tier_plan_text
+    from curation.estimate import estimate_run, tier_plan_text
+    from curation.pipeline import run_pipeline
     from curation.progress import ProgressBar
     from curation.throughput import duration
 

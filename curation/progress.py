@@ -8,14 +8,14 @@ import sys
 
 from tqdm import tqdm
 
-from curation.pipeline import PHASES, Progress
+from curation.phases import PHASES, Progress
 
 #: tqdm's own rate and ETA are left out: the pipeline's weighted ones are shown instead.
 BAR_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} {unit}{postfix}"
 
 
 class ProgressBar:
-    """One tqdm bar per phase, fed by :class:`~curation.pipeline.Progress` reports."""
+    """One tqdm bar per phase, fed by :class:`~curation.phases.Progress` reports."""
 
     def __init__(self, *, price_known: bool = False, stream=None):
         self._bar: tqdm | None = None

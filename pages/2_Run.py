@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from curation import pipeline
+from curation import estimate
 from curation.errors import ConfigError, CurationError
 from ui.common import sidebar, store_or_stop
 from ui.forms import last_config, run_config_form, show_estimate, show_job
@@ -53,7 +53,7 @@ except ConfigError as e:
 if config is not None:
     st.subheader("Estimate")
     try:
-        show_estimate(pipeline.estimate_run(store, dataset.name, config))
+        show_estimate(estimate.estimate_run(store, dataset.name, config))
     except CurationError as e:
         st.error(str(e))
     st.caption("An upper bound: calls already in the cache cost nothing.")

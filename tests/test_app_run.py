@@ -10,10 +10,11 @@ import time
 
 import pytest
 
-from curation import pipeline
+from curation import estimate, pipeline
 from curation.errors import ConfigError
 from curation.ingest import import_file
-from curation.pipeline import Progress, RunSummary
+from curation.phases import Progress
+from curation.pipeline import RunSummary
 from curation.store import Store
 from tests.browser.apptest import app, texts, use_store
 from tests.browser.seed import SAMPLE_DIR
@@ -98,7 +99,7 @@ def test_a_config_error_is_shown(store_file, monkeypatch):
     def bad_estimate(store, dataset, config):
         raise ConfigError("config: llm.model = 'x' is neither a packaged model nor an existing .gguf file")
 
-    monkeypatch.setattr(pipeline, "estimate_run", bad_estimate)
+    monkeypatch.setattr(estimate, "estimate_run", bad_estimate)
     at = app("run").run()
     assert not at.exception
     assert any("llm.model = 'x'" in t for t in texts(at, "error"))

@@ -20,10 +20,11 @@ from benchmarks.support.fake_openai import BAD_REQUEST, FakeOpenAIServer
 from curation import cli
 from curation.config import Config
 from curation.errors import BudgetExceededError, ConfigError, LLMError
+from curation.estimate import estimate_run
 from curation.ingest import import_file
 from curation.llm import batch, make_client
 from curation.llm.base import ChatRequest, MemoryCache
-from curation.pipeline import estimate_run, run_pipeline
+from curation.pipeline import run_pipeline
 from curation.records import messages_of
 from curation.store import Store
 from tests.support.scripted import ARITHMETIC, JUDGE, ArithmeticModel, kind_of, openai_overrides, write_records

@@ -9,12 +9,13 @@ import io
 
 import pytest
 
-from curation import pipeline
+from curation import phases, pipeline
 from curation.config import Config, LLMConfig
+from curation.estimate import estimate_preparation, estimate_run
 from curation.ingest import import_file
 from curation.llm import embedded, packaged
 from curation.llm.packaged import ASSEMBLY_BYTES_PER_S, PackagedModel, needs_assembly, resolve_model_path
-from curation.pipeline import Progress, estimate_preparation, estimate_run
+from curation.phases import Progress
 from curation.progress import ProgressBar, postfix
 from tests.support.scripted import ARITHMETIC, write_records
 
@@ -90,7 +91,9 @@ def test_a_first_use_is_its_own_phase_before_loading(split, no_engine, store):
         ("load", 0, 2, "MB"),
         ("load", 2, 2, "MB"),
     ]
-    assert events[0].eta_s == pytest.approx(2 / (ASSEMBLY_BYTES_PER_S / MIB))  # timed from the start
+    # timed from the start (the microseconds between the phase's start and its first report
+    # weigh in the rate: on a loaded machine they moved it past approx's default 1e-6)
+    assert events[0].eta_s == pytest.approx(2 / (ASSEMBLY_BYTES_PER_S / MIB), rel=1e-3)
     assert (
         events[2]
         .describe()
@@ -105,7 +108,7 @@ def test_a_first_use_is_its_own_phase_before_loading(split, no_engine, store):
 
 
 def test_preparing_comes_first_then_loading():
-    assert list(pipeline.PHASES)[:2] == ["assemble", "load"]
+    assert list(phases.PHASES)[:2] == ["assemble", "load"]
 
 
 # -- the estimate -------------------------------------------------------------------------------

@@ -59,6 +59,8 @@ LAYERS = {
     "presets": "stage",
     "finetune": "stage",
     "pipeline": "pipeline",
+    "estimate": "pipeline",
+    "phases": "pipeline",
     "cli": "front",
     "progress": "front",
     "api": "front",

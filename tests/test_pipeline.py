@@ -33,7 +33,8 @@ from curation.errors import ConfigError, StorageError
 from curation.export import export_dataset
 from curation.ingest import import_file
 from curation.llm.client import LLMClient
-from curation.pipeline import Progress, run_pipeline
+from curation.phases import Progress
+from curation.pipeline import run_pipeline
 from curation.score import score_key
 from curation.store import Store
 from tests.support import raw_sql

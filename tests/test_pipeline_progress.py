@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from benchmarks.support.fake_openai import FakeOpenAIServer
-from curation import pipeline
+from curation import estimate, pipeline
 from curation.config import Config
+from curation.estimate import estimate_run, measured_seconds, tier_plan_text
 from curation.ingest import import_file
-from curation.pipeline import Progress, estimate_run, measured_seconds, run_pipeline, tier_plan_text
+from curation.phases import Progress
+from curation.pipeline import run_pipeline
 from curation.score import score_key
 from tests.support.scripted import ARITHMETIC, ArithmeticModel, openai_overrides, write_records
 
@@ -59,7 +61,7 @@ def test_runs_served_from_the_cache_do_not_count():
 def assembled(monkeypatch):
     """The default model counts as assembled, whatever this machine's cache holds (its first
     use is timed in tests/test_first_use.py)."""
-    monkeypatch.setattr(pipeline, "needs_assembly", lambda model, *, model_dir=None: 0)
+    monkeypatch.setattr(estimate, "needs_assembly", lambda model, *, model_dir=None: 0)
 
 
 @pytest.fixture
@@ -148,12 +150,12 @@ def test_the_contrast_costs_what_the_datasets_shape_and_the_backend_make_it(stor
     info = import_file(store, path, name=shape).dataset
     vllm = Config().with_overrides(openai_overrides("http://127.0.0.1:9", "KEY", **{"llm.prompt_logprobs": "on"}))
     examples = list(store.iter_examples(info.dataset_id))
-    assert pipeline.contrast_calls(examples, Config()) == embedded
-    assert pipeline.contrast_calls(examples, vllm) == endpoint
-    assert pipeline.calls_per_example(vllm, contrast=endpoint)["contrast"] == endpoint
+    assert estimate.contrast_calls(examples, Config()) == embedded
+    assert estimate.contrast_calls(examples, vllm) == endpoint
+    assert estimate.calls_per_example(vllm, contrast=endpoint)["contrast"] == endpoint
     # an endpoint without likelihoods has no contrast to pay for
     assert (
-        pipeline.calls_per_example(vllm.with_overrides({"llm.prompt_logprobs": "off"}), contrast=endpoint)["contrast"]
+        estimate.calls_per_example(vllm.with_overrides({"llm.prompt_logprobs": "off"}), contrast=endpoint)["contrast"]
         == 0
     )
 

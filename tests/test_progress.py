@@ -7,7 +7,7 @@ import io
 
 from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation.cli import main
-from curation.pipeline import Progress
+from curation.phases import Progress
 from curation.progress import ProgressBar, postfix
 from tests.support.scripted import ArithmeticModel, write_records
 

@@ -29,8 +29,10 @@ from curation.config import (
     term,
 )
 from curation.errors import ConfigError, CurationError
+from curation.estimate import RunEstimate, tier_plan_text
 from curation.llm.packaged import PACKAGED_MODELS
-from curation.pipeline import PHASES, STAGES, RunEstimate, tier_plan_text
+from curation.phases import PHASES
+from curation.pipeline import STAGES
 from curation.store import DatasetInfo, Store
 from curation.throughput import duration
 from ui.jobs import RunJob

@@ -19,7 +19,8 @@ import streamlit as st
 from curation import pipeline
 from curation.config import Config
 from curation.errors import CurationError
-from curation.pipeline import Progress, RunSummary
+from curation.phases import Progress
+from curation.pipeline import RunSummary
 from curation.store import Store
 
 log = logging.getLogger(__name__)
