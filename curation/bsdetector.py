@@ -24,23 +24,21 @@ LETTER_ONLY_TOKENS = 5
 SPLIT_SHARE = (0.4, 0.6)
 
 
-def sample_request(
-    example: Example, config: Config, *, first: int, count: int, structured: bool = False
-) -> ChatRequest:
+def sample_request(example: Example, config: Config, *, first: int, count: int, opening: str = "") -> ChatRequest:
     """Samples ``first`` .. ``first + count - 1`` of ``example``. Answer-first samples begin
-    with the template's label (``scoring.answer_prefix``) unless the dataset's responses are
-    ``structured`` (JSON): a model told to reply in JSON then leaves its format for prose
-    after the label (support tickets: consistency AUROC 0.53 -> 0.44), while without it the
+    (``scoring.answer_prefix``) with the template's label, or with the dataset's JSON
+    ``opening`` where its responses are JSON: after the label a model told to reply in JSON
+    left that format for prose (support tickets: consistency AUROC 0.53 -> 0.44), and the
     JSON reply itself is the answer."""
     s = config.scoring
     answer_first = s.sample_style == "answer_first"
-    prefixed = answer_first and s.answer_prefix and not structured
+    prefix = (opening or prompts.ANSWER_FIRST_PREFIX) if answer_first and s.answer_prefix else ""
     return ChatRequest(
         messages=prompts.build_sampling_messages(example.prompt, answer_first=answer_first),
         temperature=s.temperature,
         max_tokens=s.max_tokens,
         stop=prompts.ANSWER_FIRST_STOP if answer_first else (),
-        reply_prefix=prompts.ANSWER_FIRST_PREFIX if prefixed else "",
+        reply_prefix=prefix,
         n=count,
         sample_index=first,
     )

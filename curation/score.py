@@ -50,7 +50,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 11
+SCORER_VERSION = 12
 
 
 def score_key(config: Config) -> str:
@@ -210,11 +210,11 @@ def score_work(phase: str, config: Config, view: DatasetView) -> Work:
     return Work(
         compute=compute_cheap if phase == "score" else compute_sampled,
         context=shared,
-        lookups=lambda tasks: _lookups(phase, tasks, config, structured=view.structured),
+        lookups=lambda tasks: _lookups(phase, tasks, config, opening=view.opening),
     )
 
 
-def _lookups(phase: str, tasks: list[ScoreTask], config: Config, *, structured: bool) -> Lookups:
+def _lookups(phase: str, tasks: list[ScoreTask], config: Config, *, opening: str) -> Lookups:
     """The calls of ``tasks`` that an earlier run may have paid for: the likelihood pass, the
     reflections and every sample adaptive k may draw (the cheap tier: its one reflection)."""
     requests = []
@@ -225,7 +225,7 @@ def _lookups(phase: str, tasks: list[ScoreTask], config: Config, *, structured: 
             continue
         most = max(config.scoring.k, config.scoring.k_max, first_sample_count(config))
         requests += asked + (
-            [sample_request(task.example, config, first=0, count=most, structured=structured)] if most else []
+            [sample_request(task.example, config, first=0, count=most, opening=opening)] if most else []
         )
     return Lookups(requests, [(t.example.prompt, t.example.response) for t in tasks])
 
@@ -363,7 +363,7 @@ def compute_sampled(
     tokens = _token_scores(client, batch, config)
     asks = [
         reflection_requests(t.example, config)
-        + ([sample_request(t.example, config, first=0, count=first, structured=view.structured)] if first else [])
+        + ([sample_request(t.example, config, first=0, count=first, opening=view.opening)] if first else [])
         for t in batch
     ]
     per_example = len(asks[0])
@@ -371,7 +371,7 @@ def compute_sampled(
     if any(isinstance(o, BudgetExceededError) for o in outcomes):
         raise BudgetExceededError("budget reached")
     pending = [(t.example, outcomes[i * per_example : (i + 1) * per_example]) for i, t in enumerate(batch)]
-    more = _more_samples(pending, config, client, structured=view.structured) if first else {}
+    more = _more_samples(pending, config, client, opening=view.opening) if first else {}
     out: list[ExampleScore | LLMError] = []
     for task, (example, own) in zip(batch, pending):
         extra = more.get(example.example_id, [])
@@ -425,7 +425,7 @@ def _rival(
 
 
 def _more_samples(
-    pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient, *, structured: bool
+    pending: list[tuple[Example, list[Any]]], config: Config, client: LLMClient, *, opening: str
 ) -> dict[str, list[ChatResult] | LLMError]:
     """Adaptive k: the further samples of each example whose samples so far did not settle it,
     drawn round by round (up to k, then up to ``k_max`` on a split) for the whole batch at once."""
@@ -442,7 +442,7 @@ def _more_samples(
             if count > 0:
                 wanted.append((e, count))
         requests = [
-            sample_request(e, config, first=len(drawn[e.example_id]), count=n, structured=structured) for e, n in wanted
+            sample_request(e, config, first=len(drawn[e.example_id]), count=n, opening=opening) for e, n in wanted
         ]
         examples = []
         for (e, _), outcome in zip(wanted, client.complete_many(requests)):

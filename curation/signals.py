@@ -106,12 +106,16 @@ def _dominant(
     return dominant
 
 
-def structured_responses(responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS) -> bool:
-    """Whether the responses are JSON (objects or arrays) as a dominant format, the way
-    :func:`format_scorer` learns it."""
+#: The first character of each JSON shape.
+_JSON_OPENINGS = {"JSON object": "{", "JSON array": "["}
+
+
+def json_opening(responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS) -> str:
+    """``{`` or ``[`` where the responses are JSON objects or arrays as a dominant format (the
+    way :func:`format_scorer` learns it), else ``""``."""
     rows = [{"shape": _json_shape(r)[0]} for r in responses]
     shape = _dominant(rows, ("shape",), dominance=dominance, min_rows=min_rows).get("shape")
-    return shape is not None and shape[0] != "text"
+    return _JSON_OPENINGS.get(shape[0], "") if shape else ""
 
 
 def format_scorer(

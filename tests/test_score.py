@@ -118,9 +118,10 @@ def test_sample_request_asks_for_the_missing_samples_with_the_template():
     assert paper.stop == () and paper.messages[-1].content.endswith(prompts.SAMPLING_INSTRUCTION)
     assert paper.reply_prefix == ""
     # a dataset answering in JSON is sampled in its own format, not after the label
-    assert sample_request(example(), c, first=0, count=3, structured=True).reply_prefix == ""
+    assert sample_request(example(), c, first=0, count=3, opening="{").reply_prefix == "{"
     unprefixed = config(**{"scoring.answer_prefix": "false"})
     assert sample_request(example(), unprefixed, first=0, count=3).reply_prefix == ""
+    assert sample_request(example(), unprefixed, first=0, count=3, opening="{").reply_prefix == ""
     assert score_key(unprefixed) != score_key(config())
     # the setting means nothing to the paper's template, so it does not set its scores apart
     paper_off = config(**{"scoring.sample_style": "explanation_first", "scoring.answer_prefix": "false"})
@@ -571,7 +572,7 @@ def test_ifds_pass_without_the_prompt_runs_only_where_ifd_weighs_in():
     assert default.asked == [False] and weighted.asked == [True]
 
 
-def test_samples_begin_with_the_label_unless_the_dataset_answers_in_json():
+def test_samples_begin_with_the_label_or_the_json_opening_of_the_dataset():
     from curation.score import ScoreTask, compute_sampled
     from curation.score_parts import dataset_view
 
@@ -590,7 +591,7 @@ def test_samples_begin_with_the_label_unless_the_dataset_answers_in_json():
 
     tickets = [example(f"Ticket {i}", '{"intent": "refund_request"}', example_id=f"t{i}") for i in range(6)]
     plain = [example(f"Question {i}", f"Answer {i}", example_id=f"q{i}") for i in range(6)]
-    for examples, prefix in ((tickets, ""), (plain, prompts.ANSWER_FIRST_PREFIX)):
+    for examples, prefix in ((tickets, "{"), (plain, prompts.ANSWER_FIRST_PREFIX)):
         client = Recorder()
         [scored] = compute_sampled([ScoreTask(examples[0], {})], client, config=Config(), view=dataset_view(examples))
         samples = [r for r in client.requests if r.temperature > 0]

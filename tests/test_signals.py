@@ -210,11 +210,11 @@ def test_likelihood_monotone(a, b):
     assert 0.0 <= S.likelihood_score(lo) <= S.likelihood_score(hi) <= 1.0
 
 
-def test_structured_responses_are_json_as_the_dominant_format():
+def test_json_opening_of_responses_that_are_json_as_the_dominant_format():
     tickets = ['{"intent": "refund_request"}'] * 8 + ["Sorry, no intent here.", "  [1, 2]  "]
-    assert S.structured_responses(tickets)
-    assert S.structured_responses(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"])
-    assert not S.structured_responses(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."])
+    assert S.json_opening(tickets) == "{"
+    assert S.json_opening(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"]) == "["
+    assert S.json_opening(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."]) == ""
     # JSON but not dominant (6 of 10 < 0.7), or too few rows to learn from
-    assert not S.structured_responses(['{"a": 1}'] * 6 + ["plain text"] * 4)
-    assert not S.structured_responses(['{"a": 1}'] * 4)
+    assert S.json_opening(['{"a": 1}'] * 6 + ["plain text"] * 4) == ""
+    assert S.json_opening(['{"a": 1}'] * 4) == ""
