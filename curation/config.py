@@ -188,8 +188,9 @@ class ScoringConfig:
     #: ``explanation_first``: the paper's template (reasoning, then the answer); ``answer_first``
     #: asks for the answer first and stops there (far fewer tokens on a CPU model).
     sample_style: str = "answer_first"
-    #: Answer-first samples begin with the template's ``answer:`` where the backend can write
-    #: the start of a reply (the embedded model; an endpoint is asked the messages alone).
+    #: Answer-first samples begin with the template's ``answer:`` (or the dataset's JSON opening,
+    #: ``{`` or ``[``, where its responses are JSON) where the backend can write the start of a
+    #: reply (the embedded model; an endpoint is asked the messages alone).
     answer_prefix: bool = True
     #: Draw ``early_stop_after`` samples first, the rest only when they disagree.
     early_stop: bool = True
