@@ -32,7 +32,7 @@ def sample_request(example: Example, config: Config, *, first: int, count: int, 
     JSON reply itself is the answer."""
     s = config.scoring
     answer_first = s.sample_style == "answer_first"
-    prefix = (opening or prompts.ANSWER_FIRST_PREFIX) if answer_first and s.answer_prefix else ""
+    prefix = (opening or prompts.ANSWER_FIRST_PREFIX) if samples_prefixed(config) else ""
     return ChatRequest(
         messages=prompts.build_sampling_messages(example.prompt, answer_first=answer_first),
         temperature=s.temperature,
@@ -42,6 +42,12 @@ def sample_request(example: Example, config: Config, *, first: int, count: int, 
         n=count,
         sample_index=first,
     )
+
+
+def samples_prefixed(config: Config) -> bool:
+    """Whether samples begin with a reply prefix (:func:`sample_request`): answer-first ones
+    with ``scoring.answer_prefix`` on."""
+    return config.scoring.sample_style == "answer_first" and config.scoring.answer_prefix
 
 
 def reflection_requests(example: Example, config: Config) -> list[ChatRequest]:

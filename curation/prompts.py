@@ -45,7 +45,7 @@ SAMPLING_INSTRUCTION_ANSWER_FIRST = (
 ANSWER_FIRST_STOP = ("\nexplanation", "explanation:")
 #: The answer-first template's label, written as the start of a sample's reply where the
 #: backend can (the embedded model): a small model otherwise often begins a step-by-step
-#: analysis that reaches the token cap without an answer (two thirds of the math samples).
+#: analysis that reaches the token cap without an answer (73 % of the math samples).
 ANSWER_FIRST_PREFIX = "answer:"
 
 DATA_RULE = (

@@ -35,6 +35,7 @@ from curation.bsdetector import (
     first_sample_count,
     reflection_requests,
     sample_request,
+    samples_prefixed,
     samples_wanted,
 )
 from curation.config import Config
@@ -67,7 +68,7 @@ def score_key(config: Config) -> str:
         "temperature": s.temperature,
         "max_tokens": s.max_tokens,
         "sample_style": s.sample_style,
-        "answer_prefix": s.answer_prefix and s.sample_style == "answer_first",
+        "answer_prefix": samples_prefixed(config),
         "early_stop": s.early_stop,
         "early_stop_after": s.early_stop_after,
         "k_max": s.k_max,

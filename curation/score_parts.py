@@ -53,13 +53,14 @@ def dataset_view(examples: list[Example], *, rules: bool = True) -> DatasetView:
     """The dataset's :class:`DatasetView`; ``rules=False`` skips the per-example rule signals
     (Auto-Correct needs only the shape and the format)."""
     responses = [e.response for e in examples]
-    format_of = signals.format_scorer(responses)
+    learnt = signals.dominant_format(responses)  # one pass over the responses for both uses
+    format_of = signals.score_against(learnt)
     per_example: dict[str, dict[str, signals.SignalScore]] = {}
     if rules:
         marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
         per_example = {e.example_id: {"format": format_of(e.response), "injection": m} for e, m in zip(examples, marks)}
     shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
-    return DatasetView(shape, format_of, per_example, signals.json_opening(responses))
+    return DatasetView(shape, format_of, per_example, signals.json_opening(learnt))
 
 
 def run_contest(

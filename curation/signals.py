@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from curation.arithmetic import wrong as wrong_equations
@@ -90,13 +90,30 @@ def _describe(feature: str, value: object) -> str:
     return str(value)
 
 
-def _dominant(
-    rows: list[dict[str, object]], features: Iterable[str], *, dominance: float, min_rows: int
-) -> dict[str, tuple[object, float]]:
-    """Per feature, the value shared by at least ``dominance`` of the rows and its share
-    (the key set among JSON objects only); features without one are left out."""
-    dominant: dict[str, tuple[object, float]] = {}
-    for feature in features:
+#: A dataset's dominant format (:func:`dominant_format`): per pattern, the value shared by at
+#: least the dominance share of the responses, and that share.
+DominantFormat = dict[str, tuple[object, float]]
+
+
+def dominant_format(
+    responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS
+) -> DominantFormat:
+    """Learn the dataset's dominant format from ``responses``.
+
+    Patterns: shape (JSON object / JSON array / text); among JSON objects, the key set; a
+    ``#### N`` final line or not; short (<= 8 words) or long; the first character's class;
+    the last character's class. A pattern is dominant where one value is shared by at least
+    ``dominance`` of the rows (JSON objects only, for the key set); none is with fewer than
+    ``min_rows`` rows.
+
+    Raises:
+        ValueError: ``dominance`` is not in (0.5, 1].
+    """
+    if not 0.5 < dominance <= 1.0:
+        raise ValueError(f"dominance must be in (0.5, 1], got {dominance!r}")
+    rows = [_features(r) for r in responses]
+    dominant: DominantFormat = {}
+    for feature in _WEIGHTS:
         values = [row[feature] for row in rows if feature != "keys" or row["shape"] == "JSON object"]
         if len(values) < min_rows:
             continue
@@ -110,34 +127,30 @@ def _dominant(
 _JSON_OPENINGS = {"JSON object": "{", "JSON array": "["}
 
 
-def json_opening(responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS) -> str:
-    """``{`` or ``[`` where the responses are JSON objects or arrays as a dominant format (the
-    way :func:`format_scorer` learns it), else ``""``."""
-    rows = [{"shape": _json_shape(r)[0]} for r in responses]
-    shape = _dominant(rows, ("shape",), dominance=dominance, min_rows=min_rows).get("shape")
-    return _JSON_OPENINGS.get(shape[0], "") if shape else ""
+def json_opening(dominant: DominantFormat) -> str:
+    """``{`` or ``[`` where the dominant format's shape is a JSON object or array, else ``""``."""
+    shape = dominant.get("shape")
+    return _JSON_OPENINGS.get(str(shape[0]), "") if shape else ""
 
 
 def format_scorer(
     responses: Sequence[str], *, dominance: float = DOMINANCE, min_rows: int = MIN_ROWS
 ) -> Callable[[str], SignalScore]:
-    """Learn the dataset's dominant format from ``responses`` and return a function that
-    scores any response against it (a candidate correction as well as a recorded response).
-
-    Patterns: shape (JSON object / JSON array / text); among JSON objects, the key set; a
-    ``#### N`` final line or not; short (<= 8 words) or long; the first character's class;
-    the last character's class. Where one value is shared by at least ``dominance`` of the
-    rows (JSON objects only, for the key set), a response with another value has its score
-    multiplied by ``1 - weight * share`` (weights: shape 0.9, keys 0.8, final line 0.9,
-    length 0.5, first and last character 0.3). Every score is 1 when there are fewer than
-    ``min_rows`` rows.
+    """Learn the dataset's dominant format from ``responses`` (:func:`dominant_format`) and
+    return a function that scores any response against it (:func:`score_against`).
 
     Raises:
         ValueError: ``dominance`` is not in (0.5, 1].
     """
-    if not 0.5 < dominance <= 1.0:
-        raise ValueError(f"dominance must be in (0.5, 1], got {dominance!r}")
-    dominant = _dominant([_features(r) for r in responses], _WEIGHTS, dominance=dominance, min_rows=min_rows)
+    return score_against(dominant_format(responses, dominance=dominance, min_rows=min_rows))
+
+
+def score_against(dominant: DominantFormat) -> Callable[[str], SignalScore]:
+    """A function that scores any response (a candidate correction as well as a recorded
+    response) against a dominant format: a response with another value than a dominant
+    pattern's has its score multiplied by ``1 - weight * share`` (weights: shape 0.9, keys 0.8,
+    final line 0.9, length 0.5, first and last character 0.3); with no dominant pattern every
+    score is 1."""
 
     def score(response: str) -> SignalScore:
         row = _features(response)
@@ -383,7 +396,11 @@ __all__ = [
     "MIN_ROWS",
     "DOMINANCE",
     "SHORT_WORDS",
+    "DominantFormat",
+    "dominant_format",
+    "score_against",
     "format_scorer",
+    "json_opening",
     "format_consistency",
     "degenerate",
     "ifd_score",

@@ -211,10 +211,13 @@ def test_likelihood_monotone(a, b):
 
 
 def test_json_opening_of_responses_that_are_json_as_the_dominant_format():
+    def opening(responses):
+        return S.json_opening(S.dominant_format(responses))
+
     tickets = ['{"intent": "refund_request"}'] * 8 + ["Sorry, no intent here.", "  [1, 2]  "]
-    assert S.json_opening(tickets) == "{"
-    assert S.json_opening(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"]) == "["
-    assert S.json_opening(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."]) == ""
+    assert opening(tickets) == "{"
+    assert opening(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"]) == "["
+    assert opening(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."]) == ""
     # JSON but not dominant (6 of 10 < 0.7), or too few rows to learn from
-    assert S.json_opening(['{"a": 1}'] * 6 + ["plain text"] * 4) == ""
-    assert S.json_opening(['{"a": 1}'] * 4) == ""
+    assert opening(['{"a": 1}'] * 6 + ["plain text"] * 4) == ""
+    assert opening(['{"a": 1}'] * 4) == ""
