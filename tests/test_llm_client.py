@@ -330,8 +330,10 @@ def test_persistent_faults_end_in_an_llm_error():
 
 
 def test_many_requests_with_injected_faults_all_end_answered_or_failed():
-    with FakeOpenAIServer(reply="fine", fault_rate=0.2, seed=3, timeout_sleep_s=1.0) as server:
-        client = openai_client(server, concurrency=32, max_attempts=3)
+    # The client waits 1 s: an "ok" reply delayed past it by 32 threads on 2 busy cores would be
+    # retried and counted as a fault (a flake at 0.25 s); a timeout fault stalls 2 s, past it.
+    with FakeOpenAIServer(reply="fine", fault_rate=0.2, seed=3, timeout_sleep_s=2.0) as server:
+        client = openai_client(server, concurrency=32, max_attempts=3, timeout_s=1.0)
         outcomes = client.complete_many([ask(f"question {i}") for i in range(200)])
         received = server.count()
         faults = received - server.count("ok")
