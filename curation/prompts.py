@@ -41,8 +41,9 @@ SAMPLING_INSTRUCTION_ANSWER_FIRST = (
     "answer: [provide your answer]\nexplanation: [insert step-by-step analysis]"
 )
 
-#: Stop sequences for answer-first samples: generation ends once the answer is given.
-ANSWER_FIRST_STOP = ("\nexplanation", "explanation:")
+#: Stop sequences for answer-first samples: generation ends once the answer is given (a
+#: small model often writes the label capitalised).
+ANSWER_FIRST_STOP = ("\nexplanation", "explanation:", "\nExplanation", "Explanation:")
 #: The answer-first template's label, written as the start of a sample's reply where the
 #: backend can (the embedded model): a small model otherwise often begins a step-by-step
 #: analysis that reaches the token cap without an answer (73 % of the math samples).

@@ -51,7 +51,7 @@ from curation.store import DatasetInfo, Store, prompt_text
 log = logging.getLogger(__name__)
 
 #: Bump when prompts, parsing or the stored signals change, so old scores are not mixed with new.
-SCORER_VERSION = 12
+SCORER_VERSION = 13
 
 
 def score_key(config: Config) -> str:

@@ -40,8 +40,8 @@ class DatasetView:
     """What scoring and correcting learn from the whole dataset once: its shape (closed set,
     extractive, reasoning), its dominant format, per example id the rule signals ``format``
     and ``injection`` (markers not common in the dataset), and the ``opening`` of its
-    responses where they are JSON as the dominant format (``{`` or ``[``: samples begin
-    with it, see :func:`curation.bsdetector.sample_request`)."""
+    responses where they are JSON as the dominant format (``{"intent": "``, or ``{`` or
+    ``[``: samples begin with it, see :func:`curation.bsdetector.sample_request`)."""
 
     shape: contest.DatasetShape
     format_of: Callable[[str], signals.SignalScore]
@@ -60,7 +60,7 @@ def dataset_view(examples: list[Example], *, rules: bool = True) -> DatasetView:
         marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
         per_example = {e.example_id: {"format": format_of(e.response), "injection": m} for e, m in zip(examples, marks)}
     shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
-    return DatasetView(shape, format_of, per_example, signals.json_opening(learnt))
+    return DatasetView(shape, format_of, per_example, signals.json_opening(responses, learnt))
 
 
 def run_contest(

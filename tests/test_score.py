@@ -591,7 +591,7 @@ def test_samples_begin_with_the_label_or_the_json_opening_of_the_dataset():
 
     tickets = [example(f"Ticket {i}", '{"intent": "refund_request"}', example_id=f"t{i}") for i in range(6)]
     plain = [example(f"Question {i}", f"Answer {i}", example_id=f"q{i}") for i in range(6)]
-    for examples, prefix in ((tickets, "{"), (plain, prompts.ANSWER_FIRST_PREFIX)):
+    for examples, prefix in ((tickets, '{"intent": "'), (plain, prompts.ANSWER_FIRST_PREFIX)):
         client = Recorder()
         [scored] = compute_sampled([ScoreTask(examples[0], {})], client, config=Config(), view=dataset_view(examples))
         samples = [r for r in client.requests if r.temperature > 0]

@@ -212,10 +212,16 @@ def test_likelihood_monotone(a, b):
 
 def test_json_opening_of_responses_that_are_json_as_the_dominant_format():
     def opening(responses):
-        return S.json_opening(S.dominant_format(responses))
+        return S.json_opening(responses, S.dominant_format(responses))
 
+    # up to the first value (its opening quote), never the value, though 8 of 10 share it
     tickets = ['{"intent": "refund_request"}'] * 8 + ["Sorry, no intent here.", "  [1, 2]  "]
-    assert opening(tickets) == "{"
+    assert opening(tickets) == '{"intent": "'
+    assert opening(['{"answer": 42}'] * 5) == '{"answer":'  # the number's space is left to the model
+    assert opening(['[{"a": "x"}]', '[ {"a": "y"}]', '[{"a": "z"}]', '[{"a": "x"}]', '[{"a": "w"}]']) == '[{"a": "'
+    assert opening(['{\n  "a": "x"\n}'] * 5) == '{\n  "a": "'
+    # the first key differs too often: the bracket alone
+    assert opening(['{"a": 1}', '{"b": 2}', '{"c": 1}', '{"d": 1}', '{"a": 3}']) == "{"
     assert opening(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"]) == "["
     assert opening(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."]) == ""
     # JSON but not dominant (6 of 10 < 0.7), or too few rows to learn from
