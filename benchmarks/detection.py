@@ -18,6 +18,12 @@ all), the cascade, and the cheap tier alone; plus, with no further call, ``full`
 before the ending rule (``scoring.w_ending=0``). Each row also gives the AUROC on the design
 and held-out halves (a hash of the id) and the share of examples the sampled tier took.
 
+Samples are drawn at temperature 1, so any change to a sample request (a prompt, a stop, a
+prefix) draws new ones, and the AUROC moves with the draw alone. ``±`` (``auroc_draw_sd``) is
+that spread: the standard deviation of the final confidence's AUROC when each sampled
+example's samples are redrawn, with replacement, from its own (200 redraws, no call). Two
+variants that differ by less than about twice it cannot be told apart on one draw.
+
 Run from the repository root (about 10-30 s per example on 2 CPU cores when fresh)::
 
     python -m benchmarks.detection --per-dataset 30 --fresh
@@ -77,6 +83,34 @@ def _auroc(values: list[float | None], errors: list[int]) -> float | None:
     if len({e for _, e in pairs}) < 2:
         return None
     return round(cmath.error_auroc([v for v, _ in pairs], [e for _, e in pairs]), 3)
+
+
+def draw_spread(
+    rows: list[dict], errors: list[int], config: Config, *, draws: int = 200, seed: int = 0
+) -> float | None:
+    """Standard deviation of the final confidence's AUROC over redraws of the samples: each
+    sampled example's consistency recomputed from its own samples' agreements drawn with
+    replacement, its BSDetector part recombined with its reflection and the dataset folded
+    again (pure; None where no example has samples)."""
+    agreements = [[s["agreement"] for s in (r["explanation"] or {}).get("samples", [])] for r in rows]
+    if not any(agreements):
+        return None
+    rng = random.Random(seed)
+    beta = config.scoring.beta
+    values = []
+    for _ in range(draws):
+        redrawn = []
+        for row, own in zip(rows, agreements):
+            if own and "bsdetector" in row["signals"]:
+                observed = sum(rng.choice(own) for _ in own) / len(own)
+                bsd = cmath.combine(observed, row["reflection"], beta=beta)
+                row = {**row, "signals": {**row["signals"], "bsdetector": bsd}}
+            redrawn.append(row)
+        folded = final_confidences(redrawn, config)
+        values.append(_auroc([folded[r["example_id"]][0] for r in rows], errors))
+    values = [v for v in values if v is not None]
+    mean = sum(values) / len(values)
+    return round((sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5, 4)
 
 
 def design_half(example_id: str) -> bool:
@@ -144,6 +178,7 @@ def evaluate(
         "errors": sum(errors),
         "auroc": auroc,
         "auroc_halves": halves,
+        "auroc_draw_sd": draw_spread([rows[i] for i in ids], errors, config),
         "sampled_share": round(counts["sampled"] / max(len(ids), 1), 3),
         "flagged": len(flagged),
         "precision": round(true_pos / len(flagged), 3) if flagged else None,
@@ -229,6 +264,10 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _fmt3(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
@@ -284,14 +323,16 @@ def main(argv: list[str] | None = None) -> int:
 def print_comparison(reports: dict[str, dict]) -> None:
     """Variants side by side: AUROC per dataset (whole / design / held-out), sampled share, calls."""
     print(
-        f"\n{'variant':<42}{'dataset':<28}{'AUROC':>7}{'design':>8}{'held-out':>10}{'sampled':>9}{'calls+hits/ex':>15}"
+        f"\n{'variant':<42}{'dataset':<28}{'AUROC':>7}{'±':>7}{'design':>8}{'held-out':>10}{'sampled':>9}"
+        f"{'calls+hits/ex':>15}"
     )
     for label, report in reports.items():
         for name, r in report["datasets"].items():
             per = (r["calls_per_example"] * r["examples"] + r.get("cache_hits", 0)) / max(r["examples"], 1)
             h = r["auroc_halves"]
             print(
-                f"{label[:42]:<42}{name[:28]:<28}{_fmt(r['auroc']['confidence']):>7}{_fmt(h['design']):>8}"
+                f"{label[:42]:<42}{name[:28]:<28}{_fmt(r['auroc']['confidence']):>7}"
+                f"{_fmt3(r.get('auroc_draw_sd')):>7}{_fmt(h['design']):>8}"
                 f"{_fmt(h['held_out']):>10}{r['sampled_share']:>9.2f}{per:>15.1f}"
             )
 

@@ -27,9 +27,11 @@ SPLIT_SHARE = (0.4, 0.6)
 def sample_request(example: Example, config: Config, *, first: int, count: int, opening: str = "") -> ChatRequest:
     """Samples ``first`` .. ``first + count - 1`` of ``example``. Answer-first samples begin
     (``scoring.answer_prefix``) with the template's label, or with the dataset's JSON
-    ``opening`` where its responses are JSON: after the label a model told to reply in JSON
-    left that format for prose (support tickets: consistency AUROC 0.53 -> 0.44), and the
-    JSON reply itself is the answer."""
+    ``opening`` where its responses are JSON (:func:`curation.signals.json_opening`): after
+    the label a model told to reply in JSON left that format for prose (support tickets:
+    consistency AUROC 0.53 -> 0.44), and the JSON reply itself is the answer. The opening
+    runs up to the first value (``{"intent": "``): after ``{`` alone the model wrote keys
+    and values without quotes, so no sample matched a ticket exactly."""
     s = config.scoring
     answer_first = s.sample_style == "answer_first"
     prefix = (opening or prompts.ANSWER_FIRST_PREFIX) if samples_prefixed(config) else ""

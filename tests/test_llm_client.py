@@ -207,6 +207,20 @@ def test_cache_serves_every_sample_ever_paid_for():
     assert stats["cost_usd"] == pytest.approx(4.0)
 
 
+def test_another_seed_draws_new_samples_instead_of_serving_the_cached_ones():
+    backend, cache = ScriptedBackend(), RecordingCache()
+    sampled, greedy = ask(n=2, temperature=1.0), ask()
+    make_client(backend, cache=cache).complete_many([sampled, greedy])
+    again = make_client(backend, cache=cache)
+    again.complete_many([sampled, greedy])
+    assert again.stats.calls == 0 and again.stats.cache_hits == 3  # same seed (0): all cached
+    reseeded = make_client(backend, cache=cache, seed=7)
+    reseeded.complete_many([sampled, greedy])
+    assert (reseeded.stats.calls, reseeded.stats.cache_hits) == (1, 1)  # the greedy reply is the seed's too
+    assert sampled.cache_key("b", "m", 7) != sampled.cache_key("b", "m") == sampled.cache_key("b", "m", 0)
+    assert greedy.cache_key("b", "m", 7) == greedy.cache_key("b", "m")
+
+
 def test_a_reply_prefix_is_part_of_the_cache_key_only_when_set():
     plain = ask()
     payload = {k: v for k, v in plain.to_json().items() if k not in ("n", "reply_prefix")}

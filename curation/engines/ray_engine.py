@@ -126,8 +126,8 @@ def _cached(work: Work, batch: list[Any], clients: tuple[LLMClient, ...], cache:
     wanted = work.lookups(batch)
     keys = []
     for client in clients:
-        name, model = client.backend.name, client.backend.model
-        keys += [r.sample(i).cache_key(name, model) for r in wanted.requests for i in range(r.n)]
+        name, model, seed = client.backend.name, client.backend.model, client.config.seed
+        keys += [r.sample(i).cache_key(name, model, seed) for r in wanted.requests for i in range(r.n)]
         keys += [likelihood_key(name, model, prompt, response) for prompt, response in wanted.likelihoods]
     return cache.cache_get_many(sorted(set(keys)))
 

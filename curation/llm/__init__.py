@@ -41,6 +41,7 @@ def make_client(config: LLMConfig, cache: CallCache) -> LLMClient:
         cache,
         backend=backend.name,
         model=backend.model,
+        seed=config.seed,
         base_url=config.base_url,
         poll_s=config.batch_poll_s,
         max_attempts=config.max_attempts,

@@ -57,12 +57,16 @@ class ChatRequest:
         turns = tuple(Message(**m) for m in data["messages"])
         return cls(**{**data, "messages": turns, "stop": tuple(data.get("stop", ()))})
 
-    def cache_key(self, backend: str, model: str) -> str:
-        """A stable hash of everything that decides the reply (``n`` excluded)."""
+    def cache_key(self, backend: str, model: str, seed: int = 0) -> str:
+        """A stable hash of everything that decides the reply (``n`` excluded). ``seed``, the
+        backend's (``llm.seed``), decides a sample at temperature > 0: another seed draws
+        other samples, so it is part of their key (the default 0 leaves keys as they were)."""
         payload = asdict(self)
         payload.pop("n")
         if not payload["reply_prefix"]:  # keys from before the field existed stay valid
             payload.pop("reply_prefix")
+        if seed and self.temperature > 0:
+            payload["seed"] = seed
         payload.update(backend=backend, model=model)
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -148,9 +148,10 @@ class BatchRunner:
         poll_s: float,
         max_attempts: int,
         sleep: Callable[[float], None],
+        seed: int = 0,
     ) -> None:
         self._api, self._log = api, log
-        self._backend, self._model, self._base_url = backend, model, base_url
+        self._backend, self._model, self._base_url, self._seed = backend, model, base_url, seed
         self._poll_s, self._max_attempts, self._sleep = poll_s, max_attempts, sleep
         self.on_wait: Callable[[], Progress] | None = None
 
@@ -240,7 +241,7 @@ class BatchRunner:
                 continue
             for offset, result in enumerate(outcome[: request.n]):
                 single = request.sample(offset)
-                key = single.cache_key(self._backend, self._model)
+                key = single.cache_key(self._backend, self._model, self._seed)
                 rows.append((key, single.to_json(), result.to_json()))
                 answered.add(key)
                 cached.append(result)
@@ -266,7 +267,7 @@ class BatchRunner:
         return cached
 
     def _keys(self, request: ChatRequest) -> list[str]:
-        return [request.sample(i).cache_key(self._backend, self._model) for i in range(request.n)]
+        return [request.sample(i).cache_key(self._backend, self._model, self._seed) for i in range(request.n)]
 
 
 def _chunks(lines: list[tuple[str, ChatRequest, bytes]]) -> list[list[tuple[str, ChatRequest, bytes]]]:
