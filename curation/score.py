@@ -83,6 +83,8 @@ def score_key(config: Config) -> str:
         # the contrast signal's calls, and the calibration that turns its margin into a score
         "contrast": contest.CALIBRATION.version if s.w_contrast > 0 else None,
     }
+    if config.llm.seed:  # another seed draws other samples (0, the default, keeps old keys)
+        decisive["seed"] = config.llm.seed
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 
 

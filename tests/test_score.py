@@ -72,6 +72,7 @@ BASE_KEY = score_key(Config())
         ("llm.base_url", "http://127.0.0.1:9/v1"),
         ("scoring.temperature", 0.7),
         ("scoring.w_ifd", 2.0),  # IFD weighs in: its pass without the prompt is run
+        ("llm.seed", 1),  # other samples
     ],
 )
 def test_score_key_changes_with_what_decides_the_calls(key, value):
