@@ -16,6 +16,8 @@ cache, the model loaded once beforehand) under several variants:
 * ``full``: the default with every example sampled (``scoring.tiers=full``; the default
   before the cascade); ``cheap``: the cheap tier alone (``scoring.tiers=cheap``);
 * ``fast``: the ``fast`` preset (no sampling, one reflection, likelihood and rules);
+* ``samples-only``: the default cascade with its samples alone (no reflection, no contrast):
+  the least a cascade that samples every example it may flag can cost;
 * ``floor``: no scoring at all, one teacher-forced forward pass over each example's tokens
   (prompt and response), with the prefix cache as scoring has it (``floor``) and with an
   empty cache before every example (``floor-cold``): what reading every example once costs.
@@ -197,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         "default": (every, Config()),
         "full": (every, Config().with_overrides({"scoring.tiers": "full"})),
         "fast": (every, PRESETS["fast"]),
+        # the cascade with the consistency samples alone (no reflection, no contrast): what
+        # any cascade that samples every example it may flag costs at least
+        "samples-only": (every, Config().with_overrides({"scoring.reflection_prompts": 0, "scoring.w_contrast": 0})),
     }
     # slow ones, on request (--ablations, or --only naive)
     ablations = {f"no-{t}": (every - {t}, Config()) for t in TECHNIQUES}
