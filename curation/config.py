@@ -130,7 +130,9 @@ class LLMConfig:
     :data:`curation.llm.embedded.PACKAGED_MODELS`) or a path to a local GGUF file; for the
     ``openai`` backend, the model name the endpoint expects. ``n_threads``: the embedded
     model's CPU threads (None: up to 8 to generate, every core to evaluate prompts; a number
-    caps both, as a Ray worker's share of the CPUs does).
+    caps both, as a Ray worker's share of the CPUs does). ``seed`` decides the samples drawn
+    at temperature > 0; another seed draws (and scores) them anew instead of reading the
+    cached ones.
     """
 
     backend: str = "embedded"
