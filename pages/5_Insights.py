@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from curation import insights
-from curation.config import signal_label, signal_meaning, term
 from curation.errors import CurationError
+from curation.glossary import signal_label, signal_meaning, term
 from ui import charts
 from ui.common import page_header, sidebar, store_or_stop
 from ui.hints import point_to

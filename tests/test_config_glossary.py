@@ -1,4 +1,4 @@
-"""The words people read for signals and settings (:data:`curation.config.SIGNAL_GLOSSARY`,
+"""The words people read for signals and settings (:data:`curation.glossary.SIGNAL_GLOSSARY`,
 ``SETTING_GLOSSARY``): every signal the scorer can emit has a label and a meaning, so a new
 signal without words fails here."""
 
@@ -9,8 +9,9 @@ from dataclasses import fields
 import pytest
 
 from curation import config as C
-from curation.config import Config, ScoringConfig, setting_help, signal_label, signal_meaning, term
+from curation.config import Config, ScoringConfig
 from curation.fold import RANKED_SIGNALS
+from curation.glossary import SIGNAL_GLOSSARY, setting_help, signal_label, signal_meaning, term
 from curation.llm.base import TokenScores
 from curation.score import _rival
 from curation.score_parts import assemble, dataset_view
@@ -24,8 +25,8 @@ PARTS = ("consistency", "reflection")
 def test_every_weighted_signal_and_part_has_a_label_and_a_meaning():
     weighted = {f.name[2:] for f in fields(ScoringConfig) if f.name.startswith("w_")}
     names = set(C.SOFT_SIGNALS) | set(C.RULE_SIGNALS) | set(RANKED_SIGNALS) | weighted | set(PARTS)
-    assert names <= set(C.SIGNAL_GLOSSARY), f"no words for {sorted(names - set(C.SIGNAL_GLOSSARY))}"
-    assert set(C.SIGNAL_GLOSSARY) == names  # and no words for a signal that is gone
+    assert names <= set(SIGNAL_GLOSSARY), f"no words for {sorted(names - set(SIGNAL_GLOSSARY))}"
+    assert set(SIGNAL_GLOSSARY) == names  # and no words for a signal that is gone
     assert all(f"'{part}'" in SQL_SIGNAL_HISTOGRAM for part in PARTS)
 
 
@@ -59,7 +60,7 @@ def test_every_signal_a_full_score_emits_has_words():
 
 
 def test_labels_are_distinct_and_unknown_names_show_as_they_are():
-    labels = [label for label, _ in C.SIGNAL_GLOSSARY.values()]
+    labels = [label for label, _ in SIGNAL_GLOSSARY.values()]
     assert len(set(labels)) == len(labels)
     assert signal_label("ifd") == "Prompt fit" and signal_label("a_future_signal") == "a_future_signal"
     assert signal_meaning("a_future_signal") == ""

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "errors": "foundation",
     "config": "foundation",
+    "glossary": "foundation",
     "confidence": "foundation",
     "signals": "foundation",
     "diff": "foundation",

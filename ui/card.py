@@ -4,7 +4,7 @@ Example text is data, never markup: it is shown with ``st.text`` (no Markdown, n
 tool-call response with ``st.code``, as indented JSON), as HTML built from ``html.escape``-d
 pieces only (the word diff), or, in an expander's label (a collapsed turn's preview), with every
 punctuation mark backslash-escaped. Signals and settings
-are named with the words of :data:`curation.config.SIGNAL_GLOSSARY` and ``SETTING_GLOSSARY``;
+are named with the words of :data:`curation.glossary.SIGNAL_GLOSSARY` and ``SETTING_GLOSSARY``;
 a reflection or judge explanation that fails :func:`curation.parsers.explanation_problem` is
 shown as unreadable, never as a reason.
 """
@@ -20,10 +20,10 @@ import pandas as pd
 import streamlit as st
 
 from curation import tiers
-from curation.config import signal_label, signal_meaning, term
 from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import DEFAULT_UNDECIDED, resolve
+from curation.glossary import signal_label, signal_meaning, term
 from curation.parsers import explanation_problem
 from curation.records import parse_calls, turn_text
 from curation.review import Proposal, QueueRow

@@ -12,7 +12,7 @@ from typing import Any
 import plotly.express as px
 import plotly.graph_objects as go
 
-from curation.config import signal_label, term
+from curation.glossary import signal_label, term
 from curation.insights import ThresholdChoice
 
 STATUS_COLOURS = {"flagged": "#e45756", "auto-corrected": "#f58518", "passed": "#54a24b"}

@@ -25,11 +25,10 @@ from curation.config import (
     SAMPLE_STYLES,
     TIER_MODES,
     Config,
-    setting_help,
-    term,
 )
 from curation.errors import ConfigError, CurationError
 from curation.estimate import RunEstimate, tier_plan_text
+from curation.glossary import setting_help, term
 from curation.llm.packaged import PACKAGED_MODELS
 from curation.phases import PHASES
 from curation.pipeline import STAGES

@@ -14,8 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from curation import review
-from curation.config import signal_label
 from curation.errors import CurationError
+from curation.glossary import signal_label
 from curation.review import BulkRule, QueueFilter, QueueRow
 from curation.store import Store
 from curation.team import conflicts
