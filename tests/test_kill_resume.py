@@ -34,6 +34,7 @@ import pytest
 
 from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import review
+from curation.errors import StorageError
 from curation.ingest import import_file
 from curation.store import Store
 from tests.support import raw_sql
@@ -394,3 +395,52 @@ def test_killed_export_leaves_the_previous_file_or_the_complete_new_one(tmp_path
         "curated.jsonl",
         "curated.jsonl.manifest.json",
     ]
+
+
+def test_a_new_store_killed_before_its_first_checkpoint_opens_with_its_work(tmp_path, data):
+    """DuckDB cannot replay an ``ADD COLUMN ... DEFAULT`` from its WAL; a store whose migrations
+    were still only in the WAL when the process died did not open again."""
+    path = tmp_path / "new.duckdb"
+    child = (
+        "import os, signal, sys\n"
+        "from curation import review\n"
+        "from curation.ingest import import_file\n"
+        "from curation.store import Store\n"
+        "store = Store(sys.argv[1])\n"
+        "ds = import_file(store, sys.argv[2], name='arith').dataset.dataset_id\n"
+        "review.decide(store, ds, 'q01', 'remove', annotator='alice')\n"
+        "store.cache_put('k', backend='b', model='m', request={'q': 1}, result={'text': 't'})\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", child, str(path), str(data)], cwd=ROOT, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()
+    assert path.with_name(path.name + ".wal").exists()  # the work was in the WAL only
+    with Store(path) as store:  # failed before: "INTERNAL Error: Failure while replaying WAL file"
+        ds = store.dataset("arith").dataset_id
+        assert store.dataset("arith").n_examples == len(RECORDS)
+        assert raw_sql.rows(store, "SELECT example_id, action FROM review_log WHERE dataset_id = ?", [ds]) == [
+            ("q01", "remove")
+        ]
+        assert set(store.cache_get_many(["k"])) == {"k"}
+
+
+def test_a_store_whose_wal_cannot_be_replayed_says_what_to_do(tmp_path, monkeypatch):
+    """DuckDB's own error, as it came for a store killed before the checkpoint above: its first
+    line, and how to open the store anyway (a real replay failure needs a DuckDB bug to make)."""
+    import duckdb
+
+    path = tmp_path / "broken.duckdb"
+    failure = (
+        f'INTERNAL Error: Failure while replaying WAL file "{path}.wal": Calling '
+        "DatabaseManager::GetDefaultDatabase with no default database set\n\nStack Trace:\n\n/lib/x.so(+0x1)"
+    )
+
+    def refuse(*args, **kwargs):
+        raise duckdb.InternalException(failure)
+
+    monkeypatch.setattr(duckdb, "connect", refuse)
+    with pytest.raises(StorageError) as raised:
+        Store(path)
+    message = str(raised.value)
+    assert "Failure while replaying WAL file" in message and f"moving {path}.wal aside" in message
+    assert "Stack Trace" not in message and "\n" not in message

@@ -96,7 +96,14 @@ class Store(RunQueries, ResultQueries, ReviewLogQueries, ReviewQueries, InsightQ
         except duckdb.IOException as e:
             raise _open_error(self.path, e) from e
         except duckdb.Error as e:
-            raise StorageError(f"{self.path}: cannot open the store: {e}") from e
+            first = str(e).strip().splitlines()[0]  # an internal error carries a stack trace
+            hint = ""
+            if "replaying WAL" in first:
+                hint = (
+                    f" (moving {self.path}.wal aside opens the store as of its last checkpoint; "
+                    "what was written since is lost)"
+                )
+            raise StorageError(f"{self.path}: cannot open the store: {first}{hint}") from e
         if not read_only:
             self.migrate()
 
@@ -162,6 +169,11 @@ class Store(RunQueries, ResultQueries, ReviewLogQueries, ReviewQueries, InsightQ
                         self._execute(statement)
                     self._execute(sql.RECORD_MIGRATION, (number, name, now()))
                 applied_now.append(name)
+            if applied_now:
+                # Into the file at once: DuckDB cannot replay an ``ADD COLUMN ... DEFAULT`` from
+                # its write-ahead log, so a new store killed before its first checkpoint would
+                # not open again (an internal error), with everything written since.
+                self._execute("CHECKPOINT")
         return applied_now
 
     def applied_migrations(self) -> list[str]:
