@@ -128,21 +128,27 @@ _JSON_OPENINGS = {"JSON object": "{", "JSON array": "["}
 #: A JSON response's structure up to its first value: the bracket(s), the first key and, for
 #: a string value, its opening quote (``{"intent": "``). A value itself is never included.
 _FIRST_KEY = re.compile(r'\s*((?:\[\s*)?\{\s*"(?:[^"\\\n]|\\.){1,64}"\s*:\s*"?)')
+#: The same up to the first key's opening quote (``{"``: one token where the data has it).
+_KEY_QUOTE = re.compile(r'\s*((?:\[\s*)?\{\s*")')
 
 
 def json_opening(responses: Sequence[str], dominant: DominantFormat, *, dominance: float = DOMINANCE) -> str:
     """How the dataset's responses begin where they are JSON as the dominant format: their
     structure up to the first value (``{"intent": "``) where at least ``dominance`` of the
-    responses share it, else the bracket alone (``{`` or ``[``); ``""`` for other formats.
-    The opening ends where the first value starts, on the token boundary the responses
-    themselves have there, and never gives away a value (trailing spaces are left out)."""
+    responses share it, else up to the first key's quote (``{"``) where they share that,
+    else the bracket alone (``{`` or ``[``); ``""`` for other formats. The opening ends
+    where a value or key starts, on the token boundary the responses themselves have there,
+    and never gives one away (trailing spaces are left out)."""
     shape = dominant.get("shape")
     bracket = _JSON_OPENINGS.get(str(shape[0]), "") if shape else ""
     if not bracket:
         return ""
-    openings = [m.group(1).rstrip() if (m := _FIRST_KEY.match(r)) else "" for r in responses]
-    opening, count = Counter(openings).most_common(1)[0]
-    return opening if opening.startswith(bracket) and count / len(responses) >= dominance else bracket
+    for pattern in (_FIRST_KEY, _KEY_QUOTE):
+        openings = [m.group(1).rstrip() if (m := pattern.match(r)) else "" for r in responses]
+        opening, count = Counter(openings).most_common(1)[0]
+        if opening.startswith(bracket) and count / len(responses) >= dominance:
+            return opening
+    return bracket
 
 
 def format_scorer(

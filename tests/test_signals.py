@@ -220,8 +220,9 @@ def test_json_opening_of_responses_that_are_json_as_the_dominant_format():
     assert opening(['{"answer": 42}'] * 5) == '{"answer":'  # the number's space is left to the model
     assert opening(['[{"a": "x"}]', '[ {"a": "y"}]', '[{"a": "z"}]', '[{"a": "x"}]', '[{"a": "w"}]']) == '[{"a": "'
     assert opening(['{\n  "a": "x"\n}'] * 5) == '{\n  "a": "'
-    # the first key differs too often: the bracket alone
-    assert opening(['{"a": 1}', '{"b": 2}', '{"c": 1}', '{"d": 1}', '{"a": 3}']) == "{"
+    # the first key differs too often: up to its quote, or the bracket alone
+    assert opening(['{"a": 1}', '{"b": 2}', '{"c": 1}', '{"d": 1}', '{"a": 3}']) == '{"'
+    assert opening(["{}", "{}", "{}", '{"d": 1}', "{}"]) == "{"
     assert opening(["[1, 2]", "[3]", "[]", "[4, 5]", "[6]"]) == "["
     assert opening(["Paris.", "Rome.", "{not json", "Oslo.", "Bern."]) == ""
     # JSON but not dominant (6 of 10 < 0.7), or too few rows to learn from
