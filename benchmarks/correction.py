@@ -87,8 +87,8 @@ def _p(proposal: dict, calibration: contest.Calibration, kinds: contest.Evidence
 
 def _evidence(proposal: dict) -> str | None:
     """The evidence class of a stored proposal's winner (:func:`curation.correct.rule_checked`)."""
-    original, best = (contest.Scored.from_json(c) for c in proposal["candidates"][:2])
-    return rule_checked(best, original)
+    original, *candidates = (contest.Scored.from_json(c) for c in proposal["candidates"])
+    return rule_checked(candidates[0], original, candidates)
 
 
 def proposals_by_variant(

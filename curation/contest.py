@@ -356,12 +356,25 @@ def p_better(margin: float, calibration: Calibration = CALIBRATION) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
 
 
+def margin_over_recorded(candidate: Scored, original: Scored, candidates: Sequence[Scored] = ()) -> float:
+    """How far ``candidate``'s confidence is above the recorded content's: the original's or,
+    for a candidate that is not the original's repair, the better of the original and its
+    repair among ``candidates``. A repair is the recorded response's own content in a sound
+    form, so another answer must beat that content, not only its broken form (a ticket's
+    unquoted ``"urgency": low`` scores near 0 while its repair to ``"low"`` does not)."""
+    recorded = original.confidence
+    if candidate.source != "repair":
+        recorded = max([recorded, *(c.confidence for c in candidates if c.source == "repair")])
+    return candidate.confidence - recorded
+
+
 def contest(original: Scored, candidates: Sequence[Scored], calibration: Calibration = CALIBRATION) -> Contest:
-    """Rank the candidates (best confidence first, ties to the earlier) against the original."""
+    """Rank the candidates (best confidence first, ties to the earlier) against the original;
+    the best one's margin is :func:`margin_over_recorded`."""
     ranked = tuple(sorted(candidates, key=lambda c: -c.confidence))
     if not ranked:
         return Contest(original, (), None, None)
-    margin = ranked[0].confidence - original.confidence
+    margin = margin_over_recorded(ranked[0], original, ranked)
     return Contest(original, ranked, margin, p_better(margin, calibration))
 
 
@@ -375,22 +388,28 @@ def completes(candidate: str, original: str, *, cut_off: bool = False) -> bool:
     return cut_off or (head[-1].isalnum() and full[len(head)].isalnum())
 
 
-def evidence(candidate: Scored, original: Scored) -> str | None:
+def evidence(candidate: Scored, original: Scored, rivals: Sequence[Scored] = ()) -> str | None:
     """What checks ``candidate`` beyond its confidence: ``repair`` (the recorded response's
     own content, its broken form taken away or its wrong arithmetic recomputed;
     :mod:`curation.repair`), ``completion`` (the cut-off response with its end supplied by
-    the dataset's own label set or a span of the prompt, :func:`completes`; an end the model
-    writes is its judgement, not a check), else None."""
+    the dataset's own label set or a span of the prompt, :func:`completes`, where none of the
+    other candidates ``rivals`` completes it with another answer: an end the model writes, or
+    picks among several that fit, is its judgement, not a check), else None."""
     if candidate.source == "repair":
         return "repair"
-    if candidate.source in CONSTRAINED and completes(candidate.text, original.text, cut_off=original.rules < 1.0):
-        return "completion"
+    cut_off = original.rules < 1.0
+    if candidate.source in CONSTRAINED and completes(candidate.text, original.text, cut_off=cut_off):
+        ambiguous = any(
+            not cmath.answers_match(r.text, candidate.text) and completes(r.text, original.text, cut_off=cut_off)
+            for r in rivals
+        )
+        return None if ambiguous else "completion"
     return None
 
 
-def winner_evidence(candidate: Scored, original: Scored) -> str | None:
+def winner_evidence(candidate: Scored, original: Scored, rivals: Sequence[Scored] = ()) -> str | None:
     """:func:`evidence` of a candidate the contest prefers to the recorded response, else None."""
-    return evidence(candidate, original) if candidate.confidence > original.confidence else None
+    return evidence(candidate, original, rivals) if candidate.confidence > original.confidence else None
 
 
 def p_right(p: float, kind: str | None, kinds: Evidence = EVIDENCE) -> float:
@@ -429,6 +448,7 @@ __all__ = [
     "completes",
     "evidence",
     "winner_evidence",
+    "margin_over_recorded",
     "p_right",
     "contest",
     "contrast_score",

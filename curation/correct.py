@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from curation import confidence as cmath
@@ -418,21 +418,24 @@ def decide(rival: contest.Contest, verdict: tuple | None, config: Config) -> tup
 
 
 def _checked(rival: contest.Contest, p: float) -> float:
-    return contest.p_right(p, rule_checked(rival.candidates[0], rival.original))
+    return contest.p_right(p, rule_checked(rival.candidates[0], rival.original, rival.candidates))
 
 
-def rule_checked(candidate: contest.Scored, original: contest.Scored) -> str | None:
-    """The evidence class of a winning candidate (:func:`curation.contest.winner_evidence`),
+def rule_checked(
+    candidate: contest.Scored, original: contest.Scored, rivals: Sequence[contest.Scored] = ()
+) -> str | None:
+    """The evidence class of a winning candidate among ``rivals`` (:func:`curation.contest.winner_evidence`),
     none for one that carries an injection marker (:func:`curation.injection.markers`):
     words aimed at a grader never apply themselves."""
-    return None if markers(candidate.text) else contest.winner_evidence(candidate, original)
+    return None if markers(candidate.text) else contest.winner_evidence(candidate, original, rivals)
 
 
-def _candidate_json(candidate: contest.Scored, original: contest.Scored) -> dict:
-    """A candidate as stored: its confidence parts, its P(better) from the margin (raised where
-    a rule checks it) and that check's name (``evidence``)."""
-    kind = rule_checked(candidate, original)
-    p = contest.p_right(contest.p_better(candidate.confidence - original.confidence), kind)
+def _candidate_json(candidate: contest.Scored, rival: contest.Contest) -> dict:
+    """A candidate as stored: its confidence parts, its P(better) from its margin over the
+    recorded content (raised where a rule checks it) and that check's name (``evidence``)."""
+    kind = rule_checked(candidate, rival.original, rival.candidates)
+    margin = contest.margin_over_recorded(candidate, rival.original, rival.candidates)
+    p = contest.p_right(contest.p_better(margin), kind)
     return {**candidate.to_json(), "p_better": round(p, 4), "evidence": kind}
 
 
@@ -458,7 +461,7 @@ def _record(
         "run_id": run_id,
         "error": str(errors[0]) if errors else None,
         "calibration": f"{contest.CALIBRATION.version}; evidence {contest.EVIDENCE.version}",
-        "candidates": [rival.original.to_json()] + [_candidate_json(c, rival.original) for c in rival.candidates],
+        "candidates": [rival.original.to_json()] + [_candidate_json(c, rival) for c in rival.candidates],
     }
     if errors and (not rival.candidates or isinstance(verdict, LLMError)):
         store.save_proposal(

@@ -164,6 +164,37 @@ def test_a_candidate_a_rule_checks_has_evidence(original, rules, candidate, sour
     assert contest.evidence(worked(candidate, source, 0.6), worked(original, "original", 0.1, rules)) == kind
 
 
+def test_a_completion_is_no_check_where_another_answer_completes_the_response_too():
+    """intent-0100, ``{"intent": "order_status", "u``: the label set completes it with each
+    urgency, and the model's pick among them ("medium") was wrong at the completion rate."""
+    original = worked('{"intent": "order_status", "u', "original", 0.0, rules=0.0)
+    medium, low, other = (
+        worked(f'{{"intent": "order_status", "urgency": "{u}"}}', "closed_set", c)
+        for u, c in (("medium", 0.8), ("low", 0.4), ("high", 0.6))
+    )
+    assert contest.evidence(medium, original) == "completion"  # alone it would be
+    assert contest.evidence(medium, original, (medium, low, other)) is None
+    assert contest.winner_evidence(medium, original, (medium, low)) is None
+    unique = worked('{"intent": "billing_question", "urgency": "low"}', "closed_set", 0.3)
+    assert contest.evidence(medium, original, (medium, unique)) == "completion"  # no other end fits
+    assert (
+        contest.evidence(medium, original, (medium, worked(medium.text, "samples", 0.7))) == "completion"
+    )  # same answer
+
+
+def test_another_answer_must_beat_the_recorded_content_not_only_its_broken_form():
+    """intent-0114, ``{"intent": technical_issue, "urgency": low}``: its repair keeps "low"; the
+    samples' "medium" beat the broken original by 0.94 but the repair by 0.52 only."""
+    original = worked('{"intent": technical_issue, "urgency": low}', "original", 0.01)
+    repair = worked('{"intent": "technical_issue", "urgency": "low"}', "repair", 0.43)
+    medium = worked('{"intent": "technical_issue", "urgency": "medium"}', "closed_set", 0.95)
+    rival = contest.contest(original, [repair, medium])
+    assert rival.candidates[0] is medium and rival.margin == pytest.approx(0.95 - 0.43)
+    assert contest.p_better(rival.margin) < contest.p_better(0.95 - 0.01)
+    assert contest.margin_over_recorded(repair, original, rival.candidates) == pytest.approx(0.43 - 0.01)
+    assert contest.contest(original, [medium]).margin == pytest.approx(0.94)  # no repair: the original
+
+
 def test_evidence_raises_the_probability_to_its_class_rate_only_where_the_contest_prefers_it():
     kinds = contest.Evidence("t", (("repair", 0.95),))
     original, fixed = worked('{"a": 1,}', "original", 0.2), worked('{"a": 1}', "repair", 0.5)
