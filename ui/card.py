@@ -189,7 +189,7 @@ SOURCE_LABELS = {
 #: How the review card names a rule's check of a candidate (:func:`curation.contest.evidence`).
 EVIDENCE_LABELS = {
     "repair": "only what a rule found broken changed (its form, or a result the arithmetic gives)",
-    "completion": "the cut-off response, its end from the label set or the prompt",
+    "completion": "the cut-off response, with the only end from the label set or the prompt that fits",
 }
 
 
