@@ -21,8 +21,9 @@ and held-out halves (a hash of the id) and the share of examples the sampled tie
 Samples are drawn at temperature 1, so any change to a sample request (a prompt, a stop, a
 prefix) draws new ones, and the AUROC moves with the draw alone. ``±`` (``auroc_draw_sd``) is
 that spread: the standard deviation of the final confidence's AUROC when each sampled
-example's samples are redrawn, with replacement, from its own (200 redraws, no call). Two
-variants that differ by less than about twice it cannot be told apart on one draw.
+example's samples are redrawn, with replacement, from its own (200 redraws, no call). It is a
+lower bound (a real redraw, ``--set llm.seed=1``, moved the AUROC as far or a little further):
+two variants that differ by less than about twice it cannot be told apart on one draw.
 
 Run from the repository root (about 10-30 s per example on 2 CPU cores when fresh)::
 

@@ -174,3 +174,25 @@ def test_a_cut_off_answer_is_far_less_likely_to_end_there(default_backend):
     cut = default_backend.score_tokens(prompt, "Samir Ostr")
     assert whole.end_logprob is not None and cut.end_logprob is not None
     assert whole.end_logprob - cut.end_logprob > signals.ENDING_SPARE  # the rule's threshold, at least
+
+
+def test_the_draw_spread_is_zero_where_the_samples_agree_and_grows_where_they_split():
+    from benchmarks.detection import draw_spread
+
+    def row(i, agreements, reflection=0.5):
+        samples = [{"agreement": a} for a in agreements]
+        observed = sum(agreements) / len(agreements)
+        return {
+            "example_id": f"e{i}",
+            "reflection": reflection,
+            "signals": {"bsdetector": 0.7 * observed + 0.3 * reflection},
+            "explanation": {"tier": "sampled", "samples": samples},
+        }
+
+    errors = [1, 1, 0, 0]
+    settled = [row(0, [0, 0, 0]), row(1, [0, 0, 0]), row(2, [1, 1, 1]), row(3, [1, 1, 1])]
+    assert draw_spread(settled, errors, Config(), draws=50) == 0.0
+    split = [row(0, [0, 1, 0]), row(1, [1, 0, 1]), row(2, [1, 0, 1]), row(3, [0, 1, 1])]
+    assert draw_spread(split, errors, Config(), draws=50) > 0.05
+    unsampled = [{**r, "explanation": {"tier": "cheap"}} for r in settled]
+    assert draw_spread(unsampled, errors, Config()) is None
