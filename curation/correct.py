@@ -27,6 +27,8 @@ confidence, the winner's margin over the original and the probability that it is
   is right with at least its class's measured rate (:func:`curation.contest.p_right`).
 - A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
   ``correct.auto_apply``); otherwise the example stays flagged and waits for review.
+- A proposal decided under another calibration or evidence version than today's is made again
+  on the next run, unless the example has a review decision in force (:func:`outdated`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class CorrectResult:
     auto_applied: int = 0
     checked: int = 0  # of those auto-applied, the ones a rule checked (a repair, a completion)
     skipped: int = 0
+    redone: int = 0  # final proposals made again: decided under older rules, not yet reviewed
     stopped: str | None = None
     attempted: int = 0
     first_error: str | None = None
@@ -177,8 +180,22 @@ def same_position(verdicts: list[dict]) -> int | None:
     return None
 
 
-#: Proposal statuses that are final: a rerun does not correct those examples again.
+#: Proposal statuses that are final: a rerun does not correct those examples again (unless the
+#: proposal was decided under other rules and nobody has reviewed the example: :func:`outdated`).
 DONE = ("ok", "same", "weaker")
+
+
+def decision_rules() -> str:
+    """The calibration and evidence versions a proposal is decided under (stored with it)."""
+    return f"{contest.CALIBRATION.version}; evidence {contest.EVIDENCE.version}"
+
+
+def outdated(proposal: dict, decided: bool) -> bool:
+    """Whether a final proposal is made again: it was decided under other rules than today's
+    (:func:`decision_rules`: an automatic application then rested on a precision no longer
+    measured) and the example has no review decision in force (one that has keeps its
+    proposal, which the decision refers to)."""
+    return not decided and proposal.get("calibration") != decision_rules()
 
 
 def correct_dataset(
@@ -206,8 +223,10 @@ def correct_dataset(
     """
     flagged = set(store.flagged_ids(info.dataset_id))
     existing = store.proposals(info.dataset_id)
-    todo_ids = {i for i in flagged if existing.get(i, {}).get("status") not in DONE}
-    result = CorrectResult(skipped=len(flagged) - len(todo_ids))
+    decided = store.current_decisions(info.dataset_id)
+    redo = {i for i in flagged if existing.get(i, {}).get("status") in DONE and outdated(existing[i], i in decided)}
+    todo_ids = {i for i in flagged if existing.get(i, {}).get("status") not in DONE} | redo
+    result = CorrectResult(skipped=len(flagged) - len(todo_ids), redone=len(redo))
     rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key) if r["status"] == "ok"}
     everything = list(store.iter_examples(info.dataset_id))
     view = dataset_view(everything, rules=False)
@@ -460,7 +479,7 @@ def _record(
         "example_id": example.example_id,
         "run_id": run_id,
         "error": str(errors[0]) if errors else None,
-        "calibration": f"{contest.CALIBRATION.version}; evidence {contest.EVIDENCE.version}",
+        "calibration": decision_rules(),
         "candidates": [rival.original.to_json()] + [_candidate_json(c, rival) for c in rival.candidates],
     }
     if errors and (not rival.candidates or isinstance(verdict, LLMError)):

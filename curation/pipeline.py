@@ -149,8 +149,9 @@ def run_pipeline(
                 if result.auto_applied
                 else ""
             )
+            redone = f" ({result.redone} made again: decided under older rules)" if result.redone else ""
             summary.notes.append(
-                f"correct: {result.shape}; {result.proposed} proposed{applied}, {result.weaker} not "
+                f"correct: {result.shape}; {result.proposed} proposed{applied}{redone}, {result.weaker} not "
                 f"better than the original, {result.unchanged} with no other candidate"
             )
             warning = result.warning()

@@ -4,11 +4,12 @@ hand (position bias cancels), then the stage against the loopback OpenAI-compati
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from benchmarks.support.fake_openai import FakeOpenAIServer
-from curation import contest, prompts
+from curation import contest, prompts, review
 from curation.config import Config
 from curation.contest import CALIBRATION, EVIDENCE, p_better
 from curation.correct import (
@@ -211,6 +212,32 @@ def test_correct_proposes_judges_and_skips_what_is_done(store, tmp_path):
             store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id="c2"
         )
         assert again.skipped == 1 and again.proposed == 0 and server.count() == before + 3
+
+
+def test_a_proposal_decided_under_older_rules_is_made_again_unless_reviewed(store, tmp_path, monkeypatch):
+    model = ArithmeticModel()
+    with FakeOpenAIServer(reply=model) as server:
+        info, config, client = scored(store, tmp_path, server)
+
+        def correct(run_id):
+            return correct_dataset(
+                store, info, config, candidates=client, judge_client=client, score_key=score_key(config), run_id=run_id
+            )
+
+        correct("c1")
+        paid = server.count()
+        newer = replace(contest.EVIDENCE, version="a later measurement")
+        monkeypatch.setattr(contest, "EVIDENCE", newer)
+        again = correct("c2")  # the same calls, from the cache
+        assert (again.redone, again.skipped, again.proposed, server.count()) == (1, 0, 1, paid)
+        proposal = store.proposals(info.dataset_id)["q2"]
+        assert proposal["run_id"] == "c2" and proposal["calibration"].endswith("evidence a later measurement")
+        assert correct("c3").redone == 0  # decided under today's rules: final
+        review.decide(store, info.dataset_id, "q2", "keep", annotator="alice")
+        monkeypatch.setattr(contest, "EVIDENCE", replace(newer, version="later still"))
+        reviewed = correct("c4")  # a reviewed example keeps the proposal its decision refers to
+        assert (reviewed.redone, reviewed.skipped) == (0, 1)
+        assert store.proposals(info.dataset_id)["q2"]["run_id"] == "c2"
 
 
 def test_a_candidate_equal_to_the_original_is_not_judged(store, tmp_path):
