@@ -127,7 +127,7 @@ def _cached(work: Work, batch: list[Any], clients: tuple[LLMClient, ...], cache:
     keys = []
     for client in clients:
         name, model, seed = client.backend.name, client.backend.model, client.config.seed
-        keys += [r.sample(i).cache_key(name, model, seed) for r in wanted.requests for i in range(r.n)]
+        keys += [key for r in wanted.requests for key in r.sample_keys(name, model, seed)]
         keys += [likelihood_key(name, model, prompt, response) for prompt, response in wanted.likelihoods]
     return cache.cache_get_many(sorted(set(keys)))
 

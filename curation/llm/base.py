@@ -71,6 +71,10 @@ class ChatRequest:
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    def sample_keys(self, backend: str, model: str, seed: int = 0) -> list[str]:
+        """The :meth:`cache_key` of each of the request's ``n`` samples (each is cached alone)."""
+        return [self.sample(i).cache_key(backend, model, seed) for i in range(self.n)]
+
 
 @dataclass(frozen=True)
 class ChatResult:

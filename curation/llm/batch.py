@@ -267,7 +267,7 @@ class BatchRunner:
         return cached
 
     def _keys(self, request: ChatRequest) -> list[str]:
-        return [request.sample(i).cache_key(self._backend, self._model, self._seed) for i in range(request.n)]
+        return request.sample_keys(self._backend, self._model, self._seed)
 
 
 def _chunks(lines: list[tuple[str, ChatRequest, bytes]]) -> list[list[tuple[str, ChatRequest, bytes]]]:

@@ -132,7 +132,7 @@ class LLMClient(LikelihoodCalls):
 
         Args:
             request: the call to make, for samples ``sample_index .. sample_index + n - 1``;
-                each is cached under ``request.sample(i).cache_key(backend.name, backend.model, seed)``.
+                each is cached under its key in ``request.sample_keys(backend.name, backend.model, seed)``.
 
         Returns:
             ``request.n`` results in sample order; served-from-cache ones have ``cached=True``.
@@ -324,9 +324,8 @@ class LLMClient(LikelihoodCalls):
 
     def _keys(self, requests: list[ChatRequest]) -> list[list[str]]:
         """Per request, the cache key of each of its samples."""
-        name, model = self.backend.name, self.backend.model
-        seed = self.config.seed
-        return [[r.sample(i).cache_key(name, model, seed) for i in range(max(r.n, 0))] for r in requests]
+        name, model, seed = self.backend.name, self.backend.model, self.config.seed
+        return [r.sample_keys(name, model, seed) for r in requests]
 
     def _fetch(self, request: ChatRequest, run: list[int], keys: list[str], results: list[ChatResult | None]) -> None:
         """Fill ``results[i]`` for every sample index in ``run``, retrying transient failures."""
