@@ -28,7 +28,7 @@ confidence, the winner's margin over the original and the probability that it is
 - A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
   ``correct.auto_apply``); otherwise the example stays flagged and waits for review.
 - A proposal decided under another calibration or evidence version than today's is made again
-  on the next run, unless the example has a review decision in force (:func:`outdated`).
+  on the next run, unless the example has a review decision in force (:data:`DONE`).
 """
 
 from __future__ import annotations
@@ -180,22 +180,16 @@ def same_position(verdicts: list[dict]) -> int | None:
     return None
 
 
-#: Proposal statuses that are final: a rerun does not correct those examples again (unless the
-#: proposal was decided under other rules and nobody has reviewed the example: :func:`outdated`).
+#: Proposal statuses that are final: a rerun does not correct those examples again, unless the
+#: proposal was decided under other rules than today's (:func:`decision_rules`: an automatic
+#: application then rested on a precision no longer measured) and the example has no review
+#: decision in force (one that has keeps its proposal, which the decision refers to).
 DONE = ("ok", "same", "weaker")
 
 
 def decision_rules() -> str:
     """The calibration and evidence versions a proposal is decided under (stored with it)."""
     return f"{contest.CALIBRATION.version}; evidence {contest.EVIDENCE.version}"
-
-
-def outdated(proposal: dict, decided: bool) -> bool:
-    """Whether a final proposal is made again: it was decided under other rules than today's
-    (:func:`decision_rules`: an automatic application then rested on a precision no longer
-    measured) and the example has no review decision in force (one that has keeps its
-    proposal, which the decision refers to)."""
-    return not decided and proposal.get("calibration") != decision_rules()
 
 
 def correct_dataset(
@@ -223,9 +217,10 @@ def correct_dataset(
     """
     flagged = set(store.flagged_ids(info.dataset_id))
     existing = store.proposals(info.dataset_id)
-    decided = store.current_decisions(info.dataset_id)
-    redo = {i for i in flagged if existing.get(i, {}).get("status") in DONE and outdated(existing[i], i in decided)}
-    todo_ids = {i for i in flagged if existing.get(i, {}).get("status") not in DONE} | redo
+    final = {i for i in flagged if existing.get(i, {}).get("status") in DONE}
+    outdated = {i for i in final if existing[i].get("calibration") != decision_rules()}
+    redo = outdated - set(store.current_decisions(info.dataset_id)) if outdated else set()
+    todo_ids = (flagged - final) | redo
     result = CorrectResult(skipped=len(flagged) - len(todo_ids), redone=len(redo))
     rows = {r["example_id"]: r for r in store.scores(info.dataset_id, score_key) if r["status"] == "ok"}
     everything = list(store.iter_examples(info.dataset_id))
