@@ -42,6 +42,7 @@ import argparse
 import hashlib
 import json
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -109,9 +110,7 @@ def draw_spread(
             redrawn.append(row)
         folded = final_confidences(redrawn, config)
         values.append(_auroc([folded[r["example_id"]][0] for r in rows], errors))
-    values = [v for v in values if v is not None]
-    mean = sum(values) / len(values)
-    return round((sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5, 4)
+    return round(statistics.stdev(v for v in values if v is not None), 4)
 
 
 def design_half(example_id: str) -> bool:
