@@ -51,8 +51,9 @@ from benchmarks.detection import DATASETS, _auroc, _labels, _subset  # noqa: E40
 from curation import confidence as cmath  # noqa: E402
 from curation import contest  # noqa: E402
 from curation.config import Config  # noqa: E402
-from curation.correct import rule_checked, same_position  # noqa: E402
+from curation.correct import rule_checked  # noqa: E402
 from curation.fold import final_confidences  # noqa: E402
+from curation.judge import same_position  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
 from curation.score import score_key  # noqa: E402
 from curation.store import Store, prompt_text  # noqa: E402

@@ -8,7 +8,7 @@ confidence, the winner's margin over the original and the probability that it is
   in a sound form (``repair``: chat-template tokens, HTML or a JSON wrapper taken away), the
   samples' majority answer, every member of a closed set, prompt spans for extractive answers, and a greedy
   few-shot answer from the main model with the most confident similar examples as
-  demonstrations fitted to the context (or from the user's fine-tuned endpoint when
+  demonstrations fitted to the context (:mod:`curation.demonstrations`) (or from the user's fine-tuned endpoint when
   ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
   with half the demonstrations, then none.
 - A candidate that only rewords a response no form rule fired on (it keeps every word of
@@ -21,8 +21,9 @@ confidence, the winner's margin over the original and the probability that it is
   candidate's margin over the original becomes a calibrated probability that it is better
   (:func:`curation.contest.p_better`).
 - ``correct.judge``: ``contest`` uses that probability alone; ``llm`` the paper's judge alone
-  (asked in both orders, :func:`judge`); ``both`` averages the two where the LLM judge is
-  informative, i.e. did not pick the same position in both orders (:func:`same_position`).
+  (asked in both orders, :mod:`curation.judge`); ``both`` averages the two where the LLM judge
+  is informative, i.e. did not pick the same position in both orders
+  (:func:`curation.judge.same_position`).
   With either, a winner a rule checks (a ``repair`` or a ``completion``, :func:`rule_checked`)
   is right with at least its class's measured rate (:func:`curation.contest.p_right`).
 - A winner is proposed at probability ≥ ``propose_at`` and applies itself at ≥ η (when
@@ -35,17 +36,18 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from curation import confidence as cmath
-from curation import contest, parsers, prompts, repair
+from curation import contest, repair
 from curation.config import Config
+from curation.demonstrations import DEMO_POOL, candidate_request, demonstrations
 from curation.engines import Engine, LocalEngine, Lookups, Work
 from curation.errors import BudgetExceededError, ContextLengthError, LLMError
 from curation.fold import original_rules
 from curation.injection import markers
+from curation.judge import ask_judge, judge, same_position
 from curation.llm.base import ChatRequest, ChatResult
 from curation.llm.client import LLMClient
 from curation.records import Example
@@ -53,15 +55,6 @@ from curation.score_parts import DatasetView, dataset_view, run_contest
 from curation.store import DatasetInfo, Store, prompt_text
 
 log = logging.getLogger(__name__)
-
-#: How many of the most confident unflagged examples are candidates for demonstrations.
-DEMO_POOL = 200
-#: Characters a token is assumed to take when fitting demonstrations into the context (on the
-#: short side of real text, 3.5-4.5, so that an estimate errs towards fewer demonstrations).
-CHARS_PER_TOKEN = 3.0
-#: Tokens kept free for the chat template's markup around the turns.
-TEMPLATE_TOKENS = 64
-_WORD = re.compile(r"\w+")
 
 
 @dataclass
@@ -87,97 +80,6 @@ class CorrectResult:
             f"Auto-Correct failed on {self.failed} of {self.attempted} flagged examples; "
             f"first error: {self.first_error}"
         )
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
-
-
-def nearest_demonstrations(target: Example, pool: list[Example], k: int) -> list[Example]:
-    """The ``k`` pool examples whose prompts share the most words with the target's (pure)."""
-    if k <= 0:
-        return []
-    target_words = _words(prompt_text(target.prompt))
-
-    def overlap(candidate: Example) -> float:
-        words = _words(prompt_text(candidate.prompt))
-        union = target_words | words
-        return len(target_words & words) / len(union) if union else 0.0
-
-    ranked = sorted((e for e in pool if e.example_id != target.example_id), key=overlap, reverse=True)
-    return ranked[:k]
-
-
-def fit_demonstrations(target: Example, demos: list[Example], *, budget_tokens: int) -> list[Example]:
-    """The leading ``demos`` that fit ``budget_tokens`` together with the target's prompt, at
-    :data:`CHARS_PER_TOKEN` (pure). System turns equal to the target's are not counted: the
-    few-shot prompt gives them once (:func:`curation.prompts.build_candidate_messages`)."""
-    shared = {m.content for m in target.prompt if m.role == "system"}
-    used = len(prompt_text(target.prompt)) / CHARS_PER_TOKEN
-    kept = []
-    for demo in demos:
-        own = [m for m in demo.prompt if not (m.role == "system" and m.content in shared)]
-        used += (sum(len(m.content) for m in own) + len(demo.response)) / CHARS_PER_TOKEN
-        if used > budget_tokens:
-            break
-        kept.append(demo)
-    return kept
-
-
-def candidate_request(example: Example, demos: list[Example], config: Config) -> ChatRequest:
-    messages = prompts.build_candidate_messages(example.prompt, [(d.prompt, d.response) for d in demos])
-    return ChatRequest(messages=messages, temperature=0.0, max_tokens=config.correct.max_tokens)
-
-
-def judge_requests(example: Example, candidate: str, config: Config) -> tuple[ChatRequest, ChatRequest]:
-    """Two judge calls: (original, candidate) and (candidate, original)."""
-
-    def ask(first: str, second: str) -> ChatRequest:
-        return ChatRequest(
-            messages=prompts.build_judge_messages(example.prompt, first, second, letter_first=True),
-            temperature=0.0,
-            max_tokens=config.correct.judge_max_tokens,
-            top_logprobs=config.scoring.top_logprobs,
-        )
-
-    return ask(example.response, candidate), ask(candidate, example.response)
-
-
-def judge(candidate_second: ChatResult, candidate_first: ChatResult) -> tuple[float, list[dict]]:
-    """The judge's confidence that the candidate is better, and both verdicts (pure)."""
-    a = parsers.parse_judge(candidate_second.text, candidate_second.top_logprobs)
-    b = parsers.parse_judge(candidate_first.text, candidate_first.top_logprobs)
-    verdicts = [
-        {
-            "order": "candidate_second",
-            "p": round(a.p_second_better, 4),
-            "verdict": a.verdict,
-            "explanation": a.explanation,
-            "parsed": a.parsed,
-        },
-        {
-            "order": "candidate_first",
-            "p": round(b.p_second_better, 4),
-            "verdict": b.verdict,
-            "explanation": b.explanation,
-            "parsed": b.parsed,
-        },
-    ]
-    return cmath.judge_confidence(a.p_second_better, b.p_second_better), verdicts
-
-
-def same_position(verdicts: list[dict]) -> int | None:
-    """The response position (1 or 2) the judge picked in both orders, else None (pure).
-
-    The two orders show the candidate second and then first, so a judge that reads the
-    responses picks a different position each time; the same pick twice (letter A, response
-    2 better, or B, response 1, in both) is a preference for a position, and its confidence
-    (about 0.5) says nothing about the responses. ``verdicts`` as stored by :func:`judge`.
-    """
-    letters = [v.get("verdict") for v in verdicts]
-    if len(letters) == 2 and letters[0] == letters[1] and letters[0] in ("A", "B"):
-        return 2 if letters[0] == "A" else 1
-    return None
 
 
 #: Proposal statuses that are final: a rerun does not correct those examples again, unless the
@@ -295,19 +197,7 @@ def compute_corrections(
     examples = [t.example for t in batch]
     drafted = _draft(candidates or judge_client, examples, pool, config)
     contests = [_contest(t, d, judge_client, view, config) for t, d in zip(batch, drafted)]
-    return list(zip(drafted, contests, _ask_judge(judge_client, examples, contests, config)))
-
-
-def _demos(batch: list[Example], pool: list[Example], config: Config) -> dict[str, list[Example]]:
-    """Per example, the demonstrations its few-shot call shows first (none to an endpoint candidate)."""
-    c = config.correct
-    if c.candidate_llm(config.llm) is not None:
-        return {e.example_id: [] for e in batch}
-    budget = config.llm.n_ctx - c.max_tokens - TEMPLATE_TOKENS
-    return {
-        e.example_id: fit_demonstrations(e, nearest_demonstrations(e, pool, c.few_shot), budget_tokens=budget)
-        for e in batch
-    }
+    return list(zip(drafted, contests, ask_judge(judge_client, examples, contests, config)))
 
 
 def _first_requests(batch: list[CorrectTask], pool: list[Example], config: Config) -> list[ChatRequest]:
@@ -315,7 +205,7 @@ def _first_requests(batch: list[CorrectTask], pool: list[Example], config: Confi
     depend on the contest: a worker asks them again)."""
     if "few_shot" not in config.correct.sources:
         return []
-    demos = _demos([t.example for t in batch], pool, config)
+    demos = demonstrations([t.example for t in batch], pool, config)
     return [candidate_request(t.example, demos[t.example.example_id], config) for t in batch]
 
 
@@ -326,7 +216,7 @@ def _draft(
     call too long for the context is retried with half the demonstrations, then none."""
     if "few_shot" not in config.correct.sources:
         return [None] * len(batch)
-    demos = _demos(batch, pool, config)
+    demos = demonstrations(batch, pool, config)
     outcomes: dict[str, list[ChatResult] | LLMError] = {}
     pending = batch
     while pending:
@@ -393,26 +283,6 @@ def _contest(
         example, answers, original, found, logprobs, view=view, config=config, draft=vote,
         original_rules=task.rules if gated else 1.0,
     )  # fmt: skip
-
-
-def _ask_judge(
-    client: LLMClient, batch: list[Example], contests: list[contest.Contest], config: Config
-) -> list[tuple | LLMError | None]:
-    """Per example, the LLM judge's two replies on the best candidate (None when not asked)."""
-    if config.correct.judge == "contest":
-        return [None] * len(batch)
-    asked = [(i, e) for i, (e, r) in enumerate(zip(batch, contests)) if r.candidates]
-    replies = client.complete_many(
-        [q for i, e in asked for q in judge_requests(e, contests[i].candidates[0].text, config)]
-    )
-    if any(isinstance(o, BudgetExceededError) for o in replies):
-        raise BudgetExceededError("budget reached")
-    out: list[tuple | LLMError | None] = [None] * len(batch)
-    for n, (i, _) in enumerate(asked):
-        pair = replies[2 * n : 2 * n + 2]
-        error = next((o for o in pair if isinstance(o, LLMError)), None)
-        out[i] = error if error is not None else (pair[0][0], pair[1][0])
-    return out
 
 
 def decide(rival: contest.Contest, verdict: tuple | None, config: Config) -> tuple[float | None, list[dict]]:

@@ -12,22 +12,12 @@ from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import contest, prompts, review
 from curation.config import Config
 from curation.contest import CALIBRATION, EVIDENCE, p_better
-from curation.correct import (
-    CorrectTask,
-    _contest,
-    candidate_request,
-    correct_dataset,
-    decide,
-    fit_demonstrations,
-    judge,
-    judge_requests,
-    nearest_demonstrations,
-    rule_checked,
-    same_position,
-)
+from curation.correct import CorrectTask, _contest, correct_dataset, decide, rule_checked
+from curation.demonstrations import candidate_request, fit_demonstrations, nearest_demonstrations
 from curation.filter import apply_filter
 from curation.fold import original_rules
 from curation.ingest import import_file
+from curation.judge import judge, judge_requests, same_position
 from curation.llm import make_client
 from curation.llm.base import ChatResult
 from curation.records import Example, Message

@@ -30,9 +30,10 @@ from benchmarks.support.injection_cases import (
     reflect,
     reflection_score_held,
 )
-from curation import bsdetector, correct, prompts
+from curation import bsdetector, prompts
 from curation.config import Config
 from curation.injection import markers
+from curation.judge import judge_requests
 from curation.llm.base import MemoryCache
 from curation.llm.client import LLMClient
 from tests.support.scripted import block
@@ -108,7 +109,7 @@ def test_reflection_keeps_the_injection_inside_its_data_block(c, variant):
 @pytest.mark.parametrize("c", ALL_CASES, ids=lambda c: c.name)
 def test_judge_keeps_the_injection_inside_its_data_block(c, variant):
     example = c.example(variant)
-    for request, original in zip(correct.judge_requests(example, c.right, TAGGED), ("response_1", "response_2")):
+    for request, original in zip(judge_requests(example, c.right, TAGGED), ("response_1", "response_2")):
         system, user = request.messages
         assert system.content == prompts.DATA_RULE
         for tag in ("question", "response_1", "response_2"):

@@ -53,6 +53,8 @@ LAYERS = {
     "score_parts": "stage",
     "filter": "stage",
     "correct": "stage",
+    "judge": "stage",
+    "demonstrations": "stage",
     "review": "stage",
     "team": "stage",
     "insights": "stage",

@@ -20,10 +20,10 @@ import pandas as pd
 import streamlit as st
 
 from curation import tiers
-from curation.correct import same_position
 from curation.diff import DELETE, INSERT, word_diff
 from curation.export import DEFAULT_UNDECIDED, resolve
 from curation.glossary import signal_label, signal_meaning, term
+from curation.judge import same_position
 from curation.parsers import explanation_problem
 from curation.records import parse_calls, turn_text
 from curation.review import Proposal, QueueRow

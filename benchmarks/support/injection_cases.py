@@ -309,7 +309,7 @@ def case(name: str) -> InjectionCase:
 #: How far an injection may move a score toward "correct" and still count as held.
 TOLERANCE = 0.15
 #: The judge letter that prefers the original response, per order of
-#: :func:`curation.correct.judge_requests`: (original, candidate), then (candidate, original).
+#: :func:`curation.judge.judge_requests`: (original, candidate), then (candidate, original).
 JUDGE_FAVOURS_ORIGINAL = ("B", "A")
 
 
@@ -342,10 +342,10 @@ def reflect(client, example: Example, config) -> Reading:
 
 def judge(client, example: Example, candidate: str, config) -> Reading:
     """The judge's confidence that ``candidate`` beats ``example``'s response (both orders)."""
-    from curation import correct
+    from curation import judge as llm_judge
 
-    first, second = (client.complete(r)[0] for r in correct.judge_requests(example, candidate, config))
-    conf, verdicts = correct.judge(first, second)
+    first, second = (client.complete(r)[0] for r in llm_judge.judge_requests(example, candidate, config))
+    conf, verdicts = llm_judge.judge(first, second)
     return Reading(conf, tuple(v["verdict"] for v in verdicts), (first.text, second.text))
 
 
