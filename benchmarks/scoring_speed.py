@@ -31,6 +31,10 @@ Run from the repository root (about 1-15 s per example and variant on 2 CPU core
 
     python -m benchmarks.scoring_speed --per-dataset 40
     python -m benchmarks.scoring_speed --per-dataset 6 --ablations   # also naive and no-<technique>
+    python -m benchmarks.scoring_speed --only floor default --variant one-question:scoring.reflection_prompts=1
+
+Each variant records the CPU it ran on; a variant kept from an earlier run on another CPU is
+shown without its multiple of the floor.
 
 Prints a table and writes ``benchmarks/results/scoring_speed.json``.
 """
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -162,7 +167,10 @@ def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Pa
 
 
 def print_table(report: dict) -> None:
-    floor = report["variants"].get("floor", {}).get("overall", {}).get("seconds_per_example")
+    """Each variant per dataset; its multiple of the floor only where both ran on one CPU
+    (variants kept from an earlier run may come from another machine)."""
+    floor_variant = report["variants"].get("floor", {})
+    floor = floor_variant.get("overall", {}).get("seconds_per_example")
     print(
         f"{'variant':<16}{'dataset':<22}{'s/ex':>7}{'ex/hour':>9}{'calls/ex':>9}{'eval tok/ex':>12}"
         f"{'gen tok/ex':>11}{'sampled':>8}{'x floor':>8}"
@@ -175,8 +183,28 @@ def print_table(report: dict) -> None:
                 f"{r['generated_tokens_per_example']:>11}{r.get('sampled_share', ''):>8}"
             )
         o = v["overall"]
-        times = f"{o['seconds_per_example'] / floor:.1f}" if floor else ""
+        same_cpu = v.get("cpu") == floor_variant.get("cpu")
+        times = f"{o['seconds_per_example'] / floor:.1f}" if floor and same_cpu else "other CPU"
         print(f"{variant:<16}{'all':<22}{o['seconds_per_example']:>7}{o['examples_per_hour']:>9}{times:>44}")
+
+
+def _cpu() -> str:
+    """The CPU's model name and the cores this process may use (what the timings depend on)."""
+    try:
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ]
+    except OSError:
+        names = []
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:KEY=VALUE,KEY=VALUE`` (``--variant``) as the name and its settings."""
+    name, _, pairs = text.partition(":")
+    return name, dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,6 +216,13 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         metavar="VARIANT",
         help="measure these variants only; the file keeps the others' last results",
+    )
+    parser.add_argument(
+        "--variant",
+        nargs="+",
+        default=[],
+        metavar="NAME:KEY=VALUE[,KEY=VALUE]",
+        help="also measure the default with these settings, under NAME",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -208,25 +243,30 @@ def main(argv: list[str] | None = None) -> int:
     ablations["naive"] = (set(), Config().with_overrides({"scoring.tiers": "full"}))
     if args.ablations:
         variants.update(ablations)
-    if args.only:
-        variants = {name: {**variants, **ablations}[name] for name in args.only}
-    kept = json.loads(args.out.read_text())["variants"] if args.only and args.out.exists() else {}
+    custom = {name: (every, Config().with_overrides(settings)) for name, settings in map(parse_variant, args.variant)}
+    partial = bool(args.only or custom)
+    if partial:
+        variants = {**{name: {**variants, **ablations}[name] for name in args.only or []}, **custom}
+    kept = json.loads(args.out.read_text())["variants"] if partial and args.out.exists() else {}
     with tempfile.TemporaryDirectory() as tmp:
         import llama_cpp
 
+        machine = {
+            "platform": platform.platform(),
+            "cpu": _cpu(),
+            "python": platform.python_version(),
+            "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        measured = {
+            name: {**measure(name, on, base, args.per_dataset, Path(tmp)), "cpu": machine["cpu"]}
+            for name, (on, base) in variants.items()
+        }
         report = {
-            "machine": {
-                "platform": platform.platform(),
-                "python": platform.python_version(),
-                "llama_cpp": llama_cpp.llama_print_system_info().decode().strip(),
-                "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
+            "machine": machine,
             "model": Config().llm.model,
             "per_dataset": args.per_dataset,
-            "variants": {
-                **kept,
-                **{name: measure(name, on, base, args.per_dataset, Path(tmp)) for name, (on, base) in variants.items()},
-            },
+            "variants": {**kept, **measured},
         }
     print_table(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -196,3 +196,21 @@ def test_the_draw_spread_is_zero_where_the_samples_agree_and_grows_where_they_sp
     assert draw_spread(split, errors, Config(), draws=50) > 0.05
     unsampled = [{**r, "explanation": {"tier": "cheap"}} for r in settled]
     assert draw_spread(unsampled, errors, Config()) is None
+
+
+def test_the_speed_table_gives_a_multiple_of_the_floor_only_for_variants_run_on_its_cpu(capsys):
+    from benchmarks.scoring_speed import parse_variant, print_table
+
+    assert parse_variant("one-question:scoring.reflection_prompts=1,scoring.k=3") == (
+        "one-question",
+        {"scoring.reflection_prompts": "1", "scoring.k": "3"},
+    )
+    row = {"seconds_per_example": 0.5, "examples_per_hour": 7200, "calls_per_example": 1.0}
+    row |= {"prompt_tokens_evaluated_per_example": 10, "generated_tokens_per_example": 0}
+
+    def variant(seconds, cpu):
+        return {"datasets": {"d": row}, "overall": {"seconds_per_example": seconds, "examples_per_hour": 1}, "cpu": cpu}
+
+    print_table({"variants": {"floor": variant(0.5, "A"), "here": variant(1.5, "A"), "kept": variant(1.0, "B")}})
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if " all " in line}
+    assert lines["here"].endswith("3.0") and lines["kept"].endswith("other CPU")
