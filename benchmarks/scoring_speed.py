@@ -198,7 +198,8 @@ def _cpu() -> str:
         ]
     except OSError:
         names = []
-    return f"{names[0] if names else platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} cores"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{names[0] if names else platform.processor() or platform.machine()}, {cores} cores"
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, str]]:

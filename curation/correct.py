@@ -8,8 +8,8 @@ confidence, the winner's margin over the original and the probability that it is
   in a sound form (``repair``: chat-template tokens, HTML or a JSON wrapper taken away), the
   samples' majority answer, every member of a closed set, prompt spans for extractive answers, and a greedy
   few-shot answer from the main model with the most confident similar examples as
-  demonstrations fitted to the context (:mod:`curation.demonstrations`) (or from the user's fine-tuned endpoint when
-  ``correct.candidate_model`` is set). A few-shot call too long for the context is retried
+  demonstrations fitted to the context (:mod:`curation.demonstrations`), or from the user's
+  fine-tuned endpoint when ``correct.candidate_model`` is set. A few-shot call too long for the context is retried
   with half the demonstrations, then none.
 - A candidate that only rewords a response no form rule fired on (it keeps every word of
   it and adds some: ``Santiago.`` -> ``The capital of Chile is Santiago.``) is dropped: it
