@@ -44,7 +44,7 @@ from curation import contest, repair
 from curation.config import Config
 from curation.demonstrations import DEMO_POOL, candidate_request, demonstrations
 from curation.engines import Engine, LocalEngine, Lookups, Work
-from curation.errors import BudgetExceededError, ContextLengthError, LLMError
+from curation.errors import BudgetExceededError, ContextLengthError, LLMError, mostly_failed
 from curation.fold import original_rules
 from curation.injection import markers
 from curation.judge import ask_judge, judge, same_position
@@ -74,12 +74,7 @@ class CorrectResult:
 
     def warning(self) -> str | None:
         """A loud line when half or more of the attempted examples failed, else None."""
-        if not self.failed or 2 * self.failed < self.attempted:
-            return None
-        return (
-            f"Auto-Correct failed on {self.failed} of {self.attempted} flagged examples; "
-            f"first error: {self.first_error}"
-        )
+        return mostly_failed("Auto-Correct", self.failed, self.attempted, self.first_error, "flagged examples")
 
 
 #: Proposal statuses that are final: a rerun does not correct those examples again, unless the

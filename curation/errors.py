@@ -87,3 +87,10 @@ class InvalidRecordError(CurationError):
         if hidden > 0:
             shown.append(f"... and {hidden} more problem(s)")
         super().__init__("\n".join(shown))
+
+
+def mostly_failed(stage: str, failed: int, attempted: int, first_error: str | None, what: str) -> str | None:
+    """A loud line when half or more of the ``attempted`` ``what`` failed in ``stage``, else None."""
+    if not failed or 2 * failed < attempted:
+        return None
+    return f"{stage} failed on {failed} of {attempted} {what}; first error: {first_error}"

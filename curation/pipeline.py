@@ -119,6 +119,8 @@ def run_pipeline(
                 done = result.scored if phase == "score" else result.sampled - sampled_before
                 store.update_run(run_id, n_done=done, n_failed=result.failed - failed_before, stats=client.snapshot())
         finalize(store, info, config)  # once, over both tiers (also when a phase stopped early)
+        if warning := result.warning():
+            summary.warnings.append(warning)
         summary.tiers = result.tiers
         summary.notes.append(tier_note(result.tiers, config))
         if config.llm.backend == "openai" and result.scored:

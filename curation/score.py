@@ -40,7 +40,7 @@ from curation.bsdetector import (
 )
 from curation.config import Config
 from curation.engines import Engine, LocalEngine, Lookups, Work
-from curation.errors import BudgetExceededError, LLMError
+from curation.errors import BudgetExceededError, LLMError, mostly_failed
 from curation.fold import cheap_confidences, final_confidences
 from curation.llm.base import ChatResult
 from curation.llm.client import LLMClient
@@ -103,11 +103,17 @@ class ScoreResult:
     new_ids: set[str] = field(default_factory=set, repr=False)  # those scored by this run's cheap tier
     spent: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
     failed: int = 0
+    tried: set[str] = field(default_factory=set, repr=False)  # examples this run tried, in either tier
+    first_error: str | None = None
     skipped: int = 0
     stopped: str | None = None
     #: After the run, per tier: examples in it (the whole dataset), and this run's calls and
     #: tokens spent on it (``calls``, ``prompt_tokens``, ``completion_tokens``, ``cache_hits``).
     tiers: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def warning(self) -> str | None:
+        """A loud line when half or more of the examples tried failed, else None."""
+        return mostly_failed("Scoring", self.failed, len(self.tried), self.first_error, "examples tried")
 
 
 @dataclass(frozen=True)
@@ -284,6 +290,9 @@ def _commit(job: _Job, phase: str, example: Example, parts: ExampleScore | LLMEr
         error=str(parts) if failed else None,
     )
     job.result.failed += failed
+    job.result.tried.add(example.example_id)
+    if failed and job.result.first_error is None:
+        job.result.first_error = str(parts)
     if phase == "score":
         if not failed:
             job.result.scored += 1

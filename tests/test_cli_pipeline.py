@@ -137,6 +137,14 @@ def test_budget_stop_exits_3_and_says_how_to_resume(project, capsys):
         assert server.count() == 30
 
 
+def test_a_score_stage_that_fails_most_examples_warns_and_exits_4(project, capsys):
+    with FakeOpenAIServer(reply=ArithmeticModel()) as server:
+        server.fault_rate, server.fault_kinds = 1.0, ("bad_request",)
+        assert main(["score", *endpoint(project, server)]) == 4
+        out, err = capsys.readouterr()
+    assert "WARNING: Scoring failed on 8 of 8 examples tried; first error:" in err
+
+
 def test_a_stage_that_fails_most_examples_warns_and_exits_4(project, capsys):
     with FakeOpenAIServer(reply=ArithmeticModel()) as server:
         assert main(["score", *endpoint(project, server)]) == 0 and main(["filter", *endpoint(project, server)]) == 0

@@ -9,7 +9,8 @@ import pytest
 from curation.config import LLMConfig
 from curation.errors import ConfigError
 from curation.llm.base import ChatBackend, ChatRequest
-from curation.llm.engine import KV_CONTEXTS, _shared_rows
+from curation.llm.embedded import _pack
+from curation.llm.engine import KV_CONTEXTS, Job, _shared_rows
 from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
 from curation.records import messages_of
 
@@ -227,6 +228,35 @@ def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend):
     greedy = ChatRequest(messages=QUESTION, max_tokens=8)
     assert small_backend.complete(greedy)[0].text == small_backend.complete(greedy)[0].text
     assert len(long) * 10 // 4 > engine.llm.n_ctx()  # (about 4 characters a token: it did overflow)
+
+
+def test_long_prompts_asked_together_are_decoded_in_groups_that_fit_the_kv_cache(small_backend):
+    # three distinct prompts of ~700 tokens with 3 samples each: together more than the KV
+    # cache's 2,048 cells; before the packing counted cells, every one failed ("KV cache is full")
+    facts = " ".join(f"Fact {i}: the river is long." for i in range(80))
+    requests = [
+        ChatRequest(messages=messages_of([("user", f"Topic {t}. {facts}")]), max_tokens=3, temperature=1.0, n=3)
+        for t in range(3)
+    ]
+    outcomes = small_backend.complete_batch(requests)
+    assert all(isinstance(o, list) and len(o) == 3 for o in outcomes), outcomes
+    assert sum(o[0].prompt_tokens for o in outcomes) > small_backend._engine.llm.n_ctx()
+
+
+def test_jobs_are_packed_by_sequences_and_by_the_kv_cells_their_prompts_and_samples_need():
+    rng = [np.random.default_rng(0)]
+
+    def job(prompt, samples=1, max_tokens=10):
+        return Job(list(prompt), rng * samples, 1.0, max_tokens, (), 0)
+
+    shared = range(100)
+    # a prefix shared with an earlier prompt of the group is counted once: 100 + 10 + 5 + 10
+    assert _pack([job(shared), job([*shared, 7, 8, 9, 10, 11])], sequences=8, cells=130, longest=1000) == [[0, 1]]
+    assert _pack([job(range(100)), job(range(200, 300))], sequences=8, cells=130, longest=1000) == [[0], [1]]
+    assert _pack([job([1], samples=5), job([2], samples=4)], sequences=8, cells=1000, longest=1000) == [[0], [1]]
+    # generation counts up to the sequence's room; a job over the cells stands alone
+    assert _pack([job(range(95), max_tokens=50), job([1])], sequences=8, cells=111, longest=100) == [[0, 1]]
+    assert _pack([job(range(500)), job([1]), job([2])], sequences=8, cells=100, longest=1000) == [[0], [1, 2]]
 
 
 def test_calls_from_several_threads_at_once_are_served_one_at_a_time(small_backend):

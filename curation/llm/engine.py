@@ -81,6 +81,9 @@ class Engine:
             raise LLMError(f"{path}: cannot load the model: {e}") from e
         self.native = Native(self.llm, n_seq_max=N_SLOTS + MAX_SEQUENCES)
         self.max_prompt = n_ctx  # tokens one sequence may hold (prompt + generation)
+        # KV cells one generate_batch may count on: the cache less a decode batch of room, which
+        # the cached prompts of other calls (evicted when needed) and fragmentation may hold
+        self.batch_cells = n_ctx * KV_CONTEXTS - self.llm.n_batch
         self.slots = SlotTable(N_SLOTS)
         self.evaluated = 0  # prompt tokens decoded so far (the ones no cached prefix covered)
         self.share_prefixes = True  # continuations that begin alike share rows (off: to measure it)
