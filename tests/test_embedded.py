@@ -218,7 +218,7 @@ def test_a_repeated_system_prompt_is_evaluated_once(small_backend):
     assert first > 300 and second < 30
 
 
-def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend):
+def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend, capfd):
     engine = small_backend._engine
     assert engine.llm.n_ctx() == KV_CONTEXTS * 1024
     long = " ".join(f"Fact {i}: water is wet." for i in range(90))
@@ -228,6 +228,16 @@ def test_a_full_kv_cache_drops_old_prompts_instead_of_failing(small_backend):
     greedy = ChatRequest(messages=QUESTION, max_tokens=8)
     assert small_backend.complete(greedy)[0].text == small_backend.complete(greedy)[0].text
     assert len(long) * 10 // 4 > engine.llm.n_ctx()  # (about 4 characters a token: it did overflow)
+    assert "failed to find a memory slot" not in capfd.readouterr().err  # expected: not shown as an error
+
+
+def test_llama_cpp_log_lines_other_than_a_full_cache_still_reach_the_terminal(small_backend, capfd):
+    from curation.llm.llama_native import _LOG_HOOK
+
+    [hook] = _LOG_HOOK
+    hook(3, b"decode: failed to find a memory slot for batch of size 512\n", None)
+    hook(3, b"llama_model_load: error loading model\n", None)
+    assert capfd.readouterr().err == "llama_model_load: error loading model\n"
 
 
 def test_long_prompts_asked_together_are_decoded_in_groups_that_fit_the_kv_cache(small_backend):

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from curation.errors import ContextLengthError, LLMError
-from curation.llm.llama_native import Native, tuned_defaults
+from curation.llm.llama_native import Native, quiet_expected_logs, tuned_defaults
 from curation.llm.prefix_cache import SlotTable
 from curation.records import Message
 
@@ -80,6 +80,7 @@ class Engine:
         except (ValueError, RuntimeError) as e:
             raise LLMError(f"{path}: cannot load the model: {e}") from e
         self.native = Native(self.llm, n_seq_max=N_SLOTS + MAX_SEQUENCES)
+        quiet_expected_logs()
         self.max_prompt = n_ctx  # tokens one sequence may hold (prompt + generation)
         # KV cells one generate_batch may count on: the cache less a decode batch of room, which
         # the cached prompts of other calls (evicted when needed) and fragmentation may hold

@@ -5,12 +5,15 @@ the engine's own batch, decode, the logits of a row, copying and dropping a sequ
 cells, and the end-of-generation test. One need has no public route: ``Llama(...)`` cannot
 set a context's number of sequences (``n_seq_max``), a unified KV cache (``kv_unified``) or
 leave out the model's extra buffer types (``use_extra_bufts``). :func:`tuned_defaults`
-swaps llama-cpp-python's default-parameter functions while the constructor runs; it is the
-only private use, and :func:`check_compatible` fails loudly on a version without what it needs.
+swaps llama-cpp-python's default-parameter functions while the constructor runs, and
+:func:`quiet_expected_logs` forwards llama.cpp's log lines to llama-cpp-python's own callback;
+those are the only private uses, and :func:`check_compatible` fails loudly on a version without
+what the engine needs.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +40,11 @@ _FUNCTIONS = (
 )
 _FIELDS = {"llama_context_params": ("n_seq_max", "kv_unified"), "llama_model_params": ("use_extra_bufts",)}
 _DEFAULTS_LOCK = threading.Lock()
+#: llama.cpp's log line when a decode finds no room in the KV cache. The engine expects it (it
+#: drops a cached prompt and decodes again), so it goes to the debug log, not to the terminal.
+EXPECTED_LOG = b"failed to find a memory slot"
+_LOG_HOOK: list[Any] = []  # the installed log callback, kept alive while llama.cpp may call it
+log = logging.getLogger(__name__)
 
 
 def _lib() -> Any:
@@ -63,6 +71,33 @@ def check_compatible(lib: Any = None) -> None:
             f"llama-cpp-python {getattr(llama_cpp, '__version__', '?')} is not supported by the "
             f"embedded engine: missing {', '.join(missing)}; install the version pyproject.toml pins"
         )
+
+
+def quiet_expected_logs() -> None:
+    """Route llama.cpp's log through a filter (once per process): :data:`EXPECTED_LOG` lines go
+    to the debug log, every other line to llama-cpp-python's callback as before. Without it, a
+    run over long prompts printed dozens of "decode: failed to find a memory slot" lines that
+    read as failures while every example scored."""
+    if _LOG_HOOK:
+        return
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp import _logger
+
+    forward = getattr(_logger, "llama_log_callback", None)
+    if forward is None:  # another llama-cpp-python: leave its logging as it is
+        return
+
+    @llama_cpp.llama_log_callback
+    def hook(level: int, text: bytes, user_data: Any) -> None:
+        if EXPECTED_LOG in text:
+            log.debug("llama.cpp: %s", text.decode("utf-8", "replace").strip())
+            return
+        forward(level, text, user_data)
+
+    llama_cpp.llama_log_set(hook, ctypes.c_void_p(0))
+    _LOG_HOOK.append(hook)
 
 
 @contextmanager
@@ -152,4 +187,4 @@ class Native:
         return bool(self._lib.llama_vocab_is_eog(self._vocab, token))
 
 
-__all__ = ["Native", "check_compatible", "tuned_defaults"]
+__all__ = ["Native", "check_compatible", "quiet_expected_logs", "tuned_defaults"]
