@@ -103,7 +103,7 @@ class ScoreResult:
     new_ids: set[str] = field(default_factory=set, repr=False)  # those scored by this run's cheap tier
     spent: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
     failed: int = 0
-    tried: set[str] = field(default_factory=set, repr=False)  # examples this run tried, in either tier
+    tried: int = 0  # examples this run tried, in either tier or both (counted once)
     first_error: str | None = None
     skipped: int = 0
     stopped: str | None = None
@@ -113,7 +113,7 @@ class ScoreResult:
 
     def warning(self) -> str | None:
         """A loud line when half or more of the examples tried failed, else None."""
-        return mostly_failed("Scoring", self.failed, len(self.tried), self.first_error, "examples tried")
+        return mostly_failed("Scoring", self.failed, self.tried, self.first_error, "examples tried")
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,7 @@ def _commit(job: _Job, phase: str, example: Example, parts: ExampleScore | LLMEr
         error=str(parts) if failed else None,
     )
     job.result.failed += failed
-    job.result.tried.add(example.example_id)
+    job.result.tried += phase == "score" or example.example_id not in job.result.new_ids
     if failed and job.result.first_error is None:
         job.result.first_error = str(parts)
     if phase == "score":
