@@ -21,6 +21,7 @@ from curation.ingest import import_file
 from curation.pipeline import run_pipeline
 from curation.records import Message
 from curation.score import score_key
+from curation.store import Store
 from tests.support.scripted import REFLECTION, SAMPLE, WRONG, ArithmeticModel, kind_of, openai_overrides, write_records
 
 KEY_ENV = "CLEAR_TEST_CASCADE_KEY"
@@ -79,6 +80,21 @@ def test_a_stop_between_the_tiers_resumes_with_the_sampled_tier_and_no_call_twic
         assert resumed.stopped is None and resumed.scored == 0  # nothing new to score cheaply...
         assert server.count() == 8 + 4  # ...and only the two wrong sums' samples and reflections
         assert resumed.tiers["sampled"]["examples"] == 2
+
+
+def test_the_mass_failure_warning_counts_each_example_once_across_the_tiers(store, arith, tmp_path):
+    # the 8 cheap calls answer, the sampled tier's (the two wrong sums) fail: 2 of 8, no warning
+    with FakeOpenAIServer(reply=ArithmeticModel(), faults=[None] * 8 + ["bad_request"] * 4) as server:
+        summary = run_pipeline(store, "arith", config(server), stages=("score",))
+    assert (summary.failed, summary.warnings) == (2, [])
+    # a new store, every example sampled, every sampled call failing: 8 of the 8 examples
+    # tried, each tried in both tiers in this run and counted once
+    failing = {"faults": [None] * 8, "fault_rate": 1.0, "fault_kinds": ("bad_request",)}
+    with Store(tmp_path / "other.duckdb") as other, FakeOpenAIServer(reply=ArithmeticModel(), **failing) as server:
+        import_file(other, tmp_path / "arith.jsonl", name="arith")
+        summary = run_pipeline(other, "arith", config(server, **{"scoring.tiers": "full"}), stages=("score",))
+    assert summary.failed == 8
+    assert [w.split(";")[0] for w in summary.warnings] == ["Scoring failed on 8 of 8 examples tried"]
 
 
 def test_switching_to_full_samples_only_the_rest(store, arith):
