@@ -54,7 +54,8 @@ if __package__ in (None, ""):
 
 from benchmarks.options import add_set_option, parse_set  # noqa: E402
 from curation import confidence as cmath  # noqa: E402
-from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config  # noqa: E402
+from curation.config import Config  # noqa: E402
+from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS  # noqa: E402
 from curation.fold import final_confidences  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402

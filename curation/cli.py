@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curation import __version__
-from curation.config import ENGINES, PROMPT_LOGPROBS, TIER_MODES, Config
+from curation.config import Config
+from curation.config_values import ENGINES, PROMPT_LOGPROBS, TIER_MODES
 from curation.errors import CurationError, InvalidRecordError
 from curation.store import DEFAULT_STORE, Store
 

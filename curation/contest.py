@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, fields
 
 from curation import answer_kind, signals
 from curation import confidence as cmath
-from curation.config import CANDIDATE_SOURCES, RULE_SIGNALS
+from curation.config_values import CANDIDATE_SOURCES, RULE_SIGNALS
 
 #: A response value shared by at least this many examples is a member of the closed set.
 CLOSED_SET_MIN_COUNT = 2

@@ -16,7 +16,8 @@ from typing import Any
 
 from curation import confidence as cmath
 from curation import signals, tiers
-from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.config import Config
+from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS
 
 #: Signals folded in as dataset percentiles (their raw scale means little across datasets).
 RANKED_SIGNALS = ("likelihood", "min_k", "ifd")
@@ -31,7 +32,7 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
     """Weighted mean of the soft signals times the rule signals raised to their weights.
 
     ``values`` holds ``bsdetector`` and the *percentiles* of the ranked signals, plus the
-    scores of the :data:`~curation.config.RULE_SIGNALS`; all in [0, 1]. Returns None when no
+    scores of the :data:`~curation.config_values.RULE_SIGNALS`; all in [0, 1]. Returns None when no
     soft signal with a positive weight is present and no rule applies.
     """
 

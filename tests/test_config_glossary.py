@@ -8,8 +8,8 @@ from dataclasses import fields
 
 import pytest
 
-from curation import config as C
 from curation.config import Config, ScoringConfig
+from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS
 from curation.fold import RANKED_SIGNALS
 from curation.glossary import SIGNAL_GLOSSARY, setting_help, signal_label, signal_meaning, term
 from curation.llm.base import TokenScores
@@ -24,7 +24,7 @@ PARTS = ("consistency", "reflection")
 
 def test_every_weighted_signal_and_part_has_a_label_and_a_meaning():
     weighted = {f.name[2:] for f in fields(ScoringConfig) if f.name.startswith("w_")}
-    names = set(C.SOFT_SIGNALS) | set(C.RULE_SIGNALS) | set(RANKED_SIGNALS) | weighted | set(PARTS)
+    names = set(SOFT_SIGNALS) | set(RULE_SIGNALS) | set(RANKED_SIGNALS) | weighted | set(PARTS)
     assert names <= set(SIGNAL_GLOSSARY), f"no words for {sorted(names - set(SIGNAL_GLOSSARY))}"
     assert set(SIGNAL_GLOSSARY) == names  # and no words for a signal that is gone
     assert all(f"'{part}'" in SQL_SIGNAL_HISTOGRAM for part in PARTS)

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "errors": "foundation",
     "config": "foundation",
+    "config_values": "foundation",
     "glossary": "foundation",
     "confidence": "foundation",
     "signals": "foundation",

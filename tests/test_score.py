@@ -22,7 +22,8 @@ from curation.bsdetector import (
     sample_request,
     samples_wanted,
 )
-from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
+from curation.config import Config
+from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS
 from curation.fold import final_confidence
 from curation.ingest import import_file
 from curation.llm.base import ChatResult, TokenScores

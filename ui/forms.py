@@ -15,7 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from curation.config import (
+from curation.config import Config
+from curation.config_values import (
     BACKENDS,
     CANDIDATE_SOURCES,
     ENGINES,
@@ -24,7 +25,6 @@ from curation.config import (
     PROMPT_LOGPROBS,
     SAMPLE_STYLES,
     TIER_MODES,
-    Config,
 )
 from curation.errors import ConfigError, CurationError
 from curation.estimate import RunEstimate, tier_plan_text
