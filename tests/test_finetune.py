@@ -12,7 +12,8 @@ import pytest
 from benchmarks.support.fake_finetune import REJECT_MARKER
 from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import finetune
-from curation.cli import _config, build_parser, main
+from curation.cli import build_parser, main
+from curation.cli_pipeline import config_from_flags
 from curation.config import Config, LLMConfig
 from curation.errors import ConfigError, InvalidRecordError, LLMError
 from curation.finetune.rules import auto_epochs
@@ -258,7 +259,7 @@ def test_start_status_succeeded_and_the_correct_command(project, capsys):
         last_run = store.last_run_config(store.dataset("qa").dataset_id)
     # The printed command is accepted by `curate correct` and puts the fine-tuned model to work.
     args = build_parser().parse_args(shlex.split(command)[1:])
-    candidate = _config(args, last_run).correct.candidate_llm(_config(args, last_run).llm)
+    candidate = config_from_flags(args, last_run).correct.candidate_llm(config_from_flags(args, last_run).llm)
     assert (candidate.backend, candidate.model, candidate.base_url) == ("openai", model, url)
 
 

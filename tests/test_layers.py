@@ -66,6 +66,7 @@ LAYERS = {
     "estimate": "pipeline",
     "phases": "pipeline",
     "cli": "front",
+    "cli_pipeline": "front",
     "progress": "front",
     "api": "front",
 }
