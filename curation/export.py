@@ -22,27 +22,22 @@ can leave (the new data beside the previous manifest, between the renames) shows
 
 The examples stream from the store a page at a time and are written as they come (a Parquet
 file is spooled as JSON Lines while its schema is inferred, then written a batch at a time), so
-memory grows with the manifest's list of changes, not with the dataset.
+memory grows with the manifest's list of changes, not with the dataset. How each file is written
+and renamed: :mod:`curation.export_files`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from curation import __version__
 from curation.errors import CurationError, InvalidRecordError
+from curation.export_files import JsonlTemp, ParquetTemp, commit, remove, write_temp
 from curation.formats import render_record
 from curation.records import FORMATS
 from curation.store import DatasetInfo, Store, now, prompt_from_json
@@ -57,8 +52,6 @@ UNDECIDED_LABELS = {
     "drop": "drop them: trust the Auto-Filter",
     "keep": "keep them: write them unchanged",
 }
-#: Records a Parquet export converts at a time.
-PARQUET_BATCH = 10_000
 COUNT_KEYS = ("total", "kept", "removed", "corrected", "edited", "untouched", "held", "undecided")
 
 
@@ -172,8 +165,8 @@ def export_dataset(
     out = Path(out)
     manifest_path = out.with_name(out.name + ".manifest.json")
     side = held_path(out)
-    data = _ParquetTemp(out) if out.suffix.lower() == ".parquet" else _JsonlTemp(out)
-    held = _JsonlTemp(side, lazy=True)  # a file only once something is held
+    data = ParquetTemp(out) if out.suffix.lower() == ".parquet" else JsonlTemp(out)
+    held = JsonlTemp(side, lazy=True)  # a file only once something is held
     temps: list[str] = []
     try:
         for page in store.export_pages(info.dataset_id):
@@ -211,18 +204,18 @@ def export_dataset(
             "changes": changes,
         }
         encoder = json.JSONEncoder(indent=2, ensure_ascii=False, default=str)
-        temps.append(_write_temp(manifest_path, itertools.chain(encoder.iterencode(manifest), ["\n"])))
+        temps.append(write_temp(manifest_path, itertools.chain(encoder.iterencode(manifest), ["\n"])))
     except BaseException:
         data.discard()
         held.discard()
         for tmp in temps:
-            _remove(tmp)
+            remove(tmp)
         raise
     targets = [out, side, manifest_path] if held.started else [out, manifest_path]
     for i, (tmp, path) in enumerate(zip(temps, targets)):
-        _commit(tmp, path, also=temps[i + 1 :])
+        commit(tmp, path, also=temps[i + 1 :])
     if not held.started:
-        _remove(str(side))  # a previous export's held examples would no longer be true
+        remove(str(side))  # a previous export's held examples would no longer be true
     return ExportResult(
         path=out,
         manifest_path=manifest_path,
@@ -267,157 +260,6 @@ _COUNTED_AS = {
 
 def _file_type(out: Path) -> str:
     return "parquet" if out.suffix.lower() == ".parquet" else "jsonl"
-
-
-def _json_line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False) + "\n"
-
-
-class _Temp:
-    """A synced temporary file beside ``path``, to be renamed over it (:func:`_commit`); ``lazy``:
-    created at the first write."""
-
-    def __init__(self, path: Path, *, lazy: bool = False):
-        self.path, self.tmp, self._handle = path, None, None
-        if not lazy:
-            self._open()
-
-    @property
-    def started(self) -> bool:
-        return self.tmp is not None
-
-    def _open(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-            self._handle = os.fdopen(fd, "wb")
-        except OSError as e:
-            raise CurationError(f"{self.path}: cannot write the export: {e}") from e
-
-    def write(self, chunk: str | bytes) -> None:
-        if self._handle is None:
-            self._open()
-        try:
-            self._handle.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
-        except OSError as e:
-            raise CurationError(f"{self.path}: cannot write the export: {e}") from e
-
-    def discard(self) -> None:
-        """Close and remove the file (after a failure)."""
-        if self._handle is not None:
-            self._handle.close()
-        _remove(self.tmp)
-
-    def finish(self) -> str:
-        """Flush, sync and close the file; return its name."""
-        try:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-        except OSError as e:
-            raise CurationError(f"{self.path}: cannot write the export: {e}") from e
-        return self.tmp
-
-
-class _JsonlTemp(_Temp):
-    """Records as JSON Lines in a :class:`_Temp`, hashed as written."""
-
-    def __init__(self, path: Path, *, lazy: bool = False):
-        super().__init__(path, lazy=lazy)
-        self._digest = hashlib.sha256()
-
-    def write(self, record: dict[str, Any]) -> None:
-        line = _json_line(record).encode("utf-8")
-        self._digest.update(line)
-        super().write(line)
-
-    @property
-    def sha256(self) -> str:
-        return self._digest.hexdigest()
-
-
-class _ParquetTemp(_Temp):
-    """Records as one Parquet file in a :class:`_Temp`: spooled as JSON Lines while the schema is
-    inferred a batch at a time (the columns of the first record, each typed as
-    ``pa.Table.from_pylist`` would type it from every record), then written a batch at a time."""
-
-    def __init__(self, path: Path):
-        super().__init__(path)
-        self._spool = tempfile.TemporaryFile(dir=path.parent)
-        self._batch: list[dict[str, Any]] = []
-        self._keys: list[str] | None = None
-        self._schemas: list[pa.Schema] = []
-        self.sha256 = ""
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._keys = list(record) if self._keys is None else self._keys
-        self._spool.write(_json_line(record).encode("utf-8"))
-        self._batch.append(record)
-        if len(self._batch) >= PARQUET_BATCH:
-            self._infer()
-
-    def _infer(self) -> None:
-        columns = {k: [r.get(k) for r in self._batch] for k in self._keys or ()}
-        with self._arrow_errors():
-            self._schemas.append(pa.Table.from_pydict(columns).schema)
-        self._batch = []
-
-    def discard(self) -> None:
-        self._spool.close()
-        super().discard()
-
-    def finish(self) -> str:
-        if self._batch or not self._schemas:
-            self._infer()
-        self._spool.seek(0)
-        with self._arrow_errors():
-            schema = pa.unify_schemas(self._schemas, promote_options="permissive")
-            with pq.ParquetWriter(self._handle, schema) as writer:
-                while lines := list(itertools.islice(self._spool, PARQUET_BATCH)):
-                    writer.write_table(pa.Table.from_pylist([json.loads(line) for line in lines], schema=schema))
-        self._spool.close()
-        tmp = super().finish()
-        with open(tmp, "rb") as handle:
-            self.sha256 = hashlib.file_digest(handle, "sha256").hexdigest()
-        return tmp
-
-    @contextmanager
-    def _arrow_errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
-            raise CurationError(
-                f"{self.path}: cannot write Parquet: a field holds values of different types across records ({e}); "
-                "export JSONL (.jsonl) instead"
-            ) from e
-
-
-def _write_temp(path: Path, chunks: Iterable[str | bytes]) -> str:
-    """Write ``chunks`` (text as UTF-8) to a synced temporary file beside ``path``; return its name."""
-    temp = _Temp(path)
-    try:
-        for chunk in chunks:
-            temp.write(chunk)
-        return temp.finish()
-    except BaseException:
-        temp.discard()
-        raise
-
-
-def _commit(tmp: str, path: Path, *, also: Iterable[str] = ()) -> None:
-    """Rename ``tmp`` over ``path`` (on failure, remove it and the ``also`` temporary files)."""
-    try:
-        os.replace(tmp, path)
-    except OSError as e:
-        _remove(tmp)
-        for other in also:
-            _remove(other)
-        raise CurationError(f"{path}: cannot write the export: {e}") from e
-
-
-def _remove(tmp: str | None) -> None:
-    if tmp is not None and os.path.exists(tmp):
-        os.unlink(tmp)
 
 
 __all__ = [

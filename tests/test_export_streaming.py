@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from curation import export
+from curation import export_files
 from curation.export import export_dataset
 from curation.ingest import import_file
 from curation.store import Store
@@ -124,7 +124,7 @@ def test_the_files_equal_those_written_before_streaming(golden_store, tmp_path, 
 
 @pytest.mark.parametrize("batch", [10_000, 3])
 def test_parquet_in_batches_holds_the_same_table(golden_store, tmp_path, monkeypatch, batch):
-    monkeypatch.setattr(export, "PARQUET_BATCH", batch)
+    monkeypatch.setattr(export_files, "PARQUET_BATCH", batch)
     result = export_dataset(golden_store, tmp_path / "own.parquet")
     table = pq.read_table(result.path)
     assert table.to_pylist() == pq.read_table(GOLDEN / "own.parquet").to_pylist()

@@ -60,6 +60,7 @@ LAYERS = {
     "team": "stage",
     "insights": "stage",
     "export": "stage",
+    "export_files": "stage",
     "presets": "stage",
     "finetune": "stage",
     "pipeline": "pipeline",
