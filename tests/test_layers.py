@@ -24,6 +24,7 @@ LAYERS = {
     "signals": "foundation",
     "diff": "foundation",
     "contest": "foundation",
+    "alternatives": "foundation",
     "throughput": "foundation",
     "tiers": "foundation",
     "fold": "foundation",
