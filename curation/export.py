@@ -43,8 +43,8 @@ import pyarrow.parquet as pq
 
 from curation import __version__
 from curation.errors import CurationError, InvalidRecordError
-from curation.formats import render_record
 from curation.records import FORMATS
+from curation.render import render_record
 from curation.store import DatasetInfo, Store, now, prompt_from_json
 
 OWN_FORMAT = "own"

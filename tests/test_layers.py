@@ -34,6 +34,7 @@ LAYERS = {
     "__version__": "foundation",
     "records": "domain",
     "formats": "io",
+    "render": "io",
     "fields": "io",
     "tool_turns": "io",
     "readers": "io",
