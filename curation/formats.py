@@ -40,7 +40,7 @@ from typing import Any
 
 from curation.errors import ConfigError, InvalidRecordError, Problem
 from curation.fields import absent, quoted, text_field, type_name
-from curation.fields import printable as printable  # re-exported: readers, ingest and others import it here
+from curation.fields import printable as printable  # re-exported: readers and tables import it here
 from curation.records import FORMATS, ROLES, Message
 from curation.tool_turns import text_of, tools_text, with_tools
 

@@ -51,6 +51,7 @@ LAYERS = {
     "injection": "stage",
     "repair": "stage",
     "ingest": "stage",
+    "file_format": "stage",
     "score": "stage",
     "score_parts": "stage",
     "filter": "stage",
