@@ -48,8 +48,8 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.detection import DATASETS, _auroc, _labels, _subset  # noqa: E402
+from curation import alternatives, contest  # noqa: E402
 from curation import confidence as cmath  # noqa: E402
-from curation import contest  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.correct import rule_checked  # noqa: E402
 from curation.fold import final_confidences  # noqa: E402
@@ -108,7 +108,7 @@ def proposals_by_variant(
             if c.judge == "llm" or prob >= c.propose_at:
                 out["run"][i] = (p["candidate"], c.auto_apply and prob >= c.eta)
         answers = [s["answer"] for s in (rows.get(i) or {}).get("explanation", {}).get("samples", [])]
-        top = contest.majority(answers)
+        top = alternatives.majority(answers)
         response = store.example(info.dataset_id, i).response
         if top and not cmath.answers_match(top[0], response):
             out["samples_majority"][i] = (top[0], False)

@@ -28,7 +28,7 @@ REFLECTION_ORDERS = ("balanced", "fixed")
 #: Which examples get the consistency samples and reflections (see :mod:`curation.tiers`):
 #: ``cascade`` those the cheap signals leave uncertain or low, ``full`` all, ``cheap`` none.
 TIER_MODES = ("cascade", "full", "cheap")
-#: Where Auto-Correct's candidates come from (see :mod:`curation.contest`).
+#: Where Auto-Correct's candidates come from (see :mod:`curation.alternatives`).
 CANDIDATE_SOURCES = ("repair", "samples", "closed_set", "extractive", "few_shot")
 #: How a candidate is judged: ``contest`` (compared confidences, calibrated), ``llm`` (the
 #: paper's two-order judge alone) or ``both`` (the LLM judge joins where it is informative).

@@ -4,7 +4,7 @@ In: the flagged examples of a dataset with their scores. Out: one ``proposals`` 
 flagged example: the winning candidate (or why there is none), every candidate with its
 confidence, the winner's margin over the original and the probability that it is better.
 
-- Candidates (``correct.sources``, see :mod:`curation.contest`): the response's own content
+- Candidates (``correct.sources``, see :mod:`curation.alternatives`): the response's own content
   in a sound form (``repair``: chat-template tokens, HTML or a JSON wrapper taken away), the
   samples' majority answer, every member of a closed set, prompt spans for extractive answers, and a greedy
   few-shot answer from the main model with the most confident similar examples as
@@ -13,9 +13,9 @@ confidence, the winner's margin over the original and the probability that it is
   with half the demonstrations, then none.
 - A candidate that only rewords a response no form rule fired on (it keeps every word of
   it and adds some: ``Santiago.`` -> ``The capital of Chile is Santiago.``) is dropped: it
-  would change the data without correcting it (:func:`curation.contest.rephrasings_dropped`).
+  would change the data without correcting it (:func:`curation.alternatives.rephrasings_dropped`).
   So is one that only repeats a run of the prompt's words where answers are not spans of it
-  (``Chile`` for ``What is the capital of Chile?``; :func:`curation.contest.echoes_dropped`).
+  (``Chile`` for ``What is the capital of Chile?``; :func:`curation.alternatives.echoes_dropped`).
 - Each candidate and the original get the same confidence (agreement with the samples,
   likelihood, whether the few-shot answer agrees, format, degenerate rules); the best
   candidate's margin over the original becomes a calibrated probability that it is better
@@ -39,8 +39,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from curation import alternatives, contest, repair
 from curation import confidence as cmath
-from curation import contest, repair
 from curation.config import Config
 from curation.demonstrations import DEMO_POOL, candidate_request, demonstrations
 from curation.engines import Engine, LocalEngine, Lookups, Work
@@ -249,7 +249,7 @@ def _contest(
     )
     found = [(t, "repair") for t in fixed] + [
         (t, source)
-        for t, source in contest.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
+        for t, source in alternatives.alternatives(example.response, answers, prompt, view.shape, sources=c.sources)
         if not any(cmath.answers_match(t, f) for f in fixed)
     ]
     text = draft[0].text.strip() if isinstance(draft, list) and draft else ""
@@ -258,7 +258,7 @@ def _contest(
     # of Egypt.</p>"), and is not offered itself.
     kin = next((t for t in fixed if text and cmath.same_answer(t, text, prompt)), None)
     # A broken response's answer in a sound form is a correction ("## 41" -> "#### 41").
-    broken = gated and contest.form_broken(fired)
+    broken = gated and alternatives.form_broken(fired)
     repeats = text == example.response.strip() if broken else cmath.answers_match(text, example.response)
     standalone = bool(text) and kin is None and not repeats and not any(cmath.answers_match(text, t) for t, _ in found)
     if standalone:
@@ -268,9 +268,9 @@ def _contest(
     # candidate, it does not also vote for itself.
     vote = kin or (None if standalone and fixed else text) or None
     if gated:
-        found = contest.rephrasings_dropped(found, example.response, prompt, fired)
-        found = contest.echoes_dropped(found, prompt, view.shape)
-        found = contest.mistyped_dropped(found, example.response, prompt)
+        found = alternatives.rephrasings_dropped(found, example.response, prompt, fired)
+        found = alternatives.echoes_dropped(found, prompt, view.shape)
+        found = alternatives.mistyped_dropped(found, example.response, prompt)
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     likelihood = row.get("signals", {}).get("likelihood")  # exp(mean log-prob), stored by scoring
     original = math.log(likelihood) if likelihood else None

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from curation import contest, tiers
+from curation import alternatives, tiers
 from curation.config import Config
 from curation.llm.packaged import ASSEMBLY_BYTES_PER_S, needs_assembly
 from curation.phases import PHASES
@@ -82,8 +82,8 @@ def contrast_calls(examples: Sequence[Example], config: Config) -> int:
     together), and on an endpoint a request per alternative: each other member of a closed
     set, or up to five spans and one per sample where the answers are spans of the prompt
     (the shape read from ``examples``: the dataset's first :data:`_SHAPE_EXAMPLES`)."""
-    shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], [e.response for e in examples])
-    sources = contest.constrained_sources(shape, config.correct.sources)
+    shape = alternatives.dataset_shape([prompt_text(e.prompt) for e in examples], [e.response for e in examples])
+    sources = alternatives.constrained_sources(shape, config.correct.sources)
     if not sources:
         return 0
     if config.llm.backend != "openai":

@@ -38,8 +38,8 @@ from typing import Any
 from curation import __version__
 from curation.errors import CurationError, InvalidRecordError
 from curation.export_files import JsonlTemp, ParquetTemp, commit, remove, write_temp
-from curation.formats import render_record
 from curation.records import FORMATS
+from curation.render import render_record
 from curation.store import DatasetInfo, Store, now, prompt_from_json
 
 OWN_FORMAT = "own"

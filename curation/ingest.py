@@ -8,9 +8,10 @@ Out: the stored dataset (:func:`import_file`, :func:`import_records`) or a
 or an :class:`~curation.errors.InvalidRecordError` listing every problem as
 ``file:line: field message``, e.g. ``data.jsonl:9: id 'abc' duplicates line 3``.
 
-A file is read twice, a record at a time: once to decide its format, once to check each record
-and stage it (:class:`~curation.store.Staging`, a chunk at a time), so that memory stays flat as
-the file grows. The staging finds duplicate ids and names the examples; only a file without
+A file is read twice, a record at a time: once to decide its format
+(:mod:`curation.file_format`), once to check each record and stage it
+(:class:`~curation.store.Staging`, a chunk at a time), so that memory stays flat as the file
+grows. The staging finds duplicate ids and names the examples; only a file without
 problems (or, with ``skip_invalid``, its good records) reaches the dataset, in one transaction.
 """
 
@@ -18,22 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from curation.errors import ConfigError, InputFileError, InvalidRecordError, Problem
+from curation.file_format import decide_format
 from curation.formats import (
-    DEFAULT_COLUMNS,
     Prompt,
     check_format,
-    detect_columns,
     detect_format,
     has_shape_keys,
     parse_record,
-    printable,
     quoted,
     type_name,
 )
@@ -53,8 +51,6 @@ __all__ = [
 
 #: Records checked and staged at a time: what bounds the memory an import takes.
 CHUNK = 5000
-_REQUIRED_COLUMNS = {"chat": ("messages",), "sharegpt": ("conversations",), "alpaca": ("instruction", "output")}
-_COLUMN_HINT = " (name them with --prompt-col / --response-col)"
 
 
 @dataclass
@@ -175,7 +171,9 @@ def _parse(raw: RawFile, name: str, options: _Options) -> ParsedDataset:
 
 def _check(staging: Staging, raw: RawFile, name: str, options: _Options) -> tuple[SourceFile, list[Rejected]]:
     """Check and stage every record, then settle the staging; raise when a problem forbids it."""
-    fmt, cols = _decide_format(raw, options, name)
+    fmt, cols = decide_format(
+        raw, name, fmt=options.fmt, prompt_col=options.prompt_col, response_col=options.response_col
+    )
     skip_invalid = options.skip_invalid
     bad = _stage_records(staging, raw.records, fmt, cols, name, keep_raw=skip_invalid)
     for dup in staging.duplicates():
@@ -246,83 +244,6 @@ def _options(fmt: str | None, prompt_col: str | None, response_col: str | None, 
     if prompt_col is not None and prompt_col == response_col:
         raise ConfigError(f"prompt_col and response_col are both {prompt_col!r}")
     return _Options(fmt, prompt_col, response_col, skip_invalid)
-
-
-@dataclass
-class _Survey:
-    """What one pass over the records tells of the format, holding no record."""
-
-    count: int = 0
-    first_keys: list[str] | None = None  # of the first readable record
-    shapes: Counter = field(default_factory=Counter)
-    pairs: Counter = field(default_factory=Counter)
-    read_problems: list[Problem] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, records: Iterable[RawRecord]) -> _Survey:
-        survey = cls()
-        for r in records:
-            survey.count += 1
-            if r.problem:
-                survey.read_problems.append(r.problem)
-            if r.record is None:
-                continue
-            if survey.first_keys is None:
-                survey.first_keys = list(r.record)
-            if shape := detect_format(r.record):
-                survey.shapes[shape] += 1
-            if pair := detect_columns(r.record):
-                survey.pairs[pair] += 1
-        return survey
-
-
-def _decide_format(raw: RawFile, options: _Options, name: str) -> tuple[str, tuple[str | None, ...]]:
-    """The file's format and prompt-response columns (one pass over it); raises when it cannot be told."""
-    fmt, prompt_col, response_col = options.fmt, options.prompt_col, options.response_col
-    survey = _Survey.of(raw.records)
-    if not survey.count:
-        raise InvalidRecordError([Problem(name, None, None, "file has no records")])
-    if survey.first_keys is None:
-        raise InvalidRecordError(survey.read_problems)
-    if fmt is None and (prompt_col or response_col):
-        fmt = "prompt-response"
-    if fmt is None:
-        if survey.shapes:
-            fmt = survey.shapes.most_common(1)[0][0]
-        elif raw.columns is not None:
-            fmt = "prompt-response"
-        else:
-            keys = ", ".join(printable(str(k)) for k in survey.first_keys) or "(none)"
-            unknown = Problem(
-                name,
-                None,
-                None,
-                (
-                    "cannot tell the record format: expected messages (chat), conversations "
-                    "(sharegpt), instruction/output (alpaca) or prompt/response columns; the first "
-                    f"record has keys: {keys} (use --format, --prompt-col / --response-col)"
-                ),
-            )
-            raise InvalidRecordError([unknown] + survey.read_problems)
-    cols: tuple[str | None, ...] = (None, None)
-    if fmt == "prompt-response":
-        found = survey.pairs.most_common(1)[0][0] if survey.pairs else DEFAULT_COLUMNS
-        cols = (prompt_col or found[0], response_col or found[1])
-    if raw.columns is not None:
-        _check_columns(raw.columns, _REQUIRED_COLUMNS.get(fmt, cols), fmt, name)
-    return fmt, cols
-
-
-def _check_columns(columns: tuple[str, ...], required: tuple, fmt: str, name: str) -> None:
-    shown = ", ".join(map(printable, columns)) or "(none)"
-    hint = _COLUMN_HINT if fmt == "prompt-response" else ""
-    problems = [
-        Problem(name, None, None, f"column {col!r} not found; columns are: {shown}{hint}")
-        for col in required
-        if col not in columns
-    ]
-    if problems:
-        raise InvalidRecordError(problems)
 
 
 def _check_record(raw: RawRecord, fmt: str, cols: tuple, name: str) -> _Checked:

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from curation import contest, parsers, signals, tiers
+from curation import alternatives, contest, parsers, signals, tiers
 from curation.bsdetector import (
     first_sample_count,
     reflection_requests,
@@ -419,17 +419,17 @@ def _rival(
 ) -> contest.Contest | None:
     """The contest of the response with the alternatives a constrained answer space gives (a
     closed set's members, prompt spans; none of another kind than the question asks,
-    :func:`curation.contest.mistyped_dropped`), for the ``contrast`` signal. None when its
+    :func:`curation.alternatives.mistyped_dropped`), for the ``contrast`` signal. None when its
     weight is 0, the answers are open (a small model's majority answer to an open question is
     rarely a better response, so contrast from it hurts detection: docs/benchmarks.md) or the
     backend gives no likelihoods (without them the contest only restates consistency O)."""
-    sources = contest.constrained_sources(view.shape, config.correct.sources)
+    sources = alternatives.constrained_sources(view.shape, config.correct.sources)
     if config.scoring.w_contrast <= 0 or not sources or token_scores is None:
         return None
     answers = [parsers.parse_answer(r.text).answer for r in samples]
     prompt = prompt_text(example.prompt)
-    found = contest.alternatives(example.response, answers, prompt, view.shape, sources=sources)
-    found = contest.mistyped_dropped(found, example.response, prompt)  # as Auto-Correct weighs them
+    found = alternatives.alternatives(example.response, answers, prompt, view.shape, sources=sources)
+    found = alternatives.mistyped_dropped(found, example.response, prompt)  # as Auto-Correct weighs them
     logprobs = client.continuation_logprobs(example.prompt, [t for t, _ in found]) if found else []
     return run_contest(
         example, answers, token_scores.mean_logprob_with_prompt, found, logprobs, view=view, config=config

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from curation import alternatives, contest, parsers, signals, tiers
 from curation import confidence as cmath
-from curation import contest, parsers, signals, tiers
 from curation.bsdetector import read_reflections
 from curation.config import Config
 from curation.injection import injection_scores
@@ -43,7 +43,7 @@ class DatasetView:
     responses where they are JSON as the dominant format (``{"intent": "``, or ``{`` or
     ``[``: samples begin with it, see :func:`curation.bsdetector.sample_request`)."""
 
-    shape: contest.DatasetShape
+    shape: alternatives.DatasetShape
     format_of: Callable[[str], signals.SignalScore]
     rules: dict[str, dict[str, signals.SignalScore]]
     opening: str = ""
@@ -59,7 +59,7 @@ def dataset_view(examples: list[Example], *, rules: bool = True) -> DatasetView:
     if rules:
         marks = injection_scores(["\n\n".join(m.content for m in e.prompt) for e in examples], responses)
         per_example = {e.example_id: {"format": format_of(e.response), "injection": m} for e, m in zip(examples, marks)}
-    shape = contest.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
+    shape = alternatives.dataset_shape([prompt_text(e.prompt) for e in examples], responses)
     return DatasetView(shape, format_of, per_example, signals.json_opening(responses, learnt))
 
 

@@ -6,7 +6,8 @@ In: one turn of a ``chat`` record (OpenAI's fine-tuning format: ``tool_calls`` o
 ``tools``. Out: the turn's text, where calls become their canonical text
 (:func:`~curation.records.calls_text`), or problems ``(field, message)``; and, going back, the
 turn holding an edited response, or chat messages built from plain turns.
-:mod:`curation.formats` calls these for the two turn shapes.
+:mod:`curation.formats` (reading) and :mod:`curation.render` (writing back) call these for the
+two turn shapes.
 """
 
 from __future__ import annotations

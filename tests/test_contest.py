@@ -9,7 +9,18 @@ import pytest
 
 from curation import confidence as cmath
 from curation import contest
-from curation.contest import Calibration, Scored, alternatives, dataset_shape, majority, snap_to_spans
+from curation.alternatives import (
+    CLOSED_SET_MAX_MEMBERS,
+    DatasetShape,
+    alternatives,
+    dataset_shape,
+    echoes_dropped,
+    majority,
+    mistyped_dropped,
+    rephrasings_dropped,
+    snap_to_spans,
+)
+from curation.contest import Calibration, Scored
 from curation.signals import SignalScore, format_scorer
 
 LABELS = ['{"label": "spam"}', '{"label": "ham"}']
@@ -36,7 +47,7 @@ def test_varied_responses_fall_back_and_say_why():
 
 
 def test_too_many_members_is_not_a_closed_set():
-    responses = [f"label {i // 2}" for i in range(2 * (contest.CLOSED_SET_MAX_MEMBERS + 1))]
+    responses = [f"label {i // 2}" for i in range(2 * (CLOSED_SET_MAX_MEMBERS + 1))]
     assert dataset_shape(["p"] * len(responses), responses).closed_set == ()
 
 
@@ -82,14 +93,14 @@ def test_a_sample_with_too_little_overlap_snaps_to_nothing():
 
 
 def test_alternatives_by_shape_without_repeats_or_the_response_itself():
-    closed = contest.DatasetShape(tuple(LABELS), False, False, "")
+    closed = DatasetShape(tuple(LABELS), False, False, "")
     assert alternatives(LABELS[0], ['{"label":"spam"}'] * 3, "p", closed) == [(LABELS[1], "closed_set")]
-    open_set = contest.DatasetShape((), False, False, "")
+    open_set = DatasetShape((), False, False, "")
     assert alternatives("54", ["56", "56", "54"], "7 x 8?", open_set) == [("56", "samples")]
     assert alternatives("54", ["56", "56"], "7 x 8?", open_set, sources=("few_shot",)) == []
-    reasoning = contest.DatasetShape((), False, True, "")
+    reasoning = DatasetShape((), False, True, "")
     assert alternatives("...\n#### 54", ["56", "56"], "7 x 8?", reasoning) == []  # bare answers only vote
-    spans = contest.DatasetShape((), True, False, "")
+    spans = DatasetShape((), True, False, "")
     found = alternatives("Bruno", ["Bruno Varga", "Bruno Varga"], PASSAGE, spans)
     assert found[0] == ("Bruno Varga", "extractive") and ("Bruno Varga", "samples") not in found
     assert all(source == "extractive" for _, source in found) and ("Bruno", "extractive") not in found
@@ -259,25 +270,23 @@ def test_elaborating_keeps_every_word_and_only_adds():
 
 def test_rephrasings_of_a_sound_response_are_dropped_but_form_fixes_stay():
     found = [("The capital of Chile is Santiago.", "few_shot"), ("Valparaiso.", "samples")]
-    assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=[]) == [("Valparaiso.", "samples")]
-    assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=["likelihood"]) == [("Valparaiso.", "samples")]
-    assert contest.rephrasings_dropped(found, "Santiago.", CHILE, fired=["ending"]) == found  # a cut-off answer
+    assert rephrasings_dropped(found, "Santiago.", CHILE, fired=[]) == [("Valparaiso.", "samples")]
+    assert rephrasings_dropped(found, "Santiago.", CHILE, fired=["likelihood"]) == [("Valparaiso.", "samples")]
+    assert rephrasings_dropped(found, "Santiago.", CHILE, fired=["ending"]) == found  # a cut-off answer
     cut = [("Marta Lindqvist", "extractive")]
-    assert contest.rephrasings_dropped(cut, "Marta L", "Who led it?", fired=["ending"]) == cut
+    assert rephrasings_dropped(cut, "Marta L", "Who led it?", fired=["ending"]) == cut
 
 
 def test_candidates_that_repeat_the_question_are_dropped_where_answers_are_not_its_spans():
     open_answers = dataset_shape(["q"] * 3, ["Santiago.", "Rome.", "Lima."])
     found = [("Chile", "samples"), ("Santiago", "few_shot"), ("Chile", "repair")]
-    assert contest.echoes_dropped(found, CHILE, open_answers) == [("Santiago", "few_shot"), ("Chile", "repair")]
+    assert echoes_dropped(found, CHILE, open_answers) == [("Santiago", "few_shot"), ("Chile", "repair")]
     choice = "Which is larger, France or Spain?"
-    assert contest.echoes_dropped([("France", "samples")], choice, open_answers) == [("France", "samples")]
+    assert echoes_dropped([("France", "samples")], choice, open_answers) == [("France", "samples")]
     passage = "Passage: Marta Lindqvist led the team. Question: Who led it?"
     spans = dataset_shape([passage] * 3, ["Marta Lindqvist"] * 3)
     assert spans.extractive
-    assert contest.echoes_dropped([("Marta Lindqvist", "extractive")], passage, spans) == [
-        ("Marta Lindqvist", "extractive")
-    ]
+    assert echoes_dropped([("Marta Lindqvist", "extractive")], passage, spans) == [("Marta Lindqvist", "extractive")]
 
 
 def test_candidates_of_another_kind_than_the_question_asks_are_dropped():
@@ -286,8 +295,8 @@ def test_candidates_of_another_kind_than_the_question_asks_are_dropped():
         "Question: What did the team spend its time mapping?"
     )
     found = [("399 days", "extractive"), ("salt marshes", "extractive"), ("399 days", "repair")]
-    assert contest.mistyped_dropped(found, "chain of salt marshes", passage) == found[1:]
+    assert mistyped_dropped(found, "chain of salt marshes", passage) == found[1:]
     # a quantity asked for: numbers stay; a recorded number is never replaced by a name
     asked = passage.replace("What did the team spend its time mapping?", "How many days did they spend?")
-    assert contest.mistyped_dropped([("399 days", "extractive")], "38", asked) == [("399 days", "extractive")]
-    assert contest.mistyped_dropped([("salt marshes", "samples")], "38", asked) == []
+    assert mistyped_dropped([("399 days", "extractive")], "38", asked) == [("399 days", "extractive")]
+    assert mistyped_dropped([("salt marshes", "samples")], "38", asked) == []

@@ -7,8 +7,9 @@ import copy
 import pytest
 
 from curation.errors import ConfigError, InvalidRecordError
-from curation.formats import detect_columns, detect_format, parse_record, render_record
+from curation.formats import detect_columns, detect_format, parse_record
 from curation.records import FORMATS, Message, messages_of
+from curation.render import render_record
 
 SYSTEM = "Be brief."
 QUESTION = "What is 2+2?"

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from curation.errors import ConfigError, CurationError, InvalidRecordError
-from curation.formats import render_record
 from curation.ingest import InputFileError, content_id, read_dataset
 from curation.records import FILE_TYPES, Message, ParsedDataset, messages_of
+from curation.render import render_record
 
 
 @pytest.fixture(autouse=True)

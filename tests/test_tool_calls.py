@@ -14,9 +14,10 @@ from streamlit.testing.v1 import AppTest
 from curation.confidence import answers_match
 from curation.errors import CurationError, InvalidRecordError
 from curation.export import export_dataset
-from curation.formats import parse_record, render_record
+from curation.formats import parse_record
 from curation.ingest import import_file
 from curation.records import Message, ToolCall, calls_text, parse_calls, render_turns
+from curation.render import render_record
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 TOOLS_TEXT = (

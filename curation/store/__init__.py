@@ -5,7 +5,8 @@ review queue shows; :mod:`curation.store.values` is how timestamps and prompts a
 :class:`Staging` holds an import's checked records in DuckDB until they are stored.
 """
 
-from curation.store.core import DEFAULT_STORE, DatasetInfo, SourceFile, Store
+from curation.store.core import DEFAULT_STORE, Store
+from curation.store.datasets import DatasetInfo, SourceFile
 from curation.store.reviewing import STATUSES, QueueFilter
 from curation.store.staging import StagedRecord, Staging, scratch_staging
 from curation.store.values import now, prompt_from_json, prompt_text, prompt_to_json
