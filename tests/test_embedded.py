@@ -10,8 +10,10 @@ from curation.config import LLMConfig
 from curation.errors import ConfigError
 from curation.llm.base import ChatBackend, ChatRequest
 from curation.llm.embedded import _pack
-from curation.llm.engine import KV_CONTEXTS, Job, _shared_rows
+from curation.llm.engine import KV_CONTEXTS
+from curation.llm.forced_rows import shared_rows
 from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
+from curation.llm.sampling import Job
 from curation.records import messages_of
 
 pytestmark = pytest.mark.model
@@ -111,7 +113,7 @@ def test_continuations_share_the_prompt_and_match_scoring_one_at_a_time(default_
 
 
 def test_targets_that_begin_alike_share_their_rows():
-    rows, owners = _shared_rows([[1, 2, 3], [1, 2, 4], [1, 5], [6]], [16, 17, 18, 19], base=10)
+    rows, owners = shared_rows([[1, 2, 3], [1, 2, 4], [1, 5], [6]], [16, 17, 18, 19], base=10)
     # [1] for all three that begin with it, [1, 2] for two; [6] predicts nothing after itself
     assert rows == [((16, 17, 18), 1, 10, True), ((16, 17), 2, 11, True)]
     assert owners == [(0, 1, 0), (0, 2, 1), (1, 1, 0), (1, 2, 1), (2, 1, 0)]

@@ -20,9 +20,10 @@ import numpy as np
 from curation.config import LLMConfig
 from curation.errors import LLMError
 from curation.llm.base import ChatRequest, ChatResult, TokenScores
-from curation.llm.engine import MAX_SEQUENCES, Engine, Job
+from curation.llm.engine import MAX_SEQUENCES, Engine
 from curation.llm.packaged import BytesFn, model_size, resolve_model_path
 from curation.llm.prefix_cache import common_prefix
+from curation.llm.sampling import Job
 from curation.records import Message
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,9 @@ repeat in every example's calls — (2) decode the samples of several prompts to
 parallel sequences, (3) read the log-probabilities of the first generated tokens without
 keeping logits for every prompt token, and (4) score a response's tokens teacher-forced,
 for the likelihood signals. All of an engine's work runs on one thread of its own, because
-llama.cpp's OpenMP decode slows down when calls come from changing threads.
+llama.cpp's OpenMP decode slows down when calls come from changing threads. The pure maths it
+decodes by live apart: picking each sampled token in :mod:`curation.llm.sampling`, the rows that
+teacher-force several continuations in :mod:`curation.llm.forced_rows`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
 from curation.errors import ContextLengthError, LLMError
+from curation.llm.forced_rows import pack_rows, shared_rows
 from curation.llm.llama_native import Native, quiet_expected_logs, tuned_defaults
 from curation.llm.prefix_cache import SlotTable
+from curation.llm.sampling import Generation, Job, Sampling, first_stop, log_softmax, pick
 from curation.records import Message
 
 _FORCED_CHUNK = 64  # tokens decoded per batch when every position's logits are needed
@@ -33,14 +36,6 @@ MAX_SEQUENCES = 24  # sample sequences decoded together (of one prompt or severa
 N_SLOTS = 16  # prompts whose KV caches are kept at once (sequences 0 .. N_SLOTS - 1)
 KV_CONTEXTS = 2  # KV cells = KV_CONTEXTS x the context length: room for the cached prompts
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Generation:
-    text: str
-    n_tokens: int
-    finish_reason: str
-    top_logprobs: tuple[dict[str, float], ...]
 
 
 class Engine:
@@ -185,7 +180,7 @@ class Engine:
                 pending.clear()
                 busy.clear()
             for (index, slot), row in zip(waiting, logits):
-                out[index] = (slot, _log_softmax(row))
+                out[index] = (slot, log_softmax(row))
             waiting.clear()
 
         for index, (prompt, seqs) in enumerate(zip(prompts, sequences)):
@@ -240,7 +235,7 @@ class Engine:
             out.setdefault(text, float(logprobs[token]))
         return out
 
-    def generate_batch(self, jobs: list[Job]) -> list[list[_Generation] | LLMError]:
+    def generate_batch(self, jobs: list[Job]) -> list[list[Generation] | LLMError]:
         """The samples of several prompts decoded together, one sequence each (at most
         :data:`MAX_SEQUENCES` in all); per job, its samples or the error that stopped it.
 
@@ -252,8 +247,8 @@ class Engine:
         """
         if sum(len(job.rngs) for job in jobs) > MAX_SEQUENCES:
             raise ValueError(f"at most {MAX_SEQUENCES} sequences decode together")
-        results: list[list[_Generation] | LLMError] = [[] for _ in jobs]
-        rows: list[_Sampling] = []
+        results: list[list[Generation] | LLMError] = [[] for _ in jobs]
+        rows: list[Sampling] = []
         try:
             fitting = []
             for j, job in enumerate(jobs):
@@ -265,7 +260,7 @@ class Engine:
                     continue
                 fitting.append(j)
                 rows += [
-                    _Sampling(
+                    Sampling(
                         job=j,
                         rng=rng,
                         seq=N_SLOTS + len(rows) + i,
@@ -291,26 +286,26 @@ class Engine:
                 self.native.seq_rm(seq)
         for r in rows:
             results[r.job].append(
-                _Generation(
+                Generation(
                     text=r.text, n_tokens=len(r.tokens), finish_reason=r.finish or "length", top_logprobs=tuple(r.tops)
                 )
             )
         return results
 
-    def _advance(self, state: _Sampling, job: Job) -> bool:
+    def _advance(self, state: Sampling, job: Job) -> bool:
         """Pick one token for a sequence; True when it must be decoded to go on."""
         if len(state.tokens) >= state.max_tokens:
             state.finish = "length"
             return False
         if job.top_logprobs and len(state.tops) < _LOGPROB_POSITIONS:
-            state.tops.append(self._top(_log_softmax(state.scores), job.top_logprobs))
-        token = _pick(state.scores, job.temperature, state.rng)
+            state.tops.append(self._top(log_softmax(state.scores), job.top_logprobs))
+        token = pick(state.scores, job.temperature, state.rng)
         if self._is_end(token):
             state.finish = "stop"
             return False
         state.tokens.append(token)
         state.text = self.llm.detokenize(state.tokens).decode("utf-8", "ignore")
-        cut = _first_stop(state.text, job.stop)
+        cut = first_stop(state.text, job.stop)
         if cut is not None:
             state.text, state.finish = state.text[:cut], "stop"
             return False
@@ -331,7 +326,7 @@ class Engine:
             chunk = rest[start : start + _FORCED_CHUNK]
             following = target[start + 1 : start + 1 + len(chunk)]
             for row, token in zip(self._extend(slot, chunk), following):
-                scores.append(float(_log_softmax(row)[token]))
+                scores.append(float(log_softmax(row)[token]))
         return scores
 
     def continuation_logprobs(self, context: list[int], targets: list[list[int]]) -> list[list[float]]:
@@ -346,16 +341,16 @@ class Engine:
         targets = [t[:room] for t in targets]
         out = [[float(first[t[0]])] if t else [] for t in targets]
         kv = self.native
-        for group in _pack_rows([max(len(t) - 1, 0) for t in targets], self.llm.n_batch, MAX_SEQUENCES):
+        for group in pack_rows([max(len(t) - 1, 0) for t in targets], self.llm.n_batch, MAX_SEQUENCES):
             seqs = {j: N_SLOTS + offset for offset, j in enumerate(group)}
             for seq in seqs.values():
                 kv.seq_rm(seq)
                 kv.seq_cp(slot, seq, 0, base)
-            rows, owners = _shared_rows(
+            rows, owners = shared_rows(
                 [targets[j] for j in group], [seqs[j] for j in group], base, share=self.share_prefixes
             )
             try:
-                logits = [_log_softmax(r) for r in self._decode(rows, protect={slot})] if rows else []
+                logits = [log_softmax(r) for r in self._decode(rows, protect={slot})] if rows else []
             finally:
                 for seq in seqs.values():
                     kv.seq_rm(seq)
@@ -363,91 +358,3 @@ class Engine:
                 j = group[k]
                 out[j].append(float(logits[row][targets[j][position]]))
         return out
-
-
-def _shared_rows(
-    targets: list[list[int]], seqs: list[int], base: int, *, share: bool = True
-) -> tuple[list[tuple[tuple[int, ...], int, int, bool]], list[tuple[int, int, int]]]:
-    """The decode rows that teacher-force ``targets`` (one sequence each, ``seqs``) after a
-    context of ``base`` tokens, one row per distinct beginning (a trie: a row belongs to the
-    sequences of every target that begins so, and comes before the rows that extend it; with
-    ``share`` off, one row per target token); and per predicted token ``(target, position,
-    row)``, the row whose logits predict it."""
-    index: dict[tuple[int, ...], int] = {}
-    members: list[list[int]] = []
-    rows: list[tuple[int, int]] = []
-    owners: list[tuple[int, int, int]] = []
-    for k, target in enumerate(targets):
-        for i in range(len(target) - 1):
-            key = tuple(target[: i + 1]) if share else (k, i)
-            if key not in index:
-                index[key] = len(rows)
-                rows.append((target[i], base + i))
-                members.append([])
-            members[index[key]].append(seqs[k])
-            owners.append((k, i + 1, index[key]))
-    return [(tuple(m), token, pos, True) for m, (token, pos) in zip(members, rows)], owners
-
-
-def _pack_rows(sizes: list[int], capacity: int, most: int) -> list[list[int]]:
-    """Consecutive indices grouped so that each group's sizes add up to at most ``capacity``
-    and a group holds at most ``most`` indices (a size over the capacity stands alone)."""
-    groups: list[list[int]] = []
-    used = capacity
-    for index, size in enumerate(sizes):
-        if not groups or used + size > capacity or len(groups[-1]) == most:
-            groups.append([])
-            used = 0
-        groups[-1].append(index)
-        used += min(size, capacity)
-    return groups
-
-
-@dataclass(frozen=True)
-class Job:
-    """Samples to draw from one prompt, one per random generator in ``rngs``."""
-
-    prompt: list[int]
-    rngs: list[np.random.Generator]
-    temperature: float
-    max_tokens: int
-    stop: tuple[str, ...]
-    top_logprobs: int
-
-
-@dataclass
-class _Sampling:
-    """One sequence's progress in :meth:`Engine.generate_batch`."""
-
-    job: int
-    rng: np.random.Generator
-    seq: int
-    base: int
-    max_tokens: int
-    scores: np.ndarray | None = None  # the next token's log-probabilities, up to a constant
-    tokens: list[int] = field(default_factory=list)
-    tops: list[dict[str, float]] = field(default_factory=list)
-    text: str = ""
-    finish: str | None = None
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits.astype(np.float64) - logits.max()
-    return shifted - np.log(np.exp(shifted).sum())
-
-
-def _pick(scores: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
-    """A token drawn from ``softmax(scores / temperature)`` (greedy at 0; ``scores`` are
-    logits or log-probabilities): the draw of ``rng.choice(p=...)`` (one uniform against the
-    cumulative weights, the same generator state used) without its normalising and checking
-    passes over the vocabulary."""
-    if temperature <= 0:
-        return int(np.argmax(scores))
-    scaled = scores / temperature if temperature != 1 else scores
-    cdf = np.cumsum(np.exp(scaled - scaled.max()), dtype=np.float64)
-    return int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
-
-
-def _first_stop(text: str, stop: tuple[str, ...]) -> int | None:
-    hits = [text.find(s) for s in stop if s and s in text]
-    return min(hits) if hits else None
