@@ -102,12 +102,12 @@ def test_a_position_with_several_tokens_is_read_through_the_token_ids():
 # -- the backend against the loopback server ---------------------------------------------------
 
 
-def client_for(server: FakeOpenAIServer, **settings) -> tuple[LLMClient, OpenAIBackend]:
+def client_for(server: FakeOpenAIServer, *, timeout_s: float = 2.0, **settings) -> tuple[LLMClient, OpenAIBackend]:
     config = LLMConfig(
         backend="openai",
         model="fake-model",
         base_url=server.base_url,
-        timeout_s=2.0,
+        timeout_s=timeout_s,
         backoff_base_s=0.01,
         backoff_max_s=0.02,
         **settings,
@@ -207,7 +207,8 @@ def embedded_endpoint(small_backend):
     "response", ["Shakespeare.", "It was Christopher Marlowe, in 1592", "Café au lait — oui, naïve façade."]
 )
 def test_an_endpoint_measures_what_the_embedded_model_measures(small_backend, embedded_endpoint, response):
-    _, remote = client_for(embedded_endpoint, prompt_logprobs="on")
+    # A real model answers behind this server: on a busy 2-core machine a call can take seconds.
+    _, remote = client_for(embedded_endpoint, prompt_logprobs="on", timeout_s=60.0)
     engine = small_backend._engine
     # Cold caches on both sides: a prompt reused from another batch layout shifts logits slightly.
     engine.call(engine.clear)
