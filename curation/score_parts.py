@@ -5,7 +5,8 @@ In: an example, its samples and reflections, the rule signals the dataset gives 
 computed, the contest against its alternatives. Out: an :class:`ExampleScore`: BSDetector's
 parts, every signal value and the explanation a reviewer reads. :func:`run_contest` scores a
 recorded response against candidate texts alike (the ``contrast`` signal here, Auto-Correct
-in :mod:`curation.correct`). :mod:`curation.score` runs the calls and stores what this builds.
+in :mod:`curation.correct`). :mod:`curation.score_compute` runs the calls and builds these;
+:mod:`curation.score` stores them.
 """
 
 from __future__ import annotations

@@ -50,6 +50,7 @@ LAYERS = {
     "repair": "stage",
     "ingest": "stage",
     "score": "stage",
+    "score_compute": "stage",
     "score_parts": "stage",
     "filter": "stage",
     "correct": "stage",
