@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from curation import confidence as cmath
-from curation import signals, tiers
+from curation import signals, stats, tiers
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 
 #: Signals folded in as dataset percentiles (their raw scale means little across datasets).
@@ -54,7 +53,7 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
 def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Each row's signal values as the confidence reads them: the ranked signals as
     percentiles over ``rows``, the ending against the rows' median ending (pure)."""
-    percentiles = {name: cmath.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
+    percentiles = {name: stats.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
     ends = sorted(signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
     typical = ends[len(ends) // 2] if ends else None
     out = []

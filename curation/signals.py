@@ -3,7 +3,7 @@
 In: response texts (and prompt text), or a backend's teacher-forced mean log-probabilities.
 Out: scores in [0, 1], higher = the response looks fine, with short reasons when a rule
 fires. They are meant to be combined with the LLM confidence by
-:func:`curation.confidence.rank_average`; on a 0.5B model, rank-averaging likelihood with
+:func:`curation.stats.rank_average`; on a 0.5B model, rank-averaging likelihood with
 these rules beat every single signal (see METHOD.md).
 """
 

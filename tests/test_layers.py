@@ -21,6 +21,7 @@ LAYERS = {
     "config": "foundation",
     "glossary": "foundation",
     "confidence": "foundation",
+    "stats": "foundation",
     "signals": "foundation",
     "diff": "foundation",
     "contest": "foundation",
