@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from curation import signals, stats, tiers
+from curation import likelihood_signals, stats, tiers
 from curation.config import RULE_SIGNALS, SOFT_SIGNALS, Config
 
 #: Signals folded in as dataset percentiles (their raw scale means little across datasets).
@@ -54,7 +54,7 @@ def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Each row's signal values as the confidence reads them: the ranked signals as
     percentiles over ``rows``, the ending against the rows' median ending (pure)."""
     percentiles = {name: stats.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
-    ends = sorted(signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
+    ends = sorted(likelihood_signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
     typical = ends[len(ends) // 2] if ends else None
     out = []
     for i, row in enumerate(rows):
@@ -62,7 +62,9 @@ def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
         if "ending" in values and typical is not None:
-            values["ending"] = signals.ending_score(signals.end_logprob_of(values["ending"]), typical)
+            values["ending"] = likelihood_signals.ending_score(
+                likelihood_signals.end_logprob_of(values["ending"]), typical
+            )
         out.append(values)
     return out
 

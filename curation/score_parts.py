@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curation import confidence as cmath
-from curation import contest, parsers, signals, tiers
+from curation import contest, likelihood_signals, parsers, signals, tiers
 from curation.bsdetector import read_reflections
 from curation.config import Config
 from curation.injection import injection_scores
@@ -132,15 +132,15 @@ def assemble(
     if bsdetector is not None:
         values["bsdetector"] = bsdetector
     if token_scores is not None:
-        values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
+        values["likelihood"] = likelihood_signals.likelihood_score(token_scores.mean_logprob_with_prompt)
         if token_scores.min_k_logprob is not None:
-            values["min_k"] = signals.likelihood_score(token_scores.min_k_logprob)
+            values["min_k"] = likelihood_signals.likelihood_score(token_scores.min_k_logprob)
         if token_scores.mean_logprob_without_prompt is not None:
-            values["ifd"] = signals.ifd_score(
+            values["ifd"] = likelihood_signals.ifd_score(
                 token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
             )
         if token_scores.end_logprob is not None:
-            values["ending"] = signals.end_probability(token_scores.end_logprob)
+            values["ending"] = likelihood_signals.end_probability(token_scores.end_logprob)
     explanation = {
         "tier": tier,
         "samples": [

@@ -23,6 +23,7 @@ LAYERS = {
     "confidence": "foundation",
     "stats": "foundation",
     "signals": "foundation",
+    "likelihood_signals": "foundation",
     "diff": "foundation",
     "contest": "foundation",
     "throughput": "foundation",
