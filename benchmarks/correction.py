@@ -48,7 +48,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.detection import DATASETS, _auroc, _labels, _subset  # noqa: E402
-from curation import alternatives, contest  # noqa: E402
+from curation import alternatives, contest, stats  # noqa: E402
 from curation import confidence as cmath  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.correct import rule_checked  # noqa: E402
@@ -263,7 +263,7 @@ def time_correct(store: Store, parsed, stem: str, variants: dict[str, Config], n
 
 
 def fit_calibration(points: list[tuple[float, int]]) -> contest.Calibration:
-    a, b = cmath.fit_logistic([m for m, _ in points], [y for _, y in points])
+    a, b = stats.fit_logistic([m for m, _ in points], [y for _, y in points])
     return contest.Calibration(version="refit", intercept=round(a, 3), slope=round(b, 3))
 
 

@@ -54,6 +54,7 @@ if __package__ in (None, ""):
 
 from benchmarks.options import add_set_option, parse_set  # noqa: E402
 from curation import confidence as cmath  # noqa: E402
+from curation import stats  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS  # noqa: E402
 from curation.fold import final_confidences  # noqa: E402
@@ -85,7 +86,7 @@ def _auroc(values: list[float | None], errors: list[int]) -> float | None:
     pairs = [(v, e) for v, e in zip(values, errors) if v is not None]
     if len({e for _, e in pairs}) < 2:
         return None
-    return round(cmath.error_auroc([v for v, _ in pairs], [e for _, e in pairs]), 3)
+    return round(stats.error_auroc([v for v, _ in pairs], [e for _, e in pairs]), 3)
 
 
 def draw_spread(

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 
 from curation import confidence as cmath
-from curation import signals
+from curation import likelihood_signals, signals
 from curation.alternatives import CONSTRAINED
 
 
@@ -120,7 +120,7 @@ def score_response(
     times its format, degenerate-text and arithmetic scores and ``rules`` (what scoring's rules
     that read the recorded response alone, its ending and injection, made of it)."""
     agreement = cmath.observed_consistency(answers, text, alpha=alpha) if answers else None
-    likelihood = signals.likelihood_score(logprob) if logprob is not None else None
+    likelihood = likelihood_signals.likelihood_score(logprob) if logprob is not None else None
     vote = None if draft is None else float(cmath.answers_match(text, draft))
     parts = [v for v in (agreement, likelihood, vote) if v is not None]
     fmt = format_of(text).score

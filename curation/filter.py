@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from curation import confidence as cmath
+from curation import stats
 from curation.config import Config, FilterConfig
 from curation.store import DatasetInfo, Store
 
@@ -34,11 +34,11 @@ def decide(confidences: dict[str, float | None], settings: FilterConfig) -> tupl
     """
     known = [c for c in confidences.values() if c is not None]
     if settings.gamma_mode == "quantile":
-        threshold = cmath.quantile_threshold(known, settings.gamma) if known else 0.0
+        threshold = stats.quantile_threshold(known, settings.gamma) if known else 0.0
     else:
         threshold = settings.gamma
     ids = list(confidences)
-    flags = cmath.below_threshold([confidences[i] for i in ids], threshold)
+    flags = stats.below_threshold([confidences[i] for i in ids], threshold)
     return dict(zip(ids, flags)), threshold
 
 

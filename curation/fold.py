@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from curation import confidence as cmath
-from curation import signals, tiers
+from curation import likelihood_signals, stats, tiers
 from curation.config import Config
 from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS
 
@@ -55,8 +54,8 @@ def final_confidence(values: dict[str, float], config: Config) -> float | None:
 def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Each row's signal values as the confidence reads them: the ranked signals as
     percentiles over ``rows``, the ending against the rows' median ending (pure)."""
-    percentiles = {name: cmath.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
-    ends = sorted(signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
+    percentiles = {name: stats.rank_average([[r["signals"].get(name) for r in rows]]) for name in RANKED_SIGNALS}
+    ends = sorted(likelihood_signals.end_logprob_of(r["signals"]["ending"]) for r in rows if "ending" in r["signals"])
     typical = ends[len(ends) // 2] if ends else None
     out = []
     for i, row in enumerate(rows):
@@ -64,7 +63,9 @@ def _dataset_values(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
         for name in RANKED_SIGNALS:
             values[name] = percentiles[name][i]
         if "ending" in values and typical is not None:
-            values["ending"] = signals.ending_score(signals.end_logprob_of(values["ending"]), typical)
+            values["ending"] = likelihood_signals.ending_score(
+                likelihood_signals.end_logprob_of(values["ending"]), typical
+            )
         out.append(values)
     return out
 

@@ -5,7 +5,8 @@ In: an example, its samples and reflections, the rule signals the dataset gives 
 computed, the contest against its alternatives. Out: an :class:`ExampleScore`: BSDetector's
 parts, every signal value and the explanation a reviewer reads. :func:`run_contest` scores a
 recorded response against candidate texts alike (the ``contrast`` signal here, Auto-Correct
-in :mod:`curation.correct`). :mod:`curation.score` runs the calls and stores what this builds.
+in :mod:`curation.correct`). :mod:`curation.score_compute` runs the calls and builds these;
+:mod:`curation.score` stores them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from curation import alternatives, contest, parsers, signals, tiers
+from curation import alternatives, contest, likelihood_signals, parsers, signals, tiers
 from curation import confidence as cmath
 from curation.bsdetector import read_reflections
 from curation.config import Config
@@ -131,15 +132,15 @@ def assemble(
     if bsdetector is not None:
         values["bsdetector"] = bsdetector
     if token_scores is not None:
-        values["likelihood"] = signals.likelihood_score(token_scores.mean_logprob_with_prompt)
+        values["likelihood"] = likelihood_signals.likelihood_score(token_scores.mean_logprob_with_prompt)
         if token_scores.min_k_logprob is not None:
-            values["min_k"] = signals.likelihood_score(token_scores.min_k_logprob)
+            values["min_k"] = likelihood_signals.likelihood_score(token_scores.min_k_logprob)
         if token_scores.mean_logprob_without_prompt is not None:
-            values["ifd"] = signals.ifd_score(
+            values["ifd"] = likelihood_signals.ifd_score(
                 token_scores.mean_logprob_with_prompt, token_scores.mean_logprob_without_prompt
             )
         if token_scores.end_logprob is not None:
-            values["ending"] = signals.end_probability(token_scores.end_logprob)
+            values["ending"] = likelihood_signals.end_probability(token_scores.end_logprob)
     explanation = {
         "tier": tier,
         "samples": [

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.support.fake_openai import FakeOpenAIServer
-from curation import signals, tiers
+from curation import likelihood_signals, tiers
 from curation.config import Config
 from curation.fold import cheap_confidences, final_confidences
 from curation.ingest import import_file
@@ -143,14 +143,14 @@ def test_rows_from_before_the_cascade_count_as_sampled():
 
 @pytest.mark.parametrize("gap, score", [(0.0, 1.0), (10.0, 1.0), (13.0, 0.5), (16.0, 0.0), (30.0, 0.0), (-3.0, 1.0)])
 def test_the_ending_rule_ramps_between_10_and_16_nats_below_the_typical_ending(gap, score):
-    assert signals.ending_score(-2.0 - gap, -2.0) == pytest.approx(score)
+    assert likelihood_signals.ending_score(-2.0 - gap, -2.0) == pytest.approx(score)
 
 
 def test_the_ending_is_stored_as_a_probability_and_read_back_exactly():
-    assert signals.end_logprob_of(signals.end_probability(-29.5)) == pytest.approx(-29.5)
-    assert signals.end_logprob_of(0.0) < -700
+    assert likelihood_signals.end_logprob_of(likelihood_signals.end_probability(-29.5)) == pytest.approx(-29.5)
+    assert likelihood_signals.end_logprob_of(0.0) < -700
     with pytest.raises(ValueError):
-        signals.ending_score(float("nan"), -1.0)
+        likelihood_signals.ending_score(float("nan"), -1.0)
 
 
 def row(example_id: str, tier: str, **values: float) -> dict:
@@ -189,7 +189,7 @@ def test_a_cut_off_answer_is_far_less_likely_to_end_there(default_backend):
     whole = default_backend.score_tokens(prompt, "Samir Ostrander")
     cut = default_backend.score_tokens(prompt, "Samir Ostr")
     assert whole.end_logprob is not None and cut.end_logprob is not None
-    assert whole.end_logprob - cut.end_logprob > signals.ENDING_SPARE  # the rule's threshold, at least
+    assert whole.end_logprob - cut.end_logprob > likelihood_signals.ENDING_SPARE  # the rule's threshold, at least
 
 
 def test_the_draw_spread_is_zero_where_the_samples_agree_and_grows_where_they_split():

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from curation import confidence as C
+from curation import stats
 
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
@@ -194,11 +195,11 @@ def test_judge_confidence_rejects_out_of_range():
     ],
 )
 def test_auroc_known_values(scores, labels, expected):
-    assert C.auroc(scores, labels) == pytest.approx(expected)
+    assert stats.auroc(scores, labels) == pytest.approx(expected)
 
 
 def test_error_auroc_uses_low_confidence_as_error():
-    assert C.error_auroc([0.1, 0.2, 0.9, 0.95], [1, 1, 0, 0]) == 1.0
+    assert stats.error_auroc([0.1, 0.2, 0.9, 0.95], [1, 1, 0, 0]) == 1.0
 
 
 @pytest.mark.parametrize(
@@ -212,7 +213,7 @@ def test_error_auroc_uses_low_confidence_as_error():
 )
 def test_auroc_rejects_bad_input(scores, labels, message):
     with pytest.raises(ValueError, match=message):
-        C.auroc(scores, labels)
+        stats.auroc(scores, labels)
 
 
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 1)), min_size=2, max_size=30))
@@ -224,18 +225,18 @@ def test_auroc_matches_pairwise_definition(rows):
     if not pos or not neg:
         return
     pairwise = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos for n in neg) / (len(pos) * len(neg))
-    assert C.auroc(scores, labels) == pytest.approx(pairwise)
-    assert C.auroc([-s for s in scores], labels) == pytest.approx(1.0 - pairwise)
+    assert stats.auroc(scores, labels) == pytest.approx(pairwise)
+    assert stats.auroc([-s for s in scores], labels) == pytest.approx(1.0 - pairwise)
 
 
 # --- thresholds -------------------------------------------------------------------------
 
 
 def test_quantile_threshold_by_hand():
-    assert C.quantile_threshold([0.4, 0.1, 0.3, 0.2], 0.5) == pytest.approx(0.25)
-    assert C.quantile_threshold([0.4, 0.1, 0.3, 0.2], 0.0) == 0.1
-    assert C.quantile_threshold([0.4, 0.1, 0.3, 0.2], 1.0) == 0.4
-    assert C.quantile_threshold([0.7], 0.3) == 0.7
+    assert stats.quantile_threshold([0.4, 0.1, 0.3, 0.2], 0.5) == pytest.approx(0.25)
+    assert stats.quantile_threshold([0.4, 0.1, 0.3, 0.2], 0.0) == 0.1
+    assert stats.quantile_threshold([0.4, 0.1, 0.3, 0.2], 1.0) == 0.4
+    assert stats.quantile_threshold([0.7], 0.3) == 0.7
 
 
 @pytest.mark.parametrize(
@@ -244,19 +245,19 @@ def test_quantile_threshold_by_hand():
 )
 def test_quantile_threshold_rejects_bad_input(scores, q, message):
     with pytest.raises(ValueError, match=message):
-        C.quantile_threshold(scores, q)
+        stats.quantile_threshold(scores, q)
 
 
 def test_below_threshold_flags_at_or_below_gamma():
-    assert C.below_threshold([0.2, 0.5, 0.8, None], 0.5) == [True, True, False, False]
+    assert stats.below_threshold([0.2, 0.5, 0.8, None], 0.5) == [True, True, False, False]
 
 
 @given(st.lists(unit, min_size=1, max_size=40), unit, unit)
 def test_flags_monotone_in_gamma(scores, q1, q2):
     lo, hi = sorted((q1, q2))
-    t_lo, t_hi = C.quantile_threshold(scores, lo), C.quantile_threshold(scores, hi)
+    t_lo, t_hi = stats.quantile_threshold(scores, lo), stats.quantile_threshold(scores, hi)
     assert min(scores) <= t_lo <= t_hi <= max(scores)
-    f_lo, f_hi = C.below_threshold(scores, t_lo), C.below_threshold(scores, t_hi)
+    f_lo, f_hi = stats.below_threshold(scores, t_lo), stats.below_threshold(scores, t_hi)
     assert all(h for lo_flag, h in zip(f_lo, f_hi) if lo_flag)
 
 
@@ -265,31 +266,31 @@ def test_flags_monotone_in_gamma(scores, q1, q2):
 
 def test_rank_average_by_hand():
     # signal 1 ranks: 0, 0.5, 1 ; signal 2 (ties on rows 1 and 2): 0, 0.75, 0.75
-    combined = C.rank_average([[0.1, 0.5, 0.9], [-3.0, -1.0, -1.0]])
+    combined = stats.rank_average([[0.1, 0.5, 0.9], [-3.0, -1.0, -1.0]])
     assert combined == pytest.approx([0.0, 0.625, 0.875])
 
 
 def test_rank_average_missing_values_and_weights():
-    combined = C.rank_average([[0.1, None, 0.9], [0.3, 0.2, 0.1]], weights=[3.0, 1.0])
+    combined = stats.rank_average([[0.1, None, 0.9], [0.3, 0.2, 0.1]], weights=[3.0, 1.0])
     # row 0: (3*0 + 1*1) / 4 ; row 1: only signal 2 -> 0.5 ; row 2: (3*1 + 0) / 4
     assert combined == pytest.approx([0.25, 0.5, 0.75])
-    assert C.rank_average([[None, None]]) == [None, None]
-    assert C.rank_average([[0.3]]) == [0.5]
-    assert C.rank_average([]) == []
+    assert stats.rank_average([[None, None]]) == [None, None]
+    assert stats.rank_average([[0.3]]) == [0.5]
+    assert stats.rank_average([]) == []
 
 
 def test_rank_average_rejects_bad_input():
     with pytest.raises(ValueError, match="lengths differ"):
-        C.rank_average([[0.1, 0.2], [0.1]])
+        stats.rank_average([[0.1, 0.2], [0.1]])
     with pytest.raises(ValueError, match="one non-negative number per signal"):
-        C.rank_average([[0.1]], weights=[-1.0])
+        stats.rank_average([[0.1]], weights=[-1.0])
 
 
 @given(st.lists(st.lists(st.floats(min_value=-100, max_value=100), min_size=5, max_size=5), min_size=1, max_size=4))
 def test_rank_average_in_unit_interval_and_order_preserving(signals):
-    combined = C.rank_average(signals)
+    combined = stats.rank_average(signals)
     assert all(0.0 <= v <= 1.0 for v in combined)
-    single = C.rank_average(signals[:1])
+    single = stats.rank_average(signals[:1])
     for i in range(5):
         for j in range(5):
             if signals[0][i] < signals[0][j]:

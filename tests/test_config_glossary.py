@@ -13,7 +13,7 @@ from curation.config_values import RULE_SIGNALS, SOFT_SIGNALS
 from curation.fold import RANKED_SIGNALS
 from curation.glossary import SIGNAL_GLOSSARY, setting_help, signal_label, signal_meaning, term
 from curation.llm.base import TokenScores
-from curation.score import _rival
+from curation.score_compute import _rival
 from curation.score_parts import assemble, dataset_view
 from curation.store.insights import SQL_SIGNAL_HISTOGRAM
 from tests.test_score import Likelihoods, example, replies

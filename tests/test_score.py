@@ -483,7 +483,7 @@ class Likelihoods:
 
 
 def test_contrast_comes_from_a_constrained_answer_space_only():
-    from curation.score import _rival
+    from curation.score_compute import _rival
     from curation.score_parts import dataset_view
 
     spans = [
@@ -534,7 +534,7 @@ def test_contrast_comes_from_a_constrained_answer_space_only():
 
 
 def test_contrast_leaves_out_spans_of_another_kind_than_the_question_asks():
-    from curation.score import _rival
+    from curation.score_compute import _rival
     from curation.score_parts import dataset_view
 
     spans = [
@@ -557,7 +557,7 @@ def test_contrast_leaves_out_spans_of_another_kind_than_the_question_asks():
 
 
 def test_ifds_pass_without_the_prompt_runs_only_where_ifd_weighs_in():
-    from curation.score import ScoreTask, _token_scores
+    from curation.score_compute import ScoreTask, _token_scores
 
     class Client:
         def __init__(self):
@@ -575,7 +575,7 @@ def test_ifds_pass_without_the_prompt_runs_only_where_ifd_weighs_in():
 
 
 def test_samples_begin_with_the_label_or_the_json_opening_of_the_dataset():
-    from curation.score import ScoreTask, compute_sampled
+    from curation.score_compute import ScoreTask, compute_sampled
     from curation.score_parts import dataset_view
 
     class Recorder:

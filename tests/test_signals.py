@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from curation import likelihood_signals as LS
 from curation import signals as S
 
 INTENTS = [
@@ -161,12 +162,12 @@ def test_degenerate_score_in_unit_interval(prompt, response):
 
 
 def test_likelihood_score():
-    assert S.likelihood_score(0.0) == 1.0
-    assert S.likelihood_score(math.log(0.25)) == pytest.approx(0.25)
-    assert S.likelihood_score(1e-12) == 1.0
-    assert S.likelihood_score(-math.inf) == 0.0
+    assert LS.likelihood_score(0.0) == 1.0
+    assert LS.likelihood_score(math.log(0.25)) == pytest.approx(0.25)
+    assert LS.likelihood_score(1e-12) == 1.0
+    assert LS.likelihood_score(-math.inf) == 0.0
     with pytest.raises(ValueError, match="mean_logprob must be a number"):
-        S.likelihood_score(float("nan"))
+        LS.likelihood_score(float("nan"))
 
 
 @pytest.mark.parametrize(
@@ -184,14 +185,14 @@ def test_likelihood_score():
     ],
 )
 def test_ifd_score(with_prompt, without_prompt, expected):
-    assert S.ifd_score(with_prompt, without_prompt) == pytest.approx(expected)
+    assert LS.ifd_score(with_prompt, without_prompt) == pytest.approx(expected)
 
 
 def test_ifd_score_rejects_bad_input():
     with pytest.raises(ValueError, match="mean_lp_with_prompt must be a number"):
-        S.ifd_score(float("nan"), -1.0)
+        LS.ifd_score(float("nan"), -1.0)
     with pytest.raises(ValueError, match="steepness must be > 0"):
-        S.ifd_score(-1.0, -1.0, steepness=0)
+        LS.ifd_score(-1.0, -1.0, steepness=0)
 
 
 lp = st.floats(min_value=-50.0, max_value=0.0, allow_nan=False)
@@ -200,14 +201,14 @@ lp = st.floats(min_value=-50.0, max_value=0.0, allow_nan=False)
 @given(lp, lp, lp)
 def test_ifd_score_in_range_and_decreasing_in_loss_with_prompt(a, b, without):
     lo, hi = sorted((a, b))  # hi = higher log-prob = lower loss = lower IFD
-    s_lo, s_hi = S.ifd_score(lo, without), S.ifd_score(hi, without)
+    s_lo, s_hi = LS.ifd_score(lo, without), LS.ifd_score(hi, without)
     assert 0.0 <= s_lo <= s_hi <= 1.0
 
 
 @given(lp, lp)
 def test_likelihood_monotone(a, b):
     lo, hi = sorted((a, b))
-    assert 0.0 <= S.likelihood_score(lo) <= S.likelihood_score(hi) <= 1.0
+    assert 0.0 <= LS.likelihood_score(lo) <= LS.likelihood_score(hi) <= 1.0
 
 
 def test_json_opening_of_responses_that_are_json_as_the_dominant_format():
