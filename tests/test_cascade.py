@@ -141,18 +141,6 @@ def test_rows_from_before_the_cascade_count_as_sampled():
     assert tiers.tier_counts(rows) == {"cheap": 1, "sampled": 1}
 
 
-@pytest.mark.parametrize("gap, score", [(0.0, 1.0), (10.0, 1.0), (13.0, 0.5), (16.0, 0.0), (30.0, 0.0), (-3.0, 1.0)])
-def test_the_ending_rule_ramps_between_10_and_16_nats_below_the_typical_ending(gap, score):
-    assert likelihood_signals.ending_score(-2.0 - gap, -2.0) == pytest.approx(score)
-
-
-def test_the_ending_is_stored_as_a_probability_and_read_back_exactly():
-    assert likelihood_signals.end_logprob_of(likelihood_signals.end_probability(-29.5)) == pytest.approx(-29.5)
-    assert likelihood_signals.end_logprob_of(0.0) < -700
-    with pytest.raises(ValueError):
-        likelihood_signals.ending_score(float("nan"), -1.0)
-
-
 def row(example_id: str, tier: str, **values: float) -> dict:
     return {"example_id": example_id, "status": "ok", "signals": values, "explanation": {"tier": tier}}
 

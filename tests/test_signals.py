@@ -1,12 +1,9 @@
-"""Cheap signals: format patterns, degenerate text, likelihood and IFD."""
-
-import math
+"""Cheap signals that read the text: format patterns, degenerate text, the JSON opening."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from curation import likelihood_signals as LS
 from curation import signals as S
 
 INTENTS = [
@@ -156,59 +153,6 @@ def test_degenerate_score_in_unit_interval(prompt, response):
     result = S.degenerate(prompt, response)
     assert 0.0 <= result.score <= 1.0
     assert (result.score < 1.0) == bool(result.reasons)
-
-
-# --- likelihood and IFD -----------------------------------------------------------------
-
-
-def test_likelihood_score():
-    assert LS.likelihood_score(0.0) == 1.0
-    assert LS.likelihood_score(math.log(0.25)) == pytest.approx(0.25)
-    assert LS.likelihood_score(1e-12) == 1.0
-    assert LS.likelihood_score(-math.inf) == 0.0
-    with pytest.raises(ValueError, match="mean_logprob must be a number"):
-        LS.likelihood_score(float("nan"))
-
-
-@pytest.mark.parametrize(
-    "with_prompt, without_prompt, expected",
-    [
-        (-1.0, -1.0, 0.5),  # IFD 1
-        (-0.5, -1.0, 1 / (1 + 0.125)),  # IFD 0.5
-        (-2.0, -1.0, 1 / (1 + 8.0)),  # IFD 2
-        (0.0, -1.0, 1.0),  # prompt makes it certain
-        (0.0, 0.0, 0.5),  # certain either way
-        (-1.0, 0.0, 0.0),  # certain only without the prompt
-        (-math.inf, -1.0, 0.0),
-        (-1.0, -math.inf, 1.0),
-        (-math.inf, -math.inf, 0.5),
-    ],
-)
-def test_ifd_score(with_prompt, without_prompt, expected):
-    assert LS.ifd_score(with_prompt, without_prompt) == pytest.approx(expected)
-
-
-def test_ifd_score_rejects_bad_input():
-    with pytest.raises(ValueError, match="mean_lp_with_prompt must be a number"):
-        LS.ifd_score(float("nan"), -1.0)
-    with pytest.raises(ValueError, match="steepness must be > 0"):
-        LS.ifd_score(-1.0, -1.0, steepness=0)
-
-
-lp = st.floats(min_value=-50.0, max_value=0.0, allow_nan=False)
-
-
-@given(lp, lp, lp)
-def test_ifd_score_in_range_and_decreasing_in_loss_with_prompt(a, b, without):
-    lo, hi = sorted((a, b))  # hi = higher log-prob = lower loss = lower IFD
-    s_lo, s_hi = LS.ifd_score(lo, without), LS.ifd_score(hi, without)
-    assert 0.0 <= s_lo <= s_hi <= 1.0
-
-
-@given(lp, lp)
-def test_likelihood_monotone(a, b):
-    lo, hi = sorted((a, b))
-    assert 0.0 <= LS.likelihood_score(lo) <= LS.likelihood_score(hi) <= 1.0
 
 
 def test_json_opening_of_responses_that_are_json_as_the_dominant_format():
