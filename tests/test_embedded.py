@@ -11,7 +11,6 @@ from curation.errors import ConfigError
 from curation.llm.base import ChatBackend, ChatRequest
 from curation.llm.embedded import _pack
 from curation.llm.engine import KV_CONTEXTS
-from curation.llm.forced_rows import shared_rows
 from curation.llm.packaged import PACKAGED_MODELS, resolve_model_path
 from curation.llm.sampling import Job
 from curation.records import messages_of
@@ -110,13 +109,6 @@ def test_continuations_share_the_prompt_and_match_scoring_one_at_a_time(default_
         alone = default_backend.score_tokens(QUESTION, answer)
         assert sum(logprobs) / len(logprobs) == pytest.approx(alone.mean_logprob_with_prompt, abs=0.05)
     assert sum(together[0]) / len(together[0]) > sum(together[1]) / len(together[1])
-
-
-def test_targets_that_begin_alike_share_their_rows():
-    rows, owners = shared_rows([[1, 2, 3], [1, 2, 4], [1, 5], [6]], [16, 17, 18, 19], base=10)
-    # [1] for all three that begin with it, [1, 2] for two; [6] predicts nothing after itself
-    assert rows == [((16, 17, 18), 1, 10, True), ((16, 17), 2, 11, True)]
-    assert owners == [(0, 1, 0), (0, 2, 1), (1, 1, 0), (1, 2, 1), (2, 1, 0)]
 
 
 def test_a_label_set_scored_together_matches_each_label_alone(default_backend):
