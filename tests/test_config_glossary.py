@@ -16,7 +16,8 @@ from curation.llm.base import TokenScores
 from curation.score_compute import _rival
 from curation.score_parts import assemble, dataset_view
 from curation.store.insights import SQL_SIGNAL_HISTOGRAM
-from tests.test_score import Likelihoods, example, replies
+from tests.test_score import example, replies
+from tests.test_score_compute import Likelihoods
 
 #: The score columns shown beside the signals (the card's bars, the Insights histograms).
 PARTS = ("consistency", "reflection")
