@@ -97,8 +97,12 @@ def injection_scores(prompts: Sequence[str], responses: Sequence[str]) -> list[S
     Returns:
         One :class:`SignalScore` per example: the product of the multipliers of the kinds
         found, with a reason naming each kind, where it was found and the text.
+    Raises:
+        ValueError: ``prompts`` and ``responses`` differ in length.
     """
-    found = [(_prompt_markers(p), markers(r)) for p, r in zip(prompts, responses, strict=True)]
+    if len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses: they must pair")
+    found = [(_prompt_markers(p), markers(r)) for p, r in zip(prompts, responses)]
     common = {
         kind
         for kind in MULTIPLIERS

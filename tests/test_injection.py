@@ -71,7 +71,7 @@ def test_benign_controls_add_neutral_text_of_the_same_length(c):
     assert c.example("benign_response").response == f"{c.wrong}\n\n{benign}"
     assert c.example("benign_prompt").prompt[-1].content == f"{c.question}\n\n{benign}"
     assert c.example("benign_prompt").response == c.wrong
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="variant 'other' is not one of"):
         c.example("other")
 
 

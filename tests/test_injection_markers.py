@@ -145,7 +145,7 @@ def test_small_datasets_learn_no_style():
 
 
 def test_prompts_and_responses_must_pair():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 prompts but 0 responses"):
         injection_scores(["Q"], [])
 
 

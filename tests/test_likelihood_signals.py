@@ -72,5 +72,5 @@ def test_the_ending_rule_ramps_between_10_and_16_nats_below_the_typical_ending(g
 def test_the_ending_is_stored_as_a_probability_and_read_back_exactly():
     assert LS.end_logprob_of(LS.end_probability(-29.5)) == pytest.approx(-29.5)
     assert LS.end_logprob_of(0.0) < -700
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="end_logprob must be a number <= 0"):
         LS.ending_score(float("nan"), -1.0)

@@ -591,7 +591,7 @@ def test_every_backend_declares_its_optional_abilities():
 
     endpoint = OpenAIBackend(LLMConfig(backend="openai", base_url="http://127.0.0.1:9/v1"), environ={})
     assert isinstance(endpoint, ChatBackend) and endpoint.max_batch_sequences == 0
-    with pytest.raises(NotImplementedError):
+    with pytest.raises(NotImplementedError, match="no batch call"):
         endpoint.complete_batch([])
     endpoint.close()
     assert isinstance(ScriptedBackend(), ChatBackend)
