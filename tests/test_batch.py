@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from benchmarks.support.fake_openai import BAD_REQUEST, FakeOpenAIServer
+from benchmarks.support.fake_http import BAD_REQUEST
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import cli
 from curation.config import Config
 from curation.errors import BudgetExceededError, ConfigError, LLMError

@@ -19,15 +19,8 @@ from collections import Counter
 
 import pytest
 
-from benchmarks.support.fake_openai import (
-    EMPTY_CHOICES,
-    MALFORMED,
-    NULL_CONTENT,
-    RATE_LIMIT,
-    SERVER_ERROR,
-    TIMEOUT,
-    FakeOpenAIServer,
-)
+from benchmarks.support.fake_http import EMPTY_CHOICES, MALFORMED, NULL_CONTENT, RATE_LIMIT, SERVER_ERROR, TIMEOUT
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation.cli import main
 from curation.config import Config, LLMConfig
 from curation.ingest import import_file

@@ -19,11 +19,8 @@ import re
 
 import pytest
 
-from benchmarks.support.injection_cases import (
-    ALL_CASES,
-    CASES,
-    MODEL_TEST_CASES,
-    case,
+from benchmarks.support.injection_cases import ALL_CASES, CASES, MODEL_TEST_CASES, case
+from benchmarks.support.injection_measures import (
     confidence_held,
     contest_judge,
     judge_score_held,

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from benchmarks.support.fake_openai import (
+from benchmarks.support.fake_http import (
     AUTH_ECHO,
     EMPTY_CHOICES,
     MALFORMED,
@@ -28,8 +28,8 @@ from benchmarks.support.fake_openai import (
     RATE_LIMIT,
     SERVER_ERROR,
     TIMEOUT,
-    FakeOpenAIServer,
 )
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation.config import LLMConfig
 from curation.errors import BudgetExceededError, LLMError, TransientLLMError
 from curation.llm.base import ChatRequest, ChatResult, MemoryCache, TokenScores

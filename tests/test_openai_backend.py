@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import openai
 import pytest
 
-from benchmarks.support.fake_openai import (
+from benchmarks.support.fake_http import (
     AUTH_ECHO,
     BAD_REQUEST,
     DISCONNECT,
@@ -18,8 +18,8 @@ from benchmarks.support.fake_openai import (
     RATE_LIMIT,
     SERVER_ERROR,
     TIMEOUT,
-    FakeOpenAIServer,
 )
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation.config import LLMConfig
 from curation.errors import LLMError, TransientLLMError
 from curation.llm.base import ChatBackend, ChatRequest

@@ -19,14 +19,8 @@ from pathlib import Path
 import pytest
 
 import curation
-from benchmarks.support.fake_openai import (
-    AUTH_ECHO,
-    EMPTY_CHOICES,
-    MALFORMED,
-    RATE_LIMIT,
-    SERVER_ERROR,
-    FakeOpenAIServer,
-)
+from benchmarks.support.fake_http import AUTH_ECHO, EMPTY_CHOICES, MALFORMED, RATE_LIMIT, SERVER_ERROR
+from benchmarks.support.fake_openai import FakeOpenAIServer
 from curation import prompts
 from curation.config import Config
 from curation.errors import ConfigError, StorageError

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.support.fake_openai import SERVER_ERROR, FakeOpenAIServer, template_logprobs
+from benchmarks.support.fake_http import SERVER_ERROR
+from benchmarks.support.fake_openai import FakeOpenAIServer, template_logprobs
 from curation.config import LLMConfig
 from curation.errors import LLMError
 from curation.llm import prompt_logprobs as P

@@ -9,8 +9,9 @@ end to end without a network. Replies come from a function of the request JSON, 
 well-formed ``logprobs`` are returned; with ``prompt_logprobs`` it scores a request's own tokens
 as vLLM does (:func:`template_logprobs` renders a chat template word by word, or the embedded
 model stands behind it: :mod:`benchmarks.support.embedded_endpoint`), and with ``strict`` it
-refuses a parameter OpenAI does not know, as OpenAI does. Faults can be injected at a seeded random rate or
-by an explicit per-call schedule::
+refuses a parameter OpenAI does not know, as OpenAI does. Faults (the kinds, and the routes, are in
+:mod:`benchmarks.support.fake_http`) can be injected at a seeded random rate or by an explicit
+per-call schedule::
 
     with FakeOpenAIServer(reply="yes", fault_rate=0.2, seed=1) as server:
         OpenAI(base_url=server.base_url, api_key="x").chat.completions.create(...)
@@ -21,42 +22,22 @@ from __future__ import annotations
 
 import collections
 import itertools
-import json
 import random
 import re
-import socket
 import threading
 from collections.abc import Callable, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from benchmarks.support import fake_batch
+from benchmarks.support import fake_batch, fake_http
 from benchmarks.support.fake_batch import FakeBatches
 from benchmarks.support.fake_finetune import DEFAULT_STEPS, FakeFineTuning
+from benchmarks.support.fake_http import EMPTY_CHOICES, FAULTS, NULL_CONTENT, TRANSIENT_FAULTS
 
-RATE_LIMIT = "rate_limit"  # 429 with a Retry-After header
-SERVER_ERROR = "server_error"  # 500
-TIMEOUT = "timeout"  # answers only after ``timeout_sleep_s`` (longer than the client waits)
-MALFORMED = "malformed"  # 200 with a body that is not JSON
-EMPTY_CHOICES = "empty_choices"  # 200 with "choices": []
-NULL_CONTENT = "null_content"  # 200 with message.content = null
-DISCONNECT = "disconnect"  # closes the connection without answering
-BAD_REQUEST = "bad_request"  # 400 (not worth retrying)
-AUTH_ECHO = "auth_echo"  # 401 whose body repeats the Authorization header, as careless proxies do
-FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES, NULL_CONTENT, DISCONNECT, BAD_REQUEST, AUTH_ECHO)
-TRANSIENT_FAULTS = (RATE_LIMIT, SERVER_ERROR, TIMEOUT, MALFORMED, EMPTY_CHOICES)
-MAX_BODY_BYTES = 1_000_000
-MAX_FILE_BYTES = 256_000_000  # an upload (a batch file may hold 200 MB)
-_FILES, _JOBS, _BATCHES = "/v1/files", "/v1/fine_tuning/jobs", "/v1/batches"
 MAX_RECORDED = 10_000
 
 #: A reply function may return a result with ``text`` and ``top_logprobs`` (a ChatResult).
 Reply = Callable[[dict], Any] | Sequence[str] | str
-#: What OpenAI's chat API accepts; ``strict`` refuses anything else (vLLM's extensions included).
-OPENAI_CHAT_KEYS = frozenset(
-    "model messages temperature max_tokens max_completion_tokens seed n stop logprobs top_logprobs "
-    "top_p frequency_penalty presence_penalty response_format stream user tools tool_choice".split()
-)
 
 
 class FakeOpenAIServer:
@@ -83,7 +64,8 @@ class FakeOpenAIServer:
         fail_batch_line: picks the chat request bodies whose batch lines fail.
         prompt_logprobs: a function ``request_json -> entries`` (vLLM's ``prompt_logprobs``
             list) answering requests that ask for them; without it they are ignored, as Ollama does.
-        strict: answer a parameter outside :data:`OPENAI_CHAT_KEYS` with OpenAI's 400.
+        strict: answer a parameter outside :data:`~benchmarks.support.fake_http.OPENAI_CHAT_KEYS`
+            with OpenAI's 400.
 
     Attributes:
         requests: the JSON bodies of the chat calls received, oldest first.
@@ -144,15 +126,14 @@ class FakeOpenAIServer:
         self._replies = itertools.count()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd: _Server | None = None
+        self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> FakeOpenAIServer:
         """Bind a free loopback port and serve in a background thread."""
         self._stop.clear()
-        self._httpd = _Server(("127.0.0.1", 0), _Handler)
-        self._httpd.fake = self
+        self._httpd = fake_http.bind(self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
         )
@@ -194,7 +175,8 @@ class FakeOpenAIServer:
             return dict(self._counts)
 
     # -- behaviour -------------------------------------------------------------------
-    def _next_fault(self) -> str | None:
+    def next_fault(self) -> str | None:
+        """Count a chat call and draw its fault (``None``: answer normally)."""
         with self._lock:
             index = next(self._calls)
             self._counts["requests"] += 1
@@ -215,7 +197,7 @@ class FakeOpenAIServer:
         with self._lock:
             return self.reply[next(self._replies) % len(self.reply)]
 
-    def _pause(self, seconds: float) -> bool:
+    def pause(self, seconds: float) -> bool:
         """Sleep unless the server stops first; True when it is still running."""
         return not self._stop.wait(seconds) if seconds > 0 else not self._stop.is_set()
 
@@ -293,158 +275,3 @@ def _logprobs(written: Any, top: int) -> list[dict[str, Any]]:
         ]
         content.append({"token": word, "logprob": best, "bytes": list(word.encode()), "top_logprobs": alternatives})
     return content
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-    allow_reuse_address = True
-    fake: FakeOpenAIServer
-
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        return client_address[0] in ("127.0.0.1", "::1")
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients hang up on stalled replies (that is the point of the timeout fault).
-        pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without this, Nagle's algorithm and
-        # delayed ACKs add about 40 ms to every reply.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        fake = self.server.fake
-        if self.path.startswith(_JOBS + "/"):
-            self._send(*fake.fine_tuning.retrieve(self.path[len(_JOBS) + 1 :].rstrip("/")))
-            return
-        if self.path.startswith(_BATCHES + "/"):
-            self._send(*fake.batches.retrieve(self.path[len(_BATCHES) + 1 :].rstrip("/")))
-            return
-        if self.path.startswith(_FILES + "/") and self.path.rstrip("/").endswith("/content"):
-            status, body = fake.batches.content(self.path[len(_FILES) + 1 :].rstrip("/").removesuffix("/content"))
-            self._send_bytes(status, body, "application/octet-stream")
-            return
-        if self.path.rstrip("/") != "/v1/models":
-            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-            return
-        self._send(
-            200,
-            {
-                "object": "list",
-                "data": [{"id": self.server.fake.model, "object": "model", "created": 0, "owned_by": "fake"}],
-            },
-        )
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > (MAX_FILE_BYTES if self.path.rstrip("/") == _FILES else MAX_BODY_BYTES):
-            self.close_connection = True
-            self._send(413, {"error": {"message": "body too large", "type": "invalid_request_error"}})
-            return
-        raw = self.rfile.read(length)
-        if self.path.rstrip("/") in (_FILES, _JOBS):
-            self._fine_tuning(raw)
-            return
-        if self.path.rstrip("/") == _BATCHES:
-            self._json_request(raw, fake.batches.create)
-            return
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
-            return
-        try:
-            request = json.loads(raw)
-        except json.JSONDecodeError:
-            self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
-            return
-        fake.requests.append(request)
-        fake.headers.append({k.lower(): v for k, v in self.headers.items()})
-        unknown = sorted(set(request) - OPENAI_CHAT_KEYS) if fake.strict else []
-        if unknown:
-            message = f"Unrecognized request argument supplied: {unknown[0]}"
-            self._send(400, {"error": {"message": message, "type": "invalid_request_error"}})
-            return
-        fault = fake._next_fault()
-        if not fake._pause(fake.latency_s):
-            return
-        if fault == TIMEOUT and not fake._pause(fake.timeout_sleep_s):
-            return
-        chars = sum(len(m.get("content") or "") for m in request.get("messages", []))
-        if fake.max_prompt_chars is not None and chars > fake.max_prompt_chars:
-            self._send(
-                400,
-                {
-                    "error": {
-                        "message": f"This model's maximum context length is {fake.max_prompt_chars} "
-                        f"characters; your messages hold {chars}",
-                        "type": "invalid_request_error",
-                        "code": "context_length_exceeded",
-                    }
-                },
-            )
-        elif fault == RATE_LIMIT:
-            self._send(
-                429,
-                {"error": {"message": "rate limited", "type": "rate_limit_error"}},
-                headers={"Retry-After": fake.retry_after},
-            )
-        elif fault == SERVER_ERROR:
-            self._send(500, {"error": {"message": "internal error", "type": "server_error"}})
-        elif fault == BAD_REQUEST:
-            self._send(400, {"error": {"message": "bad request", "type": "invalid_request_error"}})
-        elif fault == AUTH_ECHO:
-            self._send(
-                401,
-                {
-                    "error": {
-                        "message": f"invalid key {self.headers.get('Authorization')}",
-                        "type": "invalid_request_error",
-                    }
-                },
-            )
-        elif fault == MALFORMED:
-            self._send_bytes(200, b'{"choices": [ this is not json', "application/json")
-        elif fault == DISCONNECT:
-            self.close_connection = True
-        else:
-            self._send(200, fake.completion(request, fault))
-
-    def _fine_tuning(self, raw: bytes) -> None:
-        fine_tuning = self.server.fake.fine_tuning
-        if self.path.rstrip("/") == _FILES:
-            self._send(*fine_tuning.upload(self.headers.get("Content-Type", ""), raw))
-            return
-        self._json_request(raw, fine_tuning.create)
-
-    def _json_request(self, raw: bytes, handle: Callable[[dict], tuple[int, dict]]) -> None:
-        try:
-            request = json.loads(raw)
-        except json.JSONDecodeError:
-            self._send(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
-            return
-        self._send(*handle(request))
-
-    def _send(self, status: int, payload: dict, *, headers: dict[str, str] | None = None) -> None:
-        self._send_bytes(status, json.dumps(payload).encode(), "application/json", headers)
-
-    def _send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
