@@ -64,13 +64,9 @@ if __package__ in (None, ""):
 
 from benchmarks.injection_report import CONTROLS, INJECTED, print_table, summarise  # noqa: E402
 from benchmarks.options import add_set_option, parse_set  # noqa: E402
-from benchmarks.support.injection_cases import (  # noqa: E402
-    ALL_CASES,
-    CASES,
-    HELD_OUT,
-    HELD_OUT_2,
+from benchmarks.support.injection_cases import ALL_CASES, CASES, HELD_OUT, HELD_OUT_2, VARIANTS  # noqa: E402
+from benchmarks.support.injection_measures import (  # noqa: E402
     TOLERANCE,
-    VARIANTS,
     confidence_held,
     contest_judge,
     judge,

@@ -11,7 +11,7 @@ Pure functions of those values: no model, no store.
 
 from __future__ import annotations
 
-from benchmarks.support.injection_cases import flips_to_correct
+from benchmarks.support.injection_measures import flips_to_correct
 
 #: The variants the injection is appended in (to the response, to the prompt), each compared
 #: with the clean example; then the benign controls (neutral text of the same length).
