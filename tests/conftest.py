@@ -1,4 +1,4 @@
-"""Shared fixtures: a temporary store, and real embedded models loaded once per session."""
+"""Shared fixtures: a temporary store, real embedded models loaded once per session, the Review page (AppTest)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,30 @@ def default_backend():
     from curation.llm.embedded import EmbeddedBackend
 
     return EmbeddedBackend(LLMConfig())
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """A function giving an AppTest of the Review page on the store at ``tmp_path`` (seeded or not);
+    the tests/test_app_review*.py files share it."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.browser.apptest import PAGES, ROOT
+    from tests.test_review import seed
+    from ui import common
+
+    path = tmp_path / "store.duckdb"
+    monkeypatch.setenv(common.STORE_ENV, str(path))
+    common.open_store.clear()
+
+    def make(*, seeded=True, annotator="ann"):
+        if seeded:
+            with Store(path) as store:
+                seed(store)
+        at = AppTest.from_file(str(ROOT / PAGES["review"]), default_timeout=30)
+        if annotator:
+            at.session_state["annotator"] = annotator
+        return at.run()
+
+    yield make
+    common.open_store.clear()

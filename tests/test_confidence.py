@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from curation import confidence as C
+from curation.confidence import judge_confidence
 from tests.support.strategies import unit
 
 # --- normalisation and matching ---------------------------------------------------------
@@ -176,3 +177,7 @@ def test_judge_confidence_maps_swapped_order(a, b, expected):
 def test_judge_confidence_rejects_out_of_range():
     with pytest.raises(ValueError, match="p_second_better_candidate_first must be in"):
         C.judge_confidence(0.5, 1.5)
+
+
+def test_judge_confidence_is_reexported():
+    assert judge_confidence(1.0, 0.0) == 1.0

@@ -1,5 +1,5 @@
-"""Stage 4, Auto-Correct: demonstrations, the two judge orders and the judge's confidence by
-hand (position bias cancels), then the stage against the loopback OpenAI-compatible server."""
+"""Stage 4, Auto-Correct: the stage against the loopback OpenAI-compatible server, the contest's
+decision by hand, and the recorded response's own rules and form repairs."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from dataclasses import replace
 import pytest
 
 from benchmarks.support.fake_openai import FakeOpenAIServer
-from curation import contest, prompts, review
+from curation import contest, review
 from curation.config import Config
 from curation.contest import CALIBRATION, EVIDENCE, p_better
 from curation.correct import CorrectTask, _contest, correct_dataset, decide, rule_checked
-from curation.demonstrations import candidate_request, fit_demonstrations, nearest_demonstrations
 from curation.filter import apply_filter
 from curation.fold import original_rules
 from curation.ingest import import_file
-from curation.judge import judge, judge_requests, same_position
 from curation.llm import make_client
 from curation.llm.base import ChatResult
 from curation.records import Example, Message
@@ -39,116 +37,8 @@ def ex(example_id: str, prompt: str, response: str = "r") -> Example:
     )
 
 
-# -- demonstrations ---------------------------------------------------------------------------
-TARGET = ex("t", "What is the capital of France?")
-SPAIN = ex("s", "What is the capital of Spain?")  # shares 6 of 8 words (with "user")
-SPIDER = ex("x", "How many legs does a spider have?")  # shares only "user"
-CITY = ex("c", "Which city is the capital?")  # shares user, is, the, capital
-
-
-def test_nearest_demonstrations_rank_by_word_overlap():
-    assert nearest_demonstrations(TARGET, [SPIDER, CITY, SPAIN], 1) == [SPAIN]
-    assert nearest_demonstrations(TARGET, [SPIDER, CITY, SPAIN], 2) == [SPAIN, CITY]
-    assert nearest_demonstrations(TARGET, [SPIDER, CITY, SPAIN], 10) == [SPAIN, CITY, SPIDER]
-
-
-def test_nearest_demonstrations_never_shows_the_target_itself():
-    same_id = ex("t", "What is the capital of France?", "Paris")
-    assert nearest_demonstrations(TARGET, [same_id, SPIDER], 2) == [SPIDER]
-
-
-@pytest.mark.parametrize("k", [0, -1])
-def test_no_demonstrations_asked(k):
-    assert nearest_demonstrations(TARGET, [SPAIN], k) == []
-
-
-def test_nearest_demonstrations_ties_keep_pool_order():
-    a, b = ex("a", "alpha beta"), ex("b", "alpha gamma")
-    assert nearest_demonstrations(ex("t", "alpha"), [b, a], 2) == [b, a]
-
-
-def test_candidate_request_is_greedy_few_shot():
-    c = Config().with_overrides({"correct.max_tokens": 99})
-    r = candidate_request(TARGET, [ex("s", "What is the capital of Spain?", "Madrid")], c)
-    assert r.temperature == 0.0 and r.max_tokens == 99 and r.n == 1
-    assert [(m.role, m.content) for m in r.messages] == [
-        ("user", "What is the capital of Spain?"),
-        ("assistant", "Madrid"),
-        ("user", "What is the capital of France?"),
-    ]
-
-
-# -- the judge ----------------------------------------------------------------------------------
-def test_judge_requests_ask_both_orders():
-    c = Config().with_overrides({"correct.judge_max_tokens": 17})
-    first, second = judge_requests(ex("t", "What is 2 + 2?", "5"), "4", c)
-    assert "<response_1>\n5\n</response_1>" in first.messages[-1].content
-    assert "<response_2>\n4\n</response_2>" in first.messages[-1].content
-    assert "<response_1>\n4\n</response_1>" in second.messages[-1].content
-    assert "<response_2>\n5\n</response_2>" in second.messages[-1].content
-    for r in (first, second):
-        assert r.temperature == 0.0 and r.max_tokens == 17 and r.top_logprobs == c.scoring.top_logprobs
-        assert r.messages[0] == Message("system", prompts.DATA_RULE)
-
-
 def reply(text: str, top_logprobs=()) -> ChatResult:
     return ChatResult(text=text, top_logprobs=tuple(top_logprobs))
-
-
-@pytest.mark.parametrize(
-    "candidate_second, candidate_first, confidence",
-    [
-        ("answer: A", "answer: B", 1.0),  # candidate better in both orders
-        ("answer: B", "answer: A", 0.0),  # original better in both orders
-        ("answer: A", "answer: A", 0.5),  # always "response 2": pure position bias
-        ("answer: B", "answer: B", 0.5),  # always "response 1"
-        ("answer: C", "answer: B", 0.75),  # (0.5 + (1 - 0)) / 2
-        ("answer: A", "answer: C", 0.75),  # (1 + (1 - 0.5)) / 2
-        ("I cannot decide", "", 0.5),  # unreadable: neutral
-        ("Yes, response 2 is better.", "No.", 1.0),
-    ],
-)
-def test_judge_confidence_by_hand(candidate_second, candidate_first, confidence):
-    conf, verdicts = judge(reply(candidate_second), reply(candidate_first))
-    assert conf == pytest.approx(confidence)
-    assert [v["order"] for v in verdicts] == ["candidate_second", "candidate_first"]
-
-
-def test_judge_verdicts_record_what_was_read():
-    _, verdicts = judge(reply("answer: A, explanation: it adds up"), reply("gibberish"))
-    assert verdicts[0] == {
-        "order": "candidate_second",
-        "p": 1.0,
-        "verdict": "A",
-        "explanation": "it adds up",
-        "parsed": True,
-    }
-    assert verdicts[1]["p"] == 0.5 and verdicts[1]["parsed"] is False and verdicts[1]["verdict"] is None
-
-
-def test_judge_weighs_letter_probabilities():
-    # P(A) 0.6, P(B) 0.4 at the letter position -> 0.6; the other order says B -> (0.6 + 1) / 2
-    logprobs = ({"answer": 0.0}, {":": 0.0}, {" A": math.log(0.6), " B": math.log(0.4)})
-    conf, verdicts = judge(reply("answer: A", logprobs), reply("answer: B"))
-    assert verdicts[0]["p"] == pytest.approx(0.6)
-    assert conf == pytest.approx(0.8)
-
-
-@pytest.mark.parametrize(
-    "candidate_second, candidate_first, position",
-    [
-        ("answer: A", "answer: A", 2),  # "response 2" both times: the candidate, then the original
-        ("answer: B", "answer: B", 1),
-        ("answer: A", "answer: B", None),  # the candidate both times: it read the responses
-        ("answer: B", "answer: A", None),  # the original both times
-        ("answer: C", "answer: C", None),  # unsure is no position
-        ("gibberish", "gibberish", None),
-    ],
-)
-def test_same_position_names_a_judge_that_followed_the_position(candidate_second, candidate_first, position):
-    _, verdicts = judge(reply(candidate_second), reply(candidate_first))
-    assert same_position(verdicts) == position
-    assert same_position(verdicts[:1]) is None and same_position([]) is None
 
 
 # -- the stage against the loopback server ---------------------------------------------------------
@@ -245,36 +135,7 @@ def test_a_candidate_equal_to_the_original_is_not_judged(store, tmp_path):
         assert statuses == {"q1": "same", "q2": "ok", "q3": "same", "q4": "same", "q5": "same"}
 
 
-# -- the contest: fitting the context, the decision, loud failures -----------------------------------
-def test_demonstrations_are_cut_to_the_token_budget_and_shared_system_turns_count_once():
-    system = Message("system", "S" * 3000)  # 1,000 tokens at 3 characters a token, given once
-    target = Example(
-        example_id="t", id_source="record", line=1, prompt=(system, Message("user", "q" * 300)), response="r", record={}
-    )
-    demos = [
-        Example(
-            example_id=f"d{i}",
-            id_source="record",
-            line=1,
-            prompt=(system, Message("user", "u" * 270)),
-            response="a" * 30,
-            record={},
-        )
-        for i in range(5)
-    ]  # 100 tokens each
-    assert fit_demonstrations(target, demos, budget_tokens=1100 + 250) == demos[:2]
-    assert fit_demonstrations(target, demos, budget_tokens=1099) == []
-    other = [
-        Example(
-            example_id="o",
-            id_source="record",
-            line=1,
-            prompt=(Message("system", "T" * 300), Message("user", "u" * 270)),
-            response="a" * 30,
-            record={},
-        )
-    ]  # its own system turn is folded in: 200 tokens
-    assert fit_demonstrations(target, other, budget_tokens=1299) == []
+# -- the contest: retrying a long call, the decision, loud failures -----------------------------------
 
 
 def test_a_call_too_long_for_the_context_is_retried_with_fewer_demonstrations(store, tmp_path):
