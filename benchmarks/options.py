@@ -16,9 +16,9 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_set(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:
-    """The ``--set`` items as a dict (a parser error names a malformed one)."""
+def parse_set(parser: argparse.ArgumentParser, items: list[str], *, option: str = "--set") -> dict[str, str]:
+    """The ``option``'s KEY=VALUE items as a dict (a parser error names a malformed one)."""
     bad = [item for item in items if "=" not in item]
     if bad:
-        parser.error(f"--set takes KEY=VALUE items, not {bad[0]!r}")
+        parser.error(f"{option} takes KEY=VALUE items, not {bad[0]!r}")
     return dict(item.split("=", 1) for item in items)

@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.options import parse_set  # noqa: E402
 from curation import bsdetector  # noqa: E402
 from curation.config import Config  # noqa: E402
 from curation.ingest import read_dataset  # noqa: E402
@@ -202,10 +203,11 @@ def _cpu() -> str:
     return f"{names[0] if names else platform.processor() or platform.machine()}, {cores} cores"
 
 
-def parse_variant(text: str) -> tuple[str, dict[str, str]]:
-    """``NAME:KEY=VALUE,KEY=VALUE`` (``--variant``) as the name and its settings."""
+def parse_variant(parser: argparse.ArgumentParser, text: str) -> tuple[str, dict[str, str]]:
+    """``NAME:KEY=VALUE,KEY=VALUE`` (``--variant``) as the name and its settings; a setting
+    without ``=`` is a parser error naming it, as for ``--set``."""
     name, _, pairs = text.partition(":")
-    return name, dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
+    return name, parse_set(parser, [pair for pair in pairs.split(",") if pair], option="--variant")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     ablations["naive"] = (set(), Config().with_overrides({"scoring.tiers": "full"}))
     if args.ablations:
         variants.update(ablations)
-    custom = {name: (every, Config().with_overrides(settings)) for name, settings in map(parse_variant, args.variant)}
+    custom = {
+        name: (every, Config().with_overrides(settings))
+        for name, settings in (parse_variant(parser, text) for text in args.variant)
+    }
     partial = bool(args.only or custom)
     if partial:
         variants = {**{name: {**variants, **ablations}[name] for name in args.only or []}, **custom}

@@ -203,9 +203,11 @@ def test_the_draw_spread_is_zero_where_the_samples_agree_and_grows_where_they_sp
 
 
 def test_the_speed_table_gives_a_multiple_of_the_floor_only_for_variants_run_on_its_cpu(capsys):
+    import argparse
+
     from benchmarks.scoring_speed import parse_variant, print_table
 
-    assert parse_variant("one-question:scoring.reflection_prompts=1,scoring.k=3") == (
+    assert parse_variant(argparse.ArgumentParser(), "one-question:scoring.reflection_prompts=1,scoring.k=3") == (
         "one-question",
         {"scoring.reflection_prompts": "1", "scoring.k": "3"},
     )
