@@ -38,11 +38,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.options import add_set_option, parse_set  # noqa: E402
-from benchmarks.scoring_speed import DATASETS  # noqa: E402
+from benchmarks.scoring_speed import DATASETS, add_sample_set  # noqa: E402
 from curation import prompts  # noqa: E402
 from curation.bsdetector import reflection_requests, sample_request  # noqa: E402
 from curation.config import Config  # noqa: E402
-from curation.ingest import read_dataset  # noqa: E402
 from curation.llm import make_client  # noqa: E402
 from curation.llm.prefix_cache import SlotTable, common_prefix  # noqa: E402
 from curation.pipeline import run_pipeline  # noqa: E402
@@ -96,26 +95,28 @@ def counting(engine):
 
 
 def fixed_tokens(engine, config: Config) -> dict[str, int]:
-    """The template tokens a sampled example evaluates besides its own text, per prompt: what
-    follows the data in each reflection question (the second shares the first up to where they
-    part) and in the samples' prompt. What comes before the data is the same for every example
-    and stays cached."""
-    question, answer = "QQQQ", "RRRR"
-    example = Example("fixed", "hash", 1, (Message("user", question),), answer, {})
-    requests = [*reflection_requests(example, config), sample_request(example, config, first=0, count=1)]
-    texts = [engine.llm.detokenize(engine.chat_tokens(r.messages)).decode("utf-8") for r in requests]
+    """The template tokens a sampled example evaluates besides its own text, per prompt: in
+    each prompt, the tokens after the prefix every example shares (which stays cached) that are
+    not the example's text; for the second reflection question, those after where it parts
+    from the first (which holds the text). Read exactly from two placeholder examples whose
+    texts differ in every token and in nothing else."""
+    one, other = (
+        Example("fixed", "hash", 1, (Message("user", question),), answer, {})
+        for question, answer in (("QQQQ", "RRRR"), ("ZZZZ", "WWWW"))
+    )
+    names = [f"reflection {i}" for i in range(1, len(reflection_requests(one, config)) + 1)] + ["samples"]
 
-    def count(text: str) -> int:
-        return len(engine.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    def prompts_of(example: Example) -> list[list[int]]:
+        requests = [*reflection_requests(example, config), sample_request(example, config, first=0, count=1)]
+        return [engine.chat_tokens(r.messages) for r in requests]
 
+    ours, theirs = prompts_of(one), prompts_of(other)
     out = {}
-    for i, text in enumerate(texts[:-1], start=1):
-        out[f"reflection {i}"] = count(text[text.index(question) + len(question) :]) - count(answer)
-    if len(texts) > 2:
-        out["reflection 2"] -= common_prefix(*(engine.chat_tokens(r.messages) for r in requests[:2])) - count(
-            texts[0][: texts[0].index(answer) + len(answer)]
-        )
-    out["samples"] = count(texts[-1][texts[-1].index(question) + len(question) :])
+    for name, a, b in zip(names, ours, theirs, strict=True):
+        assert len(a) == len(b), "the placeholder texts should tokenize alike"
+        out[name] = len(a) - common_prefix(a, b) - sum(x != y for x, y in zip(a, b))
+    if "reflection 2" in out:
+        out["reflection 2"] = len(ours[1]) - common_prefix(ours[0], ours[1])
     return out
 
 
@@ -126,15 +127,11 @@ def measure(config: Config, per_dataset: int, work: Path) -> dict:
         client = make_client(config.llm, store)
         engine = client.backend._engine
         for file_name in DATASETS:
-            parsed = read_dataset(ROOT / "sample_data" / file_name)
-            parsed.examples = parsed.examples[:per_dataset]
-            name = file_name.split(".")[0]
-            store.add_dataset(parsed, name=name)
+            name, n = add_sample_set(store, file_name, per_dataset)
             engine.call(engine.clear)
             evaluated = engine.evaluated
             with counting(engine) as (asked, new):
                 summary = run_pipeline(store, name, config, stages=("score",), client=client)
-            n = len(parsed.examples)
             sampled = summary.tiers.get("sampled", {}).get("examples", 0)
             assert sum(new.values()) == engine.evaluated - evaluated, "a prompt was not counted"
             rows[name] = {
@@ -165,7 +162,7 @@ def print_table(rows: dict) -> None:
             + f"{sampled:>32}"
         )
     print(
-        "fixed template tokens a sampled example evaluates (after the data): "
+        "fixed template tokens a sampled example evaluates besides its own text: "
         + ", ".join(f"{k} {v}" for k, v in fixed.items())
     )
 

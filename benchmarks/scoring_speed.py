@@ -134,6 +134,16 @@ def _with_overall(rows: dict, *, techniques: list[str]) -> dict:
     }
 
 
+def add_sample_set(store: Store, file_name: str, per_dataset: int) -> tuple[str, int]:
+    """Store the first ``per_dataset`` examples of a sample file as a dataset named after the
+    file; its name and how many examples it holds."""
+    parsed = read_dataset(ROOT / "sample_data" / file_name)
+    parsed.examples = parsed.examples[:per_dataset]
+    name = file_name.split(".")[0]
+    store.add_dataset(parsed, name=name)
+    return name, len(parsed.examples)
+
+
 def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Path) -> dict:
     if variant.startswith("floor"):
         return measure_floor(variant, per_dataset, work)
@@ -142,17 +152,13 @@ def measure(variant: str, on: set[str], base: Config, per_dataset: int, work: Pa
         client = make_client(Config().llm, store)
         backend = client.backend
         for file_name in DATASETS:
-            parsed = read_dataset(ROOT / "sample_data" / file_name)
-            parsed.examples = parsed.examples[:per_dataset]
-            name = file_name.split(".")[0]
-            store.add_dataset(parsed, name=name)
+            name, n = add_sample_set(store, file_name, per_dataset)
             with techniques(backend, on, base) as config:
                 before, evaluated = client.snapshot(), backend._engine.evaluated
                 started = time.perf_counter()
                 summary = run_pipeline(store, name, config, stages=("score",), client=client)
                 seconds = time.perf_counter() - started
                 after = client.snapshot()
-            n = len(parsed.examples)
             rows[name] = {
                 "examples": n,
                 "seconds": round(seconds, 1),
